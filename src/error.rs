@@ -1,0 +1,191 @@
+//! The one error type of prov.
+//!
+//! Every failure a user can see is an [`Error`]: a kind (which decides the process exit code,
+//! following ansible-playbook), a message, and, when the error comes from a file we read, the
+//! [`Span`] it points at. Errors render on one line as `file:line:col: message`, so editors and
+//! terminals can jump to the offending place.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A position in a source file (1-based line and column).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub file: Arc<PathBuf>,
+    pub line: u32,
+    pub col: u32,
+}
+
+impl Span {
+    pub fn new(file: Arc<PathBuf>, line: u32, col: u32) -> Span {
+        Span { file, line, col }
+    }
+
+    /// A span that names a whole file (line 1, column 1).
+    pub fn file(path: &Path) -> Span {
+        Span::new(Arc::new(path.to_path_buf()), 1, 1)
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+    }
+}
+
+/// What went wrong, broadly; decides the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Bad command-line options or combinations of them (exit 5).
+    Usage,
+    /// A playbook, inventory, role, template or variable file that cannot be read or parsed (exit 5).
+    Parse,
+    /// A failure while running: templating, a module, a transport (exit 1 if it escapes a host).
+    Runtime,
+    /// A host could not be reached or its connection broke.
+    Unreachable,
+    /// The run was interrupted (Ctrl-C).
+    Interrupted,
+}
+
+/// The error type of prov.
+#[derive(Clone, Debug)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub span: Option<Span>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+            span: None,
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Usage, message)
+    }
+
+    pub fn parse(span: Span, message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Parse, message).at(span)
+    }
+
+    pub fn runtime(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Runtime, message)
+    }
+
+    pub fn unreachable(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Unreachable, message)
+    }
+
+    /// Attach a span unless the error already carries a more precise one.
+    pub fn at(mut self, span: Span) -> Error {
+        if self.span.is_none() {
+            self.span = Some(span);
+        }
+        self
+    }
+
+    pub fn at_opt(self, span: Option<&Span>) -> Error {
+        match span {
+            Some(s) => self.at(s.clone()),
+            None => self,
+        }
+    }
+
+    /// Prefix the message with context ("while templating X: ...").
+    pub fn context(mut self, ctx: impl fmt::Display) -> Error {
+        self.message = format!("{ctx}: {}", self.message);
+        self
+    }
+
+    /// The process exit code this error maps to, as ansible-playbook does.
+    pub fn exit_code(&self) -> i32 {
+        match self.kind {
+            ErrorKind::Usage | ErrorKind::Parse => 5,
+            ErrorKind::Unreachable => 4,
+            ErrorKind::Runtime => 1,
+            ErrorKind::Interrupted => 130,
+        }
+    }
+
+    pub fn io(path: &Path, err: std::io::Error) -> Error {
+        Error::runtime(format!("{}: {err}", path.display()))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.span {
+            Some(span) => write!(f, "{span}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<minijinja::Error> for Error {
+    fn from(err: minijinja::Error) -> Error {
+        Error::runtime(crate::template::describe_error(&err))
+    }
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The closest candidate to `word`, if it is close enough to be a plausible typo.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1) + 1;
+    candidates
+        .into_iter()
+        .map(|c| (distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// ` (did you mean 'x'?)` or nothing.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    match suggest(word, candidates) {
+        Some(s) => format!(" (did you mean '{s}'?)"),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_find_typos_only() {
+        assert_eq!(suggest("lineinfle", ["lineinfile", "copy"]), Some("lineinfile"));
+        assert_eq!(suggest("whn", ["when", "register"]), Some("when"));
+        assert_eq!(suggest("zzzzzz", ["when", "register"]), None);
+    }
+
+    #[test]
+    fn renders_span_first() {
+        let e = Error::parse(Span::new(Arc::new("a.yml".into()), 3, 5), "bad");
+        assert_eq!(e.to_string(), "a.yml:3:5: bad");
+        assert_eq!(e.exit_code(), 5);
+    }
+}

@@ -1,0 +1,918 @@
+//! The Ansible filters and tests that roles really use, with Ansible's meaning.
+//!
+//! minijinja implements Jinja2's builtins (`lower`, `join`, `first`, `length`, `unique`, ...),
+//! which Ansible shares. Where Ansible differs from Jinja2 we override: `bool` (`'no' | bool` is
+//! False in Ansible, True in Jinja), `int` (invalid input gives 0), `default` (also `d`). The
+//! rest are Ansible's own: regex filters with Python replacement syntax, set operations,
+//! `combine`, `dict2items`, JSON/YAML conversions, base64, paths, `quote`, `ternary`,
+//! `mandatory`, and the tests `truthy`, `match`, `search`, `version` and the task-result tests
+//! (`changed`, `failed`, `succeeded`, `skipped`).
+
+use std::cmp::Ordering;
+use std::path::Path;
+
+use base64::Engine as _;
+use minijinja::value::{Rest, ValueKind, ValueOrKwargs};
+use minijinja::{Environment, Error, ErrorKind, Value};
+use regex::{Regex, RegexBuilder};
+use sha2::Digest;
+
+use super::to_text;
+use crate::vars::{deep_merge, value_to_map};
+
+type FResult = Result<Value, Error>;
+
+fn err(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+/// Positional and keyword arguments of a filter call.
+struct Args {
+    pos: Vec<Value>,
+    kw: Option<Value>,
+}
+
+impl Args {
+    fn new(args: Rest<ValueOrKwargs>) -> Args {
+        let mut pos: Vec<Value> = args.0.into_iter().map(ValueOrKwargs::into_value).collect();
+        let kw = match pos.last() {
+            Some(v) if v.is_kwargs() => pos.pop(),
+            _ => None,
+        };
+        Args { pos, kw }
+    }
+
+    /// Argument `index`, or keyword `name`.
+    fn get(&self, index: usize, name: &str) -> Option<Value> {
+        if let Some(kw) = &self.kw {
+            if let Ok(v) = kw.get_attr(name) {
+                if !v.is_undefined() {
+                    return Some(v);
+                }
+            }
+        }
+        self.pos.get(index).cloned()
+    }
+
+    fn flag(&self, index: usize, name: &str) -> bool {
+        self.get(index, name).is_some_and(|v| to_bool(&v))
+    }
+
+    fn text(&self, index: usize, name: &str) -> Option<String> {
+        self.get(index, name).map(|v| to_text(&v))
+    }
+}
+
+/// Ansible's boolean conversion: yes/on/1/true (any case) are true, everything else false.
+pub fn to_bool(value: &Value) -> bool {
+    match value.kind() {
+        ValueKind::Bool => value.is_true(),
+        ValueKind::None | ValueKind::Undefined => false,
+        ValueKind::Number => value.as_i64() == Some(1) || value.to_string() == "1.0",
+        ValueKind::String => matches!(
+            value.as_str().unwrap_or_default().trim().to_lowercase().as_str(),
+            "yes" | "on" | "1" | "true" | "y" | "t"
+        ),
+        _ => false,
+    }
+}
+
+fn items(value: &Value) -> Result<Vec<Value>, Error> {
+    match value.kind() {
+        ValueKind::Undefined => Err(Error::new(ErrorKind::UndefinedError, "undefined value")),
+        ValueKind::None => Ok(Vec::new()),
+        ValueKind::String => Ok(vec![value.clone()]),
+        _ => Ok(value.try_iter()?.collect()),
+    }
+}
+
+fn build_regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<Regex, Error> {
+    RegexBuilder::new(&python_regex(pattern))
+        .case_insensitive(ignorecase)
+        .multi_line(multiline)
+        .build()
+        .map_err(|e| err(format!("invalid regular expression '{pattern}': {e}")))
+}
+
+/// Translate the parts of Python regex syntax that Rust's regex spells differently.
+pub fn python_regex(pattern: &str) -> String {
+    pattern.replace("(?P<", "(?<").replace("\\Z", "\\z")
+}
+
+/// Translate a Python replacement string (`\1`, `\g<1>`, `\g<name>`) into Rust's (`${1}`).
+pub fn python_replacement(repl: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = repl.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '$' {
+            out.push_str("$$");
+        } else if c == '\\' && i + 1 < chars.len() {
+            let n = chars[i + 1];
+            if n.is_ascii_digit() {
+                let mut j = i + 1;
+                while j < chars.len() && chars[j].is_ascii_digit() && j < i + 3 {
+                    j += 1;
+                }
+                let digits: String = chars[i + 1..j].iter().collect();
+                out.push_str(&format!("${{{digits}}}"));
+                i = j;
+                continue;
+            } else if n == 'g' && chars.get(i + 2) == Some(&'<') {
+                if let Some(end) = chars[i + 3..].iter().position(|&c| c == '>') {
+                    let name: String = chars[i + 3..i + 3 + end].iter().collect();
+                    out.push_str(&format!("${{{name}}}"));
+                    i = i + 4 + end;
+                    continue;
+                }
+            } else if n == 'n' {
+                out.push('\n');
+                i += 2;
+                continue;
+            } else if n == 't' {
+                out.push('\t');
+                i += 2;
+                continue;
+            } else if n == '\\' {
+                out.push('\\');
+                i += 2;
+                continue;
+            }
+            out.push(c);
+        } else {
+            out.push(c);
+        }
+        i += 1;
+    }
+    out
+}
+
+fn f_bool(value: Value) -> bool {
+    to_bool(&value)
+}
+
+fn f_int(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
+    let a = Args::new(args);
+    let default = a.get(0, "default").and_then(|v| v.as_i64()).unwrap_or(0);
+    let base = a.get(1, "base").and_then(|v| v.as_i64()).unwrap_or(10) as u32;
+    Ok(Value::from(match value.kind() {
+        ValueKind::Bool => i64::from(value.is_true()),
+        ValueKind::Number => value
+            .as_i64()
+            .unwrap_or_else(|| value.to_string().parse::<f64>().map(|f| f as i64).unwrap_or(default)),
+        ValueKind::String => {
+            let s = value.as_str().unwrap_or_default().trim().replace('_', "");
+            let digits = match base {
+                16 => s.trim_start_matches("0x").trim_start_matches("0X"),
+                8 => s.trim_start_matches("0o").trim_start_matches("0O"),
+                2 => s.trim_start_matches("0b").trim_start_matches("0B"),
+                _ => s.as_str(),
+            };
+            i64::from_str_radix(digits, base)
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().map(|f| f as i64))
+                .unwrap_or(default)
+        }
+        _ => default,
+    }))
+}
+
+fn f_float(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
+    let a = Args::new(args);
+    let default = a.get(0, "default").map(|v| v.to_string().parse::<f64>().unwrap_or(0.0)).unwrap_or(0.0);
+    Ok(Value::from(match value.kind() {
+        ValueKind::Bool => f64::from(u8::from(value.is_true())),
+        ValueKind::Number | ValueKind::String => to_text(&value).trim().parse::<f64>().unwrap_or(default),
+        _ => default,
+    }))
+}
+
+fn f_string(value: Value) -> String {
+    to_text(&value)
+}
+
+fn f_default(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
+    let a = Args::new(args);
+    let fallback = a.get(0, "default_value").unwrap_or_else(|| Value::from(""));
+    let boolean = a.flag(1, "boolean");
+    if value.is_undefined() || (boolean && !value.is_true()) {
+        Ok(fallback)
+    } else {
+        Ok(value)
+    }
+}
+
+fn f_regex_replace(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
+    let a = Args::new(args);
+    let pattern = a.text(0, "pattern").unwrap_or_default();
+    let repl = a.text(1, "replacement").unwrap_or_default();
+    let re = build_regex(&pattern, a.flag(2, "ignorecase"), a.flag(3, "multiline"))?;
+    let count = a.get(4, "count").and_then(|v| v.as_i64()).unwrap_or(0) as usize;
+    let text = to_text(&value);
+    Ok(Value::from(re.replacen(&text, count, python_replacement(&repl).as_str()).into_owned()))
+}
+
+fn f_regex_search(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
+    let a = Args::new(args);
+    let pattern = a.text(0, "regex").unwrap_or_default();
+    let groups: Vec<String> = a.pos.iter().skip(1).map(to_text).collect();
+    let re = build_regex(&pattern, a.flag(99, "ignorecase"), a.flag(99, "multiline"))?;
+    let text = to_text(&value);
+    let Some(caps) = re.captures(&text) else {
+        return Ok(Value::from(()));
+    };
+    if groups.is_empty() {
+        return Ok(Value::from(caps.get(0).map(|m| m.as_str()).unwrap_or_default()));
+    }
+    let mut out = Vec::new();
+    for g in groups {
+        let m = if let Some(n) = g.strip_prefix("\\g<").and_then(|s| s.strip_suffix('>')) {
+            n.parse::<usize>().ok().and_then(|i| caps.get(i)).or_else(|| caps.name(n))
+        } else if let Some(n) = g.strip_prefix('\\') {
+            n.parse::<usize>().ok().and_then(|i| caps.get(i))
+        } else {
+            return Err(err(format!("unknown regex_search argument '{g}'")));
+        };
+        out.push(Value::from(m.map(|m| m.as_str()).unwrap_or_default()));
+    }
+    Ok(Value::from(out))
+}
+
+fn f_regex_findall(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
+    let a = Args::new(args);
+    let pattern = a.text(0, "regex").unwrap_or_default();
+    let re = build_regex(&pattern, a.flag(1, "ignorecase"), a.flag(2, "multiline"))?;
+    let text = to_text(&value);
+    let out: Vec<Value> = re
+        .captures_iter(&text)
+        .map(|caps| match caps.len() {
+            1 => Value::from(caps.get(0).map(|m| m.as_str()).unwrap_or_default()),
+            2 => Value::from(caps.get(1).map(|m| m.as_str()).unwrap_or_default()),
+            _ => Value::from(
+                (1..caps.len())
+                    .map(|i| Value::from(caps.get(i).map(|m| m.as_str()).unwrap_or_default()))
+                    .collect::<Vec<_>>(),
+            ),
+        })
+        .collect();
+    Ok(Value::from(out))
+}
+
+fn f_regex_escape(value: Value) -> String {
+    regex::escape(&to_text(&value))
+}
+
+fn f_union(a: Value, b: Value) -> FResult {
+    let mut out: Vec<Value> = Vec::new();
+    for v in items(&a)?.into_iter().chain(items(&b)?) {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    Ok(Value::from(out))
+}
+
+fn f_difference(a: Value, b: Value) -> FResult {
+    let other = items(&b)?;
+    let mut out: Vec<Value> = Vec::new();
+    for v in items(&a)? {
+        if !other.contains(&v) && !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    Ok(Value::from(out))
+}
+
+fn f_intersect(a: Value, b: Value) -> FResult {
+    let other = items(&b)?;
+    let mut out: Vec<Value> = Vec::new();
+    for v in items(&a)? {
+        if other.contains(&v) && !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    Ok(Value::from(out))
+}
+
+fn f_symmetric_difference(a: Value, b: Value) -> FResult {
+    let (x, y) = (items(&a)?, items(&b)?);
+    let mut out: Vec<Value> = Vec::new();
+    for v in x.iter().filter(|v| !y.contains(v)).chain(y.iter().filter(|v| !x.contains(v))) {
+        if !out.contains(v) {
+            out.push(v.clone());
+        }
+    }
+    Ok(Value::from(out))
+}
+
+fn flatten_into(out: &mut Vec<Value>, value: &Value, levels: Option<i64>) {
+    for item in value.try_iter().into_iter().flatten() {
+        if item.kind() == ValueKind::Seq && levels != Some(0) {
+            flatten_into(out, &item, levels.map(|l| l - 1));
+        } else if !item.is_none() {
+            out.push(item);
+        }
+    }
+}
+
+fn f_flatten(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
+    let a = Args::new(args);
+    let levels = a.get(0, "levels").and_then(|v| v.as_i64());
+    let mut out = Vec::new();
+    flatten_into(&mut out, &value, levels);
+    Ok(Value::from(out))
+}
+
+fn f_dict2items(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
+    let a = Args::new(args);
+    let key = a.text(0, "key_name").unwrap_or_else(|| "key".into());
+    let val = a.text(1, "value_name").unwrap_or_else(|| "value".into());
+    if value.kind() != ValueKind::Map {
+        return Err(err("dict2items requires a dictionary"));
+    }
+    let out: Vec<Value> = value_to_map(&value)
+        .into_iter()
+        .map(|(k, v)| {
+            let mut m = indexmap::IndexMap::new();
+            m.insert(key.clone(), Value::from(k));
+            m.insert(val.clone(), v);
+            Value::from_pairs(m)
+        })
+        .collect();
+    Ok(Value::from(out))
+}
+
+fn f_items2dict(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
+    let a = Args::new(args);
+    let key = a.text(0, "key_name").unwrap_or_else(|| "key".into());
+    let val = a.text(1, "value_name").unwrap_or_else(|| "value".into());
+    let mut out = indexmap::IndexMap::new();
+    for item in items(&value)? {
+        let k = item.get_attr(&key)?;
+        if k.is_undefined() {
+            return Err(err(format!("items2dict: an item has no '{key}'")));
+        }
+        out.insert(to_text(&k), item.get_attr(&val)?);
+    }
+    Ok(Value::from_pairs(out))
+}
+
+fn f_combine(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
+    let a = Args::new(args);
+    let recursive = a.flag(usize::MAX, "recursive");
+    let mut acc = value;
+    for other in &a.pos {
+        let others = if other.kind() == ValueKind::Seq { items(other)? } else { vec![other.clone()] };
+        for o in others {
+            if o.kind() != ValueKind::Map || acc.kind() != ValueKind::Map {
+                return Err(err("combine expects dictionaries"));
+            }
+            acc = deep_merge(&acc, &o, recursive);
+        }
+    }
+    Ok(acc)
+}
+
+/// A value as JSON (serde), with Ansible's key order kept.
+pub fn to_json_string(value: &Value, indent: Option<usize>, sort_keys: bool) -> Result<String, Error> {
+    let mut json = serde_json::to_value(value).map_err(|e| err(format!("to_json: {e}")))?;
+    if sort_keys {
+        json = sort_json(json);
+    }
+    match indent {
+        None => {
+            // Python's json.dumps default separators: ", " and ": ".
+            Ok(python_compact_json(&json))
+        }
+        Some(n) => {
+            let mut buf = Vec::new();
+            let ind = " ".repeat(n);
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(ind.as_bytes());
+            let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+            serde::Serialize::serialize(&json, &mut ser).map_err(|e| err(e.to_string()))?;
+            Ok(String::from_utf8(buf).unwrap_or_default())
+        }
+    }
+}
+
+fn sort_json(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut entries: Vec<_> = m.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sort_json(v))).collect())
+        }
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.into_iter().map(sort_json).collect()),
+        other => other,
+    }
+}
+
+fn python_compact_json(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Object(m) => {
+            let parts: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{}: {}", serde_json::to_string(k).unwrap_or_default(), python_compact_json(v)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+        serde_json::Value::Array(a) => {
+            format!("[{}]", a.iter().map(python_compact_json).collect::<Vec<_>>().join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn f_to_json(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
+    let a = Args::new(args);
+    let indent = a.get(usize::MAX, "indent").and_then(|v| v.as_i64()).map(|i| i as usize);
+    Ok(Value::from(to_json_string(&value, indent, a.flag(usize::MAX, "sort_keys"))?))
+}
+
+fn f_to_nice_json(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
+    let a = Args::new(args);
+    let indent = a.get(usize::MAX, "indent").and_then(|v| v.as_i64()).unwrap_or(4) as usize;
+    Ok(Value::from(to_json_string(&value, Some(indent), true)?))
+}
+
+fn f_from_json(value: Value) -> FResult {
+    let json: serde_json::Value =
+        serde_json::from_str(&to_text(&value)).map_err(|e| err(format!("from_json: {e}")))?;
+    Ok(crate::vars::from_json(&json))
+}
+
+fn f_to_yaml(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
+    let a = Args::new(args);
+    let indent = a.get(usize::MAX, "indent").and_then(|v| v.as_i64()).unwrap_or(2) as usize;
+    Ok(Value::from(crate::yaml::emit(&value, indent)))
+}
+
+fn f_to_nice_yaml(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
+    let a = Args::new(args);
+    let indent = a.get(usize::MAX, "indent").and_then(|v| v.as_i64()).unwrap_or(4) as usize;
+    Ok(Value::from(crate::yaml::emit(&value, indent)))
+}
+
+fn f_from_yaml(value: Value) -> FResult {
+    let node = crate::yaml::parse_str(&to_text(&value), "<from_yaml>").map_err(|e| err(e.message))?;
+    Ok(node.to_value())
+}
+
+fn f_b64encode(value: Value) -> String {
+    base64::engine::general_purpose::STANDARD.encode(to_text(&value).as_bytes())
+}
+
+fn f_b64decode(value: Value) -> FResult {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(to_text(&value).trim().as_bytes())
+        .map_err(|e| err(format!("b64decode: {e}")))?;
+    Ok(Value::from(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+fn f_basename(value: Value) -> String {
+    let s = to_text(&value);
+    s.rsplit('/').next().unwrap_or_default().to_string()
+}
+
+fn f_dirname(value: Value) -> String {
+    let s = to_text(&value);
+    match s.rfind('/') {
+        Some(0) => "/".into(),
+        Some(i) => s[..i].to_string(),
+        None => String::new(),
+    }
+}
+
+fn f_splitext(value: Value) -> Value {
+    let s = to_text(&value);
+    let base_start = s.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match s[base_start..].rfind('.') {
+        Some(i) if i > 0 => {
+            let at = base_start + i;
+            Value::from(vec![Value::from(&s[..at]), Value::from(&s[at..])])
+        }
+        _ => Value::from(vec![Value::from(s.as_str()), Value::from("")]),
+    }
+}
+
+fn f_path_join(value: Value) -> FResult {
+    let mut out = String::new();
+    for part in items(&value)? {
+        let p = to_text(&part);
+        if p.starts_with('/') {
+            out = p;
+        } else if out.is_empty() || out.ends_with('/') {
+            out.push_str(&p);
+        } else {
+            out.push('/');
+            out.push_str(&p);
+        }
+    }
+    Ok(Value::from(out))
+}
+
+/// POSIX shell quoting, as Python's `shlex.quote`.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\"'\"'"))
+    }
+}
+
+fn f_quote(value: Value) -> String {
+    shell_quote(&to_text(&value))
+}
+
+fn f_ternary(value: Value, yes: Value, no: Value, none: Option<Value>) -> Value {
+    match none {
+        Some(n) if value.is_none() => n,
+        _ => {
+            if value.is_true() {
+                yes
+            } else {
+                no
+            }
+        }
+    }
+}
+
+fn f_mandatory(value: Value, msg: Option<String>) -> FResult {
+    if value.is_undefined() {
+        Err(Error::new(
+            ErrorKind::UndefinedError,
+            msg.unwrap_or_else(|| "mandatory variable not defined".into()),
+        ))
+    } else {
+        Ok(value)
+    }
+}
+
+fn f_hash(value: Value, algo: Option<String>) -> FResult {
+    let data = to_text(&value);
+    let algo = algo.unwrap_or_else(|| "sha1".into());
+    let hex = match algo.as_str() {
+        "sha256" => format!("{:x}", sha2::Sha256::digest(data.as_bytes())),
+        "sha224" => format!("{:x}", sha2::Sha224::digest(data.as_bytes())),
+        "sha384" => format!("{:x}", sha2::Sha384::digest(data.as_bytes())),
+        "sha512" => format!("{:x}", sha2::Sha512::digest(data.as_bytes())),
+        other => return Err(err(format!("hash algorithm '{other}' is not supported (sha224/256/384/512 are)"))),
+    };
+    Ok(Value::from(hex))
+}
+
+fn f_zip(value: Value, others: Rest<ValueOrKwargs>) -> FResult {
+    let mut lists = vec![items(&value)?];
+    for o in others.0 {
+        lists.push(items(&o.into_value())?);
+    }
+    let n = lists.iter().map(Vec::len).min().unwrap_or(0);
+    Ok(Value::from(
+        (0..n)
+            .map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+fn f_type_debug(value: Value) -> &'static str {
+    match value.kind() {
+        ValueKind::None => "NoneType",
+        ValueKind::Undefined => "AnsibleUndefined",
+        ValueKind::Bool => "bool",
+        ValueKind::Number if value.is_integer() => "int",
+        ValueKind::Number => "float",
+        ValueKind::String => "str",
+        ValueKind::Seq => "list",
+        ValueKind::Map => "dict",
+        _ => "object",
+    }
+}
+
+fn f_split(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
+    let a = Args::new(args);
+    let text = to_text(&value);
+    let max = a.get(1, "maxsplit").and_then(|v| v.as_i64()).unwrap_or(-1);
+    let parts: Vec<Value> = match a.text(0, "sep").filter(|s| !s.is_empty()) {
+        None => {
+            let words = text.split_whitespace();
+            if max < 0 {
+                words.map(Value::from).collect()
+            } else {
+                let mut rest = text.trim_start();
+                let mut out = Vec::new();
+                for _ in 0..max {
+                    match rest.find(char::is_whitespace) {
+                        Some(i) => {
+                            out.push(Value::from(&rest[..i]));
+                            rest = rest[i..].trim_start();
+                        }
+                        None => break,
+                    }
+                }
+                if !rest.is_empty() {
+                    out.push(Value::from(rest));
+                }
+                out
+            }
+        }
+        Some(sep) if max < 0 => text.split(sep.as_str()).map(Value::from).collect(),
+        Some(sep) => text.splitn(max as usize + 1, sep.as_str()).map(Value::from).collect(),
+    };
+    Ok(Value::from(parts))
+}
+
+fn f_trim(value: Value, chars: Option<String>) -> String {
+    let s = to_text(&value);
+    match chars {
+        Some(c) => s.trim_matches(|x| c.contains(x)).to_string(),
+        None => s.trim().to_string(),
+    }
+}
+
+// ---- tests ----
+
+fn t_truthy(value: Value, args: Rest<ValueOrKwargs>) -> bool {
+    let a = Args::new(args);
+    if a.flag(0, "convert_bool") { to_bool(&value) } else { value.is_true() }
+}
+
+fn t_falsy(value: Value, args: Rest<ValueOrKwargs>) -> bool {
+    !t_truthy(value, args)
+}
+
+fn regex_test(value: &Value, args: Rest<ValueOrKwargs>, anchored: bool) -> Result<bool, Error> {
+    let a = Args::new(args);
+    let pattern = a.text(0, "pattern").unwrap_or_default();
+    let pattern = if anchored { format!("^(?:{})", python_regex(&pattern)) } else { pattern };
+    let re = build_regex(&pattern, a.flag(1, "ignorecase"), a.flag(2, "multiline"))?;
+    Ok(re.is_match(&to_text(value)))
+}
+
+fn t_match(value: Value, args: Rest<ValueOrKwargs>) -> Result<bool, Error> {
+    regex_test(&value, args, true)
+}
+
+fn t_search(value: Value, args: Rest<ValueOrKwargs>) -> Result<bool, Error> {
+    regex_test(&value, args, false)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum VersionPart {
+    Num(u64),
+    Text(String),
+}
+
+/// Split a version like Python's LooseVersion: runs of digits and runs of letters.
+fn version_parts(v: &str) -> Vec<VersionPart> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let flush = |cur: &mut String, out: &mut Vec<VersionPart>| {
+        if !cur.is_empty() {
+            out.push(match cur.parse::<u64>() {
+                Ok(n) => VersionPart::Num(n),
+                Err(_) => VersionPart::Text(cur.clone()),
+            });
+            cur.clear();
+        }
+    };
+    for c in v.chars() {
+        let same = cur.chars().last().is_none_or(|l| l.is_ascii_digit() == c.is_ascii_digit());
+        if !c.is_ascii_alphanumeric() {
+            flush(&mut cur, &mut out);
+        } else {
+            if !same {
+                flush(&mut cur, &mut out);
+            }
+            cur.push(c);
+        }
+    }
+    flush(&mut cur, &mut out);
+    out
+}
+
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    let (pa, pb) = (version_parts(a), version_parts(b));
+    for (x, y) in pa.iter().zip(pb.iter()) {
+        let o = match (x, y) {
+            (VersionPart::Num(m), VersionPart::Num(n)) => m.cmp(n),
+            (VersionPart::Text(m), VersionPart::Text(n)) => m.cmp(n),
+            (VersionPart::Num(_), VersionPart::Text(_)) => Ordering::Greater,
+            (VersionPart::Text(_), VersionPart::Num(_)) => Ordering::Less,
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    pa.len().cmp(&pb.len())
+}
+
+fn t_version(value: Value, args: Rest<ValueOrKwargs>) -> Result<bool, Error> {
+    let a = Args::new(args);
+    let other = a.text(0, "version").ok_or_else(|| err("version test needs a version to compare with"))?;
+    let op = a.text(1, "operator").unwrap_or_else(|| "eq".into());
+    let ord = compare_versions(&to_text(&value), &other);
+    Ok(match op.as_str() {
+        "lt" | "<" => ord == Ordering::Less,
+        "le" | "<=" => ord != Ordering::Greater,
+        "gt" | ">" => ord == Ordering::Greater,
+        "ge" | ">=" => ord != Ordering::Less,
+        "eq" | "==" | "=" => ord == Ordering::Equal,
+        "ne" | "!=" | "<>" => ord != Ordering::Equal,
+        other => return Err(err(format!("unknown version operator '{other}'"))),
+    })
+}
+
+fn result_flag(value: &Value, key: &str) -> bool {
+    value.get_attr(key).map(|v| v.is_true()).unwrap_or(false)
+}
+
+fn t_failed(value: Value) -> bool {
+    result_flag(&value, "failed")
+}
+
+fn t_succeeded(value: Value) -> bool {
+    !result_flag(&value, "failed")
+}
+
+fn t_changed(value: Value) -> bool {
+    result_flag(&value, "changed")
+}
+
+fn t_skipped(value: Value) -> bool {
+    result_flag(&value, "skipped")
+}
+
+fn t_subset(value: Value, other: Value) -> Result<bool, Error> {
+    let o = items(&other)?;
+    Ok(items(&value)?.iter().all(|v| o.contains(v)))
+}
+
+fn t_superset(value: Value, other: Value) -> Result<bool, Error> {
+    let v = items(&value)?;
+    Ok(items(&other)?.iter().all(|o| v.contains(o)))
+}
+
+fn t_contains(value: Value, item: Value) -> Result<bool, Error> {
+    Ok(items(&value)?.contains(&item))
+}
+
+fn path_test(value: &Value, f: impl Fn(&Path) -> bool) -> bool {
+    f(Path::new(&to_text(value)))
+}
+
+/// Register every filter and test on an environment.
+pub fn register(env: &mut Environment<'static>) {
+    env.add_filter("bool", f_bool);
+    env.add_filter("int", f_int);
+    env.add_filter("float", f_float);
+    env.add_filter("string", f_string);
+    env.add_filter("default", f_default);
+    env.add_filter("d", f_default);
+    env.add_filter("regex_replace", f_regex_replace);
+    env.add_filter("regex_search", f_regex_search);
+    env.add_filter("regex_findall", f_regex_findall);
+    env.add_filter("regex_escape", f_regex_escape);
+    env.add_filter("union", f_union);
+    env.add_filter("difference", f_difference);
+    env.add_filter("intersect", f_intersect);
+    env.add_filter("symmetric_difference", f_symmetric_difference);
+    env.add_filter("flatten", f_flatten);
+    env.add_filter("dict2items", f_dict2items);
+    env.add_filter("items2dict", f_items2dict);
+    env.add_filter("combine", f_combine);
+    env.add_filter("to_json", f_to_json);
+    env.add_filter("to_nice_json", f_to_nice_json);
+    env.add_filter("from_json", f_from_json);
+    env.add_filter("to_yaml", f_to_yaml);
+    env.add_filter("to_nice_yaml", f_to_nice_yaml);
+    env.add_filter("from_yaml", f_from_yaml);
+    env.add_filter("b64encode", f_b64encode);
+    env.add_filter("b64decode", f_b64decode);
+    env.add_filter("basename", f_basename);
+    env.add_filter("dirname", f_dirname);
+    env.add_filter("splitext", f_splitext);
+    env.add_filter("path_join", f_path_join);
+    env.add_filter("quote", f_quote);
+    env.add_filter("ternary", f_ternary);
+    env.add_filter("mandatory", f_mandatory);
+    env.add_filter("hash", f_hash);
+    env.add_filter("zip", f_zip);
+    env.add_filter("type_debug", f_type_debug);
+    env.add_filter("split", f_split);
+    env.add_filter("trim", f_trim);
+    env.add_test("truthy", t_truthy);
+    env.add_test("falsy", t_falsy);
+    env.add_test("match", t_match);
+    env.add_test("search", t_search);
+    env.add_test("regex", t_search);
+    env.add_test("version", t_version);
+    env.add_test("version_compare", t_version);
+    env.add_test("failed", t_failed);
+    env.add_test("failure", t_failed);
+    env.add_test("succeeded", t_succeeded);
+    env.add_test("success", t_succeeded);
+    env.add_test("successful", t_succeeded);
+    env.add_test("changed", t_changed);
+    env.add_test("change", t_changed);
+    env.add_test("skipped", t_skipped);
+    env.add_test("skip", t_skipped);
+    env.add_test("subset", t_subset);
+    env.add_test("superset", t_superset);
+    env.add_test("contains", t_contains);
+    env.add_test("file", |v: Value| path_test(&v, Path::is_file));
+    env.add_test("directory", |v: Value| path_test(&v, Path::is_dir));
+    env.add_test("link", |v: Value| path_test(&v, Path::is_symlink));
+    env.add_test("exists", |v: Value| path_test(&v, Path::exists));
+    env.add_test("abs", |v: Value| path_test(&v, Path::is_absolute));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(expr: &str) -> String {
+        let ctx = crate::vars::Context::new(vec![]);
+        crate::template::render_text(expr, &ctx).unwrap()
+    }
+
+    #[test]
+    fn bool_follows_ansible() {
+        assert_eq!(render("{{ 'no' | bool }}"), "False");
+        assert_eq!(render("{{ 'false' | bool }}"), "False");
+        assert_eq!(render("{{ '0' | bool }}"), "False");
+        assert_eq!(render("{{ 'off' | bool }}"), "False");
+        assert_eq!(render("{{ 'yes' | bool }}"), "True");
+        assert_eq!(render("{{ 'On' | bool }}"), "True");
+        assert_eq!(render("{{ 1 | bool }}"), "True");
+        assert_eq!(render("{{ none | bool }}"), "False");
+    }
+
+    #[test]
+    fn int_and_default() {
+        assert_eq!(render("{{ 'abc' | int }}"), "0");
+        assert_eq!(render("{{ '0644' | int }}"), "644");
+        assert_eq!(render("{{ '0644' | int(base=8) }}"), "420");
+        assert_eq!(render("{{ '3.7' | int }}"), "3");
+        assert_eq!(render("{{ x | d('fallback') }}"), "fallback");
+        assert_eq!(render("{{ '' | default('e', true) }}"), "e");
+    }
+
+    #[test]
+    fn regex_filters_use_python_syntax() {
+        assert_eq!(render(r"{{ 'ansible.com' | regex_replace('^a.*i(.*)$', 'a\\1') }}"), "able.com");
+        assert_eq!(render(r"{{ 'localhost:80' | regex_replace('^(?P<host>.+):(?P<port>\\d+)$', '\\g<host>, \\g<port>') }}"), "localhost, 80");
+        assert_eq!(render("{{ 'server1/database42' | regex_search('database[0-9]+') }}"), "database42");
+        assert_eq!(render(r"{{ 'server1/database42' | regex_search('server([0-9]+)/database([0-9]+)', '\\1', '\\2') }}"), "['1', '42']");
+        assert_eq!(render("{{ 'abc' | regex_search('x') }}"), "");
+        assert_eq!(render("{{ 'a1b22' | regex_findall('[0-9]+') }}"), "['1', '22']");
+    }
+
+    #[test]
+    fn sets_and_dicts() {
+        assert_eq!(render("{{ [1,2,2,3] | union([3,4]) }}"), "[1, 2, 3, 4]");
+        assert_eq!(render("{{ [1,2,3] | difference([2]) }}"), "[1, 3]");
+        assert_eq!(render("{{ [1,2,3] | intersect([2,3,4]) }}"), "[2, 3]");
+        assert_eq!(render("{{ {'a': 1} | dict2items }}"), "[{'key': 'a', 'value': 1}]");
+        assert_eq!(render("{{ [{'key': 'a', 'value': 1}] | items2dict }}"), "{'a': 1}");
+        assert_eq!(render("{{ {'a': {'x': 1}} | combine({'a': {'y': 2}}, recursive=true) }}"), "{'a': {'x': 1, 'y': 2}}");
+        assert_eq!(render("{{ {'a': {'x': 1}} | combine({'a': {'y': 2}}) }}"), "{'a': {'y': 2}}");
+        assert_eq!(render("{{ [1, [2, [3]]] | flatten }}"), "[1, 2, 3]");
+    }
+
+    #[test]
+    fn conversions() {
+        assert_eq!(render("{{ {'a': [1, true, none]} | to_json }}"), r#"{"a": [1, true, null]}"#);
+        assert_eq!(render("{{ ('{\"a\": 1}' | from_json).a }}"), "1");
+        assert_eq!(render("{{ 'a: [1, 2]' | from_yaml }}"), "{'a': [1, 2]}");
+        assert_eq!(render("{{ {'a': [1, 2]} | to_yaml }}"), "a:\n- 1\n- 2\n");
+        assert_eq!(render("{{ 'hello' | b64encode }}"), "aGVsbG8=");
+        assert_eq!(render("{{ 'aGVsbG8=' | b64decode }}"), "hello");
+        assert_eq!(render("{{ '/etc/ssh/sshd_config' | basename }}"), "sshd_config");
+        assert_eq!(render("{{ '/etc/ssh/sshd_config' | dirname }}"), "/etc/ssh");
+        assert_eq!(render("{{ \"it's\" | quote }}"), "'it'\"'\"'s'");
+        assert_eq!(render("{{ true | ternary('a', 'b') }}"), "a");
+        assert_eq!(render("{{ 'a b  c' | split }}"), "['a', 'b', 'c']");
+        assert_eq!(render("{{ 'a,b' | split(',') }}"), "['a', 'b']");
+    }
+
+    #[test]
+    fn tests_follow_ansible() {
+        assert_eq!(render("{{ '1.32.0' is version('1.31', '>') }}"), "True");
+        assert_eq!(render("{{ '1.9' is version('1.10', 'lt') }}"), "True");
+        assert_eq!(render("{{ 'abc' is match('b') }}"), "False");
+        assert_eq!(render("{{ 'abc' is search('b') }}"), "True");
+        assert_eq!(render("{{ 'yes' is truthy(convert_bool=true) }}"), "True");
+        assert_eq!(render("{{ {'changed': true} is changed }}"), "True");
+        assert_eq!(render("{{ {'failed': false} is succeeded }}"), "True");
+        assert_eq!(render("{{ x is undefined }}"), "True");
+    }
+
+    #[test]
+    fn mandatory_fails_on_undefined() {
+        let ctx = crate::vars::Context::new(vec![]);
+        assert!(crate::template::render_text("{{ nope | mandatory }}", &ctx).is_err());
+    }
+}

@@ -1,0 +1,409 @@
+//! Jinja templating with Ansible's semantics, on minijinja.
+//!
+//! One [`Environment`] is built once per process ([`env`]) with strict undefined behaviour
+//! (an undefined variable is an error unless `default`/`is defined` handle it), Ansible's
+//! `trim_blocks=True`, trailing newlines kept, Python-style rendering of `True`/`False`/`None`
+//! and containers, and the Ansible filters, tests and lookups in [`filters`] and [`lookup`].
+//!
+//! The entry points take a [`Context`] (the lazily templated variables of one host and task,
+//! see [`crate::vars`]):
+//! - [`render_value`] templates every string inside a value; a string that is exactly one
+//!   `{{ expr }}` keeps the native type of the expression (list, dict, int, bool), as Ansible does;
+//! - [`eval_condition`] evaluates `when`/`changed_when`/`failed_when`/`assert` expressions;
+//! - [`render_file`] renders a `.j2` file, honouring a `#jinja2:` header line.
+
+pub mod filters;
+pub mod lookup;
+
+use std::sync::{Arc, LazyLock};
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::ValueKind;
+use minijinja::{Environment, UndefinedBehavior, Value};
+
+use crate::error::{Error, Result};
+use crate::vars::Context;
+
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| build_env(&TemplateOptions::default()));
+
+/// The shared environment with Ansible's defaults.
+pub fn env() -> &'static Environment<'static> {
+    &ENV
+}
+
+/// Jinja options a template may change (template module args or a `#jinja2:` header).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TemplateOptions {
+    pub trim_blocks: bool,
+    pub lstrip_blocks: bool,
+    pub keep_trailing_newline: bool,
+    pub variable_start: String,
+    pub variable_end: String,
+    pub block_start: String,
+    pub block_end: String,
+}
+
+impl Default for TemplateOptions {
+    fn default() -> Self {
+        TemplateOptions {
+            trim_blocks: true,
+            lstrip_blocks: false,
+            keep_trailing_newline: true,
+            variable_start: "{{".into(),
+            variable_end: "}}".into(),
+            block_start: "{%".into(),
+            block_end: "%}".into(),
+        }
+    }
+}
+
+fn build_env(opts: &TemplateOptions) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let syntax = SyntaxConfig::builder()
+        .variable_delimiters(opts.variable_start.clone(), opts.variable_end.clone())
+        .block_delimiters(opts.block_start.clone(), opts.block_end.clone())
+        .trim_blocks(opts.trim_blocks)
+        .lstrip_blocks(opts.lstrip_blocks)
+        .keep_trailing_newline(opts.keep_trailing_newline)
+        .build()
+        .expect("valid template syntax");
+    env.set_syntax(syntax);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_formatter(|out, _state, value| {
+        if value.is_undefined() {
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::UndefinedError,
+                "undefined value",
+            ));
+        }
+        out.write_str(&to_text(value))
+            .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "write failed"))
+    });
+    filters::register(&mut env);
+    lookup::register(&mut env);
+    env
+}
+
+/// Does this string need templating at all?
+pub fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// A value as Jinja would print it inside Ansible: `None` is empty, booleans are
+/// `True`/`False`, lists and dicts in Python's repr.
+pub fn to_text(value: &Value) -> String {
+    match value.kind() {
+        ValueKind::None | ValueKind::Undefined => String::new(),
+        ValueKind::String => value.as_str().unwrap_or_default().to_string(),
+        _ => py_repr(value),
+    }
+}
+
+/// Python's `repr()` of a value (strings quoted), used for containers in text.
+pub fn py_repr(value: &Value) -> String {
+    match value.kind() {
+        ValueKind::None | ValueKind::Undefined => "None".into(),
+        ValueKind::Bool => if value.is_true() { "True" } else { "False" }.into(),
+        ValueKind::String => {
+            let s = value.as_str().unwrap_or_default();
+            if s.contains('\'') && !s.contains('"') {
+                format!("\"{s}\"")
+            } else {
+                format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'").replace('\n', "\\n"))
+            }
+        }
+        ValueKind::Seq | ValueKind::Iterable => {
+            let items: Vec<String> = value.try_iter().into_iter().flatten().map(|v| py_repr(&v)).collect();
+            format!("[{}]", items.join(", "))
+        }
+        ValueKind::Map => {
+            let items: Vec<String> = value
+                .try_iter()
+                .into_iter()
+                .flatten()
+                .map(|k| {
+                    let v = value.get_item(&k).unwrap_or_default();
+                    format!("{}: {}", py_repr(&k), py_repr(&v))
+                })
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        _ => value.to_string(),
+    }
+}
+
+/// The expression inside a string that is exactly `{{ expr }}`, if it is one.
+fn single_expression(s: &str) -> Option<&str> {
+    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
+        return None;
+    }
+    Some(inner.trim())
+}
+
+/// Template a string. A string that is one `{{ expr }}` keeps the expression's type.
+pub fn render_str(s: &str, ctx: &Arc<Context>) -> Result<Value> {
+    if !is_template(s) {
+        return Ok(Value::from(s));
+    }
+    if let Some(expr) = single_expression(s) {
+        return eval_expression(expr, ctx);
+    }
+    render_text_with(env(), s, ctx)
+}
+
+/// Template a string and always return text.
+pub fn render_text(s: &str, ctx: &Arc<Context>) -> Result<String> {
+    if !is_template(s) {
+        return Ok(s.to_string());
+    }
+    Ok(render_text_with(env(), s, ctx)?.as_str().unwrap_or_default().to_string())
+}
+
+fn render_text_with(env: &Environment<'static>, s: &str, ctx: &Arc<Context>) -> Result<Value> {
+    let ctx_value = Value::from_dyn_object(ctx.clone());
+    match env.render_str(s, ctx_value) {
+        Ok(out) => Ok(Value::from(out)),
+        Err(err) => Err(ctx.take_error().unwrap_or_else(|| template_error(&err, s, ctx))),
+    }
+}
+
+/// Evaluate a bare Jinja expression to a value.
+pub fn eval_expression(expr: &str, ctx: &Arc<Context>) -> Result<Value> {
+    let compiled = env().compile_expression(expr).map_err(|e| {
+        Error::runtime(format!("template error in '{expr}': {}", describe_error(&e)))
+    })?;
+    let result = compiled.eval(Value::from_dyn_object(ctx.clone()));
+    if let Some(err) = ctx.take_error() {
+        return Err(err);
+    }
+    match result {
+        Ok(v) if v.is_undefined() => Err(undefined_error(expr, &compiled.undeclared_variables(true), ctx)),
+        Ok(v) => Ok(v),
+        Err(err) => Err(template_error(&err, expr, ctx)),
+    }
+}
+
+/// Evaluate a condition (`when`, `changed_when`, `failed_when`, `that`).
+/// A condition written as `{{ ... }}` is templated first and its text evaluated, as Ansible does.
+pub fn eval_condition(cond: &Value, ctx: &Arc<Context>) -> Result<bool> {
+    match cond.kind() {
+        ValueKind::Bool => return Ok(cond.is_true()),
+        ValueKind::None => return Ok(false),
+        ValueKind::Number => return Ok(cond.is_true()),
+        _ => {}
+    }
+    let text = cond.as_str().map(str::to_string).unwrap_or_else(|| cond.to_string());
+    let expr = if is_template(&text) {
+        match render_str(&text, ctx)? {
+            v if v.kind() == ValueKind::Bool => return Ok(v.is_true()),
+            v => to_text(&v),
+        }
+    } else {
+        text
+    };
+    let expr = expr.trim();
+    match expr {
+        "" => Ok(false),
+        "True" | "true" => Ok(true),
+        "False" | "false" => Ok(false),
+        _ => {
+            let v = eval_expression(expr, ctx)?;
+            Ok(v.is_true())
+        }
+    }
+}
+
+/// Template every string inside a value (lists and maps recursively).
+pub fn render_value(value: &Value, ctx: &Arc<Context>) -> Result<Value> {
+    match value.kind() {
+        ValueKind::String => render_str(value.as_str().unwrap_or_default(), ctx),
+        ValueKind::Seq => {
+            let mut out = Vec::with_capacity(value.len().unwrap_or(0));
+            for item in value.try_iter()? {
+                out.push(render_value(&item, ctx)?);
+            }
+            Ok(Value::from(out))
+        }
+        ValueKind::Map => {
+            let mut out = indexmap::IndexMap::new();
+            for key in value.try_iter()? {
+                let item = value.get_item(&key)?;
+                let key = match key.as_str() {
+                    Some(k) if is_template(k) => render_text(k, ctx)?,
+                    _ => key.to_string(),
+                };
+                out.insert(key, render_value(&item, ctx)?);
+            }
+            Ok(Value::from_pairs(out))
+        }
+        _ => Ok(value.clone()),
+    }
+}
+
+/// Does a value contain any string that needs templating?
+pub fn needs_templating(value: &Value) -> bool {
+    match value.kind() {
+        ValueKind::String => is_template(value.as_str().unwrap_or_default()),
+        ValueKind::Seq | ValueKind::Map => value.try_iter().into_iter().flatten().any(|k| {
+            if value.kind() == ValueKind::Map {
+                needs_templating(&k) || value.get_item(&k).is_ok_and(|v| needs_templating(&v))
+            } else {
+                needs_templating(&k)
+            }
+        }),
+        _ => false,
+    }
+}
+
+/// Split off an Ansible `#jinja2: key: value, ...` first line.
+pub fn parse_header(source: &str, mut opts: TemplateOptions) -> Result<(TemplateOptions, &str)> {
+    let Some(rest) = source.strip_prefix("#jinja2:") else {
+        return Ok((opts, source));
+    };
+    let (line, body) = rest.split_once('\n').unwrap_or((rest, ""));
+    for pair in line.split(',') {
+        let Some((key, value)) = pair.split_once(':') else {
+            continue;
+        };
+        let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
+        let flag = matches!(value, "True" | "true" | "yes" | "1");
+        match key.trim() {
+            "trim_blocks" => opts.trim_blocks = flag,
+            "lstrip_blocks" => opts.lstrip_blocks = flag,
+            "keep_trailing_newline" => opts.keep_trailing_newline = flag,
+            "variable_start_string" => opts.variable_start = value.into(),
+            "variable_end_string" => opts.variable_end = value.into(),
+            "block_start_string" => opts.block_start = value.into(),
+            "block_end_string" => opts.block_end = value.into(),
+            "newline_sequence" => {}
+            other => {
+                return Err(Error::runtime(format!("unknown #jinja2 header option '{other}'")));
+            }
+        }
+    }
+    Ok((opts, body))
+}
+
+/// Render a template file's text (header options honoured).
+pub fn render_file(source: &str, name: &str, ctx: &Arc<Context>, opts: TemplateOptions) -> Result<String> {
+    let (opts, body) = parse_header(source, opts)?;
+    let custom;
+    let env = if opts == TemplateOptions::default() {
+        env()
+    } else {
+        custom = build_env(&opts);
+        &custom
+    };
+    let rendered = env.render_named_str(name, body, Value::from_dyn_object(ctx.clone()));
+    match rendered {
+        Ok(mut text) => {
+            // Jinja (and Ansible) keep exactly one trailing newline of the source.
+            if opts.keep_trailing_newline && body.ends_with('\n') && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            Ok(text)
+        }
+        Err(err) => Err(ctx.take_error().unwrap_or_else(|| {
+            let line = err.line().map(|l| format!(":{l}")).unwrap_or_default();
+            let base = template_error(&err, body, ctx);
+            Error::runtime(format!("{name}{line}: {}", base.message))
+        })),
+    }
+}
+
+/// Make a minijinja error readable, naming undefined variables.
+fn template_error(err: &minijinja::Error, source: &str, ctx: &Arc<Context>) -> Error {
+    if err.kind() == minijinja::ErrorKind::UndefinedError {
+        if let Ok(t) = env().template_from_str(source) {
+            return undefined_error(source, &t.undeclared_variables(true), ctx);
+        }
+        if let Ok(e) = env().compile_expression(source) {
+            return undefined_error(source, &e.undeclared_variables(true), ctx);
+        }
+    }
+    Error::runtime(format!("template error while templating '{source}': {}", describe_error(err)))
+}
+
+fn undefined_error(source: &str, names: &std::collections::HashSet<String>, ctx: &Arc<Context>) -> Error {
+    let mut missing: Vec<&String> = names.iter().filter(|n| !ctx.resolves(n)).collect();
+    missing.sort();
+    let what = match missing.first() {
+        Some(name) => format!("'{name}' is undefined"),
+        None => "an undefined value was used".to_string(),
+    };
+    Error::runtime(format!("{what} (in '{}')", source.trim()))
+}
+
+/// One-line description of a minijinja error.
+pub fn describe_error(err: &minijinja::Error) -> String {
+    match err.detail() {
+        Some(detail) => format!("{}: {detail}", err.kind()),
+        None => err.kind().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vars::{Context, Layer};
+
+    fn ctx(yaml: &str) -> Arc<Context> {
+        let v = crate::yaml::parse_str(yaml, "vars.yml").unwrap().to_value();
+        Context::new(vec![Layer::raw("test", crate::vars::value_to_map(&v))])
+    }
+
+    #[test]
+    fn single_expression_keeps_native_type() {
+        let c = ctx("l: [1, 2]\nn: 3\nb: true\n");
+        assert_eq!(render_str("{{ l }}", &c).unwrap().len(), Some(2));
+        assert_eq!(render_str("{{ n + 1 }}", &c).unwrap(), Value::from(4));
+        assert_eq!(render_str("{{ b }}", &c).unwrap(), Value::from(true));
+        assert_eq!(render_str("n={{ n }} b={{ b }}", &c).unwrap(), Value::from("n=3 b=True"));
+        assert_eq!(render_str("{{ l }}!", &c).unwrap(), Value::from("[1, 2]!"));
+    }
+
+    #[test]
+    fn undefined_names_the_variable() {
+        let c = ctx("a: 1\n");
+        let err = render_str("x {{ missing_var }}", &c).unwrap_err();
+        assert!(err.message.contains("'missing_var' is undefined"), "{}", err.message);
+        let err = render_str("{{ other }}", &c).unwrap_err();
+        assert!(err.message.contains("'other' is undefined"), "{}", err.message);
+        assert_eq!(render_str("{{ missing | default('d') }}", &c).unwrap(), Value::from("d"));
+        assert!(!eval_condition(&Value::from("missing is defined"), &c).unwrap());
+    }
+
+    #[test]
+    fn lazy_vars_and_recursion() {
+        let c = ctx("a: '{{ b }}-x'\nb: '{{ c | upper }}'\nc: hi\nloop1: '{{ loop2 }}'\nloop2: '{{ loop1 }}'\n");
+        assert_eq!(render_str("{{ a }}", &c).unwrap(), Value::from("HI-x"));
+        let err = render_str("{{ loop1 }}", &c).unwrap_err();
+        assert!(err.message.contains("recursive"), "{}", err.message);
+    }
+
+    #[test]
+    fn conditions() {
+        let c = ctx("flag: 'no'\nitems: [1]\ns: 'False'\n");
+        assert!(!eval_condition(&Value::from("flag | bool"), &c).unwrap());
+        assert!(eval_condition(&Value::from("items | length > 0"), &c).unwrap());
+        assert!(!eval_condition(&Value::from("{{ s }}"), &c).unwrap());
+        assert!(eval_condition(&Value::from(true), &c).unwrap());
+    }
+
+    #[test]
+    fn header_options() {
+        let c = ctx("x: 1\n");
+        let out = render_file("{% if x %}\nyes\n{% endif %}\n", "t.j2", &c, TemplateOptions::default()).unwrap();
+        assert_eq!(out, "yes\n");
+        let out = render_file(
+            "#jinja2: trim_blocks: False\n{% if x %}\nyes\n{% endif %}\n",
+            "t.j2",
+            &c,
+            TemplateOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(out, "\nyes\n\n");
+    }
+}
