@@ -8,3 +8,5 @@ pub mod error;
 pub mod template;
 pub mod vars;
 pub mod yaml;
+pub mod inventory;
+pub mod shlex;

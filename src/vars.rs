@@ -220,6 +220,20 @@ pub fn deep_merge(a: &Value, b: &Value, recursive: bool) -> Value {
     Value::from_pairs(out)
 }
 
+/// Load a variables file (`vars_files`, `group_vars/x.yml`, `-e @file`): a YAML/JSON mapping.
+pub fn load_var_file(path: &std::path::Path) -> Result<VarMap> {
+    let node = crate::yaml::load_file(path)?;
+    if node.is_null() {
+        return Ok(VarMap::new());
+    }
+    let entries = node.expect_map("a variables file")?;
+    let mut out = VarMap::new();
+    for (k, v) in entries {
+        out.insert(k.key_string()?, v.to_value());
+    }
+    Ok(out)
+}
+
 /// A JSON document as a template value (object key order kept).
 pub fn from_json(json: &serde_json::Value) -> Value {
     match json {

@@ -831,8 +831,6 @@ pub fn register(env: &mut Environment<'static>) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     fn render(expr: &str) -> String {
         let ctx = crate::vars::Context::new(vec![]);
         crate::template::render_text(expr, &ctx).unwrap()

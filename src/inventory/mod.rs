@@ -1,0 +1,382 @@
+//! The inventory: hosts, groups, their variables, and host patterns.
+//!
+//! Loads Ansible YAML ([`yaml`]) and INI ([`ini`]) inventories, directories of them, and
+//! comma-separated host lists (`-i 'a,b,'`); then `group_vars/` and `host_vars/` beside the
+//! inventory (and, through [`Inventory::load_vars_dirs`], beside the playbook). Groups nest via
+//! `children`; every host is in `all`, and hosts in no other group are in `ungrouped`.
+//! Host patterns (`--limit`, `hosts:`) are in [`pattern`].
+
+pub mod ini;
+pub mod pattern;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+
+use indexmap::{IndexMap, IndexSet};
+use minijinja::Value;
+
+use crate::error::{Error, Result, Span};
+use crate::vars::VarMap;
+
+/// One managed host.
+#[derive(Clone, Debug, Default)]
+pub struct Host {
+    pub name: String,
+    /// Variables set on the host in inventory files.
+    pub vars: VarMap,
+    /// Variables from `host_vars/` files (beat inventory-file host vars).
+    pub file_vars: VarMap,
+}
+
+/// One group.
+#[derive(Clone, Debug, Default)]
+pub struct Group {
+    pub name: String,
+    /// Variables set on the group in inventory files.
+    pub vars: VarMap,
+    /// Variables from `group_vars/` files (beat inventory-file group vars).
+    pub file_vars: VarMap,
+    /// Hosts listed directly in this group.
+    pub hosts: IndexSet<String>,
+    /// Child groups.
+    pub children: IndexSet<String>,
+}
+
+/// Hosts and groups, in the order they were defined.
+#[derive(Clone, Debug)]
+pub struct Inventory {
+    pub hosts: IndexMap<String, Host>,
+    pub groups: IndexMap<String, Group>,
+    /// Directories whose `group_vars/`/`host_vars/` were loaded (to avoid loading twice).
+    vars_dirs: Vec<PathBuf>,
+}
+
+impl Default for Inventory {
+    fn default() -> Self {
+        let mut groups = IndexMap::new();
+        for name in ["all", "ungrouped"] {
+            groups.insert(name.to_string(), Group { name: name.to_string(), ..Default::default() });
+        }
+        Inventory { hosts: IndexMap::new(), groups, vars_dirs: Vec::new() }
+    }
+}
+
+impl Inventory {
+    /// Load every inventory source given with `-i` (files, directories or `a,b,` lists).
+    pub fn load(sources: &[String]) -> Result<Inventory> {
+        let mut inv = Inventory::default();
+        for source in sources {
+            let path = Path::new(source);
+            if !path.exists() && source.contains(',') {
+                for name in source.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    inv.add_host(name, "all");
+                }
+                continue;
+            }
+            if path.is_dir() {
+                let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                    .map_err(|e| Error::io(path, e))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.is_file() && is_inventory_file(p))
+                    .collect();
+                entries.sort();
+                for file in entries {
+                    inv.load_file(&file)?;
+                }
+                inv.load_vars_dirs(path)?;
+            } else if path.is_file() {
+                inv.load_file(path)?;
+                if let Some(dir) = path.parent() {
+                    inv.load_vars_dirs(dir)?;
+                }
+            } else {
+                return Err(Error::usage(format!("inventory source '{source}' does not exist")));
+            }
+        }
+        inv.finish();
+        Ok(inv)
+    }
+
+    fn load_file(&mut self, path: &Path) -> Result<()> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::parse(Span::file(path), format!("cannot read inventory: {e}")))?;
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        let looks_yaml = matches!(ext, "yml" | "yaml" | "json")
+            || text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).is_some_and(|l| {
+                l.ends_with(':') || l.starts_with("---") || l.starts_with('{')
+            });
+        if looks_yaml {
+            yaml::load(self, &text, path)
+        } else {
+            ini::load(self, &text, path)
+        }
+    }
+
+    /// Add a host to a group (creating both as needed).
+    pub fn add_host(&mut self, name: &str, group: &str) -> &mut Host {
+        self.ensure_group(group).hosts.insert(name.to_string());
+        self.hosts
+            .entry(name.to_string())
+            .or_insert_with(|| Host { name: name.to_string(), ..Default::default() })
+    }
+
+    pub fn ensure_group(&mut self, name: &str) -> &mut Group {
+        self.groups
+            .entry(name.to_string())
+            .or_insert_with(|| Group { name: name.to_string(), ..Default::default() })
+    }
+
+    pub fn add_child(&mut self, parent: &str, child: &str) {
+        self.ensure_group(child);
+        self.ensure_group(parent).children.insert(child.to_string());
+    }
+
+    /// Recompute `all` and `ungrouped` after loading.
+    pub fn finish(&mut self) {
+        let top: Vec<String> = self
+            .groups
+            .keys()
+            .filter(|g| *g != "all" && !self.groups.values().any(|p| p.children.contains(*g)))
+            .cloned()
+            .collect();
+        let all = self.groups.get_mut("all").expect("all exists");
+        for g in top {
+            all.children.insert(g);
+        }
+        all.children.shift_remove("all");
+        let grouped: IndexSet<String> = self
+            .groups
+            .values()
+            .filter(|g| g.name != "all" && g.name != "ungrouped")
+            .flat_map(|g| g.hosts.iter().cloned())
+            .collect();
+        let names: Vec<String> = self.hosts.keys().cloned().collect();
+        let ungrouped = self.groups.get_mut("ungrouped").expect("ungrouped exists");
+        ungrouped.hosts = names.into_iter().filter(|h| !grouped.contains(h)).collect();
+        let all = self.groups.get_mut("all").expect("all exists");
+        all.children.insert("ungrouped".into());
+    }
+
+    /// Load `group_vars/` and `host_vars/` in `dir` (once per directory).
+    pub fn load_vars_dirs(&mut self, dir: &Path) -> Result<()> {
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        if self.vars_dirs.contains(&dir) {
+            return Ok(());
+        }
+        self.vars_dirs.push(dir.clone());
+        let group_names: Vec<String> = self.groups.keys().cloned().collect();
+        for name in group_names {
+            let vars = load_named_vars(&dir.join("group_vars"), &name)?;
+            let g = self.groups.get_mut(&name).expect("group exists");
+            g.file_vars.extend(vars);
+        }
+        let host_names: Vec<String> = self.hosts.keys().cloned().collect();
+        for name in host_names {
+            let vars = load_named_vars(&dir.join("host_vars"), &name)?;
+            self.hosts.get_mut(&name).expect("host exists").file_vars.extend(vars);
+        }
+        Ok(())
+    }
+
+    /// Every group a host belongs to, directly or through children, including `all`.
+    pub fn groups_of(&self, host: &str) -> IndexSet<String> {
+        let mut out = IndexSet::new();
+        for g in self.groups.values() {
+            if g.hosts.contains(host) {
+                self.add_with_parents(&g.name, &mut out);
+            }
+        }
+        out.insert("all".to_string());
+        out
+    }
+
+    fn add_with_parents(&self, group: &str, out: &mut IndexSet<String>) {
+        if !out.insert(group.to_string()) {
+            return;
+        }
+        for p in self.groups.values().filter(|p| p.children.contains(group)) {
+            self.add_with_parents(&p.name.clone(), out);
+        }
+    }
+
+    /// Depth of a group below `all` (all = 0), for variable precedence.
+    fn depth(&self, group: &str) -> usize {
+        if group == "all" {
+            return 0;
+        }
+        self.groups
+            .values()
+            .filter(|p| p.children.contains(group))
+            .map(|p| self.depth(&p.name) + 1)
+            .max()
+            .unwrap_or(1)
+    }
+
+    /// Every host of a group, recursively, in inventory order.
+    pub fn hosts_of(&self, group: &str) -> Vec<String> {
+        let mut set = IndexSet::new();
+        self.collect_hosts(group, &mut set, &mut Vec::new());
+        self.hosts.keys().filter(|h| set.contains(*h)).cloned().collect()
+    }
+
+    fn collect_hosts(&self, group: &str, out: &mut IndexSet<String>, seen: &mut Vec<String>) {
+        if group == "all" {
+            out.extend(self.hosts.keys().cloned());
+            return;
+        }
+        if seen.iter().any(|s| s == group) {
+            return;
+        }
+        seen.push(group.to_string());
+        if let Some(g) = self.groups.get(group) {
+            out.extend(g.hosts.iter().cloned());
+            for c in &g.children {
+                self.collect_hosts(c, out, seen);
+            }
+        }
+    }
+
+    /// The inventory variables of a host, merged by Ansible's precedence: group vars from
+    /// `all` down to the deepest child (inventory files, then group_vars files), then host vars.
+    pub fn host_vars(&self, host: &str) -> VarMap {
+        let mut groups: Vec<(usize, i64, String)> = self
+            .groups_of(host)
+            .into_iter()
+            .map(|g| {
+                let prio = self.groups[&g]
+                    .vars
+                    .get("ansible_group_priority")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1);
+                (self.depth(&g), prio, g)
+            })
+            .collect();
+        groups.sort();
+        let mut out = VarMap::new();
+        for (_, _, g) in &groups {
+            out.extend(self.groups[g].vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        for (_, _, g) in &groups {
+            out.extend(self.groups[g].file_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        if let Some(h) = self.hosts.get(host) {
+            out.extend(h.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            out.extend(h.file_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        out
+    }
+
+    /// `group_names`: the host's groups, sorted, without `all`.
+    pub fn group_names(&self, host: &str) -> Vec<String> {
+        let mut v: Vec<String> = self.groups_of(host).into_iter().filter(|g| g != "all").collect();
+        v.sort();
+        v
+    }
+
+    /// `groups`: every group with its hosts.
+    pub fn groups_value(&self) -> Value {
+        Value::from_pairs(self.groups.keys().map(|g| {
+            let hosts: Vec<Value> = self.hosts_of(g).into_iter().map(Value::from).collect();
+            (g.clone(), Value::from(hosts))
+        }))
+    }
+
+    /// Make sure a host exists (the implicit `localhost`, or the single host of a run
+    /// without an inventory).
+    pub fn ensure_implicit_localhost(&mut self) {
+        if !self.hosts.contains_key("localhost") {
+            let h = self.add_host("localhost", "ungrouped");
+            h.vars.insert("ansible_connection".into(), Value::from("local"));
+            self.finish();
+        }
+    }
+}
+
+fn is_inventory_file(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    !name.starts_with('.')
+        && !name.ends_with('~')
+        && !matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("orig" | "ini~" | "retry" | "pyc" | "cfg")
+        )
+}
+
+/// Variables for `name` from `dir/name(.yml|.yaml|.json)` or every file in `dir/name/`.
+fn load_named_vars(dir: &Path, name: &str) -> Result<VarMap> {
+    let mut out = VarMap::new();
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    for ext in ["", ".yml", ".yaml", ".json"] {
+        let p = dir.join(format!("{name}{ext}"));
+        if p.is_file() {
+            out.extend(crate::vars::load_var_file(&p)?);
+        } else if ext.is_empty() && p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&p)
+                .map_err(|e| Error::io(&p, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.is_file()
+                        && matches!(f.extension().and_then(|e| e.to_str()), Some("yml" | "yaml" | "json"))
+                })
+                .collect();
+            files.sort();
+            for f in files {
+                out.extend(crate::vars::load_var_file(&f)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Expand `node[01:20]`, `web[a:c]` and `h[1:9:2]` host ranges.
+pub fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
+    let (Some(open), Some(close)) = (pattern.find('['), pattern.find(']')) else {
+        return Ok(vec![pattern.to_string()]);
+    };
+    if close < open {
+        return Err(format!("bad host range in '{pattern}'"));
+    }
+    let (head, spec, tail) = (&pattern[..open], &pattern[open + 1..close], &pattern[close + 1..]);
+    let parts: Vec<&str> = spec.split(':').collect();
+    if parts.len() < 2 || parts.len() > 3 {
+        return Err(format!("bad host range '[{spec}]' in '{pattern}'"));
+    }
+    let step: usize = match parts.get(2) {
+        Some(s) => s.parse().map_err(|_| format!("bad step in host range '[{spec}]'"))?,
+        None => 1,
+    };
+    let (beg, end) = (parts[0], parts[1]);
+    let mut out = Vec::new();
+    let rest = expand_range(tail)?;
+    let items: Vec<String> = if let (Ok(b), Ok(e)) = (beg.parse::<u64>(), end.parse::<u64>()) {
+        let width = if beg.len() > 1 && beg.starts_with('0') { beg.len() } else { 0 };
+        (b..=e).step_by(step.max(1)).map(|i| format!("{i:0width$}")).collect()
+    } else if beg.len() == 1 && end.len() == 1 && beg.chars().all(|c| c.is_ascii_alphabetic()) {
+        let (b, e) = (beg.as_bytes()[0], end.as_bytes()[0]);
+        (b..=e).step_by(step.max(1)).map(|c| (c as char).to_string()).collect()
+    } else {
+        return Err(format!("bad host range '[{spec}]' in '{pattern}'"));
+    };
+    for i in items {
+        for r in &rest {
+            out.push(format!("{head}{i}{r}"));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_expand_with_padding_letters_and_steps() {
+        assert_eq!(expand_range("node[01:03]").unwrap(), ["node01", "node02", "node03"]);
+        assert_eq!(expand_range("n[1:5:2].x").unwrap(), ["n1.x", "n3.x", "n5.x"]);
+        assert_eq!(expand_range("db-[a:c]").unwrap(), ["db-a", "db-b", "db-c"]);
+        assert_eq!(expand_range("r[1:2]c[1:2]").unwrap(), ["r1c1", "r1c2", "r2c1", "r2c2"]);
+        assert!(expand_range("bad[1-3]").is_err());
+    }
+}
