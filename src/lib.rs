@@ -10,3 +10,5 @@ pub mod vars;
 pub mod yaml;
 pub mod inventory;
 pub mod shlex;
+pub mod facts;
+pub mod modules;

@@ -1,0 +1,196 @@
+//! Typed access to a task's templated module arguments.
+//!
+//! Arguments arrive as a map of template values. Ansible is lenient about their types
+//! (`force: yes` from a `k=v` string is the text "yes"), so the accessors here convert the way
+//! Ansible's argument spec does, and fail with the option's name when they cannot. Unknown
+//! option names are rejected earlier, at parse time (see [`crate::playbook`]).
+
+use indexmap::IndexMap;
+use minijinja::Value;
+use minijinja::value::ValueKind;
+
+use crate::error::{Error, Result};
+use crate::template::to_text;
+
+/// A module's arguments.
+#[derive(Clone, Debug, Default)]
+pub struct Args {
+    pub module: &'static str,
+    map: IndexMap<String, Value>,
+}
+
+impl Args {
+    /// Build from a templated map; `omit` placeholders drop their key.
+    pub fn new(module: &'static str, value: &Value, omit: &str) -> Result<Args> {
+        let mut map = IndexMap::new();
+        if value.kind() == ValueKind::Map {
+            for key in value.try_iter()? {
+                let v = value.get_item(&key)?;
+                if v.as_str() == Some(omit) {
+                    continue;
+                }
+                map.insert(to_text(&key), v);
+            }
+        } else if !value.is_none() && !value.is_undefined() {
+            return Err(Error::runtime(format!("{module}: arguments must be a mapping")));
+        }
+        Ok(Args { module, map })
+    }
+
+    /// Build from pairs (tests, internal use).
+    pub fn from_pairs(module: &'static str, pairs: &[(&str, Value)]) -> Args {
+        Args { module, map: pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect() }
+    }
+
+    fn bad(&self, name: &str, what: &str, v: &Value) -> Error {
+        Error::runtime(format!("{}: option '{name}' must be {what}, got {}", self.module, crate::template::py_repr(v)))
+    }
+
+    /// The raw value of the first present name (aliases after the canonical name).
+    pub fn get(&self, names: &[&str]) -> Option<&Value> {
+        names.iter().find_map(|n| self.map.get(*n)).filter(|v| !v.is_none())
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.get(&[name]).is_some()
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.map.keys()
+    }
+
+    pub fn map(&self) -> &IndexMap<String, Value> {
+        &self.map
+    }
+
+    /// A string option (numbers and booleans are stringified as Ansible does).
+    pub fn str(&self, names: &[&str]) -> Result<Option<String>> {
+        match self.get(names) {
+            None => Ok(None),
+            Some(v) => match v.kind() {
+                ValueKind::String | ValueKind::Number | ValueKind::Bool => Ok(Some(to_text(v))),
+                _ => Err(self.bad(names[0], "a string", v)),
+            },
+        }
+    }
+
+    pub fn req_str(&self, names: &[&str]) -> Result<String> {
+        self.str(names)?
+            .ok_or_else(|| Error::runtime(format!("{}: missing required option '{}'", self.module, names[0])))
+    }
+
+    /// A boolean option; Ansible's spellings (yes/no/on/off/1/0/true/false) are accepted.
+    pub fn bool(&self, names: &[&str], default: bool) -> Result<bool> {
+        match self.get(names) {
+            None => Ok(default),
+            Some(v) => parse_bool(v).ok_or_else(|| self.bad(names[0], "a boolean", v)),
+        }
+    }
+
+    pub fn opt_bool(&self, names: &[&str]) -> Result<Option<bool>> {
+        match self.get(names) {
+            None => Ok(None),
+            Some(v) => parse_bool(v).map(Some).ok_or_else(|| self.bad(names[0], "a boolean", v)),
+        }
+    }
+
+    pub fn int(&self, names: &[&str]) -> Result<Option<i64>> {
+        match self.get(names) {
+            None => Ok(None),
+            Some(v) => match v.as_i64() {
+                Some(i) => Ok(Some(i)),
+                None => to_text(v).trim().parse().map(Some).map_err(|_| self.bad(names[0], "an integer", v)),
+            },
+        }
+    }
+
+    /// A list option; a string is split on commas, as Ansible's `type: list` does.
+    pub fn list(&self, names: &[&str]) -> Result<Vec<String>> {
+        match self.get(names) {
+            None => Ok(Vec::new()),
+            Some(v) => match v.kind() {
+                ValueKind::Seq => Ok(v.try_iter()?.map(|i| to_text(&i)).collect()),
+                ValueKind::String => Ok(to_text(v)
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()),
+                ValueKind::Number => Ok(vec![to_text(v)]),
+                _ => Err(self.bad(names[0], "a list", v)),
+            },
+        }
+    }
+
+    /// One of a fixed set of choices.
+    pub fn choice(&self, names: &[&str], choices: &[&str], default: Option<&str>) -> Result<Option<String>> {
+        match self.str(names)? {
+            None => Ok(default.map(str::to_string)),
+            Some(s) if choices.contains(&s.as_str()) => Ok(Some(s)),
+            Some(s) => Err(Error::runtime(format!(
+                "{}: option '{}' must be one of {}, got '{s}'",
+                self.module,
+                names[0],
+                choices.join(", ")
+            ))),
+        }
+    }
+
+    /// `mode`: an integer (YAML `0644` is already 420), an octal string, a symbolic mode
+    /// (`u=rw,g=r,o=`), or `preserve`.
+    pub fn mode(&self, names: &[&str]) -> Result<Option<super::mode::ModeSpec>> {
+        let Some(v) = self.get(names) else { return Ok(None) };
+        super::mode::ModeSpec::parse(v).map(Some).map_err(|m| Error::runtime(format!("{}: {m}", self.module)))
+    }
+}
+
+/// Ansible's boolean argument conversion.
+pub fn parse_bool(v: &Value) -> Option<bool> {
+    match v.kind() {
+        ValueKind::Bool => Some(v.is_true()),
+        ValueKind::Number => match v.as_i64() {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        ValueKind::String => match v.as_str().unwrap_or_default().trim().to_lowercase().as_str() {
+            "yes" | "on" | "1" | "true" | "y" | "t" => Some(true),
+            "no" | "off" | "0" | "false" | "n" | "f" | "" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_like_ansible() {
+        let a = Args::from_pairs(
+            "t",
+            &[
+                ("force", Value::from("yes")),
+                ("n", Value::from(5)),
+                ("l", Value::from("a, b,c")),
+                ("s", Value::from(1.5)),
+            ],
+        );
+        assert!(a.bool(&["force"], false).unwrap());
+        assert!(!a.bool(&["absent"], false).unwrap());
+        assert_eq!(a.int(&["n"]).unwrap(), Some(5));
+        assert_eq!(a.list(&["l"]).unwrap(), ["a", "b", "c"]);
+        assert_eq!(a.str(&["s"]).unwrap().as_deref(), Some("1.5"));
+        let err = Args::from_pairs("copy", &[("force", Value::from("maybe"))]).bool(&["force"], true).unwrap_err();
+        assert_eq!(err.message, "copy: option 'force' must be a boolean, got 'maybe'");
+    }
+
+    #[test]
+    fn omit_drops_keys() {
+        let v = Value::from_pairs(vec![("a", Value::from("__omit__")), ("b", Value::from(1))]);
+        let a = Args::new("t", &v, "__omit__").unwrap();
+        assert!(!a.has("a"));
+        assert!(a.has("b"));
+    }
+}

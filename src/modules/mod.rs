@@ -1,0 +1,426 @@
+//! Modules: what a task does, decided once from the host's current state.
+//!
+//! A module turns a task's (templated) arguments into a [`Planner`] ([`Module::prepare`]). The
+//! planner names the host state it needs ([`Probe`]s: file stats and contents, read-only
+//! commands), the engine reads all of them in one round trip, and [`Planner::plan`] — a pure
+//! function of that state — returns a [`Plan`]: whether the task changes anything, the diff,
+//! and the [`Step`]s that make the change. `--check` reports the plan; a real run executes its
+//! steps. Both use the same plan, so the dry run cannot drift from what apply does, and every
+//! module is unit-tested by feeding `plan` a fixture state (pyinfra's data-driven style).
+
+pub mod args;
+pub mod assert;
+pub mod attrs;
+pub mod blockinfile;
+pub mod command;
+pub mod content;
+pub mod copy;
+pub mod debug;
+pub mod fail;
+pub mod file;
+pub mod lineinfile;
+pub mod mode;
+pub mod ping;
+pub mod replace;
+pub mod set_fact;
+pub mod setup;
+pub mod slurp;
+pub mod stat;
+pub mod systemd;
+pub mod template;
+#[cfg(test)]
+pub mod testing;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use minijinja::Value;
+
+pub use args::Args;
+
+use crate::error::{Error, Result};
+use crate::vars::{Context, VarMap};
+
+/// How a module accepts a free-form string (`module: some text`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreeForm {
+    /// `k=v k2=v2` pairs only.
+    KeyValue,
+    /// The text is the command (`_raw_params`); `creates=`, `chdir=` ... are still pairs.
+    Command,
+}
+
+/// A module: static description plus [`Module::prepare`].
+pub trait Module: Send + Sync + 'static {
+    /// The canonical short name (`lineinfile`).
+    fn name(&self) -> &'static str;
+    /// Other names it answers to (FQCNs and aliases such as `systemd_service`).
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Accepted options, aliases included. `None` accepts any key (set_fact).
+    fn options(&self) -> Option<&'static [&'static str]>;
+    fn free_form(&self) -> FreeForm {
+        FreeForm::KeyValue
+    }
+    /// Parse arguments and do controller-side work (render a template, read a src file).
+    fn prepare(&self, args: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>>;
+}
+
+/// Decides a task's change from the state its probes read.
+pub trait Planner: Send {
+    /// The host state this task needs (read in one round trip).
+    fn probes(&self) -> Vec<Probe> {
+        Vec::new()
+    }
+    /// Decide. Must not touch the host: all effects go into [`Plan::steps`].
+    fn plan(self: Box<Self>, observed: &Observed) -> Result<Plan>;
+}
+
+/// What the engine offers a module at prepare time.
+pub struct ModuleEnv {
+    /// The task's variables (facts included) for this host and loop item.
+    pub vars: Arc<Context>,
+    pub check_mode: bool,
+    pub diff: bool,
+    /// Directories to search for a relative `src` (role's files/templates, playbook dir).
+    pub role_path: Option<PathBuf>,
+    pub playbook_dir: PathBuf,
+    /// The target is a chroot (facts' `is_chroot`): no services to start there.
+    pub is_chroot: bool,
+    /// The connection is `chroot` (facts then describe the root, not the build host).
+    pub chroot_connection: bool,
+    /// Environment variables for commands (`environment:`).
+    pub environment: Vec<(String, String)>,
+}
+
+impl ModuleEnv {
+    /// Search order for a controller-side file of kind `subdir` ("files"/"templates").
+    pub fn search_dirs(&self, subdir: &str) -> Vec<PathBuf> {
+        crate::template::lookup::search_paths(
+            self.role_path.as_deref().and_then(|p| p.to_str()),
+            self.playbook_dir.to_str(),
+            subdir,
+        )
+    }
+
+    /// Find a controller-side `src` file.
+    pub fn find_src(&self, name: &str, subdir: &str) -> Result<PathBuf> {
+        let dirs = self.search_dirs(subdir);
+        crate::template::lookup::find_file(name, &dirs).ok_or_else(|| {
+            let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+            Error::runtime(format!("could not find src '{name}' (searched: {})", searched.join(", ")))
+        })
+    }
+
+    /// A fact (`ansible_<name>` without the prefix).
+    pub fn fact(&self, name: &str) -> Option<Value> {
+        self.vars.get(&format!("ansible_{name}")).ok().flatten()
+    }
+}
+
+/// State a planner needs to read from the host.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Probe {
+    File(FileProbe),
+    /// A read-only shell snippet; its rc/stdout/stderr are returned.
+    Command(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileProbe {
+    pub path: String,
+    /// Stat the link target instead of the link.
+    pub follow: bool,
+    /// Also read the content of a regular file (up to [`CONTENT_LIMIT`] bytes).
+    pub content: bool,
+    /// Also compute the sha256 of a regular file.
+    pub checksum: bool,
+}
+
+/// Files larger than this are compared by checksum and never diffed.
+pub const CONTENT_LIMIT: u64 = 1 << 20;
+
+impl Probe {
+    pub fn stat(path: &str) -> Probe {
+        Probe::File(FileProbe { path: path.into(), follow: false, content: false, checksum: false })
+    }
+    pub fn stat_follow(path: &str) -> Probe {
+        Probe::File(FileProbe { path: path.into(), follow: true, content: false, checksum: false })
+    }
+    /// Stat (following links) plus content and checksum: for modules that rewrite a file.
+    pub fn read(path: &str) -> Probe {
+        Probe::File(FileProbe { path: path.into(), follow: true, content: true, checksum: true })
+    }
+}
+
+/// The kind of a filesystem object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    File,
+    Directory,
+    Link,
+    Other,
+}
+
+/// A file's current state on the host.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FileState {
+    pub path: String,
+    pub exists: bool,
+    pub kind: Option<FileKind>,
+    /// Permission bits including setuid/setgid/sticky (`0o7777` mask).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub owner: String,
+    pub group: String,
+    pub size: u64,
+    pub mtime: f64,
+    pub atime: f64,
+    pub dev: u64,
+    pub inode: u64,
+    /// The path is a symlink (whether or not it was followed).
+    pub is_link: bool,
+    pub link_target: Option<String>,
+    pub content: Option<Vec<u8>>,
+    pub sha256: Option<String>,
+}
+
+impl FileState {
+    pub fn missing(path: &str) -> FileState {
+        FileState { path: path.into(), ..Default::default() }
+    }
+    pub fn is_file(&self) -> bool {
+        self.exists && self.kind == Some(FileKind::File)
+    }
+    pub fn is_dir(&self) -> bool {
+        self.exists && self.kind == Some(FileKind::Directory)
+    }
+    /// Content as text (lossy), if it was read.
+    pub fn text(&self) -> Option<String> {
+        self.content.as_ref().map(|c| String::from_utf8_lossy(c).into_owned())
+    }
+}
+
+/// Output of a command (probe or step).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CmdOutput {
+    pub rc: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// The answers to a planner's probes, in the same order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observed {
+    pub answers: Vec<Answer>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    File(FileState),
+    Command(CmdOutput),
+}
+
+impl Observed {
+    pub fn file(&self, i: usize) -> Result<&FileState> {
+        match self.answers.get(i) {
+            Some(Answer::File(f)) => Ok(f),
+            _ => Err(Error::runtime(format!("internal error: probe {i} is not a file probe"))),
+        }
+    }
+    pub fn cmd(&self, i: usize) -> Result<&CmdOutput> {
+        match self.answers.get(i) {
+            Some(Answer::Command(c)) => Ok(c),
+            _ => Err(Error::runtime(format!("internal error: probe {i} is not a command probe"))),
+        }
+    }
+}
+
+/// Attributes to give a file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Attrs {
+    pub mode: Option<u32>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+}
+
+/// A command to run on the host.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Command {
+    /// Run without a shell (argv[0] looked up on PATH).
+    pub argv: Option<Vec<String>>,
+    /// Run with `/bin/sh -c` (or `executable`).
+    pub shell: Option<String>,
+    pub executable: Option<String>,
+    pub stdin: Option<Vec<u8>>,
+    pub chdir: Option<String>,
+    pub env: Vec<(String, String)>,
+}
+
+/// One effect on the host. Steps run in order; the first failure stops the task.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Write a regular file atomically (temp file in the same directory, fsync, rename),
+    /// keeping the existing owner and mode unless `attrs` say otherwise; `validate` (with
+    /// `%s` for the temp file) must pass before the rename.
+    Write(WriteFile),
+    /// Create a directory and missing parents.
+    MakeDir { path: String, attrs: Attrs },
+    /// Remove a path (recursively).
+    Remove { path: String },
+    /// Create or replace a symbolic (or hard) link.
+    Link { src: String, path: String, hard: bool },
+    /// Change mode/owner/group (recursively for directories when asked).
+    SetAttrs { path: String, attrs: Attrs, recurse: bool, follow: bool },
+    /// Set timestamps (`touch`), creating the file if missing.
+    Touch { path: String, mtime: Option<String>, atime: Option<String> },
+    /// Run a command; its rc/stdout/stderr go into the task result.
+    Run { cmd: Command, ok_rcs: Vec<i32> },
+}
+
+/// The details of [`Step::Write`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WriteFile {
+    pub path: String,
+    pub content: Vec<u8>,
+    /// Copy this file on the host instead of sending `content` (copy with remote_src).
+    pub source: Option<String>,
+    pub attrs: Attrs,
+    pub validate: Option<String>,
+    pub backup: bool,
+    /// If `path` is a symlink, write its target instead of replacing the link.
+    pub follow: bool,
+    /// Create missing parent directories first.
+    pub make_parents: bool,
+}
+
+/// A before/after pair for `--diff`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diff {
+    pub before_header: String,
+    pub after_header: String,
+    pub before: String,
+    pub after: String,
+}
+
+impl Diff {
+    pub fn new(path: &str, before: impl Into<String>, after: impl Into<String>) -> Diff {
+        Diff {
+            before_header: format!("{path} (before)"),
+            after_header: format!("{path} (after)"),
+            before: before.into(),
+            after: after.into(),
+        }
+    }
+}
+
+/// What a task will do on one host.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    pub changed: bool,
+    pub diffs: Vec<Diff>,
+    pub steps: Vec<Step>,
+    /// Fields of the task result (`msg`, `path`, `stat`, `content` ...).
+    pub result: VarMap,
+    /// The task fails with this message (nothing is executed).
+    pub failed: Option<String>,
+    /// The task is skipped with this reason (nothing is executed).
+    pub skipped: Option<String>,
+    /// Facts to set on the host (set_fact, setup).
+    pub facts: Option<VarMap>,
+    /// For modules whose effect is a command (command/shell): in check mode they are
+    /// skipped rather than predicted, per Ansible's rules.
+    pub runs_command: bool,
+}
+
+impl Plan {
+    pub fn ok() -> Plan {
+        Plan::default()
+    }
+    pub fn fail(msg: impl Into<String>) -> Plan {
+        Plan { failed: Some(msg.into()), ..Default::default() }
+    }
+    pub fn skip(msg: impl Into<String>) -> Plan {
+        Plan { skipped: Some(msg.into()), ..Default::default() }
+    }
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Plan {
+        self.result.insert(key.to_string(), value.into());
+        self
+    }
+    /// Add a change: it marks the plan changed.
+    pub fn step(&mut self, step: Step) {
+        self.changed = true;
+        self.steps.push(step);
+    }
+}
+
+/// A planner for modules that decide without reading the host.
+pub struct Fixed(pub Plan);
+
+impl Planner for Fixed {
+    fn plan(self: Box<Self>, _observed: &Observed) -> Result<Plan> {
+        Ok(self.0)
+    }
+}
+
+static MODULES: &[&dyn Module] = &[
+    &assert::Assert,
+    &blockinfile::BlockInFile,
+    &command::CommandModule,
+    &command::ShellModule,
+    &copy::Copy,
+    &debug::Debug,
+    &fail::Fail,
+    &file::File,
+    &lineinfile::LineInFile,
+    &ping::Ping,
+    &replace::Replace,
+    &set_fact::SetFact,
+    &setup::Setup,
+    &slurp::Slurp,
+    &stat::Stat,
+    &systemd::Systemd,
+    &systemd::Service,
+    &template::Template,
+];
+
+/// Collections whose prefixes name our modules: `ansible.builtin.copy` == `copy`.
+const PREFIXES: &[&str] = &["ansible.builtin.", "ansible.legacy.", "ansible.posix.", "community.general."];
+
+/// Find a module by short name, FQCN or alias.
+pub fn lookup(name: &str) -> Option<&'static dyn Module> {
+    let short = PREFIXES.iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name);
+    MODULES
+        .iter()
+        .copied()
+        .find(|m| m.name() == short || m.aliases().contains(&short) || m.aliases().contains(&name))
+}
+
+/// Every module name we answer to (for suggestions).
+pub fn all_names() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = Vec::new();
+    for m in MODULES {
+        v.push(m.name());
+        v.extend(m.aliases().iter().copied());
+    }
+    v
+}
+
+/// Names handled by the engine itself rather than a module.
+pub const ENGINE_ACTIONS: &[&str] = &[
+    "meta",
+    "include_tasks",
+    "import_tasks",
+    "include_role",
+    "import_role",
+    "include_vars",
+    "block",
+];
+
+/// Short name of an engine action, if `name` is one (with or without FQCN).
+pub fn engine_action(name: &str) -> Option<&'static str> {
+    let short = PREFIXES.iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name);
+    ENGINE_ACTIONS.iter().copied().find(|a| *a == short)
+}

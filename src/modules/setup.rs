@@ -1,0 +1,50 @@
+//! `setup`: gather facts (also what `gather_facts` runs). One probe runs the facts script;
+//! the facts land in `ansible_facts` and as `ansible_<name>` variables.
+
+use minijinja::Value;
+
+use super::{Args, Module, ModuleEnv, Observed, Plan, Planner, Probe};
+use crate::error::{Error, Result};
+use crate::facts::{Subsets, parse, script};
+use crate::inventory::pattern::glob_match;
+
+pub struct Setup;
+
+impl Module for Setup {
+    fn name(&self) -> &'static str {
+        "setup"
+    }
+    fn aliases(&self) -> &'static [&'static str] {
+        &["gather_facts"]
+    }
+    fn options(&self) -> Option<&'static [&'static str]> {
+        Some(&["gather_subset", "filter", "gather_timeout", "fact_path"])
+    }
+    fn prepare(&self, a: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>> {
+        let subsets = Subsets::parse(&a.list(&["gather_subset"])?).map_err(|m| Error::runtime(format!("setup: {m}")))?;
+        Ok(Box::new(SetupPlan {
+            script: script(&subsets, env.chroot_connection),
+            filter: a.list(&["filter"])?,
+        }))
+    }
+}
+
+struct SetupPlan {
+    script: String,
+    filter: Vec<String>,
+}
+
+impl Planner for SetupPlan {
+    fn probes(&self) -> Vec<Probe> {
+        vec![Probe::Command(self.script.clone())]
+    }
+
+    fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
+        let out = obs.cmd(0)?;
+        let mut facts = parse(&out.stdout);
+        if !self.filter.is_empty() {
+            facts.retain(|k, _| self.filter.iter().any(|f| glob_match(f, &format!("ansible_{k}")) || glob_match(f, k)));
+        }
+        Ok(Plan::ok().with("ansible_facts", Value::from_pairs(facts.into_iter())))
+    }
+}

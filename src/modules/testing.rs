@@ -1,0 +1,102 @@
+//! Test fixtures for module unit tests: host states in, plans out.
+
+use std::path::PathBuf;
+
+use sha2::Digest;
+
+use super::{Answer, Args, CmdOutput, FileKind, FileState, Module, ModuleEnv, Observed, Plan, Probe};
+use crate::vars::Context;
+
+pub fn env() -> ModuleEnv {
+    ModuleEnv {
+        vars: Context::new(vec![]),
+        check_mode: false,
+        diff: true,
+        role_path: None,
+        playbook_dir: PathBuf::from("."),
+        is_chroot: false,
+        chroot_connection: false,
+        environment: Vec::new(),
+    }
+}
+
+pub fn missing(path: &str) -> FileState {
+    FileState::missing(path)
+}
+
+pub fn file(path: &str, mode: u32, content: &str) -> FileState {
+    FileState {
+        path: path.into(),
+        exists: true,
+        kind: Some(FileKind::File),
+        mode,
+        owner: "root".into(),
+        group: "root".into(),
+        size: content.len() as u64,
+        content: Some(content.as_bytes().to_vec()),
+        sha256: Some(format!("{:x}", sha2::Sha256::digest(content.as_bytes()))),
+        inode: 1,
+        ..Default::default()
+    }
+}
+
+pub fn dir(path: &str, mode: u32) -> FileState {
+    FileState {
+        path: path.into(),
+        exists: true,
+        kind: Some(FileKind::Directory),
+        mode,
+        owner: "root".into(),
+        group: "root".into(),
+        ..Default::default()
+    }
+}
+
+pub fn link(path: &str, target: &str) -> FileState {
+    FileState {
+        path: path.into(),
+        exists: true,
+        kind: Some(FileKind::Link),
+        mode: 0o777,
+        owner: "root".into(),
+        group: "root".into(),
+        is_link: true,
+        link_target: Some(target.into()),
+        ..Default::default()
+    }
+}
+
+pub fn cmd(rc: i32, stdout: &str) -> Answer {
+    Answer::Command(CmdOutput { rc, stdout: stdout.into(), stderr: String::new() })
+}
+
+/// Plan with the given answers; probes beyond them see missing files / empty commands.
+pub fn plan_answers_env(m: &dyn Module, args: Args, answers: Vec<Answer>, env: &ModuleEnv) -> Plan {
+    let planner = m.prepare(args, env).expect("prepare");
+    let probes = planner.probes();
+    let mut all = answers;
+    for p in probes.iter().skip(all.len()) {
+        all.push(match p {
+            Probe::File(f) => Answer::File(FileState::missing(&f.path)),
+            Probe::Command(_) => Answer::Command(CmdOutput::default()),
+        });
+    }
+    planner.plan(&Observed { answers: all }).expect("plan")
+}
+
+pub fn plan_answers(m: &dyn Module, args: Args, answers: Vec<Answer>) -> Plan {
+    plan_answers_env(m, args, answers, &env())
+}
+
+pub fn plan_with(m: &dyn Module, args: Args, files: &[FileState]) -> Plan {
+    plan_answers(m, args, files.iter().cloned().map(Answer::File).collect())
+}
+
+/// The probes a module asks for.
+pub fn probes_of(m: &dyn Module, args: Args) -> Vec<Probe> {
+    m.prepare(args, &env()).expect("prepare").probes()
+}
+
+pub fn args(module: &'static str, pairs: &[(&str, minijinja::Value)]) -> Args {
+    Args::from_pairs(module, pairs)
+}
