@@ -12,3 +12,4 @@ pub mod inventory;
 pub mod shlex;
 pub mod facts;
 pub mod modules;
+pub mod transport;

@@ -7,7 +7,6 @@
 //! `removes` decide (Ansible's rule), and it always reports changed when it runs unless
 //! `changed_when` says otherwise.
 
-use minijinja::Value;
 use minijinja::value::ValueKind;
 
 use super::{Args, Command, FreeForm, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
@@ -156,6 +155,7 @@ impl Planner for CommandPlan {
 mod tests {
     use super::*;
     use crate::modules::testing::{args, cmd, plan_answers};
+    use minijinja::Value;
 
     #[test]
     fn free_form_is_split_without_a_shell() {

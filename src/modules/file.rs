@@ -10,7 +10,7 @@ use minijinja::Value;
 
 use super::attrs::AttrSpec;
 use super::mode::{ModeSpec, octal};
-use super::{Args, Attrs, Diff, FileKind, FileState, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use super::{Args, Attrs, Command, Diff, FileKind, FileState, Module, ModuleEnv, Observed, Plan, Planner, Probe, Stamp, Step};
 use crate::error::Result;
 use crate::shlex::quote;
 
@@ -151,29 +151,23 @@ fn parse_stamp(s: &str, format: &str) -> Option<i64> {
 }
 
 impl FilePlan {
+    /// The touch to perform, or None when both timestamps are to be preserved.
     fn touch_step(&self, cur: &FileState) -> Option<Step> {
-        let time = |t: &Option<String>, current: f64| -> Option<Option<String>> {
+        let stamp = |t: &Option<String>, current: f64| -> Stamp {
             match t.as_deref() {
-                None | Some("now") => Some(None),
-                Some("preserve") => None,
-                Some(stamp) => match parse_stamp(stamp, &self.mtime_format) {
-                    Some(epoch) if cur.exists && (epoch as f64 - current).abs() < 1.0 => None,
-                    _ => Some(Some(stamp.to_string())),
+                None | Some("now") => Stamp::Now,
+                Some("preserve") => Stamp::Keep,
+                Some(s) => match parse_stamp(s, &self.mtime_format) {
+                    Some(epoch) if cur.exists && (epoch as f64 - current).abs() < 1.0 => Stamp::Keep,
+                    _ => Stamp::At(s.to_string()),
                 },
             }
         };
-        let m = time(&self.mtime, cur.mtime);
-        let at = time(&self.atime, cur.atime);
-        let default_now = self.mtime.is_none() && self.atime.is_none();
-        if !cur.exists || default_now || m.is_some() || at.is_some() {
-            Some(Step::Touch {
-                path: self.path.clone(),
-                mtime: m.flatten().or_else(|| None),
-                atime: at.flatten(),
-            })
-        } else {
-            None
+        let (mtime, atime) = (stamp(&self.mtime, cur.mtime), stamp(&self.atime, cur.atime));
+        if cur.exists && mtime == Stamp::Keep && atime == Stamp::Keep {
+            return None;
         }
+        Some(Step::Touch { path: self.path.clone(), mtime, atime })
     }
 }
 
@@ -220,9 +214,8 @@ impl Planner for FilePlan {
                     if self.recurse {
                         if let Ok(out) = obs.cmd(3) {
                             if !out.stdout.trim().is_empty() {
-                                let attrs = self.attrs.for_new(true, None)?;
                                 plan.diffs.push(Diff::new(&path, format!("recursive attributes of {path}: differ\n"), format!("recursive attributes of {path}: set\n")));
-                                plan.step(Step::SetAttrs { path: path.clone(), attrs, recurse: true, follow: self.follow });
+                                self.recurse_steps(&mut plan);
                             }
                         }
                     }
@@ -320,6 +313,23 @@ impl Planner for FilePlan {
 }
 
 impl FilePlan {
+    /// Apply the attributes below a directory: a symbolic mode goes to `chmod -R` as is,
+    /// since each entry's result depends on its own mode.
+    fn recurse_steps(&self, plan: &mut Plan) {
+        let mut attrs = Attrs { mode: None, owner: self.attrs.owner.clone(), group: self.attrs.group.clone() };
+        match &self.attrs.mode {
+            Some(ModeSpec::Octal(m)) => attrs.mode = Some(*m),
+            Some(ModeSpec::Symbolic(spec)) => {
+                let argv = ["chmod", "-R", spec.as_str(), "--", self.path.as_str()].map(str::to_string).to_vec();
+                plan.step(Step::Run { cmd: Command { argv: Some(argv), ..Default::default() }, ok_rcs: vec![0] });
+            }
+            _ => {}
+        }
+        if !attrs.is_empty() {
+            plan.step(Step::SetAttrs { path: self.path.clone(), attrs, recurse: true, follow: self.follow });
+        }
+    }
+
     fn attr_steps(&self, plan: &mut Plan, cur: &FileState) -> Result<()> {
         let (attrs, diff) = self.attrs.changes(cur, None)?;
         if !attrs.is_empty() {

@@ -275,9 +275,19 @@ pub enum Step {
     /// Change mode/owner/group (recursively for directories when asked).
     SetAttrs { path: String, attrs: Attrs, recurse: bool, follow: bool },
     /// Set timestamps (`touch`), creating the file if missing.
-    Touch { path: String, mtime: Option<String>, atime: Option<String> },
+    Touch { path: String, mtime: Stamp, atime: Stamp },
     /// Run a command; its rc/stdout/stderr go into the task result.
     Run { cmd: Command, ok_rcs: Vec<i32> },
+}
+
+/// A timestamp to set with [`Step::Touch`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stamp {
+    /// Leave it as it is.
+    Keep,
+    Now,
+    /// `[[CC]YY]MMDDhhmm[.ss]`, as `touch -t` takes it (Ansible's default format).
+    At(String),
 }
 
 /// The details of [`Step::Write`].

@@ -1,0 +1,244 @@
+//! The chroot transport: a directory treated as a host's root filesystem.
+//!
+//! Opening it prepares the directory the way image builds need: `proc`, `sys` (read-only) and
+//! `dev` (recursive bind, made a slave so nothing propagates back) are mounted, `/run` gets a
+//! fresh tmpfs (so nothing of the build host's `/run` leaks in; `/run/sshd` and `/run/lock`
+//! exist for `sshd -t` and package scripts), a dangling `resolv.conf` stub link gets a target
+//! inside that tmpfs, and a `usr/sbin/policy-rc.d` answering 101 keeps package scripts from
+//! starting daemons. [`Transport::close`] undoes all of it. When prov runs with `--chroot` it
+//! first moves into a private mount namespace ([`private_mount_namespace`]), so the kernel
+//! drops the mounts even if prov is killed.
+//!
+//! Scripts run as `/bin/sh` with chroot(2) into the directory and a clean environment.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::{Counters, Exec, ExecOutput, Transport, run_process, wrap_become};
+use crate::error::{Error, Result};
+
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const POLICY_RC_D: &str = "#!/bin/sh\n# Written by prov for the duration of a chroot run: no daemons start.\nexit 101\n";
+
+/// What opening the chroot changed, to undo on close.
+#[derive(Debug, Default)]
+struct Prepared {
+    mounts: Vec<PathBuf>,
+    policy_rc_d: Option<PathBuf>,
+}
+
+pub struct Chroot {
+    root: PathBuf,
+    counters: Counters,
+    prepared: Mutex<Option<Prepared>>,
+}
+
+/// Move this process into a private mount namespace (call before any thread starts).
+pub fn private_mount_namespace() -> std::io::Result<()> {
+    // SAFETY: plain syscalls with valid arguments; called while the process is single-threaded.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+fn run(args: &[&str]) -> Result<()> {
+    let out = std::process::Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .map_err(|e| Error::unreachable(format!("cannot run {}: {e}", args[0])))?;
+    if !out.status.success() {
+        return Err(Error::unreachable(format!(
+            "{} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+/// Resolve a symlink target the way it resolves inside `root`.
+fn in_root(root: &Path, link_dir: &Path, target: &Path) -> PathBuf {
+    let joined = if target.is_absolute() { target.to_path_buf() } else { link_dir.join(target) };
+    let mut out = PathBuf::from("/");
+    for c in joined.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::Normal(n) => out.push(n),
+            _ => {}
+        }
+    }
+    root.join(out.strip_prefix("/").unwrap_or(&out))
+}
+
+impl Chroot {
+    /// Prepare `root` and return the transport.
+    pub fn open(root: &Path) -> Result<Chroot> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err(Error::usage("--chroot needs root privileges"));
+        }
+        let root = root
+            .canonicalize()
+            .map_err(|e| Error::usage(format!("chroot directory {}: {e}", root.display())))?;
+        if !root.join("bin/sh").exists() {
+            return Err(Error::usage(format!("{} does not look like a root filesystem (no /bin/sh)", root.display())));
+        }
+        let chroot = Chroot { root: root.clone(), counters: Counters::default(), prepared: Mutex::new(None) };
+        let mut prep = Prepared::default();
+        let result = chroot.prepare(&mut prep);
+        *chroot.prepared.lock().unwrap() = Some(prep);
+        if let Err(e) = result {
+            chroot.undo();
+            return Err(e);
+        }
+        Ok(chroot)
+    }
+
+    fn prepare(&self, prep: &mut Prepared) -> Result<()> {
+        let r = &self.root;
+        let target = |p: &str| r.join(p);
+        let mount = |prep: &mut Prepared, args: &[&str], at: PathBuf| -> Result<()> {
+            let at_s = at.display().to_string();
+            let mut full: Vec<&str> = args.to_vec();
+            full.push(&at_s);
+            run(&full)?;
+            prep.mounts.push(at);
+            Ok(())
+        };
+        if target("proc").is_dir() {
+            mount(prep, &["mount", "-t", "proc", "-o", "nosuid,nodev,noexec", "proc"], target("proc"))?;
+        }
+        if target("sys").is_dir() {
+            mount(prep, &["mount", "-t", "sysfs", "-o", "ro,nosuid,nodev,noexec", "sysfs"], target("sys"))?;
+        }
+        if target("dev").is_dir() {
+            mount(prep, &["mount", "--rbind", "/dev"], target("dev"))?;
+            run(&["mount", "--make-rslave", &target("dev").display().to_string()])?;
+        }
+        if target("run").is_dir() {
+            mount(prep, &["mount", "-t", "tmpfs", "-o", "mode=0755,nosuid,nodev", "tmpfs"], target("run"))?;
+            std::fs::create_dir_all(target("run/sshd")).map_err(|e| Error::io(&target("run/sshd"), e))?;
+            std::fs::create_dir_all(target("run/lock")).map_err(|e| Error::io(&target("run/lock"), e))?;
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(target("run/lock"), std::fs::Permissions::from_mode(0o1777));
+            self.fix_resolv_conf()?;
+        }
+        let policy = target("usr/sbin/policy-rc.d");
+        if target("usr/sbin").is_dir() && std::fs::symlink_metadata(&policy).is_err() {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(&policy, POLICY_RC_D).map_err(|e| Error::io(&policy, e))?;
+            std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o755)).map_err(|e| Error::io(&policy, e))?;
+            prep.policy_rc_d = Some(policy);
+        }
+        Ok(())
+    }
+
+    /// A `resolv.conf` that links into `/run` (systemd-resolved's stub) dangles in a fresh
+    /// tmpfs: give it a target there with the build host's resolvers. Nothing outside the
+    /// tmpfs is touched.
+    fn fix_resolv_conf(&self) -> Result<()> {
+        let link = self.root.join("etc/resolv.conf");
+        let Ok(target) = std::fs::read_link(&link) else { return Ok(()) };
+        let resolved = in_root(&self.root, Path::new("/etc"), &target);
+        if resolved.exists() || !resolved.starts_with(self.root.join("run")) {
+            return Ok(());
+        }
+        if let Some(dir) = resolved.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let host = std::fs::read("/etc/resolv.conf").unwrap_or_else(|_| b"nameserver 127.0.0.1\n".to_vec());
+        std::fs::write(&resolved, host).map_err(|e| Error::io(&resolved, e))
+    }
+
+    fn undo(&self) {
+        let Some(prep) = self.prepared.lock().unwrap().take() else { return };
+        if let Some(p) = &prep.policy_rc_d {
+            let _ = std::fs::remove_file(p);
+        }
+        for m in prep.mounts.iter().rev() {
+            let m = m.display().to_string();
+            if run(&["umount", "-R", &m]).is_err() {
+                let _ = run(&["umount", "-R", "-l", &m]);
+            }
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl Drop for Chroot {
+    fn drop(&mut self) {
+        self.undo();
+    }
+}
+
+#[async_trait]
+impl Transport for Chroot {
+    async fn exec(&self, exec: Exec) -> Result<ExecOutput> {
+        self.counters.count();
+        let (script, stdin) = wrap_become(&exec.script, &exec.stdin, exec.become_.as_ref(), true);
+        let root = CString::new(self.root.as_os_str().as_bytes()).map_err(|_| Error::runtime("bad chroot path"))?;
+        let mut cmd = tokio::process::Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(script)
+            .env_clear()
+            .env("PATH", PATH)
+            .env("HOME", "/root")
+            .env("LANG", "C.UTF-8")
+            .env("TERM", "dumb");
+        // SAFETY: chroot(2) and chdir(2) are async-signal-safe; `root` outlives the closure.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::chroot(root.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        run_process(cmd, stdin, exec.timeout).await
+    }
+
+    fn describe(&self) -> String {
+        format!("chroot {}", self.root.display())
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    fn is_root(&self) -> bool {
+        true
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.undo();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_resolve_inside_the_root() {
+        let r = Path::new("/mnt");
+        assert_eq!(in_root(r, Path::new("/etc"), Path::new("../run/systemd/resolve/stub-resolv.conf")), PathBuf::from("/mnt/run/systemd/resolve/stub-resolv.conf"));
+        assert_eq!(in_root(r, Path::new("/etc"), Path::new("/run/x")), PathBuf::from("/mnt/run/x"));
+        assert_eq!(in_root(r, Path::new("/etc"), Path::new("../../../../x")), PathBuf::from("/mnt/x"));
+    }
+}

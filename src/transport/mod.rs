@@ -1,0 +1,157 @@
+//! Transports: how prov reaches a host.
+//!
+//! A [`Transport`] does one thing: run a POSIX shell script on the target with some bytes on
+//! its stdin and return rc/stdout/stderr — one round trip. Everything else (reading several
+//! files and stats at once, writing a file atomically with owner/mode, running a command) is
+//! built on that in [`script`], identically for every transport, so a chroot run exercises
+//! exactly the code an SSH run uses and targets need nothing but `sh` and coreutils.
+//!
+//! Implementations: [`local::Local`] (the controller itself) and [`chroot::Chroot`] (a
+//! directory prepared as a root filesystem, commands run with chroot(2)).
+
+pub mod chroot;
+pub mod local;
+pub mod script;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+
+/// Privilege escalation for a script.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Become {
+    pub user: String,
+    /// `sudo` or `su`.
+    pub method: String,
+    /// A sudo password; sent on stdin, never in argv or logs.
+    pub password: Option<String>,
+}
+
+/// One script to run.
+#[derive(Clone, Debug, Default)]
+pub struct Exec {
+    pub script: String,
+    pub stdin: Vec<u8>,
+    pub become_: Option<Become>,
+    pub timeout: Option<Duration>,
+}
+
+/// What a script produced.
+#[derive(Clone, Debug, Default)]
+pub struct ExecOutput {
+    pub rc: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Round-trip accounting per host, for tests and benchmarks.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Scripts executed (each is one round trip).
+    pub execs: AtomicU64,
+    /// Channels (SSH) or processes (local/chroot) opened.
+    pub channels: AtomicU64,
+}
+
+impl Counters {
+    pub fn count(&self) {
+        self.execs.fetch_add(1, Ordering::Relaxed);
+        self.channels.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn execs(&self) -> u64 {
+        self.execs.load(Ordering::Relaxed)
+    }
+}
+
+/// A way to run scripts on one host.
+#[async_trait]
+pub trait Transport: Send + Sync {
+    /// Run a script (one round trip).
+    async fn exec(&self, exec: Exec) -> Result<ExecOutput>;
+    /// `local`, `chroot /mnt`, `ssh boxp@host:22`.
+    fn describe(&self) -> String;
+    fn counters(&self) -> &Counters;
+    /// Scripts already run as root (become to root is then a no-op).
+    fn is_root(&self) -> bool;
+    /// Undo any preparation (chroot mounts) and close connections.
+    async fn close(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Wrap a script so that it runs as the become user. The password, if any, is fed on stdin
+/// before the script's own input.
+pub fn wrap_become(script: &str, stdin: &[u8], become_: Option<&Become>, is_root: bool) -> (String, Vec<u8>) {
+    let Some(b) = become_ else {
+        return (script.to_string(), stdin.to_vec());
+    };
+    if is_root && b.user == "root" {
+        return (script.to_string(), stdin.to_vec());
+    }
+    let quoted = crate::shlex::quote(script);
+    let user = crate::shlex::quote(&b.user);
+    if is_root {
+        // Dropping privileges from root needs no password.
+        let cmd = format!(
+            "if command -v runuser >/dev/null 2>&1; then exec runuser -u {user} -- /bin/sh -c {quoted}; else exec su -s /bin/sh {user} -c {quoted}; fi"
+        );
+        return (cmd, stdin.to_vec());
+    }
+    match (&b.password, b.method.as_str()) {
+        (Some(pw), _) => {
+            let mut input = format!("{pw}\n").into_bytes();
+            input.extend_from_slice(stdin);
+            (format!("exec sudo -S -p '' -H -u {user} -- /bin/sh -c {quoted}"), input)
+        }
+        (None, _) => (format!("exec sudo -n -H -u {user} -- /bin/sh -c {quoted}"), stdin.to_vec()),
+    }
+}
+
+/// Run a child process with stdin, collecting output; kill it on timeout or drop.
+pub async fn run_process(mut cmd: tokio::process::Command, stdin: Vec<u8>, timeout: Option<Duration>) -> Result<ExecOutput> {
+    use std::process::Stdio;
+    use tokio::io::AsyncWriteExt;
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|e| crate::error::Error::unreachable(format!("cannot start /bin/sh: {e}")))?;
+    let mut input = child.stdin.take();
+    let writer = async move {
+        if let Some(w) = input.as_mut() {
+            let _ = w.write_all(&stdin).await;
+            let _ = w.shutdown().await;
+        }
+        drop(input);
+    };
+    let run = async {
+        let (_, out) = tokio::join!(writer, child.wait_with_output());
+        out
+    };
+    let out = match timeout {
+        Some(t) => tokio::time::timeout(t, run)
+            .await
+            .map_err(|_| crate::error::Error::runtime(format!("command timed out after {}s", t.as_secs())))?,
+        None => run.await,
+    }
+    .map_err(|e| crate::error::Error::runtime(format!("command failed to run: {e}")))?;
+    Ok(ExecOutput { rc: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn become_wrapping() {
+        let b = Become { user: "root".into(), method: "sudo".into(), password: None };
+        assert_eq!(wrap_become("id", b"", Some(&b), true).0, "id");
+        assert_eq!(wrap_become("id", b"", Some(&b), false).0, "exec sudo -n -H -u root -- /bin/sh -c id");
+        let b = Become { user: "boxp".into(), method: "sudo".into(), password: Some("s3cret".into()) };
+        let (cmd, input) = wrap_become("cat", b"data", Some(&b), false);
+        assert!(!cmd.contains("s3cret"));
+        assert_eq!(input, b"s3cret\ndata");
+        let (cmd, _) = wrap_become("id -u", b"", Some(&b), true);
+        assert!(cmd.contains("runuser -u boxp -- /bin/sh -c 'id -u'"), "{cmd}");
+    }
+}

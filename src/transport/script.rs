@@ -1,0 +1,363 @@
+//! The shell protocol: probes and steps as POSIX shell scripts, and their output parsed back.
+//!
+//! Probes of one task become one script (one round trip) that prints tagged records:
+//! `@F i <stat fields>` for a file, `@L i <target>` for a symlink, `@C i <n>` followed by `n`
+//! bytes of content, `@S i <sha256>`, `@N i` for a missing path, `@X i <rc> <n> <m>` followed
+//! by a command's stdout and stderr. Content is length-prefixed, so any bytes survive.
+//!
+//! Each [`Step`] is one script. File writes go to a temp file in the destination directory,
+//! get their owner/mode (copied from the old file unless given), pass `validate`, are synced
+//! and renamed over the destination: a failed validation leaves the file untouched.
+
+use crate::error::{Error, Result};
+use crate::modules::{Answer, Attrs, CONTENT_LIMIT, CmdOutput, Command, FileKind, FileState, Observed, Probe, Stamp, Step, WriteFile};
+use crate::shlex::quote;
+
+const STAT_FORMAT: &str = "%F|%a|%u|%g|%U|%G|%s|%Y|%X|%d|%i";
+
+/// The script that answers all probes.
+pub fn probe_script(probes: &[Probe]) -> String {
+    let mut s = String::from("export LC_ALL=C\n");
+    if probes.iter().any(|p| matches!(p, Probe::Command(_))) {
+        s.push_str("T=$(mktemp -d 2>/dev/null) || { T=/tmp/.prov.$$; mkdir -p \"$T\"; }\ntrap 'rm -rf \"$T\"' EXIT\n");
+    }
+    for (i, p) in probes.iter().enumerate() {
+        match p {
+            Probe::File(f) => {
+                let stat = if f.follow {
+                    format!("s=$(stat -L -c '{STAT_FORMAT}' -- \"$p\" 2>/dev/null) || s=$(stat -c '{STAT_FORMAT}' -- \"$p\")")
+                } else {
+                    format!("s=$(stat -c '{STAT_FORMAT}' -- \"$p\")")
+                };
+                s.push_str(&format!(
+                    "p={}\nif [ -e \"$p\" ] || [ -L \"$p\" ]; then\n {stat}\n printf '@F {i} %s\\n' \"$s\"\n if [ -L \"$p\" ]; then printf '@L {i} '; readlink -- \"$p\"; fi\n",
+                    quote(&f.path)
+                ));
+                let regular = if f.follow { "[ -f \"$p\" ]" } else { "[ -f \"$p\" ] && [ ! -L \"$p\" ]" };
+                if f.content || f.checksum {
+                    s.push_str(&format!(" if {regular} && [ -r \"$p\" ]; then\n"));
+                    if f.content {
+                        s.push_str(&format!(
+                            "  n=$(wc -c < \"$p\"); n=$((n))\n  if [ \"$n\" -le {CONTENT_LIMIT} ]; then printf '@C {i} %d\\n' \"$n\"; cat -- \"$p\"; printf '\\n'; fi\n"
+                        ));
+                    }
+                    if f.checksum {
+                        s.push_str(&format!("  printf '@S {i} '; sha256sum < \"$p\" | cut -c1-64\n"));
+                    }
+                    s.push_str(" fi\n");
+                }
+                s.push_str(&format!("else\n printf '@N {i}\\n'\nfi\n"));
+            }
+            Probe::Command(cmd) => {
+                s.push_str(&format!(
+                    "( {cmd}\n) >\"$T/o\" 2>\"$T/e\" </dev/null; rc=$?\nprintf '@X {i} %d %d %d\\n' \"$rc\" \"$(wc -c < \"$T/o\")\" \"$(wc -c < \"$T/e\")\"; cat \"$T/o\" \"$T/e\"; printf '\\n'\n"
+                ));
+            }
+        }
+    }
+    s
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn line(&mut self) -> Option<&'a str> {
+        if self.pos >= self.buf.len() {
+            return None;
+        }
+        let rest = &self.buf[self.pos..];
+        let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        self.pos += (end + 1).min(rest.len());
+        std::str::from_utf8(&rest[..end]).ok()
+    }
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.pos + n > self.buf.len() {
+            return Err(Error::runtime("truncated probe output"));
+        }
+        let out = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(out)
+    }
+    fn skip_newline(&mut self) {
+        if self.buf.get(self.pos) == Some(&b'\n') {
+            self.pos += 1;
+        }
+    }
+}
+
+fn kind_of(text: &str) -> FileKind {
+    match text {
+        "regular file" | "regular empty file" => FileKind::File,
+        "directory" => FileKind::Directory,
+        "symbolic link" => FileKind::Link,
+        _ => FileKind::Other,
+    }
+}
+
+fn parse_stat(path: &str, fields: &str) -> Result<FileState> {
+    let f: Vec<&str> = fields.split('|').collect();
+    if f.len() != 11 {
+        return Err(Error::runtime(format!("unexpected stat output for {path}: {fields}")));
+    }
+    let num = |i: usize| f[i].trim().parse::<u64>().unwrap_or(0);
+    Ok(FileState {
+        path: path.to_string(),
+        exists: true,
+        kind: Some(kind_of(f[0])),
+        mode: u32::from_str_radix(f[1].trim(), 8).unwrap_or(0),
+        uid: num(2) as u32,
+        gid: num(3) as u32,
+        owner: f[4].to_string(),
+        group: f[5].to_string(),
+        size: num(6),
+        mtime: num(7) as f64,
+        atime: num(8) as f64,
+        dev: num(9),
+        inode: num(10),
+        ..Default::default()
+    })
+}
+
+/// Parse the probe script's output into answers, in probe order.
+pub fn parse_probe_output(probes: &[Probe], out: &[u8]) -> Result<Observed> {
+    let mut answers: Vec<Option<Answer>> = vec![None; probes.len()];
+    let mut r = Reader { buf: out, pos: 0 };
+    while let Some(line) = r.line() {
+        if line.is_empty() {
+            continue;
+        }
+        let mut parts = line.splitn(3, ' ');
+        let (tag, idx) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let rest = parts.next().unwrap_or("");
+        let Ok(i) = idx.parse::<usize>() else { continue };
+        let Some(probe) = probes.get(i) else { continue };
+        let path = match probe {
+            Probe::File(f) => f.path.as_str(),
+            Probe::Command(_) => "",
+        };
+        fn file<'x>(answers: &'x mut [Option<Answer>], i: usize, path: &str) -> Result<&'x mut FileState> {
+            match answers[i].as_mut() {
+                Some(Answer::File(f)) => Ok(f),
+                _ => Err(Error::runtime(format!("probe output out of order for {path}"))),
+            }
+        }
+        match tag {
+            "@F" => answers[i] = Some(Answer::File(parse_stat(path, rest)?)),
+            "@N" => answers[i] = Some(Answer::File(FileState::missing(path))),
+            "@L" => {
+                let f = file(&mut answers, i, path)?;
+                f.is_link = true;
+                f.link_target = Some(rest.to_string());
+                if !matches!(probe, Probe::File(p) if p.follow) || f.kind == Some(FileKind::Link) {
+                    f.kind = Some(FileKind::Link);
+                }
+                if f.kind == Some(FileKind::Link) {
+                    // A dangling link followed: it exists as a link only.
+                    f.exists = true;
+                }
+            }
+            "@C" => {
+                let n: usize = rest.trim().parse().map_err(|_| Error::runtime("bad content length in probe output"))?;
+                let data = r.bytes(n)?.to_vec();
+                r.skip_newline();
+                file(&mut answers, i, path)?.content = Some(data);
+            }
+            "@S" => file(&mut answers, i, path)?.sha256 = Some(rest.trim().to_string()),
+            "@X" => {
+                let nums: Vec<usize> = rest.split(' ').filter_map(|x| x.trim().parse().ok()).collect();
+                if nums.len() != 3 {
+                    return Err(Error::runtime("bad command record in probe output"));
+                }
+                let stdout = String::from_utf8_lossy(r.bytes(nums[1])?).into_owned();
+                let stderr = String::from_utf8_lossy(r.bytes(nums[2])?).into_owned();
+                r.skip_newline();
+                answers[i] = Some(Answer::Command(CmdOutput { rc: nums[0] as i32, stdout, stderr }));
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::with_capacity(probes.len());
+    for (i, a) in answers.into_iter().enumerate() {
+        match a {
+            Some(a) => out.push(a),
+            None => {
+                return Err(Error::runtime(format!("no answer for probe {i} ({:?})", probes[i])));
+            }
+        }
+    }
+    Ok(Observed { answers: out })
+}
+
+/// A command line with `%s` replaced by the temp file (`"$t"`), as `validate` needs.
+fn validate_command(validate: &str) -> Result<String> {
+    let words = crate::shlex::split(validate).map_err(|e| Error::runtime(format!("validate: {e}")))?;
+    Ok(words
+        .iter()
+        .map(|w| w.split("%s").map(quote).collect::<Vec<_>>().join("\"$t\""))
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+fn attr_commands(target: &str, attrs: &Attrs, recurse: bool, no_deref: bool) -> String {
+    let r = if recurse { "-R " } else { "" };
+    let h = if no_deref { "-h " } else { "" };
+    let mut s = String::new();
+    if let Some(o) = &attrs.owner {
+        s.push_str(&format!("chown {r}{h}{} -- {target} || exit 1\n", quote(o)));
+    }
+    if let Some(g) = &attrs.group {
+        s.push_str(&format!("chgrp {r}{h}{} -- {target} || exit 1\n", quote(g)));
+    }
+    if let Some(m) = attrs.mode {
+        if !no_deref {
+            s.push_str(&format!("chmod {r}{:04o} -- {target} || exit 1\n", m));
+        }
+    }
+    s
+}
+
+fn write_script(w: &WriteFile) -> Result<String> {
+    let mut s = format!("export LC_ALL=C\np={}\n", quote(&w.path));
+    if w.follow {
+        s.push_str("if [ -L \"$p\" ]; then p=$(readlink -f -- \"$p\") || exit 1; fi\n");
+    }
+    s.push_str("d=$(dirname -- \"$p\")\n");
+    if w.make_parents {
+        s.push_str("mkdir -p -- \"$d\" || exit 1\n");
+    }
+    s.push_str("[ -d \"$d\" ] || { echo \"Destination directory $d does not exist\" >&2; exit 1; }\n");
+    s.push_str("t=$(mktemp \"$d/.prov_tmp.XXXXXX\") || exit 1\ntrap 'rm -f \"$t\"' EXIT\n");
+    match &w.source {
+        Some(src) => s.push_str(&format!("cat -- {} > \"$t\" || exit 1\n", quote(src))),
+        None => s.push_str("cat > \"$t\" || exit 1\n"),
+    }
+    s.push_str(
+        "if [ -e \"$p\" ]; then chmod --reference=\"$p\" \"$t\" && { chown --reference=\"$p\" \"$t\" 2>/dev/null || :; }\nelse m=$(umask); chmod \"$(printf '%o' $((0666 & ~0$m)))\" \"$t\" || exit 1; fi\n",
+    );
+    s.push_str(&attr_commands("\"$t\"", &w.attrs, false, false));
+    if let Some(v) = &w.validate {
+        s.push_str(&format!(
+            "out=$({} 2>&1); rc=$?\nif [ $rc -ne 0 ]; then printf 'failed to validate: rc:%s error:%s\\n' \"$rc\" \"$out\" >&2; exit 1; fi\n",
+            validate_command(v)?
+        ));
+    }
+    if w.backup {
+        s.push_str("if [ -e \"$p\" ]; then b=\"$p.$$.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p -- \"$p\" \"$b\" || exit 1; echo \"backup_file=$b\"; fi\n");
+    }
+    s.push_str("sync -- \"$t\" 2>/dev/null || sync\nmv -f -- \"$t\" \"$p\" || exit 1\ntrap - EXIT\n");
+    Ok(s)
+}
+
+/// `touch` invocations for the wanted timestamps (`-t` applies to every selected time, so
+/// modification and access times with different values need one call each).
+fn touch_script(path: &str, mtime: &Stamp, atime: &Stamp) -> String {
+    let p = quote(path);
+    if (*mtime == Stamp::Now && *atime == Stamp::Now) || (*mtime == Stamp::Keep && *atime == Stamp::Keep) {
+        return format!("touch -- {p}");
+    }
+    let mut s = format!("[ -e {p} ] || touch -- {p} || exit 1\n");
+    for (flag, stamp) in [("m", mtime), ("a", atime)] {
+        match stamp {
+            Stamp::Keep => {}
+            Stamp::Now => s.push_str(&format!("touch -{flag} -- {p} || exit 1\n")),
+            Stamp::At(t) => s.push_str(&format!("touch -{flag} -t {} -- {p} || exit 1\n", quote(t))),
+        }
+    }
+    s
+}
+
+/// The script (and stdin) for one step.
+pub fn step_script(step: &Step) -> Result<(String, Vec<u8>)> {
+    Ok(match step {
+        Step::Write(w) => (write_script(w)?, w.content.clone()),
+        Step::MakeDir { path, attrs } => {
+            let p = quote(path);
+            (format!("mkdir -p -- {p} || exit 1\n{}", attr_commands(&p, attrs, false, false)), Vec::new())
+        }
+        Step::Remove { path } => (format!("rm -rf -- {}", quote(path)), Vec::new()),
+        Step::Link { src, path, hard } => {
+            let flags = if *hard { "-f" } else { "-sfn" };
+            (format!("ln {flags} -- {} {}", quote(src), quote(path)), Vec::new())
+        }
+        Step::SetAttrs { path, attrs, recurse, follow } => {
+            let p = quote(path);
+            let no_deref = !follow && !recurse;
+            let mut s = String::new();
+            if no_deref && attrs.mode.is_some() {
+                // A link has no mode of its own on Linux; only a real file gets one.
+                s.push_str(&format!("[ -L {p} ] || chmod {:04o} -- {p} || exit 1\n", attrs.mode.unwrap_or(0)));
+            }
+            s.push_str(&attr_commands(&p, attrs, *recurse, no_deref));
+            (s, Vec::new())
+        }
+        Step::Touch { path, mtime, atime } => (touch_script(path, mtime, atime), Vec::new()),
+        Step::Run { cmd, .. } => run_script(cmd),
+    })
+}
+
+fn run_script(cmd: &Command) -> (String, Vec<u8>) {
+    let mut s = String::new();
+    if let Some(d) = &cmd.chdir {
+        s.push_str(&format!("cd {} || {{ echo 'Unable to change directory before execution: {}' >&2; exit 1; }}\n", quote(d), d.replace('\'', "")));
+    }
+    for (k, v) in &cmd.env {
+        s.push_str(&format!("export {k}={}\n", quote(v)));
+    }
+    match (&cmd.argv, &cmd.shell) {
+        (Some(argv), _) => s.push_str(&format!("exec {}\n", crate::shlex::join(argv))),
+        (None, Some(script)) => {
+            let shell = cmd.executable.as_deref().unwrap_or("/bin/sh");
+            s.push_str(&format!("exec {} -c {}\n", quote(shell), quote(script)));
+        }
+        (None, None) => s.push_str("exit 0\n"),
+    }
+    (s, cmd.stdin.clone().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::FileProbe;
+
+    #[test]
+    fn parses_tagged_records_with_binary_content() {
+        let probes = vec![
+            Probe::File(FileProbe { path: "/etc/a".into(), follow: true, content: true, checksum: true }),
+            Probe::stat("/nope"),
+            Probe::Command("echo hi".into()),
+            Probe::stat("/etc/l"),
+        ];
+        let mut out = Vec::new();
+        out.extend_from_slice(b"@F 0 regular file|644|0|0|root|root|5|100|90|2049|77\n@C 0 5\na\nb\x00c\n@S 0 abc123\n");
+        out.extend_from_slice(b"@N 1\n");
+        out.extend_from_slice(b"@X 2 3 3 4\nhi\noops\n");
+        out.extend_from_slice(b"@F 3 symbolic link|777|0|0|root|root|4|1|1|1|2\n@L 3 real\n");
+        let obs = parse_probe_output(&probes, &out).unwrap();
+        let a = obs.file(0).unwrap();
+        assert_eq!(a.mode, 0o644);
+        assert_eq!(a.kind, Some(FileKind::File));
+        assert_eq!(a.content.as_deref(), Some(&b"a\nb\x00c"[..]));
+        assert_eq!(a.sha256.as_deref(), Some("abc123"));
+        assert_eq!(a.inode, 77);
+        assert!(!obs.file(1).unwrap().exists);
+        assert_eq!(obs.cmd(2).unwrap(), &CmdOutput { rc: 3, stdout: "hi\n".into(), stderr: "oops".into() });
+        let l = obs.file(3).unwrap();
+        assert!(l.is_link);
+        assert_eq!(l.link_target.as_deref(), Some("real"));
+    }
+
+    #[test]
+    fn missing_answers_are_errors() {
+        let probes = vec![Probe::stat("/a")];
+        assert!(parse_probe_output(&probes, b"").is_err());
+    }
+
+    #[test]
+    fn validate_substitutes_the_temp_file() {
+        assert_eq!(validate_command("sshd -t -f %s").unwrap(), "sshd -t -f ''\"$t\"''");
+        assert_eq!(validate_command("visudo -cf %s").unwrap(), "visudo -cf ''\"$t\"''");
+    }
+}
