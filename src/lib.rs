@@ -13,3 +13,4 @@ pub mod shlex;
 pub mod facts;
 pub mod modules;
 pub mod transport;
+pub mod playbook;

@@ -1,0 +1,198 @@
+//! Playbooks: plays, roles, blocks, tasks and handlers, parsed with their source positions.
+//!
+//! Parsing resolves everything that is static in Ansible: roles (with `meta` dependencies),
+//! `import_tasks`/`import_role`/`import_playbook`, and the inheritance of keywords from plays,
+//! roles and blocks down to each task ([`Directives`]: `when` conditions accumulate, tags
+//! union, block `vars` stack, `become`/`environment`/`ignore_errors`... are overridden by the
+//! innermost). Module names and their options are checked here, so a typo is an error with
+//! `file:line:col` and a suggestion before anything runs. Dynamic includes stay as
+//! [`Action::IncludeTasks`]/[`Action::IncludeRole`] and are parsed when reached.
+
+pub mod keywords;
+pub mod parse;
+pub mod role;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use minijinja::Value;
+
+use crate::error::Span;
+use crate::modules::Module;
+use crate::vars::VarMap;
+
+/// A parsed playbook file (with imported playbooks spliced in).
+#[derive(Debug)]
+pub struct Playbook {
+    pub path: PathBuf,
+    pub plays: Vec<Arc<Play>>,
+}
+
+/// One play.
+#[derive(Debug)]
+pub struct Play {
+    pub span: Span,
+    pub name: String,
+    /// Host pattern (may be templated with extra vars).
+    pub hosts: String,
+    /// Directory of the file that defined this play (`playbook_dir`).
+    pub dir: PathBuf,
+    pub vars: Arc<VarMap>,
+    pub vars_files: Vec<(Value, Span)>,
+    /// Roles in execution order (dependencies first, duplicates removed).
+    pub roles: Vec<Arc<Role>>,
+    /// Every role whose defaults and vars the play exposes (also statically imported ones).
+    pub var_roles: Vec<Arc<RoleInfo>>,
+    /// `connection:` and `remote_user:` set on the play.
+    pub connection: Option<String>,
+    pub remote_user: Option<String>,
+    pub pre_tasks: Vec<Arc<Task>>,
+    pub tasks: Vec<Arc<Task>>,
+    pub post_tasks: Vec<Arc<Task>>,
+    /// Role handlers first, then the play's own, as Ansible orders them.
+    pub handlers: Vec<Arc<Task>>,
+    pub gather_facts: bool,
+    pub gather_subset: Vec<String>,
+    pub serial: Option<Value>,
+    pub any_errors_fatal: bool,
+    pub max_fail_percentage: Option<f64>,
+    pub force_handlers: bool,
+    /// Keywords set on the play itself (for the implicit fact gathering task).
+    pub directives: Directives,
+}
+
+/// What a role's tasks need to know about their role (name, path, variables).
+#[derive(Debug)]
+pub struct RoleInfo {
+    pub name: String,
+    pub path: PathBuf,
+    pub defaults: Arc<VarMap>,
+    /// `vars/main.yml`, then the role's parameters, then its entry `vars:` (Ansible's order).
+    pub vars: Arc<VarMap>,
+    /// Identity for de-duplication: name and parameters.
+    pub key: String,
+}
+
+/// A role instance (a role used with different parameters is a different instance).
+#[derive(Debug)]
+pub struct Role {
+    pub info: Arc<RoleInfo>,
+    pub tasks: Vec<Arc<Task>>,
+    pub handlers: Vec<Arc<Task>>,
+    /// `meta/main.yml` dependencies (they run first).
+    pub deps: Vec<Arc<Role>>,
+    pub allow_duplicates: bool,
+}
+
+/// Keywords a task inherits from its play, role and blocks.
+#[derive(Clone, Debug, Default)]
+pub struct Directives {
+    /// All must hold (outer first).
+    pub when: Vec<Value>,
+    pub tags: Vec<String>,
+    /// Block and task `vars`, outer first.
+    pub vars: Vec<Arc<VarMap>>,
+    pub become_: Option<Value>,
+    pub become_user: Option<Value>,
+    pub become_method: Option<String>,
+    /// `environment:` dicts, outer first (inner keys win).
+    pub environment: Vec<Value>,
+    pub ignore_errors: Option<Value>,
+    pub ignore_unreachable: Option<bool>,
+    pub check_mode: Option<Value>,
+    pub diff: Option<bool>,
+    pub no_log: Option<Value>,
+    pub delegate_to: Option<Value>,
+    pub run_once: Option<bool>,
+    pub any_errors_fatal: Option<bool>,
+    pub throttle: Option<usize>,
+    pub timeout: Option<u64>,
+}
+
+/// How a task loops.
+#[derive(Clone, Debug)]
+pub struct Loop {
+    /// `loop`, or the `with_*` lookup name (`items`, `dict`, ...).
+    pub kind: String,
+    pub value: Value,
+}
+
+#[derive(Clone, Debug)]
+pub struct LoopControl {
+    pub loop_var: String,
+    pub index_var: Option<String>,
+    pub label: Option<Value>,
+    pub pause: Option<f64>,
+    pub extended: bool,
+}
+
+impl Default for LoopControl {
+    fn default() -> Self {
+        LoopControl { loop_var: "item".into(), index_var: None, label: None, pause: None, extended: false }
+    }
+}
+
+/// One task (or block, or include) as written, with its effective keywords.
+#[derive(Debug)]
+pub struct Task {
+    pub span: Span,
+    pub name: Option<String>,
+    pub action: Action,
+    pub d: Directives,
+    /// The role this task belongs to, if any.
+    pub role: Option<Arc<RoleInfo>>,
+    pub register: Option<String>,
+    pub notify: Vec<String>,
+    pub listen: Vec<String>,
+    pub loop_: Option<Loop>,
+    pub loop_control: LoopControl,
+    pub changed_when: Option<Vec<Value>>,
+    pub failed_when: Option<Vec<Value>>,
+    pub until: Option<Value>,
+    pub retries: Option<Value>,
+    pub delay: Option<Value>,
+    /// The file the task came from (relative includes resolve against its directory).
+    pub file: Arc<PathBuf>,
+}
+
+#[derive(Debug)]
+pub enum Action {
+    Module { module: &'static dyn Module, args: Value },
+    Block { block: Vec<Arc<Task>>, rescue: Vec<Arc<Task>>, always: Vec<Arc<Task>> },
+    IncludeTasks { file: Value, apply: Option<Value> },
+    IncludeRole { name: Value, tasks_from: Option<Value>, vars_from: Option<Value>, defaults_from: Option<Value>, public: bool, params: VarMap },
+    IncludeVars { args: Value },
+    Meta(String),
+}
+
+impl std::fmt::Debug for dyn Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Module({})", self.name())
+    }
+}
+
+impl Task {
+    /// The name shown in output: `role : name`, or the module name.
+    pub fn display_name(&self) -> String {
+        let base = match (&self.name, &self.action) {
+            (Some(n), _) => n.clone(),
+            (None, Action::Module { module, .. }) => module.name().to_string(),
+            (None, Action::Block { .. }) => "block".into(),
+            (None, Action::IncludeTasks { .. }) => "include_tasks".into(),
+            (None, Action::IncludeRole { .. }) => "include_role".into(),
+            (None, Action::IncludeVars { .. }) => "include_vars".into(),
+            (None, Action::Meta(m)) => format!("meta: {m}"),
+        };
+        match &self.role {
+            Some(r) => format!("{} : {base}", r.name),
+            None => base,
+        }
+    }
+
+    pub fn module_name(&self) -> Option<&'static str> {
+        match &self.action {
+            Action::Module { module, .. } => Some(module.name()),
+            _ => None,
+        }
+    }
+}
