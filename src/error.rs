@@ -177,7 +177,10 @@ mod tests {
 
     #[test]
     fn suggestions_find_typos_only() {
-        assert_eq!(suggest("lineinfle", ["lineinfile", "copy"]), Some("lineinfile"));
+        assert_eq!(
+            suggest("lineinfle", ["lineinfile", "copy"]),
+            Some("lineinfile")
+        );
         assert_eq!(suggest("whn", ["when", "register"]), Some("when"));
         assert_eq!(suggest("zzzzzz", ["when", "register"]), None);
     }

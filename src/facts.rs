@@ -22,7 +22,10 @@ pub struct Subsets {
 impl Subsets {
     /// Parse `gather_subset` (`all`, `min`, `network`, `hardware`, `!all`, `!network` ...).
     pub fn parse(items: &[String]) -> Result<Subsets, String> {
-        let mut s = Subsets { network: true, hardware: true };
+        let mut s = Subsets {
+            network: true,
+            hardware: true,
+        };
         if items.is_empty() {
             return Ok(s);
         }
@@ -34,22 +37,37 @@ impl Subsets {
             };
             match (neg, name) {
                 (false, "all") => {
-                    s = Subsets { network: true, hardware: true };
+                    s = Subsets {
+                        network: true,
+                        hardware: true,
+                    };
                     positive = true;
                 }
                 (true, "all") | (true, "min") => {
                     if !positive {
-                        s = Subsets { network: false, hardware: false };
+                        s = Subsets {
+                            network: false,
+                            hardware: false,
+                        };
                     }
                 }
                 (false, "min") => {
                     if !positive {
-                        s = Subsets { network: false, hardware: false };
+                        s = Subsets {
+                            network: false,
+                            hardware: false,
+                        };
                     }
                 }
                 (n, "network" | "interfaces" | "default_ipv4") => s.network = !n,
                 (n, "hardware" | "devices" | "mounts") => s.hardware = !n,
-                (_, "virtual" | "facter" | "ohai" | "distribution" | "platform" | "local" | "env" | "date_time" | "user" | "service_mgr" | "pkg_mgr" | "python" | "selinux" | "apparmor" | "caps" | "cmdline" | "dns" | "fips" | "lsb" | "os_family" | "ssh_pub_keys" | "chroot" | "system") => {}
+                (
+                    _,
+                    "virtual" | "facter" | "ohai" | "distribution" | "platform" | "local" | "env"
+                    | "date_time" | "user" | "service_mgr" | "pkg_mgr" | "python" | "selinux"
+                    | "apparmor" | "caps" | "cmdline" | "dns" | "fips" | "lsb" | "os_family"
+                    | "ssh_pub_keys" | "chroot" | "system",
+                ) => {}
                 _ => return Err(format!("unknown gather_subset '{raw}'")),
             }
             if !neg && name != "all" && name != "min" && !positive {
@@ -181,15 +199,27 @@ fn distribution_name(id: &str) -> String {
         "opensuse-leap" | "opensuse" => "openSUSE Leap".into(),
         other => {
             let mut c = other.chars();
-            c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
         }
     }
 }
 
 /// Mask bits to dotted netmask.
 fn netmask(prefix: u32) -> String {
-    let m: u32 = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix.min(32)) };
-    format!("{}.{}.{}.{}", m >> 24, (m >> 16) & 255, (m >> 8) & 255, m & 255)
+    let m: u32 = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix.min(32))
+    };
+    format!(
+        "{}.{}.{}.{}",
+        m >> 24,
+        (m >> 16) & 255,
+        (m >> 8) & 255,
+        m & 255
+    )
 }
 
 /// Turn the script's output into facts (names without the `ansible_` prefix).
@@ -199,7 +229,9 @@ pub fn parse(out: &str) -> VarMap {
     let mut f: IndexMap<String, Value> = IndexMap::new();
     let chroot_target = first(&p, "chroot_target").is_some();
     let arch = if chroot_target {
-        elf_arch(&get("elf")).map(str::to_string).unwrap_or_else(|| get("uname_m"))
+        elf_arch(&get("elf"))
+            .map(str::to_string)
+            .unwrap_or_else(|| get("uname_m"))
     } else {
         get("uname_m")
     };
@@ -210,7 +242,11 @@ pub fn parse(out: &str) -> VarMap {
     f.insert("kernel".into(), Value::from(get("kernel")));
     f.insert("kernel_version".into(), Value::from(get("kernel_version")));
     f.insert("system".into(), Value::from(get("system")));
-    let node = if chroot_target && !get("etc_hostname").is_empty() { get("etc_hostname") } else { get("nodename") };
+    let node = if chroot_target && !get("etc_hostname").is_empty() {
+        get("etc_hostname")
+    } else {
+        get("nodename")
+    };
     let short = node.split('.').next().unwrap_or("").to_string();
     let fqdn = match get("fqdn") {
         s if !s.is_empty() && !chroot_target => s,
@@ -219,52 +255,105 @@ pub fn parse(out: &str) -> VarMap {
     f.insert("hostname".into(), Value::from(short));
     f.insert("nodename".into(), Value::from(node.as_str()));
     f.insert("fqdn".into(), Value::from(fqdn.as_str()));
-    f.insert("domain".into(), Value::from(fqdn.split_once('.').map(|(_, d)| d).unwrap_or("")));
+    f.insert(
+        "domain".into(),
+        Value::from(fqdn.split_once('.').map(|(_, d)| d).unwrap_or("")),
+    );
     f.insert("user_id".into(), Value::from(get("user_id")));
-    f.insert("user_uid".into(), Value::from(get("user_uid").parse::<i64>().unwrap_or(-1)));
+    f.insert(
+        "user_uid".into(),
+        Value::from(get("user_uid").parse::<i64>().unwrap_or(-1)),
+    );
     f.insert("machine_id".into(), Value::from(get("machine_id")));
     // Distribution from os-release.
     let osr = |k: &str| unquote(&get(&format!("osr_{k}")));
     let id = osr("ID");
     let version_id = osr("VERSION_ID");
     let dist = distribution_name(&id);
-    let version = if id == "debian" && !get("debian_version").is_empty() && get("debian_version").starts_with(|c: char| c.is_ascii_digit()) {
+    let version = if id == "debian"
+        && !get("debian_version").is_empty()
+        && get("debian_version").starts_with(|c: char| c.is_ascii_digit())
+    {
         get("debian_version")
     } else {
         version_id.clone()
     };
     f.insert("distribution".into(), Value::from(dist.as_str()));
     f.insert("distribution_version".into(), Value::from(version.as_str()));
-    f.insert("distribution_major_version".into(), Value::from(version.split('.').next().unwrap_or("")));
-    f.insert("distribution_release".into(), Value::from(osr("VERSION_CODENAME")));
-    f.insert("os_family".into(), Value::from(os_family(&id, &osr("ID_LIKE"))));
-    f.insert("distribution_file_variety".into(), Value::from(os_family(&id, &osr("ID_LIKE"))));
-    f.insert("pkg_mgr".into(), Value::from(first(&p, "pkg_mgr").unwrap_or("unknown")));
+    f.insert(
+        "distribution_major_version".into(),
+        Value::from(version.split('.').next().unwrap_or("")),
+    );
+    f.insert(
+        "distribution_release".into(),
+        Value::from(osr("VERSION_CODENAME")),
+    );
+    f.insert(
+        "os_family".into(),
+        Value::from(os_family(&id, &osr("ID_LIKE"))),
+    );
+    f.insert(
+        "distribution_file_variety".into(),
+        Value::from(os_family(&id, &osr("ID_LIKE"))),
+    );
+    f.insert(
+        "pkg_mgr".into(),
+        Value::from(first(&p, "pkg_mgr").unwrap_or("unknown")),
+    );
     let systemd = if chroot_target {
         first(&p, "has_systemd").is_some()
     } else {
-        get("proc1") == "systemd" || first(&p, "run_systemd").is_some() || get("init_link").ends_with("systemd")
+        get("proc1") == "systemd"
+            || first(&p, "run_systemd").is_some()
+            || get("init_link").ends_with("systemd")
     };
-    let mgr = if systemd { "systemd" } else if get("proc1").is_empty() { "service" } else { "sysvinit" };
+    let mgr = if systemd {
+        "systemd"
+    } else if get("proc1").is_empty() {
+        "service"
+    } else {
+        "sysvinit"
+    };
     f.insert("service_mgr".into(), Value::from(mgr));
     if let Some(kb) = first(&p, "memtotal_kb") {
         let mb = |v: &str| v.trim().parse::<i64>().unwrap_or(0) / 1024;
         f.insert("memtotal_mb".into(), Value::from(mb(kb)));
-        f.insert("memfree_mb".into(), Value::from(mb(first(&p, "memfree_kb").unwrap_or("0"))));
-        f.insert("swaptotal_mb".into(), Value::from(mb(first(&p, "swaptotal_kb").unwrap_or("0"))));
+        f.insert(
+            "memfree_mb".into(),
+            Value::from(mb(first(&p, "memfree_kb").unwrap_or("0"))),
+        );
+        f.insert(
+            "swaptotal_mb".into(),
+            Value::from(mb(first(&p, "swaptotal_kb").unwrap_or("0"))),
+        );
         let vcpus = get("vcpus").parse::<i64>().unwrap_or(1);
         f.insert("processor_vcpus".into(), Value::from(vcpus));
-        f.insert("processor_count".into(), Value::from(get("cpu_sockets").parse::<i64>().unwrap_or(1).max(1)));
-        f.insert("processor_cores".into(), Value::from(get("cpu_cores").parse::<i64>().unwrap_or(vcpus)));
-        f.insert("uptime_seconds".into(), Value::from(get("uptime").parse::<f64>().unwrap_or(0.0) as i64));
+        f.insert(
+            "processor_count".into(),
+            Value::from(get("cpu_sockets").parse::<i64>().unwrap_or(1).max(1)),
+        );
+        f.insert(
+            "processor_cores".into(),
+            Value::from(get("cpu_cores").parse::<i64>().unwrap_or(vcpus)),
+        );
+        f.insert(
+            "uptime_seconds".into(),
+            Value::from(get("uptime").parse::<f64>().unwrap_or(0.0) as i64),
+        );
     }
     if first(&p, "interfaces").is_some() {
-        let ifaces: Vec<Value> = get("interfaces").split_whitespace().map(Value::from).collect();
+        let ifaces: Vec<Value> = get("interfaces")
+            .split_whitespace()
+            .map(Value::from)
+            .collect();
         f.insert("interfaces".into(), Value::from(ifaces));
         let addrs: Vec<(String, String)> = p
             .iter()
             .filter(|(k, _)| *k == "addr")
-            .filter_map(|(_, v)| v.split_once(' ').map(|(i, a)| (i.to_string(), a.to_string())))
+            .filter_map(|(_, v)| {
+                v.split_once(' ')
+                    .map(|(i, a)| (i.to_string(), a.to_string()))
+            })
             .collect();
         let all: Vec<Value> = addrs
             .iter()
@@ -274,7 +363,13 @@ pub fn parse(out: &str) -> VarMap {
         f.insert("all_ipv4_addresses".into(), Value::from(all));
         let route = get("route");
         let words: Vec<&str> = route.split_whitespace().collect();
-        let after = |w: &str| words.iter().position(|x| *x == w).and_then(|i| words.get(i + 1)).map(|s| s.to_string());
+        let after = |w: &str| {
+            words
+                .iter()
+                .position(|x| *x == w)
+                .and_then(|i| words.get(i + 1))
+                .map(|s| s.to_string())
+        };
         let mut default = IndexMap::new();
         if let (Some(gw), Some(dev)) = (after("via"), after("dev")) {
             default.insert("gateway".to_string(), Value::from(gw));
@@ -286,7 +381,11 @@ pub fn parse(out: &str) -> VarMap {
                 default.insert("prefix".to_string(), Value::from(prefix.to_string()));
                 default.insert("netmask".to_string(), Value::from(netmask(prefix)));
             }
-            if let Some(mac) = p.iter().filter(|(k, _)| *k == "mac").find_map(|(_, v)| v.strip_prefix(&format!("{dev} "))) {
+            if let Some(mac) = p
+                .iter()
+                .filter(|(k, _)| *k == "mac")
+                .find_map(|(_, v)| v.strip_prefix(&format!("{dev} ")))
+            {
                 default.insert("macaddress".to_string(), Value::from(mac.trim()));
             }
         }
@@ -325,7 +424,10 @@ mod tests {
         assert_eq!(f["service_mgr"], Value::from("systemd"));
         assert_eq!(f["memtotal_mb"], Value::from(2000));
         let d = &f["default_ipv4"];
-        assert_eq!(d.get_attr("address").unwrap(), Value::from("192.168.10.101"));
+        assert_eq!(
+            d.get_attr("address").unwrap(),
+            Value::from("192.168.10.101")
+        );
         assert_eq!(d.get_attr("gateway").unwrap(), Value::from("192.168.10.1"));
         assert_eq!(d.get_attr("netmask").unwrap(), Value::from("255.255.255.0"));
         assert_eq!(f["all_ipv4_addresses"].len(), Some(1));
@@ -333,21 +435,44 @@ mod tests {
 
     #[test]
     fn live_facts_use_uname() {
-        let out = SAMPLE.replace("chroot_target=1\n", "").replace("is_chroot=1", "is_chroot=0");
+        let out = SAMPLE
+            .replace("chroot_target=1\n", "")
+            .replace("is_chroot=1", "is_chroot=0");
         let f = parse(&out);
         assert_eq!(f["architecture"], Value::from("x86_64"));
         assert_eq!(f["hostname"], Value::from("buildhost"));
         assert_eq!(f["is_chroot"], Value::from(false));
         let v = to_vars(&f);
         assert_eq!(v["ansible_architecture"], Value::from("x86_64"));
-        assert_eq!(v["ansible_facts"].get_attr("architecture").unwrap(), Value::from("x86_64"));
+        assert_eq!(
+            v["ansible_facts"].get_attr("architecture").unwrap(),
+            Value::from("x86_64")
+        );
     }
 
     #[test]
     fn subsets() {
-        assert_eq!(Subsets::parse(&["!all".into()]).unwrap(), Subsets { network: false, hardware: false });
-        assert_eq!(Subsets::parse(&["network".into()]).unwrap(), Subsets { network: true, hardware: false });
-        assert_eq!(Subsets::parse(&["all".into(), "!hardware".into()]).unwrap(), Subsets { network: true, hardware: false });
+        assert_eq!(
+            Subsets::parse(&["!all".into()]).unwrap(),
+            Subsets {
+                network: false,
+                hardware: false
+            }
+        );
+        assert_eq!(
+            Subsets::parse(&["network".into()]).unwrap(),
+            Subsets {
+                network: true,
+                hardware: false
+            }
+        );
+        assert_eq!(
+            Subsets::parse(&["all".into(), "!hardware".into()]).unwrap(),
+            Subsets {
+                network: true,
+                hardware: false
+            }
+        );
         assert!(Subsets::parse(&["bogus".into()]).is_err());
     }
 }

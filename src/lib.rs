@@ -1,16 +1,22 @@
 //! prov: run Ansible-format playbooks and roles natively, against local, chroot and SSH targets.
 //!
 //! The crate is a library with a thin binary (`src/main.rs`). A newcomer finds each concept by
-//! its file name: [`inventory`], [`playbook`], [`vars`], [`template`], [`transport`], [`facts`],
-//! [`modules`], [`engine`], [`report`].
+//! its file name: [`cli`] and [`run`] (commands), [`config`] (ansible.cfg), [`inventory`],
+//! [`playbook`], [`vars`], [`template`], [`transport`], [`facts`], [`modules`], [`engine`],
+//! [`report`], plus [`yaml`] (YAML as Ansible reads it) and [`error`].
 
+pub mod cli;
+pub mod config;
+pub mod engine;
 pub mod error;
+pub mod facts;
+pub mod inventory;
+pub mod modules;
+pub mod playbook;
+pub mod report;
+pub mod run;
+pub mod shlex;
 pub mod template;
+pub mod transport;
 pub mod vars;
 pub mod yaml;
-pub mod inventory;
-pub mod shlex;
-pub mod facts;
-pub mod modules;
-pub mod transport;
-pub mod playbook;

@@ -1,1 +1,43 @@
-fn main() {}
+//! The `prov` binary: parse the command line, run, map errors to ansible-playbook's exit codes
+//! (0 ok, 1 error, 2 a host failed, 4 a host unreachable, 5 bad options or input).
+
+use clap::Parser;
+
+fn main() {
+    let cli = match prov::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 5,
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    // A chroot run keeps its mounts in a private mount namespace: the kernel removes them
+    // when prov exits, however it exits. This must happen before any thread starts.
+    if prov::run::wants_private_mounts(&cli)
+        && unsafe { libc::geteuid() } == 0
+        && let Err(e) = prov::transport::chroot::private_mount_namespace()
+    {
+        eprintln!(
+            "prov: warning: no private mount namespace ({e}); chroot mounts are undone on exit instead"
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let code = runtime.block_on(async {
+        match prov::run::main(cli).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("ERROR: {e}");
+                e.exit_code()
+            }
+        }
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    std::process::exit(code);
+}

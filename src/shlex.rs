@@ -72,7 +72,11 @@ pub fn quote(s: &str) -> String {
 
 /// Quote and join words into one shell command line.
 pub fn join<S: AsRef<str>>(words: &[S]) -> String {
-    words.iter().map(|w| quote(w.as_ref())).collect::<Vec<_>>().join(" ")
+    words
+        .iter()
+        .map(|w| quote(w.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Split into words but keep quotes (Ansible's `split_args`), so `k="a b"` stays one word
@@ -133,7 +137,11 @@ pub fn unquote(s: &str) -> String {
     for q in ['"', '\''] {
         if s.len() >= 2 && s.starts_with(q) && s.ends_with(q) {
             let inner = &s[1..s.len() - 1];
-            return if q == '"' { inner.replace("\\\"", "\"") } else { inner.to_string() };
+            return if q == '"' {
+                inner.replace("\\\"", "\"")
+            } else {
+                inner.to_string()
+            };
         }
     }
     s.to_string()
@@ -145,7 +153,10 @@ mod tests {
 
     #[test]
     fn splits_like_shlex() {
-        assert_eq!(split("a 'b c' \"d \\\"e\\\"\" f\\ g").unwrap(), ["a", "b c", "d \"e\"", "f g"]);
+        assert_eq!(
+            split("a 'b c' \"d \\\"e\\\"\" f\\ g").unwrap(),
+            ["a", "b c", "d \"e\"", "f g"]
+        );
         assert_eq!(
             split(r#"-o ProxyCommand="cloudflared access ssh --hostname %h""#).unwrap(),
             ["-o", "ProxyCommand=cloudflared access ssh --hostname %h"]

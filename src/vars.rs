@@ -36,16 +36,28 @@ pub struct Layer {
 impl Layer {
     /// Variables as written by the user (templated on use).
     pub fn raw(name: &'static str, vars: VarMap) -> Layer {
-        Layer { name, vars: Arc::new(vars), lazy: true }
+        Layer {
+            name,
+            vars: Arc::new(vars),
+            lazy: true,
+        }
     }
 
     pub fn raw_shared(name: &'static str, vars: Arc<VarMap>) -> Layer {
-        Layer { name, vars, lazy: true }
+        Layer {
+            name,
+            vars,
+            lazy: true,
+        }
     }
 
     /// Values that are already final (facts, registered results, set_fact).
     pub fn fixed(name: &'static str, vars: Arc<VarMap>) -> Layer {
-        Layer { name, vars, lazy: false }
+        Layer {
+            name,
+            vars,
+            lazy: false,
+        }
     }
 }
 
@@ -61,7 +73,10 @@ pub struct Context {
 impl Context {
     /// A context from layers ordered lowest precedence first.
     pub fn new(layers: Vec<Layer>) -> Arc<Context> {
-        Arc::new(Context { layers, ..Default::default() })
+        Arc::new(Context {
+            layers,
+            ..Default::default()
+        })
     }
 
     /// A new context with one more layer on top (loop items, registered results).
@@ -114,8 +129,12 @@ impl Context {
         }
         let rendered = template::render_value(raw, self);
         self.resolving.lock().unwrap().pop();
-        let value = rendered.map_err(|e| e.context(format!("while templating variable '{name}'")))?;
-        self.cache.lock().unwrap().insert(name.to_string(), value.clone());
+        let value =
+            rendered.map_err(|e| e.context(format!("while templating variable '{name}'")))?;
+        self.cache
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), value.clone());
         Ok(Some(value))
     }
 
@@ -160,15 +179,20 @@ impl Object for Context {
     }
 }
 
+/// Looks up one host's variables by name.
+pub type ResolveHost = dyn Fn(&str) -> Option<Arc<Context>> + Send + Sync;
+
 /// `hostvars`: every host's variables, looked up on demand by the engine.
 pub struct Hostvars {
     pub names: Arc<Vec<String>>,
-    pub resolve: Arc<dyn Fn(&str) -> Option<Arc<Context>> + Send + Sync>,
+    pub resolve: Arc<ResolveHost>,
 }
 
 impl std::fmt::Debug for Hostvars {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hostvars").field("names", &self.names).finish()
+        f.debug_struct("Hostvars")
+            .field("names", &self.names)
+            .finish()
     }
 }
 
@@ -192,7 +216,12 @@ pub fn value_to_map(value: &Value) -> VarMap {
     if value.kind() == ValueKind::Map {
         for key in value.try_iter().into_iter().flatten() {
             let item = value.get_item(&key).unwrap_or_default();
-            out.insert(key.as_str().map(str::to_string).unwrap_or_else(|| key.to_string()), item);
+            out.insert(
+                key.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| key.to_string()),
+                item,
+            );
         }
     }
     out
@@ -245,7 +274,9 @@ pub fn from_json(json: &serde_json::Value) -> Value {
         },
         serde_json::Value::String(s) => Value::from(s.as_str()),
         serde_json::Value::Array(a) => Value::from(a.iter().map(from_json).collect::<Vec<_>>()),
-        serde_json::Value::Object(m) => Value::from_pairs(m.iter().map(|(k, v)| (k.as_str(), from_json(v)))),
+        serde_json::Value::Object(m) => {
+            Value::from_pairs(m.iter().map(|(k, v)| (k.as_str(), from_json(v))))
+        }
     }
 }
 
@@ -266,13 +297,19 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, Value)]) -> VarMap {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
     #[test]
     fn higher_layers_win() {
         let ctx = Context::new(vec![
-            Layer::raw("defaults", map(&[("a", Value::from(1)), ("b", Value::from(1))])),
+            Layer::raw(
+                "defaults",
+                map(&[("a", Value::from(1)), ("b", Value::from(1))]),
+            ),
             Layer::raw("play", map(&[("a", Value::from(2))])),
         ]);
         assert_eq!(ctx.get("a").unwrap(), Some(Value::from(2)));
@@ -293,19 +330,36 @@ mod tests {
     fn templating_uses_the_scope_of_the_user() {
         // A role default referring to a play var sees the play var.
         let ctx = Context::new(vec![
-            Layer::raw("defaults", map(&[("url", Value::from("https://{{ host }}/x"))])),
+            Layer::raw(
+                "defaults",
+                map(&[("url", Value::from("https://{{ host }}/x"))]),
+            ),
             Layer::raw("play", map(&[("host", Value::from("127.0.0.1"))])),
         ]);
-        assert_eq!(ctx.get("url").unwrap(), Some(Value::from("https://127.0.0.1/x")));
+        assert_eq!(
+            ctx.get("url").unwrap(),
+            Some(Value::from("https://127.0.0.1/x"))
+        );
     }
 
     #[test]
     fn deep_merge_is_recursive_only_when_asked() {
-        let a = crate::yaml::parse_str("x: {a: 1, b: 2}", "t").unwrap().to_value();
+        let a = crate::yaml::parse_str("x: {a: 1, b: 2}", "t")
+            .unwrap()
+            .to_value();
         let b = crate::yaml::parse_str("x: {b: 3}", "t").unwrap().to_value();
         let r = deep_merge(&a, &b, true);
-        assert_eq!(r.get_attr("x").unwrap().get_attr("a").unwrap(), Value::from(1));
+        assert_eq!(
+            r.get_attr("x").unwrap().get_attr("a").unwrap(),
+            Value::from(1)
+        );
         let r = deep_merge(&a, &b, false);
-        assert!(r.get_attr("x").unwrap().get_attr("a").unwrap().is_undefined());
+        assert!(
+            r.get_attr("x")
+                .unwrap()
+                .get_attr("a")
+                .unwrap()
+                .is_undefined()
+        );
     }
 }

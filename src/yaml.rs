@@ -128,9 +128,8 @@ impl Node {
 
     /// A mapping key as a string (YAML allows other scalars as keys; Ansible stringifies them).
     pub fn key_string(&self) -> Result<String> {
-        self.scalar_string().ok_or_else(|| {
-            Error::parse(self.span.clone(), "a mapping key must be a scalar")
-        })
+        self.scalar_string()
+            .ok_or_else(|| Error::parse(self.span.clone(), "a mapping key must be a scalar"))
     }
 
     /// The tree as a template value: mappings keep their key order.
@@ -153,9 +152,8 @@ impl Node {
 
 /// Parse a YAML file from disk.
 pub fn load_file(path: &Path) -> Result<Node> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::parse(Span::file(path), format!("cannot read file: {e}"))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::parse(Span::file(path), format!("cannot read file: {e}")))?;
     parse(&text, path)
 }
 
@@ -197,7 +195,10 @@ impl<'a> Loader<'a> {
                 }
                 Some(Err(e)) => {
                     let span = self.span(e.marker());
-                    return Err(Error::parse(span, format!("YAML syntax error: {}", e.info())));
+                    return Err(Error::parse(
+                        span,
+                        format!("YAML syntax error: {}", e.info()),
+                    ));
                 }
                 Some(Ok((Event::Comment(..), _))) => continue,
                 Some(Ok((ev, sp))) => {
@@ -213,11 +214,19 @@ impl<'a> Loader<'a> {
             let (ev, span) = self.next()?;
             match ev {
                 Event::StreamStart => continue,
-                Event::StreamEnd => return Ok(Node { value: Yaml::Null, span }),
+                Event::StreamEnd => {
+                    return Ok(Node {
+                        value: Yaml::Null,
+                        span,
+                    });
+                }
                 Event::DocumentStart(..) => {
                     let (ev, span) = self.next()?;
                     if matches!(ev, Event::DocumentEnd) {
-                        return Ok(Node { value: Yaml::Null, span });
+                        return Ok(Node {
+                            value: Yaml::Null,
+                            span,
+                        });
                     }
                     return self.node(ev, span);
                 }
@@ -245,7 +254,10 @@ impl<'a> Loader<'a> {
                     }
                     items.push(self.node(ev, sp)?);
                 }
-                let node = Node { value: Yaml::Seq(items), span };
+                let node = Node {
+                    value: Yaml::Seq(items),
+                    span,
+                };
                 self.remember(anchor, &node);
                 Ok(node)
             }
@@ -257,14 +269,14 @@ impl<'a> Loader<'a> {
                     if matches!(ev, Event::MappingEnd) {
                         break;
                     }
-                    let is_merge = matches!(&ev, Event::Scalar(t, ScalarStyle::Plain, _, None) if t == "<<");
+                    let is_merge =
+                        matches!(&ev, Event::Scalar(t, ScalarStyle::Plain, _, None) if t == "<<");
                     let key = self.node(ev, sp)?;
                     let (ev, sp) = self.next()?;
                     let value = self.node(ev, sp)?;
                     if is_merge {
                         merge_into(&mut merged, &value)?;
-                    } else if let Some(slot) =
-                        explicit.iter_mut().find(|(k, _)| same_key(k, &key))
+                    } else if let Some(slot) = explicit.iter_mut().find(|(k, _)| same_key(k, &key))
                     {
                         *slot = (key, value);
                     } else {
@@ -276,14 +288,20 @@ impl<'a> Loader<'a> {
                         explicit.push((k, v));
                     }
                 }
-                let node = Node { value: Yaml::Map(explicit), span };
+                let node = Node {
+                    value: Yaml::Map(explicit),
+                    span,
+                };
                 self.remember(anchor, &node);
                 Ok(node)
             }
             Event::Alias(id) => self
                 .anchors
                 .get(&id)
-                .map(|n| Node { value: n.value.clone(), span: span.clone() })
+                .map(|n| Node {
+                    value: n.value.clone(),
+                    span: span.clone(),
+                })
                 .ok_or_else(|| Error::parse(span, "alias to an unknown anchor")),
             _ => Err(Error::parse(span, "unexpected YAML event")),
         }
@@ -314,7 +332,10 @@ fn merge_into(merged: &mut Vec<(Node, Node)>, source: &Node) -> Result<()> {
     };
     for m in maps {
         let entries = m.as_map().ok_or_else(|| {
-            Error::parse(m.span.clone(), "a merge key (<<) needs a mapping or a list of mappings")
+            Error::parse(
+                m.span.clone(),
+                "a merge key (<<) needs a mapping or a list of mappings",
+            )
         })?;
         for (k, v) in entries {
             if !merged.iter().any(|(e, _)| same_key(e, k)) {
@@ -376,15 +397,15 @@ pub fn resolve_plain(text: &str) -> Yaml {
     if let Some(b) = parse_bool(text) {
         return Yaml::Bool(b);
     }
-    if INT.is_match(text) {
-        if let Some(i) = parse_int(text) {
-            return Yaml::Int(i);
-        }
+    if INT.is_match(text)
+        && let Some(i) = parse_int(text)
+    {
+        return Yaml::Int(i);
     }
-    if FLOAT.is_match(text) {
-        if let Some(f) = parse_float(text) {
-            return Yaml::Float(f);
-        }
+    if FLOAT.is_match(text)
+        && let Some(f) = parse_float(text)
+    {
+        return Yaml::Float(f);
     }
     Yaml::Str(text.to_string())
 }
@@ -431,9 +452,9 @@ fn parse_float(text: &str) -> Option<f64> {
             Some(r) => (true, r),
             None => (false, t.strip_prefix('+').unwrap_or(&t)),
         };
-        let v = body
-            .split(':')
-            .try_fold(0f64, |acc, part| Some(acc * 60.0 + part.parse::<f64>().ok()?))?;
+        let v = body.split(':').try_fold(0f64, |acc, part| {
+            Some(acc * 60.0 + part.parse::<f64>().ok()?)
+        })?;
         return Some(if neg { -v } else { v });
     }
     t.parse().ok()
@@ -457,7 +478,10 @@ fn emit_scalar(value: &Value) -> String {
         ValueKind::Bool => if value.is_true() { "true" } else { "false" }.into(),
         ValueKind::Number => value.to_string(),
         _ => {
-            let s = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+            let s = value
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| value.to_string());
             quote_if_needed(&s)
         }
     }
@@ -486,8 +510,10 @@ fn quote_if_needed(s: &str) -> String {
 
 fn is_collection(v: &Value) -> bool {
     use minijinja::value::ValueKind;
-    matches!(v.kind(), ValueKind::Seq | ValueKind::Map | ValueKind::Iterable)
-        && v.len().unwrap_or(0) > 0
+    matches!(
+        v.kind(),
+        ValueKind::Seq | ValueKind::Map | ValueKind::Iterable
+    ) && v.len().unwrap_or(0) > 0
 }
 
 fn emit_into(out: &mut String, value: &Value, level: usize, step: usize) {
@@ -505,7 +531,11 @@ fn emit_into(out: &mut String, value: &Value, level: usize, step: usize) {
                 out.push_str(&emit_scalar(&key));
                 if is_collection(&item) {
                     out.push_str(":\n");
-                    let next = if item.kind() == ValueKind::Seq { level } else { level + step };
+                    let next = if item.kind() == ValueKind::Seq {
+                        level
+                    } else {
+                        level + step
+                    };
                     emit_into(out, &item, next, step);
                 } else {
                     out.push_str(": ");

@@ -37,9 +37,9 @@ pub fn load(inv: &mut Inventory, text: &str, path: &Path) -> Result<()> {
             continue;
         }
         if let Some(head) = line.strip_prefix('[') {
-            let head = head
-                .strip_suffix(']')
-                .ok_or_else(|| Error::parse(span.clone(), format!("bad section header '{line}'")))?;
+            let head = head.strip_suffix(']').ok_or_else(|| {
+                Error::parse(span.clone(), format!("bad section header '{line}'"))
+            })?;
             section = match head.split_once(':') {
                 None => Section::Hosts(head.to_string()),
                 Some((g, "vars")) => Section::Vars(g.to_string()),
@@ -58,24 +58,31 @@ pub fn load(inv: &mut Inventory, text: &str, path: &Path) -> Result<()> {
         match &section {
             Section::Hosts(group) => {
                 let words = shlex::split(line).map_err(|m| Error::parse(span.clone(), m))?;
-                let Some((name, vars)) = words.split_first() else { continue };
+                let Some((name, vars)) = words.split_first() else {
+                    continue;
+                };
                 let names = expand_range(name).map_err(|m| Error::parse(span.clone(), m))?;
                 for h in names {
                     let host = inv.add_host(&h, group);
                     for kv in vars {
                         let (k, v) = kv.split_once('=').ok_or_else(|| {
-                            Error::parse(span.clone(), format!("expected key=value after the host name, got '{kv}'"))
+                            Error::parse(
+                                span.clone(),
+                                format!("expected key=value after the host name, got '{kv}'"),
+                            )
                         })?;
                         host.vars.insert(k.to_string(), literal(v));
                     }
                 }
             }
             Section::Vars(group) => {
-                let (k, v) = line
-                    .split_once('=')
-                    .ok_or_else(|| Error::parse(span.clone(), format!("expected key=value, got '{line}'")))?;
+                let (k, v) = line.split_once('=').ok_or_else(|| {
+                    Error::parse(span.clone(), format!("expected key=value, got '{line}'"))
+                })?;
                 let v = shlex::unquote(v.trim());
-                inv.ensure_group(group).vars.insert(k.trim().to_string(), Value::from(v));
+                inv.ensure_group(group)
+                    .vars
+                    .insert(k.trim().to_string(), Value::from(v));
             }
             Section::Children(group) => {
                 inv.add_child(group, line);
@@ -93,10 +100,10 @@ fn literal(v: &str) -> Value {
         "None" => return Value::from(()),
         _ => {}
     }
-    if v.starts_with('[') || v.starts_with('{') {
-        if let Ok(node) = crate::yaml::parse_str(v, "<ini value>") {
-            return node.to_value();
-        }
+    if (v.starts_with('[') || v.starts_with('{'))
+        && let Ok(node) = crate::yaml::parse_str(v, "<ini value>")
+    {
+        return node.to_value();
     }
     match resolve_plain(v) {
         Yaml::Int(i) if !v.starts_with('0') || v == "0" => Value::from(i),
@@ -127,6 +134,9 @@ mod tests {
     fn bad_lines_point_at_their_line() {
         let mut inv = Inventory::default();
         let err = load(&mut inv, "[g]\nh1 novalue\n", Path::new("hosts")).unwrap_err();
-        assert!(err.to_string().starts_with("hosts:2:1: expected key=value"), "{err}");
+        assert!(
+            err.to_string().starts_with("hosts:2:1: expected key=value"),
+            "{err}"
+        );
     }
 }

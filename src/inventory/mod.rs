@@ -55,9 +55,19 @@ impl Default for Inventory {
     fn default() -> Self {
         let mut groups = IndexMap::new();
         for name in ["all", "ungrouped"] {
-            groups.insert(name.to_string(), Group { name: name.to_string(), ..Default::default() });
+            groups.insert(
+                name.to_string(),
+                Group {
+                    name: name.to_string(),
+                    ..Default::default()
+                },
+            );
         }
-        Inventory { hosts: IndexMap::new(), groups, vars_dirs: Vec::new() }
+        Inventory {
+            hosts: IndexMap::new(),
+            groups,
+            vars_dirs: Vec::new(),
+        }
     }
 }
 
@@ -90,7 +100,9 @@ impl Inventory {
                     inv.load_vars_dirs(dir)?;
                 }
             } else {
-                return Err(Error::usage(format!("inventory source '{source}' does not exist")));
+                return Err(Error::usage(format!(
+                    "inventory source '{source}' does not exist"
+                )));
             }
         }
         inv.finish();
@@ -102,9 +114,11 @@ impl Inventory {
             .map_err(|e| Error::parse(Span::file(path), format!("cannot read inventory: {e}")))?;
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         let looks_yaml = matches!(ext, "yml" | "yaml" | "json")
-            || text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).is_some_and(|l| {
-                l.ends_with(':') || l.starts_with("---") || l.starts_with('{')
-            });
+            || text
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty() && !l.starts_with('#'))
+                .is_some_and(|l| l.ends_with(':') || l.starts_with("---") || l.starts_with('{'));
         if looks_yaml {
             yaml::load(self, &text, path)
         } else {
@@ -115,15 +129,19 @@ impl Inventory {
     /// Add a host to a group (creating both as needed).
     pub fn add_host(&mut self, name: &str, group: &str) -> &mut Host {
         self.ensure_group(group).hosts.insert(name.to_string());
-        self.hosts
-            .entry(name.to_string())
-            .or_insert_with(|| Host { name: name.to_string(), ..Default::default() })
+        self.hosts.entry(name.to_string()).or_insert_with(|| Host {
+            name: name.to_string(),
+            ..Default::default()
+        })
     }
 
     pub fn ensure_group(&mut self, name: &str) -> &mut Group {
         self.groups
             .entry(name.to_string())
-            .or_insert_with(|| Group { name: name.to_string(), ..Default::default() })
+            .or_insert_with(|| Group {
+                name: name.to_string(),
+                ..Default::default()
+            })
     }
 
     pub fn add_child(&mut self, parent: &str, child: &str) {
@@ -173,7 +191,11 @@ impl Inventory {
         let host_names: Vec<String> = self.hosts.keys().cloned().collect();
         for name in host_names {
             let vars = load_named_vars(&dir.join("host_vars"), &name)?;
-            self.hosts.get_mut(&name).expect("host exists").file_vars.extend(vars);
+            self.hosts
+                .get_mut(&name)
+                .expect("host exists")
+                .file_vars
+                .extend(vars);
         }
         Ok(())
     }
@@ -216,7 +238,11 @@ impl Inventory {
     pub fn hosts_of(&self, group: &str) -> Vec<String> {
         let mut set = IndexSet::new();
         self.collect_hosts(group, &mut set, &mut Vec::new());
-        self.hosts.keys().filter(|h| set.contains(*h)).cloned().collect()
+        self.hosts
+            .keys()
+            .filter(|h| set.contains(*h))
+            .cloned()
+            .collect()
     }
 
     fn collect_hosts(&self, group: &str, out: &mut IndexSet<String>, seen: &mut Vec<String>) {
@@ -254,10 +280,20 @@ impl Inventory {
         groups.sort();
         let mut out = VarMap::new();
         for (_, _, g) in &groups {
-            out.extend(self.groups[g].vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            out.extend(
+                self.groups[g]
+                    .vars
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
         }
         for (_, _, g) in &groups {
-            out.extend(self.groups[g].file_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            out.extend(
+                self.groups[g]
+                    .file_vars
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
         }
         if let Some(h) = self.hosts.get(host) {
             out.extend(h.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -268,7 +304,11 @@ impl Inventory {
 
     /// `group_names`: the host's groups, sorted, without `all`.
     pub fn group_names(&self, host: &str) -> Vec<String> {
-        let mut v: Vec<String> = self.groups_of(host).into_iter().filter(|g| g != "all").collect();
+        let mut v: Vec<String> = self
+            .groups_of(host)
+            .into_iter()
+            .filter(|g| g != "all")
+            .collect();
         v.sort();
         v
     }
@@ -286,7 +326,8 @@ impl Inventory {
     pub fn ensure_implicit_localhost(&mut self) {
         if !self.hosts.contains_key("localhost") {
             let h = self.add_host("localhost", "ungrouped");
-            h.vars.insert("ansible_connection".into(), Value::from("local"));
+            h.vars
+                .insert("ansible_connection".into(), Value::from("local"));
             self.finish();
         }
     }
@@ -318,7 +359,10 @@ fn load_named_vars(dir: &Path, name: &str) -> Result<VarMap> {
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| {
                     f.is_file()
-                        && matches!(f.extension().and_then(|e| e.to_str()), Some("yml" | "yaml" | "json"))
+                        && matches!(
+                            f.extension().and_then(|e| e.to_str()),
+                            Some("yml" | "yaml" | "json")
+                        )
                 })
                 .collect();
             files.sort();
@@ -338,24 +382,40 @@ pub fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
     if close < open {
         return Err(format!("bad host range in '{pattern}'"));
     }
-    let (head, spec, tail) = (&pattern[..open], &pattern[open + 1..close], &pattern[close + 1..]);
+    let (head, spec, tail) = (
+        &pattern[..open],
+        &pattern[open + 1..close],
+        &pattern[close + 1..],
+    );
     let parts: Vec<&str> = spec.split(':').collect();
     if parts.len() < 2 || parts.len() > 3 {
         return Err(format!("bad host range '[{spec}]' in '{pattern}'"));
     }
     let step: usize = match parts.get(2) {
-        Some(s) => s.parse().map_err(|_| format!("bad step in host range '[{spec}]'"))?,
+        Some(s) => s
+            .parse()
+            .map_err(|_| format!("bad step in host range '[{spec}]'"))?,
         None => 1,
     };
     let (beg, end) = (parts[0], parts[1]);
     let mut out = Vec::new();
     let rest = expand_range(tail)?;
     let items: Vec<String> = if let (Ok(b), Ok(e)) = (beg.parse::<u64>(), end.parse::<u64>()) {
-        let width = if beg.len() > 1 && beg.starts_with('0') { beg.len() } else { 0 };
-        (b..=e).step_by(step.max(1)).map(|i| format!("{i:0width$}")).collect()
+        let width = if beg.len() > 1 && beg.starts_with('0') {
+            beg.len()
+        } else {
+            0
+        };
+        (b..=e)
+            .step_by(step.max(1))
+            .map(|i| format!("{i:0width$}"))
+            .collect()
     } else if beg.len() == 1 && end.len() == 1 && beg.chars().all(|c| c.is_ascii_alphabetic()) {
         let (b, e) = (beg.as_bytes()[0], end.as_bytes()[0]);
-        (b..=e).step_by(step.max(1)).map(|c| (c as char).to_string()).collect()
+        (b..=e)
+            .step_by(step.max(1))
+            .map(|c| (c as char).to_string())
+            .collect()
     } else {
         return Err(format!("bad host range '[{spec}]' in '{pattern}'"));
     };
@@ -373,10 +433,19 @@ mod tests {
 
     #[test]
     fn ranges_expand_with_padding_letters_and_steps() {
-        assert_eq!(expand_range("node[01:03]").unwrap(), ["node01", "node02", "node03"]);
-        assert_eq!(expand_range("n[1:5:2].x").unwrap(), ["n1.x", "n3.x", "n5.x"]);
+        assert_eq!(
+            expand_range("node[01:03]").unwrap(),
+            ["node01", "node02", "node03"]
+        );
+        assert_eq!(
+            expand_range("n[1:5:2].x").unwrap(),
+            ["n1.x", "n3.x", "n5.x"]
+        );
         assert_eq!(expand_range("db-[a:c]").unwrap(), ["db-a", "db-b", "db-c"]);
-        assert_eq!(expand_range("r[1:2]c[1:2]").unwrap(), ["r1c1", "r1c2", "r2c1", "r2c2"]);
+        assert_eq!(
+            expand_range("r[1:2]c[1:2]").unwrap(),
+            ["r1c1", "r1c2", "r2c1", "r2c2"]
+        );
         assert!(expand_range("bad[1-3]").is_err());
     }
 }

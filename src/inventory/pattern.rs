@@ -38,7 +38,10 @@ pub fn split_terms(pattern: &str) -> Vec<String> {
         out.push(cur);
         out
     };
-    raw.into_iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()
+    raw.into_iter()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 /// fnmatch-style glob: `*`, `?`, `[abc]`, `[!abc]`, `[a-z]`.
@@ -92,7 +95,11 @@ fn subscript(term: &str) -> Option<(&str, i64, Option<Option<i64>>)> {
         None => Some((base, inner.parse().ok()?, None)),
         Some((a, b)) => {
             let start = if a.is_empty() { 0 } else { a.parse().ok()? };
-            let end = if b.is_empty() { None } else { Some(b.parse().ok()?) };
+            let end = if b.is_empty() {
+                None
+            } else {
+                Some(b.parse().ok()?)
+            };
             Some((base, start, Some(end)))
         }
     }
@@ -108,26 +115,30 @@ fn match_term(inv: &Inventory, term: &str) -> Result<Vec<String>> {
     if inv.hosts.contains_key(term) {
         return Ok(vec![term.to_string()]);
     }
-    if let Some((base, start, range)) = subscript(term) {
-        if inv.groups.contains_key(base) || base == "all" {
-            let hosts = inv.hosts_of(base);
-            let n = hosts.len() as i64;
-            let norm = |i: i64| if i < 0 { (n + i).max(0) } else { i.min(n) };
-            return Ok(match range {
-                None => {
-                    let i = norm(start);
-                    hosts.get(i as usize).cloned().into_iter().collect()
-                }
-                Some(end) => {
-                    // Ansible's slices are inclusive of the end index.
-                    let (s, e) = (norm(start), end.map(|e| norm(e) + 1).unwrap_or(n).min(n));
-                    hosts.get(s as usize..e.max(s) as usize).map(<[String]>::to_vec).unwrap_or_default()
-                }
-            });
-        }
+    if let Some((base, start, range)) = subscript(term)
+        && (inv.groups.contains_key(base) || base == "all")
+    {
+        let hosts = inv.hosts_of(base);
+        let n = hosts.len() as i64;
+        let norm = |i: i64| if i < 0 { (n + i).max(0) } else { i.min(n) };
+        return Ok(match range {
+            None => {
+                let i = norm(start);
+                hosts.get(i as usize).cloned().into_iter().collect()
+            }
+            Some(end) => {
+                // Ansible's slices are inclusive of the end index.
+                let (s, e) = (norm(start), end.map(|e| norm(e) + 1).unwrap_or(n).min(n));
+                hosts
+                    .get(s as usize..e.max(s) as usize)
+                    .map(<[String]>::to_vec)
+                    .unwrap_or_default()
+            }
+        });
     }
     if let Some(re) = term.strip_prefix('~') {
-        let re = Regex::new(re).map_err(|e| Error::usage(format!("bad host pattern regex '{re}': {e}")))?;
+        let re = Regex::new(re)
+            .map_err(|e| Error::usage(format!("bad host pattern regex '{re}': {e}")))?;
         let mut out: IndexSet<String> = IndexSet::new();
         for g in inv.groups.keys().filter(|g| re.is_match(g)) {
             out.extend(inv.hosts_of(g));
@@ -153,7 +164,12 @@ pub fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>> {
         if let Some(file) = t.strip_prefix('@') {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| Error::usage(format!("cannot read limit file '{file}': {e}")))?;
-            terms.extend(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string));
+            terms.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_string),
+            );
         } else {
             terms.push(t);
         }
@@ -178,7 +194,12 @@ pub fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>> {
         let drop: IndexSet<String> = match_term(inv, x)?.into_iter().collect();
         union.retain(|h| !drop.contains(h));
     }
-    Ok(inv.hosts.keys().filter(|h| union.contains(*h)).cloned().collect())
+    Ok(inv
+        .hosts
+        .keys()
+        .filter(|h| union.contains(*h))
+        .cloned()
+        .collect())
 }
 
 #[cfg(test)]
@@ -198,8 +219,14 @@ mod tests {
     fn names_groups_globs_and_all() {
         let i = inv();
         assert_eq!(select(&i, "golyat-1").unwrap(), ["golyat-1"]);
-        assert_eq!(select(&i, "workers").unwrap(), ["golyat-1", "golyat-2", "golyat-3"]);
-        assert_eq!(select(&i, "shanghai-*").unwrap(), ["shanghai-1", "shanghai-2"]);
+        assert_eq!(
+            select(&i, "workers").unwrap(),
+            ["golyat-1", "golyat-2", "golyat-3"]
+        );
+        assert_eq!(
+            select(&i, "shanghai-*").unwrap(),
+            ["shanghai-1", "shanghai-2"]
+        );
         assert_eq!(select(&i, "all").unwrap().len(), 5);
         assert_eq!(select(&i, "golyat-[13]").unwrap(), ["golyat-1", "golyat-3"]);
         assert!(select(&i, "nothing").unwrap().is_empty());
@@ -208,12 +235,27 @@ mod tests {
     #[test]
     fn unions_exclusions_intersections() {
         let i = inv();
-        assert_eq!(select(&i, "golyat-1:shanghai-1").unwrap(), ["shanghai-1", "golyat-1"]);
-        assert_eq!(select(&i, "golyat-1,shanghai-1").unwrap(), ["shanghai-1", "golyat-1"]);
-        assert_eq!(select(&i, "workers:!gpu").unwrap(), ["golyat-1", "golyat-3"]);
+        assert_eq!(
+            select(&i, "golyat-1:shanghai-1").unwrap(),
+            ["shanghai-1", "golyat-1"]
+        );
+        assert_eq!(
+            select(&i, "golyat-1,shanghai-1").unwrap(),
+            ["shanghai-1", "golyat-1"]
+        );
+        assert_eq!(
+            select(&i, "workers:!gpu").unwrap(),
+            ["golyat-1", "golyat-3"]
+        );
         assert_eq!(select(&i, "workers:&gpu").unwrap(), ["golyat-2"]);
-        assert_eq!(select(&i, "all:!control_plane:!golyat-3").unwrap(), ["golyat-1", "golyat-2"]);
-        assert_eq!(select(&i, "~golyat-[12]").unwrap(), ["golyat-1", "golyat-2"]);
+        assert_eq!(
+            select(&i, "all:!control_plane:!golyat-3").unwrap(),
+            ["golyat-1", "golyat-2"]
+        );
+        assert_eq!(
+            select(&i, "~golyat-[12]").unwrap(),
+            ["golyat-1", "golyat-2"]
+        );
     }
 
     #[test]
@@ -221,10 +263,16 @@ mod tests {
         let i = inv();
         assert_eq!(select(&i, "workers[0]").unwrap(), ["golyat-1"]);
         assert_eq!(select(&i, "workers[-1]").unwrap(), ["golyat-3"]);
-        assert_eq!(select(&i, "workers[0:1]").unwrap(), ["golyat-1", "golyat-2"]);
+        assert_eq!(
+            select(&i, "workers[0:1]").unwrap(),
+            ["golyat-1", "golyat-2"]
+        );
         let file = std::env::temp_dir().join(format!("prov-limit-{}", std::process::id()));
         std::fs::write(&file, "golyat-3\n# comment\nshanghai-2\n").unwrap();
-        assert_eq!(select(&i, &format!("@{}", file.display())).unwrap(), ["shanghai-2", "golyat-3"]);
+        assert_eq!(
+            select(&i, &format!("@{}", file.display())).unwrap(),
+            ["shanghai-2", "golyat-3"]
+        );
         std::fs::remove_file(file).unwrap();
     }
 }

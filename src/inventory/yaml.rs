@@ -44,7 +44,8 @@ fn load_group(inv: &mut Inventory, name: &str, body: &Node) -> Result<()> {
                 }
                 for (host, hvars) in value.expect_map(&format!("hosts of group '{name}'"))? {
                     let pattern = host.key_string()?;
-                    let names = expand_range(&pattern).map_err(|m| Error::parse(host.span.clone(), m))?;
+                    let names =
+                        expand_range(&pattern).map_err(|m| Error::parse(host.span.clone(), m))?;
                     for h in names {
                         let entry = inv.add_host(&h, name);
                         if !hvars.is_null() {
@@ -156,6 +157,9 @@ all:
     fn unknown_group_key_is_an_error_with_position() {
         let mut inv = Inventory::default();
         let err = load(&mut inv, "all:\n  host:\n    a:\n", Path::new("i.yml")).unwrap_err();
-        assert_eq!(err.to_string(), "i.yml:2:3: invalid key 'host' in group 'all' (a group has hosts, vars and children) (did you mean 'hosts'?)");
+        assert_eq!(
+            err.to_string(),
+            "i.yml:2:3: invalid key 'host' in group 'all' (a group has hosts, vars and children) (did you mean 'hosts'?)"
+        );
     }
 }

@@ -32,23 +32,38 @@ impl Args {
                 map.insert(to_text(&key), v);
             }
         } else if !value.is_none() && !value.is_undefined() {
-            return Err(Error::runtime(format!("{module}: arguments must be a mapping")));
+            return Err(Error::runtime(format!(
+                "{module}: arguments must be a mapping"
+            )));
         }
         Ok(Args { module, map })
     }
 
     /// Build from pairs (tests, internal use).
     pub fn from_pairs(module: &'static str, pairs: &[(&str, Value)]) -> Args {
-        Args { module, map: pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect() }
+        Args {
+            module,
+            map: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        }
     }
 
     fn bad(&self, name: &str, what: &str, v: &Value) -> Error {
-        Error::runtime(format!("{}: option '{name}' must be {what}, got {}", self.module, crate::template::py_repr(v)))
+        Error::runtime(format!(
+            "{}: option '{name}' must be {what}, got {}",
+            self.module,
+            crate::template::py_repr(v)
+        ))
     }
 
     /// The raw value of the first present name (aliases after the canonical name).
     pub fn get(&self, names: &[&str]) -> Option<&Value> {
-        names.iter().find_map(|n| self.map.get(*n)).filter(|v| !v.is_none())
+        names
+            .iter()
+            .find_map(|n| self.map.get(*n))
+            .filter(|v| !v.is_none())
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -75,8 +90,12 @@ impl Args {
     }
 
     pub fn req_str(&self, names: &[&str]) -> Result<String> {
-        self.str(names)?
-            .ok_or_else(|| Error::runtime(format!("{}: missing required option '{}'", self.module, names[0])))
+        self.str(names)?.ok_or_else(|| {
+            Error::runtime(format!(
+                "{}: missing required option '{}'",
+                self.module, names[0]
+            ))
+        })
     }
 
     /// A boolean option; Ansible's spellings (yes/no/on/off/1/0/true/false) are accepted.
@@ -90,7 +109,9 @@ impl Args {
     pub fn opt_bool(&self, names: &[&str]) -> Result<Option<bool>> {
         match self.get(names) {
             None => Ok(None),
-            Some(v) => parse_bool(v).map(Some).ok_or_else(|| self.bad(names[0], "a boolean", v)),
+            Some(v) => parse_bool(v)
+                .map(Some)
+                .ok_or_else(|| self.bad(names[0], "a boolean", v)),
         }
     }
 
@@ -99,7 +120,11 @@ impl Args {
             None => Ok(None),
             Some(v) => match v.as_i64() {
                 Some(i) => Ok(Some(i)),
-                None => to_text(v).trim().parse().map(Some).map_err(|_| self.bad(names[0], "an integer", v)),
+                None => to_text(v)
+                    .trim()
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| self.bad(names[0], "an integer", v)),
             },
         }
     }
@@ -123,7 +148,12 @@ impl Args {
     }
 
     /// One of a fixed set of choices.
-    pub fn choice(&self, names: &[&str], choices: &[&str], default: Option<&str>) -> Result<Option<String>> {
+    pub fn choice(
+        &self,
+        names: &[&str],
+        choices: &[&str],
+        default: Option<&str>,
+    ) -> Result<Option<String>> {
         match self.str(names)? {
             None => Ok(default.map(str::to_string)),
             Some(s) if choices.contains(&s.as_str()) => Ok(Some(s)),
@@ -139,8 +169,12 @@ impl Args {
     /// `mode`: an integer (YAML `0644` is already 420), an octal string, a symbolic mode
     /// (`u=rw,g=r,o=`), or `preserve`.
     pub fn mode(&self, names: &[&str]) -> Result<Option<super::mode::ModeSpec>> {
-        let Some(v) = self.get(names) else { return Ok(None) };
-        super::mode::ModeSpec::parse(v).map(Some).map_err(|m| Error::runtime(format!("{}: {m}", self.module)))
+        let Some(v) = self.get(names) else {
+            return Ok(None);
+        };
+        super::mode::ModeSpec::parse(v)
+            .map(Some)
+            .map_err(|m| Error::runtime(format!("{}: {m}", self.module)))
     }
 }
 
@@ -153,7 +187,13 @@ pub fn parse_bool(v: &Value) -> Option<bool> {
             Some(0) => Some(false),
             _ => None,
         },
-        ValueKind::String => match v.as_str().unwrap_or_default().trim().to_lowercase().as_str() {
+        ValueKind::String => match v
+            .as_str()
+            .unwrap_or_default()
+            .trim()
+            .to_lowercase()
+            .as_str()
+        {
             "yes" | "on" | "1" | "true" | "y" | "t" => Some(true),
             "no" | "off" | "0" | "false" | "n" | "f" | "" => Some(false),
             _ => None,
@@ -182,8 +222,13 @@ mod tests {
         assert_eq!(a.int(&["n"]).unwrap(), Some(5));
         assert_eq!(a.list(&["l"]).unwrap(), ["a", "b", "c"]);
         assert_eq!(a.str(&["s"]).unwrap().as_deref(), Some("1.5"));
-        let err = Args::from_pairs("copy", &[("force", Value::from("maybe"))]).bool(&["force"], true).unwrap_err();
-        assert_eq!(err.message, "copy: option 'force' must be a boolean, got 'maybe'");
+        let err = Args::from_pairs("copy", &[("force", Value::from("maybe"))])
+            .bool(&["force"], true)
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "copy: option 'force' must be a boolean, got 'maybe'"
+        );
     }
 
     #[test]

@@ -15,7 +15,11 @@ pub struct AttrSpec {
 
 impl AttrSpec {
     pub fn from_args(a: &Args) -> Result<AttrSpec> {
-        Ok(AttrSpec { mode: a.mode(&["mode"])?, owner: a.str(&["owner"])?, group: a.str(&["group"])? })
+        Ok(AttrSpec {
+            mode: a.mode(&["mode"])?,
+            owner: a.str(&["owner"])?,
+            group: a.str(&["group"])?,
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -27,39 +31,56 @@ impl AttrSpec {
         let default = if is_dir { 0o755 } else { 0o644 };
         let mode = match &self.mode {
             None => None,
-            Some(m) => Some(m.resolve(default, is_dir, src_mode).map_err(Error::runtime)?),
+            Some(m) => Some(
+                m.resolve(default, is_dir, src_mode)
+                    .map_err(Error::runtime)?,
+            ),
         };
-        Ok(Attrs { mode, owner: self.owner.clone(), group: self.group.clone() })
+        Ok(Attrs {
+            mode,
+            owner: self.owner.clone(),
+            group: self.group.clone(),
+        })
     }
 
     /// The attributes that differ from `current`, plus a diff describing them.
-    pub fn changes(&self, current: &FileState, src_mode: Option<u32>) -> Result<(Attrs, Option<Diff>)> {
+    pub fn changes(
+        &self,
+        current: &FileState,
+        src_mode: Option<u32>,
+    ) -> Result<(Attrs, Option<Diff>)> {
         let mut out = Attrs::default();
         let (mut before, mut after) = (String::new(), String::new());
         if let Some(spec) = &self.mode {
-            let want = spec.resolve(current.mode, current.is_dir(), src_mode).map_err(Error::runtime)?;
+            let want = spec
+                .resolve(current.mode, current.is_dir(), src_mode)
+                .map_err(Error::runtime)?;
             if want != current.mode & 0o7777 {
                 out.mode = Some(want);
                 before.push_str(&format!("mode: {}\n", octal(current.mode)));
                 after.push_str(&format!("mode: {}\n", octal(want)));
             }
         }
-        if let Some(owner) = &self.owner {
-            if !same_id(owner, &current.owner, current.uid) {
-                out.owner = Some(owner.clone());
-                before.push_str(&format!("owner: {}\n", current.owner));
-                after.push_str(&format!("owner: {owner}\n"));
-            }
+        if let Some(owner) = &self.owner
+            && !same_id(owner, &current.owner, current.uid)
+        {
+            out.owner = Some(owner.clone());
+            before.push_str(&format!("owner: {}\n", current.owner));
+            after.push_str(&format!("owner: {owner}\n"));
         }
-        if let Some(group) = &self.group {
-            if !same_id(group, &current.group, current.gid) {
-                out.group = Some(group.clone());
-                before.push_str(&format!("group: {}\n", current.group));
-                after.push_str(&format!("group: {group}\n"));
-            }
+        if let Some(group) = &self.group
+            && !same_id(group, &current.group, current.gid)
+        {
+            out.group = Some(group.clone());
+            before.push_str(&format!("group: {}\n", current.group));
+            after.push_str(&format!("group: {group}\n"));
         }
         let diff = (!before.is_empty()).then(|| {
-            Diff::new(&current.path, format!("path: {}\n{before}", current.path), format!("path: {}\n{after}", current.path))
+            Diff::new(
+                &current.path,
+                format!("path: {}\n{before}", current.path),
+                format!("path: {}\n{after}", current.path),
+            )
         });
         Ok((out, diff))
     }
@@ -95,13 +116,32 @@ mod tests {
 
     #[test]
     fn only_differences_are_changes() {
-        let spec = AttrSpec { mode: Some(ModeSpec::Octal(0o600)), owner: Some("0".into()), group: Some("adm".into()) };
+        let spec = AttrSpec {
+            mode: Some(ModeSpec::Octal(0o600)),
+            owner: Some("0".into()),
+            group: Some("adm".into()),
+        };
         let (attrs, diff) = spec.changes(&file(0o644), None).unwrap();
-        assert_eq!(attrs, Attrs { mode: Some(0o600), owner: None, group: Some("adm".into()) });
+        assert_eq!(
+            attrs,
+            Attrs {
+                mode: Some(0o600),
+                owner: None,
+                group: Some("adm".into())
+            }
+        );
         let d = diff.unwrap();
         assert_eq!(d.before, "path: /etc/x\nmode: 0644\ngroup: root\n");
         assert_eq!(d.after, "path: /etc/x\nmode: 0600\ngroup: adm\n");
-        let (attrs, diff) = spec.changes(&FileState { group: "adm".into(), ..file(0o600) }, None).unwrap();
+        let (attrs, diff) = spec
+            .changes(
+                &FileState {
+                    group: "adm".into(),
+                    ..file(0o600)
+                },
+                None,
+            )
+            .unwrap();
         assert!(attrs.is_empty() && diff.is_none());
     }
 }

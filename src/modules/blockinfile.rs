@@ -17,9 +17,32 @@ use crate::template::filters::python_regex;
 pub struct BlockInFile;
 
 const OPTIONS: &[&str] = &[
-    "path", "dest", "destfile", "name", "state", "marker", "block", "content", "insertafter", "insertbefore",
-    "create", "backup", "validate", "marker_begin", "marker_end", "append_newline", "prepend_newline",
-    "mode", "owner", "group", "unsafe_writes", "attributes", "selevel", "serole", "setype", "seuser",
+    "path",
+    "dest",
+    "destfile",
+    "name",
+    "state",
+    "marker",
+    "block",
+    "content",
+    "insertafter",
+    "insertbefore",
+    "create",
+    "backup",
+    "validate",
+    "marker_begin",
+    "marker_end",
+    "append_newline",
+    "prepend_newline",
+    "mode",
+    "owner",
+    "group",
+    "unsafe_writes",
+    "attributes",
+    "selevel",
+    "serole",
+    "setype",
+    "seuser",
 ];
 
 impl Module for BlockInFile {
@@ -34,7 +57,9 @@ impl Module for BlockInFile {
         let insertafter = a.str(&["insertafter"])?;
         let insertbefore = a.str(&["insertbefore"])?;
         if insertafter.is_some() && insertbefore.is_some() {
-            return Err(Error::runtime("blockinfile: parameters are mutually exclusive: insertbefore|insertafter"));
+            return Err(Error::runtime(
+                "blockinfile: parameters are mutually exclusive: insertbefore|insertafter",
+            ));
         }
         let (insertafter, insertbefore) = match (insertafter, insertbefore) {
             (None, None) => (Some("EOF".to_string()), None),
@@ -46,9 +71,17 @@ impl Module for BlockInFile {
             _ => None,
         };
         let insert_re = pattern
-            .map(|p| Regex::new(&python_regex(&p)).map_err(|e| Error::runtime(format!("blockinfile: invalid regular expression '{p}': {e}"))))
+            .map(|p| {
+                Regex::new(&python_regex(&p)).map_err(|e| {
+                    Error::runtime(format!(
+                        "blockinfile: invalid regular expression '{p}': {e}"
+                    ))
+                })
+            })
             .transpose()?;
-        let marker = a.str(&["marker"])?.unwrap_or_else(|| "# {mark} ANSIBLE MANAGED BLOCK".into());
+        let marker = a
+            .str(&["marker"])?
+            .unwrap_or_else(|| "# {mark} ANSIBLE MANAGED BLOCK".into());
         let begin = a.str(&["marker_begin"])?.unwrap_or_else(|| "BEGIN".into());
         let end = a.str(&["marker_end"])?.unwrap_or_else(|| "END".into());
         let validate = a.str(&["validate"])?;
@@ -64,7 +97,10 @@ impl Module for BlockInFile {
                 make_parents: create,
                 src_mode: None,
             },
-            present: a.choice(&["state"], &["present", "absent"], Some("present"))?.as_deref() == Some("present"),
+            present: a
+                .choice(&["state"], &["present", "absent"], Some("present"))?
+                .as_deref()
+                == Some("present"),
             block: a.str(&["block", "content"])?.unwrap_or_default(),
             marker0: format!("{}\n", marker.replace("{mark}", &begin)),
             marker1: format!("{}\n", marker.replace("{mark}", &end)),
@@ -197,13 +233,22 @@ impl Planner for BlockPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::testing::{args, file, missing, plan_with};
     use crate::modules::Step;
+    use crate::modules::testing::{args, file, missing, plan_with};
     use minijinja::Value;
 
     fn run(content: Option<&str>, pairs: &[(&str, &str)]) -> Plan {
-        let a = args("blockinfile", &pairs.iter().map(|(k, v)| (*k, Value::from(*v))).chain([("path", Value::from("/f"))]).collect::<Vec<_>>());
-        let st = content.map(|c| file("/f", 0o644, c)).unwrap_or_else(|| missing("/f"));
+        let a = args(
+            "blockinfile",
+            &pairs
+                .iter()
+                .map(|(k, v)| (*k, Value::from(*v)))
+                .chain([("path", Value::from("/f"))])
+                .collect::<Vec<_>>(),
+        );
+        let st = content
+            .map(|c| file("/f", 0o644, c))
+            .unwrap_or_else(|| missing("/f"));
         plan_with(&BlockInFile, a, &[st])
     }
 
@@ -217,11 +262,17 @@ mod tests {
     #[test]
     fn inserts_replaces_and_removes() {
         let p = run(Some("a\n"), &[("block", "x=1\ny=2")]);
-        assert_eq!(written(&p), "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx=1\ny=2\n# END ANSIBLE MANAGED BLOCK\n");
+        assert_eq!(
+            written(&p),
+            "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx=1\ny=2\n# END ANSIBLE MANAGED BLOCK\n"
+        );
         assert_eq!(p.result["msg"], Value::from("Block inserted"));
         let existing = "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx=1\n# END ANSIBLE MANAGED BLOCK\nb\n";
         let p = run(Some(existing), &[("block", "x=2")]);
-        assert_eq!(written(&p), "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx=2\n# END ANSIBLE MANAGED BLOCK\nb\n");
+        assert_eq!(
+            written(&p),
+            "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx=2\n# END ANSIBLE MANAGED BLOCK\nb\n"
+        );
         let p = run(Some(existing), &[("block", "x=1\n")]);
         assert!(!p.changed);
         let p = run(Some(existing), &[("state", "absent")]);
@@ -231,10 +282,23 @@ mod tests {
 
     #[test]
     fn insert_positions_and_custom_marker() {
-        let p = run(Some("a\nb"), &[("block", "z"), ("insertbefore", "BOF"), ("marker", "## {mark} prov")]);
+        let p = run(
+            Some("a\nb"),
+            &[
+                ("block", "z"),
+                ("insertbefore", "BOF"),
+                ("marker", "## {mark} prov"),
+            ],
+        );
         assert_eq!(written(&p), "## BEGIN prov\nz\n## END prov\na\nb");
-        let p = run(Some("[s]\nk=v\n[t]\n"), &[("block", "z"), ("insertafter", "^\\[s\\]$")]);
-        assert_eq!(written(&p), "[s]\n# BEGIN ANSIBLE MANAGED BLOCK\nz\n# END ANSIBLE MANAGED BLOCK\nk=v\n[t]\n");
+        let p = run(
+            Some("[s]\nk=v\n[t]\n"),
+            &[("block", "z"), ("insertafter", "^\\[s\\]$")],
+        );
+        assert_eq!(
+            written(&p),
+            "[s]\n# BEGIN ANSIBLE MANAGED BLOCK\nz\n# END ANSIBLE MANAGED BLOCK\nk=v\n[t]\n"
+        );
         let p = run(None, &[("block", "z")]);
         assert_eq!(p.failed.as_deref(), Some("Path /f does not exist !"));
         let p = run(None, &[("block", "z"), ("create", "true")]);

@@ -17,8 +17,19 @@ pub struct CommandModule;
 pub struct ShellModule;
 
 const OPTIONS: &[&str] = &[
-    "_raw_params", "cmd", "argv", "chdir", "creates", "removes", "stdin", "stdin_add_newline",
-    "strip_empty_ends", "executable", "warn", "expand_argument_vars", "_uses_shell",
+    "_raw_params",
+    "cmd",
+    "argv",
+    "chdir",
+    "creates",
+    "removes",
+    "stdin",
+    "stdin_add_newline",
+    "strip_empty_ends",
+    "executable",
+    "warn",
+    "expand_argument_vars",
+    "_uses_shell",
 ];
 
 impl Module for CommandModule {
@@ -54,7 +65,9 @@ impl Module for ShellModule {
 fn prepare(a: Args, env: &ModuleEnv, shell: bool) -> Result<Box<dyn Planner>> {
     let raw = a.str(&["_raw_params", "cmd"])?;
     let argv = match a.get(&["argv"]) {
-        Some(v) if v.kind() == ValueKind::Seq => Some(v.try_iter()?.map(|x| to_text(&x)).collect::<Vec<_>>()),
+        Some(v) if v.kind() == ValueKind::Seq => {
+            Some(v.try_iter()?.map(|x| to_text(&x)).collect::<Vec<_>>())
+        }
         Some(_) => return Err(Error::runtime(format!("{}: argv must be a list", a.module))),
         None => None,
     };
@@ -65,7 +78,12 @@ fn prepare(a: Args, env: &ModuleEnv, shell: bool) -> Result<Box<dyn Planner>> {
     };
     let display;
     match (raw, argv) {
-        (Some(_), Some(_)) => return Err(Error::runtime(format!("{}: only one of cmd/free form or argv can be given", a.module))),
+        (Some(_), Some(_)) => {
+            return Err(Error::runtime(format!(
+                "{}: only one of cmd/free form or argv can be given",
+                a.module
+            )));
+        }
         (None, None) => return Err(Error::runtime(format!("{}: no command given", a.module))),
         (Some(text), None) if shell => {
             display = text.clone();
@@ -74,7 +92,8 @@ fn prepare(a: Args, env: &ModuleEnv, shell: bool) -> Result<Box<dyn Planner>> {
         }
         (Some(text), None) => {
             display = text.clone();
-            let words = crate::shlex::split(&text).map_err(|e| Error::runtime(format!("command: {e}")))?;
+            let words =
+                crate::shlex::split(&text).map_err(|e| Error::runtime(format!("command: {e}")))?;
             if words.is_empty() {
                 return Err(Error::runtime("command: no command given"));
             }
@@ -112,10 +131,15 @@ struct CommandPlan {
 
 /// A probe answering whether a path (or glob) exists, relative to `chdir`.
 fn exists_probe(path: &str, chdir: &Option<String>) -> Probe {
-    let cd = chdir.as_ref().map(|d| format!("cd {} 2>/dev/null; ", crate::shlex::quote(d))).unwrap_or_default();
+    let cd = chdir
+        .as_ref()
+        .map(|d| format!("cd {} 2>/dev/null; ", crate::shlex::quote(d)))
+        .unwrap_or_default();
     // Unquoted on purpose: `creates` accepts globs, as in Ansible.
     let glob = path.replace(['\'', '"', '`', '$', ';', '&', '|', '(', ')', '<', '>'], "");
-    Probe::Command(format!("{cd}for p in {glob}; do [ -e \"$p\" ] || [ -L \"$p\" ] && {{ echo yes; exit 0; }}; done; echo no"))
+    Probe::Command(format!(
+        "{cd}for p in {glob}; do [ -e \"$p\" ] || [ -L \"$p\" ] && {{ echo yes; exit 0; }}; done; echo no"
+    ))
 }
 
 impl Planner for CommandPlan {
@@ -135,18 +159,30 @@ impl Planner for CommandPlan {
         let base = Plan::ok().with("cmd", self.display.as_str());
         if let Some(c) = &self.creates {
             if obs.cmd(i)?.stdout.trim() == "yes" {
-                return Ok(base.with("msg", format!("Did not run command since '{c}' exists")).with("rc", 0).with("stdout", format!("skipped, since {c} exists")));
+                return Ok(base
+                    .with("msg", format!("Did not run command since '{c}' exists"))
+                    .with("rc", 0)
+                    .with("stdout", format!("skipped, since {c} exists")));
             }
             i += 1;
         }
-        if let Some(r) = &self.removes {
-            if obs.cmd(i)?.stdout.trim() != "yes" {
-                return Ok(base.with("msg", format!("Did not run command since '{r}' does not exist")).with("rc", 0).with("stdout", format!("skipped, since {r} does not exist")));
-            }
+        if let Some(r) = &self.removes
+            && obs.cmd(i)?.stdout.trim() != "yes"
+        {
+            return Ok(base
+                .with(
+                    "msg",
+                    format!("Did not run command since '{r}' does not exist"),
+                )
+                .with("rc", 0)
+                .with("stdout", format!("skipped, since {r} does not exist")));
         }
         let mut plan = base;
         plan.runs_command = self.creates.is_none() && self.removes.is_none();
-        plan.step(Step::Run { cmd: self.cmd, ok_rcs: vec![0] });
+        plan.step(Step::Run {
+            cmd: self.cmd,
+            ok_rcs: vec![0],
+        });
         Ok(plan)
     }
 }
@@ -159,23 +195,53 @@ mod tests {
 
     #[test]
     fn free_form_is_split_without_a_shell() {
-        let p = plan_answers(&CommandModule, args("command", &[("_raw_params", Value::from("echo 'a b' $HOME"))]), vec![]);
-        let Step::Run { cmd, .. } = &p.steps[0] else { panic!() };
+        let p = plan_answers(
+            &CommandModule,
+            args(
+                "command",
+                &[("_raw_params", Value::from("echo 'a b' $HOME"))],
+            ),
+            vec![],
+        );
+        let Step::Run { cmd, .. } = &p.steps[0] else {
+            panic!()
+        };
         assert_eq!(cmd.argv.as_deref().unwrap(), ["echo", "a b", "$HOME"]);
         assert!(p.changed && p.runs_command);
-        let p = plan_answers(&ShellModule, args("shell", &[("_raw_params", Value::from("echo $HOME | wc -c"))]), vec![]);
-        let Step::Run { cmd, .. } = &p.steps[0] else { panic!() };
+        let p = plan_answers(
+            &ShellModule,
+            args(
+                "shell",
+                &[("_raw_params", Value::from("echo $HOME | wc -c"))],
+            ),
+            vec![],
+        );
+        let Step::Run { cmd, .. } = &p.steps[0] else {
+            panic!()
+        };
         assert_eq!(cmd.shell.as_deref(), Some("echo $HOME | wc -c"));
     }
 
     #[test]
     fn creates_and_removes_decide() {
-        let a = args("command", &[("_raw_params", Value::from("touch /x")), ("creates", Value::from("/x"))]);
+        let a = args(
+            "command",
+            &[
+                ("_raw_params", Value::from("touch /x")),
+                ("creates", Value::from("/x")),
+            ],
+        );
         let p = plan_answers(&CommandModule, a.clone(), vec![cmd(0, "yes\n")]);
         assert!(!p.changed && p.steps.is_empty());
         let p = plan_answers(&CommandModule, a, vec![cmd(0, "no\n")]);
         assert!(p.changed && !p.runs_command);
-        let a = args("command", &[("_raw_params", Value::from("rm /x")), ("removes", Value::from("/x"))]);
+        let a = args(
+            "command",
+            &[
+                ("_raw_params", Value::from("rm /x")),
+                ("removes", Value::from("/x")),
+            ],
+        );
         let p = plan_answers(&CommandModule, a, vec![cmd(0, "no\n")]);
         assert!(!p.changed);
     }

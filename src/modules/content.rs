@@ -29,7 +29,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// Check a `validate` command the way Ansible does (it must contain `%s`).
 pub fn check_validate(module: &str, validate: &Option<String>) -> Result<()> {
     match validate {
-        Some(v) if !v.contains("%s") => Err(Error::runtime(format!("{module}: validate must contain %s: {v}"))),
+        Some(v) if !v.contains("%s") => Err(Error::runtime(format!(
+            "{module}: validate must contain %s: {v}"
+        ))),
         _ => Ok(()),
     }
 }
@@ -59,13 +61,21 @@ pub fn same_content(cur: &FileState, new: &[u8]) -> bool {
 
 /// Plan writing `new` over `cur`. `cur` is the probed state of `spec.path` (followed).
 pub fn plan_write(plan: &mut Plan, cur: &FileState, new: Vec<u8>, spec: &WriteSpec) -> Result<()> {
-    plan.result.insert("checksum".into(), sha256_hex(&new).into());
+    plan.result
+        .insert("checksum".into(), sha256_hex(&new).into());
     plan.result.insert("size".into(), (new.len() as i64).into());
     if cur.exists && !cur.is_file() {
-        return Err(Error::runtime(format!("{} exists and is not a regular file", spec.path)));
+        return Err(Error::runtime(format!(
+            "{} exists and is not a regular file",
+            spec.path
+        )));
     }
     if !same_content(cur, &new) {
-        let before = if cur.exists { diff_text(cur.content.as_deref(), cur.size) } else { String::new() };
+        let before = if cur.exists {
+            diff_text(cur.content.as_deref(), cur.size)
+        } else {
+            String::new()
+        };
         let after = diff_text(Some(&new), new.len() as u64);
         plan.diffs.push(Diff {
             before_header: format!("{} (content)", spec.path),
@@ -94,7 +104,12 @@ pub fn plan_write(plan: &mut Plan, cur: &FileState, new: Vec<u8>, spec: &WriteSp
         let (attrs, diff) = spec.attrs.changes(cur, spec.src_mode)?;
         if !attrs.is_empty() {
             plan.diffs.extend(diff);
-            plan.step(Step::SetAttrs { path: spec.path.clone(), attrs, recurse: false, follow: spec.follow });
+            plan.step(Step::SetAttrs {
+                path: spec.path.clone(),
+                attrs,
+                recurse: false,
+                follow: spec.follow,
+            });
         }
     }
     Ok(())

@@ -13,16 +13,36 @@ use minijinja::value::ValueKind;
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, check_validate, plan_write};
 use super::mode::ModeSpec;
-use super::{Args, Diff, FileState, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step, WriteFile};
+use super::{
+    Args, Diff, FileState, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step, WriteFile,
+};
 use crate::error::{Error, Result};
 use crate::template::to_text;
 
 pub struct Copy;
 
 const OPTIONS: &[&str] = &[
-    "src", "content", "dest", "mode", "owner", "group", "backup", "force", "validate", "remote_src",
-    "directory_mode", "follow", "local_follow", "decrypt", "checksum", "unsafe_writes", "attributes",
-    "selevel", "serole", "setype", "seuser",
+    "src",
+    "content",
+    "dest",
+    "mode",
+    "owner",
+    "group",
+    "backup",
+    "force",
+    "validate",
+    "remote_src",
+    "directory_mode",
+    "follow",
+    "local_follow",
+    "decrypt",
+    "checksum",
+    "unsafe_writes",
+    "attributes",
+    "selevel",
+    "serole",
+    "setype",
+    "seuser",
 ];
 
 impl Module for Copy {
@@ -33,7 +53,17 @@ impl Module for Copy {
         Some(OPTIONS)
     }
     fn prepare(&self, a: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>> {
-        super::file::unsupported(&a, &["attributes", "selevel", "serole", "setype", "seuser", "checksum"])?;
+        super::file::unsupported(
+            &a,
+            &[
+                "attributes",
+                "selevel",
+                "serole",
+                "setype",
+                "seuser",
+                "checksum",
+            ],
+        )?;
         let dest = a.req_str(&["dest"])?;
         let validate = a.str(&["validate"])?;
         check_validate("copy", &validate)?;
@@ -55,22 +85,50 @@ impl Module for Copy {
         };
         let src = a.str(&["src"])?;
         let sources = match (&content, &src) {
-            (Some(_), Some(_)) => return Err(Error::runtime("copy: src and content are mutually exclusive")),
+            (Some(_), Some(_)) => {
+                return Err(Error::runtime(
+                    "copy: src and content are mutually exclusive",
+                ));
+            }
             (None, None) => return Err(Error::runtime("copy: one of src or content is required")),
             (Some(c), None) => {
                 if dest.ends_with('/') {
-                    return Err(Error::runtime("copy: can not use content with a dir as dest"));
+                    return Err(Error::runtime(
+                        "copy: can not use content with a dir as dest",
+                    ));
                 }
-                vec![Source { rel: None, data: Some(c.clone()), mode: None }]
+                vec![Source {
+                    rel: None,
+                    data: Some(c.clone()),
+                    mode: None,
+                }]
             }
             (None, Some(s)) if a.bool(&["remote_src"], false)? => {
-                return Ok(Box::new(RemoteCopy { src: s.clone(), spec, force }));
+                return Ok(Box::new(RemoteCopy {
+                    src: s.clone(),
+                    spec,
+                    force,
+                }));
             }
             (None, Some(s)) => read_sources(&env.find_src(s, "files")?, s.ends_with('/'))?,
         };
         let single_file = sources.len() == 1 && sources[0].rel.is_none();
-        let base = src.as_deref().map(|s| s.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string());
-        Ok(Box::new(CopyPlan { dest, spec, force, dir_mode, sources, single_file, base }))
+        let base = src.as_deref().map(|s| {
+            s.trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        });
+        Ok(Box::new(CopyPlan {
+            dest,
+            spec,
+            force,
+            dir_mode,
+            sources,
+            single_file,
+            base,
+        }))
     }
 }
 
@@ -87,14 +145,26 @@ fn read_sources(path: &Path, contents_only: bool) -> Result<Vec<Source>> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_file() {
         let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        return Ok(vec![Source { rel: None, data: Some(data), mode: Some(meta.permissions().mode() & 0o7777) }]);
+        return Ok(vec![Source {
+            rel: None,
+            data: Some(data),
+            mode: Some(meta.permissions().mode() & 0o7777),
+        }]);
     }
     let mut out = Vec::new();
     let prefix = if contents_only {
         String::new()
     } else {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
-        out.push(Source { rel: Some(name.clone()), data: None, mode: Some(meta.permissions().mode() & 0o7777) });
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        out.push(Source {
+            rel: Some(name.clone()),
+            data: None,
+            mode: Some(meta.permissions().mode() & 0o7777),
+        });
         name
     };
     walk(path, &prefix, &mut out)?;
@@ -109,16 +179,32 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<Source>) -> Result<()> {
         .collect();
     entries.sort();
     for p in entries {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
-        let rel = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        let rel = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
         let meta = std::fs::metadata(&p).map_err(|e| Error::io(&p, e))?;
         let mode = Some(meta.permissions().mode() & 0o7777);
         if meta.is_dir() {
-            out.push(Source { rel: Some(rel.clone()), data: None, mode });
+            out.push(Source {
+                rel: Some(rel.clone()),
+                data: None,
+                mode,
+            });
             walk(&p, &rel, out)?;
         } else {
             let data = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
-            out.push(Source { rel: Some(rel), data: Some(data), mode });
+            out.push(Source {
+                rel: Some(rel),
+                data: Some(data),
+                mode,
+            });
         }
     }
     Ok(())
@@ -151,7 +237,11 @@ impl Planner for CopyPlan {
             p
         } else {
             let mut p = vec![Probe::stat_follow(&self.dest)];
-            p.extend(self.sources.iter().map(|s| Probe::read(&join(&self.dest, s.rel.as_deref().unwrap_or("")))));
+            p.extend(
+                self.sources
+                    .iter()
+                    .map(|s| Probe::read(&join(&self.dest, s.rel.as_deref().unwrap_or("")))),
+            );
             p
         }
     }
@@ -167,14 +257,21 @@ impl Planner for CopyPlan {
                 (join(&self.dest, &b), obs.file(2)?.clone())
             } else {
                 if !obs.file(1)?.is_dir() {
-                    return Ok(Plan::fail(format!("Destination directory {} does not exist", parent_of(&self.dest))));
+                    return Ok(Plan::fail(format!(
+                        "Destination directory {} does not exist",
+                        parent_of(&self.dest)
+                    )));
                 }
                 (self.dest.clone(), dest_state.clone())
             };
             if cur.exists && !self.force {
                 return Ok(plan.with("msg", "file already exists"));
             }
-            let spec = WriteSpec { path: path.clone(), src_mode: src.mode, ..self.spec.clone() };
+            let spec = WriteSpec {
+                path: path.clone(),
+                src_mode: src.mode,
+                ..self.spec.clone()
+            };
             plan_write(&mut plan, &cur, src.data.clone().unwrap_or_default(), &spec)?;
             plan.result.insert("dest".into(), Value::from(path));
             return Ok(plan);
@@ -185,9 +282,20 @@ impl Planner for CopyPlan {
             return Ok(Plan::fail(format!("dest {} is not a directory", self.dest)));
         }
         if !root.exists {
-            let attrs = AttrSpec { mode: self.dir_mode.clone(), ..Default::default() }.for_new(true, None)?;
-            plan.diffs.push(Diff::new(&self.dest, "state: absent\n", "state: directory\n"));
-            plan.step(Step::MakeDir { path: self.dest.clone(), attrs });
+            let attrs = AttrSpec {
+                mode: self.dir_mode.clone(),
+                ..Default::default()
+            }
+            .for_new(true, None)?;
+            plan.diffs.push(Diff::new(
+                &self.dest,
+                "state: absent\n",
+                "state: directory\n",
+            ));
+            plan.step(Step::MakeDir {
+                path: self.dest.clone(),
+                attrs,
+            });
         }
         for (i, src) in self.sources.iter().enumerate() {
             let path = join(&self.dest, src.rel.as_deref().unwrap_or(""));
@@ -195,9 +303,17 @@ impl Planner for CopyPlan {
             match &src.data {
                 None => {
                     if !cur.exists {
-                        let spec = AttrSpec { mode: self.dir_mode.clone(), ..self.spec.attrs.clone() };
-                        let attrs = AttrSpec { mode: spec.mode.clone(), ..spec }.for_new(true, src.mode)?;
-                        plan.diffs.push(Diff::new(&path, "state: absent\n", "state: directory\n"));
+                        let spec = AttrSpec {
+                            mode: self.dir_mode.clone(),
+                            ..self.spec.attrs.clone()
+                        };
+                        let attrs = AttrSpec {
+                            mode: spec.mode.clone(),
+                            ..spec
+                        }
+                        .for_new(true, src.mode)?;
+                        plan.diffs
+                            .push(Diff::new(&path, "state: absent\n", "state: directory\n"));
                         plan.step(Step::MakeDir { path, attrs });
                     } else if !cur.is_dir() {
                         return Ok(Plan::fail(format!("{path} exists and is not a directory")));
@@ -207,7 +323,11 @@ impl Planner for CopyPlan {
                     if cur.exists && !self.force {
                         continue;
                     }
-                    let spec = WriteSpec { path, src_mode: src.mode, ..self.spec.clone() };
+                    let spec = WriteSpec {
+                        path,
+                        src_mode: src.mode,
+                        ..self.spec.clone()
+                    };
                     plan_write(&mut plan, cur, data.clone(), &spec)?;
                 }
             }
@@ -244,17 +364,30 @@ impl Planner for RemoteCopy {
         if !src.is_file() {
             return Ok(Plan::fail(format!("Source {} not found", self.src)));
         }
-        let mut plan = Plan::ok().with("dest", self.spec.path.as_str()).with("src", self.src.as_str());
+        let mut plan = Plan::ok()
+            .with("dest", self.spec.path.as_str())
+            .with("src", self.src.as_str());
         if cur.exists && !self.force {
             return Ok(plan);
         }
-        let spec = WriteSpec { src_mode: Some(src.mode), ..self.spec.clone() };
+        let spec = WriteSpec {
+            src_mode: Some(src.mode),
+            ..self.spec.clone()
+        };
         match &src.content {
             Some(data) => plan_write(&mut plan, cur, data.clone(), &spec)?,
             None => {
                 if cur.sha256.is_none() || cur.sha256 != src.sha256 {
-                    let attrs = if cur.exists { spec.attrs.changes(cur, spec.src_mode)?.0 } else { spec.attrs.for_new(false, spec.src_mode)? };
-                    plan.diffs.push(Diff::new(&spec.path, format!("sha256: {}\n", cur.sha256.clone().unwrap_or_default()), format!("sha256: {}\n", src.sha256.clone().unwrap_or_default())));
+                    let attrs = if cur.exists {
+                        spec.attrs.changes(cur, spec.src_mode)?.0
+                    } else {
+                        spec.attrs.for_new(false, spec.src_mode)?
+                    };
+                    plan.diffs.push(Diff::new(
+                        &spec.path,
+                        format!("sha256: {}\n", cur.sha256.clone().unwrap_or_default()),
+                        format!("sha256: {}\n", src.sha256.clone().unwrap_or_default()),
+                    ));
                     plan.step(Step::Write(WriteFile {
                         path: spec.path.clone(),
                         source: Some(self.src.clone()),
@@ -279,27 +412,74 @@ mod tests {
 
     #[test]
     fn content_is_written_when_different_only() {
-        let a = args("copy", &[("dest", Value::from("/etc/motd")), ("content", Value::from("hello\n")), ("mode", Value::from(0o644))]);
-        let p = plan_with(&Copy, a.clone(), &[missing("/etc/motd"), dir("/etc", 0o755)]);
+        let a = args(
+            "copy",
+            &[
+                ("dest", Value::from("/etc/motd")),
+                ("content", Value::from("hello\n")),
+                ("mode", Value::from(0o644)),
+            ],
+        );
+        let p = plan_with(
+            &Copy,
+            a.clone(),
+            &[missing("/etc/motd"), dir("/etc", 0o755)],
+        );
         assert!(p.changed);
-        let Step::Write(w) = &p.steps[0] else { panic!() };
+        let Step::Write(w) = &p.steps[0] else {
+            panic!()
+        };
         assert_eq!(w.content, b"hello\n");
-        assert_eq!(w.attrs, Attrs { mode: Some(0o644), ..Default::default() });
+        assert_eq!(
+            w.attrs,
+            Attrs {
+                mode: Some(0o644),
+                ..Default::default()
+            }
+        );
         assert_eq!(p.diffs[0].after, "hello\n");
-        let p = plan_with(&Copy, a.clone(), &[file("/etc/motd", 0o644, "hello\n"), dir("/etc", 0o755)]);
+        let p = plan_with(
+            &Copy,
+            a.clone(),
+            &[file("/etc/motd", 0o644, "hello\n"), dir("/etc", 0o755)],
+        );
         assert!(!p.changed);
-        let p = plan_with(&Copy, a, &[file("/etc/motd", 0o600, "hello\n"), dir("/etc", 0o755)]);
+        let p = plan_with(
+            &Copy,
+            a,
+            &[file("/etc/motd", 0o600, "hello\n"), dir("/etc", 0o755)],
+        );
         assert!(p.changed);
         assert!(matches!(p.steps[0], Step::SetAttrs { .. }));
     }
 
     #[test]
     fn missing_parent_fails_and_force_false_keeps_existing() {
-        let a = args("copy", &[("dest", Value::from("/nope/x")), ("content", Value::from("a"))]);
+        let a = args(
+            "copy",
+            &[
+                ("dest", Value::from("/nope/x")),
+                ("content", Value::from("a")),
+            ],
+        );
         let p = plan_with(&Copy, a, &[missing("/nope/x"), missing("/nope")]);
-        assert_eq!(p.failed.as_deref(), Some("Destination directory /nope does not exist"));
-        let a = args("copy", &[("dest", Value::from("/etc/x")), ("content", Value::from("new")), ("force", Value::from(false))]);
-        let p = plan_with(&Copy, a, &[file("/etc/x", 0o644, "old"), dir("/etc", 0o755)]);
+        assert_eq!(
+            p.failed.as_deref(),
+            Some("Destination directory /nope does not exist")
+        );
+        let a = args(
+            "copy",
+            &[
+                ("dest", Value::from("/etc/x")),
+                ("content", Value::from("new")),
+                ("force", Value::from(false)),
+            ],
+        );
+        let p = plan_with(
+            &Copy,
+            a,
+            &[file("/etc/x", 0o644, "old"), dir("/etc", 0o755)],
+        );
         assert!(!p.changed);
     }
 
@@ -310,14 +490,26 @@ mod tests {
         std::fs::write(d.join("files/app.conf"), "x=1\n").unwrap();
         let mut env = crate::modules::testing::env();
         env.playbook_dir = d.clone();
-        let a = args("copy", &[("dest", Value::from("/etc/app/")), ("src", Value::from("app.conf"))]);
+        let a = args(
+            "copy",
+            &[
+                ("dest", Value::from("/etc/app/")),
+                ("src", Value::from("app.conf")),
+            ],
+        );
         let p = crate::modules::testing::plan_answers_env(
             &Copy,
             a,
-            vec![crate::modules::Answer::File(dir("/etc/app", 0o755)), crate::modules::Answer::File(dir("/etc", 0o755)), crate::modules::Answer::File(missing("/etc/app/app.conf"))],
+            vec![
+                crate::modules::Answer::File(dir("/etc/app", 0o755)),
+                crate::modules::Answer::File(dir("/etc", 0o755)),
+                crate::modules::Answer::File(missing("/etc/app/app.conf")),
+            ],
             &env,
         );
-        let Step::Write(w) = &p.steps[0] else { panic!() };
+        let Step::Write(w) = &p.steps[0] else {
+            panic!()
+        };
         assert_eq!(w.path, "/etc/app/app.conf");
         assert_eq!(w.content, b"x=1\n");
         std::fs::remove_dir_all(d).unwrap();

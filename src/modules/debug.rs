@@ -16,7 +16,9 @@ impl Module for Debug {
     }
     fn prepare(&self, a: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>> {
         if a.has("msg") && a.has("var") {
-            return Err(Error::runtime("debug: parameters are mutually exclusive: msg|var"));
+            return Err(Error::runtime(
+                "debug: parameters are mutually exclusive: msg|var",
+            ));
         }
         let plan = if let Some(var) = a.str(&["var"])? {
             let value = match crate::template::eval_expression(&var, &env.vars) {
@@ -25,10 +27,16 @@ impl Module for Debug {
             };
             Plan::ok().with(&var, value)
         } else {
-            let msg = a.get(&["msg"]).cloned().unwrap_or_else(|| Value::from("Hello world!"));
+            let msg = a
+                .get(&["msg"])
+                .cloned()
+                .unwrap_or_else(|| Value::from("Hello world!"));
             Plan::ok().with("msg", msg)
         };
         let verbosity = a.int(&["verbosity"])?.unwrap_or(0);
-        Ok(Box::new(Fixed(plan.with("_verbosity", verbosity))))
+        if verbosity > i64::from(env.verbosity) {
+            return Ok(Box::new(Fixed(Plan::skip("verbosity threshold not met"))));
+        }
+        Ok(Box::new(Fixed(plan)))
     }
 }

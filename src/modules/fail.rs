@@ -13,7 +13,9 @@ impl Module for Fail {
         Some(&["msg"])
     }
     fn prepare(&self, a: Args, _env: &ModuleEnv) -> Result<Box<dyn Planner>> {
-        let msg = a.str(&["msg"])?.unwrap_or_else(|| "Failed as requested from task".into());
+        let msg = a
+            .str(&["msg"])?
+            .unwrap_or_else(|| "Failed as requested from task".into());
         Ok(Box::new(Fixed(Plan::fail(msg))))
     }
 }

@@ -10,16 +10,38 @@ use minijinja::Value;
 
 use super::attrs::AttrSpec;
 use super::mode::{ModeSpec, octal};
-use super::{Args, Attrs, Command, Diff, FileKind, FileState, Module, ModuleEnv, Observed, Plan, Planner, Probe, Stamp, Step};
+use super::{
+    Args, Attrs, Command, Diff, FileKind, FileState, Module, ModuleEnv, Observed, Plan, Planner,
+    Probe, Stamp, Step,
+};
 use crate::error::Result;
 use crate::shlex::quote;
 
 pub struct File;
 
 const OPTIONS: &[&str] = &[
-    "path", "dest", "name", "state", "mode", "owner", "group", "src", "recurse", "force", "follow",
-    "modification_time", "modification_time_format", "access_time", "access_time_format",
-    "unsafe_writes", "attributes", "attr", "selevel", "serole", "setype", "seuser",
+    "path",
+    "dest",
+    "name",
+    "state",
+    "mode",
+    "owner",
+    "group",
+    "src",
+    "recurse",
+    "force",
+    "follow",
+    "modification_time",
+    "modification_time_format",
+    "access_time",
+    "access_time_format",
+    "unsafe_writes",
+    "attributes",
+    "attr",
+    "selevel",
+    "serole",
+    "setype",
+    "seuser",
 ];
 
 impl Module for File {
@@ -30,12 +52,29 @@ impl Module for File {
         Some(OPTIONS)
     }
     fn prepare(&self, a: Args, _env: &ModuleEnv) -> Result<Box<dyn Planner>> {
-        unsupported(&a, &["attributes", "attr", "selevel", "serole", "setype", "seuser"])?;
-        let state = a.choice(&["state"], &["file", "directory", "link", "hard", "absent", "touch"], None)?;
+        unsupported(
+            &a,
+            &[
+                "attributes",
+                "attr",
+                "selevel",
+                "serole",
+                "setype",
+                "seuser",
+            ],
+        )?;
+        let state = a.choice(
+            &["state"],
+            &["file", "directory", "link", "hard", "absent", "touch"],
+            None,
+        )?;
         let path = a.req_str(&["path", "dest", "name"])?;
         let src = a.str(&["src"])?;
         if matches!(state.as_deref(), Some("link" | "hard")) && src.is_none() {
-            return Err(crate::error::Error::runtime(format!("file: src is required for state={}", state.unwrap_or_default())));
+            return Err(crate::error::Error::runtime(format!(
+                "file: src is required for state={}",
+                state.unwrap_or_default()
+            )));
         }
         Ok(Box::new(FilePlan {
             src_abs: src.as_ref().map(|s| resolve_src(&path, s)),
@@ -47,7 +86,9 @@ impl Module for File {
             force: a.bool(&["force"], false)?,
             follow: a.bool(&["follow"], true)?,
             mtime: a.str(&["modification_time"])?,
-            mtime_format: a.str(&["modification_time_format"])?.unwrap_or_else(|| "%Y%m%d%H%M.%S".into()),
+            mtime_format: a
+                .str(&["modification_time_format"])?
+                .unwrap_or_else(|| "%Y%m%d%H%M.%S".into()),
             atime: a.str(&["access_time"])?,
         }))
     }
@@ -57,7 +98,10 @@ impl Module for File {
 pub fn unsupported(a: &Args, names: &[&str]) -> Result<()> {
     for n in names {
         if a.has(n) {
-            return Err(crate::error::Error::runtime(format!("{}: option '{n}' is not supported by prov", a.module)));
+            return Err(crate::error::Error::runtime(format!(
+                "{}: option '{n}' is not supported by prov",
+                a.module
+            )));
         }
     }
     Ok(())
@@ -99,7 +143,11 @@ fn kind_name(f: &FileState) -> &'static str {
 }
 
 fn state_diff(path: &str, before: &str, after: &str, extra_after: &str) -> Diff {
-    Diff::new(path, format!("path: {path}\nstate: {before}\n"), format!("path: {path}\nstate: {after}\n{extra_after}"))
+    Diff::new(
+        path,
+        format!("path: {path}\nstate: {before}\n"),
+        format!("path: {path}\nstate: {after}\n{extra_after}"),
+    )
 }
 
 /// A `find` that prints something if any entry below `path` differs from the attributes.
@@ -111,11 +159,19 @@ fn recurse_probe(path: &str, attrs: &AttrSpec) -> Option<String> {
         _ => {}
     }
     if let Some(o) = &attrs.owner {
-        let flag = if o.parse::<u32>().is_ok() { "-uid" } else { "-user" };
+        let flag = if o.parse::<u32>().is_ok() {
+            "-uid"
+        } else {
+            "-user"
+        };
         tests.push(format!("! {flag} {}", quote(o)));
     }
     if let Some(g) = &attrs.group {
-        let flag = if g.parse::<u32>().is_ok() { "-gid" } else { "-group" };
+        let flag = if g.parse::<u32>().is_ok() {
+            "-gid"
+        } else {
+            "-group"
+        };
         tests.push(format!("! {flag} {}", quote(g)));
     }
     if tests.is_empty() {
@@ -158,7 +214,9 @@ impl FilePlan {
                 None | Some("now") => Stamp::Now,
                 Some("preserve") => Stamp::Keep,
                 Some(s) => match parse_stamp(s, &self.mtime_format) {
-                    Some(epoch) if cur.exists && (epoch as f64 - current).abs() < 1.0 => Stamp::Keep,
+                    Some(epoch) if cur.exists && (epoch as f64 - current).abs() < 1.0 => {
+                        Stamp::Keep
+                    }
                     _ => Stamp::At(s.to_string()),
                 },
             }
@@ -167,18 +225,24 @@ impl FilePlan {
         if cur.exists && mtime == Stamp::Keep && atime == Stamp::Keep {
             return None;
         }
-        Some(Step::Touch { path: self.path.clone(), mtime, atime })
+        Some(Step::Touch {
+            path: self.path.clone(),
+            mtime,
+            atime,
+        })
     }
 }
 
 impl Planner for FilePlan {
     fn probes(&self) -> Vec<Probe> {
         let mut p = vec![Probe::stat(&self.path), Probe::stat_follow(&self.path)];
-        p.push(Probe::stat(self.src_abs.as_deref().unwrap_or("/nonexistent-prov-src")));
-        if self.recurse {
-            if let Some(cmd) = recurse_probe(&self.path, &self.attrs) {
-                p.push(Probe::Command(cmd));
-            }
+        p.push(Probe::stat(
+            self.src_abs.as_deref().unwrap_or("/nonexistent-prov-src"),
+        ));
+        if self.recurse
+            && let Some(cmd) = recurse_probe(&self.path, &self.attrs)
+        {
+            p.push(Probe::Command(cmd));
         }
         p
     }
@@ -186,7 +250,11 @@ impl Planner for FilePlan {
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
         let cur = obs.file(0)?;
         let followed = obs.file(1)?;
-        let eff = if self.follow && cur.is_link && followed.exists { followed } else { cur };
+        let eff = if self.follow && cur.is_link && followed.exists {
+            followed
+        } else {
+            cur
+        };
         let state = self.state.clone().unwrap_or_else(|| {
             if cur.is_link {
                 "link".into()
@@ -197,38 +265,56 @@ impl Planner for FilePlan {
             }
         });
         let path = self.path.clone();
-        let mut plan = Plan::ok().with("path", path.as_str()).with("state", state.as_str());
+        let mut plan = Plan::ok()
+            .with("path", path.as_str())
+            .with("state", state.as_str());
         match state.as_str() {
             "absent" => {
                 if cur.exists || cur.is_link {
-                    plan.diffs.push(state_diff(&path, kind_name(cur), "absent", ""));
+                    plan.diffs
+                        .push(state_diff(&path, kind_name(cur), "absent", ""));
                     plan.step(Step::Remove { path });
                 }
             }
             "directory" => {
                 if !eff.exists {
-                    plan.diffs.push(state_diff(&path, "absent", "directory", ""));
-                    plan.step(Step::MakeDir { path: path.clone(), attrs: self.attrs.for_new(true, None)? });
+                    plan.diffs
+                        .push(state_diff(&path, "absent", "directory", ""));
+                    plan.step(Step::MakeDir {
+                        path: path.clone(),
+                        attrs: self.attrs.for_new(true, None)?,
+                    });
                 } else if eff.is_dir() {
                     self.attr_steps(&mut plan, eff)?;
-                    if self.recurse {
-                        if let Ok(out) = obs.cmd(3) {
-                            if !out.stdout.trim().is_empty() {
-                                plan.diffs.push(Diff::new(&path, format!("recursive attributes of {path}: differ\n"), format!("recursive attributes of {path}: set\n")));
-                                self.recurse_steps(&mut plan);
-                            }
-                        }
+                    if self.recurse
+                        && let Ok(out) = obs.cmd(3)
+                        && !out.stdout.trim().is_empty()
+                    {
+                        plan.diffs.push(Diff::new(
+                            &path,
+                            format!("recursive attributes of {path}: differ\n"),
+                            format!("recursive attributes of {path}: set\n"),
+                        ));
+                        self.recurse_steps(&mut plan);
                     }
                 } else {
-                    return Ok(Plan::fail(format!("{path} already exists as a {}", kind_name(eff))));
+                    return Ok(Plan::fail(format!(
+                        "{path} already exists as a {}",
+                        kind_name(eff)
+                    )));
                 }
             }
             "file" => {
                 if !eff.exists {
-                    return Ok(Plan::fail(format!("file ({path}) is absent, cannot continue")));
+                    return Ok(Plan::fail(format!(
+                        "file ({path}) is absent, cannot continue"
+                    )));
                 }
                 if !matches!(eff.kind, Some(FileKind::File)) {
-                    return Ok(Plan::fail(format!("file ({path}) is {}, cannot continue", kind_name(eff))));
+                    return Ok(Plan::fail(format!(
+                        "file ({path}) is {}, cannot continue",
+                        kind_name(eff)
+                    )));
                 }
                 self.attr_steps(&mut plan, eff)?;
             }
@@ -240,11 +326,20 @@ impl Planner for FilePlan {
                     }
                     let attrs = self.attrs.for_new(false, None)?;
                     if !attrs.is_empty() {
-                        plan.step(Step::SetAttrs { path, attrs, recurse: false, follow: self.follow });
+                        plan.step(Step::SetAttrs {
+                            path,
+                            attrs,
+                            recurse: false,
+                            follow: self.follow,
+                        });
                     }
                 } else {
                     if let Some(step) = self.touch_step(eff) {
-                        plan.diffs.push(Diff::new(&path, format!("path: {path}\ntimestamps: unchanged\n"), format!("path: {path}\ntimestamps: updated\n")));
+                        plan.diffs.push(Diff::new(
+                            &path,
+                            format!("path: {path}\ntimestamps: unchanged\n"),
+                            format!("path: {path}\ntimestamps: updated\n"),
+                        ));
                         plan.step(step);
                     }
                     self.attr_steps(&mut plan, eff)?;
@@ -257,11 +352,23 @@ impl Planner for FilePlan {
                     self.link_attr_steps(&mut plan, cur)?;
                 } else if cur.exists && !cur.is_link {
                     if !self.force {
-                        return Ok(Plan::fail(format!("refusing to convert from {} to symlink for {path}", kind_name(cur))));
+                        return Ok(Plan::fail(format!(
+                            "refusing to convert from {} to symlink for {path}",
+                            kind_name(cur)
+                        )));
                     }
-                    plan.diffs.push(state_diff(&path, kind_name(cur), "link", &format!("src: {src}\n")));
+                    plan.diffs.push(state_diff(
+                        &path,
+                        kind_name(cur),
+                        "link",
+                        &format!("src: {src}\n"),
+                    ));
                     plan.step(Step::Remove { path: path.clone() });
-                    plan.step(Step::Link { src, path, hard: false });
+                    plan.step(Step::Link {
+                        src,
+                        path,
+                        hard: false,
+                    });
                 } else {
                     if !src_state.exists && !self.force && !cur.is_link {
                         return Ok(Plan::fail(format!(
@@ -269,12 +376,29 @@ impl Planner for FilePlan {
                             self.src_abs.as_deref().unwrap_or_default()
                         )));
                     }
-                    let before = cur.link_target.as_deref().map(|t| format!("link\nsrc: {t}")).unwrap_or_else(|| "absent".into());
-                    plan.diffs.push(state_diff(&path, &before, "link", &format!("src: {src}\n")));
-                    plan.step(Step::Link { src, path: path.clone(), hard: false });
+                    let before = cur
+                        .link_target
+                        .as_deref()
+                        .map(|t| format!("link\nsrc: {t}"))
+                        .unwrap_or_else(|| "absent".into());
+                    plan.diffs
+                        .push(state_diff(&path, &before, "link", &format!("src: {src}\n")));
+                    plan.step(Step::Link {
+                        src,
+                        path: path.clone(),
+                        hard: false,
+                    });
                     let attrs = self.attrs.for_new(false, None)?;
                     if attrs.owner.is_some() || attrs.group.is_some() {
-                        plan.step(Step::SetAttrs { path, attrs: Attrs { mode: None, ..attrs }, recurse: false, follow: false });
+                        plan.step(Step::SetAttrs {
+                            path,
+                            attrs: Attrs {
+                                mode: None,
+                                ..attrs
+                            },
+                            recurse: false,
+                            follow: false,
+                        });
                     }
                 }
             }
@@ -282,31 +406,54 @@ impl Planner for FilePlan {
                 let src = self.src.clone().unwrap_or_default();
                 let src_state = obs.file(2)?;
                 if !src_state.exists {
-                    return Ok(Plan::fail(format!("src does not exist: {}", self.src_abs.as_deref().unwrap_or_default())));
+                    return Ok(Plan::fail(format!(
+                        "src does not exist: {}",
+                        self.src_abs.as_deref().unwrap_or_default()
+                    )));
                 }
                 if cur.exists && cur.inode == src_state.inode && cur.dev == src_state.dev {
                     self.attr_steps(&mut plan, cur)?;
                 } else {
                     if cur.is_dir() {
-                        return Ok(Plan::fail(format!("refusing to replace directory {path} with a hard link")));
+                        return Ok(Plan::fail(format!(
+                            "refusing to replace directory {path} with a hard link"
+                        )));
                     }
-                    if cur.exists && !self.force && !cur.is_link && cur.kind != Some(FileKind::File) {
-                        return Ok(Plan::fail(format!("refusing to convert from {} to hard link for {path}", kind_name(cur))));
+                    if cur.exists && !self.force && !cur.is_link && cur.kind != Some(FileKind::File)
+                    {
+                        return Ok(Plan::fail(format!(
+                            "refusing to convert from {} to hard link for {path}",
+                            kind_name(cur)
+                        )));
                     }
-                    plan.diffs.push(state_diff(&path, kind_name(cur), "hard", &format!("src: {src}\n")));
-                    plan.step(Step::Link { src: self.src_abs.clone().unwrap_or(src), path: path.clone(), hard: true });
+                    plan.diffs.push(state_diff(
+                        &path,
+                        kind_name(cur),
+                        "hard",
+                        &format!("src: {src}\n"),
+                    ));
+                    plan.step(Step::Link {
+                        src: self.src_abs.clone().unwrap_or(src),
+                        path: path.clone(),
+                        hard: true,
+                    });
                     let attrs = self.attrs.for_new(false, None)?;
                     if !attrs.is_empty() {
-                        plan.step(Step::SetAttrs { path, attrs, recurse: false, follow: false });
+                        plan.step(Step::SetAttrs {
+                            path,
+                            attrs,
+                            recurse: false,
+                            follow: false,
+                        });
                     }
                 }
             }
             _ => unreachable!("state validated in prepare"),
         }
-        if let Some(m) = &self.attrs.mode {
-            if let Ok(mode) = m.resolve(eff.mode, eff.is_dir(), None) {
-                plan.result.insert("mode".into(), Value::from(octal(mode)));
-            }
+        if let Some(m) = &self.attrs.mode
+            && let Ok(mode) = m.resolve(eff.mode, eff.is_dir(), None)
+        {
+            plan.result.insert("mode".into(), Value::from(octal(mode)));
         }
         Ok(plan)
     }
@@ -316,17 +463,34 @@ impl FilePlan {
     /// Apply the attributes below a directory: a symbolic mode goes to `chmod -R` as is,
     /// since each entry's result depends on its own mode.
     fn recurse_steps(&self, plan: &mut Plan) {
-        let mut attrs = Attrs { mode: None, owner: self.attrs.owner.clone(), group: self.attrs.group.clone() };
+        let mut attrs = Attrs {
+            mode: None,
+            owner: self.attrs.owner.clone(),
+            group: self.attrs.group.clone(),
+        };
         match &self.attrs.mode {
             Some(ModeSpec::Octal(m)) => attrs.mode = Some(*m),
             Some(ModeSpec::Symbolic(spec)) => {
-                let argv = ["chmod", "-R", spec.as_str(), "--", self.path.as_str()].map(str::to_string).to_vec();
-                plan.step(Step::Run { cmd: Command { argv: Some(argv), ..Default::default() }, ok_rcs: vec![0] });
+                let argv = ["chmod", "-R", spec.as_str(), "--", self.path.as_str()]
+                    .map(str::to_string)
+                    .to_vec();
+                plan.step(Step::Run {
+                    cmd: Command {
+                        argv: Some(argv),
+                        ..Default::default()
+                    },
+                    ok_rcs: vec![0],
+                });
             }
             _ => {}
         }
         if !attrs.is_empty() {
-            plan.step(Step::SetAttrs { path: self.path.clone(), attrs, recurse: true, follow: self.follow });
+            plan.step(Step::SetAttrs {
+                path: self.path.clone(),
+                attrs,
+                recurse: true,
+                follow: self.follow,
+            });
         }
     }
 
@@ -334,18 +498,31 @@ impl FilePlan {
         let (attrs, diff) = self.attrs.changes(cur, None)?;
         if !attrs.is_empty() {
             plan.diffs.extend(diff);
-            plan.step(Step::SetAttrs { path: self.path.clone(), attrs, recurse: false, follow: self.follow });
+            plan.step(Step::SetAttrs {
+                path: self.path.clone(),
+                attrs,
+                recurse: false,
+                follow: self.follow,
+            });
         }
         Ok(())
     }
 
     /// Owner/group of the link itself (Linux links have no mode of their own).
     fn link_attr_steps(&self, plan: &mut Plan, cur: &FileState) -> Result<()> {
-        let spec = AttrSpec { mode: None, ..self.attrs.clone() };
+        let spec = AttrSpec {
+            mode: None,
+            ..self.attrs.clone()
+        };
         let (attrs, diff) = spec.changes(cur, None)?;
         if !attrs.is_empty() {
             plan.diffs.extend(diff);
-            plan.step(Step::SetAttrs { path: self.path.clone(), attrs, recurse: false, follow: false });
+            plan.step(Step::SetAttrs {
+                path: self.path.clone(),
+                attrs,
+                recurse: false,
+                follow: false,
+            });
         }
         Ok(())
     }
@@ -357,15 +534,38 @@ mod tests {
     use crate::modules::testing::{dir, file, link, missing, plan_with};
 
     fn args(pairs: &[(&str, &str)]) -> Args {
-        Args::from_pairs("file", &pairs.iter().map(|(k, v)| (*k, Value::from(*v))).collect::<Vec<_>>())
+        Args::from_pairs(
+            "file",
+            &pairs
+                .iter()
+                .map(|(k, v)| (*k, Value::from(*v)))
+                .collect::<Vec<_>>(),
+        )
     }
 
     #[test]
     fn directory_created_once() {
-        let a = args(&[("path", "/srv/app"), ("state", "directory"), ("mode", "0750")]);
-        let p = plan_with(&File, a.clone(), &[missing("/srv/app"), missing("/srv/app")]);
+        let a = args(&[
+            ("path", "/srv/app"),
+            ("state", "directory"),
+            ("mode", "0750"),
+        ]);
+        let p = plan_with(
+            &File,
+            a.clone(),
+            &[missing("/srv/app"), missing("/srv/app")],
+        );
         assert!(p.changed);
-        assert_eq!(p.steps, [Step::MakeDir { path: "/srv/app".into(), attrs: Attrs { mode: Some(0o750), ..Default::default() } }]);
+        assert_eq!(
+            p.steps,
+            [Step::MakeDir {
+                path: "/srv/app".into(),
+                attrs: Attrs {
+                    mode: Some(0o750),
+                    ..Default::default()
+                }
+            }]
+        );
         assert_eq!(p.diffs[0].after, "path: /srv/app\nstate: directory\n");
         let existing = dir("/srv/app", 0o750);
         let p = plan_with(&File, a, &[existing.clone(), existing]);
@@ -377,7 +577,10 @@ mod tests {
         let a = args(&[("path", "/srv/app"), ("state", "directory")]);
         let f = file("/srv/app", 0o644, "x");
         let p = plan_with(&File, a, &[f.clone(), f]);
-        assert_eq!(p.failed.as_deref(), Some("/srv/app already exists as a file"));
+        assert_eq!(
+            p.failed.as_deref(),
+            Some("/srv/app already exists as a file")
+        );
     }
 
     #[test]
@@ -385,24 +588,52 @@ mod tests {
         let a = args(&[("path", "/tmp/x"), ("state", "absent")]);
         let f = file("/tmp/x", 0o644, "x");
         let p = plan_with(&File, a.clone(), &[f.clone(), f]);
-        assert_eq!(p.steps, [Step::Remove { path: "/tmp/x".into() }]);
+        assert_eq!(
+            p.steps,
+            [Step::Remove {
+                path: "/tmp/x".into()
+            }]
+        );
         let p = plan_with(&File, a, &[missing("/tmp/x"), missing("/tmp/x")]);
         assert!(!p.changed);
     }
 
     #[test]
     fn link_states() {
-        let a = args(&[("path", "/etc/alt"), ("src", "/etc/real"), ("state", "link")]);
+        let a = args(&[
+            ("path", "/etc/alt"),
+            ("src", "/etc/real"),
+            ("state", "link"),
+        ]);
         let real = file("/etc/real", 0o644, "r");
-        let p = plan_with(&File, a.clone(), &[missing("/etc/alt"), missing("/etc/alt"), real.clone()]);
-        assert_eq!(p.steps, [Step::Link { src: "/etc/real".into(), path: "/etc/alt".into(), hard: false }]);
+        let p = plan_with(
+            &File,
+            a.clone(),
+            &[missing("/etc/alt"), missing("/etc/alt"), real.clone()],
+        );
+        assert_eq!(
+            p.steps,
+            [Step::Link {
+                src: "/etc/real".into(),
+                path: "/etc/alt".into(),
+                hard: false
+            }]
+        );
         let l = link("/etc/alt", "/etc/real");
         let p = plan_with(&File, a.clone(), &[l, real.clone(), real.clone()]);
         assert!(!p.changed);
         let f = file("/etc/alt", 0o644, "x");
         let p = plan_with(&File, a.clone(), &[f.clone(), f.clone(), real.clone()]);
-        assert!(p.failed.unwrap().contains("refusing to convert from file to symlink"));
-        let p = plan_with(&File, args(&[("path", "/etc/alt"), ("src", "/nope"), ("state", "link")]), &[missing("/etc/alt"), missing("/etc/alt"), missing("/nope")]);
+        assert!(
+            p.failed
+                .unwrap()
+                .contains("refusing to convert from file to symlink")
+        );
+        let p = plan_with(
+            &File,
+            args(&[("path", "/etc/alt"), ("src", "/nope"), ("state", "link")]),
+            &[missing("/etc/alt"), missing("/etc/alt"), missing("/nope")],
+        );
         assert!(p.failed.unwrap().contains("src file does not exist"));
     }
 
@@ -413,18 +644,34 @@ mod tests {
         let p = plan_with(&File, a.clone(), &[f.clone(), f]);
         assert_eq!(p.steps.len(), 1);
         assert_eq!(p.diffs[0].after, "path: /etc/x\nmode: 0600\n");
-        let p = plan_with(&File, args(&[("path", "/etc/x"), ("state", "file")]), &[missing("/etc/x"), missing("/etc/x")]);
-        assert_eq!(p.failed.as_deref(), Some("file (/etc/x) is absent, cannot continue"));
+        let p = plan_with(
+            &File,
+            args(&[("path", "/etc/x"), ("state", "file")]),
+            &[missing("/etc/x"), missing("/etc/x")],
+        );
+        assert_eq!(
+            p.failed.as_deref(),
+            Some("file (/etc/x) is absent, cannot continue")
+        );
     }
 
     #[test]
     fn touch_always_changes_unless_preserved() {
         let f = file("/tmp/t", 0o644, "");
-        let p = plan_with(&File, args(&[("path", "/tmp/t"), ("state", "touch")]), &[f.clone(), f.clone()]);
+        let p = plan_with(
+            &File,
+            args(&[("path", "/tmp/t"), ("state", "touch")]),
+            &[f.clone(), f.clone()],
+        );
         assert!(p.changed);
         let p = plan_with(
             &File,
-            args(&[("path", "/tmp/t"), ("state", "touch"), ("modification_time", "preserve"), ("access_time", "preserve")]),
+            args(&[
+                ("path", "/tmp/t"),
+                ("state", "touch"),
+                ("modification_time", "preserve"),
+                ("access_time", "preserve"),
+            ]),
             &[f.clone(), f],
         );
         assert!(!p.changed);

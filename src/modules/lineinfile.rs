@@ -18,9 +18,32 @@ use crate::template::filters::{python_regex, python_replacement};
 pub struct LineInFile;
 
 const OPTIONS: &[&str] = &[
-    "path", "dest", "destfile", "name", "state", "regexp", "regex", "search_string", "line", "value",
-    "insertafter", "insertbefore", "backrefs", "create", "backup", "firstmatch", "validate", "mode",
-    "owner", "group", "unsafe_writes", "attributes", "selevel", "serole", "setype", "seuser",
+    "path",
+    "dest",
+    "destfile",
+    "name",
+    "state",
+    "regexp",
+    "regex",
+    "search_string",
+    "line",
+    "value",
+    "insertafter",
+    "insertbefore",
+    "backrefs",
+    "create",
+    "backup",
+    "firstmatch",
+    "validate",
+    "mode",
+    "owner",
+    "group",
+    "unsafe_writes",
+    "attributes",
+    "selevel",
+    "serole",
+    "setype",
+    "seuser",
 ];
 
 impl Module for LineInFile {
@@ -33,7 +56,10 @@ impl Module for LineInFile {
     fn prepare(&self, a: Args, _env: &ModuleEnv) -> Result<Box<dyn Planner>> {
         super::file::unsupported(&a, &["attributes", "selevel", "serole", "setype", "seuser"])?;
         let path = a.req_str(&["path", "dest", "destfile", "name"])?;
-        let present = a.choice(&["state"], &["present", "absent"], Some("present"))?.as_deref() == Some("present");
+        let present = a
+            .choice(&["state"], &["present", "absent"], Some("present"))?
+            .as_deref()
+            == Some("present");
         let regexp = a.str(&["regexp", "regex"])?;
         let search_string = a.str(&["search_string"])?;
         let line = a.str(&["line", "value"])?;
@@ -58,7 +84,9 @@ impl Module for LineInFile {
             return fail("one of line, search_string, or regexp is required with state=absent");
         }
         let compile = |p: &str| {
-            Regex::new(&python_regex(p)).map_err(|e| Error::runtime(format!("lineinfile: invalid regular expression '{p}': {e}")))
+            Regex::new(&python_regex(p)).map_err(|e| {
+                Error::runtime(format!("lineinfile: invalid regular expression '{p}': {e}"))
+            })
         };
         let validate = a.str(&["validate"])?;
         check_validate("lineinfile", &validate)?;
@@ -143,7 +171,9 @@ impl Planner for LinePlan {
         let mut plan = Plan::ok();
         let (msg, changed) = if self.present {
             if !cur.exists && !self.create {
-                return Ok(Plan::fail(format!("Destination {path} does not exist !")).with("rc", 257));
+                return Ok(
+                    Plan::fail(format!("Destination {path} does not exist !")).with("rc", 257)
+                );
             }
             self.present(&mut lines)
         } else {
@@ -152,7 +182,14 @@ impl Planner for LinePlan {
             }
             let n = self.absent(&mut lines);
             plan.result.insert("found".into(), (n as i64).into());
-            (if n > 0 { format!("{n} line(s) removed") } else { String::new() }, n > 0)
+            (
+                if n > 0 {
+                    format!("{n} line(s) removed")
+                } else {
+                    String::new()
+                },
+                n > 0,
+            )
         };
         let new = lines.concat();
         let before_changed = plan.changed;
@@ -277,10 +314,10 @@ impl LinePlan {
             lines.insert(0, format!("{line}\n"));
             added
         } else if ia == Some("EOF") || index[1] == -1 {
-            if let Some(last) = lines.last() {
-                if !last.ends_with(['\n', '\r']) {
-                    lines.push("\n".into());
-                }
+            if let Some(last) = lines.last()
+                && !last.ends_with(['\n', '\r'])
+            {
+                lines.push("\n".into());
             }
             lines.push(format!("{line}\n"));
             added
@@ -322,12 +359,19 @@ impl LinePlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::testing::{args, file, missing, plan_with};
     use crate::modules::Step;
+    use crate::modules::testing::{args, file, missing, plan_with};
     use minijinja::Value;
 
     fn run(content: Option<&str>, pairs: &[(&str, &str)]) -> Plan {
-        let a = args("lineinfile", &pairs.iter().map(|(k, v)| (*k, Value::from(*v))).chain([("path", Value::from("/f"))]).collect::<Vec<_>>());
+        let a = args(
+            "lineinfile",
+            &pairs
+                .iter()
+                .map(|(k, v)| (*k, Value::from(*v)))
+                .chain([("path", Value::from("/f"))])
+                .collect::<Vec<_>>(),
+        );
         let state = match content {
             Some(c) => file("/f", 0o644, c),
             None => missing("/f"),
@@ -336,7 +380,13 @@ mod tests {
     }
 
     fn written(p: &Plan) -> String {
-        match p.steps.iter().find_map(|s| if let Step::Write(w) = s { Some(w) } else { None }) {
+        match p.steps.iter().find_map(|s| {
+            if let Step::Write(w) = s {
+                Some(w)
+            } else {
+                None
+            }
+        }) {
             Some(w) => String::from_utf8(w.content.clone()).unwrap(),
             None => panic!("no write in {p:?}"),
         }
@@ -344,22 +394,44 @@ mod tests {
 
     #[test]
     fn replaces_last_regexp_match() {
-        let p = run(Some("#PermitRootLogin yes\nX\nPermitRootLogin prohibit-password\n"), &[("regexp", "^#?PermitRootLogin"), ("line", "PermitRootLogin no")]);
+        let p = run(
+            Some("#PermitRootLogin yes\nX\nPermitRootLogin prohibit-password\n"),
+            &[
+                ("regexp", "^#?PermitRootLogin"),
+                ("line", "PermitRootLogin no"),
+            ],
+        );
         assert_eq!(written(&p), "#PermitRootLogin yes\nX\nPermitRootLogin no\n");
         assert_eq!(p.result["msg"], Value::from("line replaced"));
-        let p = run(Some("#PermitRootLogin yes\nPermitRootLogin no\n"), &[("regexp", "^#?PermitRootLogin"), ("line", "PermitRootLogin no"), ("firstmatch", "yes")]);
+        let p = run(
+            Some("#PermitRootLogin yes\nPermitRootLogin no\n"),
+            &[
+                ("regexp", "^#?PermitRootLogin"),
+                ("line", "PermitRootLogin no"),
+                ("firstmatch", "yes"),
+            ],
+        );
         assert_eq!(written(&p), "PermitRootLogin no\nPermitRootLogin no\n");
     }
 
     #[test]
     fn dollar_matches_before_newline_like_python() {
-        let p = run(Some("Port 22\n"), &[("regexp", "^Port .*$"), ("line", "Port 2222")]);
+        let p = run(
+            Some("Port 22\n"),
+            &[("regexp", "^Port .*$"), ("line", "Port 2222")],
+        );
         assert_eq!(written(&p), "Port 2222\n");
     }
 
     #[test]
     fn idempotent_when_line_present() {
-        let p = run(Some("a\nPermitRootLogin no\n"), &[("regexp", "^#?PermitRootLogin"), ("line", "PermitRootLogin no")]);
+        let p = run(
+            Some("a\nPermitRootLogin no\n"),
+            &[
+                ("regexp", "^#?PermitRootLogin"),
+                ("line", "PermitRootLogin no"),
+            ],
+        );
         assert!(!p.changed);
         let p = run(Some("a\nb\n"), &[("line", "b")]);
         assert!(!p.changed);
@@ -374,21 +446,44 @@ mod tests {
 
     #[test]
     fn insertafter_and_insertbefore() {
-        let p = run(Some("[main]\nx=1\n[other]\n"), &[("line", "y=2"), ("insertafter", "^\\[main\\]")]);
+        let p = run(
+            Some("[main]\nx=1\n[other]\n"),
+            &[("line", "y=2"), ("insertafter", "^\\[main\\]")],
+        );
         assert_eq!(written(&p), "[main]\ny=2\nx=1\n[other]\n");
-        let p = run(Some("a\nb\n"), &[("line", "first"), ("insertbefore", "BOF")]);
+        let p = run(
+            Some("a\nb\n"),
+            &[("line", "first"), ("insertbefore", "BOF")],
+        );
         assert_eq!(written(&p), "first\na\nb\n");
         let p = run(Some("a\nb\n"), &[("line", "z"), ("insertbefore", "^b")]);
         assert_eq!(written(&p), "a\nz\nb\n");
-        let p = run(Some("a\nb\n"), &[("line", "z"), ("insertafter", "^nomatch")]);
+        let p = run(
+            Some("a\nb\n"),
+            &[("line", "z"), ("insertafter", "^nomatch")],
+        );
         assert_eq!(written(&p), "a\nb\nz\n");
     }
 
     #[test]
     fn backrefs() {
-        let p = run(Some("ListenAddress 0.0.0.0\n"), &[("regexp", "^ListenAddress (.*)$"), ("line", "# was \\1"), ("backrefs", "yes")]);
+        let p = run(
+            Some("ListenAddress 0.0.0.0\n"),
+            &[
+                ("regexp", "^ListenAddress (.*)$"),
+                ("line", "# was \\1"),
+                ("backrefs", "yes"),
+            ],
+        );
         assert_eq!(written(&p), "# was 0.0.0.0\n");
-        let p = run(Some("nothing\n"), &[("regexp", "^ListenAddress (.*)$"), ("line", "x \\1"), ("backrefs", "yes")]);
+        let p = run(
+            Some("nothing\n"),
+            &[
+                ("regexp", "^ListenAddress (.*)$"),
+                ("line", "x \\1"),
+                ("backrefs", "yes"),
+            ],
+        );
         assert!(!p.changed);
     }
 

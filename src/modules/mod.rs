@@ -92,6 +92,8 @@ pub struct ModuleEnv {
     pub chroot_connection: bool,
     /// Environment variables for commands (`environment:`).
     pub environment: Vec<(String, String)>,
+    /// `-v` count (debug's `verbosity`).
+    pub verbosity: u8,
 }
 
 impl ModuleEnv {
@@ -109,7 +111,10 @@ impl ModuleEnv {
         let dirs = self.search_dirs(subdir);
         crate::template::lookup::find_file(name, &dirs).ok_or_else(|| {
             let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-            Error::runtime(format!("could not find src '{name}' (searched: {})", searched.join(", ")))
+            Error::runtime(format!(
+                "could not find src '{name}' (searched: {})",
+                searched.join(", ")
+            ))
         })
     }
 
@@ -143,14 +148,29 @@ pub const CONTENT_LIMIT: u64 = 1 << 20;
 
 impl Probe {
     pub fn stat(path: &str) -> Probe {
-        Probe::File(FileProbe { path: path.into(), follow: false, content: false, checksum: false })
+        Probe::File(FileProbe {
+            path: path.into(),
+            follow: false,
+            content: false,
+            checksum: false,
+        })
     }
     pub fn stat_follow(path: &str) -> Probe {
-        Probe::File(FileProbe { path: path.into(), follow: true, content: false, checksum: false })
+        Probe::File(FileProbe {
+            path: path.into(),
+            follow: true,
+            content: false,
+            checksum: false,
+        })
     }
     /// Stat (following links) plus content and checksum: for modules that rewrite a file.
     pub fn read(path: &str) -> Probe {
-        Probe::File(FileProbe { path: path.into(), follow: true, content: true, checksum: true })
+        Probe::File(FileProbe {
+            path: path.into(),
+            follow: true,
+            content: true,
+            checksum: true,
+        })
     }
 }
 
@@ -189,7 +209,10 @@ pub struct FileState {
 
 impl FileState {
     pub fn missing(path: &str) -> FileState {
-        FileState { path: path.into(), ..Default::default() }
+        FileState {
+            path: path.into(),
+            ..Default::default()
+        }
     }
     pub fn is_file(&self) -> bool {
         self.exists && self.kind == Some(FileKind::File)
@@ -199,7 +222,9 @@ impl FileState {
     }
     /// Content as text (lossy), if it was read.
     pub fn text(&self) -> Option<String> {
-        self.content.as_ref().map(|c| String::from_utf8_lossy(c).into_owned())
+        self.content
+            .as_ref()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
     }
 }
 
@@ -227,13 +252,17 @@ impl Observed {
     pub fn file(&self, i: usize) -> Result<&FileState> {
         match self.answers.get(i) {
             Some(Answer::File(f)) => Ok(f),
-            _ => Err(Error::runtime(format!("internal error: probe {i} is not a file probe"))),
+            _ => Err(Error::runtime(format!(
+                "internal error: probe {i} is not a file probe"
+            ))),
         }
     }
     pub fn cmd(&self, i: usize) -> Result<&CmdOutput> {
         match self.answers.get(i) {
             Some(Answer::Command(c)) => Ok(c),
-            _ => Err(Error::runtime(format!("internal error: probe {i} is not a command probe"))),
+            _ => Err(Error::runtime(format!(
+                "internal error: probe {i} is not a command probe"
+            ))),
         }
     }
 }
@@ -271,11 +300,24 @@ pub enum Step {
     /// Remove a path (recursively).
     Remove { path: String },
     /// Create or replace a symbolic (or hard) link.
-    Link { src: String, path: String, hard: bool },
+    Link {
+        src: String,
+        path: String,
+        hard: bool,
+    },
     /// Change mode/owner/group (recursively for directories when asked).
-    SetAttrs { path: String, attrs: Attrs, recurse: bool, follow: bool },
+    SetAttrs {
+        path: String,
+        attrs: Attrs,
+        recurse: bool,
+        follow: bool,
+    },
     /// Set timestamps (`touch`), creating the file if missing.
-    Touch { path: String, mtime: Stamp, atime: Stamp },
+    Touch {
+        path: String,
+        mtime: Stamp,
+        atime: Stamp,
+    },
     /// Run a command; its rc/stdout/stderr go into the task result.
     Run { cmd: Command, ok_rcs: Vec<i32> },
 }
@@ -350,10 +392,16 @@ impl Plan {
         Plan::default()
     }
     pub fn fail(msg: impl Into<String>) -> Plan {
-        Plan { failed: Some(msg.into()), ..Default::default() }
+        Plan {
+            failed: Some(msg.into()),
+            ..Default::default()
+        }
     }
     pub fn skip(msg: impl Into<String>) -> Plan {
-        Plan { skipped: Some(msg.into()), ..Default::default() }
+        Plan {
+            skipped: Some(msg.into()),
+            ..Default::default()
+        }
     }
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Plan {
         self.result.insert(key.to_string(), value.into());
@@ -397,11 +445,19 @@ static MODULES: &[&dyn Module] = &[
 ];
 
 /// Collections whose prefixes name our modules: `ansible.builtin.copy` == `copy`.
-const PREFIXES: &[&str] = &["ansible.builtin.", "ansible.legacy.", "ansible.posix.", "community.general."];
+const PREFIXES: &[&str] = &[
+    "ansible.builtin.",
+    "ansible.legacy.",
+    "ansible.posix.",
+    "community.general.",
+];
 
 /// Find a module by short name, FQCN or alias.
 pub fn lookup(name: &str) -> Option<&'static dyn Module> {
-    let short = PREFIXES.iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name);
+    let short = PREFIXES
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
+        .unwrap_or(name);
     MODULES
         .iter()
         .copied()
@@ -431,6 +487,9 @@ pub const ENGINE_ACTIONS: &[&str] = &[
 
 /// Short name of an engine action, if `name` is one (with or without FQCN).
 pub fn engine_action(name: &str) -> Option<&'static str> {
-    let short = PREFIXES.iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name);
+    let short = PREFIXES
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
+        .unwrap_or(name);
     ENGINE_ACTIONS.iter().copied().find(|a| *a == short)
 }

@@ -45,11 +45,18 @@ impl ModeSpec {
 
     /// The numeric mode, given the file's current mode (for symbolic modes) and the source
     /// file's mode (for `preserve`).
-    pub fn resolve(&self, current: u32, is_dir: bool, src_mode: Option<u32>) -> Result<u32, String> {
+    pub fn resolve(
+        &self,
+        current: u32,
+        is_dir: bool,
+        src_mode: Option<u32>,
+    ) -> Result<u32, String> {
         match self {
             ModeSpec::Octal(m) => Ok(*m),
             ModeSpec::Symbolic(s) => apply_symbolic(current, is_dir, s),
-            ModeSpec::Preserve => src_mode.ok_or_else(|| "mode=preserve needs a source file".to_string()),
+            ModeSpec::Preserve => {
+                src_mode.ok_or_else(|| "mode=preserve needs a source file".to_string())
+            }
         }
     }
 }
@@ -74,7 +81,10 @@ pub fn apply_symbolic(current: u32, is_dir: bool, spec: &str) -> Result<u32, Str
         // Several operations may follow: u+r-w
         let mut rest = &clause[op_at..];
         while let Some(op) = rest.chars().next() {
-            let end = rest[1..].find(['+', '-', '=']).map(|i| i + 1).unwrap_or(rest.len());
+            let end = rest[1..]
+                .find(['+', '-', '='])
+                .map(|i| i + 1)
+                .unwrap_or(rest.len());
             let perms = &rest[1..end];
             rest = &rest[end..];
             let mut bits = 0u32;
@@ -134,10 +144,22 @@ mod tests {
 
     #[test]
     fn parses_integers_strings_and_symbols() {
-        assert_eq!(ModeSpec::parse(&Value::from(420)).unwrap(), ModeSpec::Octal(0o644));
-        assert_eq!(ModeSpec::parse(&Value::from("0600")).unwrap(), ModeSpec::Octal(0o600));
-        assert_eq!(ModeSpec::parse(&Value::from("755")).unwrap(), ModeSpec::Octal(0o755));
-        assert_eq!(ModeSpec::parse(&Value::from("preserve")).unwrap(), ModeSpec::Preserve);
+        assert_eq!(
+            ModeSpec::parse(&Value::from(420)).unwrap(),
+            ModeSpec::Octal(0o644)
+        );
+        assert_eq!(
+            ModeSpec::parse(&Value::from("0600")).unwrap(),
+            ModeSpec::Octal(0o600)
+        );
+        assert_eq!(
+            ModeSpec::parse(&Value::from("755")).unwrap(),
+            ModeSpec::Octal(0o755)
+        );
+        assert_eq!(
+            ModeSpec::parse(&Value::from("preserve")).unwrap(),
+            ModeSpec::Preserve
+        );
         assert!(ModeSpec::parse(&Value::from("0999")).is_err());
         assert!(ModeSpec::parse(&Value::from("u=banana")).is_err());
     }

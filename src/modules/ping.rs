@@ -13,7 +13,9 @@ impl Module for Ping {
         Some(&["data"])
     }
     fn prepare(&self, a: Args, _env: &ModuleEnv) -> Result<Box<dyn Planner>> {
-        Ok(Box::new(PingPlan(a.str(&["data"])?.unwrap_or_else(|| "pong".into()))))
+        Ok(Box::new(PingPlan(
+            a.str(&["data"])?.unwrap_or_else(|| "pong".into()),
+        )))
     }
 }
 
@@ -26,7 +28,10 @@ impl Planner for PingPlan {
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
         let out = obs.cmd(0)?;
         if out.stdout.trim() != "pong" {
-            return Ok(Plan::fail(format!("unexpected ping answer: {}", out.stdout.trim())));
+            return Ok(Plan::fail(format!(
+                "unexpected ping answer: {}",
+                out.stdout.trim()
+            )));
         }
         Ok(Plan::ok().with("ping", self.0))
     }

@@ -12,8 +12,26 @@ use crate::template::filters::{python_regex, python_replacement};
 pub struct Replace;
 
 const OPTIONS: &[&str] = &[
-    "path", "dest", "destfile", "name", "regexp", "replace", "after", "before", "backup", "validate",
-    "encoding", "mode", "owner", "group", "unsafe_writes", "attributes", "selevel", "serole", "setype", "seuser",
+    "path",
+    "dest",
+    "destfile",
+    "name",
+    "regexp",
+    "replace",
+    "after",
+    "before",
+    "backup",
+    "validate",
+    "encoding",
+    "mode",
+    "owner",
+    "group",
+    "unsafe_writes",
+    "attributes",
+    "selevel",
+    "serole",
+    "setype",
+    "seuser",
 ];
 
 impl Module for Replace {
@@ -61,10 +79,15 @@ impl Planner for ReplacePlan {
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
         let cur = obs.file(0)?;
         if !cur.exists {
-            return Ok(Plan::fail(format!("Path {} does not exist !", self.spec.path)).with("rc", 257));
+            return Ok(
+                Plan::fail(format!("Path {} does not exist !", self.spec.path)).with("rc", 257),
+            );
         }
         let Some(contents) = cur.text() else {
-            return Ok(Plan::fail(format!("{} is too large for replace", self.spec.path)));
+            return Ok(Plan::fail(format!(
+                "{} is too large for replace",
+                self.spec.path
+            )));
         };
         let pattern = match (&self.after, &self.before) {
             (Some(a), Some(b)) => Some(format!("{a}(?P<subsection>.*?){b}")),
@@ -81,7 +104,9 @@ impl Planner for ReplacePlan {
                 match re.captures(&contents).and_then(|c| c.name("subsection")) {
                     Some(m) => (m.as_str().to_string(), Some((m.start(), m.end()))),
                     None => {
-                        return Ok(Plan::fail(format!("Pattern for before/after params did not match the given file: {p}")));
+                        return Ok(Plan::fail(format!(
+                            "Pattern for before/after params did not match the given file: {p}"
+                        )));
                     }
                 }
             }
@@ -90,12 +115,20 @@ impl Planner for ReplacePlan {
         let re = RegexBuilder::new(&python_regex(&self.regexp))
             .multi_line(true)
             .build()
-            .map_err(|e| Error::runtime(format!("replace: invalid regular expression '{}': {e}", self.regexp)))?;
+            .map_err(|e| {
+                Error::runtime(format!(
+                    "replace: invalid regular expression '{}': {e}",
+                    self.regexp
+                ))
+            })?;
         let count = re.find_iter(&section).count();
-        let replaced = re.replace_all(&section, python_replacement(&self.replace).as_str()).into_owned();
+        let replaced = re
+            .replace_all(&section, python_replacement(&self.replace).as_str())
+            .into_owned();
         let mut plan = Plan::ok();
         let new = if count > 0 && replaced != section {
-            plan.result.insert("msg".into(), format!("{count} replacements made").into());
+            plan.result
+                .insert("msg".into(), format!("{count} replacements made").into());
             match range {
                 Some((s, e)) => format!("{}{replaced}{}", &contents[..s], &contents[e..]),
                 None => replaced,
@@ -114,29 +147,60 @@ impl Planner for ReplacePlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::testing::{args, file, plan_with};
     use crate::modules::Step;
+    use crate::modules::testing::{args, file, plan_with};
     use minijinja::Value;
 
     fn run(content: &str, pairs: &[(&str, &str)]) -> Plan {
-        let a = args("replace", &pairs.iter().map(|(k, v)| (*k, Value::from(*v))).chain([("path", Value::from("/f"))]).collect::<Vec<_>>());
+        let a = args(
+            "replace",
+            &pairs
+                .iter()
+                .map(|(k, v)| (*k, Value::from(*v)))
+                .chain([("path", Value::from("/f"))])
+                .collect::<Vec<_>>(),
+        );
         plan_with(&Replace, a, &[file("/f", 0o644, content)])
     }
 
     #[test]
     fn replaces_multiline_with_python_groups() {
-        let p = run("# swap\n/swap.img none swap sw 0 0\nUUID=x / ext4\n", &[("regexp", r"^([^#].*\sswap\s.*)$"), ("replace", r"# \1")]);
-        let Step::Write(w) = &p.steps[0] else { panic!() };
-        assert_eq!(String::from_utf8_lossy(&w.content), "# swap\n# /swap.img none swap sw 0 0\nUUID=x / ext4\n");
+        let p = run(
+            "# swap\n/swap.img none swap sw 0 0\nUUID=x / ext4\n",
+            &[("regexp", r"^([^#].*\sswap\s.*)$"), ("replace", r"# \1")],
+        );
+        let Step::Write(w) = &p.steps[0] else {
+            panic!()
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&w.content),
+            "# swap\n# /swap.img none swap sw 0 0\nUUID=x / ext4\n"
+        );
         assert_eq!(p.result["msg"], Value::from("1 replacements made"));
-        let p = run("# /swap.img none swap sw 0 0\n", &[("regexp", r"^([^#].*\sswap\s.*)$"), ("replace", r"# \1")]);
+        let p = run(
+            "# /swap.img none swap sw 0 0\n",
+            &[("regexp", r"^([^#].*\sswap\s.*)$"), ("replace", r"# \1")],
+        );
         assert!(!p.changed);
     }
 
     #[test]
     fn after_and_before_limit_the_section() {
-        let p = run("a=1\n[x]\na=1\n[y]\na=1\n", &[("regexp", "a=1"), ("replace", "a=2"), ("after", r"\[x\]"), ("before", r"\[y\]")]);
-        let Step::Write(w) = &p.steps[0] else { panic!() };
-        assert_eq!(String::from_utf8_lossy(&w.content), "a=1\n[x]\na=2\n[y]\na=1\n");
+        let p = run(
+            "a=1\n[x]\na=1\n[y]\na=1\n",
+            &[
+                ("regexp", "a=1"),
+                ("replace", "a=2"),
+                ("after", r"\[x\]"),
+                ("before", r"\[y\]"),
+            ],
+        );
+        let Step::Write(w) = &p.steps[0] else {
+            panic!()
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&w.content),
+            "a=1\n[x]\na=2\n[y]\na=1\n"
+        );
     }
 }

@@ -20,7 +20,9 @@ impl Module for SetFact {
                 continue;
             }
             if !is_identifier(k) {
-                return Err(Error::runtime(format!("set_fact: '{k}' is not a valid variable name")));
+                return Err(Error::runtime(format!(
+                    "set_fact: '{k}' is not a valid variable name"
+                )));
             }
             facts.insert(k.clone(), v.clone());
         }

@@ -21,7 +21,8 @@ impl Module for Setup {
         Some(&["gather_subset", "filter", "gather_timeout", "fact_path"])
     }
     fn prepare(&self, a: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>> {
-        let subsets = Subsets::parse(&a.list(&["gather_subset"])?).map_err(|m| Error::runtime(format!("setup: {m}")))?;
+        let subsets = Subsets::parse(&a.list(&["gather_subset"])?)
+            .map_err(|m| Error::runtime(format!("setup: {m}")))?;
         Ok(Box::new(SetupPlan {
             script: script(&subsets, env.chroot_connection),
             filter: a.list(&["filter"])?,
@@ -43,8 +44,12 @@ impl Planner for SetupPlan {
         let out = obs.cmd(0)?;
         let mut facts = parse(&out.stdout);
         if !self.filter.is_empty() {
-            facts.retain(|k, _| self.filter.iter().any(|f| glob_match(f, &format!("ansible_{k}")) || glob_match(f, k)));
+            facts.retain(|k, _| {
+                self.filter
+                    .iter()
+                    .any(|f| glob_match(f, &format!("ansible_{k}")) || glob_match(f, k))
+            });
         }
-        Ok(Plan::ok().with("ansible_facts", Value::from_pairs(facts.into_iter())))
+        Ok(Plan::ok().with("ansible_facts", Value::from_pairs(facts)))
     }
 }

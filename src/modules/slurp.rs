@@ -15,7 +15,9 @@ impl Module for Slurp {
         Some(&["src", "path"])
     }
     fn prepare(&self, a: Args, _env: &ModuleEnv) -> Result<Box<dyn Planner>> {
-        Ok(Box::new(SlurpPlan { src: a.req_str(&["src", "path"])? }))
+        Ok(Box::new(SlurpPlan {
+            src: a.req_str(&["src", "path"])?,
+        }))
     }
 }
 
@@ -34,13 +36,22 @@ impl Planner for SlurpPlan {
             return Ok(Plan::fail(format!("file not found: {}", self.src)));
         }
         if f.is_dir() {
-            return Ok(Plan::fail(format!("source is a directory and must be a file: {}", self.src)));
+            return Ok(Plan::fail(format!(
+                "source is a directory and must be a file: {}",
+                self.src
+            )));
         }
         let Some(content) = &f.content else {
-            return Ok(Plan::fail(format!("{} is larger than {CONTENT_LIMIT} bytes", self.src)));
+            return Ok(Plan::fail(format!(
+                "{} is larger than {CONTENT_LIMIT} bytes",
+                self.src
+            )));
         };
         Ok(Plan::ok()
-            .with("content", base64::engine::general_purpose::STANDARD.encode(content))
+            .with(
+                "content",
+                base64::engine::general_purpose::STANDARD.encode(content),
+            )
             .with("encoding", "base64")
             .with("source", self.src.as_str()))
     }
@@ -54,7 +65,11 @@ mod tests {
 
     #[test]
     fn encodes_content() {
-        let p = plan_with(&Slurp, args("slurp", &[("src", Value::from("/etc/hostname"))]), &[file("/etc/hostname", 0o644, "golyat-1\n")]);
+        let p = plan_with(
+            &Slurp,
+            args("slurp", &[("src", Value::from("/etc/hostname"))]),
+            &[file("/etc/hostname", 0o644, "golyat-1\n")],
+        );
         assert_eq!(p.result["content"], Value::from("Z29seWF0LTEK"));
         assert!(!p.changed);
     }

@@ -10,8 +10,21 @@ use crate::shlex::quote;
 pub struct Stat;
 
 const OPTIONS: &[&str] = &[
-    "path", "dest", "name", "follow", "get_checksum", "checksum_algorithm", "checksum", "checksum_algo",
-    "get_mime", "mime", "mime_type", "mime-type", "get_attributes", "attr", "attributes",
+    "path",
+    "dest",
+    "name",
+    "follow",
+    "get_checksum",
+    "checksum_algorithm",
+    "checksum",
+    "checksum_algo",
+    "get_mime",
+    "mime",
+    "mime_type",
+    "mime-type",
+    "get_attributes",
+    "attr",
+    "attributes",
 ];
 
 impl Module for Stat {
@@ -23,7 +36,11 @@ impl Module for Stat {
     }
     fn prepare(&self, a: Args, _env: &ModuleEnv) -> Result<Box<dyn Planner>> {
         let algo = a
-            .choice(&["checksum_algorithm", "checksum", "checksum_algo"], &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"], Some("sha1"))?
+            .choice(
+                &["checksum_algorithm", "checksum", "checksum_algo"],
+                &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"],
+                Some("sha1"),
+            )?
             .unwrap_or_default();
         Ok(Box::new(StatPlan {
             path: a.req_str(&["path", "dest", "name"])?,
@@ -43,10 +60,17 @@ struct StatPlan {
 
 impl Planner for StatPlan {
     fn probes(&self) -> Vec<Probe> {
-        let mut p = vec![if self.follow { Probe::stat_follow(&self.path) } else { Probe::stat(&self.path) }];
+        let mut p = vec![if self.follow {
+            Probe::stat_follow(&self.path)
+        } else {
+            Probe::stat(&self.path)
+        }];
         if self.checksum {
             let path = quote(&self.path);
-            p.push(Probe::Command(format!("[ -f {path} ] && [ -r {path} ] && {}sum < {path} | cut -d' ' -f1", self.algo)));
+            p.push(Probe::Command(format!(
+                "[ -f {path} ] && [ -r {path} ] && {}sum < {path} | cut -d' ' -f1",
+                self.algo
+            )));
         }
         p
     }
@@ -56,7 +80,9 @@ impl Planner for StatPlan {
         if !f.exists && !f.is_link {
             return Ok(Plan::ok().with("stat", Value::from_pairs([("exists", Value::from(false))])));
         }
-        let kind = f.kind.ok_or_else(|| Error::runtime("stat: unknown file kind"))?;
+        let kind = f
+            .kind
+            .ok_or_else(|| Error::runtime("stat: unknown file kind"))?;
         let mut s: Vec<(&str, Value)> = vec![
             ("exists", true.into()),
             ("path", self.path.as_str().into()),
@@ -84,16 +110,20 @@ impl Planner for StatPlan {
             let source = if t.starts_with('/') {
                 t.clone()
             } else {
-                format!("{}/{t}", self.path.rsplit_once('/').map(|(d, _)| d).unwrap_or(""))
+                format!(
+                    "{}/{t}",
+                    self.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
+                )
             };
             s.push(("lnk_source", source.into()));
         }
-        if self.checksum && kind == FileKind::File {
-            if let Ok(c) = obs.cmd(1) {
-                let sum = c.stdout.trim();
-                if !sum.is_empty() {
-                    s.push(("checksum", sum.into()));
-                }
+        if self.checksum
+            && kind == FileKind::File
+            && let Ok(c) = obs.cmd(1)
+        {
+            let sum = c.stdout.trim();
+            if !sum.is_empty() {
+                s.push(("checksum", sum.into()));
             }
         }
         Ok(Plan::ok().with("stat", Value::from_pairs(s)))
@@ -103,8 +133,8 @@ impl Planner for StatPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::testing::{args, cmd, dir, link, missing, plan_answers};
     use crate::modules::Answer;
+    use crate::modules::testing::{args, cmd, dir, link, missing, plan_answers};
 
     #[test]
     fn reports_existence_kind_and_checksum() {
@@ -116,9 +146,19 @@ mod tests {
         assert!(!p.changed);
         let a = args("stat", &[("path", Value::from("/nope"))]);
         let p = plan_answers(&Stat, a, vec![Answer::File(missing("/nope"))]);
-        assert_eq!(p.result["stat"].get_attr("exists").unwrap(), Value::from(false));
+        assert_eq!(
+            p.result["stat"].get_attr("exists").unwrap(),
+            Value::from(false)
+        );
         let a = args("stat", &[("path", Value::from("/etc/l"))]);
-        let p = plan_answers(&Stat, a, vec![Answer::File(link("/etc/l", "real")), cmd(0, "")]);
-        assert_eq!(p.result["stat"].get_attr("lnk_source").unwrap(), Value::from("/etc/real"));
+        let p = plan_answers(
+            &Stat,
+            a,
+            vec![Answer::File(link("/etc/l", "real")), cmd(0, "")],
+        );
+        assert_eq!(
+            p.result["stat"].get_attr("lnk_source").unwrap(),
+            Value::from("/etc/real")
+        );
     }
 }

@@ -15,10 +15,31 @@ pub struct Systemd;
 pub struct Service;
 
 const SYSTEMD_OPTIONS: &[&str] = &[
-    "name", "service", "unit", "state", "enabled", "masked", "daemon_reload", "daemon-reload",
-    "daemon_reexec", "daemon-reexec", "scope", "no_block", "force",
+    "name",
+    "service",
+    "unit",
+    "state",
+    "enabled",
+    "masked",
+    "daemon_reload",
+    "daemon-reload",
+    "daemon_reexec",
+    "daemon-reexec",
+    "scope",
+    "no_block",
+    "force",
 ];
-const SERVICE_OPTIONS: &[&str] = &["name", "state", "enabled", "pattern", "sleep", "arguments", "args", "runlevel", "use"];
+const SERVICE_OPTIONS: &[&str] = &[
+    "name",
+    "state",
+    "enabled",
+    "pattern",
+    "sleep",
+    "arguments",
+    "args",
+    "runlevel",
+    "use",
+];
 
 impl Module for Systemd {
     fn name(&self) -> &'static str {
@@ -31,13 +52,21 @@ impl Module for Systemd {
         Some(SYSTEMD_OPTIONS)
     }
     fn prepare(&self, a: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>> {
-        let scope = a.choice(&["scope"], &["system", "user", "global"], Some("system"))?.unwrap_or_default();
+        let scope = a
+            .choice(&["scope"], &["system", "user", "global"], Some("system"))?
+            .unwrap_or_default();
         if scope != "system" {
-            return Err(Error::runtime("systemd: only scope=system is supported by prov"));
+            return Err(Error::runtime(
+                "systemd: only scope=system is supported by prov",
+            ));
         }
         Ok(Box::new(UnitPlan {
             name: a.str(&["name", "service", "unit"])?,
-            state: a.choice(&["state"], &["started", "stopped", "restarted", "reloaded"], None)?,
+            state: a.choice(
+                &["state"],
+                &["started", "stopped", "restarted", "reloaded"],
+                None,
+            )?,
             enabled: a.opt_bool(&["enabled"])?,
             masked: a.opt_bool(&["masked"])?,
             daemon_reload: a.bool(&["daemon_reload", "daemon-reload"], false)?,
@@ -60,12 +89,18 @@ impl Module for Service {
         if let Some(mgr) = env.fact("service_mgr") {
             let mgr = crate::template::to_text(&mgr);
             if mgr != "systemd" && a.str(&["use"])?.as_deref().unwrap_or("auto") == "auto" {
-                return Err(Error::runtime(format!("service: service manager '{mgr}' is not supported by prov (systemd is)")));
+                return Err(Error::runtime(format!(
+                    "service: service manager '{mgr}' is not supported by prov (systemd is)"
+                )));
             }
         }
         Ok(Box::new(UnitPlan {
             name: Some(a.req_str(&["name"])?),
-            state: a.choice(&["state"], &["started", "stopped", "restarted", "reloaded"], None)?,
+            state: a.choice(
+                &["state"],
+                &["started", "stopped", "restarted", "reloaded"],
+                None,
+            )?,
             enabled: a.opt_bool(&["enabled"])?,
             masked: None,
             daemon_reload: false,
@@ -92,7 +127,13 @@ struct UnitPlan {
 fn systemctl(args: &[&str]) -> Step {
     let mut argv = vec!["systemctl".to_string()];
     argv.extend(args.iter().map(|s| s.to_string()));
-    Step::Run { cmd: Command { argv: Some(argv), ..Default::default() }, ok_rcs: vec![0] }
+    Step::Run {
+        cmd: Command {
+            argv: Some(argv),
+            ..Default::default()
+        },
+        ok_rcs: vec![0],
+    }
 }
 
 impl Planner for UnitPlan {
@@ -120,24 +161,39 @@ impl Planner for UnitPlan {
         }
         let Some(name) = self.name.clone() else {
             if self.state.is_some() || self.enabled.is_some() || self.masked.is_some() {
-                return Ok(Plan::fail("systemd: name is required with state, enabled or masked"));
+                return Ok(Plan::fail(
+                    "systemd: name is required with state, enabled or masked",
+                ));
             }
             return Ok(plan);
         };
         plan.result.insert("name".into(), name.as_str().into());
         let out = &obs.cmd(0)?.stdout;
         let field = |k: &str| {
-            out.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap_or("").trim().to_string()
+            out.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .unwrap_or("")
+                .trim()
+                .to_string()
         };
         let enabled_rc: i32 = field("enabled_rc").parse().unwrap_or(1);
         let unit_file_state = field("enabled");
         let active = field("active");
-        let not_found = unit_file_state.contains("No such file") || unit_file_state == "not-found" || unit_file_state.is_empty();
-        if not_found && (self.enabled.is_some() || self.masked == Some(false) || (self.state.is_some() && !self.chroot)) {
-            return Ok(Plan::fail(format!("Could not find the requested service {name}: host")));
+        let not_found = unit_file_state.contains("No such file")
+            || unit_file_state == "not-found"
+            || unit_file_state.is_empty();
+        if not_found
+            && (self.enabled.is_some()
+                || self.masked == Some(false)
+                || (self.state.is_some() && !self.chroot))
+        {
+            return Ok(Plan::fail(format!(
+                "Could not find the requested service {name}: host"
+            )));
         }
         let is_masked = unit_file_state.starts_with("masked");
-        let is_enabled = enabled_rc == 0 && unit_file_state != "indirect" && unit_file_state != "alias";
+        let is_enabled =
+            enabled_rc == 0 && unit_file_state != "indirect" && unit_file_state != "alias";
         let mut flags: Vec<&str> = Vec::new();
         if self.no_block {
             flags.push("--no-block");
@@ -153,12 +209,12 @@ impl Planner for UnitPlan {
         };
         let mut before = String::new();
         let mut after = String::new();
-        if let Some(m) = self.masked {
-            if m != is_masked {
-                plan.step(cmd(if m { "mask" } else { "unmask" }));
-                before.push_str(&format!("masked: {is_masked}\n"));
-                after.push_str(&format!("masked: {m}\n"));
-            }
+        if let Some(m) = self.masked
+            && m != is_masked
+        {
+            plan.step(cmd(if m { "mask" } else { "unmask" }));
+            before.push_str(&format!("masked: {is_masked}\n"));
+            after.push_str(&format!("masked: {m}\n"));
         }
         if let Some(e) = self.enabled {
             if e != is_enabled {
@@ -170,7 +226,10 @@ impl Planner for UnitPlan {
         }
         if let Some(state) = &self.state {
             if self.chroot {
-                plan.result.insert("state_skipped".into(), format!("{state}: skipped (chroot)").into());
+                plan.result.insert(
+                    "state_skipped".into(),
+                    format!("{state}: skipped (chroot)").into(),
+                );
                 if !plan.changed {
                     plan.skipped = Some("skipped (chroot)".into());
                 }
@@ -186,14 +245,18 @@ impl Planner for UnitPlan {
                 };
                 if let Some(v) = verb {
                     plan.step(cmd(v));
-                    before.push_str(&format!("state: {}\n", if running { "started" } else { "stopped" }));
+                    before.push_str(&format!(
+                        "state: {}\n",
+                        if running { "started" } else { "stopped" }
+                    ));
                     after.push_str(&format!("state: {state}\n"));
                 }
                 plan.result.insert("state".into(), state.as_str().into());
             }
         }
         if !before.is_empty() {
-            plan.diffs.push(super::Diff::new(&format!("{name} (unit)"), before, after));
+            plan.diffs
+                .push(super::Diff::new(&format!("{name} (unit)"), before, after));
         }
         Ok(plan)
     }
@@ -213,30 +276,69 @@ mod tests {
 
     #[test]
     fn enable_only_when_disabled() {
-        let a = [("name", Value::from("kubelet")), ("enabled", Value::from(true))];
-        let p = run(&a, "enabled_rc=1\nenabled=disabled\nactive=inactive\nbooted=no\n", true);
+        let a = [
+            ("name", Value::from("kubelet")),
+            ("enabled", Value::from(true)),
+        ];
+        let p = run(
+            &a,
+            "enabled_rc=1\nenabled=disabled\nactive=inactive\nbooted=no\n",
+            true,
+        );
         assert_eq!(p.steps, [systemctl(&["enable", "kubelet"])]);
-        let p = run(&a, "enabled_rc=0\nenabled=enabled\nactive=inactive\nbooted=no\n", true);
+        let p = run(
+            &a,
+            "enabled_rc=0\nenabled=enabled\nactive=inactive\nbooted=no\n",
+            true,
+        );
         assert!(!p.changed);
     }
 
     #[test]
     fn restart_is_skipped_in_a_chroot_and_runs_live() {
-        let a = [("name", Value::from("ssh")), ("state", Value::from("restarted"))];
-        let p = run(&a, "enabled_rc=0\nenabled=enabled\nactive=inactive\nbooted=no\n", true);
+        let a = [
+            ("name", Value::from("ssh")),
+            ("state", Value::from("restarted")),
+        ];
+        let p = run(
+            &a,
+            "enabled_rc=0\nenabled=enabled\nactive=inactive\nbooted=no\n",
+            true,
+        );
         assert_eq!(p.skipped.as_deref(), Some("skipped (chroot)"));
         assert!(p.steps.is_empty());
-        let p = run(&a, "enabled_rc=0\nenabled=enabled\nactive=active\nbooted=yes\n", false);
+        let p = run(
+            &a,
+            "enabled_rc=0\nenabled=enabled\nactive=active\nbooted=yes\n",
+            false,
+        );
         assert_eq!(p.steps, [systemctl(&["restart", "ssh"])]);
-        let a = [("name", Value::from("ssh")), ("state", Value::from("started"))];
-        let p = run(&a, "enabled_rc=0\nenabled=enabled\nactive=active\nbooted=yes\n", false);
+        let a = [
+            ("name", Value::from("ssh")),
+            ("state", Value::from("started")),
+        ];
+        let p = run(
+            &a,
+            "enabled_rc=0\nenabled=enabled\nactive=active\nbooted=yes\n",
+            false,
+        );
         assert!(!p.changed);
     }
 
     #[test]
     fn missing_unit_fails() {
-        let a = [("name", Value::from("nope")), ("enabled", Value::from(true))];
-        let p = run(&a, "enabled_rc=1\nenabled=Failed to get unit file state for nope.service: No such file or directory\nactive=inactive\nbooted=no\n", true);
-        assert_eq!(p.failed.as_deref(), Some("Could not find the requested service nope: host"));
+        let a = [
+            ("name", Value::from("nope")),
+            ("enabled", Value::from(true)),
+        ];
+        let p = run(
+            &a,
+            "enabled_rc=1\nenabled=Failed to get unit file state for nope.service: No such file or directory\nactive=inactive\nbooted=no\n",
+            true,
+        );
+        assert_eq!(
+            p.failed.as_deref(),
+            Some("Could not find the requested service nope: host")
+        );
     }
 }

@@ -17,10 +17,31 @@ use crate::vars::{Layer, VarMap};
 pub struct Template;
 
 const OPTIONS: &[&str] = &[
-    "src", "dest", "mode", "owner", "group", "backup", "force", "validate", "follow", "newline_sequence",
-    "trim_blocks", "lstrip_blocks", "block_start_string", "block_end_string", "variable_start_string",
-    "variable_end_string", "comment_start_string", "comment_end_string", "output_encoding", "unsafe_writes",
-    "attributes", "selevel", "serole", "setype", "seuser",
+    "src",
+    "dest",
+    "mode",
+    "owner",
+    "group",
+    "backup",
+    "force",
+    "validate",
+    "follow",
+    "newline_sequence",
+    "trim_blocks",
+    "lstrip_blocks",
+    "block_start_string",
+    "block_end_string",
+    "variable_start_string",
+    "variable_end_string",
+    "comment_start_string",
+    "comment_end_string",
+    "output_encoding",
+    "unsafe_writes",
+    "attributes",
+    "selevel",
+    "serole",
+    "setype",
+    "seuser",
 ];
 
 impl Module for Template {
@@ -55,15 +76,24 @@ impl Module for Template {
                 *slot = v;
             }
         }
-        let full = path.canonicalize().unwrap_or(path.clone()).display().to_string();
+        let full = path
+            .canonicalize()
+            .unwrap_or(path.clone())
+            .display()
+            .to_string();
         let mut tvars = VarMap::new();
         tvars.insert("ansible_managed".into(), Value::from("Ansible managed"));
         tvars.insert("template_path".into(), Value::from(src.as_str()));
         tvars.insert("template_fullpath".into(), Value::from(full.as_str()));
         tvars.insert("template_destpath".into(), Value::from(dest.as_str()));
         tvars.insert("template_host".into(), Value::from(hostname()));
-        tvars.insert("template_uid".into(), Value::from(std::env::var("USER").unwrap_or_else(|_| "root".into())));
-        let ctx = env.vars.with(Layer::fixed("template vars", std::sync::Arc::new(tvars)));
+        tvars.insert(
+            "template_uid".into(),
+            Value::from(std::env::var("USER").unwrap_or_else(|_| "root".into())),
+        );
+        let ctx = env
+            .vars
+            .with(Layer::fixed("template vars", std::sync::Arc::new(tvars)));
         let mut text = crate::template::render_file(&source, &full, &ctx, opts)?;
         if let Some(nl) = a.str(&["newline_sequence"])? {
             let nl = nl.replace("\\r", "\r").replace("\\n", "\n");
@@ -78,14 +108,22 @@ impl Module for Template {
             backup: a.bool(&["backup"], false)?,
             follow: a.bool(&["follow"], false)?,
             make_parents: false,
-            src_mode: std::fs::metadata(&path).ok().map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777),
+            src_mode: std::fs::metadata(&path)
+                .ok()
+                .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777),
         };
-        Ok(Box::new(TemplatePlan { spec, content: text.into_bytes(), force: a.bool(&["force"], true)? }))
+        Ok(Box::new(TemplatePlan {
+            spec,
+            content: text.into_bytes(),
+            force: a.bool(&["force"], true)?,
+        }))
     }
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 struct TemplatePlan {
@@ -108,11 +146,16 @@ impl Planner for TemplatePlan {
         let cur = obs.file(0)?;
         let mut plan = Plan::ok().with("dest", self.spec.path.as_str());
         if cur.is_dir() {
-            return Ok(Plan::fail(format!("dest {} is a directory", self.spec.path)));
+            return Ok(Plan::fail(format!(
+                "dest {} is a directory",
+                self.spec.path
+            )));
         }
         if !cur.exists && !obs.file(1)?.is_dir() {
             let parent = obs.file(1)?.path.clone();
-            return Ok(Plan::fail(format!("Destination directory {parent} does not exist")));
+            return Ok(Plan::fail(format!(
+                "Destination directory {parent} does not exist"
+            )));
         }
         if cur.exists && !self.force {
             return Ok(plan);
@@ -139,12 +182,36 @@ mod tests {
         let mut env = crate::modules::testing::env();
         env.vars = Context::new(vec![Layer::raw("t", vars)]);
         env.role_path = Some(d.join("role"));
-        let a = args("template", &[("src", Value::from("kubelet.j2")), ("dest", Value::from("/etc/default/kubelet"))]);
+        let a = args(
+            "template",
+            &[
+                ("src", Value::from("kubelet.j2")),
+                ("dest", Value::from("/etc/default/kubelet")),
+            ],
+        );
         let expected = "# Ansible managed\nKUBELET_EXTRA_ARGS=--node-ip=192.168.10.101\n";
-        let p = plan_answers_env(&Template, a.clone(), vec![Answer::File(missing("/etc/default/kubelet")), Answer::File(dir("/etc/default", 0o755))], &env);
-        let Step::Write(w) = &p.steps[0] else { panic!("{p:?}") };
+        let p = plan_answers_env(
+            &Template,
+            a.clone(),
+            vec![
+                Answer::File(missing("/etc/default/kubelet")),
+                Answer::File(dir("/etc/default", 0o755)),
+            ],
+            &env,
+        );
+        let Step::Write(w) = &p.steps[0] else {
+            panic!("{p:?}")
+        };
         assert_eq!(String::from_utf8_lossy(&w.content), expected);
-        let p = plan_answers_env(&Template, a, vec![Answer::File(file("/etc/default/kubelet", 0o644, expected)), Answer::File(dir("/etc/default", 0o755))], &env);
+        let p = plan_answers_env(
+            &Template,
+            a,
+            vec![
+                Answer::File(file("/etc/default/kubelet", 0o644, expected)),
+                Answer::File(dir("/etc/default", 0o755)),
+            ],
+            &env,
+        );
         assert!(!p.changed);
         std::fs::remove_dir_all(d).unwrap();
     }

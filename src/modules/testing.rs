@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use sha2::Digest;
 
-use super::{Answer, Args, CmdOutput, FileKind, FileState, Module, ModuleEnv, Observed, Plan, Probe};
+use super::{
+    Answer, Args, CmdOutput, FileKind, FileState, Module, ModuleEnv, Observed, Plan, Probe,
+};
 use crate::vars::Context;
 
 pub fn env() -> ModuleEnv {
@@ -17,6 +19,7 @@ pub fn env() -> ModuleEnv {
         is_chroot: false,
         chroot_connection: false,
         environment: Vec::new(),
+        verbosity: 0,
     }
 }
 
@@ -67,7 +70,11 @@ pub fn link(path: &str, target: &str) -> FileState {
 }
 
 pub fn cmd(rc: i32, stdout: &str) -> Answer {
-    Answer::Command(CmdOutput { rc, stdout: stdout.into(), stderr: String::new() })
+    Answer::Command(CmdOutput {
+        rc,
+        stdout: stdout.into(),
+        stderr: String::new(),
+    })
 }
 
 /// Plan with the given answers; probes beyond them see missing files / empty commands.

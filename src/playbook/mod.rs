@@ -128,7 +128,13 @@ pub struct LoopControl {
 
 impl Default for LoopControl {
     fn default() -> Self {
-        LoopControl { loop_var: "item".into(), index_var: None, label: None, pause: None, extended: false }
+        LoopControl {
+            loop_var: "item".into(),
+            index_var: None,
+            label: None,
+            pause: None,
+            extended: false,
+        }
     }
 }
 
@@ -157,11 +163,30 @@ pub struct Task {
 
 #[derive(Debug)]
 pub enum Action {
-    Module { module: &'static dyn Module, args: Value },
-    Block { block: Vec<Arc<Task>>, rescue: Vec<Arc<Task>>, always: Vec<Arc<Task>> },
-    IncludeTasks { file: Value, apply: Option<Value> },
-    IncludeRole { name: Value, tasks_from: Option<Value>, vars_from: Option<Value>, defaults_from: Option<Value>, public: bool, params: VarMap },
-    IncludeVars { args: Value },
+    Module {
+        module: &'static dyn Module,
+        args: Value,
+    },
+    Block {
+        block: Vec<Arc<Task>>,
+        rescue: Vec<Arc<Task>>,
+        always: Vec<Arc<Task>>,
+    },
+    IncludeTasks {
+        file: Value,
+        apply: Option<Value>,
+    },
+    IncludeRole {
+        name: Value,
+        tasks_from: Option<Value>,
+        vars_from: Option<Value>,
+        defaults_from: Option<Value>,
+        public: bool,
+        params: VarMap,
+    },
+    IncludeVars {
+        args: Value,
+    },
     Meta(String),
 }
 

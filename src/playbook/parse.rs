@@ -41,32 +41,70 @@ impl ParseCtx {
 pub fn load_playbook(path: &Path, roles_path: &[PathBuf]) -> Result<Playbook> {
     let mut plays = Vec::new();
     load_plays(path, roles_path, &mut plays, 0)?;
-    Ok(Playbook { path: path.to_path_buf(), plays })
+    Ok(Playbook {
+        path: path.to_path_buf(),
+        plays,
+    })
 }
 
-fn load_plays(path: &Path, roles_path: &[PathBuf], out: &mut Vec<Arc<Play>>, depth: usize) -> Result<()> {
+fn load_plays(
+    path: &Path,
+    roles_path: &[PathBuf],
+    out: &mut Vec<Arc<Play>>,
+    depth: usize,
+) -> Result<()> {
     if depth > 16 {
-        return Err(Error::parse(Span::file(path), "import_playbook nested too deeply"));
+        return Err(Error::parse(
+            Span::file(path),
+            "import_playbook nested too deeply",
+        ));
     }
     let root = crate::yaml::load_file(path)?;
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
     if root.is_null() {
         return Ok(());
     }
     for item in root.expect_seq("a playbook")? {
         let map = item.expect_map("a play")?;
-        if let Some(imp) = item.get("import_playbook").or_else(|| item.get("ansible.builtin.import_playbook")) {
+        if let Some(imp) = item
+            .get("import_playbook")
+            .or_else(|| item.get("ansible.builtin.import_playbook"))
+        {
             for (k, _) in map {
                 let k = k.key_string()?;
-                if !matches!(k.as_str(), "import_playbook" | "ansible.builtin.import_playbook" | "name" | "vars" | "tags" | "when") {
-                    return Err(Error::parse(item.span.clone(), format!("'{k}' is not valid next to import_playbook")));
+                if !matches!(
+                    k.as_str(),
+                    "import_playbook"
+                        | "ansible.builtin.import_playbook"
+                        | "name"
+                        | "vars"
+                        | "tags"
+                        | "when"
+                ) {
+                    return Err(Error::parse(
+                        item.span.clone(),
+                        format!("'{k}' is not valid next to import_playbook"),
+                    ));
                 }
             }
             let file = imp.expect_str("import_playbook")?;
             let target = dir.join(file);
             if !target.is_file() {
-                return Err(Error::parse(imp.span.clone(), format!("imported playbook '{file}' not found ({})", target.display())));
+                return Err(Error::parse(
+                    imp.span.clone(),
+                    format!(
+                        "imported playbook '{file}' not found ({})",
+                        target.display()
+                    ),
+                ));
             }
             load_plays(&target, roles_path, out, depth + 1)?;
             continue;
@@ -83,7 +121,10 @@ fn check_keys(node: &Node, allowed: &[&str], what: &str) -> Result<()> {
         if !allowed.contains(&key.as_str()) {
             return Err(Error::parse(
                 k.span.clone(),
-                format!("'{key}' is not a valid keyword for a {what}{}", did_you_mean(&key, allowed.iter().copied())),
+                format!(
+                    "'{key}' is not a valid keyword for a {what}{}",
+                    did_you_mean(&key, allowed.iter().copied())
+                ),
             ));
         }
     }
@@ -92,7 +133,9 @@ fn check_keys(node: &Node, allowed: &[&str], what: &str) -> Result<()> {
 
 fn unsupported_at(node: &Node, key: &str, span: &Span) -> Result<()> {
     if let Some(msg) = keywords::unsupported(key) {
-        if key == "async" && node.get("async").and_then(|n| n.scalar_string()).as_deref() == Some("0") {
+        if key == "async"
+            && node.get("async").and_then(|n| n.scalar_string()).as_deref() == Some("0")
+        {
             return Ok(());
         }
         return Err(Error::parse(span.clone(), format!("'{key}': {msg}")));
@@ -103,10 +146,19 @@ fn unsupported_at(node: &Node, key: &str, span: &Span) -> Result<()> {
 fn bool_of(node: &Node, what: &str) -> Result<bool> {
     match &node.value {
         Yaml::Bool(b) => Ok(*b),
-        Yaml::Str(s) => crate::modules::args::parse_bool(&Value::from(s.as_str()))
-            .ok_or_else(|| Error::parse(node.span.clone(), format!("{what} must be a boolean, got '{s}'"))),
+        Yaml::Str(s) => {
+            crate::modules::args::parse_bool(&Value::from(s.as_str())).ok_or_else(|| {
+                Error::parse(
+                    node.span.clone(),
+                    format!("{what} must be a boolean, got '{s}'"),
+                )
+            })
+        }
         Yaml::Int(i) if *i == 0 || *i == 1 => Ok(*i == 1),
-        _ => Err(Error::parse(node.span.clone(), format!("{what} must be a boolean"))),
+        _ => Err(Error::parse(
+            node.span.clone(),
+            format!("{what} must be a boolean"),
+        )),
     }
 }
 
@@ -125,7 +177,12 @@ pub fn vars_map(node: &Node, what: &str) -> Result<VarMap> {
                 out.extend(vars_map(i, what)?);
             }
         }
-        _ => return Err(Error::parse(node.span.clone(), format!("{what} must be a mapping"))),
+        _ => {
+            return Err(Error::parse(
+                node.span.clone(),
+                format!("{what} must be a mapping"),
+            ));
+        }
     }
     Ok(out)
 }
@@ -135,13 +192,23 @@ fn string_list(node: &Node, what: &str) -> Result<Vec<String>> {
         Yaml::Null => Ok(Vec::new()),
         Yaml::Seq(items) => items
             .iter()
-            .map(|i| i.scalar_string().ok_or_else(|| Error::parse(i.span.clone(), format!("{what} entries must be strings"))))
+            .map(|i| {
+                i.scalar_string().ok_or_else(|| {
+                    Error::parse(i.span.clone(), format!("{what} entries must be strings"))
+                })
+            })
             .collect(),
-        Yaml::Str(s) => Ok(s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()),
-        _ => node
-            .scalar_string()
-            .map(|s| vec![s])
-            .ok_or_else(|| Error::parse(node.span.clone(), format!("{what} must be a string or a list"))),
+        Yaml::Str(s) => Ok(s
+            .split(',')
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect()),
+        _ => node.scalar_string().map(|s| vec![s]).ok_or_else(|| {
+            Error::parse(
+                node.span.clone(),
+                format!("{what} must be a string or a list"),
+            )
+        }),
     }
 }
 
@@ -170,7 +237,10 @@ pub fn apply_directive(d: &mut Directives, key: &str, v: &Node) -> Result<bool> 
         "become_method" => {
             let m = v.expect_str("become_method")?;
             if !matches!(m, "sudo" | "su") {
-                return Err(Error::parse(v.span.clone(), format!("become_method '{m}' is not supported (sudo and su are)")));
+                return Err(Error::parse(
+                    v.span.clone(),
+                    format!("become_method '{m}' is not supported (sudo and su are)"),
+                ));
             }
             d.become_method = Some(m.to_string());
         }
@@ -192,7 +262,12 @@ pub fn apply_directive(d: &mut Directives, key: &str, v: &Node) -> Result<bool> 
         "timeout" => {
             d.timeout = match &v.value {
                 Yaml::Int(i) if *i >= 0 => Some(*i as u64),
-                _ => return Err(Error::parse(v.span.clone(), "timeout must be a number of seconds")),
+                _ => {
+                    return Err(Error::parse(
+                        v.span.clone(),
+                        "timeout must be a number of seconds",
+                    ));
+                }
             }
         }
         "collections" | "debugger" => {}
@@ -238,8 +313,14 @@ fn parse_play(node: &Node, ctx: &mut ParseCtx) -> Result<Play> {
             "hosts" => {
                 hosts_seen = true;
                 play.hosts = match &v.value {
-                    Yaml::Seq(items) => items.iter().filter_map(Node::scalar_string).collect::<Vec<_>>().join(","),
-                    _ => v.scalar_string().ok_or_else(|| Error::parse(v.span.clone(), "hosts must be a pattern or a list"))?,
+                    Yaml::Seq(items) => items
+                        .iter()
+                        .filter_map(Node::scalar_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    _ => v.scalar_string().ok_or_else(|| {
+                        Error::parse(v.span.clone(), "hosts must be a pattern or a list")
+                    })?,
                 };
             }
             "vars" => play.vars = Arc::new(vars_map(v, "vars")?),
@@ -261,7 +342,12 @@ fn parse_play(node: &Node, ctx: &mut ParseCtx) -> Result<Play> {
                 play.max_fail_percentage = match &v.value {
                     Yaml::Int(i) => Some(*i as f64),
                     Yaml::Float(f) => Some(*f),
-                    _ => return Err(Error::parse(v.span.clone(), "max_fail_percentage must be a number")),
+                    _ => {
+                        return Err(Error::parse(
+                            v.span.clone(),
+                            "max_fail_percentage must be a number",
+                        ));
+                    }
                 }
             }
             "force_handlers" => play.force_handlers = bool_of(v, "force_handlers")?,
@@ -273,20 +359,30 @@ fn parse_play(node: &Node, ctx: &mut ParseCtx) -> Result<Play> {
             "strategy" => {
                 let s = v.expect_str("strategy")?;
                 if !matches!(s, "linear" | "ansible.builtin.linear") {
-                    return Err(Error::parse(v.span.clone(), format!("strategy '{s}' is not supported (prov runs linear plays)")));
+                    return Err(Error::parse(
+                        v.span.clone(),
+                        format!("strategy '{s}' is not supported (prov runs linear plays)"),
+                    ));
                 }
             }
             "order" => {
                 let o = v.expect_str("order")?;
                 if o != "inventory" {
-                    return Err(Error::parse(v.span.clone(), format!("order '{o}' is not supported (inventory order is)")));
+                    return Err(Error::parse(
+                        v.span.clone(),
+                        format!("order '{o}' is not supported (inventory order is)"),
+                    ));
                 }
             }
-            "roles" | "pre_tasks" | "tasks" | "post_tasks" | "handlers" | "gather_timeout" | "fact_path" => {}
+            "roles" | "pre_tasks" | "tasks" | "post_tasks" | "handlers" | "gather_timeout"
+            | "fact_path" => {}
             other => {
                 unsupported_at(node, other, &k.span)?;
                 if !apply_directive(&mut d, other, v)? {
-                    return Err(Error::parse(k.span.clone(), format!("'{other}' is not valid on a play")));
+                    return Err(Error::parse(
+                        k.span.clone(),
+                        format!("'{other}' is not valid on a play"),
+                    ));
                 }
             }
         }
@@ -314,8 +410,8 @@ fn parse_play(node: &Node, ctx: &mut ParseCtx) -> Result<Play> {
         play.handlers.extend(r.handlers.iter().cloned());
         play.var_roles.push(r.info.clone());
     }
-    play.handlers.extend(ctx.extra_handlers.drain(..));
-    play.var_roles.extend(ctx.extra_roles.drain(..));
+    play.handlers.append(&mut ctx.extra_handlers);
+    play.var_roles.append(&mut ctx.extra_roles);
     play.handlers.extend(own_handlers);
     if play.name.is_empty() {
         play.name = play.hosts.clone();
@@ -337,7 +433,9 @@ pub fn parse_tasks(
     }
     let mut out = Vec::new();
     for item in node.expect_seq("a task list")? {
-        out.push(Arc::new(parse_task(item, inherit, role, file, ctx, handlers)?));
+        out.push(Arc::new(parse_task(
+            item, inherit, role, file, ctx, handlers,
+        )?));
     }
     Ok(out)
 }
@@ -357,7 +455,12 @@ pub fn load_task_file(
 
 /// Find a tasks file named in an import/include: relative to the including file's directory,
 /// the role's `tasks/`, then the playbook directory.
-pub fn resolve_task_file(name: &str, file: &Path, role: Option<&RoleInfo>, playbook_dir: &Path) -> Option<PathBuf> {
+pub fn resolve_task_file(
+    name: &str,
+    file: &Path,
+    role: Option<&RoleInfo>,
+    playbook_dir: &Path,
+) -> Option<PathBuf> {
     let p = Path::new(name);
     if p.is_absolute() {
         return p.is_file().then(|| p.to_path_buf());
@@ -374,7 +477,16 @@ pub fn resolve_task_file(name: &str, file: &Path, role: Option<&RoleInfo>, playb
 }
 
 /// Keys that free-form modules (command/shell) take out of the text.
-const FREE_FORM_KEYS: &[&str] = &["creates", "removes", "chdir", "executable", "warn", "stdin", "stdin_add_newline", "strip_empty_ends"];
+const FREE_FORM_KEYS: &[&str] = &[
+    "creates",
+    "removes",
+    "chdir",
+    "executable",
+    "warn",
+    "stdin",
+    "stdin_add_newline",
+    "strip_empty_ends",
+];
 
 /// Parse `k=v k2="v 2"` arguments. For free-form modules the remaining words are the command.
 pub fn parse_kv(text: &str, free_form: bool, span: &Span) -> Result<VarMap> {
@@ -383,12 +495,17 @@ pub fn parse_kv(text: &str, free_form: bool, span: &Span) -> Result<VarMap> {
     let mut raw = Vec::new();
     for w in words {
         match w.split_once('=') {
-            Some((k, v)) if (!free_form || FREE_FORM_KEYS.contains(&k)) && crate::vars::is_identifier(k) => {
+            Some((k, v))
+                if (!free_form || FREE_FORM_KEYS.contains(&k)) && crate::vars::is_identifier(k) =>
+            {
                 out.insert(k.to_string(), Value::from(crate::shlex::unquote(v)));
             }
             _ if free_form => raw.push(w),
             _ => {
-                return Err(Error::parse(span.clone(), format!("expected key=value arguments, got '{w}'")));
+                return Err(Error::parse(
+                    span.clone(),
+                    format!("expected key=value arguments, got '{w}'"),
+                ));
             }
         }
     }
@@ -413,11 +530,29 @@ fn inherit(parent: &Directives, own: Directives) -> Directives {
     macro_rules! take {
         ($($f:ident),*) => { $( if own.$f.is_some() { d.$f = own.$f; } )* };
     }
-    take!(become_, become_user, become_method, ignore_errors, ignore_unreachable, check_mode, diff, no_log, delegate_to, run_once, any_errors_fatal, throttle, timeout);
+    take!(
+        become_,
+        become_user,
+        become_method,
+        ignore_errors,
+        ignore_unreachable,
+        check_mode,
+        diff,
+        no_log,
+        delegate_to,
+        run_once,
+        any_errors_fatal,
+        throttle,
+        timeout
+    );
     d
 }
 
-fn module_args(module: &'static dyn modules::Module, v: &Node, span: &Span) -> Result<(Value, Vec<(String, Span)>)> {
+fn module_args(
+    module: &'static dyn modules::Module,
+    v: &Node,
+    span: &Span,
+) -> Result<(Value, Vec<(String, Span)>)> {
     let free = module.free_form() == FreeForm::Command;
     match &v.value {
         Yaml::Null => Ok((Value::from_pairs(Vec::<(String, Value)>::new()), Vec::new())),
@@ -434,7 +569,12 @@ fn module_args(module: &'static dyn modules::Module, v: &Node, span: &Span) -> R
             Ok((crate::vars::map_to_value(&kv), keys))
         }
         _ => {
-            let text = v.scalar_string().ok_or_else(|| Error::parse(span.clone(), "module arguments must be a mapping or a string"))?;
+            let text = v.scalar_string().ok_or_else(|| {
+                Error::parse(
+                    span.clone(),
+                    "module arguments must be a mapping or a string",
+                )
+            })?;
             let kv = parse_kv(&text, free, &v.span)?;
             let keys = kv.keys().map(|k| (k.clone(), v.span.clone())).collect();
             Ok((crate::vars::map_to_value(&kv), keys))
@@ -442,17 +582,30 @@ fn module_args(module: &'static dyn modules::Module, v: &Node, span: &Span) -> R
     }
 }
 
-fn check_module_options(module: &'static dyn modules::Module, keys: &[(String, Span)]) -> Result<()> {
-    let Some(options) = module.options() else { return Ok(()) };
+fn check_module_options(
+    module: &'static dyn modules::Module,
+    keys: &[(String, Span)],
+) -> Result<()> {
+    let Some(options) = module.options() else {
+        return Ok(());
+    };
     for (k, span) in keys {
         if crate::template::is_template(k) {
             continue;
         }
         if !options.contains(&k.as_str()) {
-            let shown: Vec<&str> = options.iter().copied().filter(|o| !o.starts_with('_')).collect();
+            let shown: Vec<&str> = options
+                .iter()
+                .copied()
+                .filter(|o| !o.starts_with('_'))
+                .collect();
             return Err(Error::parse(
                 span.clone(),
-                format!("unsupported parameter '{k}' for module '{}'{}", module.name(), did_you_mean(k, shown.iter().copied())),
+                format!(
+                    "unsupported parameter '{k}' for module '{}'{}",
+                    module.name(),
+                    did_you_mean(k, shown.iter().copied())
+                ),
             ));
         }
     }
@@ -503,20 +656,29 @@ fn parse_task(
             _ if is_block && !BLOCK.contains(&key.as_str()) => {
                 return Err(Error::parse(
                     k.span.clone(),
-                    format!("'{key}' is not a valid keyword for a block{}", did_you_mean(&key, BLOCK.iter().copied())),
+                    format!(
+                        "'{key}' is not a valid keyword for a block{}",
+                        did_you_mean(&key, BLOCK.iter().copied())
+                    ),
                 ));
             }
             "register" => {
                 let r = v.expect_str("register")?;
                 if !crate::vars::is_identifier(r) {
-                    return Err(Error::parse(v.span.clone(), format!("'{r}' is not a valid variable name for register")));
+                    return Err(Error::parse(
+                        v.span.clone(),
+                        format!("'{r}' is not a valid variable name for register"),
+                    ));
                 }
                 task.register = Some(r.to_string());
             }
             "notify" => task.notify = string_list(v, "notify")?,
             "listen" => {
                 if !handler {
-                    return Err(Error::parse(k.span.clone(), "'listen' is only valid on handlers"));
+                    return Err(Error::parse(
+                        k.span.clone(),
+                        "'listen' is only valid on handlers",
+                    ));
                 }
                 task.listen = string_list(v, "listen")?;
             }
@@ -537,17 +699,30 @@ fn parse_task(
                         (m.to_string(), Some(r.trim().to_string()))
                     }
                     Yaml::Map(_) => {
-                        let m = v.get("module").ok_or_else(|| Error::parse(v.span.clone(), format!("{key} needs a module")))?;
+                        let m = v.get("module").ok_or_else(|| {
+                            Error::parse(v.span.clone(), format!("{key} needs a module"))
+                        })?;
                         (m.expect_str("module")?.to_string(), None)
                     }
-                    _ => return Err(Error::parse(v.span.clone(), format!("{key} must be 'module args' or a mapping"))),
+                    _ => {
+                        return Err(Error::parse(
+                            v.span.clone(),
+                            format!("{key} must be 'module args' or a mapping"),
+                        ));
+                    }
                 };
                 if action.is_some() {
-                    return Err(Error::parse(k.span.clone(), "conflicting action statements"));
+                    return Err(Error::parse(
+                        k.span.clone(),
+                        "conflicting action statements",
+                    ));
                 }
                 // Re-express as `module: args` for uniform handling below.
                 let args_node = match rest {
-                    Some(r) => Node { value: Yaml::Str(r), span: v.span.clone() },
+                    Some(r) => Node {
+                        value: Yaml::Str(r),
+                        span: v.span.clone(),
+                    },
                     None => {
                         let entries: Vec<(Node, Node)> = v
                             .as_map()
@@ -556,7 +731,10 @@ fn parse_task(
                             .filter(|(k, _)| k.as_str() != Some("module"))
                             .cloned()
                             .collect();
-                        Node { value: Yaml::Map(entries), span: v.span.clone() }
+                        Node {
+                            value: Yaml::Map(entries),
+                            span: v.span.clone(),
+                        }
                     }
                 };
                 action = Some((name, args_node, k.span.clone()));
@@ -566,7 +744,10 @@ fn parse_task(
                 if !WITH_LOOPS.contains(&lookup) {
                     return Err(Error::parse(
                         k.span.clone(),
-                        format!("loop lookup 'with_{lookup}' is not supported (with_{} are)", WITH_LOOPS.join(", with_")),
+                        format!(
+                            "loop lookup 'with_{lookup}' is not supported (with_{} are)",
+                            WITH_LOOPS.join(", with_")
+                        ),
                     ));
                 }
                 set_loop(&mut task, lookup, v, &k.span)?;
@@ -580,7 +761,10 @@ fn parse_task(
                 }
                 if modules::lookup(other).is_some() || modules::engine_action(other).is_some() {
                     if let Some((prev, _, _)) = &action {
-                        return Err(Error::parse(k.span.clone(), format!("conflicting action statements: {prev}, {other}")));
+                        return Err(Error::parse(
+                            k.span.clone(),
+                            format!("conflicting action statements: {prev}, {other}"),
+                        ));
                     }
                     action = Some((other.to_string(), v.clone(), k.span.clone()));
                 } else {
@@ -589,7 +773,10 @@ fn parse_task(
                     candidates.extend(modules::ENGINE_ACTIONS.iter().copied());
                     return Err(Error::parse(
                         k.span.clone(),
-                        format!("'{other}' is not a module or task keyword{}", did_you_mean(other, candidates)),
+                        format!(
+                            "'{other}' is not a module or task keyword{}",
+                            did_you_mean(other, candidates)
+                        ),
                     ));
                 }
             }
@@ -610,13 +797,22 @@ fn parse_task(
                 None => Ok(Vec::new()),
             }
         };
-        task.action = Action::Block { block: list("block", ctx)?, rescue: list("rescue", ctx)?, always: list("always", ctx)? };
+        task.action = Action::Block {
+            block: list("block", ctx)?,
+            rescue: list("rescue", ctx)?,
+            always: list("always", ctx)?,
+        };
         return Ok(task);
     }
     let Some((name, args_node, name_span)) = action else {
-        return Err(Error::parse(node.span.clone(), "no module or action given in this task"));
+        return Err(Error::parse(
+            node.span.clone(),
+            "no module or action given in this task",
+        ));
     };
-    task.action = build_action(&name, &args_node, extra_args, &name_span, &mut task, role, file, ctx, handler)?;
+    task.action = build_action(
+        &name, &args_node, extra_args, &name_span, &mut task, role, file, ctx, handler,
+    )?;
     Ok(task)
 }
 
@@ -624,7 +820,10 @@ fn set_loop(task: &mut Task, kind: &str, v: &Node, span: &Span) -> Result<()> {
     if task.loop_.is_some() {
         return Err(Error::parse(span.clone(), "a task can only have one loop"));
     }
-    task.loop_ = Some(Loop { kind: kind.to_string(), value: v.to_value() });
+    task.loop_ = Some(Loop {
+        kind: kind.to_string(),
+        value: v.to_value(),
+    });
     Ok(())
 }
 
@@ -647,13 +846,22 @@ fn parse_loop_control(v: &Node) -> Result<LoopControl> {
             other => {
                 return Err(Error::parse(
                     k.span.clone(),
-                    format!("'{other}' is not valid in loop_control{}", did_you_mean(other, ["loop_var", "index_var", "label", "pause", "extended"])),
+                    format!(
+                        "'{other}' is not valid in loop_control{}",
+                        did_you_mean(
+                            other,
+                            ["loop_var", "index_var", "label", "pause", "extended"]
+                        )
+                    ),
                 ));
             }
         }
     }
     if !crate::vars::is_identifier(&lc.loop_var) {
-        return Err(Error::parse(v.span.clone(), format!("'{}' is not a valid loop_var", lc.loop_var)));
+        return Err(Error::parse(
+            v.span.clone(),
+            format!("'{}' is not a valid loop_var", lc.loop_var),
+        ));
     }
     Ok(lc)
 }
@@ -673,12 +881,15 @@ fn build_action(
     if let Some(engine) = modules::engine_action(name) {
         return engine_action(engine, v, span, task, role, file, ctx, handler);
     }
-    let module = modules::lookup(name).ok_or_else(|| Error::parse(span.clone(), format!("unknown module '{name}'")))?;
+    let module = modules::lookup(name)
+        .ok_or_else(|| Error::parse(span.clone(), format!("unknown module '{name}'")))?;
     let (mut args, mut keys) = module_args(module, v, span)?;
     if let Some(extra) = extra_args {
         let (extra_v, extra_keys) = match &extra.value {
             Yaml::Map(_) => module_args(module, extra, &extra.span)?,
-            _ if crate::template::is_template(extra.as_str().unwrap_or("")) => (extra.to_value(), Vec::new()),
+            _ if crate::template::is_template(extra.as_str().unwrap_or("")) => {
+                (extra.to_value(), Vec::new())
+            }
             _ => return Err(Error::parse(extra.span.clone(), "args must be a mapping")),
         };
         // Inline arguments win over `args:`.
@@ -704,9 +915,26 @@ fn engine_action(
     match name {
         "meta" => {
             let m = v.expect_str("meta")?;
-            const METAS: &[&str] = &["flush_handlers", "noop", "end_play", "end_host", "end_batch", "clear_host_errors", "refresh_inventory", "reset_connection", "clear_facts", "end_role"];
+            const METAS: &[&str] = &[
+                "flush_handlers",
+                "noop",
+                "end_play",
+                "end_host",
+                "end_batch",
+                "clear_host_errors",
+                "refresh_inventory",
+                "reset_connection",
+                "clear_facts",
+                "end_role",
+            ];
             if !METAS.contains(&m) {
-                return Err(Error::parse(v.span.clone(), format!("unknown meta action '{m}'{}", did_you_mean(m, METAS.iter().copied()))));
+                return Err(Error::parse(
+                    v.span.clone(),
+                    format!(
+                        "unknown meta action '{m}'{}",
+                        did_you_mean(m, METAS.iter().copied())
+                    ),
+                ));
             }
             Ok(Action::Meta(m.to_string()))
         }
@@ -721,61 +949,124 @@ fn engine_action(
                 Yaml::Str(_) => (v.to_value(), None),
                 Yaml::Map(_) => {
                     check_keys(v, &["file", "_raw_params", "apply"], name)?;
-                    let f = arg("file").or_else(|| arg("_raw_params")).ok_or_else(|| Error::parse(v.span.clone(), format!("{name} needs a file")))?;
+                    let f = arg("file").or_else(|| arg("_raw_params")).ok_or_else(|| {
+                        Error::parse(v.span.clone(), format!("{name} needs a file"))
+                    })?;
                     (f.to_value(), arg("apply").map(Node::to_value))
                 }
-                _ => return Err(Error::parse(v.span.clone(), format!("{name} needs a file name"))),
+                _ => {
+                    return Err(Error::parse(
+                        v.span.clone(),
+                        format!("{name} needs a file name"),
+                    ));
+                }
             };
             if name == "include_tasks" {
-                return Ok(Action::IncludeTasks { file: file_v, apply });
+                return Ok(Action::IncludeTasks {
+                    file: file_v,
+                    apply,
+                });
             }
             if task.loop_.is_some() {
-                return Err(Error::parse(span.clone(), "import_tasks cannot loop (use include_tasks)"));
+                return Err(Error::parse(
+                    span.clone(),
+                    "import_tasks cannot loop (use include_tasks)",
+                ));
             }
             let fname = file_v.as_str().unwrap_or_default().to_string();
             if crate::template::is_template(&fname) {
-                return Err(Error::parse(v.span.clone(), "import_tasks with a templated file name is not supported (use include_tasks)"));
+                return Err(Error::parse(
+                    v.span.clone(),
+                    "import_tasks with a templated file name is not supported (use include_tasks)",
+                ));
             }
             let path = resolve_task_file(&fname, file, role.map(|r| &**r), &ctx.playbook_dir)
-                .ok_or_else(|| Error::parse(v.span.clone(), format!("could not find imported tasks file '{fname}'")))?;
+                .ok_or_else(|| {
+                    Error::parse(
+                        v.span.clone(),
+                        format!("could not find imported tasks file '{fname}'"),
+                    )
+                })?;
             let tasks = load_task_file(&path, &task.d, role, ctx, handler)?;
-            Ok(Action::Block { block: tasks, rescue: Vec::new(), always: Vec::new() })
+            Ok(Action::Block {
+                block: tasks,
+                rescue: Vec::new(),
+                always: Vec::new(),
+            })
         }
         "include_role" | "import_role" => {
             let entry = match &v.value {
                 Yaml::Map(_) => v,
-                _ => return Err(Error::parse(v.span.clone(), format!("{name} needs a mapping with 'name'"))),
+                _ => {
+                    return Err(Error::parse(
+                        v.span.clone(),
+                        format!("{name} needs a mapping with 'name'"),
+                    ));
+                }
             };
-            const KEYS: &[&str] = &["name", "tasks_from", "vars_from", "defaults_from", "handlers_from", "public", "allow_duplicates", "apply", "rolespec_validate"];
+            const KEYS: &[&str] = &[
+                "name",
+                "tasks_from",
+                "vars_from",
+                "defaults_from",
+                "handlers_from",
+                "public",
+                "allow_duplicates",
+                "apply",
+                "rolespec_validate",
+            ];
             check_keys(entry, KEYS, name)?;
-            let role_name = entry.get("name").ok_or_else(|| Error::parse(v.span.clone(), format!("{name} needs 'name'")))?;
+            let role_name = entry
+                .get("name")
+                .ok_or_else(|| Error::parse(v.span.clone(), format!("{name} needs 'name'")))?;
             if name == "include_role" {
                 return Ok(Action::IncludeRole {
                     name: role_name.to_value(),
                     tasks_from: entry.get("tasks_from").map(Node::to_value),
                     vars_from: entry.get("vars_from").map(Node::to_value),
                     defaults_from: entry.get("defaults_from").map(Node::to_value),
-                    public: entry.get("public").map(|p| bool_of(p, "public")).transpose()?.unwrap_or(false),
+                    public: entry
+                        .get("public")
+                        .map(|p| bool_of(p, "public"))
+                        .transpose()?
+                        .unwrap_or(false),
                     params: VarMap::new(),
                 });
             }
             if task.loop_.is_some() {
-                return Err(Error::parse(span.clone(), "import_role cannot loop (use include_role)"));
+                return Err(Error::parse(
+                    span.clone(),
+                    "import_role cannot loop (use include_role)",
+                ));
             }
             let from = |k: &str| entry.get(k).and_then(Node::as_str).map(str::to_string);
             let role = super::role::load_role(
                 role_name.expect_str("role name")?,
                 &role_name.span,
-                &super::role::RoleEntry { params: VarMap::new(), vars: VarMap::new(), tasks_from: from("tasks_from"), vars_from: from("vars_from"), defaults_from: from("defaults_from"), handlers_from: from("handlers_from") },
+                &super::role::RoleEntry {
+                    params: VarMap::new(),
+                    vars: VarMap::new(),
+                    tasks_from: from("tasks_from"),
+                    vars_from: from("vars_from"),
+                    defaults_from: from("defaults_from"),
+                    handlers_from: from("handlers_from"),
+                },
                 &task.d,
                 ctx,
             )?;
             let (tasks, handlers, infos) = super::role::tasks_with_deps(&role);
             ctx.extra_handlers.extend(handlers);
             ctx.extra_roles.extend(infos);
-            Ok(Action::Block { block: tasks, rescue: Vec::new(), always: Vec::new() })
+            Ok(Action::Block {
+                block: tasks,
+                rescue: Vec::new(),
+                always: Vec::new(),
+            })
         }
-        _ => Err(Error::parse(span.clone(), format!("'{name}' is not supported here"))),
+        _ => Err(Error::parse(
+            span.clone(),
+            format!("'{name}' is not supported here"),
+        )),
     }
 }
 
@@ -786,37 +1077,68 @@ mod tests {
     fn task(yaml: &str) -> Result<Task> {
         let node = crate::yaml::parse_str(yaml, "t.yml")?;
         let mut ctx = ParseCtx::new(Path::new("."), &[]);
-        parse_task(&node, &Directives::default(), None, &Arc::new(PathBuf::from("t.yml")), &mut ctx, false)
+        parse_task(
+            &node,
+            &Directives::default(),
+            None,
+            &Arc::new(PathBuf::from("t.yml")),
+            &mut ctx,
+            false,
+        )
     }
 
     #[test]
     fn fqcn_and_short_names() {
-        for y in ["ansible.builtin.lineinfile: {path: /f, line: x}", "lineinfile: {path: /f, line: x}"] {
+        for y in [
+            "ansible.builtin.lineinfile: {path: /f, line: x}",
+            "lineinfile: {path: /f, line: x}",
+        ] {
             assert_eq!(task(y).unwrap().module_name(), Some("lineinfile"));
         }
-        assert_eq!(task("ansible.builtin.systemd_service: {name: x}").unwrap().module_name(), Some("systemd"));
+        assert_eq!(
+            task("ansible.builtin.systemd_service: {name: x}")
+                .unwrap()
+                .module_name(),
+            Some("systemd")
+        );
     }
 
     #[test]
     fn typos_are_errors_with_suggestions() {
         let e = task("name: x\nlineinfle:\n  path: /f\n").unwrap_err();
-        assert_eq!(e.to_string(), "t.yml:2:1: 'lineinfle' is not a module or task keyword (did you mean 'lineinfile'?)");
+        assert_eq!(
+            e.to_string(),
+            "t.yml:2:1: 'lineinfle' is not a module or task keyword (did you mean 'lineinfile'?)"
+        );
         let e = task("copy:\n  dest: /f\n  contnet: x\n").unwrap_err();
-        assert_eq!(e.to_string(), "t.yml:3:3: unsupported parameter 'contnet' for module 'copy' (did you mean 'content'?)");
+        assert_eq!(
+            e.to_string(),
+            "t.yml:3:3: unsupported parameter 'contnet' for module 'copy' (did you mean 'content'?)"
+        );
         let e = task("debug: msg=x\nwhn: true\n").unwrap_err();
         assert!(e.to_string().contains("(did you mean 'when'?)"), "{e}");
         let e = task("copy: {dest: /f, content: x}\nfile: {path: /f}\n").unwrap_err();
-        assert!(e.to_string().contains("conflicting action statements"), "{e}");
+        assert!(
+            e.to_string().contains("conflicting action statements"),
+            "{e}"
+        );
     }
 
     #[test]
     fn key_value_and_free_form_args() {
         let t = task("file: path=/etc/x mode=0644 state=directory").unwrap();
-        let Action::Module { args, .. } = &t.action else { panic!() };
+        let Action::Module { args, .. } = &t.action else {
+            panic!()
+        };
         assert_eq!(args.get_attr("mode").unwrap(), Value::from("0644"));
         let t = task("shell: echo a=b > /tmp/x chdir=/tmp creates=/tmp/x").unwrap();
-        let Action::Module { args, .. } = &t.action else { panic!() };
-        assert_eq!(args.get_attr("_raw_params").unwrap(), Value::from("echo a=b > /tmp/x"));
+        let Action::Module { args, .. } = &t.action else {
+            panic!()
+        };
+        assert_eq!(
+            args.get_attr("_raw_params").unwrap(),
+            Value::from("echo a=b > /tmp/x")
+        );
         assert_eq!(args.get_attr("chdir").unwrap(), Value::from("/tmp"));
         assert!(task("file: path=/x bogus=1").is_err());
     }
@@ -824,7 +1146,9 @@ mod tests {
     #[test]
     fn blocks_inherit_and_accumulate() {
         let t = task("block:\n  - debug: msg=x\n    when: b\n    tags: [t2]\nwhen: a\ntags: t1\nbecome: true\nvars: {v: 1}\n").unwrap();
-        let Action::Block { block, .. } = &t.action else { panic!() };
+        let Action::Block { block, .. } = &t.action else {
+            panic!()
+        };
         let inner = &block[0];
         assert_eq!(inner.d.when, vec![Value::from("a"), Value::from("b")]);
         assert_eq!(inner.d.tags, ["t1", "t2"]);
@@ -834,11 +1158,24 @@ mod tests {
 
     #[test]
     fn loops_and_unsupported_keywords() {
-        let t = task("debug: var=item\nwith_items: [1, 2]\nloop_control: {loop_var: x, label: '{{ x }}'}").unwrap();
+        let t = task(
+            "debug: var=item\nwith_items: [1, 2]\nloop_control: {loop_var: x, label: '{{ x }}'}",
+        )
+        .unwrap();
         assert_eq!(t.loop_.as_ref().unwrap().kind, "items");
         assert_eq!(t.loop_control.loop_var, "x");
-        assert!(task("debug: var=item\nwith_bogus: [1]").unwrap_err().to_string().contains("not supported"));
-        assert!(task("command: sleep 10\nasync: 10\npoll: 0").unwrap_err().to_string().contains("async tasks are not supported"));
+        assert!(
+            task("debug: var=item\nwith_bogus: [1]")
+                .unwrap_err()
+                .to_string()
+                .contains("not supported")
+        );
+        assert!(
+            task("command: sleep 10\nasync: 10\npoll: 0")
+                .unwrap_err()
+                .to_string()
+                .contains("async tasks are not supported")
+        );
         assert!(task("debug: msg=x\nlisten: y").is_err());
     }
 }

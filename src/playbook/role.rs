@@ -37,7 +37,11 @@ pub fn role_dirs(ctx: &ParseCtx) -> Vec<PathBuf> {
     let mut dirs = vec![ctx.playbook_dir.join("roles")];
     dirs.extend(ctx.roles_path.iter().cloned());
     if let Some(parent) = ctx.playbook_dir.parent() {
-        let p = if parent.as_os_str().is_empty() { Path::new("..") } else { parent };
+        let p = if parent.as_os_str().is_empty() {
+            Path::new("..")
+        } else {
+            parent
+        };
         dirs.push(p.join("roles"));
     }
     dirs.push(ctx.playbook_dir.clone());
@@ -46,7 +50,11 @@ pub fn role_dirs(ctx: &ParseCtx) -> Vec<PathBuf> {
 
 pub fn find_role(name: &str, span: &Span, ctx: &ParseCtx) -> Result<PathBuf> {
     if name.contains('/') {
-        let p = if Path::new(name).is_absolute() { PathBuf::from(name) } else { ctx.playbook_dir.join(name) };
+        let p = if Path::new(name).is_absolute() {
+            PathBuf::from(name)
+        } else {
+            ctx.playbook_dir.join(name)
+        };
         if p.is_dir() {
             return Ok(p);
         }
@@ -59,7 +67,13 @@ pub fn find_role(name: &str, span: &Span, ctx: &ParseCtx) -> Result<PathBuf> {
         }
     }
     let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-    Err(Error::parse(span.clone(), format!("role '{name}' not found (searched: {})", searched.join(", "))))
+    Err(Error::parse(
+        span.clone(),
+        format!(
+            "role '{name}' not found (searched: {})",
+            searched.join(", ")
+        ),
+    ))
 }
 
 /// `dir/name.yml`, `dir/name.yaml`, `dir/name`, or every YAML file in `dir/name/`.
@@ -76,7 +90,10 @@ fn role_file(dir: &Path, name: &str) -> Vec<PathBuf> {
             .into_iter()
             .flatten()
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")))
+            .filter(|p| {
+                p.is_file()
+                    && matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"))
+            })
             .collect();
         files.sort();
         return files;
@@ -93,25 +110,64 @@ fn role_vars(dir: &Path, name: &str) -> Result<VarMap> {
 }
 
 /// Load a role (and its dependencies, in [`Role::deps`] order) for use with `entry`.
-pub fn load_role(name: &str, span: &Span, entry: &RoleEntry, parent: &Directives, ctx: &mut ParseCtx) -> Result<Arc<Role>> {
+pub fn load_role(
+    name: &str,
+    span: &Span,
+    entry: &RoleEntry,
+    parent: &Directives,
+    ctx: &mut ParseCtx,
+) -> Result<Arc<Role>> {
     load_role_depth(name, span, entry, parent, ctx, 0)
 }
 
-fn load_role_depth(name: &str, span: &Span, entry: &RoleEntry, parent: &Directives, ctx: &mut ParseCtx, depth: usize) -> Result<Arc<Role>> {
+fn load_role_depth(
+    name: &str,
+    span: &Span,
+    entry: &RoleEntry,
+    parent: &Directives,
+    ctx: &mut ParseCtx,
+    depth: usize,
+) -> Result<Arc<Role>> {
     if depth > 20 {
-        return Err(Error::parse(span.clone(), format!("role dependencies nested too deeply at '{name}'")));
+        return Err(Error::parse(
+            span.clone(),
+            format!("role dependencies nested too deeply at '{name}'"),
+        ));
     }
     if name.split('.').count() >= 3 {
-        return Err(Error::parse(span.clone(), format!("collection role '{name}' is not supported (put the role in roles/)")));
+        return Err(Error::parse(
+            span.clone(),
+            format!("collection role '{name}' is not supported (put the role in roles/)"),
+        ));
     }
     let path = find_role(name, span, ctx)?;
-    let short = path.file_name().and_then(|n| n.to_str()).unwrap_or(name).to_string();
-    let defaults = role_vars(&path.join("defaults"), entry.defaults_from.as_deref().unwrap_or("main"))?;
-    let mut vars = role_vars(&path.join("vars"), entry.vars_from.as_deref().unwrap_or("main"))?;
+    let short = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(name)
+        .to_string();
+    let defaults = role_vars(
+        &path.join("defaults"),
+        entry.defaults_from.as_deref().unwrap_or("main"),
+    )?;
+    let mut vars = role_vars(
+        &path.join("vars"),
+        entry.vars_from.as_deref().unwrap_or("main"),
+    )?;
     vars.extend(entry.params.clone());
     vars.extend(entry.vars.clone());
-    let key = format!("{}|{}", path.display(), serde_json::to_string(&crate::vars::map_to_value(&entry.params)).unwrap_or_default());
-    let info = Arc::new(RoleInfo { name: short, path: path.clone(), defaults: Arc::new(defaults), vars: Arc::new(vars), key });
+    let key = format!(
+        "{}|{}",
+        path.display(),
+        serde_json::to_string(&crate::vars::map_to_value(&entry.params)).unwrap_or_default()
+    );
+    let info = Arc::new(RoleInfo {
+        name: short,
+        path: path.clone(),
+        defaults: Arc::new(defaults),
+        vars: Arc::new(vars),
+        key,
+    });
     // Dependencies from meta/main.yml.
     let mut deps = Vec::new();
     let mut allow_duplicates = false;
@@ -120,28 +176,53 @@ fn load_role_depth(name: &str, span: &Span, entry: &RoleEntry, parent: &Directiv
         if let Some(a) = node.get("allow_duplicates") {
             allow_duplicates = matches!(a.value, Yaml::Bool(true));
         }
-        if let Some(list) = node.get("dependencies") {
-            if !list.is_null() {
-                for dep in list.expect_seq("dependencies")? {
-                    let (dname, dentry, dd) = parse_entry(dep, parent)?;
-                    deps.push(load_role_depth(&dname, &dep.span, &dentry, &dd, ctx, depth + 1)?);
-                }
+        if let Some(list) = node.get("dependencies")
+            && !list.is_null()
+        {
+            for dep in list.expect_seq("dependencies")? {
+                let (dname, dentry, dd) = parse_entry(dep, parent)?;
+                deps.push(load_role_depth(
+                    &dname,
+                    &dep.span,
+                    &dentry,
+                    &dd,
+                    ctx,
+                    depth + 1,
+                )?);
             }
         }
     }
-    let tasks_file = role_file(&path.join("tasks"), entry.tasks_from.as_deref().unwrap_or("main"));
+    let tasks_file = role_file(
+        &path.join("tasks"),
+        entry.tasks_from.as_deref().unwrap_or("main"),
+    );
     if entry.tasks_from.is_some() && tasks_file.is_empty() {
-        return Err(Error::parse(span.clone(), format!("role '{name}' has no tasks file '{}'", entry.tasks_from.as_deref().unwrap_or(""))));
+        return Err(Error::parse(
+            span.clone(),
+            format!(
+                "role '{name}' has no tasks file '{}'",
+                entry.tasks_from.as_deref().unwrap_or("")
+            ),
+        ));
     }
     let mut tasks = Vec::new();
     for f in &tasks_file {
         tasks.extend(load_task_file(f, parent, Some(&info), ctx, false)?);
     }
     let mut handlers = Vec::new();
-    for f in role_file(&path.join("handlers"), entry.handlers_from.as_deref().unwrap_or("main")) {
+    for f in role_file(
+        &path.join("handlers"),
+        entry.handlers_from.as_deref().unwrap_or("main"),
+    ) {
         handlers.extend(load_task_file(&f, parent, Some(&info), ctx, true)?);
     }
-    Ok(Arc::new(Role { info, tasks, handlers, deps, allow_duplicates }))
+    Ok(Arc::new(Role {
+        info,
+        tasks,
+        handlers,
+        deps,
+        allow_duplicates,
+    }))
 }
 
 /// A `roles:` or `dependencies:` entry: name, how it is used, and the directives its tasks inherit.
@@ -149,12 +230,14 @@ fn parse_entry(node: &Node, parent: &Directives) -> Result<(String, RoleEntry, D
     let mut entry = RoleEntry::default();
     let mut d = parent.clone();
     match &node.value {
-        Yaml::Str(s) => return Ok((s.clone(), entry, d)),
+        Yaml::Str(s) => Ok((s.clone(), entry, d)),
         Yaml::Map(pairs) => {
             let name = node
                 .get("role")
                 .or_else(|| node.get("name"))
-                .ok_or_else(|| Error::parse(node.span.clone(), "a role entry needs 'role' (or 'name')"))?
+                .ok_or_else(|| {
+                    Error::parse(node.span.clone(), "a role entry needs 'role' (or 'name')")
+                })?
                 .expect_str("role name")?
                 .to_string();
             for (k, v) in pairs {
@@ -175,7 +258,10 @@ fn parse_entry(node: &Node, parent: &Directives) -> Result<(String, RoleEntry, D
             }
             Ok((name, entry, d))
         }
-        _ => Err(Error::parse(node.span.clone(), "a role entry must be a name or a mapping")),
+        _ => Err(Error::parse(
+            node.span.clone(),
+            "a role entry must be a name or a mapping",
+        )),
     }
 }
 
@@ -202,8 +288,15 @@ pub fn load_role_refs(node: &Node, parent: &Directives, ctx: &mut ParseCtx) -> R
     Ok(RoleRef { roles })
 }
 
+/// Tasks, handlers and role infos of a role with its dependencies.
+pub type Flattened = (
+    Vec<Arc<super::Task>>,
+    Vec<Arc<super::Task>>,
+    Vec<Arc<RoleInfo>>,
+);
+
 /// All tasks of a role including its dependencies', in order (for import_role).
-pub fn tasks_with_deps(role: &Arc<Role>) -> (Vec<Arc<super::Task>>, Vec<Arc<super::Task>>, Vec<Arc<RoleInfo>>) {
+pub fn tasks_with_deps(role: &Arc<Role>) -> Flattened {
     let mut order = Vec::new();
     flatten(role, &mut order);
     let mut tasks = Vec::new();

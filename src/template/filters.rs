@@ -44,12 +44,11 @@ impl Args {
 
     /// Argument `index`, or keyword `name`.
     fn get(&self, index: usize, name: &str) -> Option<Value> {
-        if let Some(kw) = &self.kw {
-            if let Ok(v) = kw.get_attr(name) {
-                if !v.is_undefined() {
-                    return Some(v);
-                }
-            }
+        if let Some(kw) = &self.kw
+            && let Ok(v) = kw.get_attr(name)
+            && !v.is_undefined()
+        {
+            return Some(v);
         }
         self.pos.get(index).cloned()
     }
@@ -70,7 +69,12 @@ pub fn to_bool(value: &Value) -> bool {
         ValueKind::None | ValueKind::Undefined => false,
         ValueKind::Number => value.as_i64() == Some(1) || value.to_string() == "1.0",
         ValueKind::String => matches!(
-            value.as_str().unwrap_or_default().trim().to_lowercase().as_str(),
+            value
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .to_lowercase()
+                .as_str(),
             "yes" | "on" | "1" | "true" | "y" | "t"
         ),
         _ => false,
@@ -158,9 +162,13 @@ fn f_int(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
     let base = a.get(1, "base").and_then(|v| v.as_i64()).unwrap_or(10) as u32;
     Ok(Value::from(match value.kind() {
         ValueKind::Bool => i64::from(value.is_true()),
-        ValueKind::Number => value
-            .as_i64()
-            .unwrap_or_else(|| value.to_string().parse::<f64>().map(|f| f as i64).unwrap_or(default)),
+        ValueKind::Number => value.as_i64().unwrap_or_else(|| {
+            value
+                .to_string()
+                .parse::<f64>()
+                .map(|f| f as i64)
+                .unwrap_or(default)
+        }),
         ValueKind::String => {
             let s = value.as_str().unwrap_or_default().trim().replace('_', "");
             let digits = match base {
@@ -180,10 +188,15 @@ fn f_int(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
 
 fn f_float(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
     let a = Args::new(args);
-    let default = a.get(0, "default").map(|v| v.to_string().parse::<f64>().unwrap_or(0.0)).unwrap_or(0.0);
+    let default = a
+        .get(0, "default")
+        .map(|v| v.to_string().parse::<f64>().unwrap_or(0.0))
+        .unwrap_or(0.0);
     Ok(Value::from(match value.kind() {
         ValueKind::Bool => f64::from(u8::from(value.is_true())),
-        ValueKind::Number | ValueKind::String => to_text(&value).trim().parse::<f64>().unwrap_or(default),
+        ValueKind::Number | ValueKind::String => {
+            to_text(&value).trim().parse::<f64>().unwrap_or(default)
+        }
         _ => default,
     }))
 }
@@ -210,7 +223,10 @@ fn f_regex_replace(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
     let re = build_regex(&pattern, a.flag(2, "ignorecase"), a.flag(3, "multiline"))?;
     let count = a.get(4, "count").and_then(|v| v.as_i64()).unwrap_or(0) as usize;
     let text = to_text(&value);
-    Ok(Value::from(re.replacen(&text, count, python_replacement(&repl).as_str()).into_owned()))
+    Ok(Value::from(
+        re.replacen(&text, count, python_replacement(&repl).as_str())
+            .into_owned(),
+    ))
 }
 
 fn f_regex_search(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
@@ -223,12 +239,17 @@ fn f_regex_search(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
         return Ok(Value::from(()));
     };
     if groups.is_empty() {
-        return Ok(Value::from(caps.get(0).map(|m| m.as_str()).unwrap_or_default()));
+        return Ok(Value::from(
+            caps.get(0).map(|m| m.as_str()).unwrap_or_default(),
+        ));
     }
     let mut out = Vec::new();
     for g in groups {
         let m = if let Some(n) = g.strip_prefix("\\g<").and_then(|s| s.strip_suffix('>')) {
-            n.parse::<usize>().ok().and_then(|i| caps.get(i)).or_else(|| caps.name(n))
+            n.parse::<usize>()
+                .ok()
+                .and_then(|i| caps.get(i))
+                .or_else(|| caps.name(n))
         } else if let Some(n) = g.strip_prefix('\\') {
             n.parse::<usize>().ok().and_then(|i| caps.get(i))
         } else {
@@ -298,7 +319,11 @@ fn f_intersect(a: Value, b: Value) -> FResult {
 fn f_symmetric_difference(a: Value, b: Value) -> FResult {
     let (x, y) = (items(&a)?, items(&b)?);
     let mut out: Vec<Value> = Vec::new();
-    for v in x.iter().filter(|v| !y.contains(v)).chain(y.iter().filter(|v| !x.contains(v))) {
+    for v in x
+        .iter()
+        .filter(|v| !y.contains(v))
+        .chain(y.iter().filter(|v| !x.contains(v)))
+    {
         if !out.contains(v) {
             out.push(v.clone());
         }
@@ -363,7 +388,11 @@ fn f_combine(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
     let recursive = a.flag(usize::MAX, "recursive");
     let mut acc = value;
     for other in &a.pos {
-        let others = if other.kind() == ValueKind::Seq { items(other)? } else { vec![other.clone()] };
+        let others = if other.kind() == ValueKind::Seq {
+            items(other)?
+        } else {
+            vec![other.clone()]
+        };
         for o in others {
             if o.kind() != ValueKind::Map || acc.kind() != ValueKind::Map {
                 return Err(err("combine expects dictionaries"));
@@ -375,7 +404,11 @@ fn f_combine(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
 }
 
 /// A value as JSON (serde), with Ansible's key order kept.
-pub fn to_json_string(value: &Value, indent: Option<usize>, sort_keys: bool) -> Result<String, Error> {
+pub fn to_json_string(
+    value: &Value,
+    indent: Option<usize>,
+    sort_keys: bool,
+) -> Result<String, Error> {
     let mut json = serde_json::to_value(value).map_err(|e| err(format!("to_json: {e}")))?;
     if sort_keys {
         json = sort_json(json);
@@ -401,9 +434,16 @@ fn sort_json(v: serde_json::Value) -> serde_json::Value {
         serde_json::Value::Object(m) => {
             let mut entries: Vec<_> = m.into_iter().collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
-            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sort_json(v))).collect())
+            serde_json::Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sort_json(v)))
+                    .collect(),
+            )
         }
-        serde_json::Value::Array(a) => serde_json::Value::Array(a.into_iter().map(sort_json).collect()),
+        serde_json::Value::Array(a) => {
+            serde_json::Value::Array(a.into_iter().map(sort_json).collect())
+        }
         other => other,
     }
 }
@@ -413,12 +453,24 @@ fn python_compact_json(v: &serde_json::Value) -> String {
         serde_json::Value::Object(m) => {
             let parts: Vec<String> = m
                 .iter()
-                .map(|(k, v)| format!("{}: {}", serde_json::to_string(k).unwrap_or_default(), python_compact_json(v)))
+                .map(|(k, v)| {
+                    format!(
+                        "{}: {}",
+                        serde_json::to_string(k).unwrap_or_default(),
+                        python_compact_json(v)
+                    )
+                })
                 .collect();
             format!("{{{}}}", parts.join(", "))
         }
         serde_json::Value::Array(a) => {
-            format!("[{}]", a.iter().map(python_compact_json).collect::<Vec<_>>().join(", "))
+            format!(
+                "[{}]",
+                a.iter()
+                    .map(python_compact_json)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         }
         other => other.to_string(),
     }
@@ -426,13 +478,23 @@ fn python_compact_json(v: &serde_json::Value) -> String {
 
 fn f_to_json(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
     let a = Args::new(args);
-    let indent = a.get(usize::MAX, "indent").and_then(|v| v.as_i64()).map(|i| i as usize);
-    Ok(Value::from(to_json_string(&value, indent, a.flag(usize::MAX, "sort_keys"))?))
+    let indent = a
+        .get(usize::MAX, "indent")
+        .and_then(|v| v.as_i64())
+        .map(|i| i as usize);
+    Ok(Value::from(to_json_string(
+        &value,
+        indent,
+        a.flag(usize::MAX, "sort_keys"),
+    )?))
 }
 
 fn f_to_nice_json(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
     let a = Args::new(args);
-    let indent = a.get(usize::MAX, "indent").and_then(|v| v.as_i64()).unwrap_or(4) as usize;
+    let indent = a
+        .get(usize::MAX, "indent")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(4) as usize;
     Ok(Value::from(to_json_string(&value, Some(indent), true)?))
 }
 
@@ -444,18 +506,25 @@ fn f_from_json(value: Value) -> FResult {
 
 fn f_to_yaml(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
     let a = Args::new(args);
-    let indent = a.get(usize::MAX, "indent").and_then(|v| v.as_i64()).unwrap_or(2) as usize;
+    let indent = a
+        .get(usize::MAX, "indent")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(2) as usize;
     Ok(Value::from(crate::yaml::emit(&value, indent)))
 }
 
 fn f_to_nice_yaml(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
     let a = Args::new(args);
-    let indent = a.get(usize::MAX, "indent").and_then(|v| v.as_i64()).unwrap_or(4) as usize;
+    let indent = a
+        .get(usize::MAX, "indent")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(4) as usize;
     Ok(Value::from(crate::yaml::emit(&value, indent)))
 }
 
 fn f_from_yaml(value: Value) -> FResult {
-    let node = crate::yaml::parse_str(&to_text(&value), "<from_yaml>").map_err(|e| err(e.message))?;
+    let node =
+        crate::yaml::parse_str(&to_text(&value), "<from_yaml>").map_err(|e| err(e.message))?;
     Ok(node.to_value())
 }
 
@@ -515,7 +584,8 @@ fn f_path_join(value: Value) -> FResult {
 /// POSIX shell quoting, as Python's `shlex.quote`.
 pub fn shell_quote(s: &str) -> String {
     if !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
     {
         s.to_string()
     } else {
@@ -559,7 +629,11 @@ fn f_hash(value: Value, algo: Option<String>) -> FResult {
         "sha224" => format!("{:x}", sha2::Sha224::digest(data.as_bytes())),
         "sha384" => format!("{:x}", sha2::Sha384::digest(data.as_bytes())),
         "sha512" => format!("{:x}", sha2::Sha512::digest(data.as_bytes())),
-        other => return Err(err(format!("hash algorithm '{other}' is not supported (sha224/256/384/512 are)"))),
+        other => {
+            return Err(err(format!(
+                "hash algorithm '{other}' is not supported (sha224/256/384/512 are)"
+            )));
+        }
     };
     Ok(Value::from(hex))
 }
@@ -619,7 +693,10 @@ fn f_split(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
             }
         }
         Some(sep) if max < 0 => text.split(sep.as_str()).map(Value::from).collect(),
-        Some(sep) => text.splitn(max as usize + 1, sep.as_str()).map(Value::from).collect(),
+        Some(sep) => text
+            .splitn(max as usize + 1, sep.as_str())
+            .map(Value::from)
+            .collect(),
     };
     Ok(Value::from(parts))
 }
@@ -636,7 +713,11 @@ fn f_trim(value: Value, chars: Option<String>) -> String {
 
 fn t_truthy(value: Value, args: Rest<ValueOrKwargs>) -> bool {
     let a = Args::new(args);
-    if a.flag(0, "convert_bool") { to_bool(&value) } else { value.is_true() }
+    if a.flag(0, "convert_bool") {
+        to_bool(&value)
+    } else {
+        value.is_true()
+    }
 }
 
 fn t_falsy(value: Value, args: Rest<ValueOrKwargs>) -> bool {
@@ -646,7 +727,11 @@ fn t_falsy(value: Value, args: Rest<ValueOrKwargs>) -> bool {
 fn regex_test(value: &Value, args: Rest<ValueOrKwargs>, anchored: bool) -> Result<bool, Error> {
     let a = Args::new(args);
     let pattern = a.text(0, "pattern").unwrap_or_default();
-    let pattern = if anchored { format!("^(?:{})", python_regex(&pattern)) } else { pattern };
+    let pattern = if anchored {
+        format!("^(?:{})", python_regex(&pattern))
+    } else {
+        pattern
+    };
     let re = build_regex(&pattern, a.flag(1, "ignorecase"), a.flag(2, "multiline"))?;
     Ok(re.is_match(&to_text(value)))
 }
@@ -679,7 +764,10 @@ fn version_parts(v: &str) -> Vec<VersionPart> {
         }
     };
     for c in v.chars() {
-        let same = cur.chars().last().is_none_or(|l| l.is_ascii_digit() == c.is_ascii_digit());
+        let same = cur
+            .chars()
+            .last()
+            .is_none_or(|l| l.is_ascii_digit() == c.is_ascii_digit());
         if !c.is_ascii_alphanumeric() {
             flush(&mut cur, &mut out);
         } else {
@@ -711,7 +799,9 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
 
 fn t_version(value: Value, args: Rest<ValueOrKwargs>) -> Result<bool, Error> {
     let a = Args::new(args);
-    let other = a.text(0, "version").ok_or_else(|| err("version test needs a version to compare with"))?;
+    let other = a
+        .text(0, "version")
+        .ok_or_else(|| err("version test needs a version to compare with"))?;
     let op = a.text(1, "operator").unwrap_or_else(|| "eq".into());
     let ord = compare_versions(&to_text(&value), &other);
     Ok(match op.as_str() {
@@ -860,12 +950,31 @@ mod tests {
 
     #[test]
     fn regex_filters_use_python_syntax() {
-        assert_eq!(render(r"{{ 'ansible.com' | regex_replace('^a.*i(.*)$', 'a\\1') }}"), "able.com");
-        assert_eq!(render(r"{{ 'localhost:80' | regex_replace('^(?P<host>.+):(?P<port>\\d+)$', '\\g<host>, \\g<port>') }}"), "localhost, 80");
-        assert_eq!(render("{{ 'server1/database42' | regex_search('database[0-9]+') }}"), "database42");
-        assert_eq!(render(r"{{ 'server1/database42' | regex_search('server([0-9]+)/database([0-9]+)', '\\1', '\\2') }}"), "['1', '42']");
+        assert_eq!(
+            render(r"{{ 'ansible.com' | regex_replace('^a.*i(.*)$', 'a\\1') }}"),
+            "able.com"
+        );
+        assert_eq!(
+            render(
+                r"{{ 'localhost:80' | regex_replace('^(?P<host>.+):(?P<port>\\d+)$', '\\g<host>, \\g<port>') }}"
+            ),
+            "localhost, 80"
+        );
+        assert_eq!(
+            render("{{ 'server1/database42' | regex_search('database[0-9]+') }}"),
+            "database42"
+        );
+        assert_eq!(
+            render(
+                r"{{ 'server1/database42' | regex_search('server([0-9]+)/database([0-9]+)', '\\1', '\\2') }}"
+            ),
+            "['1', '42']"
+        );
         assert_eq!(render("{{ 'abc' | regex_search('x') }}"), "");
-        assert_eq!(render("{{ 'a1b22' | regex_findall('[0-9]+') }}"), "['1', '22']");
+        assert_eq!(
+            render("{{ 'a1b22' | regex_findall('[0-9]+') }}"),
+            "['1', '22']"
+        );
     }
 
     #[test]
@@ -873,22 +982,40 @@ mod tests {
         assert_eq!(render("{{ [1,2,2,3] | union([3,4]) }}"), "[1, 2, 3, 4]");
         assert_eq!(render("{{ [1,2,3] | difference([2]) }}"), "[1, 3]");
         assert_eq!(render("{{ [1,2,3] | intersect([2,3,4]) }}"), "[2, 3]");
-        assert_eq!(render("{{ {'a': 1} | dict2items }}"), "[{'key': 'a', 'value': 1}]");
-        assert_eq!(render("{{ [{'key': 'a', 'value': 1}] | items2dict }}"), "{'a': 1}");
-        assert_eq!(render("{{ {'a': {'x': 1}} | combine({'a': {'y': 2}}, recursive=true) }}"), "{'a': {'x': 1, 'y': 2}}");
-        assert_eq!(render("{{ {'a': {'x': 1}} | combine({'a': {'y': 2}}) }}"), "{'a': {'y': 2}}");
+        assert_eq!(
+            render("{{ {'a': 1} | dict2items }}"),
+            "[{'key': 'a', 'value': 1}]"
+        );
+        assert_eq!(
+            render("{{ [{'key': 'a', 'value': 1}] | items2dict }}"),
+            "{'a': 1}"
+        );
+        assert_eq!(
+            render("{{ {'a': {'x': 1}} | combine({'a': {'y': 2}}, recursive=true) }}"),
+            "{'a': {'x': 1, 'y': 2}}"
+        );
+        assert_eq!(
+            render("{{ {'a': {'x': 1}} | combine({'a': {'y': 2}}) }}"),
+            "{'a': {'y': 2}}"
+        );
         assert_eq!(render("{{ [1, [2, [3]]] | flatten }}"), "[1, 2, 3]");
     }
 
     #[test]
     fn conversions() {
-        assert_eq!(render("{{ {'a': [1, true, none]} | to_json }}"), r#"{"a": [1, true, null]}"#);
+        assert_eq!(
+            render("{{ {'a': [1, true, none]} | to_json }}"),
+            r#"{"a": [1, true, null]}"#
+        );
         assert_eq!(render("{{ ('{\"a\": 1}' | from_json).a }}"), "1");
         assert_eq!(render("{{ 'a: [1, 2]' | from_yaml }}"), "{'a': [1, 2]}");
         assert_eq!(render("{{ {'a': [1, 2]} | to_yaml }}"), "a:\n- 1\n- 2\n");
         assert_eq!(render("{{ 'hello' | b64encode }}"), "aGVsbG8=");
         assert_eq!(render("{{ 'aGVsbG8=' | b64decode }}"), "hello");
-        assert_eq!(render("{{ '/etc/ssh/sshd_config' | basename }}"), "sshd_config");
+        assert_eq!(
+            render("{{ '/etc/ssh/sshd_config' | basename }}"),
+            "sshd_config"
+        );
         assert_eq!(render("{{ '/etc/ssh/sshd_config' | dirname }}"), "/etc/ssh");
         assert_eq!(render("{{ \"it's\" | quote }}"), "'it'\"'\"'s'");
         assert_eq!(render("{{ true | ternary('a', 'b') }}"), "a");

@@ -25,7 +25,11 @@ fn var_text(state: &State, name: &str) -> Option<String> {
 }
 
 /// Where a relative file of kind `subdir` ("files" or "templates") is looked for.
-pub fn search_paths(role_path: Option<&str>, playbook_dir: Option<&str>, subdir: &str) -> Vec<PathBuf> {
+pub fn search_paths(
+    role_path: Option<&str>,
+    playbook_dir: Option<&str>,
+    subdir: &str,
+) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Some(r) = role_path {
         out.push(Path::new(r).join(subdir));
@@ -53,7 +57,10 @@ fn find(state: &State, name: &str, subdir: &str) -> Result<PathBuf, Error> {
     let dirs = search_paths(role.as_deref(), pb.as_deref(), subdir);
     find_file(name, &dirs).ok_or_else(|| {
         let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-        err(format!("could not find '{name}' (searched: {})", searched.join(", ")))
+        err(format!(
+            "could not find '{name}' (searched: {})",
+            searched.join(", ")
+        ))
     })
 }
 
@@ -67,10 +74,18 @@ fn split_kwargs(args: Vec<Value>) -> (Vec<Value>, Option<Value>) {
 }
 
 fn kwarg(kw: &Option<Value>, name: &str) -> Option<Value> {
-    kw.as_ref()?.get_attr(name).ok().filter(|v| !v.is_undefined())
+    kw.as_ref()?
+        .get_attr(name)
+        .ok()
+        .filter(|v| !v.is_undefined())
 }
 
-fn run_lookup(state: &State, name: &str, terms: Vec<Value>, kw: &Option<Value>) -> Result<Vec<Value>, Error> {
+fn run_lookup(
+    state: &State,
+    name: &str,
+    terms: Vec<Value>,
+    kw: &Option<Value>,
+) -> Result<Vec<Value>, Error> {
     let mut flat = Vec::new();
     for t in terms {
         if t.kind() == ValueKind::Seq {
@@ -96,7 +111,9 @@ fn run_lookup(state: &State, name: &str, terms: Vec<Value>, kw: &Option<Value>) 
                 out.push(Value::from(text));
             }
             "env" => {
-                let default = kwarg(kw, "default").map(|v| to_text(&v)).unwrap_or_default();
+                let default = kwarg(kw, "default")
+                    .map(|v| to_text(&v))
+                    .unwrap_or_default();
                 out.push(Value::from(std::env::var(&term).unwrap_or(default)));
             }
             "template" => {
@@ -107,8 +124,13 @@ fn run_lookup(state: &State, name: &str, terms: Vec<Value>, kw: &Option<Value>) 
                     .lookup("vars")
                     .and_then(|v| v.downcast_object::<Context>())
                     .ok_or_else(|| err("lookup('template') needs task variables"))?;
-                let text = super::render_file(&source, &path.display().to_string(), &ctx, Default::default())
-                    .map_err(|e| err(e.message))?;
+                let text = super::render_file(
+                    &source,
+                    &path.display().to_string(),
+                    &ctx,
+                    Default::default(),
+                )
+                .map_err(|e| err(e.message))?;
                 out.push(Value::from(text));
             }
             "vars" => match state.lookup(&term) {
@@ -164,17 +186,34 @@ mod tests {
         std::fs::write(dir.join("role/files/key.pub"), "ssh-ed25519 AAAA test\n\n").unwrap();
         std::fs::write(dir.join("pb/templates/t.j2"), "name={{ who }}\n").unwrap();
         let mut vars = VarMap::new();
-        vars.insert("role_path".into(), Value::from(dir.join("role").display().to_string()));
-        vars.insert("playbook_dir".into(), Value::from(dir.join("pb").display().to_string()));
+        vars.insert(
+            "role_path".into(),
+            Value::from(dir.join("role").display().to_string()),
+        );
+        vars.insert(
+            "playbook_dir".into(),
+            Value::from(dir.join("pb").display().to_string()),
+        );
         vars.insert("who".into(), Value::from("boxp"));
         let ctx = Context::new(vec![Layer::raw("t", vars)]);
         let r = |s: &str| crate::template::render_text(s, &ctx).unwrap();
-        assert_eq!(r("{{ lookup('file', 'key.pub') }}"), "ssh-ed25519 AAAA test");
+        assert_eq!(
+            r("{{ lookup('file', 'key.pub') }}"),
+            "ssh-ed25519 AAAA test"
+        );
         assert_eq!(r("{{ lookup('template', 't.j2') }}"), "name=boxp\n");
-        assert_eq!(r("{{ lookup('env', 'PROV_SURELY_UNSET_VAR', default='dflt') }}"), "dflt");
+        assert_eq!(
+            r("{{ lookup('env', 'PROV_SURELY_UNSET_VAR', default='dflt') }}"),
+            "dflt"
+        );
         assert_eq!(r("{{ query('vars', 'who') }}"), "['boxp']");
-        let err = crate::template::render_text("{{ lookup('file', 'nope.txt') }}", &ctx).unwrap_err();
-        assert!(err.message.contains("could not find 'nope.txt'"), "{}", err.message);
+        let err =
+            crate::template::render_text("{{ lookup('file', 'nope.txt') }}", &ctx).unwrap_err();
+        assert!(
+            err.message.contains("could not find 'nope.txt'"),
+            "{}",
+            err.message
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

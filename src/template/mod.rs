@@ -24,7 +24,8 @@ use minijinja::{Environment, UndefinedBehavior, Value};
 use crate::error::{Error, Result};
 use crate::vars::Context;
 
-static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| build_env(&TemplateOptions::default()));
+static ENV: LazyLock<Environment<'static>> =
+    LazyLock::new(|| build_env(&TemplateOptions::default()));
 
 /// The shared environment with Ansible's defaults.
 pub fn env() -> &'static Environment<'static> {
@@ -110,11 +111,21 @@ pub fn py_repr(value: &Value) -> String {
             if s.contains('\'') && !s.contains('"') {
                 format!("\"{s}\"")
             } else {
-                format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'").replace('\n', "\\n"))
+                format!(
+                    "'{}'",
+                    s.replace('\\', "\\\\")
+                        .replace('\'', "\\'")
+                        .replace('\n', "\\n")
+                )
             }
         }
         ValueKind::Seq | ValueKind::Iterable => {
-            let items: Vec<String> = value.try_iter().into_iter().flatten().map(|v| py_repr(&v)).collect();
+            let items: Vec<String> = value
+                .try_iter()
+                .into_iter()
+                .flatten()
+                .map(|v| py_repr(&v))
+                .collect();
             format!("[{}]", items.join(", "))
         }
         ValueKind::Map => {
@@ -158,28 +169,40 @@ pub fn render_text(s: &str, ctx: &Arc<Context>) -> Result<String> {
     if !is_template(s) {
         return Ok(s.to_string());
     }
-    Ok(render_text_with(env(), s, ctx)?.as_str().unwrap_or_default().to_string())
+    Ok(render_text_with(env(), s, ctx)?
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
 }
 
 fn render_text_with(env: &Environment<'static>, s: &str, ctx: &Arc<Context>) -> Result<Value> {
     let ctx_value = Value::from_dyn_object(ctx.clone());
     match env.render_str(s, ctx_value) {
         Ok(out) => Ok(Value::from(out)),
-        Err(err) => Err(ctx.take_error().unwrap_or_else(|| template_error(&err, s, ctx))),
+        Err(err) => Err(ctx
+            .take_error()
+            .unwrap_or_else(|| template_error(&err, s, ctx))),
     }
 }
 
 /// Evaluate a bare Jinja expression to a value.
 pub fn eval_expression(expr: &str, ctx: &Arc<Context>) -> Result<Value> {
     let compiled = env().compile_expression(expr).map_err(|e| {
-        Error::runtime(format!("template error in '{expr}': {}", describe_error(&e)))
+        Error::runtime(format!(
+            "template error in '{expr}': {}",
+            describe_error(&e)
+        ))
     })?;
     let result = compiled.eval(Value::from_dyn_object(ctx.clone()));
     if let Some(err) = ctx.take_error() {
         return Err(err);
     }
     match result {
-        Ok(v) if v.is_undefined() => Err(undefined_error(expr, &compiled.undeclared_variables(true), ctx)),
+        Ok(v) if v.is_undefined() => Err(undefined_error(
+            expr,
+            &compiled.undeclared_variables(true),
+            ctx,
+        )),
         Ok(v) => Ok(v),
         Err(err) => Err(template_error(&err, expr, ctx)),
     }
@@ -194,7 +217,10 @@ pub fn eval_condition(cond: &Value, ctx: &Arc<Context>) -> Result<bool> {
         ValueKind::Number => return Ok(cond.is_true()),
         _ => {}
     }
-    let text = cond.as_str().map(str::to_string).unwrap_or_else(|| cond.to_string());
+    let text = cond
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| cond.to_string());
     let expr = if is_template(&text) {
         match render_str(&text, ctx)? {
             v if v.kind() == ValueKind::Bool => return Ok(v.is_true()),
@@ -279,7 +305,9 @@ pub fn parse_header(source: &str, mut opts: TemplateOptions) -> Result<(Template
             "block_end_string" => opts.block_end = value.into(),
             "newline_sequence" => {}
             other => {
-                return Err(Error::runtime(format!("unknown #jinja2 header option '{other}'")));
+                return Err(Error::runtime(format!(
+                    "unknown #jinja2 header option '{other}'"
+                )));
             }
         }
     }
@@ -287,7 +315,12 @@ pub fn parse_header(source: &str, mut opts: TemplateOptions) -> Result<(Template
 }
 
 /// Render a template file's text (header options honoured).
-pub fn render_file(source: &str, name: &str, ctx: &Arc<Context>, opts: TemplateOptions) -> Result<String> {
+pub fn render_file(
+    source: &str,
+    name: &str,
+    ctx: &Arc<Context>,
+    opts: TemplateOptions,
+) -> Result<String> {
     let (opts, body) = parse_header(source, opts)?;
     let custom;
     let env = if opts == TemplateOptions::default() {
@@ -323,10 +356,17 @@ fn template_error(err: &minijinja::Error, source: &str, ctx: &Arc<Context>) -> E
             return undefined_error(source, &e.undeclared_variables(true), ctx);
         }
     }
-    Error::runtime(format!("template error while templating '{source}': {}", describe_error(err)))
+    Error::runtime(format!(
+        "template error while templating '{source}': {}",
+        describe_error(err)
+    ))
 }
 
-fn undefined_error(source: &str, names: &std::collections::HashSet<String>, ctx: &Arc<Context>) -> Error {
+fn undefined_error(
+    source: &str,
+    names: &std::collections::HashSet<String>,
+    ctx: &Arc<Context>,
+) -> Error {
     let mut missing: Vec<&String> = names.iter().filter(|n| !ctx.resolves(n)).collect();
     missing.sort();
     let what = match missing.first() {
@@ -360,7 +400,10 @@ mod tests {
         assert_eq!(render_str("{{ l }}", &c).unwrap().len(), Some(2));
         assert_eq!(render_str("{{ n + 1 }}", &c).unwrap(), Value::from(4));
         assert_eq!(render_str("{{ b }}", &c).unwrap(), Value::from(true));
-        assert_eq!(render_str("n={{ n }} b={{ b }}", &c).unwrap(), Value::from("n=3 b=True"));
+        assert_eq!(
+            render_str("n={{ n }} b={{ b }}", &c).unwrap(),
+            Value::from("n=3 b=True")
+        );
         assert_eq!(render_str("{{ l }}!", &c).unwrap(), Value::from("[1, 2]!"));
     }
 
@@ -368,16 +411,29 @@ mod tests {
     fn undefined_names_the_variable() {
         let c = ctx("a: 1\n");
         let err = render_str("x {{ missing_var }}", &c).unwrap_err();
-        assert!(err.message.contains("'missing_var' is undefined"), "{}", err.message);
+        assert!(
+            err.message.contains("'missing_var' is undefined"),
+            "{}",
+            err.message
+        );
         let err = render_str("{{ other }}", &c).unwrap_err();
-        assert!(err.message.contains("'other' is undefined"), "{}", err.message);
-        assert_eq!(render_str("{{ missing | default('d') }}", &c).unwrap(), Value::from("d"));
+        assert!(
+            err.message.contains("'other' is undefined"),
+            "{}",
+            err.message
+        );
+        assert_eq!(
+            render_str("{{ missing | default('d') }}", &c).unwrap(),
+            Value::from("d")
+        );
         assert!(!eval_condition(&Value::from("missing is defined"), &c).unwrap());
     }
 
     #[test]
     fn lazy_vars_and_recursion() {
-        let c = ctx("a: '{{ b }}-x'\nb: '{{ c | upper }}'\nc: hi\nloop1: '{{ loop2 }}'\nloop2: '{{ loop1 }}'\n");
+        let c = ctx(
+            "a: '{{ b }}-x'\nb: '{{ c | upper }}'\nc: hi\nloop1: '{{ loop2 }}'\nloop2: '{{ loop1 }}'\n",
+        );
         assert_eq!(render_str("{{ a }}", &c).unwrap(), Value::from("HI-x"));
         let err = render_str("{{ loop1 }}", &c).unwrap_err();
         assert!(err.message.contains("recursive"), "{}", err.message);
@@ -395,7 +451,13 @@ mod tests {
     #[test]
     fn header_options() {
         let c = ctx("x: 1\n");
-        let out = render_file("{% if x %}\nyes\n{% endif %}\n", "t.j2", &c, TemplateOptions::default()).unwrap();
+        let out = render_file(
+            "{% if x %}\nyes\n{% endif %}\n",
+            "t.j2",
+            &c,
+            TemplateOptions::default(),
+        )
+        .unwrap();
         assert_eq!(out, "yes\n");
         let out = render_file(
             "#jinja2: trim_blocks: False\n{% if x %}\nyes\n{% endif %}\n",

@@ -22,7 +22,8 @@ use super::{Counters, Exec, ExecOutput, Transport, run_process, wrap_become};
 use crate::error::{Error, Result};
 
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-const POLICY_RC_D: &str = "#!/bin/sh\n# Written by prov for the duration of a chroot run: no daemons start.\nexit 101\n";
+const POLICY_RC_D: &str =
+    "#!/bin/sh\n# Written by prov for the duration of a chroot run: no daemons start.\nexit 101\n";
 
 /// What opening the chroot changed, to undo on close.
 #[derive(Debug, Default)]
@@ -44,7 +45,14 @@ pub fn private_mount_namespace() -> std::io::Result<()> {
         if libc::unshare(libc::CLONE_NEWNS) != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        if libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0 {
+        if libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
             return Err(std::io::Error::last_os_error());
         }
     }
@@ -68,7 +76,11 @@ fn run(args: &[&str]) -> Result<()> {
 
 /// Resolve a symlink target the way it resolves inside `root`.
 fn in_root(root: &Path, link_dir: &Path, target: &Path) -> PathBuf {
-    let joined = if target.is_absolute() { target.to_path_buf() } else { link_dir.join(target) };
+    let joined = if target.is_absolute() {
+        target.to_path_buf()
+    } else {
+        link_dir.join(target)
+    };
     let mut out = PathBuf::from("/");
     for c in joined.components() {
         match c {
@@ -93,9 +105,16 @@ impl Chroot {
             .canonicalize()
             .map_err(|e| Error::usage(format!("chroot directory {}: {e}", root.display())))?;
         if !root.join("bin/sh").exists() {
-            return Err(Error::usage(format!("{} does not look like a root filesystem (no /bin/sh)", root.display())));
+            return Err(Error::usage(format!(
+                "{} does not look like a root filesystem (no /bin/sh)",
+                root.display()
+            )));
         }
-        let chroot = Chroot { root: root.clone(), counters: Counters::default(), prepared: Mutex::new(None) };
+        let chroot = Chroot {
+            root: root.clone(),
+            counters: Counters::default(),
+            prepared: Mutex::new(None),
+        };
         let mut prep = Prepared::default();
         let result = chroot.prepare(&mut prep);
         *chroot.prepared.lock().unwrap() = Some(prep);
@@ -118,28 +137,64 @@ impl Chroot {
             Ok(())
         };
         if target("proc").is_dir() {
-            mount(prep, &["mount", "-t", "proc", "-o", "nosuid,nodev,noexec", "proc"], target("proc"))?;
+            mount(
+                prep,
+                &["mount", "-t", "proc", "-o", "nosuid,nodev,noexec", "proc"],
+                target("proc"),
+            )?;
         }
         if target("sys").is_dir() {
-            mount(prep, &["mount", "-t", "sysfs", "-o", "ro,nosuid,nodev,noexec", "sysfs"], target("sys"))?;
+            mount(
+                prep,
+                &[
+                    "mount",
+                    "-t",
+                    "sysfs",
+                    "-o",
+                    "ro,nosuid,nodev,noexec",
+                    "sysfs",
+                ],
+                target("sys"),
+            )?;
         }
         if target("dev").is_dir() {
             mount(prep, &["mount", "--rbind", "/dev"], target("dev"))?;
-            run(&["mount", "--make-rslave", &target("dev").display().to_string()])?;
+            run(&[
+                "mount",
+                "--make-rslave",
+                &target("dev").display().to_string(),
+            ])?;
         }
         if target("run").is_dir() {
-            mount(prep, &["mount", "-t", "tmpfs", "-o", "mode=0755,nosuid,nodev", "tmpfs"], target("run"))?;
-            std::fs::create_dir_all(target("run/sshd")).map_err(|e| Error::io(&target("run/sshd"), e))?;
-            std::fs::create_dir_all(target("run/lock")).map_err(|e| Error::io(&target("run/lock"), e))?;
+            mount(
+                prep,
+                &[
+                    "mount",
+                    "-t",
+                    "tmpfs",
+                    "-o",
+                    "mode=0755,nosuid,nodev",
+                    "tmpfs",
+                ],
+                target("run"),
+            )?;
+            std::fs::create_dir_all(target("run/sshd"))
+                .map_err(|e| Error::io(&target("run/sshd"), e))?;
+            std::fs::create_dir_all(target("run/lock"))
+                .map_err(|e| Error::io(&target("run/lock"), e))?;
             use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(target("run/lock"), std::fs::Permissions::from_mode(0o1777));
+            let _ = std::fs::set_permissions(
+                target("run/lock"),
+                std::fs::Permissions::from_mode(0o1777),
+            );
             self.fix_resolv_conf()?;
         }
         let policy = target("usr/sbin/policy-rc.d");
         if target("usr/sbin").is_dir() && std::fs::symlink_metadata(&policy).is_err() {
             use std::os::unix::fs::PermissionsExt;
             std::fs::write(&policy, POLICY_RC_D).map_err(|e| Error::io(&policy, e))?;
-            std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o755)).map_err(|e| Error::io(&policy, e))?;
+            std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| Error::io(&policy, e))?;
             prep.policy_rc_d = Some(policy);
         }
         Ok(())
@@ -150,7 +205,9 @@ impl Chroot {
     /// tmpfs is touched.
     fn fix_resolv_conf(&self) -> Result<()> {
         let link = self.root.join("etc/resolv.conf");
-        let Ok(target) = std::fs::read_link(&link) else { return Ok(()) };
+        let Ok(target) = std::fs::read_link(&link) else {
+            return Ok(());
+        };
         let resolved = in_root(&self.root, Path::new("/etc"), &target);
         if resolved.exists() || !resolved.starts_with(self.root.join("run")) {
             return Ok(());
@@ -158,12 +215,15 @@ impl Chroot {
         if let Some(dir) = resolved.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
-        let host = std::fs::read("/etc/resolv.conf").unwrap_or_else(|_| b"nameserver 127.0.0.1\n".to_vec());
+        let host = std::fs::read("/etc/resolv.conf")
+            .unwrap_or_else(|_| b"nameserver 127.0.0.1\n".to_vec());
         std::fs::write(&resolved, host).map_err(|e| Error::io(&resolved, e))
     }
 
     fn undo(&self) {
-        let Some(prep) = self.prepared.lock().unwrap().take() else { return };
+        let Some(prep) = self.prepared.lock().unwrap().take() else {
+            return;
+        };
         if let Some(p) = &prep.policy_rc_d {
             let _ = std::fs::remove_file(p);
         }
@@ -191,7 +251,8 @@ impl Transport for Chroot {
     async fn exec(&self, exec: Exec) -> Result<ExecOutput> {
         self.counters.count();
         let (script, stdin) = wrap_become(&exec.script, &exec.stdin, exec.become_.as_ref(), true);
-        let root = CString::new(self.root.as_os_str().as_bytes()).map_err(|_| Error::runtime("bad chroot path"))?;
+        let root = CString::new(self.root.as_os_str().as_bytes())
+            .map_err(|_| Error::runtime("bad chroot path"))?;
         let mut cmd = tokio::process::Command::new("/bin/sh");
         cmd.arg("-c")
             .arg(script)
@@ -237,8 +298,21 @@ mod tests {
     #[test]
     fn links_resolve_inside_the_root() {
         let r = Path::new("/mnt");
-        assert_eq!(in_root(r, Path::new("/etc"), Path::new("../run/systemd/resolve/stub-resolv.conf")), PathBuf::from("/mnt/run/systemd/resolve/stub-resolv.conf"));
-        assert_eq!(in_root(r, Path::new("/etc"), Path::new("/run/x")), PathBuf::from("/mnt/run/x"));
-        assert_eq!(in_root(r, Path::new("/etc"), Path::new("../../../../x")), PathBuf::from("/mnt/x"));
+        assert_eq!(
+            in_root(
+                r,
+                Path::new("/etc"),
+                Path::new("../run/systemd/resolve/stub-resolv.conf")
+            ),
+            PathBuf::from("/mnt/run/systemd/resolve/stub-resolv.conf")
+        );
+        assert_eq!(
+            in_root(r, Path::new("/etc"), Path::new("/run/x")),
+            PathBuf::from("/mnt/run/x")
+        );
+        assert_eq!(
+            in_root(r, Path::new("/etc"), Path::new("../../../../x")),
+            PathBuf::from("/mnt/x")
+        );
     }
 }

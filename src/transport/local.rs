@@ -14,7 +14,10 @@ impl Local {
     pub fn new() -> Local {
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
-        Local { counters: Counters::default(), root }
+        Local {
+            counters: Counters::default(),
+            root,
+        }
     }
 }
 
@@ -28,7 +31,8 @@ impl Default for Local {
 impl Transport for Local {
     async fn exec(&self, exec: Exec) -> Result<ExecOutput> {
         self.counters.count();
-        let (script, stdin) = wrap_become(&exec.script, &exec.stdin, exec.become_.as_ref(), self.root);
+        let (script, stdin) =
+            wrap_become(&exec.script, &exec.stdin, exec.become_.as_ref(), self.root);
         let mut cmd = tokio::process::Command::new("/bin/sh");
         cmd.arg("-c").arg(script);
         run_process(cmd, stdin, exec.timeout).await

@@ -84,7 +84,12 @@ pub trait Transport: Send + Sync {
 
 /// Wrap a script so that it runs as the become user. The password, if any, is fed on stdin
 /// before the script's own input.
-pub fn wrap_become(script: &str, stdin: &[u8], become_: Option<&Become>, is_root: bool) -> (String, Vec<u8>) {
+pub fn wrap_become(
+    script: &str,
+    stdin: &[u8],
+    become_: Option<&Become>,
+    is_root: bool,
+) -> (String, Vec<u8>) {
     let Some(b) = become_ else {
         return (script.to_string(), stdin.to_vec());
     };
@@ -104,18 +109,33 @@ pub fn wrap_become(script: &str, stdin: &[u8], become_: Option<&Become>, is_root
         (Some(pw), _) => {
             let mut input = format!("{pw}\n").into_bytes();
             input.extend_from_slice(stdin);
-            (format!("exec sudo -S -p '' -H -u {user} -- /bin/sh -c {quoted}"), input)
+            (
+                format!("exec sudo -S -p '' -H -u {user} -- /bin/sh -c {quoted}"),
+                input,
+            )
         }
-        (None, _) => (format!("exec sudo -n -H -u {user} -- /bin/sh -c {quoted}"), stdin.to_vec()),
+        (None, _) => (
+            format!("exec sudo -n -H -u {user} -- /bin/sh -c {quoted}"),
+            stdin.to_vec(),
+        ),
     }
 }
 
 /// Run a child process with stdin, collecting output; kill it on timeout or drop.
-pub async fn run_process(mut cmd: tokio::process::Command, stdin: Vec<u8>, timeout: Option<Duration>) -> Result<ExecOutput> {
+pub async fn run_process(
+    mut cmd: tokio::process::Command,
+    stdin: Vec<u8>,
+    timeout: Option<Duration>,
+) -> Result<ExecOutput> {
     use std::process::Stdio;
     use tokio::io::AsyncWriteExt;
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| crate::error::Error::unreachable(format!("cannot start /bin/sh: {e}")))?;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| crate::error::Error::unreachable(format!("cannot start /bin/sh: {e}")))?;
     let mut input = child.stdin.take();
     let writer = async move {
         if let Some(w) = input.as_mut() {
@@ -129,13 +149,17 @@ pub async fn run_process(mut cmd: tokio::process::Command, stdin: Vec<u8>, timeo
         out
     };
     let out = match timeout {
-        Some(t) => tokio::time::timeout(t, run)
-            .await
-            .map_err(|_| crate::error::Error::runtime(format!("command timed out after {}s", t.as_secs())))?,
+        Some(t) => tokio::time::timeout(t, run).await.map_err(|_| {
+            crate::error::Error::runtime(format!("command timed out after {}s", t.as_secs()))
+        })?,
         None => run.await,
     }
     .map_err(|e| crate::error::Error::runtime(format!("command failed to run: {e}")))?;
-    Ok(ExecOutput { rc: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr })
+    Ok(ExecOutput {
+        rc: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: out.stderr,
+    })
 }
 
 #[cfg(test)]
@@ -144,14 +168,28 @@ mod tests {
 
     #[test]
     fn become_wrapping() {
-        let b = Become { user: "root".into(), method: "sudo".into(), password: None };
+        let b = Become {
+            user: "root".into(),
+            method: "sudo".into(),
+            password: None,
+        };
         assert_eq!(wrap_become("id", b"", Some(&b), true).0, "id");
-        assert_eq!(wrap_become("id", b"", Some(&b), false).0, "exec sudo -n -H -u root -- /bin/sh -c id");
-        let b = Become { user: "boxp".into(), method: "sudo".into(), password: Some("s3cret".into()) };
+        assert_eq!(
+            wrap_become("id", b"", Some(&b), false).0,
+            "exec sudo -n -H -u root -- /bin/sh -c id"
+        );
+        let b = Become {
+            user: "boxp".into(),
+            method: "sudo".into(),
+            password: Some("s3cret".into()),
+        };
         let (cmd, input) = wrap_become("cat", b"data", Some(&b), false);
         assert!(!cmd.contains("s3cret"));
         assert_eq!(input, b"s3cret\ndata");
         let (cmd, _) = wrap_become("id -u", b"", Some(&b), true);
-        assert!(cmd.contains("runuser -u boxp -- /bin/sh -c 'id -u'"), "{cmd}");
+        assert!(
+            cmd.contains("runuser -u boxp -- /bin/sh -c 'id -u'"),
+            "{cmd}"
+        );
     }
 }

@@ -10,7 +10,10 @@
 //! and renamed over the destination: a failed validation leaves the file untouched.
 
 use crate::error::{Error, Result};
-use crate::modules::{Answer, Attrs, CONTENT_LIMIT, CmdOutput, Command, FileKind, FileState, Observed, Probe, Stamp, Step, WriteFile};
+use crate::modules::{
+    Answer, Attrs, CONTENT_LIMIT, CmdOutput, Command, FileKind, FileState, Observed, Probe, Stamp,
+    Step, WriteFile,
+};
 use crate::shlex::quote;
 
 const STAT_FORMAT: &str = "%F|%a|%u|%g|%U|%G|%s|%Y|%X|%d|%i";
@@ -25,7 +28,9 @@ pub fn probe_script(probes: &[Probe]) -> String {
         match p {
             Probe::File(f) => {
                 let stat = if f.follow {
-                    format!("s=$(stat -L -c '{STAT_FORMAT}' -- \"$p\" 2>/dev/null) || s=$(stat -c '{STAT_FORMAT}' -- \"$p\")")
+                    format!(
+                        "s=$(stat -L -c '{STAT_FORMAT}' -- \"$p\" 2>/dev/null) || s=$(stat -c '{STAT_FORMAT}' -- \"$p\")"
+                    )
                 } else {
                     format!("s=$(stat -c '{STAT_FORMAT}' -- \"$p\")")
                 };
@@ -33,7 +38,11 @@ pub fn probe_script(probes: &[Probe]) -> String {
                     "p={}\nif [ -e \"$p\" ] || [ -L \"$p\" ]; then\n {stat}\n printf '@F {i} %s\\n' \"$s\"\n if [ -L \"$p\" ]; then printf '@L {i} '; readlink -- \"$p\"; fi\n",
                     quote(&f.path)
                 ));
-                let regular = if f.follow { "[ -f \"$p\" ]" } else { "[ -f \"$p\" ] && [ ! -L \"$p\" ]" };
+                let regular = if f.follow {
+                    "[ -f \"$p\" ]"
+                } else {
+                    "[ -f \"$p\" ] && [ ! -L \"$p\" ]"
+                };
                 if f.content || f.checksum {
                     s.push_str(&format!(" if {regular} && [ -r \"$p\" ]; then\n"));
                     if f.content {
@@ -42,7 +51,9 @@ pub fn probe_script(probes: &[Probe]) -> String {
                         ));
                     }
                     if f.checksum {
-                        s.push_str(&format!("  printf '@S {i} '; sha256sum < \"$p\" | cut -c1-64\n"));
+                        s.push_str(&format!(
+                            "  printf '@S {i} '; sha256sum < \"$p\" | cut -c1-64\n"
+                        ));
                     }
                     s.push_str(" fi\n");
                 }
@@ -100,7 +111,9 @@ fn kind_of(text: &str) -> FileKind {
 fn parse_stat(path: &str, fields: &str) -> Result<FileState> {
     let f: Vec<&str> = fields.split('|').collect();
     if f.len() != 11 {
-        return Err(Error::runtime(format!("unexpected stat output for {path}: {fields}")));
+        return Err(Error::runtime(format!(
+            "unexpected stat output for {path}: {fields}"
+        )));
     }
     let num = |i: usize| f[i].trim().parse::<u64>().unwrap_or(0);
     Ok(FileState {
@@ -132,16 +145,24 @@ pub fn parse_probe_output(probes: &[Probe], out: &[u8]) -> Result<Observed> {
         let mut parts = line.splitn(3, ' ');
         let (tag, idx) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         let rest = parts.next().unwrap_or("");
-        let Ok(i) = idx.parse::<usize>() else { continue };
+        let Ok(i) = idx.parse::<usize>() else {
+            continue;
+        };
         let Some(probe) = probes.get(i) else { continue };
         let path = match probe {
             Probe::File(f) => f.path.as_str(),
             Probe::Command(_) => "",
         };
-        fn file<'x>(answers: &'x mut [Option<Answer>], i: usize, path: &str) -> Result<&'x mut FileState> {
+        fn file<'x>(
+            answers: &'x mut [Option<Answer>],
+            i: usize,
+            path: &str,
+        ) -> Result<&'x mut FileState> {
             match answers[i].as_mut() {
                 Some(Answer::File(f)) => Ok(f),
-                _ => Err(Error::runtime(format!("probe output out of order for {path}"))),
+                _ => Err(Error::runtime(format!(
+                    "probe output out of order for {path}"
+                ))),
             }
         }
         match tag {
@@ -160,21 +181,31 @@ pub fn parse_probe_output(probes: &[Probe], out: &[u8]) -> Result<Observed> {
                 }
             }
             "@C" => {
-                let n: usize = rest.trim().parse().map_err(|_| Error::runtime("bad content length in probe output"))?;
+                let n: usize = rest
+                    .trim()
+                    .parse()
+                    .map_err(|_| Error::runtime("bad content length in probe output"))?;
                 let data = r.bytes(n)?.to_vec();
                 r.skip_newline();
                 file(&mut answers, i, path)?.content = Some(data);
             }
             "@S" => file(&mut answers, i, path)?.sha256 = Some(rest.trim().to_string()),
             "@X" => {
-                let nums: Vec<usize> = rest.split(' ').filter_map(|x| x.trim().parse().ok()).collect();
+                let nums: Vec<usize> = rest
+                    .split(' ')
+                    .filter_map(|x| x.trim().parse().ok())
+                    .collect();
                 if nums.len() != 3 {
                     return Err(Error::runtime("bad command record in probe output"));
                 }
                 let stdout = String::from_utf8_lossy(r.bytes(nums[1])?).into_owned();
                 let stderr = String::from_utf8_lossy(r.bytes(nums[2])?).into_owned();
                 r.skip_newline();
-                answers[i] = Some(Answer::Command(CmdOutput { rc: nums[0] as i32, stdout, stderr }));
+                answers[i] = Some(Answer::Command(CmdOutput {
+                    rc: nums[0] as i32,
+                    stdout,
+                    stderr,
+                }));
             }
             _ => {}
         }
@@ -184,7 +215,10 @@ pub fn parse_probe_output(probes: &[Probe], out: &[u8]) -> Result<Observed> {
         match a {
             Some(a) => out.push(a),
             None => {
-                return Err(Error::runtime(format!("no answer for probe {i} ({:?})", probes[i])));
+                return Err(Error::runtime(format!(
+                    "no answer for probe {i} ({:?})",
+                    probes[i]
+                )));
             }
         }
     }
@@ -193,7 +227,8 @@ pub fn parse_probe_output(probes: &[Probe], out: &[u8]) -> Result<Observed> {
 
 /// A command line with `%s` replaced by the temp file (`"$t"`), as `validate` needs.
 fn validate_command(validate: &str) -> Result<String> {
-    let words = crate::shlex::split(validate).map_err(|e| Error::runtime(format!("validate: {e}")))?;
+    let words =
+        crate::shlex::split(validate).map_err(|e| Error::runtime(format!("validate: {e}")))?;
     Ok(words
         .iter()
         .map(|w| w.split("%s").map(quote).collect::<Vec<_>>().join("\"$t\""))
@@ -211,10 +246,10 @@ fn attr_commands(target: &str, attrs: &Attrs, recurse: bool, no_deref: bool) -> 
     if let Some(g) = &attrs.group {
         s.push_str(&format!("chgrp {r}{h}{} -- {target} || exit 1\n", quote(g)));
     }
-    if let Some(m) = attrs.mode {
-        if !no_deref {
-            s.push_str(&format!("chmod {r}{:04o} -- {target} || exit 1\n", m));
-        }
+    if let Some(m) = attrs.mode
+        && !no_deref
+    {
+        s.push_str(&format!("chmod {r}{:04o} -- {target} || exit 1\n", m));
     }
     s
 }
@@ -228,7 +263,9 @@ fn write_script(w: &WriteFile) -> Result<String> {
     if w.make_parents {
         s.push_str("mkdir -p -- \"$d\" || exit 1\n");
     }
-    s.push_str("[ -d \"$d\" ] || { echo \"Destination directory $d does not exist\" >&2; exit 1; }\n");
+    s.push_str(
+        "[ -d \"$d\" ] || { echo \"Destination directory $d does not exist\" >&2; exit 1; }\n",
+    );
     s.push_str("t=$(mktemp \"$d/.prov_tmp.XXXXXX\") || exit 1\ntrap 'rm -f \"$t\"' EXIT\n");
     match &w.source {
         Some(src) => s.push_str(&format!("cat -- {} > \"$t\" || exit 1\n", quote(src))),
@@ -247,7 +284,9 @@ fn write_script(w: &WriteFile) -> Result<String> {
     if w.backup {
         s.push_str("if [ -e \"$p\" ]; then b=\"$p.$$.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p -- \"$p\" \"$b\" || exit 1; echo \"backup_file=$b\"; fi\n");
     }
-    s.push_str("sync -- \"$t\" 2>/dev/null || sync\nmv -f -- \"$t\" \"$p\" || exit 1\ntrap - EXIT\n");
+    s.push_str(
+        "sync -- \"$t\" 2>/dev/null || sync\nmv -f -- \"$t\" \"$p\" || exit 1\ntrap - EXIT\n",
+    );
     Ok(s)
 }
 
@@ -255,7 +294,9 @@ fn write_script(w: &WriteFile) -> Result<String> {
 /// modification and access times with different values need one call each).
 fn touch_script(path: &str, mtime: &Stamp, atime: &Stamp) -> String {
     let p = quote(path);
-    if (*mtime == Stamp::Now && *atime == Stamp::Now) || (*mtime == Stamp::Keep && *atime == Stamp::Keep) {
+    if (*mtime == Stamp::Now && *atime == Stamp::Now)
+        || (*mtime == Stamp::Keep && *atime == Stamp::Keep)
+    {
         return format!("touch -- {p}");
     }
     let mut s = format!("[ -e {p} ] || touch -- {p} || exit 1\n");
@@ -263,7 +304,9 @@ fn touch_script(path: &str, mtime: &Stamp, atime: &Stamp) -> String {
         match stamp {
             Stamp::Keep => {}
             Stamp::Now => s.push_str(&format!("touch -{flag} -- {p} || exit 1\n")),
-            Stamp::At(t) => s.push_str(&format!("touch -{flag} -t {} -- {p} || exit 1\n", quote(t))),
+            Stamp::At(t) => {
+                s.push_str(&format!("touch -{flag} -t {} -- {p} || exit 1\n", quote(t)))
+            }
         }
     }
     s
@@ -275,20 +318,37 @@ pub fn step_script(step: &Step) -> Result<(String, Vec<u8>)> {
         Step::Write(w) => (write_script(w)?, w.content.clone()),
         Step::MakeDir { path, attrs } => {
             let p = quote(path);
-            (format!("mkdir -p -- {p} || exit 1\n{}", attr_commands(&p, attrs, false, false)), Vec::new())
+            (
+                format!(
+                    "mkdir -p -- {p} || exit 1\n{}",
+                    attr_commands(&p, attrs, false, false)
+                ),
+                Vec::new(),
+            )
         }
         Step::Remove { path } => (format!("rm -rf -- {}", quote(path)), Vec::new()),
         Step::Link { src, path, hard } => {
             let flags = if *hard { "-f" } else { "-sfn" };
-            (format!("ln {flags} -- {} {}", quote(src), quote(path)), Vec::new())
+            (
+                format!("ln {flags} -- {} {}", quote(src), quote(path)),
+                Vec::new(),
+            )
         }
-        Step::SetAttrs { path, attrs, recurse, follow } => {
+        Step::SetAttrs {
+            path,
+            attrs,
+            recurse,
+            follow,
+        } => {
             let p = quote(path);
             let no_deref = !follow && !recurse;
             let mut s = String::new();
             if no_deref && attrs.mode.is_some() {
                 // A link has no mode of its own on Linux; only a real file gets one.
-                s.push_str(&format!("[ -L {p} ] || chmod {:04o} -- {p} || exit 1\n", attrs.mode.unwrap_or(0)));
+                s.push_str(&format!(
+                    "[ -L {p} ] || chmod {:04o} -- {p} || exit 1\n",
+                    attrs.mode.unwrap_or(0)
+                ));
             }
             s.push_str(&attr_commands(&p, attrs, *recurse, no_deref));
             (s, Vec::new())
@@ -301,7 +361,11 @@ pub fn step_script(step: &Step) -> Result<(String, Vec<u8>)> {
 fn run_script(cmd: &Command) -> (String, Vec<u8>) {
     let mut s = String::new();
     if let Some(d) = &cmd.chdir {
-        s.push_str(&format!("cd {} || {{ echo 'Unable to change directory before execution: {}' >&2; exit 1; }}\n", quote(d), d.replace('\'', "")));
+        s.push_str(&format!(
+            "cd {} || {{ echo 'Unable to change directory before execution: {}' >&2; exit 1; }}\n",
+            quote(d),
+            d.replace('\'', "")
+        ));
     }
     for (k, v) in &cmd.env {
         s.push_str(&format!("export {k}={}\n", quote(v)));
@@ -325,7 +389,12 @@ mod tests {
     #[test]
     fn parses_tagged_records_with_binary_content() {
         let probes = vec![
-            Probe::File(FileProbe { path: "/etc/a".into(), follow: true, content: true, checksum: true }),
+            Probe::File(FileProbe {
+                path: "/etc/a".into(),
+                follow: true,
+                content: true,
+                checksum: true,
+            }),
             Probe::stat("/nope"),
             Probe::Command("echo hi".into()),
             Probe::stat("/etc/l"),
@@ -343,7 +412,14 @@ mod tests {
         assert_eq!(a.sha256.as_deref(), Some("abc123"));
         assert_eq!(a.inode, 77);
         assert!(!obs.file(1).unwrap().exists);
-        assert_eq!(obs.cmd(2).unwrap(), &CmdOutput { rc: 3, stdout: "hi\n".into(), stderr: "oops".into() });
+        assert_eq!(
+            obs.cmd(2).unwrap(),
+            &CmdOutput {
+                rc: 3,
+                stdout: "hi\n".into(),
+                stderr: "oops".into()
+            }
+        );
         let l = obs.file(3).unwrap();
         assert!(l.is_link);
         assert_eq!(l.link_target.as_deref(), Some("real"));
@@ -357,7 +433,13 @@ mod tests {
 
     #[test]
     fn validate_substitutes_the_temp_file() {
-        assert_eq!(validate_command("sshd -t -f %s").unwrap(), "sshd -t -f ''\"$t\"''");
-        assert_eq!(validate_command("visudo -cf %s").unwrap(), "visudo -cf ''\"$t\"''");
+        assert_eq!(
+            validate_command("sshd -t -f %s").unwrap(),
+            "sshd -t -f ''\"$t\"''"
+        );
+        assert_eq!(
+            validate_command("visudo -cf %s").unwrap(),
+            "visudo -cf ''\"$t\"''"
+        );
     }
 }

@@ -1,0 +1,132 @@
+//! Command-line definitions (clap). Flags follow ansible-playbook so habits carry over.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "prov",
+    version,
+    about = "Run Ansible-format playbooks natively: local, chroot and SSH targets, with a truthful dry run"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply a playbook.
+    Apply(ApplyArgs),
+    /// Dry run: `apply --check --diff`.
+    Check(ApplyArgs),
+    /// Show the inventory (like ansible-inventory).
+    Inventory(InventoryArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HostKeyChecking {
+    Strict,
+    AcceptNew,
+    Off,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ApplyArgs {
+    /// The playbook to run.
+    pub playbook: Option<PathBuf>,
+    /// Inventory file, directory or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Vec<String>,
+    /// Limit the run to hosts matching this pattern.
+    #[arg(short = 'l', long = "limit")]
+    pub limit: Option<String>,
+    /// Only run tasks with these tags (comma-separated, repeatable).
+    #[arg(short = 't', long = "tags")]
+    pub tags: Vec<String>,
+    /// Skip tasks with these tags.
+    #[arg(long = "skip-tags")]
+    pub skip_tags: Vec<String>,
+    /// Don't change anything; report what would change.
+    #[arg(short = 'C', long = "check")]
+    pub check: bool,
+    /// Show differences of changed files and settings.
+    #[arg(short = 'D', long = "diff")]
+    pub diff: bool,
+    /// Extra variables: `k=v k2=v2`, `@file.yml`, or JSON/YAML (repeatable).
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+    /// How many hosts to work on at once.
+    #[arg(short = 'f', long = "forks")]
+    pub forks: Option<usize>,
+    /// More output (repeat for more).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Provision a directory as the root filesystem of the one selected host.
+    #[arg(long = "chroot", value_name = "DIR")]
+    pub chroot: Option<PathBuf>,
+    /// Connection type: local, chroot or ssh.
+    #[arg(short = 'c', long = "connection")]
+    pub connection: Option<String>,
+    /// Only check the playbook's syntax.
+    #[arg(long = "syntax-check")]
+    pub syntax_check: bool,
+    /// List the hosts each play would run on.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+    /// List the tasks each play would run.
+    #[arg(long = "list-tasks")]
+    pub list_tasks: bool,
+    /// List the tags of the playbook.
+    #[arg(long = "list-tags")]
+    pub list_tags: bool,
+    /// Output format.
+    #[arg(long = "format", value_enum, default_value = "text")]
+    pub format: Format,
+    /// Run operations with become (sudo).
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
+    /// The user to become.
+    #[arg(long = "become-user")]
+    pub become_user: Option<String>,
+    /// Ask for the become (sudo) password.
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
+    /// Connect as this user.
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// SSH private key file.
+    #[arg(long = "private-key", visible_alias = "key-file")]
+    pub private_key: Option<PathBuf>,
+    /// Connection timeout in seconds.
+    #[arg(short = 'T', long = "timeout")]
+    pub timeout: Option<u64>,
+    /// Host key verification for SSH.
+    #[arg(long = "host-key-checking", value_enum)]
+    pub host_key_checking: Option<HostKeyChecking>,
+}
+
+#[derive(Args, Debug)]
+pub struct InventoryArgs {
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Vec<String>,
+    /// Print every host and group as JSON.
+    #[arg(long = "list")]
+    pub list: bool,
+    /// Print the group tree.
+    #[arg(long = "graph")]
+    pub graph: bool,
+    /// Print one host's variables as JSON.
+    #[arg(long = "host")]
+    pub host: Option<String>,
+    /// Limit to hosts matching a pattern.
+    #[arg(short = 'l', long = "limit")]
+    pub limit: Option<String>,
+}

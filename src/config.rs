@@ -1,0 +1,216 @@
+//! Settings from `ansible.cfg` and `ANSIBLE_*`/`PROV_*` environment variables, so that users'
+//! Ansible habits carry over: a project's `ansible.cfg` names its inventory and roles path.
+//!
+//! The file is found as Ansible finds it: `$ANSIBLE_CONFIG` (or `$PROV_CONFIG`), `./ansible.cfg`,
+//! `~/.ansible.cfg`, `/etc/ansible/ansible.cfg`. Relative paths in it are relative to the file.
+//! Environment variables override the file; command-line options override both.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result, Span};
+
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// The file that was read, if any.
+    pub path: Option<PathBuf>,
+    pub inventory: Vec<String>,
+    pub forks: Option<usize>,
+    pub remote_user: Option<String>,
+    pub roles_path: Vec<PathBuf>,
+    pub host_key_checking: Option<bool>,
+    pub private_key_file: Option<PathBuf>,
+    pub timeout: Option<u64>,
+    pub become_: Option<bool>,
+    pub become_user: Option<String>,
+    pub become_method: Option<String>,
+    /// `gathering = explicit` turns off implicit fact gathering.
+    pub gathering_explicit: bool,
+}
+
+fn truthy(v: &str) -> Option<bool> {
+    match v.trim().to_lowercase().as_str() {
+        "1" | "yes" | "true" | "on" | "y" | "t" => Some(true),
+        "0" | "no" | "false" | "off" | "n" | "f" => Some(false),
+        _ => None,
+    }
+}
+
+/// Look up an environment variable under its `ANSIBLE_` or `PROV_` name.
+fn env(name: &str) -> Option<String> {
+    std::env::var(format!("PROV_{name}"))
+        .or_else(|_| std::env::var(format!("ANSIBLE_{name}")))
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+fn split_paths(value: &str, base: &Path) -> Vec<PathBuf> {
+    value
+        .split([':', ','])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let p = expand_home(p);
+            if p.is_absolute() { p } else { base.join(p) }
+        })
+        .collect()
+}
+
+fn expand_home(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) => Path::new(&home).join(rest),
+        _ => PathBuf::from(p),
+    }
+}
+
+impl Config {
+    /// Find and read the configuration.
+    pub fn load() -> Result<Config> {
+        let candidates: Vec<PathBuf> = [
+            env("CONFIG").map(PathBuf::from),
+            Some(PathBuf::from("ansible.cfg")),
+            std::env::var("HOME")
+                .ok()
+                .map(|h| Path::new(&h).join(".ansible.cfg")),
+            Some(PathBuf::from("/etc/ansible/ansible.cfg")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut cfg = match candidates.into_iter().find(|p| p.is_file()) {
+            Some(p) => Config::read(&p)?,
+            None => Config::default(),
+        };
+        cfg.apply_env();
+        Ok(cfg)
+    }
+
+    /// Parse one ansible.cfg file.
+    pub fn read(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::parse(Span::file(path), format!("cannot read: {e}")))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base
+        };
+        let mut cfg = Config {
+            path: Some(path.to_path_buf()),
+            ..Default::default()
+        };
+        let mut section = String::new();
+        let file = std::sync::Arc::new(path.to_path_buf());
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = s.trim().to_string();
+                continue;
+            }
+            let Some((k, v)) = line.split_once('=').or_else(|| line.split_once(':')) else {
+                return Err(Error::parse(
+                    Span::new(file.clone(), i as u32 + 1, 1),
+                    format!("expected key = value, got '{line}'"),
+                ));
+            };
+            let (k, v) = (k.trim(), v.split(" ;").next().unwrap_or(v).trim());
+            match (section.as_str(), k) {
+                ("defaults", "inventory" | "hostfile") => {
+                    cfg.inventory = v
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(|p| {
+                            let pb = expand_home(p);
+                            if pb.is_absolute() { pb } else { base.join(pb) }
+                                .display()
+                                .to_string()
+                        })
+                        .collect();
+                }
+                ("defaults", "forks") => cfg.forks = v.parse().ok(),
+                ("defaults", "remote_user") => cfg.remote_user = Some(v.to_string()),
+                ("defaults", "roles_path") => cfg.roles_path = split_paths(v, &base),
+                ("defaults", "host_key_checking") => cfg.host_key_checking = truthy(v),
+                ("defaults", "private_key_file") => cfg.private_key_file = Some(expand_home(v)),
+                ("defaults", "timeout") => cfg.timeout = v.parse().ok(),
+                ("defaults", "gathering") => cfg.gathering_explicit = v == "explicit",
+                ("privilege_escalation", "become") => cfg.become_ = truthy(v),
+                ("privilege_escalation", "become_user") => cfg.become_user = Some(v.to_string()),
+                ("privilege_escalation", "become_method") => {
+                    cfg.become_method = Some(v.to_string())
+                }
+                _ => {}
+            }
+        }
+        Ok(cfg)
+    }
+
+    fn apply_env(&mut self) {
+        if let Some(v) = env("INVENTORY") {
+            self.inventory = v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
+        if let Some(v) = env("FORKS") {
+            self.forks = v.parse().ok().or(self.forks);
+        }
+        if let Some(v) = env("REMOTE_USER") {
+            self.remote_user = Some(v);
+        }
+        if let Some(v) = env("ROLES_PATH") {
+            self.roles_path = split_paths(&v, Path::new("."));
+        }
+        if let Some(v) = env("HOST_KEY_CHECKING") {
+            self.host_key_checking = truthy(&v);
+        }
+        if let Some(v) = env("PRIVATE_KEY_FILE") {
+            self.private_key_file = Some(expand_home(&v));
+        }
+        if let Some(v) = env("TIMEOUT") {
+            self.timeout = v.parse().ok().or(self.timeout);
+        }
+        if let Some(v) = env("BECOME") {
+            self.become_ = truthy(&v);
+        }
+        if let Some(v) = env("BECOME_USER") {
+            self.become_user = Some(v);
+        }
+        if let Some(v) = env("GATHERING") {
+            self.gathering_explicit = v == "explicit";
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_defaults_relative_to_the_file() {
+        let dir = std::env::temp_dir().join(format!("prov-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("ansible.cfg");
+        std::fs::write(&p, "[defaults]\ninventory = inventory/production/hosts.yml\nforks=7\nroles_path = roles:/opt/roles\nhost_key_checking = False\nremote_user = boxp\n[privilege_escalation]\nbecome = true\n").unwrap();
+        let c = Config::read(&p).unwrap();
+        assert_eq!(
+            c.inventory,
+            [dir.join("inventory/production/hosts.yml")
+                .display()
+                .to_string()]
+        );
+        assert_eq!(c.forks, Some(7));
+        assert_eq!(
+            c.roles_path,
+            [dir.join("roles"), PathBuf::from("/opt/roles")]
+        );
+        assert_eq!(c.host_key_checking, Some(false));
+        assert_eq!(c.remote_user.as_deref(), Some("boxp"));
+        assert_eq!(c.become_, Some(true));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,93 @@
+//! Per-host run state: variables that change during the run (facts, set_fact, register,
+//! include_vars), failure flags, notified handlers, counters, and the check-mode overlay of
+//! predicted file states.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use indexmap::IndexSet;
+
+use crate::modules::FileState;
+use crate::transport::Transport;
+use crate::vars::VarMap;
+
+/// The recap counters of one host.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Stats {
+    pub ok: u32,
+    pub changed: u32,
+    pub unreachable: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    pub rescued: u32,
+    pub ignored: u32,
+}
+
+/// One host during a run.
+pub struct HostRun {
+    pub name: String,
+    /// Inventory variables (group and host), merged by precedence; templated on use.
+    pub inventory: Arc<VarMap>,
+    /// `ansible_facts` and `ansible_*` (final values).
+    pub facts: Arc<VarMap>,
+    /// set_fact and registered results (final values).
+    pub host_vars: Arc<VarMap>,
+    /// include_vars results (templated on use).
+    pub included: Arc<VarMap>,
+    /// vars_files of the current play (templated on use).
+    pub vars_files: Arc<VarMap>,
+    /// Magic variables of this host (inventory_hostname, group_names, ...).
+    pub magic: Arc<VarMap>,
+    pub conn: Option<Arc<dyn Transport>>,
+    pub failed: bool,
+    pub unreachable: bool,
+    /// `meta: end_host` or end of play for this host.
+    pub ended: bool,
+    pub stats: Stats,
+    /// Handlers notified and not yet run (indexes into the play's handler list).
+    pub notified: IndexSet<usize>,
+    /// In check mode, the states earlier tasks would have produced, by path.
+    pub overlay: HashMap<String, FileState>,
+}
+
+impl HostRun {
+    pub fn new(name: &str, inventory: VarMap, magic: VarMap) -> HostRun {
+        HostRun {
+            name: name.to_string(),
+            inventory: Arc::new(inventory),
+            facts: Arc::new(VarMap::new()),
+            host_vars: Arc::new(VarMap::new()),
+            included: Arc::new(VarMap::new()),
+            vars_files: Arc::new(VarMap::new()),
+            magic: Arc::new(magic),
+            conn: None,
+            failed: false,
+            unreachable: false,
+            ended: false,
+            stats: Stats::default(),
+            notified: IndexSet::new(),
+            overlay: HashMap::new(),
+        }
+    }
+
+    /// Can this host run more tasks?
+    pub fn active(&self) -> bool {
+        !self.failed && !self.unreachable && !self.ended
+    }
+
+    pub fn set_host_var(&mut self, key: &str, value: minijinja::Value) {
+        Arc::make_mut(&mut self.host_vars).insert(key.to_string(), value);
+    }
+
+    /// Merge gathered facts (`ansible_facts` keys, unprefixed).
+    pub fn add_facts(&mut self, facts: &VarMap) {
+        let mut all: VarMap = match self.facts.get("ansible_facts") {
+            Some(v) => crate::vars::value_to_map(v),
+            None => VarMap::new(),
+        };
+        for (k, v) in facts {
+            all.insert(k.clone(), v.clone());
+        }
+        self.facts = Arc::new(crate::facts::to_vars(&all));
+    }
+}

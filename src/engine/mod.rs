@@ -1,0 +1,997 @@
+//! The engine: runs plays over hosts, task by task (Ansible's linear strategy).
+//!
+//! Each task runs on all active hosts of the batch concurrently (at most `forks` at a time),
+//! then results are reported in inventory order. Blocks track which hosts failed to run
+//! `rescue` and `always`; handlers run when flushed (end of each section, `meta:
+//! flush_handlers`). Check mode and apply share every code path: the difference is only
+//! whether a plan's steps are executed ([`task`]).
+
+pub mod connect;
+pub mod host;
+pub mod task;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use minijinja::Value;
+use tokio::sync::Notify;
+
+use crate::error::{Error, Result};
+use crate::inventory::Inventory;
+use crate::playbook::{Action, Directives, LoopControl, Play, Playbook, RoleInfo, Task};
+use crate::report::{HostOutcome, Reporter, Status};
+use crate::vars::{Context, Hostvars, Layer, VarMap};
+use host::{HostRun, Stats};
+
+/// Options of one run (command line, ansible.cfg and environment combined).
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub check: bool,
+    pub diff: bool,
+    pub forks: usize,
+    pub limit: Option<String>,
+    pub tags: Vec<String>,
+    pub skip_tags: Vec<String>,
+    pub extra_vars: VarMap,
+    /// `-c`: overrides every host's connection.
+    pub connection: Option<String>,
+    /// `--chroot DIR`: the single selected host is this directory.
+    pub chroot: Option<PathBuf>,
+    pub become_: bool,
+    pub become_user: Option<String>,
+    pub become_method: Option<String>,
+    pub become_password: Option<String>,
+    pub remote_user: Option<String>,
+    pub private_key: Option<PathBuf>,
+    pub timeout: Option<u64>,
+    pub verbosity: u8,
+    pub gathering_explicit: bool,
+    pub inventory_sources: Vec<String>,
+    pub roles_path: Vec<PathBuf>,
+}
+
+/// Ctrl-C handling: a flag and a wake-up for everything waiting on a host.
+#[derive(Default)]
+pub struct Cancel {
+    flag: AtomicBool,
+    notify: Notify,
+}
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+    pub async fn cancelled(&self) {
+        loop {
+            let wait = self.notify.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            wait.await;
+        }
+    }
+}
+
+/// The outcome of a run, for the exit code.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub any_failed: bool,
+    pub any_unreachable: bool,
+    pub interrupted: bool,
+    pub stats: Vec<(String, Stats)>,
+}
+
+impl Outcome {
+    /// ansible-playbook's exit codes: 2 a host failed (wins), 4 unreachable, 0 ok.
+    pub fn exit_code(&self) -> i32 {
+        if self.interrupted {
+            130
+        } else if self.any_failed {
+            2
+        } else if self.any_unreachable {
+            4
+        } else {
+            0
+        }
+    }
+}
+
+/// State shared by all tasks of a run.
+pub struct Shared {
+    pub opts: RunOptions,
+    pub inventory: Inventory,
+    pub reporter: Reporter,
+    pub hosts: Vec<Mutex<HostRun>>,
+    pub index: HashMap<String, usize>,
+    pub cancel: Arc<Cancel>,
+    pub omit: String,
+    /// Parsed include files, by path.
+    pub includes: Mutex<HashMap<PathBuf, Arc<Vec<Arc<Task>>>>>,
+    me: Weak<Shared>,
+}
+
+/// What tasks of the current play and batch share.
+pub struct PlayCtx {
+    pub play: Arc<Play>,
+    /// Handlers, growing when roles are included.
+    pub handlers: Mutex<Vec<Arc<Task>>>,
+    /// Host indexes of this batch.
+    pub batch: Vec<usize>,
+    pub defaults_all: Arc<VarMap>,
+    pub role_vars_all: Arc<VarMap>,
+    pub play_magic: Arc<VarMap>,
+    pub ended: AtomicBool,
+}
+
+pub struct Engine {
+    pub shared: Arc<Shared>,
+}
+
+/// Does a task with these tags run under `--tags`/`--skip-tags`? (Ansible's rules.)
+pub fn tags_match(tags: &[String], only: &[String], skip: &[String]) -> bool {
+    let has = |t: &str| tags.iter().any(|x| x == t);
+    let only_has = |t: &str| only.iter().any(|x| x == t);
+    let skip_has = |t: &str| skip.iter().any(|x| x == t);
+    let selected = has("always")
+        || ((only.is_empty() || only_has("all")) && !has("never"))
+        || tags.iter().any(|t| only.contains(t))
+        || (only_has("tagged") && !tags.is_empty() && !has("never"))
+        || (only_has("untagged") && tags.is_empty());
+    let skipped = if skip_has("all") {
+        !has("always") || skip_has("always")
+    } else {
+        tags.iter().any(|t| skip.contains(t))
+            || (skip_has("tagged") && !tags.is_empty())
+            || (skip_has("untagged") && tags.is_empty())
+    };
+    selected && !skipped
+}
+
+/// Split `serial` into batch sizes.
+pub fn batches(serial: Option<&Value>, hosts: &[usize]) -> Result<Vec<Vec<usize>>> {
+    let n = hosts.len();
+    let size_of = |v: &Value| -> Result<usize> {
+        let text = crate::template::to_text(v);
+        let size = if let Some(p) = text.strip_suffix('%') {
+            let pct: f64 = p
+                .trim()
+                .parse()
+                .map_err(|_| Error::runtime(format!("bad serial value '{text}'")))?;
+            ((pct * n as f64) / 100.0).floor() as usize
+        } else {
+            text.trim()
+                .parse()
+                .map_err(|_| Error::runtime(format!("bad serial value '{text}'")))?
+        };
+        Ok(if size == 0 { n.max(1) } else { size })
+    };
+    let sizes: Vec<usize> = match serial {
+        None => vec![n.max(1)],
+        Some(v) if v.kind() == minijinja::value::ValueKind::Seq => {
+            v.try_iter()?.map(|x| size_of(&x)).collect::<Result<_>>()?
+        }
+        Some(v) => vec![size_of(v)?],
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut k = 0;
+    while i < n {
+        let size = sizes[k.min(sizes.len() - 1)].max(1);
+        out.push(hosts[i..(i + size).min(n)].to_vec());
+        i += size;
+        k += 1;
+    }
+    Ok(out)
+}
+
+impl Engine {
+    pub fn new(
+        opts: RunOptions,
+        inventory: Inventory,
+        reporter: Reporter,
+        cancel: Arc<Cancel>,
+    ) -> Engine {
+        let names: Vec<String> = inventory.hosts.keys().cloned().collect();
+        let groups = inventory.groups_value();
+        let shared = Arc::new_cyclic(|me: &Weak<Shared>| {
+            let mut hosts = Vec::new();
+            let mut index = HashMap::new();
+            for (i, name) in names.iter().enumerate() {
+                let mut magic = VarMap::new();
+                magic.insert("inventory_hostname".into(), Value::from(name.as_str()));
+                magic.insert(
+                    "inventory_hostname_short".into(),
+                    Value::from(name.split('.').next().unwrap_or(name)),
+                );
+                magic.insert(
+                    "group_names".into(),
+                    Value::from(
+                        inventory
+                            .group_names(name)
+                            .into_iter()
+                            .filter(|g| g != "ungrouped")
+                            .map(Value::from)
+                            .collect::<Vec<_>>(),
+                    ),
+                );
+                magic.insert("groups".into(), groups.clone());
+                hosts.push(Mutex::new(HostRun::new(
+                    name,
+                    inventory.host_vars(name),
+                    magic,
+                )));
+                index.insert(name.clone(), i);
+            }
+            Shared {
+                opts,
+                inventory,
+                reporter,
+                hosts,
+                index,
+                cancel,
+                omit: format!(
+                    "__omit_place_holder__{:x}",
+                    std::process::id() as u64 * 2654435761
+                ),
+                includes: Mutex::new(HashMap::new()),
+                me: me.clone(),
+            }
+        });
+        Engine { shared }
+    }
+
+    /// Run every play of a playbook.
+    pub async fn run(&self, playbook: &Playbook) -> Result<Outcome> {
+        let s = &self.shared;
+        let mut result = Ok(());
+        for play in &playbook.plays {
+            if s.cancel.is_cancelled() {
+                break;
+            }
+            if let Err(e) = s.run_play(play.clone()).await {
+                result = Err(e);
+                break;
+            }
+        }
+        s.close_all().await;
+        let mut outcome = Outcome {
+            interrupted: s.cancel.is_cancelled(),
+            ..Default::default()
+        };
+        for h in &s.hosts {
+            let h = h.lock().unwrap();
+            if h.stats == Stats::default() {
+                continue;
+            }
+            outcome.any_failed |= h.stats.failed > 0;
+            outcome.any_unreachable |= h.stats.unreachable > 0;
+            outcome.stats.push((h.name.clone(), h.stats.clone()));
+        }
+        s.reporter
+            .recap(&outcome.stats, s.opts.check, outcome.interrupted);
+        result.map(|_| outcome)
+    }
+}
+
+impl Shared {
+    fn arc(&self) -> Arc<Shared> {
+        self.me.upgrade().expect("engine alive")
+    }
+
+    async fn close_all(&self) {
+        let conns: Vec<_> = self
+            .hosts
+            .iter()
+            .filter_map(|h| h.lock().unwrap().conn.take())
+            .collect();
+        for c in conns {
+            if let Err(e) = c.close().await {
+                self.reporter
+                    .warn(&format!("closing {}: {e}", c.describe()));
+            }
+        }
+    }
+
+    /// The hosts a play runs on: its pattern, intersected with `--limit`.
+    pub fn play_hosts(&self, play: &Play) -> Result<Vec<usize>> {
+        let ctx = Context::new(vec![Layer::raw("extra vars", self.opts.extra_vars.clone())]);
+        let pattern =
+            crate::template::render_text(&play.hosts, &ctx).map_err(|e| e.at(play.span.clone()))?;
+        let mut names = crate::inventory::pattern::select(&self.inventory, &pattern)?;
+        if let Some(limit) = &self.opts.limit {
+            let allowed = crate::inventory::pattern::select(&self.inventory, limit)?;
+            names.retain(|n| allowed.contains(n));
+        }
+        Ok(names
+            .iter()
+            .filter_map(|n| self.index.get(n).copied())
+            .collect())
+    }
+
+    async fn run_play(&self, play: Arc<Play>) -> Result<()> {
+        let all = self.play_hosts(&play)?;
+        self.reporter.play(&play.name);
+        if all.is_empty() {
+            self.reporter.note("skipping: no hosts matched");
+            return Ok(());
+        }
+        let mut defaults_all = VarMap::new();
+        let mut role_vars_all = VarMap::new();
+        for r in &play.var_roles {
+            defaults_all.extend(r.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
+            role_vars_all.extend(r.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let (defaults_all, role_vars_all) = (Arc::new(defaults_all), Arc::new(role_vars_all));
+        let all_names: Vec<Value> = all
+            .iter()
+            .map(|&h| Value::from(self.host_name(h)))
+            .collect();
+        for batch in batches(play.serial.as_ref(), &all)? {
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            for &h in &batch {
+                let mut host = self.hosts[h].lock().unwrap();
+                host.ended = false;
+                host.notified.clear();
+            }
+            let batch_names: Vec<Value> = batch
+                .iter()
+                .map(|&h| Value::from(self.host_name(h)))
+                .collect();
+            let pc = Arc::new(PlayCtx {
+                play: play.clone(),
+                handlers: Mutex::new(play.handlers.clone()),
+                batch: batch.clone(),
+                defaults_all: defaults_all.clone(),
+                role_vars_all: role_vars_all.clone(),
+                play_magic: Arc::new(self.play_magic(&play, &all_names, &batch_names)),
+                ended: AtomicBool::new(false),
+            });
+            for &h in &batch {
+                self.load_vars_files(&pc, h)?
+            }
+            let none = Arc::new(Vec::new());
+            if play.gather_facts && !self.opts.gathering_explicit {
+                let gather = Arc::new(gather_task(&play));
+                self.run_list(&pc, &[gather], &batch, &none).await;
+            }
+            self.run_list(&pc, &play.pre_tasks, &batch, &none).await;
+            self.flush_handlers(&pc, &batch).await;
+            for role in &play.roles {
+                self.run_list(&pc, &role.tasks, &batch, &none).await;
+            }
+            self.run_list(&pc, &play.tasks, &batch, &none).await;
+            self.flush_handlers(&pc, &batch).await;
+            self.run_list(&pc, &play.post_tasks, &batch, &none).await;
+            self.flush_handlers(&pc, &batch).await;
+            let failed_all = batch.iter().all(|&h| {
+                !self.hosts[h].lock().unwrap().active() && !self.hosts[h].lock().unwrap().ended
+            });
+            if failed_all
+                || (play.any_errors_fatal
+                    && batch.iter().any(|&h| self.hosts[h].lock().unwrap().failed))
+            {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn host_name(&self, h: usize) -> String {
+        self.hosts[h].lock().unwrap().name.clone()
+    }
+
+    fn play_magic(&self, play: &Play, all: &[Value], batch: &[Value]) -> VarMap {
+        let mut m = VarMap::new();
+        let me = self.me.clone();
+        let names = Arc::new(
+            self.hosts
+                .iter()
+                .map(|h| h.lock().unwrap().name.clone())
+                .collect::<Vec<_>>(),
+        );
+        let resolve = Arc::new(move |name: &str| -> Option<Arc<Context>> {
+            let s = me.upgrade()?;
+            let h = *s.index.get(name)?;
+            Some(s.hostvars_context(h))
+        });
+        m.insert(
+            "hostvars".into(),
+            Value::from_object(Hostvars { names, resolve }),
+        );
+        m.insert("ansible_play_hosts".into(), Value::from(all.to_vec()));
+        m.insert("ansible_play_hosts_all".into(), Value::from(all.to_vec()));
+        m.insert("play_hosts".into(), Value::from(batch.to_vec()));
+        m.insert("ansible_play_batch".into(), Value::from(batch.to_vec()));
+        m.insert("ansible_play_name".into(), Value::from(play.name.as_str()));
+        m.insert(
+            "playbook_dir".into(),
+            Value::from(absolute(&play.dir).display().to_string()),
+        );
+        m.insert("ansible_check_mode".into(), Value::from(self.opts.check));
+        m.insert("ansible_diff_mode".into(), Value::from(self.opts.diff));
+        m.insert("omit".into(), Value::from(self.omit.as_str()));
+        m.insert(
+            "ansible_run_tags".into(),
+            Value::from(if self.opts.tags.is_empty() {
+                vec!["all".to_string()]
+            } else {
+                self.opts.tags.clone()
+            }),
+        );
+        m.insert(
+            "ansible_skip_tags".into(),
+            Value::from(self.opts.skip_tags.clone()),
+        );
+        m.insert(
+            "role_names".into(),
+            Value::from(
+                play.roles
+                    .iter()
+                    .map(|r| r.info.name.clone())
+                    .collect::<Vec<_>>(),
+            ),
+        );
+        m.insert(
+            "ansible_version".into(),
+            Value::from_pairs([
+                ("full", Value::from(env!("CARGO_PKG_VERSION"))),
+                ("string", Value::from(env!("CARGO_PKG_VERSION"))),
+            ]),
+        );
+        if let Some(src) = self.opts.inventory_sources.first() {
+            let p = absolute(std::path::Path::new(src));
+            m.insert(
+                "inventory_file".into(),
+                Value::from(p.display().to_string()),
+            );
+            let dir = if p.is_dir() {
+                p.clone()
+            } else {
+                p.parent().map(|d| d.to_path_buf()).unwrap_or_default()
+            };
+            m.insert(
+                "inventory_dir".into(),
+                Value::from(dir.display().to_string()),
+            );
+        }
+        m
+    }
+
+    /// `hostvars[name]`: a host's inventory vars, facts and host variables.
+    fn hostvars_context(&self, h: usize) -> Arc<Context> {
+        let host = self.hosts[h].lock().unwrap();
+        Context::new(vec![
+            Layer::raw_shared("inventory", host.inventory.clone()),
+            Layer::fixed("facts", host.facts.clone()),
+            Layer::raw_shared("vars_files", host.vars_files.clone()),
+            Layer::raw_shared("include_vars", host.included.clone()),
+            Layer::fixed("host vars", host.host_vars.clone()),
+            Layer::raw("extra vars", self.opts.extra_vars.clone()),
+            Layer::fixed("magic", host.magic.clone()),
+        ])
+    }
+
+    /// The variables of host `h` for a task (Ansible's precedence order, lowest first).
+    pub fn context(
+        &self,
+        pc: &PlayCtx,
+        h: usize,
+        task: Option<&Task>,
+        extra: &[Layer],
+    ) -> Arc<Context> {
+        let host = self.hosts[h].lock().unwrap();
+        let role: Option<&Arc<RoleInfo>> = task.and_then(|t| t.role.as_ref());
+        let mut layers = Vec::with_capacity(16 + extra.len());
+        layers.push(Layer::raw_shared("role defaults", pc.defaults_all.clone()));
+        if let Some(r) = role {
+            layers.push(Layer::raw_shared("role defaults", r.defaults.clone()));
+        }
+        layers.push(Layer::raw_shared("inventory", host.inventory.clone()));
+        layers.push(Layer::fixed("facts", host.facts.clone()));
+        layers.push(Layer::raw_shared("play vars", pc.play.vars.clone()));
+        layers.push(Layer::raw_shared("vars_files", host.vars_files.clone()));
+        layers.push(Layer::raw_shared("role vars", pc.role_vars_all.clone()));
+        if let Some(r) = role {
+            layers.push(Layer::raw_shared("role vars", r.vars.clone()));
+        }
+        if let Some(t) = task {
+            for v in &t.d.vars {
+                layers.push(Layer::raw_shared("task vars", v.clone()));
+            }
+        }
+        layers.push(Layer::raw_shared("include_vars", host.included.clone()));
+        layers.push(Layer::fixed("host vars", host.host_vars.clone()));
+        layers.extend(extra.iter().cloned());
+        layers.push(Layer::raw("extra vars", self.opts.extra_vars.clone()));
+        layers.push(Layer::fixed("magic", host.magic.clone()));
+        layers.push(Layer::fixed("play magic", pc.play_magic.clone()));
+        if let Some(r) = role {
+            let mut m = VarMap::new();
+            m.insert("role_name".into(), Value::from(r.name.as_str()));
+            m.insert(
+                "role_path".into(),
+                Value::from(absolute(&r.path).display().to_string()),
+            );
+            layers.push(Layer::fixed("role magic", Arc::new(m)));
+        }
+        Context::new(layers)
+    }
+
+    fn load_vars_files(&self, pc: &PlayCtx, h: usize) -> Result<()> {
+        if pc.play.vars_files.is_empty() {
+            return Ok(());
+        }
+        let mut loaded = VarMap::new();
+        for (entry, span) in &pc.play.vars_files {
+            let ctx = self.context(pc, h, None, &[]);
+            let candidates: Vec<Value> = if entry.kind() == minijinja::value::ValueKind::Seq {
+                entry.try_iter()?.collect()
+            } else {
+                vec![entry.clone()]
+            };
+            let mut found = None;
+            for c in &candidates {
+                let name = crate::template::render_text(&crate::template::to_text(c), &ctx)
+                    .map_err(|e| e.at(span.clone()))?;
+                let p = pc.play.dir.join(&name);
+                if p.is_file() {
+                    found = Some(p);
+                    break;
+                }
+            }
+            let Some(path) = found else {
+                return Err(Error::parse(
+                    span.clone(),
+                    format!("vars file {} not found", crate::template::py_repr(entry)),
+                ));
+            };
+            loaded.extend(crate::vars::load_var_file(&path)?);
+        }
+        self.hosts[h].lock().unwrap().vars_files = Arc::new(loaded);
+        Ok(())
+    }
+
+    fn active(&self, hosts: &[usize]) -> Vec<usize> {
+        hosts
+            .iter()
+            .copied()
+            .filter(|&h| self.hosts[h].lock().unwrap().active())
+            .collect()
+    }
+
+    /// Run a list of tasks on the hosts (boxed: blocks and includes recurse).
+    pub fn run_list<'a>(
+        &'a self,
+        pc: &'a Arc<PlayCtx>,
+        tasks: &'a [Arc<Task>],
+        hosts: &'a [usize],
+        extra: &'a Arc<Vec<Layer>>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            for t in tasks {
+                if self.cancel.is_cancelled() || pc.ended.load(Ordering::SeqCst) {
+                    return;
+                }
+                let active = self.active(hosts);
+                if active.is_empty() {
+                    return;
+                }
+                match &t.action {
+                    Action::Block {
+                        block,
+                        rescue,
+                        always,
+                    } => {
+                        self.run_block(pc, block, rescue, always, &active, extra)
+                            .await
+                    }
+                    Action::Meta(m) => self.run_meta(pc, t, m, &active, extra).await,
+                    Action::IncludeTasks { .. } | Action::IncludeRole { .. } => {
+                        self.run_include(pc, t, &active, extra).await
+                    }
+                    _ => self.run_leaf(pc, t, &active, extra, false).await,
+                }
+                if pc.play.any_errors_fatal || t.d.any_errors_fatal == Some(true) {
+                    let failed = active.iter().any(|&h| self.hosts[h].lock().unwrap().failed);
+                    if failed {
+                        for &h in &pc.batch {
+                            let mut host = self.hosts[h].lock().unwrap();
+                            if !host.failed {
+                                host.ended = true;
+                            }
+                        }
+                        pc.ended.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+        })
+    }
+
+    async fn run_block(
+        &self,
+        pc: &Arc<PlayCtx>,
+        block: &[Arc<Task>],
+        rescue: &[Arc<Task>],
+        always: &[Arc<Task>],
+        hosts: &[usize],
+        extra: &Arc<Vec<Layer>>,
+    ) {
+        self.run_list(pc, block, hosts, extra).await;
+        let failed: Vec<usize> = hosts
+            .iter()
+            .copied()
+            .filter(|&h| self.hosts[h].lock().unwrap().failed)
+            .collect();
+        if !rescue.is_empty() && !failed.is_empty() {
+            for &h in &failed {
+                self.hosts[h].lock().unwrap().failed = false;
+            }
+            self.run_list(pc, rescue, &failed, extra).await;
+            for &h in &failed {
+                let mut host = self.hosts[h].lock().unwrap();
+                if !host.failed && !host.unreachable {
+                    host.stats.rescued += 1;
+                    host.stats.failed = host.stats.failed.saturating_sub(1);
+                }
+            }
+        }
+        if !always.is_empty() {
+            let still: Vec<usize> = hosts
+                .iter()
+                .copied()
+                .filter(|&h| self.hosts[h].lock().unwrap().failed)
+                .collect();
+            for &h in &still {
+                self.hosts[h].lock().unwrap().failed = false;
+            }
+            self.run_list(pc, always, hosts, extra).await;
+            for &h in &still {
+                self.hosts[h].lock().unwrap().failed = true;
+            }
+        }
+    }
+
+    async fn run_meta(
+        &self,
+        pc: &Arc<PlayCtx>,
+        t: &Arc<Task>,
+        m: &str,
+        hosts: &[usize],
+        extra: &Arc<Vec<Layer>>,
+    ) {
+        if !tags_match(&t.d.tags, &self.opts.tags, &self.opts.skip_tags) && m != "flush_handlers" {
+            return;
+        }
+        // `when` decides per host for end_host; for the others the first host decides.
+        let mut applies = Vec::new();
+        for &h in hosts {
+            let ctx = self.context(pc, h, Some(t), extra);
+            let mut ok = true;
+            for c in &t.d.when {
+                match crate::template::eval_condition(c, &ctx) {
+                    Ok(v) => ok &= v,
+                    Err(e) => {
+                        self.reporter.warn(&format!("{}: {e}", t.span));
+                        ok = false;
+                    }
+                }
+            }
+            if ok {
+                applies.push(h);
+            }
+        }
+        match m {
+            "flush_handlers" => self.flush_handlers(pc, &pc.batch).await,
+            "end_play" | "end_batch" if !applies.is_empty() => {
+                for &h in &pc.batch {
+                    self.hosts[h].lock().unwrap().ended = true;
+                }
+                pc.ended.store(true, Ordering::SeqCst);
+            }
+            "end_host" => {
+                for &h in &applies {
+                    self.hosts[h].lock().unwrap().ended = true;
+                }
+            }
+            "clear_host_errors" => {
+                for &h in &pc.batch {
+                    self.hosts[h].lock().unwrap().failed = false;
+                }
+            }
+            "clear_facts" => {
+                for &h in &applies {
+                    self.hosts[h].lock().unwrap().facts = Arc::new(VarMap::new());
+                }
+            }
+            "reset_connection" => {
+                for &h in &applies {
+                    let conn = self.hosts[h].lock().unwrap().conn.take();
+                    if let Some(c) = conn {
+                        let _ = c.close().await;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Run the handlers notified on these hosts, in definition order, until none is pending.
+    pub async fn flush_handlers(&self, pc: &Arc<PlayCtx>, hosts: &[usize]) {
+        for _round in 0..16 {
+            let handlers = pc.handlers.lock().unwrap().clone();
+            let mut ran = false;
+            for (i, hd) in handlers.iter().enumerate() {
+                let targets: Vec<usize> = hosts
+                    .iter()
+                    .copied()
+                    .filter(|&h| {
+                        let mut host = self.hosts[h].lock().unwrap();
+                        let usable = host.active() || (pc.play.force_handlers && !host.unreachable);
+                        usable && host.notified.shift_remove(&i)
+                    })
+                    .collect();
+                if targets.is_empty() {
+                    continue;
+                }
+                ran = true;
+                self.run_leaf(pc, hd, &targets, &Arc::new(Vec::new()), true)
+                    .await;
+            }
+            let pending = hosts
+                .iter()
+                .any(|&h| !self.hosts[h].lock().unwrap().notified.is_empty());
+            if !ran || !pending {
+                break;
+            }
+        }
+    }
+
+    /// Find the handlers a `notify` name refers to.
+    pub fn handlers_for(&self, pc: &PlayCtx, name: &str) -> Vec<usize> {
+        let handlers = pc.handlers.lock().unwrap();
+        handlers
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| {
+                h.name.as_deref() == Some(name)
+                    || h.display_name() == name
+                    || h.listen.iter().any(|l| l == name)
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Run a module task (or include_vars) on the hosts and report.
+    pub async fn run_leaf(
+        &self,
+        pc: &Arc<PlayCtx>,
+        t: &Arc<Task>,
+        hosts: &[usize],
+        extra: &Arc<Vec<Layer>>,
+        handler: bool,
+    ) {
+        if !handler && !tags_match(&t.d.tags, &self.opts.tags, &self.opts.skip_tags) {
+            return;
+        }
+        let name = self.task_title(pc, t, hosts.first().copied(), extra);
+        self.reporter.task(&name, handler);
+        let targets: Vec<usize> = if t.d.run_once == Some(true) {
+            hosts.iter().copied().take(1).collect()
+        } else {
+            hosts.to_vec()
+        };
+        let limit =
+            t.d.throttle
+                .filter(|&n| n > 0)
+                .unwrap_or(self.opts.forks.max(1))
+                .min(self.opts.forks.max(1));
+        let sem = Arc::new(tokio::sync::Semaphore::new(limit));
+        let mut set = tokio::task::JoinSet::new();
+        for &h in &targets {
+            let (s, pc, t, extra, sem) = (
+                self.arc(),
+                pc.clone(),
+                t.clone(),
+                extra.clone(),
+                sem.clone(),
+            );
+            set.spawn(async move {
+                let _permit = sem.acquire().await;
+                let out = task::run_task_host(&s, &pc, &t, h, &extra).await;
+                (h, out)
+            });
+        }
+        let mut results: Vec<(usize, HostOutcome)> = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok(r) => results.push(r),
+                Err(e) => self
+                    .reporter
+                    .warn(&format!("internal error in a task: {e}")),
+            }
+        }
+        results.sort_by_key(|(h, _)| *h);
+        if t.d.run_once == Some(true)
+            && let Some((first, out)) = results.first()
+        {
+            let (register, value) = (t.register.clone(), out.result.clone());
+            let facts = self.hosts[*first].lock().unwrap().host_vars.clone();
+            for &h in hosts.iter().skip(1) {
+                let mut host = self.hosts[h].lock().unwrap();
+                if let Some(r) = &register {
+                    host.set_host_var(r, value.clone());
+                }
+                if t.module_name() == Some("set_fact") {
+                    for (k, v) in facts.iter() {
+                        host.set_host_var(k, v.clone());
+                    }
+                }
+            }
+        }
+        for (_, out) in &results {
+            self.reporter.host(out);
+        }
+    }
+
+    fn task_title(&self, pc: &Arc<PlayCtx>, t: &Task, h: Option<usize>, extra: &[Layer]) -> String {
+        let raw = t.display_name();
+        if !crate::template::is_template(&raw) {
+            return raw;
+        }
+        match h {
+            Some(h) => crate::template::render_text(&raw, &self.context(pc, h, Some(t), extra))
+                .unwrap_or(raw),
+            None => raw,
+        }
+    }
+
+    async fn run_include(
+        &self,
+        pc: &Arc<PlayCtx>,
+        t: &Arc<Task>,
+        hosts: &[usize],
+        extra: &Arc<Vec<Layer>>,
+    ) {
+        if !tags_match(&t.d.tags, &self.opts.tags, &self.opts.skip_tags) {
+            return;
+        }
+        // Evaluate per host: which file (or role) and which loop items.
+        let mut groups: Vec<(task::Included, Vec<usize>)> = Vec::new();
+        let mut outcomes = Vec::new();
+        for &h in hosts {
+            match task::resolve_include(self, pc, t, h, extra).await {
+                Ok(list) => {
+                    for inc in list {
+                        match groups.iter_mut().find(|(g, _)| g.same_as(&inc)) {
+                            Some((_, hs)) => hs.push(h),
+                            None => groups.push((inc, vec![h])),
+                        }
+                    }
+                }
+                Err(out) => outcomes.push(*out),
+            }
+        }
+        if !outcomes.is_empty() {
+            self.reporter.task(&t.display_name(), false);
+            for o in &outcomes {
+                self.reporter.host(o);
+            }
+        }
+        for (inc, hs) in groups {
+            let names: Vec<String> = hs.iter().map(|&h| self.host_name(h)).collect();
+            self.reporter
+                .note(&format!("included: {} for {}", inc.label, names.join(", ")));
+            if let Some(r) = &inc.role_handlers {
+                pc.handlers.lock().unwrap().extend(r.iter().cloned());
+            }
+            let mut layers = (**extra).clone();
+            layers.extend(inc.layers.iter().cloned());
+            self.run_list(pc, &inc.tasks, &hs, &Arc::new(layers)).await;
+        }
+    }
+}
+
+/// The implicit "Gathering Facts" task of a play.
+fn gather_task(play: &Play) -> Task {
+    let setup = crate::modules::lookup("setup").expect("setup module");
+    let args = if play.gather_subset.is_empty() {
+        Value::from_pairs(Vec::<(String, Value)>::new())
+    } else {
+        Value::from_pairs([("gather_subset", Value::from(play.gather_subset.clone()))])
+    };
+    let mut d: Directives = play.directives.clone();
+    d.tags = vec!["always".into()];
+    d.when.clear();
+    d.check_mode = Some(Value::from(false));
+    Task {
+        span: play.span.clone(),
+        name: Some("Gathering Facts".into()),
+        action: Action::Module {
+            module: setup,
+            args,
+        },
+        d,
+        role: None,
+        register: None,
+        notify: Vec::new(),
+        listen: Vec::new(),
+        loop_: None,
+        loop_control: LoopControl::default(),
+        changed_when: None,
+        failed_when: None,
+        until: None,
+        retries: None,
+        delay: None,
+        file: Arc::new(play.span.file.as_ref().clone()),
+    }
+}
+
+pub fn absolute(p: &std::path::Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+/// Unused-status helper for callers that only need a failed outcome.
+pub fn failed_outcome(host: &str, msg: String) -> HostOutcome {
+    let mut o = HostOutcome::new(host, Status::Failed);
+    o.msg = Some(msg.clone());
+    o.result = Value::from_pairs([("failed", Value::from(true)), ("msg", Value::from(msg))]);
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn tag_selection_follows_ansible() {
+        assert!(tags_match(&v(&[]), &v(&[]), &v(&[])));
+        assert!(tags_match(&v(&["ssh"]), &v(&["ssh"]), &v(&[])));
+        assert!(!tags_match(&v(&["users"]), &v(&["ssh"]), &v(&[])));
+        assert!(tags_match(&v(&["always"]), &v(&["ssh"]), &v(&[])));
+        assert!(!tags_match(&v(&["never"]), &v(&[]), &v(&[])));
+        assert!(tags_match(&v(&["never", "debug"]), &v(&["debug"]), &v(&[])));
+        assert!(!tags_match(&v(&["ssh"]), &v(&[]), &v(&["ssh"])));
+        assert!(tags_match(&v(&["always"]), &v(&[]), &v(&["all"])));
+        assert!(!tags_match(&v(&["always"]), &v(&[]), &v(&["always"])));
+        assert!(tags_match(&v(&[]), &v(&["untagged"]), &v(&[])));
+        assert!(!tags_match(&v(&["x"]), &v(&["untagged"]), &v(&[])));
+        assert!(tags_match(&v(&["x"]), &v(&["tagged"]), &v(&[])));
+    }
+
+    #[test]
+    fn serial_batches() {
+        let hosts: Vec<usize> = (0..5).collect();
+        assert_eq!(batches(None, &hosts).unwrap(), vec![hosts.clone()]);
+        assert_eq!(
+            batches(Some(&Value::from(2)), &hosts).unwrap(),
+            vec![vec![0, 1], vec![2, 3], vec![4]]
+        );
+        assert_eq!(
+            batches(Some(&Value::from("40%")), &hosts).unwrap(),
+            vec![vec![0, 1], vec![2, 3], vec![4]]
+        );
+        let list = Value::from(vec![Value::from(1), Value::from(3)]);
+        assert_eq!(
+            batches(Some(&list), &hosts).unwrap(),
+            vec![vec![0], vec![1, 2, 3], vec![4]]
+        );
+    }
+}

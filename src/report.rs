@@ -1,0 +1,413 @@
+//! Output: one line per task and host (colour only on a terminal), unified diffs with
+//! `--diff`, a recap per host and the total time; or, with `--format json`, one document with
+//! every play, task and host result (status, changed, diff, duration) printed at the end.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use minijinja::Value;
+use serde_json::json;
+
+use crate::cli::Format;
+use crate::engine::host::Stats;
+use crate::modules::Diff;
+
+/// How a task ended on a host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Changed,
+    Skipped,
+    Failed,
+    Unreachable,
+}
+
+/// One item of a looped task.
+#[derive(Clone, Debug)]
+pub struct ItemOutcome {
+    pub label: String,
+    pub status: Status,
+    pub msg: Option<String>,
+    pub ignored: bool,
+}
+
+/// The result of one task on one host.
+#[derive(Clone, Debug)]
+pub struct HostOutcome {
+    pub host: String,
+    pub status: Status,
+    pub msg: Option<String>,
+    pub items: Vec<ItemOutcome>,
+    pub diffs: Vec<Diff>,
+    /// The task result (what `register` stores).
+    pub result: Value,
+    /// A failure that `ignore_errors` turned into a warning.
+    pub ignored: bool,
+    pub duration: Duration,
+    /// `delegate_to` target, shown as `[host -> target]`.
+    pub delegated: Option<String>,
+    /// Print the result after the status (debug, failures, -v).
+    pub show_result: bool,
+    pub no_log: bool,
+}
+
+impl HostOutcome {
+    pub fn new(host: &str, status: Status) -> HostOutcome {
+        HostOutcome {
+            host: host.to_string(),
+            status,
+            msg: None,
+            items: Vec::new(),
+            diffs: Vec::new(),
+            result: Value::from(()),
+            ignored: false,
+            duration: Duration::ZERO,
+            delegated: None,
+            show_result: false,
+            no_log: false,
+        }
+    }
+}
+
+struct JsonDoc {
+    plays: Vec<serde_json::Value>,
+}
+
+/// Prints (or collects) everything the engine reports.
+pub struct Reporter {
+    format: Format,
+    verbosity: u8,
+    diff: bool,
+    color: bool,
+    start: Instant,
+    doc: Mutex<JsonDoc>,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+fn paint(color: bool, code: &str, text: &str) -> String {
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+fn banner(title: &str) -> String {
+    let stars = 79usize.saturating_sub(title.len() + 1).max(3);
+    format!("\n{title} {}", "*".repeat(stars))
+}
+
+/// A unified diff of one before/after pair.
+pub fn render_diff(d: &Diff, color: bool) -> String {
+    let udiff = similar::TextDiff::from_lines(&d.before, &d.after);
+    let mut out = format!(
+        "--- before: {}\n+++ after: {}\n",
+        d.before_header.trim_end_matches(" (before)"),
+        d.after_header.trim_end_matches(" (after)")
+    );
+    for hunk in udiff.unified_diff().context_radius(3).iter_hunks() {
+        out.push_str(&format!("{}\n", hunk.header()));
+        for change in hunk.iter_changes() {
+            let (sign, code) = match change.tag() {
+                similar::ChangeTag::Delete => ("-", "31"),
+                similar::ChangeTag::Insert => ("+", "32"),
+                similar::ChangeTag::Equal => (" ", ""),
+            };
+            let mut line = format!("{sign}{}", change.value());
+            if !line.ends_with('\n') {
+                line.push_str("\n\\ No newline at end of file\n");
+            }
+            out.push_str(&if code.is_empty() {
+                line
+            } else {
+                paint(color, code, &line)
+            });
+        }
+    }
+    out
+}
+
+impl Reporter {
+    pub fn new(format: Format, verbosity: u8, diff: bool) -> Reporter {
+        let color = format == Format::Text
+            && std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none();
+        Reporter::with_output(format, verbosity, diff, color, Box::new(std::io::stdout()))
+    }
+
+    pub fn with_output(
+        format: Format,
+        verbosity: u8,
+        diff: bool,
+        color: bool,
+        out: Box<dyn Write + Send>,
+    ) -> Reporter {
+        Reporter {
+            format,
+            verbosity,
+            diff,
+            color,
+            start: Instant::now(),
+            doc: Mutex::new(JsonDoc { plays: Vec::new() }),
+            out: Mutex::new(out),
+        }
+    }
+
+    fn text(&self, s: &str) {
+        if self.format == Format::Text {
+            let mut out = self.out.lock().unwrap();
+            let _ = writeln!(out, "{s}");
+            let _ = out.flush();
+        }
+    }
+
+    pub fn play(&self, name: &str) {
+        self.text(&banner(&format!("PLAY [{name}]")));
+        self.doc
+            .lock()
+            .unwrap()
+            .plays
+            .push(json!({"play": {"name": name}, "tasks": []}));
+    }
+
+    pub fn task(&self, name: &str, handler: bool) {
+        let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
+        self.text(&banner(&format!("{kind} [{name}]")));
+        if let Some(play) = self.doc.lock().unwrap().plays.last_mut()
+            && let Some(tasks) = play["tasks"].as_array_mut()
+        {
+            tasks.push(json!({"task": {"name": name, "handler": handler}, "hosts": {}}));
+        }
+    }
+
+    pub fn note(&self, msg: &str) {
+        self.text(msg);
+    }
+
+    pub fn warn(&self, msg: &str) {
+        if self.format == Format::Text {
+            self.text(&paint(self.color, "35", &format!("[WARNING]: {msg}")));
+        } else {
+            eprintln!("[WARNING]: {msg}");
+        }
+    }
+
+    pub fn host(&self, r: &HostOutcome) {
+        self.record_json(r);
+        if self.format != Format::Text {
+            return;
+        }
+        let host = match &r.delegated {
+            Some(d) => format!("{} -> {d}", r.host),
+            None => r.host.clone(),
+        };
+        let mut lines = Vec::new();
+        for item in &r.items {
+            let (word, code) = status_word(item.status);
+            let mut line = format!("{word}: [{host}] => (item={})", item.label);
+            if let Some(m) = &item.msg
+                && matches!(item.status, Status::Failed | Status::Unreachable)
+            {
+                line.push_str(&format!(" => {}", json!({"msg": m})));
+            }
+            lines.push(paint(self.color, code, &line));
+            if item.ignored {
+                lines.push(paint(self.color, "36", "...ignoring"));
+            }
+        }
+        for d in &r.diffs {
+            if self.diff && !r.no_log {
+                lines.push(render_diff(d, self.color).trim_end().to_string());
+            }
+        }
+        let (word, code) = status_word(r.status);
+        let mut line = match r.status {
+            Status::Failed if r.items.is_empty() => format!("fatal: [{host}]: FAILED!"),
+            Status::Unreachable => format!("fatal: [{host}]: UNREACHABLE!"),
+            _ => format!("{word}: [{host}]"),
+        };
+        let show = r.show_result
+            || self.verbosity > 0
+            || (matches!(r.status, Status::Failed | Status::Unreachable) && r.items.is_empty());
+        if show && !r.no_log {
+            let mut body = crate::vars::to_json(&r.result);
+            if let (Some(m), Some(obj)) = (&r.msg, body.as_object_mut()) {
+                obj.entry("msg").or_insert(json!(m));
+            }
+            if let Some(obj) = body.as_object_mut() {
+                obj.remove("diff");
+                obj.remove("invocation");
+                if self.verbosity == 0
+                    && r.show_result
+                    && !matches!(r.status, Status::Failed | Status::Unreachable)
+                {
+                    obj.remove("changed");
+                    obj.remove("failed");
+                }
+            }
+            let text = if r.show_result && r.status != Status::Failed {
+                pretty4(&body)
+            } else {
+                body.to_string()
+            };
+            line.push_str(&format!(" => {text}"));
+        } else if r.no_log && show {
+            line.push_str(" => {\"censored\": \"the output has been hidden due to the fact that 'no_log: true' was specified for this result\"}");
+        }
+        if r.status == Status::Skipped
+            && let Some(m) = &r.msg
+            && (m.contains("chroot") || self.verbosity > 0)
+        {
+            line.push_str(&format!(" ({m})"));
+        }
+        lines.push(paint(self.color, code, &line));
+        if r.ignored {
+            lines.push(paint(self.color, "36", "...ignoring"));
+        }
+        self.text(&lines.join("\n"));
+    }
+
+    fn record_json(&self, r: &HostOutcome) {
+        let mut doc = self.doc.lock().unwrap();
+        let Some(task) = doc
+            .plays
+            .last_mut()
+            .and_then(|p| p["tasks"].as_array_mut())
+            .and_then(|t| t.last_mut())
+        else {
+            return;
+        };
+        let diffs: Vec<serde_json::Value> = r
+            .diffs
+            .iter()
+            .map(|d| json!({"before_header": d.before_header, "after_header": d.after_header, "before": d.before, "after": d.after}))
+            .collect();
+        let mut entry = json!({
+            "status": r.status,
+            "changed": r.status == Status::Changed,
+            "failed": r.status == Status::Failed,
+            "skipped": r.status == Status::Skipped,
+            "unreachable": r.status == Status::Unreachable,
+            "ignored": r.ignored,
+            "duration": r.duration.as_secs_f64(),
+            "diff": diffs,
+        });
+        if let Some(m) = &r.msg {
+            entry["msg"] = json!(m);
+        }
+        if !r.no_log {
+            entry["result"] = crate::vars::to_json(&r.result);
+        }
+        if !r.items.is_empty() {
+            entry["items"] = r
+                .items
+                .iter()
+                .map(|i| json!({"item": i.label, "status": i.status, "msg": i.msg}))
+                .collect();
+        }
+        task["hosts"][&r.host] = entry;
+    }
+
+    /// Print the recap (text) or the whole document (JSON).
+    pub fn recap(&self, stats: &[(String, Stats)], check: bool, interrupted: bool) {
+        let elapsed = self.start.elapsed();
+        match self.format {
+            Format::Text => {
+                let mut lines = vec![banner("PLAY RECAP")];
+                let width = stats
+                    .iter()
+                    .map(|(h, _)| h.len())
+                    .max()
+                    .unwrap_or(0)
+                    .max(10);
+                for (h, s) in stats {
+                    let code = if s.failed > 0 || s.unreachable > 0 {
+                        "31"
+                    } else if s.changed > 0 {
+                        "33"
+                    } else {
+                        "32"
+                    };
+                    lines.push(format!(
+                        "{} : ok={:<4} changed={:<4} unreachable={:<4} failed={:<4} skipped={:<4} rescued={:<4} ignored={}",
+                        paint(self.color, code, &format!("{h:<width$}")),
+                        s.ok, s.changed, s.unreachable, s.failed, s.skipped, s.rescued, s.ignored
+                    ));
+                }
+                if interrupted {
+                    lines.push("\nInterrupted: the run was stopped before it finished.".into());
+                }
+                lines.push(format!(
+                    "\nTotal time: {:.2}s{}",
+                    elapsed.as_secs_f64(),
+                    if check {
+                        " (check mode: nothing was changed)"
+                    } else {
+                        ""
+                    }
+                ));
+                self.text(&lines.join("\n"));
+            }
+            Format::Json => {
+                let doc = self.doc.lock().unwrap();
+                let stats: serde_json::Map<String, serde_json::Value> = stats
+                    .iter()
+                    .map(|(h, s)| (h.clone(), serde_json::to_value(s).unwrap_or_default()))
+                    .collect();
+                let out = json!({
+                    "plays": doc.plays,
+                    "stats": stats,
+                    "check_mode": check,
+                    "interrupted": interrupted,
+                    "duration": elapsed.as_secs_f64(),
+                });
+                let mut w = self.out.lock().unwrap();
+                let _ = writeln!(
+                    w,
+                    "{}",
+                    serde_json::to_string_pretty(&out).unwrap_or_default()
+                );
+            }
+        }
+    }
+}
+
+/// JSON with Ansible's four-space indentation.
+fn pretty4(v: &serde_json::Value) -> String {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    let _ = serde::Serialize::serialize(v, &mut ser);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+fn status_word(s: Status) -> (&'static str, &'static str) {
+    match s {
+        Status::Ok => ("ok", "32"),
+        Status::Changed => ("changed", "33"),
+        Status::Skipped => ("skipping", "36"),
+        Status::Failed => ("failed", "31"),
+        Status::Unreachable => ("unreachable", "31"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unified_diff() {
+        let d = Diff::new(
+            "/etc/ssh/sshd_config",
+            "a\nPermitRootLogin yes\nb\n",
+            "a\nPermitRootLogin no\nb\n",
+        );
+        let text = render_diff(&d, false);
+        assert_eq!(
+            text,
+            "--- before: /etc/ssh/sshd_config\n+++ after: /etc/ssh/sshd_config\n@@ -1,3 +1,3 @@\n a\n-PermitRootLogin yes\n+PermitRootLogin no\n b\n"
+        );
+    }
+}

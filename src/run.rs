@@ -1,0 +1,411 @@
+//! The commands: from parsed command-line arguments to a finished run and its exit code.
+//!
+//! Configuration is resolved in two stages (as ripgrep does): clap's raw flags, then
+//! [`RunOptions`] with ansible.cfg and environment variables applied. `apply`/`check` load the
+//! inventory and playbook (any parse error is exit 5), handle the listing modes
+//! (`--syntax-check`, `--list-hosts`, `--list-tasks`, `--list-tags`), then run the engine.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::cli::{ApplyArgs, Cli, Command, InventoryArgs};
+use crate::config::Config;
+use crate::engine::{Cancel, Engine, RunOptions};
+use crate::error::{Error, Result};
+use crate::inventory::Inventory;
+use crate::playbook::{Action, Playbook, Task};
+use crate::report::Reporter;
+use crate::vars::VarMap;
+
+/// Parse `-e` values: `k=v k2=v2`, `@file`, or a JSON/YAML mapping.
+pub fn parse_extra_vars(items: &[String]) -> Result<VarMap> {
+    let mut out = VarMap::new();
+    for item in items {
+        let item = item.trim();
+        if let Some(file) = item.strip_prefix('@') {
+            out.extend(
+                crate::vars::load_var_file(std::path::Path::new(file))
+                    .map_err(|e| Error::usage(e.to_string()))?,
+            );
+        } else if item.starts_with('{') || item.starts_with('[') {
+            let node = crate::yaml::parse_str(item, "--extra-vars")
+                .map_err(|e| Error::usage(format!("bad --extra-vars: {}", e.message)))?;
+            let map = node
+                .as_map()
+                .ok_or_else(|| Error::usage("--extra-vars must be a mapping"))?;
+            for (k, v) in map {
+                out.insert(k.key_string()?, v.to_value());
+            }
+        } else if !item.is_empty() {
+            let words = crate::shlex::split(item)
+                .map_err(|e| Error::usage(format!("bad --extra-vars: {e}")))?;
+            for w in words {
+                let (k, v) = w.split_once('=').ok_or_else(|| {
+                    Error::usage(format!("bad --extra-vars '{w}': expected key=value"))
+                })?;
+                out.insert(k.to_string(), minijinja::Value::from(v));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn split_tags(items: &[String]) -> Vec<String> {
+    items
+        .iter()
+        .flat_map(|t| t.split(','))
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// Ask for the become password on the terminal (never echoed, never logged).
+fn ask_password() -> Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    eprint!("BECOME password: ");
+    let _ = std::io::stderr().flush();
+    let tty = std::io::stdin().is_terminal();
+    if tty {
+        let _ = std::process::Command::new("stty").arg("-echo").status();
+    }
+    let mut line = String::new();
+    let r = std::io::stdin().lock().read_line(&mut line);
+    if tty {
+        let _ = std::process::Command::new("stty").arg("echo").status();
+        eprintln!();
+    }
+    r.map_err(|e| Error::usage(format!("cannot read the become password: {e}")))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// Resolve options: command line over environment over ansible.cfg.
+pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOptions> {
+    let inventory = if args.inventory.is_empty() {
+        cfg.inventory.clone()
+    } else {
+        args.inventory.clone()
+    };
+    Ok(RunOptions {
+        check: args.check || check_cmd,
+        diff: args.diff || check_cmd,
+        forks: args.forks.or(cfg.forks).unwrap_or(50).max(1),
+        limit: args.limit.clone(),
+        tags: split_tags(&args.tags),
+        skip_tags: split_tags(&args.skip_tags),
+        extra_vars: parse_extra_vars(&args.extra_vars)?,
+        connection: args.connection.clone(),
+        chroot: args.chroot.clone(),
+        become_: args.become_ || cfg.become_.unwrap_or(false),
+        become_user: args.become_user.clone().or(cfg.become_user.clone()),
+        become_method: cfg.become_method.clone(),
+        become_password: if args.ask_become_pass {
+            Some(ask_password()?)
+        } else {
+            None
+        },
+        remote_user: args.user.clone().or(cfg.remote_user.clone()),
+        private_key: args.private_key.clone().or(cfg.private_key_file.clone()),
+        timeout: args.timeout.or(cfg.timeout),
+        verbosity: args.verbose,
+        gathering_explicit: cfg.gathering_explicit,
+        inventory_sources: inventory,
+        roles_path: cfg.roles_path.clone(),
+    })
+}
+
+/// Load the inventory for a run. Without one, the run has a single implicit host
+/// (`localhost`, local connection), as ansible-playbook does.
+pub fn load_inventory(sources: &[String]) -> Result<Inventory> {
+    let mut inv = Inventory::load(sources)?;
+    inv.ensure_implicit_localhost();
+    Ok(inv)
+}
+
+fn validate_chroot(opts: &RunOptions, inv: &Inventory, playbook: &Playbook) -> Result<()> {
+    let Some(dir) = &opts.chroot else {
+        return Ok(());
+    };
+    if !dir.is_dir() {
+        return Err(Error::usage(format!(
+            "--chroot {}: not a directory",
+            dir.display()
+        )));
+    }
+    if let Some(c) = &opts.connection
+        && c != "chroot"
+    {
+        return Err(Error::usage(format!(
+            "--chroot cannot be combined with --connection {c}"
+        )));
+    }
+    let mut selected: Vec<String> = Vec::new();
+    let real_hosts = inv.hosts.len() > 1 || !inv.hosts.contains_key("localhost");
+    for play in &playbook.plays {
+        let ctx = crate::vars::Context::new(vec![crate::vars::Layer::raw(
+            "extra vars",
+            opts.extra_vars.clone(),
+        )]);
+        let pattern = crate::template::render_text(&play.hosts, &ctx)?;
+        let mut names = crate::inventory::pattern::select(inv, &pattern)?;
+        if let Some(limit) = &opts.limit {
+            let allowed = crate::inventory::pattern::select(inv, limit)?;
+            names.retain(|n| allowed.contains(n));
+        }
+        for n in names {
+            if !selected.contains(&n) {
+                selected.push(n);
+            }
+        }
+    }
+    if selected.len() > 1 {
+        return Err(Error::usage(format!(
+            "--chroot provisions exactly one host, but {} are selected ({}); narrow it with --limit",
+            selected.len(),
+            selected.join(", ")
+        )));
+    }
+    if selected.is_empty() && real_hosts {
+        return Err(Error::usage(
+            "--chroot: no host selected; pick one with --limit",
+        ));
+    }
+    Ok(())
+}
+
+fn walk_tasks<'a>(tasks: &'a [Arc<Task>], out: &mut Vec<&'a Task>) {
+    for t in tasks {
+        match &t.action {
+            Action::Block {
+                block,
+                rescue,
+                always,
+            } => {
+                walk_tasks(block, out);
+                walk_tasks(rescue, out);
+                walk_tasks(always, out);
+            }
+            _ => out.push(t),
+        }
+    }
+}
+
+fn listing(
+    args: &ApplyArgs,
+    opts: &RunOptions,
+    inv: &Inventory,
+    playbook: &Playbook,
+) -> Result<()> {
+    let engine = Engine::new(
+        opts.clone(),
+        inv.clone(),
+        Reporter::new(args.format, 0, false),
+        Arc::new(Cancel::default()),
+    );
+    for (i, play) in playbook.plays.iter().enumerate() {
+        println!("\nplay #{} ({}): {}", i + 1, play.hosts, play.name);
+        if args.list_hosts {
+            let hosts = engine.shared.play_hosts(play)?;
+            println!("  pattern: ['{}']", play.hosts);
+            println!("  hosts ({}):", hosts.len());
+            for h in hosts {
+                println!("    {}", engine.shared.host_name(h));
+            }
+        }
+        let mut tasks = Vec::new();
+        walk_tasks(&play.pre_tasks, &mut tasks);
+        for r in &play.roles {
+            walk_tasks(&r.tasks, &mut tasks);
+        }
+        walk_tasks(&play.tasks, &mut tasks);
+        walk_tasks(&play.post_tasks, &mut tasks);
+        let selected: Vec<&Task> = tasks
+            .into_iter()
+            .filter(|t| crate::engine::tags_match(&t.d.tags, &opts.tags, &opts.skip_tags))
+            .collect();
+        if args.list_tasks {
+            println!("  tasks:");
+            for t in &selected {
+                println!("    {}\tTAGS: [{}]", t.display_name(), t.d.tags.join(", "));
+            }
+        }
+        if args.list_tags {
+            let mut tags: Vec<String> = selected
+                .iter()
+                .flat_map(|t| t.d.tags.iter().cloned())
+                .collect();
+            tags.sort();
+            tags.dedup();
+            println!("  TASK TAGS: [{}]", tags.join(", "));
+        }
+    }
+    Ok(())
+}
+
+async fn apply(args: ApplyArgs, check_cmd: bool) -> Result<i32> {
+    let cfg = Config::load()?;
+    let opts = options(&args, &cfg, check_cmd)?;
+    let playbook_path: PathBuf = args
+        .playbook
+        .clone()
+        .ok_or_else(|| Error::usage("a playbook is required: prov apply PLAYBOOK"))?;
+    if !playbook_path.is_file() {
+        return Err(Error::usage(format!(
+            "the playbook {} does not exist",
+            playbook_path.display()
+        )));
+    }
+    let inv = load_inventory(&opts.inventory_sources)?;
+    let playbook = crate::playbook::parse::load_playbook(&playbook_path, &opts.roles_path)?;
+    if let Some(c) = &opts.connection
+        && !matches!(c.as_str(), "local" | "chroot" | "ssh" | "smart")
+    {
+        return Err(Error::usage(format!(
+            "--connection {c}: use local, chroot or ssh"
+        )));
+    }
+    if args.syntax_check {
+        println!("\nplaybook: {}", playbook_path.display());
+        return Ok(0);
+    }
+    if args.list_hosts || args.list_tasks || args.list_tags {
+        listing(&args, &opts, &inv, &playbook)?;
+        return Ok(0);
+    }
+    validate_chroot(&opts, &inv, &playbook)?;
+    let cancel = Arc::new(Cancel::default());
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\n[prov] interrupted: stopping after cleanup (Ctrl-C again to force)");
+            c2.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    let reporter = Reporter::new(args.format, args.verbose, opts.diff);
+    let engine = Engine::new(opts, inv, reporter, cancel);
+    let outcome = engine.run(&playbook).await?;
+    Ok(outcome.exit_code())
+}
+
+fn inventory_cmd(args: InventoryArgs) -> Result<i32> {
+    let cfg = Config::load()?;
+    let sources = if args.inventory.is_empty() {
+        cfg.inventory.clone()
+    } else {
+        args.inventory.clone()
+    };
+    let inv = Inventory::load(&sources)?;
+    let allowed: Vec<String> = match &args.limit {
+        Some(l) => crate::inventory::pattern::select(&inv, l)?,
+        None => inv.hosts.keys().cloned().collect(),
+    };
+    let to_json = |m: &VarMap| crate::vars::to_json(&crate::vars::map_to_value(m));
+    if let Some(h) = &args.host {
+        if !inv.hosts.contains_key(h) {
+            return Err(Error::usage(format!("host '{h}' is not in the inventory")));
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&to_json(&inv.host_vars(h))).unwrap_or_default()
+        );
+        return Ok(0);
+    }
+    if args.graph {
+        fn graph(inv: &Inventory, g: &str, depth: usize, allowed: &[String], out: &mut String) {
+            out.push_str(&format!("{}@{g}:\n", "  |".repeat(depth)));
+            let grp = &inv.groups[g];
+            for c in &grp.children {
+                graph(inv, c, depth + 1, allowed, out);
+            }
+            let hosts: Vec<&String> = if g == "all" {
+                Vec::new()
+            } else {
+                grp.hosts.iter().filter(|h| allowed.contains(h)).collect()
+            };
+            for h in hosts {
+                out.push_str(&format!("{}--{h}\n", "  |".repeat(depth + 1)));
+            }
+        }
+        let mut out = String::new();
+        graph(&inv, "all", 0, &allowed, &mut out);
+        print!("{out}");
+        return Ok(0);
+    }
+    if !args.list {
+        return Err(Error::usage(
+            "prov inventory needs --list, --graph or --host NAME",
+        ));
+    }
+    let mut root = serde_json::Map::new();
+    let mut hostvars = serde_json::Map::new();
+    for h in &allowed {
+        hostvars.insert(h.clone(), to_json(&inv.host_vars(h)));
+    }
+    root.insert("_meta".into(), serde_json::json!({"hostvars": hostvars}));
+    for (name, g) in &inv.groups {
+        let mut entry = serde_json::Map::new();
+        let hosts: Vec<&String> = g.hosts.iter().filter(|h| allowed.contains(h)).collect();
+        if !hosts.is_empty() && name != "all" {
+            entry.insert("hosts".into(), serde_json::json!(hosts));
+        }
+        if !g.children.is_empty() {
+            entry.insert(
+                "children".into(),
+                serde_json::json!(g.children.iter().collect::<Vec<_>>()),
+            );
+        }
+        if !entry.is_empty() {
+            root.insert(name.clone(), serde_json::Value::Object(entry));
+        }
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::Value::Object(root)).unwrap_or_default()
+    );
+    Ok(0)
+}
+
+/// Does this command need a private mount namespace (a chroot run as root)?
+pub fn wants_private_mounts(cli: &Cli) -> bool {
+    match &cli.command {
+        Command::Apply(a) | Command::Check(a) => {
+            (a.chroot.is_some() || a.connection.as_deref() == Some("chroot"))
+                && !a.syntax_check
+                && !a.list_hosts
+                && !a.list_tasks
+                && !a.list_tags
+        }
+        Command::Inventory(_) => false,
+    }
+}
+
+/// Run a command; returns the process exit code.
+pub async fn main(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Apply(a) => apply(a, false).await,
+        Command::Check(a) => apply(a, true).await,
+        Command::Inventory(a) => inventory_cmd(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijinja::Value;
+
+    #[test]
+    fn extra_vars_forms() {
+        let v = parse_extra_vars(&[
+            "node_name=golyat-1 node_ip=192.168.10.101".into(),
+            r#"{"n": 3, "l": [1]}"#.into(),
+        ])
+        .unwrap();
+        assert_eq!(v["node_name"], Value::from("golyat-1"));
+        assert_eq!(v["node_ip"], Value::from("192.168.10.101"));
+        assert_eq!(v["n"], Value::from(3));
+        assert_eq!(v["l"].len(), Some(1));
+        assert!(parse_extra_vars(&["novalue".into()]).is_err());
+    }
+}
