@@ -40,6 +40,12 @@ impl ItemRun {
     fn status(&self) -> Status {
         self.status.unwrap_or(Status::Ok)
     }
+    /// Turn this run into a failure with `msg` (also the registered `msg`).
+    fn fail(&mut self, msg: String) {
+        self.status = Some(Status::Failed);
+        self.result.insert("msg".into(), Value::from(msg.as_str()));
+        self.msg = Some(msg);
+    }
     fn failed(msg: impl Into<String>) -> ItemRun {
         let msg = msg.into();
         let mut r = ItemRun {
@@ -557,8 +563,7 @@ async fn run_module(
     };
     run.show = module.name() == "debug";
     if let Some(msg) = plan.failed {
-        run.status = Some(Status::Failed);
-        run.msg = Some(msg);
+        run.fail(msg);
         return Ok(run);
     }
     if let Some(reason) = plan.skipped {
@@ -635,24 +640,15 @@ async fn run_module(
                     Value::from(format!("{:.6}", started.elapsed().as_secs_f64())),
                 );
                 if !ok_rcs.contains(&out.rc) {
-                    run.status = Some(Status::Failed);
-                    run.msg = Some(if out.rc == 127 && e.contains("not found") {
-                        e
-                    } else {
-                        "non-zero return code".into()
-                    });
+                    let msg = if out.rc == 127 && e.contains("not found") { e } else { "non-zero return code".into() };
+                    run.fail(msg);
                     return Ok(run);
                 }
             }
             _ => {
                 if out.rc != 0 {
-                    run.status = Some(Status::Failed);
-                    let detail = if stderr.trim().is_empty() {
-                        stdout.trim().to_string()
-                    } else {
-                        stderr.trim().to_string()
-                    };
-                    run.msg = Some(detail);
+                    let detail = if stderr.trim().is_empty() { stdout.trim() } else { stderr.trim() };
+                    run.fail(detail.to_string());
                     return Ok(run);
                 }
                 if let Some(b) = stdout.lines().find_map(|l| l.strip_prefix("backup_file=")) {
