@@ -640,14 +640,22 @@ async fn run_module(
                     Value::from(format!("{:.6}", started.elapsed().as_secs_f64())),
                 );
                 if !ok_rcs.contains(&out.rc) {
-                    let msg = if out.rc == 127 && e.contains("not found") { e } else { "non-zero return code".into() };
+                    let msg = if out.rc == 127 && e.contains("not found") {
+                        e
+                    } else {
+                        "non-zero return code".into()
+                    };
                     run.fail(msg);
                     return Ok(run);
                 }
             }
             _ => {
                 if out.rc != 0 {
-                    let detail = if stderr.trim().is_empty() { stdout.trim() } else { stderr.trim() };
+                    let detail = if stderr.trim().is_empty() {
+                        stdout.trim()
+                    } else {
+                        stderr.trim()
+                    };
                     run.fail(detail.to_string());
                     return Ok(run);
                 }

@@ -1,0 +1,416 @@
+//! Test fixtures shared by the integration tests: throw-away project directories, overlay
+//! copies of the cached Debian root filesystem (used as chroot targets), snapshots of a root
+//! to prove that nothing changed, and a fluent runner for the `prov` binary.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sha2::Digest;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A directory removed when dropped.
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir()
+            .join("prov-tests")
+            .join(format!("{prefix}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir { path }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// The cached Debian bookworm root (built by tests/fixtures/rootfs.sh on first use).
+pub fn base_rootfs() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rootfs.sh");
+        let out = Command::new("sh")
+            .arg(script)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run rootfs.sh");
+        assert!(out.status.success(), "building the test rootfs failed");
+        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    })
+}
+
+/// An overlayfs copy of the cached root: writes go to a private upper directory.
+pub struct Root {
+    pub path: PathBuf,
+    tmp: TempDir,
+}
+
+impl Root {
+    pub fn new() -> Root {
+        let lower = base_rootfs();
+        let tmp = TempDir::new("root");
+        for d in ["upper", "work", "merged"] {
+            std::fs::create_dir_all(tmp.path.join(d)).unwrap();
+        }
+        let merged = tmp.path.join("merged");
+        let opts = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.display(),
+            tmp.path.join("upper").display(),
+            tmp.path.join("work").display()
+        );
+        let st = Command::new("mount")
+            .args(["-t", "overlay", "overlay", "-o", &opts])
+            .arg(&merged)
+            .status()
+            .unwrap();
+        assert!(
+            st.success(),
+            "mounting the overlay failed (tests need root)"
+        );
+        Root { path: merged, tmp }
+    }
+
+    pub fn file(&self, rel: &str) -> PathBuf {
+        self.path.join(rel.trim_start_matches('/'))
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.file(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        std::fs::symlink_metadata(self.file(rel)).is_ok()
+    }
+
+    pub fn write(&self, rel: &str, content: &str) {
+        let p = self.file(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    pub fn mode(&self, rel: &str) -> u32 {
+        std::fs::symlink_metadata(self.file(rel)).unwrap().mode() & 0o7777
+    }
+
+    pub fn owner(&self, rel: &str) -> (u32, u32) {
+        let m = std::fs::symlink_metadata(self.file(rel)).unwrap();
+        (m.uid(), m.gid())
+    }
+
+    /// Mount points inside this root visible to the test process (there must be none after
+    /// a run).
+    pub fn mounts_inside(&self) -> Vec<String> {
+        let prefix = format!("{}/", self.path.display());
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+            .filter(|m| m.starts_with(&prefix))
+            .collect()
+    }
+
+    /// Run a command inside the root with proc and a fresh /run (in a private mount
+    /// namespace of its own), e.g. `sshd -T` or `visudo -c`.
+    pub fn sh(&self, script: &str) -> Output {
+        let r = self.path.display();
+        let wrapper = format!(
+            "mount -t proc proc {r}/proc && mount -t tmpfs tmpfs {r}/run && mkdir -p {r}/run/sshd && exec chroot {r} /bin/sh -c \"$0\""
+        );
+        Command::new("unshare")
+            .args([
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                &wrapper,
+                script,
+            ])
+            .output()
+            .unwrap()
+    }
+
+    /// Every path's type, mode, owner, size, sha256 and link target.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut map = BTreeMap::new();
+        walk(&self.path, &self.path, &mut map);
+        Snapshot(map)
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        let st = Command::new("umount").arg(&self.path).status();
+        if !matches!(st, Ok(s) if s.success()) {
+            let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+        }
+    }
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Snapshot(pub BTreeMap<String, String>);
+
+impl Snapshot {
+    /// Paths whose description differs (added, removed or changed).
+    pub fn diff(&self, other: &Snapshot) -> Vec<String> {
+        let mut out = Vec::new();
+        for (k, v) in &self.0 {
+            match other.0.get(k) {
+                None => out.push(format!("removed {k}")),
+                Some(w) if w != v => out.push(format!("changed {k}: {v} -> {w}")),
+                _ => {}
+            }
+        }
+        for k in other.0.keys() {
+            if !self.0.contains_key(k) {
+                out.push(format!("added {k}"));
+            }
+        }
+        out
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let p = e.path();
+        let rel = p.strip_prefix(root).unwrap().display().to_string();
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        let ft = m.file_type();
+        let desc = if ft.is_symlink() {
+            format!(
+                "link {:o} {}:{} -> {}",
+                m.mode() & 0o7777,
+                m.uid(),
+                m.gid(),
+                std::fs::read_link(&p).unwrap().display()
+            )
+        } else if ft.is_dir() {
+            format!("dir {:o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid())
+        } else if ft.is_file() {
+            let mut h = sha2::Sha256::new();
+            let mut f = std::fs::File::open(&p).unwrap();
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                let n = f.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+            }
+            format!(
+                "file {:o} {}:{} {} {:x}",
+                m.mode() & 0o7777,
+                m.uid(),
+                m.gid(),
+                m.len(),
+                h.finalize()
+            )
+        } else {
+            format!(
+                "special {:o} {}:{} {}",
+                m.mode() & 0o7777,
+                m.uid(),
+                m.gid(),
+                m.rdev()
+            )
+        };
+        out.insert(rel.clone(), desc);
+        if ft.is_dir() {
+            walk(root, &p, out);
+        }
+    }
+}
+
+/// A throw-away project directory (playbooks, roles, inventories).
+pub struct Project {
+    pub dir: TempDir,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        Project {
+            dir: TempDir::new("project"),
+        }
+    }
+
+    pub fn file(self, rel: &str, content: &str) -> Project {
+        let p = self.dir.path.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+        self
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path.join(rel)
+    }
+}
+
+/// A `prov` invocation, built fluently: `Prov::new().args(["apply", "pb.yml"]).cwd(dir).run()`.
+pub struct Prov {
+    cmd: Command,
+}
+
+impl Prov {
+    pub fn new() -> Prov {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_prov"));
+        cmd.env_remove("ANSIBLE_CONFIG")
+            .env_remove("ANSIBLE_INVENTORY")
+            .env("NO_COLOR", "1");
+        cmd.stdin(Stdio::null());
+        Prov { cmd }
+    }
+
+    /// `prov apply PLAYBOOK` run from the project directory.
+    pub fn apply(project: &Project, playbook: &str) -> Prov {
+        Prov::new()
+            .cwd(&project.dir.path)
+            .arg("apply")
+            .arg(playbook)
+    }
+
+    pub fn arg(mut self, a: impl AsRef<std::ffi::OsStr>) -> Prov {
+        self.cmd.arg(a);
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, a: I) -> Prov {
+        self.cmd.args(a);
+        self
+    }
+
+    pub fn cwd(mut self, dir: &Path) -> Prov {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Prov {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn chroot(self, root: &Root) -> Prov {
+        self.arg("--chroot").arg(&root.path)
+    }
+
+    pub fn json(self) -> Prov {
+        self.args(["--format", "json"])
+    }
+
+    pub fn run(mut self) -> Run {
+        let out = self.cmd.output().expect("run prov");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// What a prov run printed and returned.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Run {
+        assert_eq!(
+            self.code, expected,
+            "exit code\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn ok(&self) -> &Run {
+        self.code(0)
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, s: &str) -> &Run {
+        assert!(
+            self.stdout.contains(s),
+            "stdout lacks {s:?}\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, s: &str) -> &Run {
+        assert!(
+            self.stderr.contains(s),
+            "stderr lacks {s:?}\n--- stderr:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+    }
+
+    /// Per host recap counters from a JSON run.
+    pub fn stats(&self, host: &str) -> serde_json::Value {
+        self.json()["stats"][host].clone()
+    }
+
+    /// Names of tasks that reported `status` on `host`, in order (JSON runs).
+    pub fn tasks_with(&self, host: &str, status: &str) -> Vec<String> {
+        let doc = self.json();
+        let mut out = Vec::new();
+        for play in doc["plays"].as_array().unwrap() {
+            for t in play["tasks"].as_array().unwrap() {
+                if t["hosts"][host]["status"] == status {
+                    out.push(t["task"]["name"].as_str().unwrap().to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// The result of the named task on `host` (JSON runs; the last task with that name).
+    pub fn task(&self, host: &str, name: &str) -> serde_json::Value {
+        let doc = self.json();
+        let mut found = serde_json::Value::Null;
+        for play in doc["plays"].as_array().unwrap() {
+            for t in play["tasks"].as_array().unwrap() {
+                if t["task"]["name"] == name {
+                    found = t["hosts"][host].clone();
+                }
+            }
+        }
+        assert!(
+            !found.is_null(),
+            "no task {name:?} for {host} in\n{}",
+            self.stdout
+        );
+        found
+    }
+}
