@@ -80,54 +80,59 @@ pub fn join<S: AsRef<str>>(words: &[S]) -> String {
 }
 
 /// Split into words but keep quotes (Ansible's `split_args`), so `k="a b"` stays one word
-/// and its value can be unquoted afterwards.
+/// and its value can be unquoted afterwards. Jinja `{{ }}`/`{% %}` stay in one word.
 pub fn split_keep_quotes(s: &str) -> Result<Vec<String>, String> {
+    Ok(word_spans(s)?
+        .into_iter()
+        .map(|r| s[r].to_string())
+        .collect())
+}
+
+/// The byte ranges of the words [`split_keep_quotes`] finds.
+pub fn word_spans(s: &str) -> Result<Vec<std::ops::Range<usize>>, String> {
     let mut out = Vec::new();
-    let mut cur = String::new();
+    let mut start: Option<usize> = None;
     let mut quote: Option<char> = None;
     let mut depth = 0i32; // inside {{ }} or {% %}
-    let chars: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
+    let mut prev: Option<char> = None;
+    let mut iter = s.char_indices().peekable();
+    while let Some((i, c)) = iter.next() {
+        let next = iter.peek().map(|(_, n)| *n);
         if quote.is_none() && c == '{' && matches!(next, Some('{') | Some('%')) {
             depth += 1;
-            cur.push(c);
-            cur.push(next.unwrap_or('{'));
-            i += 2;
+            start.get_or_insert(i);
+            iter.next();
+            prev = next;
             continue;
         }
         if quote.is_none() && depth > 0 && matches!(c, '}' | '%') && next == Some('}') {
             depth -= 1;
-            cur.push(c);
-            cur.push('}');
-            i += 2;
+            iter.next();
+            prev = Some('}');
             continue;
         }
         match (quote, c) {
             (None, '\'' | '"') => {
                 quote = Some(c);
-                cur.push(c);
+                start.get_or_insert(i);
             }
-            (Some(q), c) if c == q && chars.get(i.wrapping_sub(1)) != Some(&'\\') => {
-                quote = None;
-                cur.push(c);
-            }
+            (Some(q), c) if c == q && prev != Some('\\') => quote = None,
             (None, c) if c.is_whitespace() && depth == 0 => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
+                if let Some(st) = start.take() {
+                    out.push(st..i);
                 }
             }
-            _ => cur.push(c),
+            _ => {
+                start.get_or_insert(i);
+            }
         }
-        i += 1;
+        prev = Some(c);
     }
     if quote.is_some() {
         return Err(format!("unbalanced quotes in: {s}"));
     }
-    if !cur.is_empty() {
-        out.push(cur);
+    if let Some(st) = start {
+        out.push(st..s.len());
     }
     Ok(out)
 }

@@ -488,19 +488,30 @@ const FREE_FORM_KEYS: &[&str] = &[
     "strip_empty_ends",
 ];
 
-/// Parse `k=v k2="v 2"` arguments. For free-form modules the remaining words are the command.
+/// Parse `k=v k2="v 2"` arguments. For free-form modules (command/shell) only the keys
+/// Ansible pulls out (`creates=`, `chdir=` ...) are taken; the rest of the text, newlines and
+/// quoting included, is the command (`_raw_params`).
 pub fn parse_kv(text: &str, free_form: bool, span: &Span) -> Result<VarMap> {
-    let words = crate::shlex::split_keep_quotes(text).map_err(|m| Error::parse(span.clone(), m))?;
     let mut out = VarMap::new();
-    let mut raw = Vec::new();
-    for w in words {
+    let spans = match crate::shlex::word_spans(text) {
+        Ok(s) => s,
+        Err(_) if free_form => {
+            out.insert("_raw_params".into(), Value::from(text.trim()));
+            return Ok(out);
+        }
+        Err(m) => return Err(Error::parse(span.clone(), m)),
+    };
+    let mut raw = text.to_string();
+    for range in spans.iter().rev() {
+        let w = &text[range.clone()];
         match w.split_once('=') {
             Some((k, v))
                 if (!free_form || FREE_FORM_KEYS.contains(&k)) && crate::vars::is_identifier(k) =>
             {
                 out.insert(k.to_string(), Value::from(crate::shlex::unquote(v)));
+                raw.replace_range(range.clone(), "");
             }
-            _ if free_form => raw.push(w),
+            _ if free_form => {}
             _ => {
                 return Err(Error::parse(
                     span.clone(),
@@ -509,10 +520,12 @@ pub fn parse_kv(text: &str, free_form: bool, span: &Span) -> Result<VarMap> {
             }
         }
     }
+    let raw = raw.trim();
     if free_form && !raw.is_empty() {
-        // Keep the command text as written (quotes included) after removing the pulled keys.
-        out.insert("_raw_params".into(), Value::from(raw.join(" ")));
+        out.insert("_raw_params".into(), Value::from(raw));
     }
+    // Keep the keys in the order they were written.
+    out.reverse();
     Ok(out)
 }
 
@@ -1141,6 +1154,14 @@ mod tests {
         );
         assert_eq!(args.get_attr("chdir").unwrap(), Value::from("/tmp"));
         assert!(task("file: path=/x bogus=1").is_err());
+        let t = task("shell: |\n  set -e\n  echo \"it's\" > /tmp/x\n  cat /tmp/x\n").unwrap();
+        let Action::Module { args, .. } = &t.action else {
+            panic!()
+        };
+        assert_eq!(
+            args.get_attr("_raw_params").unwrap(),
+            Value::from("set -e\necho \"it's\" > /tmp/x\ncat /tmp/x")
+        );
     }
 
     #[test]

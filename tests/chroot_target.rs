@@ -1,0 +1,213 @@
+//! The chroot target itself: preparation (proc/sys/dev/tmpfs run, resolv.conf, policy-rc.d),
+//! cleanup on success, failure and Ctrl-C, facts read from the root, sshd hardening validated
+//! inside the root, systemd units enabled offline and restarts skipped.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Project, Prov, Root};
+
+#[test]
+fn sshd_hardening_is_validated_inside_the_root() {
+    let root = Root::new();
+    root.write(
+        "etc/ssh/sshd_config.d/50-cloud-init.conf",
+        "PasswordAuthentication yes\n",
+    );
+    let p = Project::new().file(
+        "ssh.yml",
+        r#"
+- hosts: all
+  tasks:
+    - name: harden
+      lineinfile:
+        path: /etc/ssh/sshd_config
+        regexp: "{{ item.regexp }}"
+        line: "{{ item.line }}"
+        validate: sshd -t -f %s
+      loop:
+        - { regexp: '^#?PermitRootLogin', line: 'PermitRootLogin no' }
+        - { regexp: '^#?PubkeyAuthentication', line: 'PubkeyAuthentication yes' }
+      notify: Restart SSH service
+    - name: early drop-in wins over cloud-init
+      copy:
+        dest: /etc/ssh/sshd_config.d/00-prov-hardening.conf
+        content: "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+        validate: sshd -t -f %s
+      notify: Restart SSH service
+    - name: ssh enabled
+      systemd: {name: ssh, enabled: true}
+  handlers:
+    - name: Restart SSH service
+      systemd: {name: ssh, state: restarted}
+"#,
+    );
+    let run = Prov::apply(&p, "ssh.yml").chroot(&root).run();
+    run.ok()
+        .stdout_has("RUNNING HANDLER [Restart SSH service]")
+        .stdout_has("skipping: [localhost] (skipped (chroot))");
+    let cfg = root.read("etc/ssh/sshd_config");
+    assert!(
+        cfg.contains("\nPermitRootLogin no\n") && cfg.contains("\nPubkeyAuthentication yes\n"),
+        "{cfg}"
+    );
+    let effective = root.sh("sshd -T");
+    let t = String::from_utf8_lossy(&effective.stdout).to_string();
+    assert!(
+        t.contains("permitrootlogin no")
+            && t.contains("passwordauthentication no")
+            && t.contains("kbdinteractiveauthentication no"),
+        "sshd -T: {t}{}",
+        String::from_utf8_lossy(&effective.stderr)
+    );
+
+    // A bad line is rejected by validate and the file is left exactly as it was.
+    let before = root.read("etc/ssh/sshd_config");
+    let bad = Project::new().file(
+        "bad.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - lineinfile: {path: /etc/ssh/sshd_config, regexp: '^PermitRootLogin', line: 'PermitRootLogin banana', validate: 'sshd -t -f %s'}\n",
+    );
+    let run = Prov::apply(&bad, "bad.yml").chroot(&root).run();
+    run.code(2).stdout_has("failed to validate");
+    assert_eq!(root.read("etc/ssh/sshd_config"), before);
+    let leftovers: Vec<_> = std::fs::read_dir(root.file("etc/ssh"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".prov_tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temp files left behind");
+    assert!(root.mounts_inside().is_empty());
+}
+
+#[test]
+fn preparation_is_visible_inside_and_gone_after() {
+    let root = Root::new();
+    // An Ubuntu-style resolv.conf: a link to systemd-resolved's stub under /run.
+    std::fs::remove_file(root.file("etc/resolv.conf")).unwrap();
+    std::os::unix::fs::symlink(
+        "../run/systemd/resolve/stub-resolv.conf",
+        root.file("etc/resolv.conf"),
+    )
+    .unwrap();
+    root.write("etc/hostname", "golyat-1\n");
+    let before = root.snapshot();
+    let p = Project::new().file(
+        "inspect.yml",
+        r#"
+- hosts: all
+  tasks:
+    - name: facts come from the root
+      assert:
+        that:
+          - ansible_is_chroot
+          - ansible_facts['is_chroot']
+          - ansible_distribution == 'Debian'
+          - ansible_distribution_release == 'bookworm'
+          - ansible_os_family == 'Debian'
+          - ansible_architecture == 'x86_64'
+          - ansible_hostname == 'golyat-1'
+          - ansible_service_mgr == 'systemd'
+    - name: look inside
+      shell: |
+        set -e
+        test -x /usr/sbin/policy-rc.d
+        /usr/sbin/policy-rc.d || echo "policy=$?"
+      register: policy
+      failed_when: "'policy=101' not in policy.stdout"
+      check_mode: false
+    - name: resolv.conf resolves
+      command: cat /etc/resolv.conf
+      check_mode: false
+    - name: run is a fresh tmpfs with sshd dir
+      shell: test -d /run/sshd && test -d /run/lock && grep -q ' /run tmpfs' /proc/mounts && test -e /dev/null && test -d /proc/1
+      check_mode: false
+"#,
+    );
+    Prov::apply(&p, "inspect.yml").chroot(&root).run().ok();
+    assert!(
+        root.mounts_inside().is_empty(),
+        "{:?}",
+        root.mounts_inside()
+    );
+    assert_eq!(
+        before.diff(&root.snapshot()),
+        Vec::<String>::new(),
+        "the run must leave the root as it found it"
+    );
+}
+
+#[test]
+fn mounts_are_undone_after_a_failure_and_after_ctrl_c() {
+    let root = Root::new();
+    let p = Project::new()
+        .file("fail.yml", "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: /bin/false\n")
+        .file("slow.yml", "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: sleep 30\n    - name: never reached\n      command: touch /never\n");
+    Prov::apply(&p, "fail.yml").chroot(&root).run().code(2);
+    assert!(root.mounts_inside().is_empty());
+    assert!(!root.exists("usr/sbin/policy-rc.d"));
+
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_prov"))
+        .current_dir(&p.dir.path)
+        .args(["apply", "slow.yml", "--chroot"])
+        .arg(&root.path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the command runs inside the root, then interrupt.
+    let start = Instant::now();
+    while !std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            std::fs::read_to_string(e.path().join("cmdline"))
+                .map(|c| c.starts_with("sleep\x0030"))
+                .unwrap_or(false)
+        })
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the sleep never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(25),
+        "Ctrl-C must stop the run promptly"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Interrupted"));
+    assert!(!root.exists("never"));
+    assert!(root.mounts_inside().is_empty());
+    assert!(!root.exists("usr/sbin/policy-rc.d"));
+}
+
+#[test]
+fn chroot_needs_exactly_one_host() {
+    let root = Root::new();
+    let p = Project::new()
+        .file("hosts.yml", "all:\n  children:\n    workers:\n      hosts:\n        golyat-1: {node_ip: 192.168.10.101}\n        golyat-2: {node_ip: 192.168.10.105}\n")
+        .file("pb.yml", "- hosts: workers\n  gather_facts: false\n  tasks:\n    - copy: {dest: /etc/node_ip, content: \"{{ node_ip }}\\n\"}\n");
+    Prov::apply(&p, "pb.yml")
+        .args(["-i", "hosts.yml"])
+        .chroot(&root)
+        .run()
+        .code(5)
+        .stderr_has("exactly one host");
+    // With --limit, golyat-1's root is built with golyat-1's inventory variables.
+    Prov::apply(&p, "pb.yml")
+        .args(["-i", "hosts.yml", "--limit", "golyat-1"])
+        .chroot(&root)
+        .run()
+        .ok()
+        .stdout_has("changed: [golyat-1]");
+    assert_eq!(root.read("etc/node_ip"), "192.168.10.101\n");
+}
