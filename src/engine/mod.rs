@@ -935,6 +935,9 @@ fn gather_task(play: &Play) -> Task {
 }
 
 pub fn absolute(p: &std::path::Path) -> PathBuf {
+    if let Ok(c) = p.canonicalize() {
+        return c;
+    }
     if p.is_absolute() {
         p.to_path_buf()
     } else {

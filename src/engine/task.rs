@@ -1063,6 +1063,10 @@ pub async fn run_task_host(
         Status::Failed => {
             host.stats.failed += 1;
             host.failed = true;
+            // What a `rescue:` section sees.
+            host.set_host_var("ansible_failed_result", outcome.result.clone());
+            let task = Value::from_pairs([("name", Value::from(t.display_name()))]);
+            host.set_host_var("ansible_failed_task", task);
         }
         Status::Unreachable if ignore_unreachable => host.stats.skipped += 1,
         Status::Unreachable => {

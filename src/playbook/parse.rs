@@ -69,6 +69,7 @@ fn load_plays(
     } else {
         dir
     };
+    let dir = dir.canonicalize().unwrap_or(dir);
     if root.is_null() {
         return Ok(());
     }

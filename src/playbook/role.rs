@@ -37,12 +37,7 @@ pub fn role_dirs(ctx: &ParseCtx) -> Vec<PathBuf> {
     let mut dirs = vec![ctx.playbook_dir.join("roles")];
     dirs.extend(ctx.roles_path.iter().cloned());
     if let Some(parent) = ctx.playbook_dir.parent() {
-        let p = if parent.as_os_str().is_empty() {
-            Path::new("..")
-        } else {
-            parent
-        };
-        dirs.push(p.join("roles"));
+        dirs.push(parent.join("roles"));
     }
     dirs.push(ctx.playbook_dir.clone());
     dirs

@@ -60,7 +60,7 @@ impl Default for TemplateOptions {
 
 fn build_env(opts: &TemplateOptions) -> Environment<'static> {
     let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
     let syntax = SyntaxConfig::builder()
         .variable_delimiters(opts.variable_start.clone(), opts.variable_end.clone())
         .block_delimiters(opts.block_start.clone(), opts.block_end.clone())
@@ -176,12 +176,71 @@ pub fn render_text(s: &str, ctx: &Arc<Context>) -> Result<String> {
 }
 
 fn render_text_with(env: &Environment<'static>, s: &str, ctx: &Arc<Context>) -> Result<Value> {
-    let ctx_value = Value::from_dyn_object(ctx.clone());
-    match env.render_str(s, ctx_value) {
+    let tmpl = env.template_from_str(s).map_err(|e| {
+        Error::runtime(format!(
+            "template error while templating '{s}': {}",
+            describe_error(&e)
+        ))
+    })?;
+    check_roots(s, &tmpl.undeclared_variables(false), ctx)?;
+    match tmpl.render(Value::from_dyn_object(ctx.clone())) {
         Ok(out) => Ok(Value::from(out)),
         Err(err) => Err(ctx
             .take_error()
             .unwrap_or_else(|| template_error(&err, s, ctx))),
+    }
+}
+
+/// Ansible's undefined is strict, except under `default` and `is defined`: attribute lookups
+/// on an undefined value chain (so `result.stdout | default('')` works when `result` is
+/// undefined), but using an undefined variable is an error naming it. minijinja's chainable
+/// mode gives the first half; this check gives the second for variables the text uses
+/// without such a guard.
+fn check_roots(
+    source: &str,
+    names: &std::collections::HashSet<String>,
+    ctx: &Arc<Context>,
+) -> Result<()> {
+    const GUARDS: &[&str] = &[
+        "default(",
+        "d(",
+        "is defined",
+        "is undefined",
+        "is not defined",
+        "mandatory",
+        "is none",
+    ];
+    if GUARDS.iter().any(|g| source.contains(g)) {
+        return Ok(());
+    }
+    let mut missing: Vec<&String> = names
+        .iter()
+        .filter(|n| !ctx.resolves(n) && !env().globals().any(|(g, _)| g == n.as_str()))
+        .filter(|n| {
+            !matches!(
+                n.as_str(),
+                "lookup"
+                    | "query"
+                    | "q"
+                    | "range"
+                    | "dict"
+                    | "namespace"
+                    | "loop"
+                    | "self"
+                    | "super"
+                    | "caller"
+                    | "varargs"
+                    | "kwargs"
+            )
+        })
+        .collect();
+    missing.sort();
+    match missing.first() {
+        None => Ok(()),
+        Some(name) => Err(Error::runtime(format!(
+            "'{name}' is undefined (in '{}')",
+            source.trim()
+        ))),
     }
 }
 
@@ -193,6 +252,7 @@ pub fn eval_expression(expr: &str, ctx: &Arc<Context>) -> Result<Value> {
             describe_error(&e)
         ))
     })?;
+    check_roots(expr, &compiled.undeclared_variables(false), ctx)?;
     let result = compiled.eval(Value::from_dyn_object(ctx.clone()));
     if let Some(err) = ctx.take_error() {
         return Err(err);
@@ -329,7 +389,13 @@ pub fn render_file(
         custom = build_env(&opts);
         &custom
     };
-    let rendered = env.render_named_str(name, body, Value::from_dyn_object(ctx.clone()));
+    let tmpl = env.template_from_named_str(name, body).map_err(|e| {
+        let line = e.line().map(|l| format!(":{l}")).unwrap_or_default();
+        Error::runtime(format!("{name}{line}: {}", describe_error(&e)))
+    })?;
+    check_roots(body, &tmpl.undeclared_variables(false), ctx)
+        .map_err(|e| Error::runtime(format!("{name}: {}", e.message)))?;
+    let rendered = tmpl.render(Value::from_dyn_object(ctx.clone()));
     match rendered {
         Ok(mut text) => {
             // Jinja (and Ansible) keep exactly one trailing newline of the source.
