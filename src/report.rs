@@ -222,6 +222,11 @@ impl Reporter {
                 lines.push(render_diff(d, self.color).trim_end().to_string());
             }
         }
+        if !r.items.is_empty() && !matches!(r.status, Status::Failed | Status::Unreachable) {
+            // As Ansible: a loop shows its items; the task line adds nothing.
+            self.text(&lines.join("\n"));
+            return;
+        }
         let (word, code) = status_word(r.status);
         let mut line = match r.status {
             Status::Failed if r.items.is_empty() => format!("fatal: [{host}]: FAILED!"),

@@ -351,3 +351,76 @@ fn lookups_and_magic_variables() {
     );
     assert!(p.path("omitted").exists());
 }
+
+#[test]
+fn flush_handlers_and_the_check_command() {
+    let root = Root::new();
+    let p = Project::new().file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: config
+      copy: {dest: /etc/h1, content: "1\n"}
+      notify: mark
+    - meta: flush_handlers
+    - name: after flush
+      shell: test -f /etc/handler-ran && echo yes > /etc/after-flush
+      args: {creates: /etc/after-flush}
+  handlers:
+    - name: mark
+      file: {path: /etc/handler-ran, state: touch}
+"#,
+    );
+    // `prov check` is apply --check --diff: it shows the diff and changes nothing.
+    let r = Prov::new()
+        .cwd(&p.dir.path)
+        .args(["check", "site.yml", "--chroot"])
+        .arg(&root.path)
+        .run();
+    r.ok().stdout_has("+1").stdout_has("RUNNING HANDLER [mark]");
+    assert!(!root.exists("etc/h1") && !root.exists("etc/handler-ran"));
+    Prov::apply(&p, "site.yml").chroot(&root).run().ok();
+    assert_eq!(
+        root.read("etc/after-flush"),
+        "yes\n",
+        "the handler ran before the next task"
+    );
+}
+
+#[test]
+fn serial_batches_and_any_errors_fatal() {
+    let p = Project::new()
+        .file("hosts.ini", "[web]\nh[1:3] ansible_connection=local\n")
+        .file("serial.yml", "- hosts: web\n  serial: 2\n  gather_facts: false\n  tasks:\n    - name: batch\n      debug: {msg: \"{{ ansible_play_batch | join(',') }}\"}\n")
+        .file(
+            "fatal.yml",
+            "- hosts: web\n  any_errors_fatal: true\n  gather_facts: false\n  tasks:\n    - fail: {msg: stop}\n      when: inventory_hostname == 'h2'\n    - name: after\n      debug: msg=after\n",
+        );
+    let r = Prov::apply(&p, "serial.yml")
+        .args(["-i", "hosts.ini"])
+        .json()
+        .run();
+    r.ok();
+    let doc = r.json();
+    let batches: Vec<String> = doc["plays"][0]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            t["hosts"].as_object().unwrap().values().next().unwrap()["result"]["msg"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(batches, ["h1,h2", "h3"]);
+    let r = Prov::apply(&p, "fatal.yml").args(["-i", "hosts.ini"]).run();
+    r.code(2);
+    assert!(
+        !r.stdout.contains("TASK [after]"),
+        "no host goes on after a fatal error:\n{}",
+        r.stdout
+    );
+}

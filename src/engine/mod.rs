@@ -359,8 +359,16 @@ impl Shared {
             }
             let none = Arc::new(Vec::new());
             if play.gather_facts && !self.opts.gathering_explicit {
-                let gather = Arc::new(gather_task(&play));
-                self.run_list(&pc, &[gather], &batch, &none).await;
+                // Facts are gathered once per host and run, then cached.
+                let need: Vec<usize> = batch
+                    .iter()
+                    .copied()
+                    .filter(|&h| self.hosts[h].lock().unwrap().facts.is_empty())
+                    .collect();
+                if !need.is_empty() {
+                    let gather = Arc::new(gather_task(&play));
+                    self.run_list(&pc, &[gather], &need, &none).await;
+                }
             }
             self.run_list(&pc, &play.pre_tasks, &batch, &none).await;
             self.flush_handlers(&pc, &batch).await;
