@@ -254,8 +254,12 @@ async fn apply(args: ApplyArgs, check_cmd: bool) -> Result<i32> {
             playbook_path.display()
         )));
     }
-    let inv = load_inventory(&opts.inventory_sources)?;
+    let mut inv = load_inventory(&opts.inventory_sources)?;
     let playbook = crate::playbook::parse::load_playbook(&playbook_path, &opts.roles_path)?;
+    // group_vars/ and host_vars/ beside the playbook(s) beat those beside the inventory.
+    for play in &playbook.plays {
+        inv.load_vars_dirs(&play.dir)?;
+    }
     if let Some(c) = &opts.connection
         && !matches!(c.as_str(), "local" | "chroot" | "ssh" | "smart")
     {

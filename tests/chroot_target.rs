@@ -61,6 +61,14 @@ fn sshd_hardening_is_validated_inside_the_root() {
         "sshd -T: {t}{}",
         String::from_utf8_lossy(&effective.stderr)
     );
+    // Applied again: nothing changes and no handler runs.
+    let again = Prov::apply(&p, "ssh.yml").chroot(&root).json().run();
+    again.ok();
+    assert_eq!(again.stats("localhost")["changed"], 0);
+    assert!(
+        !again.stdout.contains("\"handler\": true"),
+        "no handler runs when nothing changed"
+    );
 
     // A bad line is rejected by validate and the file is left exactly as it was.
     let before = root.read("etc/ssh/sshd_config");
@@ -210,4 +218,60 @@ fn chroot_needs_exactly_one_host() {
         .ok()
         .stdout_has("changed: [golyat-1]");
     assert_eq!(root.read("etc/node_ip"), "192.168.10.101\n");
+}
+
+#[test]
+fn inventory_chroot_hosts_and_playbook_group_vars() {
+    // A host whose connection is a chroot directory (community.general.chroot, ansible_host
+    // is the directory), without --chroot: the mounts are undone explicitly at the end.
+    let root = Root::new();
+    let inventory = format!(
+        "all:\n  children:\n    images:\n      hosts:\n        img1:\n          ansible_connection: community.general.chroot\n          ansible_host: {}\n",
+        root.path.display()
+    );
+    let p = Project::new()
+        .file("inventory/hosts.yml", &inventory)
+        .file("playbooks/group_vars/images.yml", "motd_text: from playbook group_vars\n")
+        .file("playbooks/site.yml", "- hosts: images\n  tasks:\n    - copy: {dest: /etc/motd, content: \"{{ motd_text }} on {{ ansible_distribution }}\\n\"}\n");
+    Prov::apply(&p, "playbooks/site.yml")
+        .args(["-i", "inventory/hosts.yml"])
+        .run()
+        .ok()
+        .stdout_has("changed: [img1]");
+    assert_eq!(
+        root.read("etc/motd"),
+        "from playbook group_vars on Debian\n"
+    );
+    assert!(
+        root.mounts_inside().is_empty(),
+        "{:?}",
+        root.mounts_inside()
+    );
+    assert!(!root.exists("usr/sbin/policy-rc.d"));
+}
+
+#[test]
+fn edits_keep_owner_and_mode_and_backups_are_taken() {
+    let root = Root::new();
+    root.write("etc/app.conf", "a=1\n");
+    std::fs::set_permissions(
+        root.file("etc/app.conf"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o640),
+    )
+    .unwrap();
+    std::os::unix::fs::chown(root.file("etc/app.conf"), Some(0), Some(4)).unwrap();
+    let p = Project::new().file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - lineinfile: {path: /etc/app.conf, line: b=2, backup: true}\n      register: edit\n    - copy: {dest: /etc/backup-name, content: \"{{ edit.backup_file | default('none') }}\"}\n",
+    );
+    Prov::apply(&p, "site.yml").chroot(&root).run().ok();
+    assert_eq!(root.read("etc/app.conf"), "a=1\nb=2\n");
+    assert_eq!(root.mode("etc/app.conf"), 0o640);
+    assert_eq!(root.owner("etc/app.conf"), (0, 4));
+    let backup = root.read("etc/backup-name");
+    assert!(
+        backup.starts_with("/etc/app.conf.") && backup.ends_with('~'),
+        "{backup}"
+    );
+    assert_eq!(root.read(&backup), "a=1\n");
 }

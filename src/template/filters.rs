@@ -1036,6 +1036,20 @@ mod tests {
     }
 
     #[test]
+    fn jinja_builtins_ansible_relies_on() {
+        assert_eq!(render("{{ [3, 1, 3] | unique | list }}"), "[3, 1]");
+        assert_eq!(
+            render("{{ ['a', 'b'] | first }}{{ ['a', 'b'] | last }}"),
+            "ab"
+        );
+        assert_eq!(render("{{ 'Ab' | lower }}{{ 'Ab' | upper }}"), "abAB");
+        assert_eq!(render("{{ 'a-b' | replace('-', '_') }}"), "a_b");
+        assert_eq!(render("{{ [1, 2] | join(',') }}"), "1,2");
+        assert_eq!(render("{{ 12 | string }}"), "12");
+        assert_eq!(render("{{ none is none }}"), "True");
+    }
+
+    #[test]
     fn mandatory_fails_on_undefined() {
         let ctx = crate::vars::Context::new(vec![]);
         assert!(crate::template::render_text("{{ nope | mandatory }}", &ctx).is_err());
