@@ -113,6 +113,8 @@ pub struct Shared {
     pub omit: String,
     /// Parsed include files, by path.
     pub includes: Mutex<HashMap<PathBuf, Arc<Vec<Arc<Task>>>>>,
+    /// Controller-side downloads, cached for the run.
+    pub http: Arc<crate::http::Client>,
     me: Weak<Shared>,
 }
 
@@ -240,6 +242,7 @@ impl Engine {
                     std::process::id() as u64 * 2654435761
                 ),
                 includes: Mutex::new(HashMap::new()),
+                http: Arc::new(crate::http::Client::default()),
                 me: me.clone(),
             }
         });

@@ -519,6 +519,7 @@ async fn run_module(
         chroot_connection: matches!(kind, connect::Kind::Chroot(_)) && t.d.delegate_to.is_none(),
         environment: environment(t, ctx)?,
         verbosity: s.opts.verbosity,
+        http: s.http.clone(),
     };
     let planner = module.prepare(args, &env)?;
     let probes = planner.probes();

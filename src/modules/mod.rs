@@ -8,28 +8,41 @@
 //! steps. Both use the same plan, so the dry run cannot drift from what apply does, and every
 //! module is unit-tested by feeding `plan` a fixture state (pyinfra's data-driven style).
 
+pub mod apt;
+pub mod apt_key;
+pub mod apt_repository;
 pub mod args;
 pub mod assert;
 pub mod attrs;
+pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod content;
 pub mod copy;
+pub mod deb822_repository;
 pub mod debug;
+pub mod dpkg_selections;
 pub mod fail;
 pub mod file;
+pub mod get_url;
+pub mod group;
 pub mod lineinfile;
 pub mod mode;
+pub mod modprobe;
+pub mod mount;
 pub mod ping;
 pub mod replace;
 pub mod set_fact;
 pub mod setup;
 pub mod slurp;
 pub mod stat;
+pub mod sysctl;
 pub mod systemd;
 pub mod template;
 #[cfg(test)]
 pub mod testing;
+pub mod uri;
+pub mod user;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -94,6 +107,8 @@ pub struct ModuleEnv {
     pub environment: Vec<(String, String)>,
     /// `-v` count (debug's `verbosity`).
     pub verbosity: u8,
+    /// Controller-side downloads (cached per run).
+    pub http: std::sync::Arc<crate::http::Client>,
 }
 
 impl ModuleEnv {
@@ -424,7 +439,20 @@ impl Planner for Fixed {
 }
 
 static MODULES: &[&dyn Module] = &[
+    &apt::Apt,
+    &apt_key::AptKey,
+    &apt_repository::AptRepository,
     &assert::Assert,
+    &authorized_key::AuthorizedKey,
+    &deb822_repository::Deb822Repository,
+    &dpkg_selections::DpkgSelections,
+    &get_url::GetUrl,
+    &group::Group,
+    &modprobe::Modprobe,
+    &mount::Mount,
+    &sysctl::Sysctl,
+    &uri::Uri,
+    &user::User,
     &blockinfile::BlockInFile,
     &command::CommandModule,
     &command::ShellModule,

@@ -20,6 +20,7 @@ pub fn env() -> ModuleEnv {
         chroot_connection: false,
         environment: Vec::new(),
         verbosity: 0,
+        http: Default::default(),
     }
 }
 

@@ -1,0 +1,219 @@
+//! Controller-side HTTP: keys, repository signing keys and `get_url`/`uri` downloads are
+//! fetched by prov itself (reqwest with rustls), so targets need no curl or wget.
+//!
+//! GET responses are cached per run by URL: a key needed by twenty hosts is downloaded once.
+//! Modules call [`Client::get`] from their (synchronous) `prepare`, which runs on the engine's
+//! multi-threaded runtime; the call blocks only the current worker.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// A downloaded response.
+#[derive(Clone, Debug)]
+pub struct Response {
+    pub url: String,
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Response {
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A request beyond a plain cached GET (for `uri`).
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub timeout: Option<Duration>,
+    pub validate_certs: bool,
+    pub follow_redirects: bool,
+}
+
+#[derive(Default)]
+pub struct Client {
+    cache: Mutex<HashMap<String, Arc<Response>>>,
+}
+
+fn build(validate_certs: bool, follow: bool, timeout: Duration) -> Result<reqwest::Client> {
+    static PROVIDER: OnceLock<()> = OnceLock::new();
+    PROVIDER.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(if follow {
+            reqwest::redirect::Policy::limited(10)
+        } else {
+            reqwest::redirect::Policy::none()
+        })
+        .tls_danger_accept_invalid_certs(!validate_certs)
+        .user_agent(concat!("prov/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::runtime(format!("cannot create an HTTP client: {e}")))
+}
+
+/// Run a future to completion from synchronous code on the engine's runtime.
+fn block<F: std::future::Future>(f: F) -> F::Output {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => tokio::task::block_in_place(|| h.block_on(f)),
+        Err(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(f),
+    }
+}
+
+impl Client {
+    /// GET a URL (cached for the run). Transport errors are errors; HTTP error statuses are
+    /// returned for the caller to judge.
+    pub fn get(&self, url: &str, validate_certs: bool) -> Result<Arc<Response>> {
+        if let Some(r) = self.cache.lock().unwrap().get(url) {
+            return Ok(r.clone());
+        }
+        let req = Request {
+            method: "GET".into(),
+            url: url.to_string(),
+            validate_certs,
+            follow_redirects: true,
+            ..Default::default()
+        };
+        let r = Arc::new(self.send(&req)?);
+        self.cache
+            .lock()
+            .unwrap()
+            .insert(url.to_string(), r.clone());
+        Ok(r)
+    }
+
+    /// Send any request (never cached).
+    pub fn send(&self, req: &Request) -> Result<Response> {
+        if !(req.url.starts_with("http://") || req.url.starts_with("https://")) {
+            return Err(Error::runtime(format!(
+                "unsupported URL '{}' (http and https are)",
+                req.url
+            )));
+        }
+        let client = build(
+            req.validate_certs,
+            req.follow_redirects,
+            req.timeout.unwrap_or(Duration::from_secs(30)),
+        )?;
+        let method = reqwest::Method::from_bytes(req.method.as_bytes())
+            .map_err(|_| Error::runtime(format!("bad HTTP method '{}'", req.method)))?;
+        block(async {
+            let mut b = client.request(method, &req.url);
+            for (k, v) in &req.headers {
+                b = b.header(k, v);
+            }
+            if let Some(body) = &req.body {
+                b = b.body(body.clone());
+            }
+            let resp = b.send().await.map_err(|e| {
+                Error::runtime(format!(
+                    "request to {} failed: {}",
+                    req.url,
+                    error_chain(&e)
+                ))
+            })?;
+            let status = resp.status().as_u16();
+            let url = resp.url().to_string();
+            let headers = resp
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        v.to_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| {
+                    Error::runtime(format!("reading {} failed: {}", req.url, error_chain(&e)))
+                })?
+                .to_vec();
+            Ok(Response {
+                url,
+                status,
+                body,
+                headers,
+            })
+        })
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(&format!(": {c}"));
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn gets_are_cached_and_statuses_returned() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let mut served = 0;
+            for stream in listener.incoming().take(2) {
+                let mut s = stream.unwrap();
+                let mut buf = [0u8; 2048];
+                let n = s.read(&mut buf).unwrap();
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let (status, body) = if req.starts_with("GET /missing") {
+                    ("404 Not Found", "")
+                } else {
+                    ("200 OK", "ssh-ed25519 AAAA k\n")
+                };
+                write!(
+                    s,
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+                served += 1;
+            }
+            served
+        });
+        let c = Client::default();
+        let url = format!("http://127.0.0.1:{port}/boxp.keys");
+        let a = c.get(&url, true).unwrap();
+        let b = c.get(&url, true).unwrap();
+        assert!(a.ok());
+        assert_eq!(a.body, b"ssh-ed25519 AAAA k\n");
+        assert!(Arc::ptr_eq(&a, &b), "second get comes from the cache");
+        let m = c
+            .get(&format!("http://127.0.0.1:{port}/missing"), true)
+            .unwrap();
+        assert_eq!(m.status, 404);
+        assert_eq!(server.join().unwrap(), 2);
+        assert!(c.get("ftp://x", true).is_err());
+    }
+}

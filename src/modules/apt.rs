@@ -1,0 +1,785 @@
+//! `apt`: Debian packages — install (optionally at an exact version), remove, upgrade —
+//! with one `apt-get` call per task, not per package.
+//!
+//! One probe reads the package database (`dpkg-query`), the candidates (`apt-cache policy`) and
+//! the age of the package lists; the plan installs only what is missing or at another
+//! version. `update_cache` refreshes the lists only when they are older than
+//! `cache_valid_time`, so a re-run does not download indexes needlessly. Commands run with
+//! `DEBIAN_FRONTEND=noninteractive`, keep existing config files, and wait for the dpkg lock
+//! (`lock_timeout`, default 60 s) instead of failing while another apt runs.
+
+use std::cmp::Ordering;
+
+use minijinja::Value;
+
+use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use crate::error::{Error, Result};
+use crate::shlex::quote;
+
+pub struct Apt;
+
+const OPTIONS: &[&str] = &[
+    "name",
+    "pkg",
+    "package",
+    "state",
+    "update_cache",
+    "update-cache",
+    "cache_valid_time",
+    "install_recommends",
+    "install-recommends",
+    "allow_downgrade",
+    "allow-downgrade",
+    "allow_downgrades",
+    "allow-downgrades",
+    "allow_change_held_packages",
+    "allow_unauthenticated",
+    "allow-unauthenticated",
+    "purge",
+    "autoremove",
+    "autoclean",
+    "clean",
+    "force",
+    "force_apt_get",
+    "dpkg_options",
+    "default_release",
+    "default-release",
+    "upgrade",
+    "only_upgrade",
+    "lock_timeout",
+    "policy_rc_d",
+    "deb",
+    "fail_on_autoremove",
+    "update_cache_retries",
+    "update_cache_retry_max_delay",
+];
+
+/// Compare Debian package versions (`[epoch:]upstream[-revision]`) as dpkg does.
+pub fn compare_deb_versions(a: &str, b: &str) -> Ordering {
+    fn split(v: &str) -> (u64, &str, &str) {
+        let (epoch, rest) = match v.split_once(':') {
+            Some((e, r)) if e.chars().all(|c| c.is_ascii_digit()) => (e.parse().unwrap_or(0), r),
+            _ => (0, v),
+        };
+        match rest.rsplit_once('-') {
+            Some((u, r)) => (epoch, u, r),
+            None => (epoch, rest, ""),
+        }
+    }
+    fn order(c: Option<u8>) -> i32 {
+        match c {
+            Some(b'~') => -1,
+            None => 0,
+            Some(c) if c.is_ascii_digit() => 0,
+            Some(c) if c.is_ascii_alphabetic() => i32::from(c),
+            Some(c) => i32::from(c) + 256,
+        }
+    }
+    fn verrevcmp(a: &[u8], b: &[u8]) -> Ordering {
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit())
+            {
+                let ac = order(a.get(i).copied().filter(|c| !c.is_ascii_digit()));
+                let bc = order(b.get(j).copied().filter(|c| !c.is_ascii_digit()));
+                if ac != bc {
+                    return ac.cmp(&bc);
+                }
+                if i < a.len() && !a[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if j < b.len() && !b[j].is_ascii_digit() {
+                    j += 1;
+                }
+            }
+            while i < a.len() && a[i] == b'0' {
+                i += 1;
+            }
+            while j < b.len() && b[j] == b'0' {
+                j += 1;
+            }
+            let (si, sj) = (i, j);
+            while i < a.len() && a[i].is_ascii_digit() {
+                i += 1;
+            }
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let (na, nb) = (&a[si..i], &b[sj..j]);
+            let c = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+            if c != Ordering::Equal {
+                return c;
+            }
+        }
+        Ordering::Equal
+    }
+    let (ea, ua, ra) = split(a);
+    let (eb, ub, rb) = split(b);
+    ea.cmp(&eb)
+        .then_with(|| verrevcmp(ua.as_bytes(), ub.as_bytes()))
+        .then_with(|| verrevcmp(ra.as_bytes(), rb.as_bytes()))
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Pkg {
+    name: String,
+    version: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Installed {
+    version: String,
+    /// dpkg's wanted state is `hold`.
+    held: bool,
+}
+
+struct AptPlan {
+    pkgs: Vec<Pkg>,
+    state: String,
+    update_cache: bool,
+    cache_valid_time: Option<u64>,
+    install_recommends: Option<bool>,
+    allow_downgrade: bool,
+    allow_change_held: bool,
+    allow_unauthenticated: bool,
+    purge: bool,
+    autoremove: bool,
+    dpkg_options: Vec<String>,
+    lock_timeout: u64,
+    default_release: Option<String>,
+    upgrade: Option<String>,
+    only_upgrade: bool,
+    clean: bool,
+    env: Vec<(String, String)>,
+}
+
+impl Module for Apt {
+    fn name(&self) -> &'static str {
+        "apt"
+    }
+    fn options(&self) -> Option<&'static [&'static str]> {
+        Some(OPTIONS)
+    }
+    fn prepare(&self, a: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>> {
+        if a.has("deb") {
+            return Err(Error::runtime(
+                "apt: deb is not supported by prov (use a repository)",
+            ));
+        }
+        let pkgs: Vec<Pkg> = a
+            .list(&["name", "pkg", "package"])?
+            .into_iter()
+            .map(|spec| match spec.split_once('=') {
+                Some((n, v)) => Pkg {
+                    name: n.trim().to_string(),
+                    version: Some(v.trim().to_string()),
+                },
+                None => Pkg {
+                    name: spec.trim().to_string(),
+                    version: None,
+                },
+            })
+            .collect();
+        let state = a
+            .choice(
+                &["state"],
+                &["present", "absent", "latest", "fixed", "build-dep"],
+                Some("present"),
+            )?
+            .unwrap_or_default();
+        if state == "build-dep" {
+            return Err(Error::runtime(
+                "apt: state=build-dep is not supported by prov",
+            ));
+        }
+        let upgrade = a
+            .str(&["upgrade"])?
+            .filter(|u| !matches!(u.as_str(), "no" | "false" | "False"));
+        if pkgs.is_empty()
+            && upgrade.is_none()
+            && !a.bool(&["update_cache", "update-cache"], false)?
+            && !a.bool(&["autoremove"], false)?
+            && !a.bool(&["clean"], false)?
+        {
+            return Err(Error::runtime(
+                "apt: one of name, upgrade, update_cache, autoremove or clean is required",
+            ));
+        }
+        let dpkg_options = a
+            .str(&["dpkg_options"])?
+            .unwrap_or_else(|| "force-confdef,force-confold".into())
+            .split(',')
+            .map(|o| o.trim().to_string())
+            .filter(|o| !o.is_empty())
+            .collect();
+        let mut env_vars = vec![
+            ("DEBIAN_FRONTEND".to_string(), "noninteractive".to_string()),
+            ("NEEDRESTART_MODE".into(), "a".into()),
+        ];
+        env_vars.extend(env.environment.iter().cloned());
+        Ok(Box::new(AptPlan {
+            pkgs,
+            state,
+            update_cache: a.bool(&["update_cache", "update-cache"], false)?,
+            cache_valid_time: a.int(&["cache_valid_time"])?.map(|v| v.max(0) as u64),
+            install_recommends: a.opt_bool(&["install_recommends", "install-recommends"])?,
+            allow_downgrade: a.bool(
+                &[
+                    "allow_downgrade",
+                    "allow-downgrade",
+                    "allow_downgrades",
+                    "allow-downgrades",
+                ],
+                false,
+            )?,
+            allow_change_held: a.bool(&["allow_change_held_packages"], false)?,
+            allow_unauthenticated: a
+                .bool(&["allow_unauthenticated", "allow-unauthenticated"], false)?,
+            purge: a.bool(&["purge"], false)?,
+            autoremove: a.bool(&["autoremove"], false)?,
+            dpkg_options,
+            lock_timeout: a.int(&["lock_timeout"])?.unwrap_or(60).max(0) as u64,
+            default_release: a.str(&["default_release", "default-release"])?,
+            upgrade,
+            only_upgrade: a.bool(&["only_upgrade"], false)?,
+            clean: a.bool(&["clean"], false)?,
+            env: env_vars,
+        }))
+    }
+}
+
+/// Parse `apt-cache policy` output: candidate and available versions per package.
+fn parse_policy(text: &str) -> Vec<(String, Option<String>, Vec<String>)> {
+    let mut out: Vec<(String, Option<String>, Vec<String>)> = Vec::new();
+    let mut in_table = false;
+    for line in text.lines() {
+        if !line.starts_with(' ') && line.ends_with(':') {
+            out.push((line.trim_end_matches(':').to_string(), None, Vec::new()));
+            in_table = false;
+            continue;
+        }
+        let Some(cur) = out.last_mut() else { continue };
+        let t = line.trim();
+        if let Some(c) = t.strip_prefix("Candidate:") {
+            let c = c.trim();
+            cur.1 = (c != "(none)").then(|| c.to_string());
+        } else if t.starts_with("Version table:") {
+            in_table = true;
+        } else if in_table && line.starts_with("     ") && !line.starts_with("        ") {
+            let v = t
+                .trim_start_matches("*** ")
+                .split_whitespace()
+                .next()
+                .unwrap_or("");
+            if !v.is_empty() {
+                cur.2.push(v.to_string());
+            }
+        }
+    }
+    out
+}
+
+impl AptPlan {
+    fn names(&self) -> String {
+        self.pkgs
+            .iter()
+            .map(|p| quote(&p.name))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// A shell snippet running an apt command, retrying while another process holds the lock.
+    fn with_lock_wait(&self, cmd: &str) -> String {
+        format!(
+            "i=0\nwhile :; do\n  out=$({cmd} 2>&1); rc=$?\n  if [ $rc -ne 0 ] && printf '%s' \"$out\" | grep -qE 'Could not get lock|Unable to acquire the dpkg frontend lock|Unable to lock'; then\n    i=$((i+1)); if [ $i -lt {} ]; then sleep 1; continue; fi\n  fi\n  break\ndone\nprintf '%s\\n' \"$out\"\nexit $rc\n",
+            self.lock_timeout.max(1)
+        )
+    }
+
+    fn run(&self, script: String) -> Step {
+        Step::Run {
+            cmd: Command {
+                shell: Some(script),
+                env: self.env.clone(),
+                ..Default::default()
+            },
+            ok_rcs: vec![0],
+        }
+    }
+
+    fn common_flags(&self) -> String {
+        let mut f = vec![
+            "-y".to_string(),
+            "-q".to_string(),
+            format!("-o DPkg::Lock::Timeout={}", self.lock_timeout),
+        ];
+        for o in &self.dpkg_options {
+            f.push(format!("-o Dpkg::Options::=--{o}"));
+        }
+        if let Some(r) = &self.default_release {
+            f.push(format!("-t {}", quote(r)));
+        }
+        f.join(" ")
+    }
+}
+
+impl Planner for AptPlan {
+    fn probes(&self) -> Vec<Probe> {
+        let mut p = vec![Probe::Command(
+            "now=$(date +%s); s=$(stat -c %Y /var/lib/apt/periodic/update-success-stamp 2>/dev/null || stat -c %Y /var/lib/apt/lists 2>/dev/null || echo 0); echo \"cache_age=$((now - s))\"; echo \"now=$now\""
+                .into(),
+        )];
+        if !self.pkgs.is_empty() {
+            p.push(Probe::Command(format!("dpkg-query -W -f='${{Package}}\\t${{Version}}\\t${{db:Status-Abbrev}}\\t${{Status}}\\n' {} 2>/dev/null; true", self.names())));
+            p.push(Probe::Command(format!(
+                "apt-cache policy {} 2>/dev/null; true",
+                self.names()
+            )));
+        }
+        if let Some(u) = &self.upgrade {
+            let verb = if matches!(u.as_str(), "dist" | "full") {
+                "dist-upgrade"
+            } else {
+                "upgrade"
+            };
+            p.push(Probe::Command(format!(
+                "apt-get -s -q {verb} 2>/dev/null | grep -c '^Inst ' ; true"
+            )));
+        }
+        p
+    }
+
+    fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
+        let cache = &obs.cmd(0)?.stdout;
+        let age: Option<u64> = cache
+            .lines()
+            .find_map(|l| l.strip_prefix("cache_age="))
+            .and_then(|v| v.trim().parse().ok());
+        let needs_update = self.update_cache
+            && match (self.cache_valid_time, age) {
+                (Some(valid), Some(age)) => age > valid,
+                _ => true,
+            };
+        let mut plan = Plan::ok();
+        let mut installed = std::collections::HashMap::new();
+        let mut policy = Vec::new();
+        if !self.pkgs.is_empty() {
+            for line in obs.cmd(1)?.stdout.lines() {
+                let f: Vec<&str> = line.split('\t').collect();
+                // db:Status-Abbrev: wanted state (i/h/r/p) then current state (i = installed).
+                if f.len() >= 4 && f[2].chars().nth(1) == Some('i') {
+                    let name = f[0].split(':').next().unwrap_or(f[0]).to_string();
+                    installed.insert(
+                        name,
+                        Installed {
+                            version: f[1].to_string(),
+                            held: f[2].starts_with('h'),
+                        },
+                    );
+                }
+            }
+            policy = parse_policy(&obs.cmd(2)?.stdout);
+        }
+        let known = |name: &str| {
+            policy
+                .iter()
+                .find(|(n, _, _)| n == name || n.split(':').next() == Some(name))
+        };
+        let mut install: Vec<String> = Vec::new();
+        let mut remove: Vec<String> = Vec::new();
+        let mut before = String::new();
+        let mut after = String::new();
+        let mut need_held_change = Vec::new();
+        for p in &self.pkgs {
+            let cur = installed.get(&p.name);
+            match self.state.as_str() {
+                "absent" => {
+                    if let Some(c) = cur {
+                        remove.push(p.name.clone());
+                        before.push_str(&format!("{} {}\n", p.name, c.version));
+                    }
+                }
+                "latest" => {
+                    if p.version.is_some() {
+                        return Ok(Plan::fail(format!(
+                            "apt: version specification not allowed with state=latest: {}",
+                            p.name
+                        )));
+                    }
+                    let candidate = known(&p.name).and_then(|(_, c, _)| c.clone());
+                    match (cur, candidate) {
+                        (None, cand) => {
+                            if self.only_upgrade {
+                                continue;
+                            }
+                            if cand.is_none() && !needs_update {
+                                return Ok(Plan::fail(format!(
+                                    "No package matching '{}' is available",
+                                    p.name
+                                )));
+                            }
+                            install.push(p.name.clone());
+                            after.push_str(&format!(
+                                "{} {}\n",
+                                p.name,
+                                cand.unwrap_or_else(|| "(latest)".into())
+                            ));
+                        }
+                        (Some(c), Some(cand))
+                            if compare_deb_versions(&cand, &c.version) == Ordering::Greater =>
+                        {
+                            install.push(p.name.clone());
+                            before.push_str(&format!("{} {}\n", p.name, c.version));
+                            after.push_str(&format!("{} {cand}\n", p.name));
+                            if c.held {
+                                need_held_change.push(p.name.clone());
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                _ => {
+                    // present / fixed
+                    match (&p.version, cur) {
+                        (None, Some(_)) => {}
+                        (Some(v), Some(c)) if c.version == *v => {}
+                        (v, c) => {
+                            if self.only_upgrade && c.is_none() {
+                                continue;
+                            }
+                            let pkg_known = known(&p.name);
+                            if !needs_update {
+                                match (pkg_known, v) {
+                                    (None, _) | (Some((_, None, _)), None) => {
+                                        return Ok(Plan::fail(format!(
+                                            "No package matching '{}' is available",
+                                            p.name
+                                        )));
+                                    }
+                                    (Some((_, _, versions)), Some(v)) if !versions.contains(v) => {
+                                        return Ok(Plan::fail(format!(
+                                            "No package matching '{}={v}' is available (available: {})",
+                                            p.name,
+                                            versions.join(", ")
+                                        )));
+                                    }
+                                    _ => {}
+                                }
+                            }
+                            if let (Some(v), Some(c)) = (v, c) {
+                                if compare_deb_versions(v, &c.version) == Ordering::Less
+                                    && !self.allow_downgrade
+                                {
+                                    return Ok(Plan::fail(format!(
+                                        "apt: {} is installed at {} and {v} would be a downgrade; set allow_downgrade",
+                                        p.name, c.version
+                                    )));
+                                }
+                                if c.held {
+                                    need_held_change.push(p.name.clone());
+                                }
+                                before.push_str(&format!("{} {}\n", p.name, c.version));
+                            }
+                            install.push(match v {
+                                Some(v) => format!("{}={v}", p.name),
+                                None => p.name.clone(),
+                            });
+                            let shown = v
+                                .clone()
+                                .or_else(|| pkg_known.and_then(|k| k.1.clone()))
+                                .unwrap_or_else(|| "(candidate)".into());
+                            after.push_str(&format!("{} {shown}\n", p.name));
+                        }
+                    }
+                }
+            }
+        }
+        if !need_held_change.is_empty() && !self.allow_change_held {
+            return Ok(Plan::fail(format!(
+                "apt: held packages would change: {} (set allow_change_held_packages)",
+                need_held_change.join(", ")
+            )));
+        }
+        let only_cache =
+            self.pkgs.is_empty() && self.upgrade.is_none() && !self.autoremove && !self.clean;
+        if needs_update {
+            let script = format!(
+                "{}\n",
+                self.with_lock_wait("apt-get update -q").replace(
+                    "exit $rc\n",
+                    "[ $rc -eq 0 ] && { mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/update-success-stamp; }\nexit $rc\n"
+                )
+            );
+            if only_cache {
+                plan.step(self.run(script));
+            } else {
+                plan.steps.push(self.run(script));
+            }
+            plan.result
+                .insert("cache_updated".into(), Value::from(true));
+        } else {
+            plan.result
+                .insert("cache_updated".into(), Value::from(false));
+        }
+        if !install.is_empty() {
+            let mut flags = self.common_flags();
+            match self.install_recommends {
+                Some(false) => flags.push_str(" --no-install-recommends"),
+                Some(true) => flags.push_str(" --install-recommends"),
+                None => {}
+            }
+            if self.allow_downgrade {
+                flags.push_str(" --allow-downgrades");
+            }
+            if self.allow_change_held {
+                flags.push_str(" --allow-change-held-packages");
+            }
+            if self.allow_unauthenticated {
+                flags.push_str(" --allow-unauthenticated");
+            }
+            if self.only_upgrade {
+                flags.push_str(" --only-upgrade");
+            }
+            let pkgs = install
+                .iter()
+                .map(|p| quote(p))
+                .collect::<Vec<_>>()
+                .join(" ");
+            plan.step(self.run(self.with_lock_wait(&format!("apt-get install {flags} {pkgs}"))));
+        }
+        if !remove.is_empty() {
+            let verb = if self.purge { "purge" } else { "remove" };
+            let pkgs = remove
+                .iter()
+                .map(|p| quote(p))
+                .collect::<Vec<_>>()
+                .join(" ");
+            plan.step(self.run(
+                self.with_lock_wait(&format!("apt-get {verb} {} {pkgs}", self.common_flags())),
+            ));
+        }
+        if let Some(u) = &self.upgrade {
+            let count: u64 = obs
+                .answers
+                .last()
+                .and_then(|a| match a {
+                    super::Answer::Command(c) => c.stdout.trim().parse().ok(),
+                    _ => None,
+                })
+                .unwrap_or(0);
+            if count > 0 || needs_update {
+                let verb = if matches!(u.as_str(), "dist" | "full") {
+                    "dist-upgrade"
+                } else {
+                    "upgrade"
+                };
+                let s = self
+                    .run(self.with_lock_wait(&format!("apt-get {verb} {}", self.common_flags())));
+                if count > 0 {
+                    plan.step(s);
+                    after.push_str(&format!("{count} packages upgraded\n"));
+                } else {
+                    plan.steps.push(s);
+                }
+            }
+        }
+        if self.autoremove {
+            plan.steps.push(
+                self.run(
+                    self.with_lock_wait(&format!("apt-get autoremove {}", self.common_flags())),
+                ),
+            );
+        }
+        if self.clean {
+            plan.steps
+                .push(self.run(self.with_lock_wait("apt-get clean")));
+        }
+        if !before.is_empty() || !after.is_empty() {
+            plan.diffs.push(super::Diff {
+                before_header: "packages (before)".into(),
+                after_header: "packages (after)".into(),
+                before,
+                after,
+            });
+        }
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::testing::{args, cmd, plan_answers};
+
+    const POLICY: &str = "kubelet:\n  Installed: (none)\n  Candidate: 1.32.1-1.1\n  Version table:\n     1.32.1-1.1 500\n        500 http://127.0.0.1/core:/stable:/v1.32/deb  Packages\n     1.32.0-1.1 500\n        500 http://127.0.0.1/core:/stable:/v1.32/deb  Packages\ncri-o:\n  Installed: (none)\n  Candidate: 1.32.2-1.1\n  Version table:\n     1.32.2-1.1 500\n        500 http://127.0.0.1/isv:/cri-o:/stable:/v1.32/deb  Packages\n";
+
+    fn plan(pairs: &[(&str, Value)], age: u64, dpkg: &str, policy: &str) -> Plan {
+        plan_answers(
+            &Apt,
+            args("apt", pairs),
+            vec![
+                cmd(0, &format!("cache_age={age}\nnow=1\n")),
+                cmd(0, dpkg),
+                cmd(0, policy),
+            ],
+        )
+    }
+
+    #[test]
+    fn deb_versions_compare_like_dpkg() {
+        use Ordering::*;
+        for (a, b, o) in [
+            ("1.32.0-1.1", "1.32.1-1.1", Less),
+            ("1.32.10-1.1", "1.32.9-1.1", Greater),
+            ("1:1.0", "2.0", Greater),
+            ("1.0~rc1", "1.0", Less),
+            ("1.0", "1.0-0", Equal),
+            ("1.0a", "1.0", Greater),
+            ("2.30-1", "2.30-1", Equal),
+        ] {
+            assert_eq!(compare_deb_versions(a, b), o, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn pinned_install_in_one_call_with_cache_refresh() {
+        let p = plan(
+            &[
+                (
+                    "name",
+                    Value::from(vec![
+                        Value::from("kubelet=1.32.0-1.1"),
+                        Value::from("cri-o"),
+                    ]),
+                ),
+                ("update_cache", Value::from(true)),
+                ("cache_valid_time", Value::from(3600)),
+            ],
+            7200,
+            "",
+            POLICY,
+        );
+        assert!(p.changed);
+        assert_eq!(p.steps.len(), 2, "update, then one install: {:?}", p.steps);
+        let Step::Run { cmd, .. } = &p.steps[1] else {
+            panic!()
+        };
+        let script = cmd.shell.as_deref().unwrap();
+        assert!(
+            script.contains("apt-get install -y -q") && script.contains("kubelet=1.32.0-1.1 cri-o"),
+            "{script}"
+        );
+        assert!(
+            cmd.env
+                .contains(&("DEBIAN_FRONTEND".into(), "noninteractive".into()))
+        );
+        assert_eq!(p.diffs[0].after, "kubelet 1.32.0-1.1\ncri-o 1.32.2-1.1\n");
+    }
+
+    #[test]
+    fn nothing_to_do_when_installed_and_cache_fresh() {
+        let dpkg = "kubelet\t1.32.0-1.1\thi \thold ok installed\ncri-o\t1.32.2-1.1\tii \tinstall ok installed\n";
+        let p = plan(
+            &[
+                ("name", Value::from("kubelet=1.32.0-1.1,cri-o")),
+                ("update_cache", Value::from(true)),
+                ("cache_valid_time", Value::from(3600)),
+            ],
+            60,
+            dpkg,
+            POLICY,
+        );
+        assert!(!p.changed && p.steps.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn held_downgrades_and_unknown_versions_fail_early() {
+        let dpkg = "kubelet\t1.32.1-1.1\thi \thold ok installed\n";
+        let p = plan(
+            &[("name", Value::from("kubelet=1.32.0-1.1"))],
+            60,
+            dpkg,
+            POLICY,
+        );
+        assert!(p.failed.unwrap().contains("downgrade"));
+        let p = plan(
+            &[
+                ("name", Value::from("kubelet=1.32.0-1.1")),
+                ("allow_downgrade", Value::from(true)),
+            ],
+            60,
+            dpkg,
+            POLICY,
+        );
+        assert!(p.failed.unwrap().contains("held packages would change"));
+        let p = plan(&[("name", Value::from("kubelet=9.9.9"))], 60, "", POLICY);
+        assert!(
+            p.failed
+                .unwrap()
+                .contains("No package matching 'kubelet=9.9.9'")
+        );
+        let p = plan(&[("name", Value::from("nope"))], 60, "", POLICY);
+        assert_eq!(
+            p.failed.as_deref(),
+            Some("No package matching 'nope' is available")
+        );
+    }
+
+    #[test]
+    fn latest_and_absent() {
+        let dpkg = "kubelet\t1.32.0-1.1\tii \tinstall ok installed\n";
+        let p = plan(
+            &[
+                ("name", Value::from("kubelet")),
+                ("state", Value::from("latest")),
+            ],
+            60,
+            dpkg,
+            POLICY,
+        );
+        assert!(p.changed);
+        assert_eq!(p.diffs[0].after, "kubelet 1.32.1-1.1\n");
+        let p = plan(
+            &[
+                ("name", Value::from("kubelet")),
+                ("state", Value::from("absent")),
+                ("purge", Value::from(true)),
+            ],
+            60,
+            dpkg,
+            POLICY,
+        );
+        let Step::Run { cmd, .. } = &p.steps[0] else {
+            panic!()
+        };
+        assert!(cmd.shell.as_deref().unwrap().contains("apt-get purge"));
+    }
+
+    #[test]
+    fn cache_only_update_reports_change() {
+        let p = plan_answers(
+            &Apt,
+            args(
+                "apt",
+                &[
+                    ("update_cache", Value::from(true)),
+                    ("cache_valid_time", Value::from(60)),
+                ],
+            ),
+            vec![cmd(0, "cache_age=3600\n")],
+        );
+        assert!(p.changed);
+        let p = plan_answers(
+            &Apt,
+            args(
+                "apt",
+                &[
+                    ("update_cache", Value::from(true)),
+                    ("cache_valid_time", Value::from(60)),
+                ],
+            ),
+            vec![cmd(0, "cache_age=10\n")],
+        );
+        assert!(!p.changed);
+    }
+}

@@ -1,0 +1,104 @@
+//! `dpkg_selections`: a package's dpkg selection (`hold`, `install`, `deinstall`, `purge`) —
+//! what `apt-mark hold` sets.
+
+use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use crate::error::Result;
+use crate::shlex::quote;
+
+pub struct DpkgSelections;
+
+impl Module for DpkgSelections {
+    fn name(&self) -> &'static str {
+        "dpkg_selections"
+    }
+    fn options(&self) -> Option<&'static [&'static str]> {
+        Some(&["name", "selection"])
+    }
+    fn prepare(&self, a: Args, _env: &ModuleEnv) -> Result<Box<dyn Planner>> {
+        Ok(Box::new(SelectionPlan {
+            name: a.req_str(&["name"])?,
+            selection: a
+                .choice(
+                    &["selection"],
+                    &["install", "hold", "deinstall", "purge"],
+                    None,
+                )?
+                .unwrap_or_default(),
+        }))
+    }
+}
+
+struct SelectionPlan {
+    name: String,
+    selection: String,
+}
+
+impl Planner for SelectionPlan {
+    fn probes(&self) -> Vec<Probe> {
+        vec![Probe::Command(format!(
+            "dpkg --get-selections {} 2>/dev/null; true",
+            quote(&self.name)
+        ))]
+    }
+
+    fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
+        let out = &obs.cmd(0)?.stdout;
+        let current = out
+            .lines()
+            .find_map(|l| {
+                let mut w = l.split_whitespace();
+                let n = w.next()?;
+                (n == self.name || n.split(':').next() == Some(self.name.as_str()))
+                    .then(|| w.next().unwrap_or("").to_string())
+            })
+            .unwrap_or_else(|| "not present".into());
+        let mut plan = Plan::ok()
+            .with("name", self.name.as_str())
+            .with("before", current.as_str())
+            .with("after", self.selection.as_str());
+        if current != self.selection {
+            plan.diffs.push(super::Diff::new(
+                &format!("{} (dpkg selection)", self.name),
+                format!("{current}\n"),
+                format!("{}\n", self.selection),
+            ));
+            plan.step(Step::Run {
+                cmd: Command {
+                    shell: Some(format!(
+                        "echo {} | dpkg --set-selections",
+                        quote(&format!("{} {}", self.name, self.selection))
+                    )),
+                    ..Default::default()
+                },
+                ok_rcs: vec![0],
+            });
+        }
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::testing::{args, cmd, plan_answers};
+    use minijinja::Value;
+
+    #[test]
+    fn holds_once() {
+        let a = args(
+            "dpkg_selections",
+            &[
+                ("name", Value::from("kubelet")),
+                ("selection", Value::from("hold")),
+            ],
+        );
+        let p = plan_answers(
+            &DpkgSelections,
+            a.clone(),
+            vec![cmd(0, "kubelet\t\t\t\t\tinstall\n")],
+        );
+        assert!(p.changed);
+        let p = plan_answers(&DpkgSelections, a, vec![cmd(0, "kubelet\t\t\t\t\thold\n")]);
+        assert!(!p.changed);
+    }
+}

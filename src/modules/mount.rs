@@ -1,0 +1,276 @@
+//! `mount` (ansible.posix): filesystem entries in fstab (`present`/`absent`) and, on a live
+//! host, mounting and unmounting (`mounted`, `unmounted`, `remounted`). In a chroot the fstab
+//! is edited and the live part is skipped.
+
+use super::attrs::AttrSpec;
+use super::content::{WriteSpec, plan_write};
+use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use crate::error::{Error, Result};
+use crate::shlex::quote;
+
+pub struct Mount;
+
+impl Module for Mount {
+    fn name(&self) -> &'static str {
+        "mount"
+    }
+    fn options(&self) -> Option<&'static [&'static str]> {
+        Some(&[
+            "path", "name", "src", "fstype", "opts", "dump", "passno", "state", "fstab", "boot",
+            "backup",
+        ])
+    }
+    fn prepare(&self, a: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>> {
+        let state = a
+            .choice(
+                &["state"],
+                &[
+                    "mounted",
+                    "unmounted",
+                    "present",
+                    "absent",
+                    "remounted",
+                    "absent_from_fstab",
+                    "ephemeral",
+                ],
+                None,
+            )?
+            .ok_or_else(|| Error::runtime("mount: state is required"))?;
+        if state == "ephemeral" {
+            return Err(Error::runtime(
+                "mount: state=ephemeral is not supported by prov",
+            ));
+        }
+        let needs_entry = matches!(state.as_str(), "present" | "mounted");
+        let src = a.str(&["src"])?;
+        let fstype = a.str(&["fstype"])?;
+        if needs_entry && (src.is_none() || fstype.is_none()) {
+            return Err(Error::runtime(format!(
+                "mount: src and fstype are required with state={state}"
+            )));
+        }
+        let mut opts = a.str(&["opts"])?.unwrap_or_else(|| "defaults".into());
+        if a.opt_bool(&["boot"])? == Some(false) && !opts.split(',').any(|o| o == "noauto") {
+            opts.push_str(",noauto");
+        }
+        Ok(Box::new(MountPlan {
+            path: a
+                .req_str(&["path", "name"])?
+                .trim_end_matches('/')
+                .to_string(),
+            src,
+            fstype,
+            opts,
+            dump: a.str(&["dump"])?.unwrap_or_else(|| "0".into()),
+            passno: a.str(&["passno"])?.unwrap_or_else(|| "0".into()),
+            state,
+            fstab: a.str(&["fstab"])?.unwrap_or_else(|| "/etc/fstab".into()),
+            backup: a.bool(&["backup"], false)?,
+            chroot: env.is_chroot,
+        }))
+    }
+}
+
+struct MountPlan {
+    path: String,
+    src: Option<String>,
+    fstype: Option<String>,
+    opts: String,
+    dump: String,
+    passno: String,
+    state: String,
+    fstab: String,
+    backup: bool,
+    chroot: bool,
+}
+
+fn run(argv: Vec<String>) -> Step {
+    Step::Run {
+        cmd: Command {
+            argv: Some(argv),
+            ..Default::default()
+        },
+        ok_rcs: vec![0],
+    }
+}
+
+impl Planner for MountPlan {
+    fn probes(&self) -> Vec<Probe> {
+        vec![
+            Probe::read(&self.fstab),
+            Probe::Command(format!(
+                "awk -v p={} '$2 == p {{ print \"mounted\"; exit }}' /proc/mounts 2>/dev/null; true",
+                quote(&self.path)
+            )),
+        ]
+    }
+
+    fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
+        let cur = obs.file(0)?;
+        let text = cur.text().unwrap_or_default();
+        let mounted = obs.cmd(1)?.stdout.trim() == "mounted";
+        let entry = format!(
+            "{} {} {} {} {} {}",
+            self.src.clone().unwrap_or_default(),
+            self.path,
+            self.fstype.clone().unwrap_or_default(),
+            self.opts,
+            self.dump,
+            self.passno
+        );
+        let is_ours = |l: &str| {
+            let t = l.trim();
+            !t.starts_with('#')
+                && t.split_whitespace().nth(1).map(|p| p.trim_end_matches('/'))
+                    == Some(self.path.as_str())
+        };
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let want_entry = matches!(self.state.as_str(), "present" | "mounted");
+        let drop_entry = matches!(self.state.as_str(), "absent" | "absent_from_fstab");
+        if want_entry {
+            match lines.iter().position(|l| is_ours(l)) {
+                Some(i) => {
+                    let same = lines[i].split_whitespace().collect::<Vec<_>>()
+                        == entry.split_whitespace().collect::<Vec<_>>();
+                    if !same {
+                        lines[i] = entry.clone();
+                    }
+                }
+                None => lines.push(entry.clone()),
+            }
+        } else if drop_entry {
+            lines.retain(|l| !is_ours(l));
+        }
+        let mut new = lines.join("\n");
+        if !new.is_empty() {
+            new.push('\n');
+        }
+        let mut plan = Plan::ok()
+            .with("name", self.path.as_str())
+            .with("fstab", self.fstab.as_str());
+        if want_entry || (drop_entry && cur.exists) {
+            let spec = WriteSpec {
+                path: self.fstab.clone(),
+                attrs: AttrSpec::default(),
+                backup: self.backup,
+                ..Default::default()
+            };
+            plan_write(&mut plan, cur, new.into_bytes(), &spec)?;
+        }
+        plan.result.shift_remove("checksum");
+        plan.result.shift_remove("size");
+        let fstab_changed = plan.changed;
+        let live: Option<Vec<String>> = match self.state.as_str() {
+            "mounted" if !mounted => Some(vec!["mount".into(), self.path.clone()]),
+            "mounted" if fstab_changed => Some(vec![
+                "mount".into(),
+                "-o".into(),
+                format!("remount,{}", self.opts),
+                self.path.clone(),
+            ]),
+            "unmounted" | "absent" if mounted => Some(vec!["umount".into(), self.path.clone()]),
+            "remounted" => Some(vec![
+                "mount".into(),
+                "-o".into(),
+                "remount".into(),
+                self.path.clone(),
+            ]),
+            _ => None,
+        };
+        if let Some(argv) = live {
+            if self.chroot {
+                plan.result.insert("live".into(), "skipped (chroot)".into());
+                if !plan.changed {
+                    plan.skipped = Some("skipped (chroot)".into());
+                }
+            } else {
+                if self.state == "mounted" && !mounted {
+                    plan.steps
+                        .push(run(vec!["mkdir".into(), "-p".into(), self.path.clone()]));
+                }
+                plan.diffs.push(super::Diff::new(
+                    &format!("{} (mount)", self.path),
+                    format!("mounted: {mounted}\n"),
+                    format!(
+                        "mounted: {}\n",
+                        self.state != "unmounted" && self.state != "absent"
+                    ),
+                ));
+                plan.step(run(argv));
+            }
+        }
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::Answer;
+    use crate::modules::testing::{args, cmd, file, plan_answers};
+    use minijinja::Value;
+
+    #[test]
+    fn fstab_entries() {
+        let a = args(
+            "mount",
+            &[
+                ("path", Value::from("/data")),
+                ("src", Value::from("UUID=abc")),
+                ("fstype", Value::from("ext4")),
+                ("state", Value::from("present")),
+            ],
+        );
+        let p = plan_answers(
+            &Mount,
+            a.clone(),
+            vec![
+                Answer::File(file("/etc/fstab", 0o644, "UUID=x / ext4 defaults 0 1\n")),
+                cmd(0, ""),
+            ],
+        );
+        let Step::Write(w) = &p.steps[0] else {
+            panic!()
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&w.content),
+            "UUID=x / ext4 defaults 0 1\nUUID=abc /data ext4 defaults 0 0\n"
+        );
+        let p = plan_answers(
+            &Mount,
+            a,
+            vec![
+                Answer::File(file(
+                    "/etc/fstab",
+                    0o644,
+                    "UUID=abc   /data  ext4 defaults 0 0\n",
+                )),
+                cmd(0, ""),
+            ],
+        );
+        assert!(!p.changed);
+        let a = args(
+            "mount",
+            &[
+                ("path", Value::from("/data")),
+                ("state", Value::from("absent")),
+            ],
+        );
+        let p = plan_answers(
+            &Mount,
+            a,
+            vec![
+                Answer::File(file(
+                    "/etc/fstab",
+                    0o644,
+                    "UUID=abc /data ext4 defaults 0 0\n# /data old\n",
+                )),
+                cmd(0, ""),
+            ],
+        );
+        let Step::Write(w) = &p.steps[0] else {
+            panic!()
+        };
+        assert_eq!(String::from_utf8_lossy(&w.content), "# /data old\n");
+    }
+}

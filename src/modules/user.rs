@@ -1,0 +1,473 @@
+//! `user`: local user accounts (useradd/usermod/userdel): uid, primary and supplementary
+//! groups (`append`), shell, home, comment, system accounts, hashed password and locking.
+
+use std::collections::BTreeSet;
+
+use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use crate::error::Result;
+use crate::shlex::quote;
+
+pub struct User;
+
+const OPTIONS: &[&str] = &[
+    "name",
+    "state",
+    "uid",
+    "group",
+    "groups",
+    "append",
+    "shell",
+    "home",
+    "create_home",
+    "createhome",
+    "system",
+    "comment",
+    "password",
+    "update_password",
+    "password_lock",
+    "remove",
+    "force",
+    "move_home",
+    "non_unique",
+    "expires",
+    "local",
+    "generate_ssh_key",
+    "ssh_key_bits",
+    "ssh_key_type",
+    "ssh_key_file",
+    "ssh_key_comment",
+    "ssh_key_passphrase",
+    "skeleton",
+    "umask",
+    "seuser",
+    "hidden",
+    "login_class",
+];
+
+impl Module for User {
+    fn name(&self) -> &'static str {
+        "user"
+    }
+    fn options(&self) -> Option<&'static [&'static str]> {
+        Some(OPTIONS)
+    }
+    fn prepare(&self, a: Args, _env: &ModuleEnv) -> Result<Box<dyn Planner>> {
+        super::file::unsupported(
+            &a,
+            &[
+                "generate_ssh_key",
+                "seuser",
+                "hidden",
+                "login_class",
+                "ssh_key_passphrase",
+            ],
+        )?;
+        let groups = match a.get(&["groups"]) {
+            None => None,
+            Some(_) => Some(a.list(&["groups"])?),
+        };
+        Ok(Box::new(UserPlan {
+            name: a.req_str(&["name"])?,
+            present: a
+                .choice(&["state"], &["present", "absent"], Some("present"))?
+                .as_deref()
+                == Some("present"),
+            uid: a.int(&["uid"])?,
+            group: a.str(&["group"])?,
+            groups,
+            append: a.bool(&["append"], false)?,
+            shell: a.str(&["shell"])?,
+            home: a.str(&["home"])?,
+            create_home: a.bool(&["create_home", "createhome"], true)?,
+            system: a.bool(&["system"], false)?,
+            comment: a.str(&["comment"])?,
+            password: a.str(&["password"])?,
+            update_always: a
+                .choice(
+                    &["update_password"],
+                    &["always", "on_create"],
+                    Some("always"),
+                )?
+                .as_deref()
+                == Some("always"),
+            password_lock: a.opt_bool(&["password_lock"])?,
+            remove: a.bool(&["remove"], false)?,
+            force: a.bool(&["force"], false)?,
+            move_home: a.bool(&["move_home"], false)?,
+            non_unique: a.bool(&["non_unique"], false)?,
+            skeleton: a.str(&["skeleton"])?,
+        }))
+    }
+}
+
+struct UserPlan {
+    name: String,
+    present: bool,
+    uid: Option<i64>,
+    group: Option<String>,
+    groups: Option<Vec<String>>,
+    append: bool,
+    shell: Option<String>,
+    home: Option<String>,
+    create_home: bool,
+    system: bool,
+    comment: Option<String>,
+    password: Option<String>,
+    update_always: bool,
+    password_lock: Option<bool>,
+    remove: bool,
+    force: bool,
+    move_home: bool,
+    non_unique: bool,
+    skeleton: Option<String>,
+}
+
+/// usermod options with a before/after description.
+#[derive(Default)]
+struct Changes {
+    before: String,
+    after: String,
+    opts: Vec<String>,
+}
+
+impl Changes {
+    fn note(&mut self, field: &str, old: &str, new: &str) {
+        self.before.push_str(&format!("{field}: {old}\n"));
+        self.after.push_str(&format!("{field}: {new}\n"));
+    }
+    fn change(&mut self, flag: &str, field: &str, old: &str, new: &str) {
+        self.note(field, old, new);
+        self.opts.push(flag.to_string());
+        self.opts.push(new.to_string());
+    }
+}
+
+fn run(argv: Vec<String>) -> Step {
+    Step::Run {
+        cmd: Command {
+            argv: Some(argv),
+            ..Default::default()
+        },
+        ok_rcs: vec![0],
+    }
+}
+
+impl Planner for UserPlan {
+    fn probes(&self) -> Vec<Probe> {
+        let n = quote(&self.name);
+        let mut wanted: Vec<String> = self.groups.clone().unwrap_or_default();
+        if let Some(g) = &self.group {
+            wanted.push(g.clone());
+        }
+        let groups = wanted
+            .iter()
+            .map(|g| quote(g))
+            .collect::<Vec<_>>()
+            .join(" ");
+        vec![
+            Probe::Command(format!("getent passwd {n}; true")),
+            Probe::Command(format!("id -Gn {n} 2>/dev/null; true")),
+            Probe::Command(if groups.is_empty() {
+                "true".into()
+            } else {
+                format!("getent group {groups}; true")
+            }),
+            Probe::Command(if self.password.is_some() || self.password_lock.is_some() {
+                format!("getent shadow {n} | cut -d: -f2; true")
+            } else {
+                "true".into()
+            }),
+        ]
+    }
+
+    fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
+        let passwd = obs.cmd(0)?.stdout.trim().to_string();
+        let exists = !passwd.is_empty();
+        let mut plan = Plan::ok().with("name", self.name.as_str());
+        let label = format!("user {}", self.name);
+        if !self.present {
+            if exists {
+                let mut argv = vec!["userdel".to_string()];
+                if self.remove {
+                    argv.push("-r".into());
+                }
+                if self.force {
+                    argv.push("-f".into());
+                }
+                argv.push(self.name.clone());
+                plan.diffs.push(super::Diff::new(
+                    &label,
+                    "state: present\n",
+                    "state: absent\n",
+                ));
+                plan.step(run(argv));
+            }
+            return Ok(plan.with("state", "absent"));
+        }
+        let known_groups: Vec<(String, String)> = obs
+            .cmd(2)?
+            .stdout
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() >= 3).then(|| (f[0].to_string(), f[2].to_string()))
+            })
+            .collect();
+        let wanted: Vec<String> = self
+            .groups
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|g| !g.is_empty())
+            .collect();
+        for g in wanted.iter().chain(self.group.iter()) {
+            if !known_groups.iter().any(|(n, id)| n == g || id == g) {
+                return Ok(Plan::fail(format!("Group {g} does not exist")));
+            }
+        }
+        let f: Vec<&str> = passwd.split(':').collect();
+        let shadow = obs.cmd(3)?.stdout.trim().to_string();
+        let mut c = Changes::default();
+        if !exists {
+            let mut argv = vec!["useradd".to_string()];
+            if let Some(u) = self.uid {
+                argv.extend(["-u".into(), u.to_string()]);
+                if self.non_unique {
+                    argv.push("-o".into());
+                }
+            }
+            if let Some(g) = &self.group {
+                argv.extend(["-g".into(), g.clone()]);
+            }
+            if !wanted.is_empty() {
+                argv.extend(["-G".into(), wanted.join(",")]);
+            }
+            if let Some(s) = &self.shell {
+                argv.extend(["-s".into(), s.clone()]);
+            }
+            if let Some(c) = &self.comment {
+                argv.extend(["-c".into(), c.clone()]);
+            }
+            if let Some(h) = &self.home {
+                argv.extend(["-d".into(), h.clone()]);
+            }
+            if let Some(k) = &self.skeleton {
+                argv.extend(["-k".into(), k.clone()]);
+            }
+            if let Some(p) = &self.password {
+                argv.extend(["-p".into(), p.clone()]);
+            }
+            if self.system {
+                argv.push("-r".into());
+            }
+            argv.push(if self.create_home {
+                "-m".into()
+            } else {
+                "-M".into()
+            });
+            argv.push(self.name.clone());
+            plan.diffs.push(super::Diff::new(
+                &label,
+                "state: absent\n",
+                format!(
+                    "state: present\ngroups: {}\nshell: {}\n",
+                    wanted.join(","),
+                    self.shell.clone().unwrap_or_default()
+                ),
+            ));
+            plan.step(run(argv));
+            if self.password_lock == Some(true) {
+                plan.step(run(vec!["usermod".into(), "-L".into(), self.name.clone()]));
+            }
+            return Ok(plan.with("state", "present"));
+        }
+        let (cur_uid, cur_gid, cur_comment, cur_home, cur_shell) = (
+            f.get(2).copied().unwrap_or(""),
+            f.get(3).copied().unwrap_or(""),
+            f.get(4).copied().unwrap_or(""),
+            f.get(5).copied().unwrap_or(""),
+            f.get(6).copied().unwrap_or(""),
+        );
+        if let Some(u) = self.uid
+            && u.to_string() != cur_uid
+        {
+            c.change("-u", "uid", cur_uid, &u.to_string());
+            if self.non_unique {
+                c.opts.push("-o".into());
+            }
+        }
+        if let Some(g) = &self.group {
+            let want_gid = known_groups
+                .iter()
+                .find(|(n, id)| n == g || id == g)
+                .map(|(_, id)| id.clone())
+                .unwrap_or_default();
+            if want_gid != cur_gid {
+                c.change("-g", "group", cur_gid, g);
+            }
+        }
+        if self.groups.is_some() {
+            let ids: Vec<String> = obs
+                .cmd(1)?
+                .stdout
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            let primary = known_groups
+                .iter()
+                .find(|(_, id)| id == cur_gid)
+                .map(|(n, _)| n.clone());
+            let current: BTreeSet<String> = ids
+                .into_iter()
+                .filter(|g| Some(g) != primary.as_ref())
+                .collect();
+            let want: BTreeSet<String> = wanted.iter().cloned().collect();
+            let differs = if self.append {
+                !want.is_subset(&current)
+            } else {
+                want != current
+            };
+            if differs {
+                let new: Vec<String> = if self.append {
+                    current.union(&want).cloned().collect()
+                } else {
+                    want.iter().cloned().collect()
+                };
+                c.note(
+                    "groups",
+                    &current.iter().cloned().collect::<Vec<_>>().join(","),
+                    &new.join(","),
+                );
+                if self.append {
+                    c.opts.push("-a".into());
+                }
+                c.opts.push("-G".into());
+                c.opts
+                    .push(want.iter().cloned().collect::<Vec<_>>().join(","));
+            }
+        }
+        if let Some(s) = &self.shell
+            && s != cur_shell
+        {
+            c.change("-s", "shell", cur_shell, s);
+        }
+        if let Some(comment) = &self.comment
+            && comment != cur_comment
+        {
+            c.change("-c", "comment", cur_comment, comment);
+        }
+        if let Some(h) = &self.home
+            && h != cur_home
+        {
+            c.change("-d", "home", cur_home, h);
+            if self.move_home {
+                c.opts.push("-m".into());
+            }
+        }
+        let cur_hash = shadow.trim_start_matches('!');
+        if let Some(p) = &self.password
+            && self.update_always
+            && p != cur_hash
+        {
+            c.note("password", "(changed)", "(new hash)");
+            c.opts.push("-p".into());
+            c.opts.push(p.clone());
+        }
+        match self.password_lock {
+            Some(true) if !shadow.starts_with('!') => {
+                c.note("locked", "false", "true");
+                c.opts.push("-L".into());
+            }
+            Some(false) if shadow.starts_with('!') => {
+                c.note("locked", "true", "false");
+                c.opts.push("-U".into());
+            }
+            _ => {}
+        }
+        if !c.opts.is_empty() {
+            let mut argv = vec!["usermod".to_string()];
+            argv.extend(c.opts);
+            argv.push(self.name.clone());
+            plan.diffs.push(super::Diff::new(&label, c.before, c.after));
+            plan.step(run(argv));
+        }
+        Ok(plan
+            .with("state", "present")
+            .with("uid", cur_uid)
+            .with("home", cur_home)
+            .with("shell", cur_shell))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::testing::{args, cmd, plan_answers};
+    use minijinja::Value;
+
+    fn a() -> Args {
+        args(
+            "user",
+            &[
+                ("name", Value::from("boxp")),
+                ("shell", Value::from("/bin/bash")),
+                ("groups", Value::from("sudo")),
+                ("append", Value::from(true)),
+            ],
+        )
+    }
+
+    #[test]
+    fn creates_then_converges() {
+        let p = plan_answers(
+            &User,
+            a(),
+            vec![cmd(0, ""), cmd(0, ""), cmd(0, "sudo:x:27:\n"), cmd(0, "")],
+        );
+        let Step::Run { cmd: c, .. } = &p.steps[0] else {
+            panic!()
+        };
+        assert_eq!(
+            c.argv.as_deref().unwrap(),
+            ["useradd", "-G", "sudo", "-s", "/bin/bash", "-m", "boxp"]
+        );
+        let p = plan_answers(
+            &User,
+            a(),
+            vec![
+                cmd(0, "boxp:x:1000:1000::/home/boxp:/bin/bash\n"),
+                cmd(0, "boxp sudo\n"),
+                cmd(0, "sudo:x:27:boxp\n"),
+                cmd(0, ""),
+            ],
+        );
+        assert!(!p.changed, "{p:?}");
+        let p = plan_answers(
+            &User,
+            a(),
+            vec![
+                cmd(0, "boxp:x:1000:1000::/home/boxp:/bin/sh\n"),
+                cmd(0, "boxp\n"),
+                cmd(0, "sudo:x:27:\n"),
+                cmd(0, ""),
+            ],
+        );
+        let Step::Run { cmd: c, .. } = &p.steps[0] else {
+            panic!()
+        };
+        assert_eq!(
+            c.argv.as_deref().unwrap(),
+            ["usermod", "-a", "-G", "sudo", "-s", "/bin/bash", "boxp"]
+        );
+    }
+
+    #[test]
+    fn missing_group_fails() {
+        let p = plan_answers(
+            &User,
+            a(),
+            vec![cmd(0, ""), cmd(0, ""), cmd(0, ""), cmd(0, "")],
+        );
+        assert_eq!(p.failed.as_deref(), Some("Group sudo does not exist"));
+    }
+}
