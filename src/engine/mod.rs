@@ -175,7 +175,7 @@ pub fn batches(serial: Option<&Value>, hosts: &[usize]) -> Result<Vec<Vec<usize>
     };
     let sizes: Vec<usize> = match serial {
         None => vec![n.max(1)],
-        Some(v) if v.kind() == minijinja::value::ValueKind::Seq => {
+        Some(v) if crate::template::is_list(v) => {
             v.try_iter()?.map(|x| size_of(&x)).collect::<Result<_>>()?
         }
         Some(v) => vec![size_of(v)?],
@@ -543,7 +543,7 @@ impl Shared {
         let mut loaded = VarMap::new();
         for (entry, span) in &pc.play.vars_files {
             let ctx = self.context(pc, h, None, &[]);
-            let candidates: Vec<Value> = if entry.kind() == minijinja::value::ValueKind::Seq {
+            let candidates: Vec<Value> = if crate::template::is_list(entry) {
                 entry.try_iter()?.collect()
             } else {
                 vec![entry.clone()]

@@ -122,7 +122,7 @@ fn loop_items(kind: &str, value: &Value, ctx: &Arc<Context>) -> Result<Vec<Value
         "items" | "flattened" => {
             let mut out = Vec::new();
             for i in seq(&v)? {
-                if i.kind() == ValueKind::Seq {
+                if crate::template::is_list(&i) {
                     out.extend(i.try_iter()?);
                 } else {
                     out.push(i);

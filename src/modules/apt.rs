@@ -326,7 +326,7 @@ impl AptPlan {
 impl Planner for AptPlan {
     fn probes(&self) -> Vec<Probe> {
         let mut p = vec![Probe::Command(
-            "now=$(date +%s); s=$(stat -c %Y /var/lib/apt/periodic/update-success-stamp 2>/dev/null || stat -c %Y /var/lib/apt/lists 2>/dev/null || echo 0); echo \"cache_age=$((now - s))\"; echo \"now=$now\""
+            "now=$(date +%s); s=$(stat -c %Y /var/lib/apt/periodic/update-success-stamp 2>/dev/null || stat -c %Y /var/lib/apt/lists 2>/dev/null || echo 0); echo \"cache_age=$((now - s))\"; src=$(stat -c %Y /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | sort -n | tail -n 1); echo \"sources_newer=$(( ${src:-0} > s ))\""
                 .into(),
         )];
         if !self.pkgs.is_empty() {
@@ -355,11 +355,14 @@ impl Planner for AptPlan {
             .lines()
             .find_map(|l| l.strip_prefix("cache_age="))
             .and_then(|v| v.trim().parse().ok());
+        // A source added or changed since the last refresh makes the lists stale too.
+        let sources_newer = cache.lines().any(|l| l.trim() == "sources_newer=1");
         let needs_update = self.update_cache
-            && match (self.cache_valid_time, age) {
-                (Some(valid), Some(age)) => age > valid,
-                _ => true,
-            };
+            && (sources_newer
+                || match (self.cache_valid_time, age) {
+                    (Some(valid), Some(age)) => age > valid,
+                    _ => true,
+                });
         let mut plan = Plan::ok();
         let mut installed = std::collections::HashMap::new();
         let mut policy = Vec::new();
@@ -753,6 +756,28 @@ mod tests {
             panic!()
         };
         assert!(cmd.shell.as_deref().unwrap().contains("apt-get purge"));
+    }
+
+    #[test]
+    fn a_new_source_makes_the_cache_stale() {
+        let p = plan_answers(
+            &Apt,
+            args(
+                "apt",
+                &[
+                    ("name", Value::from("kubelet")),
+                    ("update_cache", Value::from(true)),
+                    ("cache_valid_time", Value::from(3600)),
+                ],
+            ),
+            vec![
+                cmd(0, "cache_age=10\nsources_newer=1\n"),
+                cmd(0, ""),
+                cmd(0, ""),
+            ],
+        );
+        assert_eq!(p.steps.len(), 2, "refresh, then install: {p:?}");
+        assert!(p.failed.is_none());
     }
 
     #[test]

@@ -134,7 +134,9 @@ impl Args {
         match self.get(names) {
             None => Ok(Vec::new()),
             Some(v) => match v.kind() {
-                ValueKind::Seq => Ok(v.try_iter()?.map(|i| to_text(&i)).collect()),
+                ValueKind::Seq | ValueKind::Iterable => {
+                    Ok(v.try_iter()?.map(|i| to_text(&i)).collect())
+                }
                 ValueKind::String => Ok(to_text(v)
                     .split(',')
                     .map(str::trim)

@@ -1,7 +1,6 @@
 //! `assert`: fail unless every condition in `that` holds.
 
 use minijinja::Value;
-use minijinja::value::ValueKind;
 
 use super::{Args, Fixed, Module, ModuleEnv, Plan, Planner};
 use crate::error::{Error, Result};
@@ -20,7 +19,7 @@ impl Module for Assert {
             .get(&["that"])
             .cloned()
             .ok_or_else(|| Error::runtime("assert: missing required option 'that'"))?;
-        let conditions: Vec<Value> = if that.kind() == ValueKind::Seq {
+        let conditions: Vec<Value> = if crate::template::is_list(&that) {
             that.try_iter()?.collect()
         } else {
             vec![that]

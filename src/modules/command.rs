@@ -7,8 +7,6 @@
 //! `removes` decide (Ansible's rule), and it always reports changed when it runs unless
 //! `changed_when` says otherwise.
 
-use minijinja::value::ValueKind;
-
 use super::{Args, Command, FreeForm, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
 use crate::error::{Error, Result};
 use crate::template::to_text;
@@ -65,7 +63,7 @@ impl Module for ShellModule {
 fn prepare(a: Args, env: &ModuleEnv, shell: bool) -> Result<Box<dyn Planner>> {
     let raw = a.str(&["_raw_params", "cmd"])?;
     let argv = match a.get(&["argv"]) {
-        Some(v) if v.kind() == ValueKind::Seq => {
+        Some(v) if crate::template::is_list(v) => {
             Some(v.try_iter()?.map(|x| to_text(&x)).collect::<Vec<_>>())
         }
         Some(_) => return Err(Error::runtime(format!("{}: argv must be a list", a.module))),

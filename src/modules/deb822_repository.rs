@@ -6,7 +6,6 @@
 //! `.gpg` when binary), as Ansible does.
 
 use minijinja::Value;
-use minijinja::value::ValueKind;
 
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, plan_write};
@@ -55,7 +54,7 @@ pub fn file_stem(name: &str) -> String {
 fn words(a: &Args, name: &str) -> Result<Vec<String>> {
     match a.get(&[name]) {
         None => Ok(Vec::new()),
-        Some(v) if v.kind() == ValueKind::Seq => Ok(v.try_iter()?.map(|x| to_text(&x)).collect()),
+        Some(v) if crate::template::is_list(v) => Ok(v.try_iter()?.map(|x| to_text(&x)).collect()),
         Some(v) => Ok(to_text(v).split_whitespace().map(str::to_string).collect()),
     }
 }

@@ -106,7 +106,7 @@ impl Module for Uri {
         };
         let expected: Vec<i64> = match a.get(&["status_code"]) {
             None => vec![200],
-            Some(v) if v.kind() == ValueKind::Seq => v
+            Some(v) if crate::template::is_list(v) => v
                 .try_iter()?
                 .filter_map(|x| x.as_i64().or_else(|| to_text(&x).parse().ok()))
                 .collect(),

@@ -333,7 +333,7 @@ fn f_symmetric_difference(a: Value, b: Value) -> FResult {
 
 fn flatten_into(out: &mut Vec<Value>, value: &Value, levels: Option<i64>) {
     for item in value.try_iter().into_iter().flatten() {
-        if item.kind() == ValueKind::Seq && levels != Some(0) {
+        if super::is_list(&item) && levels != Some(0) {
             flatten_into(out, &item, levels.map(|l| l - 1));
         } else if !item.is_none() {
             out.push(item);
@@ -388,7 +388,7 @@ fn f_combine(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
     let recursive = a.flag(usize::MAX, "recursive");
     let mut acc = value;
     for other in &a.pos {
-        let others = if other.kind() == ValueKind::Seq {
+        let others = if super::is_list(other) {
             items(other)?
         } else {
             vec![other.clone()]
@@ -659,7 +659,7 @@ fn f_type_debug(value: Value) -> &'static str {
         ValueKind::Number if value.is_integer() => "int",
         ValueKind::Number => "float",
         ValueKind::String => "str",
-        ValueKind::Seq => "list",
+        ValueKind::Seq | ValueKind::Iterable => "list",
         ValueKind::Map => "dict",
         _ => "object",
     }
@@ -707,6 +707,49 @@ fn f_trim(value: Value, chars: Option<String>) -> String {
         Some(c) => s.trim_matches(|x| c.contains(x)).to_string(),
         None => s.trim().to_string(),
     }
+}
+
+/// Ansible's `extract`: `key | extract(container, morekey)` is `container[key][morekey]`.
+fn f_extract(key: Value, container: Value, more: Option<Value>) -> FResult {
+    let mut v = container.get_item(&key)?;
+    if let Some(m) = more {
+        let keys = if super::is_list(&m) {
+            items(&m)?
+        } else {
+            vec![m]
+        };
+        for k in keys {
+            v = v.get_item(&k)?;
+        }
+    }
+    Ok(v)
+}
+
+/// `dict(...)` as Python's: from a list of pairs, a mapping, and/or keyword arguments.
+fn g_dict(args: Rest<ValueOrKwargs>) -> FResult {
+    let a = Args::new(args);
+    let mut out: indexmap::IndexMap<String, Value> = indexmap::IndexMap::new();
+    for p in &a.pos {
+        match p.kind() {
+            ValueKind::Map => out.extend(value_to_map(p)),
+            ValueKind::Seq | ValueKind::Iterable => {
+                for pair in items(p)? {
+                    let kv = items(&pair)?;
+                    if kv.len() != 2 {
+                        return Err(err("dict() needs a list of (key, value) pairs"));
+                    }
+                    out.insert(to_text(&kv[0]), kv[1].clone());
+                }
+            }
+            _ => return Err(err("dict() needs a mapping or a list of pairs")),
+        }
+    }
+    if let Some(kw) = &a.kw {
+        for k in kw.try_iter()? {
+            out.insert(to_text(&k), kw.get_item(&k)?);
+        }
+    }
+    Ok(Value::from_pairs(out))
 }
 
 // ---- tests ----
@@ -892,6 +935,8 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("zip", f_zip);
     env.add_filter("type_debug", f_type_debug);
     env.add_filter("split", f_split);
+    env.add_filter("extract", f_extract);
+    env.add_function("dict", g_dict);
     env.add_filter("trim", f_trim);
     env.add_test("truthy", t_truthy);
     env.add_test("falsy", t_falsy);
@@ -1047,6 +1092,23 @@ mod tests {
         assert_eq!(render("{{ [1, 2] | join(',') }}"), "1,2");
         assert_eq!(render("{{ 12 | string }}"), "12");
         assert_eq!(render("{{ none is none }}"), "True");
+    }
+
+    #[test]
+    fn extract_and_dict_from_pairs() {
+        assert_eq!(
+            render("{{ ['a', 'b'] | map('extract', {'a': 1, 'b': 2}) | list }}"),
+            "[1, 2]"
+        );
+        assert_eq!(
+            render("{{ ['h'] | map('extract', {'h': {'ip': '10.0.0.1'}}, 'ip') | list }}"),
+            "['10.0.0.1']"
+        );
+        assert_eq!(
+            render("{{ dict(['a', 'b'] | zip([1, 2])) }}"),
+            "{'a': 1, 'b': 2}"
+        );
+        assert_eq!(render("{{ dict(x=1) }}"), "{'x': 1}");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use minijinja::value::{Rest, ValueKind, ValueOrKwargs};
+use minijinja::value::{Rest, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind, State, Value};
 
 use super::to_text;
@@ -88,7 +88,7 @@ fn run_lookup(
 ) -> Result<Vec<Value>, Error> {
     let mut flat = Vec::new();
     for t in terms {
-        if t.kind() == ValueKind::Seq {
+        if super::is_list(&t) {
             flat.extend(t.try_iter()?);
         } else {
             flat.push(t);

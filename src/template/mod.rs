@@ -86,6 +86,11 @@ fn build_env(opts: &TemplateOptions) -> Environment<'static> {
     env
 }
 
+/// A list, however minijinja made it (literal, `| list`, `+`, `map`, ...).
+pub fn is_list(value: &Value) -> bool {
+    matches!(value.kind(), ValueKind::Seq | ValueKind::Iterable)
+}
+
 /// Does this string need templating at all?
 pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
@@ -305,7 +310,7 @@ pub fn eval_condition(cond: &Value, ctx: &Arc<Context>) -> Result<bool> {
 pub fn render_value(value: &Value, ctx: &Arc<Context>) -> Result<Value> {
     match value.kind() {
         ValueKind::String => render_str(value.as_str().unwrap_or_default(), ctx),
-        ValueKind::Seq => {
+        ValueKind::Seq | ValueKind::Iterable => {
             let mut out = Vec::with_capacity(value.len().unwrap_or(0));
             for item in value.try_iter()? {
                 out.push(render_value(&item, ctx)?);
@@ -332,13 +337,15 @@ pub fn render_value(value: &Value, ctx: &Arc<Context>) -> Result<Value> {
 pub fn needs_templating(value: &Value) -> bool {
     match value.kind() {
         ValueKind::String => is_template(value.as_str().unwrap_or_default()),
-        ValueKind::Seq | ValueKind::Map => value.try_iter().into_iter().flatten().any(|k| {
-            if value.kind() == ValueKind::Map {
-                needs_templating(&k) || value.get_item(&k).is_ok_and(|v| needs_templating(&v))
-            } else {
-                needs_templating(&k)
-            }
-        }),
+        ValueKind::Seq | ValueKind::Iterable | ValueKind::Map => {
+            value.try_iter().into_iter().flatten().any(|k| {
+                if value.kind() == ValueKind::Map {
+                    needs_templating(&k) || value.get_item(&k).is_ok_and(|v| needs_templating(&v))
+                } else {
+                    needs_templating(&k)
+                }
+            })
+        }
         _ => false,
     }
 }
