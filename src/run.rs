@@ -37,13 +37,17 @@ pub fn parse_extra_vars(items: &[String]) -> Result<VarMap> {
                 out.insert(k.key_string()?, v.to_value());
             }
         } else if !item.is_empty() {
-            let words = crate::shlex::split(item)
+            // Split as Ansible splits `k=v`: quotes and {{ }} keep their spaces.
+            let words = crate::shlex::split_keep_quotes(item)
                 .map_err(|e| Error::usage(format!("bad --extra-vars: {e}")))?;
             for w in words {
                 let (k, v) = w.split_once('=').ok_or_else(|| {
                     Error::usage(format!("bad --extra-vars '{w}': expected key=value"))
                 })?;
-                out.insert(k.to_string(), minijinja::Value::from(v));
+                out.insert(
+                    k.to_string(),
+                    minijinja::Value::from(crate::shlex::unquote(v)),
+                );
             }
         }
     }
@@ -411,5 +415,8 @@ mod tests {
         assert_eq!(v["n"], Value::from(3));
         assert_eq!(v["l"].len(), Some(1));
         assert!(parse_extra_vars(&["novalue".into()]).is_err());
+        let v = parse_extra_vars(&["url=http://x/v{{ version }}/deb/ q='a b'".into()]).unwrap();
+        assert_eq!(v["url"], Value::from("http://x/v{{ version }}/deb/"));
+        assert_eq!(v["q"], Value::from("a b"));
     }
 }

@@ -331,8 +331,9 @@ impl Planner for AptPlan {
         )];
         if !self.pkgs.is_empty() {
             p.push(Probe::Command(format!("dpkg-query -W -f='${{Package}}\\t${{Version}}\\t${{db:Status-Abbrev}}\\t${{Status}}\\n' {} 2>/dev/null; true", self.names())));
+            // Probes must not write: apt builds its binary caches in memory here.
             p.push(Probe::Command(format!(
-                "apt-cache policy {} 2>/dev/null; true",
+                "apt-cache -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= policy {} 2>/dev/null; true",
                 self.names()
             )));
         }
@@ -343,7 +344,7 @@ impl Planner for AptPlan {
                 "upgrade"
             };
             p.push(Probe::Command(format!(
-                "apt-get -s -q {verb} 2>/dev/null | grep -c '^Inst ' ; true"
+                "apt-get -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -s -q {verb} 2>/dev/null | grep -c '^Inst ' ; true"
             )));
         }
         p

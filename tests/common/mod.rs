@@ -414,3 +414,72 @@ impl Run {
         found
     }
 }
+
+/// The signed apt repositories and keys endpoint (tests/fixtures/aptrepo.sh) served over HTTP
+/// on 127.0.0.1 by tests/fixtures/serve.py; stopped when dropped.
+pub struct RepoServer {
+    pub dir: PathBuf,
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl RepoServer {
+    pub fn start() -> RepoServer {
+        static DIR: OnceLock<PathBuf> = OnceLock::new();
+        let dir = DIR
+            .get_or_init(|| {
+                let script =
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/aptrepo.sh");
+                let out = Command::new("sh")
+                    .arg(script)
+                    .stderr(Stdio::null())
+                    .output()
+                    .expect("aptrepo.sh");
+                assert!(
+                    out.status.success(),
+                    "building the test apt repository failed"
+                );
+                PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+            })
+            .clone();
+        let serve = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/serve.py");
+        let mut child = Command::new("python3")
+            .arg(serve)
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let port = line.trim().parse().expect("serve.py prints its port");
+        RepoServer { dir, port, child }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The fingerprint of a repository's signing key (`kubernetes` or `cri-o`).
+    pub fn fingerprint(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join("fingerprints").join(name))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for RepoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The repository root (where ansible.cfg, playbooks/ and roles/ live).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}

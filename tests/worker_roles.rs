@@ -1,0 +1,389 @@
+//! The worker playbook and its roles (`playbooks/worker.yml`), run with `--chroot` against a
+//! real Debian root, with the signed apt repositories and the keys endpoint served locally:
+//! only the URLs' host part is overridden, so the roles' path templates are exercised.
+
+mod common;
+
+use std::os::unix::fs::MetadataExt;
+
+use common::{Project, Prov, RepoServer, Root, repo_root};
+
+/// `prov apply playbooks/worker.yml` from the repository root (its ansible.cfg and inventory),
+/// with the upstream hosts replaced by the local server.
+fn worker(server: &RepoServer, root: &Root) -> Prov {
+    let url = server.url();
+    Prov::new()
+        .cwd(&repo_root())
+        .args(["apply", "playbooks/worker.yml", "--limit", "golyat-1"])
+        .chroot(root)
+        .arg("-e")
+        .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/boxp.keys"))
+}
+
+fn prepare(root: &Root) {
+    // What the seed's autoinstall leaves behind: cloud-init allows passwords, and a swap file.
+    root.write(
+        "etc/ssh/sshd_config.d/50-cloud-init.conf",
+        "PasswordAuthentication yes\n",
+    );
+    root.write(
+        "etc/fstab",
+        "# /etc/fstab\nUUID=0a1b / ext4 defaults 0 1\n/swap.img none swap sw 0 0\n",
+    );
+}
+
+fn sh(root: &Root, script: &str) -> String {
+    let out = root.sh(script);
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn worker_playbook_builds_a_golyat_root() {
+    let server = RepoServer::start();
+    let root = Root::new();
+    prepare(&root);
+    worker(&server, &root).json().run().ok();
+
+    // sshd: the effective settings win over cloud-init's drop-in.
+    let effective = sh(&root, "sshd -T");
+    for want in [
+        "permitrootlogin no",
+        "passwordauthentication no",
+        "pubkeyauthentication yes",
+        "kbdinteractiveauthentication no",
+    ] {
+        assert!(
+            effective.lines().any(|l| l == want),
+            "sshd -T lacks {want:?}"
+        );
+    }
+    // The admin user, sudo and keys.
+    assert!(sh(&root, "id boxp").contains("(sudo)"));
+    assert_eq!(sh(&root, "getent passwd boxp | cut -d: -f7"), "/bin/bash\n");
+    sh(&root, "visudo -c");
+    assert_eq!(
+        root.read("etc/sudoers.d/boxp"),
+        "boxp ALL=(ALL:ALL) NOPASSWD: ALL\n"
+    );
+    assert_eq!(root.mode("etc/sudoers.d/boxp"), 0o440);
+    let keys = std::fs::read_to_string(server.dir.join("boxp.keys")).unwrap();
+    assert_eq!(root.read("home/boxp/.ssh/authorized_keys"), keys);
+    assert_eq!(root.mode("home/boxp/.ssh"), 0o700);
+    assert_eq!(root.mode("home/boxp/.ssh/authorized_keys"), 0o600);
+    let uid: u32 = sh(&root, "id -u boxp").trim().parse().unwrap();
+    assert_eq!(root.owner("home/boxp/.ssh/authorized_keys").0, uid);
+    // netplan: static address from the inventory, validated.
+    let netplan = root.read("etc/netplan/01-prov.yaml");
+    assert!(
+        netplan.contains("- 192.168.10.101/24")
+            && netplan.contains("via: 192.168.10.1")
+            && netplan.contains("name: \"e*\""),
+        "{netplan}"
+    );
+    assert!(netplan.contains("- 8.8.8.8\n          - 8.8.4.4"));
+    assert_eq!(root.mode("etc/netplan/01-prov.yaml"), 0o600);
+    sh(&root, "netplan generate --root-dir /");
+    // Repositories: deb822 with Signed-By and Architectures, keyrings de-armored.
+    let k8s = root.read("etc/apt/sources.list.d/kubernetes.sources");
+    assert!(
+        k8s.contains(&format!(
+            "URIs: {}/core:/stable:/v1.32/deb/\n",
+            server.url()
+        )),
+        "{k8s}"
+    );
+    assert!(
+        k8s.contains("Suites: /\n")
+            && k8s.contains("Architectures: amd64\n")
+            && k8s.contains("Signed-By: /etc/apt/keyrings/kubernetes-apt-keyring.gpg\n")
+    );
+    let crio = root.read("etc/apt/sources.list.d/cri-o.sources");
+    assert!(
+        crio.contains(&format!(
+            "URIs: {}/isv:/cri-o:/stable:/v1.32/deb/\n",
+            server.url()
+        )),
+        "{crio}"
+    );
+    for (keyring, name) in [
+        ("etc/apt/keyrings/kubernetes-apt-keyring.gpg", "kubernetes"),
+        ("etc/apt/keyrings/cri-o-apt-keyring.gpg", "cri-o"),
+    ] {
+        let data = std::fs::read(root.file(keyring)).unwrap();
+        assert!(!prov::pgp::is_armored(&data), "{keyring} is binary");
+        assert_eq!(
+            prov::pgp::fingerprints(&data).unwrap(),
+            vec![server.fingerprint(name)]
+        );
+    }
+    // Packages: pinned, the newest cri-o of the stream, all held.
+    let versions = sh(
+        &root,
+        "dpkg-query -W -f='${Package} ${Version}\\n' kubelet kubeadm kubectl cri-o",
+    );
+    assert_eq!(
+        versions,
+        "cri-o 1.32.1-1.1\nkubeadm 1.32.0-1.1\nkubectl 1.32.0-1.1\nkubelet 1.32.0-1.1\n"
+    );
+    assert_eq!(
+        sh(&root, "apt-mark showhold"),
+        "cri-o\nkubeadm\nkubectl\nkubelet\n"
+    );
+    // Kernel, swap, kubelet, units.
+    assert_eq!(root.read("etc/modules-load.d/overlay.conf"), "overlay\n");
+    assert_eq!(
+        root.read("etc/modules-load.d/br_netfilter.conf"),
+        "br_netfilter\n"
+    );
+    assert_eq!(
+        root.read("etc/sysctl.d/99-kubernetes-cri.conf"),
+        "net.ipv4.ip_forward=1\nnet.bridge.bridge-nf-call-iptables=1\nnet.bridge.bridge-nf-call-ip6tables=1\n"
+    );
+    assert!(
+        root.read("etc/fstab")
+            .contains("\n# /swap.img none swap sw 0 0\n")
+    );
+    assert!(root.read("etc/default/kubelet").contains("KUBELET_EXTRA_ARGS=\"--node-ip=192.168.10.101 --cluster-dns=10.96.0.10 --cluster-domain=cluster.local\""));
+    for unit in ["crio", "kubelet", "ssh"] {
+        assert!(
+            root.exists(&format!(
+                "etc/systemd/system/multi-user.target.wants/{unit}.service"
+            )),
+            "{unit} enabled"
+        );
+    }
+    assert!(root.mounts_inside().is_empty());
+
+    // Second apply: nothing to change.
+    let again = worker(&server, &root).json().run();
+    again.ok();
+    assert_eq!(
+        again.stats("golyat-1")["changed"],
+        0,
+        "{:?}",
+        again.tasks_with("golyat-1", "changed")
+    );
+
+    // Drift four things; the dry run reports exactly those four and touches nothing.
+    std::fs::write(root.file("etc/sysctl.d/99-kubernetes-cri.conf"), "net.ipv4.ip_forward=0\nnet.bridge.bridge-nf-call-iptables=1\nnet.bridge.bridge-nf-call-ip6tables=1\n").unwrap();
+    std::fs::write(
+        root.file("etc/default/kubelet"),
+        "KUBELET_EXTRA_ARGS=\"--node-ip=10.0.0.1\"\n",
+    )
+    .unwrap();
+    sh(&root, "echo kubelet install | dpkg --set-selections");
+    std::fs::remove_file(root.file("etc/modules-load.d/overlay.conf")).unwrap();
+    let before = root.snapshot();
+    let check = worker(&server, &root)
+        .args(["--check", "--diff"])
+        .json()
+        .run();
+    check.ok();
+    assert_eq!(
+        before.diff(&root.snapshot()),
+        Vec::<String>::new(),
+        "check mode modified the root"
+    );
+    assert_eq!(
+        check.tasks_with("golyat-1", "changed"),
+        [
+            "kubernetes_components : Hold the versions",
+            "kubernetes_components : Kernel modules, now and at boot",
+            "kubernetes_components : Kernel parameters for container networking",
+            "kubernetes_components : kubelet settings",
+        ]
+    );
+    let diff = &check.task("golyat-1", "kubernetes_components : kubelet settings")["diff"][0];
+    assert_eq!(
+        diff["before"],
+        "KUBELET_EXTRA_ARGS=\"--node-ip=10.0.0.1\"\n"
+    );
+}
+
+#[test]
+fn arm64_nodes_get_the_arm64_repositories() {
+    let server = RepoServer::start();
+    let root = Root::new();
+    let url = server.url();
+    // Different URLs for the two architectures: the arm64 ones live under /arm64.
+    worker(&server, &root)
+        .args(["--tags", "k8s-repos", "-e", "ansible_architecture=aarch64"])
+        .arg("-e")
+        .arg(format!(
+            "kubernetes_apt_repository_arm64={url}/arm64/core:/stable:/v{{{{ kubernetes_version }}}}/deb/ crio_apt_repository_arm64={url}/arm64/isv:/cri-o:/stable:/v{{{{ crio_version }}}}/deb/"
+        ))
+        .run()
+        .ok();
+    let k8s = root.read("etc/apt/sources.list.d/kubernetes.sources");
+    assert!(
+        k8s.contains(&format!("URIs: {url}/arm64/core:/stable:/v1.32/deb/\n")),
+        "{k8s}"
+    );
+    assert!(k8s.contains("Architectures: arm64\n"), "{k8s}");
+    let crio = root.read("etc/apt/sources.list.d/cri-o.sources");
+    assert!(
+        crio.contains(&format!(
+            "URIs: {url}/arm64/isv:/cri-o:/stable:/v1.32/deb/\n"
+        )) && crio.contains("Architectures: arm64\n"),
+        "{crio}"
+    );
+    // The repository tasks ran alone: no packages were installed.
+    assert!(!root.exists("usr/bin/kubelet"));
+}
+
+#[test]
+fn key_endpoint_failures_never_lock_anyone_out() {
+    let server = RepoServer::start();
+    let root = Root::new();
+    worker(&server, &root).args(["--tags", "users"]).run().ok();
+    let good = root.read("home/boxp/.ssh/authorized_keys");
+    let url = server.url();
+    for (bad, why) in [
+        (format!("{url}/status/500"), "HTTP Error 500"),
+        (format!("{url}/empty.keys"), "contains no SSH public key"),
+        (format!("{url}/html.keys"), "is not an SSH public key"),
+    ] {
+        let run = worker(&server, &root)
+            .args(["--tags", "users", "-e"])
+            .arg(format!("user_management_github_keys_url={bad}"))
+            .run();
+        run.code(2).stdout_has(why);
+        assert_eq!(
+            root.read("home/boxp/.ssh/authorized_keys"),
+            good,
+            "{bad} changed authorized_keys"
+        );
+    }
+}
+
+#[test]
+fn repository_key_fingerprints_are_enforced() {
+    let server = RepoServer::start();
+    let root = Root::new();
+    let run = worker(&server, &root)
+        .args([
+            "--tags",
+            "k8s-repos",
+            "-e",
+            "kubernetes_apt_key_fingerprint=0123456789ABCDEF0123456789ABCDEF01234567",
+        ])
+        .run();
+    run.code(2).stdout_has("key fingerprint mismatch");
+    assert!(!root.exists("etc/apt/sources.list.d/kubernetes.sources"));
+    assert!(!root.exists("etc/apt/keyrings/kubernetes-apt-keyring.gpg"));
+    let fpr = server.fingerprint("kubernetes");
+    worker(&server, &root)
+        .args(["--tags", "k8s-repos", "-e"])
+        .arg(format!("kubernetes_apt_key_fingerprint={fpr}"))
+        .run()
+        .ok();
+    assert!(root.exists("etc/apt/sources.list.d/kubernetes.sources"));
+}
+
+#[test]
+fn netplan_is_validated_before_it_is_written() {
+    let server = RepoServer::start();
+    let root = Root::new();
+    let run = worker(&server, &root)
+        .args(["--tags", "network", "-e", "network_prefix=99"])
+        .run();
+    run.code(2).stdout_has("failed to validate");
+    assert!(!root.exists("etc/netplan/01-prov.yaml"));
+}
+
+#[test]
+fn a_new_worker_takes_one_inventory_entry() {
+    let server = RepoServer::start();
+    let root = Root::new();
+    let p = Project::new();
+    let src = repo_root();
+    let copy = Command::new("cp")
+        .arg("-r")
+        .args(["ansible.cfg", "inventory", "playbooks", "roles", "vars"].map(|f| src.join(f)))
+        .arg(&p.dir.path)
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    let hosts = p.path("inventory/production/hosts.yml");
+    let text = std::fs::read_to_string(&hosts).unwrap();
+    let entry = "        golyat-3:\n          ansible_host: 192.168.10.106\n          node_ip: 192.168.10.106\n";
+    assert!(text.contains(entry));
+    let added = text.replace(entry, &format!("{entry}        golyat-4:\n          ansible_host: 192.168.10.107\n          node_ip: 192.168.10.107\n"));
+    std::fs::write(&hosts, added).unwrap();
+    Prov::apply(&p, "playbooks/worker.yml")
+        .args(["--list-hosts", "--limit", "workers"])
+        .run()
+        .ok()
+        .stdout_has("hosts (4):")
+        .stdout_has("golyat-4");
+    let url = server.url();
+    Prov::apply(&p, "playbooks/worker.yml")
+        .args(["--limit", "golyat-4", "-e"])
+        .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/boxp.keys"))
+        .chroot(&root)
+        .run()
+        .ok();
+    assert!(
+        root.read("etc/netplan/01-prov.yaml")
+            .contains("- 192.168.10.107/24")
+    );
+    assert!(
+        root.read("etc/default/kubelet")
+            .contains("--node-ip=192.168.10.107 ")
+    );
+    let m = std::fs::metadata(root.file("etc/default/kubelet")).unwrap();
+    assert_eq!(m.mode() & 0o777, 0o644);
+}
+
+use std::process::Command;
+
+#[test]
+fn the_playbook_still_passes_ansible_syntax_check() {
+    let script = repo_root().join("tests/fixtures/ansible.sh");
+    let out = Command::new("sh").arg(script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "installing ansible: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ansible_playbook = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let check = Command::new(&ansible_playbook)
+        .current_dir(repo_root())
+        .args(["--syntax-check", "playbooks/worker.yml"])
+        .env("ANSIBLE_NOCOLOR", "1")
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "ansible-playbook --syntax-check failed:\n{}\n{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    // Ansible and prov read the inventory the same way.
+    let inventory = std::path::Path::new(&ansible_playbook).with_file_name("ansible-inventory");
+    let theirs = Command::new(inventory)
+        .current_dir(repo_root())
+        .arg("--list")
+        .output()
+        .unwrap();
+    assert!(
+        theirs.status.success(),
+        "{}",
+        String::from_utf8_lossy(&theirs.stderr)
+    );
+    let ours = Prov::new()
+        .cwd(&repo_root())
+        .args(["inventory", "--list"])
+        .run();
+    let theirs: serde_json::Value = serde_json::from_slice(&theirs.stdout).unwrap();
+    let ours = ours.json();
+    assert_eq!(ours["_meta"]["hostvars"], theirs["_meta"]["hostvars"]);
+    for g in ["workers", "control_plane"] {
+        assert_eq!(ours[g]["hosts"], theirs[g]["hosts"], "{g}");
+    }
+}
