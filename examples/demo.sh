@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Build prov and provision a throw-away Debian root (an overlay over the cached test root)
-# with examples/site.yml: a dry run with diffs, the real run, then a re-run that changes
-# nothing. Needs root (mounts and chroot). Usage: examples/demo.sh [PLAYBOOK]
+# The main job, on a throw-away root: build prov, then provision an overlay copy of the cached
+# Debian test root as worker golyat-1 with playbooks/worker.yml — a dry run with diffs, the
+# real run, then a re-run that changes nothing. The Kubernetes/CRI-O repositories and the
+# GitHub keys endpoint are served locally (tests/fixtures), since this machine cannot reach
+# pkgs.k8s.io or github.com; only the URLs' host part differs from production.
+# Needs root (mounts and chroot).
+#   examples/demo.sh                  # the worker playbook
+#   examples/demo.sh examples/site.yml   # any other playbook, without the repository server
 set -euo pipefail
 cd "$(dirname "$0")/.."
-playbook=${1:-examples/site.yml}
+playbook=${1:-playbooks/worker.yml}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build --release --quiet
 prov="$CARGO_TARGET_DIR/release/prov"
@@ -12,10 +17,25 @@ base=$(tests/fixtures/rootfs.sh)
 work=$(mktemp -d /tmp/prov-demo.XXXXXX)
 mkdir -p "$work/upper" "$work/work" "$work/root"
 mount -t overlay overlay -o "lowerdir=$base,upperdir=$work/upper,workdir=$work/work" "$work/root"
-trap 'umount "$work/root" 2>/dev/null || umount -l "$work/root"; rm -rf "$work"' EXIT
+server=""
+cleanup() {
+    [ -n "$server" ] && kill "$server" 2>/dev/null
+    umount "$work/root" 2>/dev/null || umount -l "$work/root"
+    rm -rf "$work"
+}
+trap cleanup EXIT
+args=(--chroot "$work/root")
+if [ "$playbook" = playbooks/worker.yml ]; then
+    www=$(tests/fixtures/aptrepo.sh 2>/dev/null)
+    coproc SERVE { exec python3 tests/fixtures/serve.py "$www"; }
+    server=$SERVE_PID
+    read -r port <&"${SERVE[0]}"
+    url="http://127.0.0.1:$port"
+    args+=(--limit golyat-1 -e "kubernetes_apt_base_url=$url crio_apt_base_url=$url user_management_github_keys_url=$url/boxp.keys")
+fi
 echo "== dry run (prov check) =="
-"$prov" check "$playbook" --chroot "$work/root"
+"$prov" check "$playbook" "${args[@]}"
 echo "== apply =="
-"$prov" apply "$playbook" --chroot "$work/root"
+"$prov" apply "$playbook" "${args[@]}"
 echo "== re-apply: nothing to change =="
-"$prov" apply "$playbook" --chroot "$work/root"
+"$prov" apply "$playbook" "${args[@]}"

@@ -387,3 +387,127 @@ fn the_playbook_still_passes_ansible_syntax_check() {
         assert_eq!(ours[g]["hosts"], theirs[g]["hosts"], "{g}");
     }
 }
+
+#[test]
+fn downloads_requests_groups_mounts_and_repo_lines() {
+    let server = RepoServer::start();
+    let root = Root::new();
+    let url = server.url();
+    let key_sha = {
+        use sha2::Digest;
+        let data = std::fs::read(server.dir.join("core:/stable:/v1.32/deb/Release.key")).unwrap();
+        format!("{:x}", sha2::Sha256::digest(&data))
+    };
+    let p = Project::new().file(
+        "site.yml",
+        &format!(
+            r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: download
+      get_url: {{url: "{url}/core:/stable:/v1.32/deb/Release.key", dest: /etc/k8s.asc, mode: "0640", checksum: "sha256:{key_sha}"}}
+    - name: bad checksum
+      get_url: {{url: "{url}/boxp.keys", dest: /etc/never, checksum: "sha256:0000"}}
+      ignore_errors: true
+      register: bad
+    - name: request
+      uri: {{url: "{url}/boxp.keys", return_content: true}}
+      register: keys
+    - name: missing page
+      uri: {{url: "{url}/status/404", status_code: [200, 404]}}
+      register: missing
+    - name: results
+      assert:
+        that:
+          - bad is failed
+          - "'did not match' in bad.msg"
+          - keys.status == 200
+          - keys.content.startswith('ssh-ed25519')
+          - missing.status == 404
+    - name: group
+      group: {{name: kube, gid: 2001}}
+    - name: fstab entry
+      mount: {{path: /data, src: "UUID=1234", fstype: ext4, state: present}}
+    - name: one-line repo
+      apt_repository: {{repo: "deb [signed-by=/etc/apt/keyrings/k.gpg] {url}/core:/stable:/v1.32/deb/ /", filename: oneline, update_cache: false}}
+"#
+        ),
+    );
+    for _ in 0..2 {
+        Prov::apply(&p, "site.yml").chroot(&root).run().ok();
+    }
+    let again = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    assert_eq!(
+        again.tasks_with("localhost", "changed"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        std::fs::read(root.file("etc/k8s.asc")).unwrap(),
+        std::fs::read(server.dir.join("core:/stable:/v1.32/deb/Release.key")).unwrap()
+    );
+    assert_eq!(root.mode("etc/k8s.asc"), 0o640);
+    assert!(!root.exists("etc/never"));
+    assert!(sh(&root, "getent group kube").starts_with("kube:x:2001:"));
+    assert!(
+        root.read("etc/fstab")
+            .contains("UUID=1234 /data ext4 defaults 0 0\n")
+    );
+    assert_eq!(
+        root.read("etc/apt/sources.list.d/oneline.list"),
+        format!("deb [signed-by=/etc/apt/keyrings/k.gpg] {url}/core:/stable:/v1.32/deb/ /\n")
+    );
+}
+
+#[test]
+fn a_dry_run_of_a_fresh_root_goes_all_the_way() {
+    // Ansible's check mode stops at the first task that depends on an earlier one (the keys
+    // of a user not created yet, packages from a repository not added yet). prov's dry run
+    // carries the predicted users, files and package installs forward.
+    let server = RepoServer::start();
+    let root = Root::new();
+    prepare(&root);
+    let before = root.snapshot();
+    let check = worker(&server, &root)
+        .args(["--check", "--diff"])
+        .json()
+        .run();
+    check.ok();
+    assert_eq!(before.diff(&root.snapshot()), Vec::<String>::new());
+    let keys = check.task("golyat-1", "user_management : Authorized keys from GitHub");
+    assert_eq!(keys["status"], "changed");
+    assert_eq!(
+        keys["diff"][1]["after"],
+        std::fs::read_to_string(server.dir.join("boxp.keys")).unwrap()
+    );
+    let pkgs = check.task(
+        "golyat-1",
+        "kubernetes_components : Kubernetes and CRI-O packages",
+    );
+    assert_eq!(pkgs["status"], "changed");
+    assert_eq!(
+        pkgs["diff"][0]["after"],
+        "kubelet 1.32.0-1.1\nkubeadm 1.32.0-1.1\nkubectl 1.32.0-1.1\ncri-o (candidate)\n"
+    );
+    let units = check.task(
+        "golyat-1",
+        "kubernetes_components : CRI-O and kubelet start at boot",
+    );
+    assert_eq!(
+        units["status"], "skipped",
+        "units come with packages the dry run did not install"
+    );
+    let predicted = check.tasks_with("golyat-1", "changed");
+    let apply = worker(&server, &root).json().run();
+    apply.ok();
+    let made = apply.tasks_with("golyat-1", "changed");
+    let extra: Vec<&String> = made.iter().filter(|t| !predicted.contains(t)).collect();
+    assert_eq!(
+        extra,
+        ["kubernetes_components : CRI-O and kubelet start at boot"]
+    );
+    assert!(
+        predicted.iter().all(|t| made.contains(t)),
+        "every predicted change was made"
+    );
+}

@@ -48,6 +48,8 @@ pub struct HostRun {
     pub notified: IndexSet<usize>,
     /// In check mode, the states earlier tasks would have produced, by path.
     pub overlay: HashMap<String, FileState>,
+    /// In check mode, the users and packages earlier tasks would have created.
+    pub predicted: crate::modules::Predicted,
 }
 
 impl HostRun {
@@ -67,6 +69,7 @@ impl HostRun {
             stats: Stats::default(),
             notified: IndexSet::new(),
             overlay: HashMap::new(),
+            predicted: Default::default(),
         }
     }
 

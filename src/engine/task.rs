@@ -520,6 +520,14 @@ async fn run_module(
         environment: environment(t, ctx)?,
         verbosity: s.opts.verbosity,
         http: s.http.clone(),
+        predicted: if check {
+            let host = s.hosts[h].lock().unwrap();
+            let mut p = host.predicted.clone();
+            p.paths = host.overlay.keys().cloned().collect();
+            p
+        } else {
+            Default::default()
+        },
     };
     let planner = module.prepare(args, &env)?;
     let probes = planner.probes();
@@ -594,6 +602,9 @@ async fn run_module(
         let mut host = s.hosts[h].lock().unwrap();
         for step in &plan.steps {
             predict(&mut host.overlay, step, &observed);
+        }
+        for p in &plan.predictions {
+            host.predicted.record(p);
         }
         return Ok(run);
     }

@@ -151,6 +151,8 @@ struct AptPlan {
     only_upgrade: bool,
     clean: bool,
     env: Vec<(String, String)>,
+    /// A dry run where an earlier task would have changed the apt sources.
+    predicted_sources: bool,
 }
 
 impl Module for Apt {
@@ -244,6 +246,11 @@ impl Module for Apt {
             only_upgrade: a.bool(&["only_upgrade"], false)?,
             clean: a.bool(&["clean"], false)?,
             env: env_vars,
+            predicted_sources: env
+                .predicted
+                .paths
+                .iter()
+                .any(|p| p.starts_with("/etc/apt/sources.list")),
         }))
     }
 }
@@ -357,7 +364,8 @@ impl Planner for AptPlan {
             .find_map(|l| l.strip_prefix("cache_age="))
             .and_then(|v| v.trim().parse().ok());
         // A source added or changed since the last refresh makes the lists stale too.
-        let sources_newer = cache.lines().any(|l| l.trim() == "sources_newer=1");
+        let sources_newer =
+            cache.lines().any(|l| l.trim() == "sources_newer=1") || self.predicted_sources;
         let needs_update = self.update_cache
             && (sources_newer
                 || match (self.cache_valid_time, age) {
@@ -550,6 +558,11 @@ impl Planner for AptPlan {
                 .collect::<Vec<_>>()
                 .join(" ");
             plan.step(self.run(self.with_lock_wait(&format!("apt-get install {flags} {pkgs}"))));
+            let names = install
+                .iter()
+                .map(|p| p.split('=').next().unwrap_or(p).to_string())
+                .collect();
+            plan.predictions.push(super::Prediction::Packages(names));
         }
         if !remove.is_empty() {
             let verb = if self.purge { "purge" } else { "remove" };

@@ -181,7 +181,9 @@ impl Module for AuthorizedKey {
                 "refusing to use {source}: it contains no SSH public key (the authorized_keys file is left unchanged)"
             )))));
         }
+        let predicted_home = env.predicted.users.get(&user).cloned();
         Ok(Box::new(KeyPlan {
+            predicted_home,
             user,
             keys,
             path: a.str(&["path"])?,
@@ -202,6 +204,8 @@ struct KeyPlan {
     manage_dir: bool,
     present: bool,
     exclusive: bool,
+    /// In a dry run: the home of a user an earlier task would create.
+    predicted_home: Option<String>,
 }
 
 impl Planner for KeyPlan {
@@ -217,10 +221,19 @@ impl Planner for KeyPlan {
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let out = &obs.cmd(0)?.stdout;
+        let mut out = obs.cmd(0)?.stdout.clone();
         if out.trim() == "nouser" {
-            return Ok(Plan::fail(format!("Failed to lookup user {}", self.user)));
+            let Some(home) = &self.predicted_home else {
+                return Ok(Plan::fail(format!("Failed to lookup user {}", self.user)));
+            };
+            // The user does not exist yet; an earlier task of this dry run creates it.
+            let p = self
+                .path
+                .clone()
+                .unwrap_or_else(|| format!("{home}/.ssh/authorized_keys"));
+            out = format!("uid={u}\ngid={u}\nhome={home}\npath={p}\n", u = self.user);
         }
+        let out = &out;
         let (head, content) = match out.split_once("content:\n") {
             Some((h, c)) => (h, Some(c.to_string())),
             None => (out.as_str(), None),

@@ -109,6 +109,8 @@ pub struct ModuleEnv {
     pub verbosity: u8,
     /// Controller-side downloads (cached per run).
     pub http: std::sync::Arc<crate::http::Client>,
+    /// In check mode: what earlier tasks would have done.
+    pub predicted: Predicted,
 }
 
 impl ModuleEnv {
@@ -400,6 +402,37 @@ pub struct Plan {
     /// For modules whose effect is a command (command/shell): in check mode they are
     /// skipped rather than predicted, per Ansible's rules.
     pub runs_command: bool,
+    /// Effects beyond files that later tasks of a dry run should assume (see [`Predicted`]).
+    pub predictions: Vec<Prediction>,
+}
+
+/// A non-file effect a plan would have, recorded in check mode for later tasks.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Prediction {
+    /// A user account would be created, with this home directory.
+    User { name: String, home: String },
+    /// These packages would be installed.
+    Packages(Vec<String>),
+}
+
+/// What earlier tasks of a dry run would have done (empty outside check mode): files they
+/// would have written, users they would have created, packages they would have installed.
+#[derive(Clone, Debug, Default)]
+pub struct Predicted {
+    pub paths: Vec<String>,
+    pub users: std::collections::HashMap<String, String>,
+    pub packages: Vec<String>,
+}
+
+impl Predicted {
+    pub fn record(&mut self, p: &Prediction) {
+        match p {
+            Prediction::User { name, home } => {
+                self.users.insert(name.clone(), home.clone());
+            }
+            Prediction::Packages(names) => self.packages.extend(names.iter().cloned()),
+        }
+    }
 }
 
 impl Plan {

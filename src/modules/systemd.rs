@@ -74,6 +74,7 @@ impl Module for Systemd {
             no_block: a.bool(&["no_block"], false)?,
             force: a.bool(&["force"], false)?,
             chroot: env.is_chroot,
+            packages_pending: !env.predicted.packages.is_empty(),
         }))
     }
 }
@@ -108,6 +109,7 @@ impl Module for Service {
             no_block: false,
             force: false,
             chroot: env.is_chroot,
+            packages_pending: !env.predicted.packages.is_empty(),
         }))
     }
 }
@@ -122,6 +124,8 @@ struct UnitPlan {
     no_block: bool,
     force: bool,
     chroot: bool,
+    /// A dry run where an earlier task would install packages (which may bring the unit).
+    packages_pending: bool,
 }
 
 fn systemctl(args: &[&str]) -> Step {
@@ -182,11 +186,15 @@ impl Planner for UnitPlan {
         let not_found = unit_file_state.contains("No such file")
             || unit_file_state == "not-found"
             || unit_file_state.is_empty();
-        if not_found
-            && (self.enabled.is_some()
-                || self.masked == Some(false)
-                || (self.state.is_some() && !self.chroot))
-        {
+        let needs_unit = self.enabled.is_some()
+            || self.masked == Some(false)
+            || (self.state.is_some() && !self.chroot);
+        if not_found && needs_unit && self.packages_pending {
+            return Ok(Plan::skip(format!(
+                "unit {name} is not installed yet: an earlier task of this dry run installs packages"
+            )));
+        }
+        if not_found && needs_unit {
             return Ok(Plan::fail(format!(
                 "Could not find the requested service {name}: host"
             )));

@@ -21,6 +21,7 @@ pub fn env() -> ModuleEnv {
         environment: Vec::new(),
         verbosity: 0,
         http: Default::default(),
+        predicted: Default::default(),
     }
 }
 

@@ -276,6 +276,13 @@ impl Planner for UserPlan {
                 ),
             ));
             plan.step(run(argv));
+            plan.predictions.push(super::Prediction::User {
+                name: self.name.clone(),
+                home: self
+                    .home
+                    .clone()
+                    .unwrap_or_else(|| format!("/home/{}", self.name)),
+            });
             if self.password_lock == Some(true) {
                 plan.step(run(vec!["usermod".into(), "-L".into(), self.name.clone()]));
             }

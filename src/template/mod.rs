@@ -81,6 +81,8 @@ fn build_env(opts: &TemplateOptions) -> Environment<'static> {
         out.write_str(&to_text(value))
             .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "write failed"))
     });
+    // Python's str/dict/list methods (`x.startswith('a')`, `d.items()`), as Ansible templates use them.
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     filters::register(&mut env);
     lookup::register(&mut env);
     env
@@ -519,6 +521,20 @@ mod tests {
         assert!(eval_condition(&Value::from("items | length > 0"), &c).unwrap());
         assert!(!eval_condition(&Value::from("{{ s }}"), &c).unwrap());
         assert!(eval_condition(&Value::from(true), &c).unwrap());
+    }
+
+    #[test]
+    fn python_methods_work() {
+        let c = ctx("s: ssh-ed25519 AAAA\nd: {a: 1}\n");
+        assert!(eval_condition(&Value::from("s.startswith('ssh-')"), &c).unwrap());
+        assert_eq!(
+            render_str(
+                "{{ s.split()[1] }} {{ d.items() | list }} {{ s.upper() }}",
+                &c
+            )
+            .unwrap(),
+            Value::from("AAAA [['a', 1]] SSH-ED25519 AAAA")
+        );
     }
 
     #[test]
