@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::playbook::{Action, Playbook, Task};
 use crate::report::Reporter;
+use crate::transport::ssh::config::HostKeyMode;
 use crate::vars::VarMap;
 
 /// Parse `-e` values: `k=v k2=v2`, `@file`, or a JSON/YAML mapping.
@@ -114,6 +115,18 @@ pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOpt
         gathering_explicit: cfg.gathering_explicit,
         inventory_sources: inventory,
         roles_path: cfg.roles_path.clone(),
+        host_key_checking: args.host_key_checking.map(|m| match m {
+            crate::cli::HostKeyChecking::Strict => HostKeyMode::Strict,
+            crate::cli::HostKeyChecking::AcceptNew => HostKeyMode::AcceptNew,
+            crate::cli::HostKeyChecking::Off => HostKeyMode::Off,
+        }),
+        host_key_default: cfg.host_key_checking.map(|on| {
+            if on {
+                HostKeyMode::Strict
+            } else {
+                HostKeyMode::Off
+            }
+        }),
     })
 }
 

@@ -9,6 +9,9 @@ use crate::error::{Error, Result};
 use crate::transport::Transport;
 use crate::transport::chroot::Chroot;
 use crate::transport::local::Local;
+use crate::transport::ssh::config::{self, Given, HostKeyMode, Target};
+use crate::transport::ssh::{Ssh, SshOptions};
+use std::time::Duration;
 
 /// How a host is reached.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +54,69 @@ pub fn kind(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Kind> {
     }
 }
 
+fn var_bool(s: &Shared, pc: &PlayCtx, h: usize, name: &str) -> Result<Option<bool>> {
+    let ctx = s.context(pc, h, None, &[]);
+    Ok(ctx
+        .get(name)?
+        .filter(|v| !v.is_none() && !v.is_undefined())
+        .map(|v| crate::template::filters::to_bool(&v)))
+}
+
+/// The SSH settings of host `h`: inventory variables as Ansible names them, the play's
+/// `remote_user`, then the command line and ansible.cfg (ssh config fills in the rest).
+pub fn ssh_target(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Target> {
+    let v = |name: &str| var(s, pc, h, name);
+    let port =
+        match v("ansible_port")?.or(v("ansible_ssh_port")?) {
+            Some(p) => Some(p.trim().parse().map_err(|_| {
+                Error::usage(format!("bad ansible_port '{p}' for {}", s.host_name(h)))
+            })?),
+            None => None,
+        };
+    let mut args = v("ansible_ssh_common_args")?.unwrap_or_default();
+    if let Some(extra) = v("ansible_ssh_extra_args")? {
+        args.push(' ');
+        args.push_str(&extra);
+    }
+    let host_key = match var_bool(s, pc, h, "ansible_host_key_checking")?.or(var_bool(
+        s,
+        pc,
+        h,
+        "ansible_ssh_host_key_checking",
+    )?) {
+        Some(true) => Some(HostKeyMode::Strict),
+        Some(false) => Some(HostKeyMode::Off),
+        None => None,
+    };
+    let timeout = match v("ansible_ssh_timeout")?.or(v("ansible_timeout")?) {
+        Some(t) => t.trim().parse::<u64>().ok(),
+        None => s.opts.timeout,
+    };
+    let given = Given {
+        host: v("ansible_host")?.or(v("ansible_ssh_host")?),
+        port,
+        user: v("ansible_user")?
+            .or(v("ansible_ssh_user")?)
+            .or(pc.play.remote_user.clone())
+            .or(s.opts.remote_user.clone()),
+        identity_files: v("ansible_ssh_private_key_file")?
+            .map(|p| vec![PathBuf::from(p)])
+            .unwrap_or_default(),
+        ssh_args: args,
+        password: v("ansible_password")?
+            .or(v("ansible_ssh_pass")?)
+            .or(v("ansible_ssh_password")?),
+        host_key,
+        connect_timeout: timeout.map(Duration::from_secs),
+    };
+    config::resolve(
+        &s.host_name(h),
+        &given,
+        s.opts.host_key_default.unwrap_or(HostKeyMode::Strict),
+        s.opts.host_key_checking,
+    )
+}
+
 /// The (cached) transport of host `h`.
 pub async fn connection(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Arc<dyn Transport>> {
     if let Some(c) = s.hosts[h].lock().unwrap().conn.clone() {
@@ -66,9 +132,12 @@ pub async fn connection(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Arc<dyn Tr
             Arc::new(c)
         }
         Kind::Ssh => {
-            return Err(Error::unreachable(
-                "the ssh connection is not available in this build of prov yet; use --chroot, -c local or ansible_connection=local",
-            ));
+            let target = ssh_target(s, pc, h)?;
+            let opts = SshOptions {
+                private_key: s.opts.private_key.clone(),
+                host_key_checking: s.opts.host_key_checking,
+            };
+            Arc::new(Ssh::connect(&target, &opts).await?)
         }
     };
     s.hosts[h].lock().unwrap().conn = Some(conn.clone());

@@ -50,6 +50,10 @@ pub struct RunOptions {
     pub gathering_explicit: bool,
     pub inventory_sources: Vec<String>,
     pub roles_path: Vec<PathBuf>,
+    /// `--host-key-checking` (overrides everything).
+    pub host_key_checking: Option<crate::transport::ssh::config::HostKeyMode>,
+    /// The default when nothing else says (ansible.cfg `host_key_checking`, environment).
+    pub host_key_default: Option<crate::transport::ssh::config::HostKeyMode>,
 }
 
 /// Ctrl-C handling: a flag and a wake-up for everything waiting on a host.

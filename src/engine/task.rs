@@ -489,15 +489,45 @@ async fn exec_cancellable(
     }
 }
 
-/// One module invocation: template args, prepare, probe, plan, then report (check) or execute.
-async fn run_module(
+/// A module invocation prepared for one host and item: its planner and what it reads.
+struct Prepared {
+    planner: Box<dyn crate::modules::Planner>,
+    probes: Vec<Probe>,
+    /// The item's variables (for delegation and post-conditions).
+    ctx: Arc<Context>,
+    check: bool,
+    diff: bool,
+    run_as: RunAs,
+    debug: bool,
+}
+
+/// How a task's scripts run on the host: privilege escalation and time limit.
+#[derive(Clone, PartialEq)]
+struct RunAs {
+    become_: Option<Become>,
+    timeout: Option<Duration>,
+}
+
+/// Where a loop's earlier items leave later ones: the files their steps wrote (so a later
+/// item plans on the new content without reading it again) and whether a command ran
+/// (whose effects are unknown: later items then read the host again).
+#[derive(Default)]
+struct LoopState {
+    written: std::collections::HashMap<String, FileState>,
+    ran_command: bool,
+}
+
+type Conn = (Arc<dyn Transport>, Option<String>);
+
+/// Template the arguments and let the module prepare its plan (controller side only).
+fn prepare_module(
     s: &Shared,
     pc: &PlayCtx,
     t: &Task,
     h: usize,
     ctx: &Arc<Context>,
     check: bool,
-) -> Result<ItemRun> {
+) -> Result<Prepared> {
     let Action::Module { module, args } = &t.action else {
         unreachable!()
     };
@@ -531,46 +561,89 @@ async fn run_module(
     };
     let planner = module.prepare(args, &env)?;
     let probes = planner.probes();
-    let become_ = become_for(s, t, ctx)?;
-    let timeout = t.d.timeout.map(Duration::from_secs);
-    let mut conn: Option<(Arc<dyn Transport>, Option<String>)> = None;
-    let observed = if probes.is_empty() {
-        Observed::default()
-    } else {
-        let (c, d) = target(s, pc, t, h, ctx).await?;
-        let out = exec_cancellable(
-            s,
-            &c,
-            Exec {
-                script: script::probe_script(&probes),
-                stdin: Vec::new(),
-                become_: become_.clone(),
-                timeout,
-            },
-        )
-        .await?;
-        let mut obs = script::parse_probe_output(&probes, &out.stdout).map_err(|e| {
-            let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            if stderr.is_empty() {
-                e
-            } else {
-                Error::runtime(format!("reading the host's state failed: {stderr}"))
-            }
-        })?;
-        if check {
-            apply_overlay(&s.hosts[h].lock().unwrap().overlay, &probes, &mut obs);
+    Ok(Prepared {
+        planner,
+        probes,
+        check,
+        diff,
+        ctx: ctx.clone(),
+        run_as: RunAs {
+            become_: become_for(s, t, ctx)?,
+            timeout: t.d.timeout.map(Duration::from_secs),
+        },
+        debug: module.name() == "debug",
+    })
+}
+
+/// Read the host state for these probes: one round trip (none without probes).
+async fn read_state(
+    s: &Shared,
+    pc: &PlayCtx,
+    t: &Task,
+    h: usize,
+    ctx: &Arc<Context>,
+    probes: &[Probe],
+    run_as: &RunAs,
+) -> Result<(Observed, Option<Conn>)> {
+    if probes.is_empty() {
+        return Ok((Observed::default(), None));
+    }
+    let (c, d) = target(s, pc, t, h, ctx).await?;
+    let out = exec_cancellable(
+        s,
+        &c,
+        Exec {
+            script: script::probe_script(probes),
+            stdin: Vec::new(),
+            become_: run_as.become_.clone(),
+            timeout: run_as.timeout,
+        },
+    )
+    .await?;
+    let obs = script::parse_probe_output(probes, &out.stdout).map_err(|e| {
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        if stderr.is_empty() {
+            e
+        } else {
+            Error::runtime(format!("reading the host's state failed: {stderr}"))
         }
-        conn = Some((c, d));
-        obs
-    };
+    })?;
+    Ok((obs, Some((c, d))))
+}
+
+/// Plan from the observed state, then report (check mode) or execute the steps.
+async fn finish_module(
+    s: &Shared,
+    pc: &PlayCtx,
+    t: &Task,
+    h: usize,
+    prep: Prepared,
+    (mut observed, conn): (Observed, Option<Conn>),
+    local: &mut LoopState,
+) -> Result<ItemRun> {
+    let Prepared {
+        planner,
+        probes,
+        ctx,
+        check,
+        diff,
+        run_as,
+        debug,
+    } = prep;
+    let ctx = &ctx;
+    if check {
+        apply_overlay(&s.hosts[h].lock().unwrap().overlay, &probes, &mut observed);
+    } else {
+        apply_overlay(&local.written, &probes, &mut observed);
+    }
     let plan: Plan = planner.plan(&observed)?;
     let mut run = ItemRun {
         diffs: if diff { plan.diffs.clone() } else { Vec::new() },
         result: plan.result.clone(),
         delegated: conn.as_ref().and_then(|c| c.1.clone()),
+        show: debug,
         ..Default::default()
     };
-    run.show = module.name() == "debug";
     if let Some(msg) = plan.failed {
         run.fail(msg);
         return Ok(run);
@@ -625,8 +698,8 @@ async fn run_module(
             Exec {
                 script: script_text,
                 stdin,
-                become_: become_.clone(),
-                timeout,
+                become_: run_as.become_.clone(),
+                timeout: run_as.timeout,
             },
         )
         .await?;
@@ -634,6 +707,7 @@ async fn run_module(
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         match step {
             Step::Run { ok_rcs, .. } => {
+                local.ran_command = true;
                 let trim = |s: &str| s.strip_suffix('\n').unwrap_or(s).to_string();
                 let (o, e) = (trim(&stdout), trim(&stderr));
                 run.result.insert("rc".into(), Value::from(out.rc));
@@ -671,6 +745,7 @@ async fn run_module(
                     run.fail(detail.to_string());
                     return Ok(run);
                 }
+                predict(&mut local.written, step, &observed);
                 if let Some(b) = stdout.lines().find_map(|l| l.strip_prefix("backup_file=")) {
                     run.result.insert("backup_file".into(), Value::from(b));
                 }
@@ -678,6 +753,20 @@ async fn run_module(
         }
     }
     Ok(run)
+}
+
+/// One module invocation: prepare, read the host (one round trip), plan, report or execute.
+async fn run_module(
+    s: &Shared,
+    pc: &PlayCtx,
+    t: &Task,
+    h: usize,
+    ctx: &Arc<Context>,
+    check: bool,
+) -> Result<ItemRun> {
+    let prep = prepare_module(s, pc, t, h, ctx, check)?;
+    let state = read_state(s, pc, t, h, ctx, &prep.probes, &prep.run_as).await?;
+    finish_module(s, pc, t, h, prep, state, &mut LoopState::default()).await
 }
 
 /// include_vars: load variables files into the host's include_vars level.
@@ -748,29 +837,37 @@ fn include_vars(t: &Task, pc: &PlayCtx, args: &Value, ctx: &Arc<Context>) -> Res
     Ok(run)
 }
 
-/// Run one item: conditions, the action (with `until` retries), then changed/failed_when.
-async fn run_item(s: &Shared, pc: &PlayCtx, t: &Task, h: usize, ctx: &Arc<Context>) -> ItemRun {
+/// `when` and `check_mode` for one item: the check flag, or the item's final result.
+fn gate(s: &Shared, t: &Task, ctx: &Arc<Context>) -> std::result::Result<bool, Box<ItemRun>> {
     for c in &t.d.when {
         match eval_condition(c, ctx) {
             Ok(true) => {}
             Ok(false) => {
                 let mut r = ItemRun::skipped("Conditional result was False");
                 r.result.insert("false_condition".into(), c.clone());
-                return r;
+                return Err(Box::new(r));
             }
             Err(e) => {
-                return ItemRun::failed(format!(
+                return Err(Box::new(ItemRun::failed(format!(
                     "The conditional check '{}' failed: {}",
                     to_text(c),
                     e.message
-                ));
+                ))));
             }
         }
     }
-    let check = match flag(&t.d.check_mode, ctx) {
-        Ok(Some(v)) => v,
-        Ok(None) => s.opts.check,
-        Err(e) => return ItemRun::from_error(e),
+    match flag(&t.d.check_mode, ctx) {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Ok(s.opts.check),
+        Err(e) => Err(Box::new(ItemRun::from_error(e))),
+    }
+}
+
+/// Run one item: conditions, the action (with `until` retries), then changed/failed_when.
+async fn run_item(s: &Shared, pc: &PlayCtx, t: &Task, h: usize, ctx: &Arc<Context>) -> ItemRun {
+    let check = match gate(s, t, ctx) {
+        Ok(c) => c,
+        Err(run) => return *run,
     };
     let retries = match &t.retries {
         Some(v) => match render_value(v, ctx) {
@@ -911,6 +1008,153 @@ fn apply_effects(s: &Shared, h: usize, run: &ItemRun) {
     }
 }
 
+/// The loop variables of one item.
+fn item_vars(t: &Task, item: &Value, i: usize, total: usize) -> VarMap {
+    let lc = &t.loop_control;
+    let mut m = VarMap::new();
+    m.insert(lc.loop_var.clone(), item.clone());
+    m.insert("ansible_loop_var".into(), Value::from(lc.loop_var.as_str()));
+    if let Some(iv) = &lc.index_var {
+        m.insert(iv.clone(), Value::from(i as i64));
+        m.insert("ansible_index_var".into(), Value::from(iv.as_str()));
+    }
+    if lc.extended {
+        m.insert(
+            "ansible_loop".into(),
+            Value::from_pairs([
+                ("index", Value::from(i as i64 + 1)),
+                ("index0", Value::from(i as i64)),
+                ("first", Value::from(i == 0)),
+                ("last", Value::from(i + 1 == total)),
+                ("length", Value::from(total as i64)),
+            ]),
+        );
+    }
+    m
+}
+
+fn item_label(t: &Task, item: &Value, ctx: &Arc<Context>) -> String {
+    match &t.loop_control.label {
+        Some(l) => render_value(l, ctx)
+            .map(|v| to_text(&v))
+            .unwrap_or_else(|_| crate::template::py_repr(item)),
+        None => match item.kind() {
+            ValueKind::String => to_text(item),
+            _ => crate::template::py_repr(item),
+        },
+    }
+}
+
+/// Can a loop read the host once for all its items? Not when items depend on each other
+/// through variables (set_fact, include_vars), retry, pause, or go to another host.
+fn batchable(t: &Task) -> bool {
+    matches!(&t.action, Action::Module { module, .. } if !matches!(module.name(), "set_fact" | "setup"))
+        && t.until.is_none()
+        && t.loop_control.pause.is_none()
+        && t.d.delegate_to.is_none()
+}
+
+/// A loop whose items' probes go to the host in one round trip; the items are then planned
+/// and applied in order, each seeing the files earlier items wrote.
+async fn run_batched(
+    s: &Shared,
+    pc: &PlayCtx,
+    t: &Task,
+    h: usize,
+    extra: &[Layer],
+    items: Vec<Value>,
+) -> Vec<(Option<String>, ItemRun)> {
+    enum Slot {
+        Done(Box<ItemRun>),
+        Ready(Box<Prepared>),
+    }
+    let total = items.len();
+    let base = s.context(pc, h, Some(t), extra);
+    let mut slots = Vec::with_capacity(total);
+    let mut labels = Vec::with_capacity(total);
+    for (i, item) in items.iter().enumerate() {
+        let ctx = base.with(Layer::fixed("loop", Arc::new(item_vars(t, item, i, total))));
+        labels.push(item_label(t, item, &ctx));
+        slots.push(match gate(s, t, &ctx) {
+            Err(run) => Slot::Done(run),
+            Ok(check) => match prepare_module(s, pc, t, h, &ctx, check) {
+                Ok(p) => Slot::Ready(Box::new(p)),
+                Err(e) => Slot::Done(Box::new(ItemRun::from_error(e))),
+            },
+        });
+    }
+    // One round trip for every item's probes.
+    let batch = {
+        let ready: Vec<&Prepared> = slots
+            .iter()
+            .filter_map(|s| {
+                if let Slot::Ready(p) = s {
+                    Some(&**p)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let uniform = ready.windows(2).all(|w| w[0].run_as == w[1].run_as);
+        match ready.first() {
+            Some(first) if uniform => {
+                let all: Vec<Probe> = ready
+                    .iter()
+                    .flat_map(|p| p.probes.iter().cloned())
+                    .collect();
+                Some((all, first.run_as.clone()))
+            }
+            _ => None,
+        }
+    };
+    let mut shared: Option<std::result::Result<(Observed, Option<Conn>), Error>> = None;
+    if let Some((all, run_as)) = batch {
+        shared = Some(read_state(s, pc, t, h, &base, &all, &run_as).await);
+    }
+    let mut offset = 0;
+    let mut local = LoopState::default();
+    let mut out = Vec::with_capacity(total);
+    for ((slot, label), item) in slots.into_iter().zip(labels).zip(items) {
+        let mut run = match slot {
+            Slot::Done(run) => *run,
+            Slot::Ready(prep) => {
+                let ctx = prep.ctx.clone();
+                let n = prep.probes.len();
+                let state = match &shared {
+                    Some(Ok((obs, conn))) if !(local.ran_command && n > 0) => Ok((
+                        Observed {
+                            answers: obs.answers[offset..offset + n].to_vec(),
+                        },
+                        conn.clone(),
+                    )),
+                    Some(Err(e)) => Err(e.clone()),
+                    _ => read_state(s, pc, t, h, &ctx, &prep.probes, &prep.run_as).await,
+                };
+                offset += n;
+                let run = match state {
+                    Ok((obs, conn)) => finish_module(s, pc, t, h, *prep, (obs, conn), &mut local)
+                        .await
+                        .unwrap_or_else(ItemRun::from_error),
+                    Err(e) => ItemRun::from_error(e),
+                };
+                if matches!(run.status(), Status::Unreachable | Status::Skipped) {
+                    run
+                } else {
+                    post_conditions(t, &ctx, run)
+                }
+            }
+        };
+        apply_effects(s, h, &run);
+        run.result.insert(t.loop_control.loop_var.clone(), item);
+        run.result.insert(
+            "ansible_loop_var".into(),
+            Value::from(t.loop_control.loop_var.as_str()),
+        );
+        out.push((Some(label), run));
+    }
+    out
+}
+
 /// Run a task on one host and update the host's state and counters.
 pub async fn run_task_host(
     s: &Shared,
@@ -937,52 +1181,28 @@ pub async fn run_task_host(
                 None,
                 ItemRun::failed(format!("Invalid data passed to loop: {}", e.message)),
             )),
+            Ok(items) if batchable(t) => runs = run_batched(s, pc, t, h, extra, items).await,
             Ok(items) => {
                 let total = items.len();
                 for (i, item) in items.into_iter().enumerate() {
                     if s.cancel.is_cancelled() {
                         break;
                     }
-                    let lc = &t.loop_control;
-                    let mut m = VarMap::new();
-                    m.insert(lc.loop_var.clone(), item.clone());
-                    m.insert("ansible_loop_var".into(), Value::from(lc.loop_var.as_str()));
-                    if let Some(iv) = &lc.index_var {
-                        m.insert(iv.clone(), Value::from(i as i64));
-                        m.insert("ansible_index_var".into(), Value::from(iv.as_str()));
-                    }
-                    if lc.extended {
-                        m.insert(
-                            "ansible_loop".into(),
-                            Value::from_pairs([
-                                ("index", Value::from(i as i64 + 1)),
-                                ("index0", Value::from(i as i64)),
-                                ("first", Value::from(i == 0)),
-                                ("last", Value::from(i + 1 == total)),
-                                ("length", Value::from(total as i64)),
-                            ]),
-                        );
-                    }
-                    // Rebuild so set_fact results of earlier items are visible.
-                    let item_ctx = s
-                        .context(pc, h, Some(t), extra)
-                        .with(Layer::fixed("loop", Arc::new(m)));
-                    let label = match &lc.label {
-                        Some(l) => render_value(l, &item_ctx)
-                            .map(|v| to_text(&v))
-                            .unwrap_or_else(|_| crate::template::py_repr(&item)),
-                        None => match item.kind() {
-                            ValueKind::String => to_text(&item),
-                            _ => crate::template::py_repr(&item),
-                        },
-                    };
+                    // Rebuilt for each item, so set_fact results of earlier items are visible.
+                    let item_ctx = s.context(pc, h, Some(t), extra).with(Layer::fixed(
+                        "loop",
+                        Arc::new(item_vars(t, &item, i, total)),
+                    ));
+                    let label = item_label(t, &item, &item_ctx);
                     let mut r = run_item(s, pc, t, h, &item_ctx).await;
                     apply_effects(s, h, &r);
-                    r.result.insert(lc.loop_var.clone(), item);
-                    r.result
-                        .insert("ansible_loop_var".into(), Value::from(lc.loop_var.as_str()));
+                    r.result.insert(t.loop_control.loop_var.clone(), item);
+                    r.result.insert(
+                        "ansible_loop_var".into(),
+                        Value::from(t.loop_control.loop_var.as_str()),
+                    );
                     runs.push((Some(label), r));
-                    if let Some(p) = lc.pause {
+                    if let Some(p) = t.loop_control.pause {
                         tokio::time::sleep(Duration::from_secs_f64(p)).await;
                     }
                 }

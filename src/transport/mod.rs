@@ -12,6 +12,7 @@
 pub mod chroot;
 pub mod local;
 pub mod script;
+pub mod ssh;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
