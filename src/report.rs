@@ -10,7 +10,7 @@ use minijinja::Value;
 use serde_json::json;
 
 use crate::cli::Format;
-use crate::engine::host::Stats;
+use crate::engine::host::{RoundTrips, Stats};
 use crate::modules::Diff;
 
 /// How a task ended on a host.
@@ -51,6 +51,8 @@ pub struct HostOutcome {
     /// Print the result after the status (debug, failures, -v).
     pub show_result: bool,
     pub no_log: bool,
+    /// Scripts run on the host for this task (each one round trip).
+    pub round_trips: u64,
 }
 
 impl HostOutcome {
@@ -67,9 +69,13 @@ impl HostOutcome {
             delegated: None,
             show_result: false,
             no_log: false,
+            round_trips: 0,
         }
     }
 }
+
+/// Above this many hosts in a task, plain results are aggregated per status.
+pub const AGGREGATE_OVER: usize = 5;
 
 struct JsonDoc {
     plays: Vec<serde_json::Value>,
@@ -194,6 +200,54 @@ impl Reporter {
         }
     }
 
+    /// Report one task's results on many hosts. Beyond [`AGGREGATE_OVER`] hosts (and without
+    /// -v), hosts whose result has nothing more to show than its status share one line per
+    /// status (`ok: [a, b, c]`); failures, diffs and debug output are still shown per host.
+    pub fn hosts(&self, results: &[HostOutcome]) {
+        if self.format != Format::Text || self.verbosity > 0 || results.len() <= AGGREGATE_OVER {
+            for r in results {
+                self.host(r);
+            }
+            return;
+        }
+        // (status word, colour, reason) -> hosts
+        let mut groups: Vec<(&str, &str, String, Vec<&str>)> = Vec::new();
+        let mut detailed = Vec::new();
+        for r in results {
+            let plain = matches!(r.status, Status::Ok | Status::Changed | Status::Skipped)
+                && !r.show_result
+                && !r.ignored
+                && r.delegated.is_none()
+                && (r.diffs.is_empty() || !self.diff);
+            if !plain {
+                detailed.push(r);
+                continue;
+            }
+            self.record_json(r);
+            let (word, code) = status_word(r.status);
+            let reason = match &r.msg {
+                Some(m) if r.status == Status::Skipped && m.contains("chroot") => {
+                    format!(" ({m})")
+                }
+                _ => String::new(),
+            };
+            match groups
+                .iter_mut()
+                .find(|(w, _, why, _)| *w == word && *why == reason)
+            {
+                Some((_, _, _, hosts)) => hosts.push(&r.host),
+                None => groups.push((word, code, reason, vec![&r.host])),
+            }
+        }
+        for (word, code, reason, hosts) in groups {
+            let line = format!("{word}: [{}]{reason}", hosts.join(", "));
+            self.text(&paint(self.color, code, &line));
+        }
+        for r in detailed {
+            self.host(r);
+        }
+    }
+
     pub fn host(&self, r: &HostOutcome) {
         self.record_json(r);
         if self.format != Format::Text {
@@ -238,6 +292,9 @@ impl Reporter {
             || (matches!(r.status, Status::Failed | Status::Unreachable) && r.items.is_empty());
         if show && !r.no_log {
             let mut body = crate::vars::to_json(&r.result);
+            if !body.is_object() {
+                body = json!({});
+            }
             if let (Some(m), Some(obj)) = (&r.msg, body.as_object_mut()) {
                 obj.entry("msg").or_insert(json!(m));
             }
@@ -297,6 +354,7 @@ impl Reporter {
             "unreachable": r.status == Status::Unreachable,
             "ignored": r.ignored,
             "duration": r.duration.as_secs_f64(),
+            "round_trips": r.round_trips,
             "diff": diffs,
         });
         if let Some(m) = &r.msg {
@@ -316,7 +374,13 @@ impl Reporter {
     }
 
     /// Print the recap (text) or the whole document (JSON).
-    pub fn recap(&self, stats: &[(String, Stats)], check: bool, interrupted: bool) {
+    pub fn recap(
+        &self,
+        stats: &[(String, Stats)],
+        trips: &[(String, RoundTrips)],
+        check: bool,
+        interrupted: bool,
+    ) {
         let elapsed = self.start.elapsed();
         match self.format {
             Format::Text => {
@@ -361,9 +425,14 @@ impl Reporter {
                     .iter()
                     .map(|(h, s)| (h.clone(), serde_json::to_value(s).unwrap_or_default()))
                     .collect();
+                let trips: serde_json::Map<String, serde_json::Value> = trips
+                    .iter()
+                    .map(|(h, t)| (h.clone(), serde_json::to_value(t).unwrap_or_default()))
+                    .collect();
                 let out = json!({
                     "plays": doc.plays,
                     "stats": stats,
+                    "round_trips": trips,
                     "check_mode": check,
                     "interrupted": interrupted,
                     "duration": elapsed.as_secs_f64(),
@@ -414,5 +483,53 @@ mod tests {
             text,
             "--- before: /etc/ssh/sshd_config\n+++ after: /etc/ssh/sshd_config\n@@ -1,3 +1,3 @@\n a\n-PermitRootLogin yes\n+PermitRootLogin no\n b\n"
         );
+    }
+
+    /// A writer the test can read back.
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn outcomes(n: usize) -> Vec<HostOutcome> {
+        (1..=n)
+            .map(|i| {
+                let status = match i {
+                    2 | 5 => Status::Changed,
+                    4 => Status::Failed,
+                    _ => Status::Ok,
+                };
+                let mut o = HostOutcome::new(&format!("h{i}"), status);
+                if status == Status::Failed {
+                    o.msg = Some("boom".into());
+                }
+                o
+            })
+            .collect()
+    }
+
+    fn printed(verbosity: u8, n: usize) -> String {
+        let buf = Buf::default();
+        let r = Reporter::with_output(Format::Text, verbosity, false, false, Box::new(buf.clone()));
+        r.hosts(&outcomes(n));
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn many_hosts_share_a_line_per_status_but_failures_stay_whole() {
+        assert_eq!(
+            printed(0, 7),
+            "ok: [h1, h3, h6, h7]\nchanged: [h2, h5]\nfatal: [h4]: FAILED! => {\"msg\":\"boom\"}\n"
+        );
+        // Few hosts, or -v: one line per host as usual.
+        assert_eq!(printed(0, 3).lines().count(), 3);
+        assert_eq!(printed(1, 7).lines().count(), 7);
     }
 }

@@ -47,7 +47,10 @@ fn worker_playbook_builds_a_golyat_root() {
     let server = RepoServer::start();
     let root = Root::new();
     prepare(&root);
+    // Logging stand-ins for the live-only commands: a chroot run must never call them.
+    common::ssh::install_standins(&root);
     worker(&server, &root).json().run().ok();
+    assert_eq!(common::ssh::standin_calls(&root), Vec::<String>::new());
 
     // sshd: the effective settings win over cloud-init's drop-in.
     let effective = sh(&root, "sshd -T");
@@ -167,6 +170,12 @@ fn worker_playbook_builds_a_golyat_root() {
         0,
         "{:?}",
         again.tasks_with("golyat-1", "changed")
+    );
+    // ...and reads the host at most once per task.
+    let heavy = again.tasks_where("golyat-1", |r| r["round_trips"].as_u64().unwrap() > 1);
+    assert!(
+        heavy.is_empty(),
+        "tasks with several round trips: {heavy:?}"
     );
 
     // Drift four things; the dry run reports exactly those four and touches nothing.

@@ -140,6 +140,9 @@ pub async fn connection(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Arc<dyn Tr
             Arc::new(Ssh::connect(&target, &opts).await?)
         }
     };
-    s.hosts[h].lock().unwrap().conn = Some(conn.clone());
+    let mut host = s.hosts[h].lock().unwrap();
+    host.conn = Some(conn.clone());
+    host.closed_trips.connections += 1;
+    drop(host);
     Ok(conn)
 }

@@ -23,6 +23,17 @@ pub struct Stats {
     pub ignored: u32,
 }
 
+/// Round trips to one host (reported in JSON output, asserted by tests and benchmarks).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct RoundTrips {
+    /// Connections opened (SSH: handshakes and authentications).
+    pub connections: u64,
+    /// Scripts run (each one round trip).
+    pub execs: u64,
+    /// SSH channels (or local processes) opened.
+    pub channels: u64,
+}
+
 /// One host during a run.
 pub struct HostRun {
     pub name: String,
@@ -39,6 +50,8 @@ pub struct HostRun {
     /// Magic variables of this host (inventory_hostname, group_names, ...).
     pub magic: Arc<VarMap>,
     pub conn: Option<Arc<dyn Transport>>,
+    /// Round trips of connections already closed, plus connections opened.
+    pub closed_trips: RoundTrips,
     pub failed: bool,
     pub unreachable: bool,
     /// `meta: end_host` or end of play for this host.
@@ -63,6 +76,7 @@ impl HostRun {
             vars_files: Arc::new(VarMap::new()),
             magic: Arc::new(magic),
             conn: None,
+            closed_trips: RoundTrips::default(),
             failed: false,
             unreachable: false,
             ended: false,
@@ -71,6 +85,23 @@ impl HostRun {
             overlay: HashMap::new(),
             predicted: Default::default(),
         }
+    }
+
+    /// Round trips so far, including the open connection's.
+    pub fn round_trips(&self) -> RoundTrips {
+        let mut t = self.closed_trips;
+        if let Some(c) = &self.conn {
+            let n = c.counters();
+            t.execs += n.execs();
+            t.channels += n.channels.load(std::sync::atomic::Ordering::Relaxed);
+        }
+        t
+    }
+
+    /// Take the connection (to close it), keeping its round trips.
+    pub fn take_conn(&mut self) -> Option<Arc<dyn Transport>> {
+        self.closed_trips = self.round_trips();
+        self.conn.take()
     }
 
     /// Can this host run more tasks?

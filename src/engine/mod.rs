@@ -23,7 +23,7 @@ use crate::inventory::Inventory;
 use crate::playbook::{Action, Directives, LoopControl, Play, Playbook, RoleInfo, Task};
 use crate::report::{HostOutcome, Reporter, Status};
 use crate::vars::{Context, Hostvars, Layer, VarMap};
-use host::{HostRun, Stats};
+use host::{HostRun, RoundTrips, Stats};
 
 /// Options of one run (command line, ansible.cfg and environment combined).
 #[derive(Clone, Debug, Default)]
@@ -89,6 +89,7 @@ pub struct Outcome {
     pub any_unreachable: bool,
     pub interrupted: bool,
     pub stats: Vec<(String, Stats)>,
+    pub round_trips: Vec<(String, RoundTrips)>,
 }
 
 impl Outcome {
@@ -279,9 +280,14 @@ impl Engine {
             outcome.any_failed |= h.stats.failed > 0;
             outcome.any_unreachable |= h.stats.unreachable > 0;
             outcome.stats.push((h.name.clone(), h.stats.clone()));
+            outcome.round_trips.push((h.name.clone(), h.round_trips()));
         }
-        s.reporter
-            .recap(&outcome.stats, s.opts.check, outcome.interrupted);
+        s.reporter.recap(
+            &outcome.stats,
+            &outcome.round_trips,
+            s.opts.check,
+            outcome.interrupted,
+        );
         result.map(|_| outcome)
     }
 }
@@ -295,7 +301,7 @@ impl Shared {
         let conns: Vec<_> = self
             .hosts
             .iter()
-            .filter_map(|h| h.lock().unwrap().conn.take())
+            .filter_map(|h| h.lock().unwrap().take_conn())
             .collect();
         for c in conns {
             if let Err(e) = c.close().await {
@@ -728,7 +734,7 @@ impl Shared {
             }
             "reset_connection" => {
                 for &h in &applies {
-                    let conn = self.hosts[h].lock().unwrap().conn.take();
+                    let conn = self.hosts[h].lock().unwrap().take_conn();
                     if let Some(c) = conn {
                         let _ = c.close().await;
                     }
@@ -851,9 +857,8 @@ impl Shared {
                 }
             }
         }
-        for (_, out) in &results {
-            self.reporter.host(out);
-        }
+        let outs: Vec<HostOutcome> = results.into_iter().map(|(_, o)| o).collect();
+        self.reporter.hosts(&outs);
     }
 
     fn task_title(&self, pc: &Arc<PlayCtx>, t: &Task, h: Option<usize>, extra: &[Layer]) -> String {

@@ -277,6 +277,11 @@ fn become_for(s: &Shared, t: &Task, ctx: &Arc<Context>) -> Result<Option<Become>
             .or(var("ansible_become_method")?.map(|v| to_text(&v)))
             .or(s.opts.become_method.clone())
             .unwrap_or_else(|| "sudo".into());
+    if !matches!(method.as_str(), "sudo" | "ansible.builtin.sudo") {
+        return Err(Error::usage(format!(
+            "become_method '{method}' is not supported (sudo is)"
+        )));
+    }
     let password = match var("ansible_become_password")?.or(var("ansible_become_pass")?) {
         Some(v) => Some(to_text(&v)),
         None => s.opts.become_password.clone(),
@@ -483,10 +488,18 @@ async fn exec_cancellable(
     conn: &Arc<dyn Transport>,
     exec: Exec,
 ) -> Result<crate::transport::ExecOutput> {
-    tokio::select! {
+    let become_ = exec.become_.is_some();
+    let out = tokio::select! {
         r = conn.exec(exec) => r,
         _ = s.cancel.cancelled() => Err(Error::new(ErrorKind::Interrupted, "interrupted")),
+    }?;
+    if become_
+        && out.rc != 0
+        && let Some(msg) = crate::transport::become_failure(&out.stderr)
+    {
+        return Err(Error::runtime(msg));
     }
+    Ok(out)
 }
 
 /// A module invocation prepared for one host and item: its planner and what it reads.
@@ -1164,6 +1177,7 @@ pub async fn run_task_host(
     extra: &[Layer],
 ) -> HostOutcome {
     let start = Instant::now();
+    let trips_before = s.hosts[h].lock().unwrap().round_trips();
     let name = s.host_name(h);
     let ctx = s.context(pc, h, Some(t), extra);
     let no_log = flag(&t.d.no_log, &ctx).ok().flatten().unwrap_or(false);
@@ -1275,6 +1289,7 @@ pub async fn run_task_host(
     };
     outcome.result = registered.clone();
     let mut host = s.hosts[h].lock().unwrap();
+    outcome.round_trips = host.round_trips().execs - trips_before.execs;
     if let Some(reg) = &t.register
         && (status != Status::Unreachable || ignore_unreachable)
     {

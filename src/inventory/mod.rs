@@ -26,6 +26,9 @@ pub struct Host {
     pub vars: VarMap,
     /// Variables from `host_vars/` files (beat inventory-file host vars).
     pub file_vars: VarMap,
+    /// The implicit `localhost` of an inventory that does not list it: reachable by name
+    /// only, never part of `all`, `ungrouped` or a wildcard (as in Ansible).
+    pub implicit: bool,
 }
 
 /// One group.
@@ -168,7 +171,7 @@ impl Inventory {
             .filter(|g| g.name != "all" && g.name != "ungrouped")
             .flat_map(|g| g.hosts.iter().cloned())
             .collect();
-        let names: Vec<String> = self.hosts.keys().cloned().collect();
+        let names: Vec<String> = self.listed().cloned().collect();
         let ungrouped = self.groups.get_mut("ungrouped").expect("ungrouped exists");
         ungrouped.hosts = names.into_iter().filter(|h| !grouped.contains(h)).collect();
         let all = self.groups.get_mut("all").expect("all exists");
@@ -247,7 +250,7 @@ impl Inventory {
 
     fn collect_hosts(&self, group: &str, out: &mut IndexSet<String>, seen: &mut Vec<String>) {
         if group == "all" {
-            out.extend(self.hosts.keys().cloned());
+            out.extend(self.listed().cloned());
             return;
         }
         if seen.iter().any(|s| s == group) {
@@ -321,11 +324,28 @@ impl Inventory {
         }))
     }
 
-    /// Make sure a host exists (the implicit `localhost`, or the single host of a run
-    /// without an inventory).
+    /// The hosts the inventory lists (every host but an implicit `localhost`).
+    pub fn listed(&self) -> impl Iterator<Item = &String> {
+        self.hosts.values().filter(|h| !h.implicit).map(|h| &h.name)
+    }
+
+    /// Make sure `localhost` exists. Without any inventory host it is the run's single host
+    /// (in `all`); otherwise it is implicit, as in Ansible: there for `hosts: localhost` and
+    /// `delegate_to: localhost`, but not part of `all`.
     pub fn ensure_implicit_localhost(&mut self) {
         if !self.hosts.contains_key("localhost") {
-            let h = self.add_host("localhost", "ungrouped");
+            let implicit = !self.hosts.is_empty();
+            let h = if implicit {
+                self.hosts
+                    .entry("localhost".to_string())
+                    .or_insert_with(|| Host {
+                        name: "localhost".to_string(),
+                        ..Default::default()
+                    })
+            } else {
+                self.add_host("localhost", "ungrouped")
+            };
+            h.implicit = implicit;
             h.vars
                 .insert("ansible_connection".into(), Value::from("local"));
             self.finish();

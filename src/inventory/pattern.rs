@@ -107,7 +107,7 @@ fn subscript(term: &str) -> Option<(&str, i64, Option<Option<i64>>)> {
 
 fn match_term(inv: &Inventory, term: &str) -> Result<Vec<String>> {
     if term == "all" || term == "*" {
-        return Ok(inv.hosts.keys().cloned().collect());
+        return Ok(inv.listed().cloned().collect());
     }
     if inv.groups.contains_key(term) {
         return Ok(inv.hosts_of(term));
@@ -143,7 +143,7 @@ fn match_term(inv: &Inventory, term: &str) -> Result<Vec<String>> {
         for g in inv.groups.keys().filter(|g| re.is_match(g)) {
             out.extend(inv.hosts_of(g));
         }
-        out.extend(inv.hosts.keys().filter(|h| re.is_match(h)).cloned());
+        out.extend(inv.listed().filter(|h| re.is_match(h)).cloned());
         return Ok(out.into_iter().collect());
     }
     if is_glob(term) {
@@ -151,7 +151,7 @@ fn match_term(inv: &Inventory, term: &str) -> Result<Vec<String>> {
         for g in inv.groups.keys().filter(|g| glob_match(term, g)) {
             out.extend(inv.hosts_of(g));
         }
-        out.extend(inv.hosts.keys().filter(|h| glob_match(term, h)).cloned());
+        out.extend(inv.listed().filter(|h| glob_match(term, h)).cloned());
         return Ok(out.into_iter().collect());
     }
     Ok(Vec::new())
@@ -230,6 +230,20 @@ mod tests {
         assert_eq!(select(&i, "all").unwrap().len(), 5);
         assert_eq!(select(&i, "golyat-[13]").unwrap(), ["golyat-1", "golyat-3"]);
         assert!(select(&i, "nothing").unwrap().is_empty());
+    }
+
+    #[test]
+    fn implicit_localhost_only_by_name() {
+        let mut i = inv();
+        i.ensure_implicit_localhost();
+        assert_eq!(select(&i, "all").unwrap().len(), 5);
+        assert!(select(&i, "*host").unwrap().is_empty());
+        assert!(select(&i, "ungrouped").unwrap().is_empty());
+        assert_eq!(select(&i, "localhost").unwrap(), ["localhost"]);
+        // Without inventory hosts, localhost is the run's only host, in `all`.
+        let mut empty = Inventory::default();
+        empty.ensure_implicit_localhost();
+        assert_eq!(select(&empty, "all").unwrap(), ["localhost"]);
     }
 
     #[test]

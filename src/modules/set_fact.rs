@@ -30,6 +30,9 @@ impl Module for SetFact {
             return Err(Error::runtime("set_fact: no variables given"));
         }
         let mut plan = Plan::ok();
+        // As Ansible: the registered result shows what was set.
+        plan.result
+            .insert("ansible_facts".into(), crate::vars::map_to_value(&facts));
         plan.facts = Some(facts);
         Ok(Box::new(Fixed(plan)))
     }

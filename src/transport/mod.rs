@@ -106,19 +106,51 @@ pub fn wrap_become(
         );
         return (cmd, stdin.to_vec());
     }
-    match (&b.password, b.method.as_str()) {
-        (Some(pw), _) => {
+    match &b.password {
+        Some(pw) => {
+            // The password is the first line of stdin, read into a shell variable (never in
+            // argv). A user that needs no password (NOPASSWD) gets the script's stdin as is;
+            // otherwise sudo reads the password from the front of the stream and the script
+            // the rest.
             let mut input = format!("{pw}\n").into_bytes();
             input.extend_from_slice(stdin);
             (
-                format!("exec sudo -S -p '' -H -u {user} -- /bin/sh -c {quoted}"),
+                format!(
+                    "IFS= read -r __prov_pw || exit 1\n\
+                     if sudo -n -u {user} true 2>/dev/null; then unset __prov_pw; exec sudo -n -H -u {user} -- /bin/sh -c {quoted}; fi\n\
+                     {{ printf '%s\\n' \"$__prov_pw\"; unset __prov_pw; exec cat; }} | sudo -S -p '' -H -u {user} -- /bin/sh -c {quoted}"
+                ),
                 input,
             )
         }
-        (None, _) => (
+        None => (
             format!("exec sudo -n -H -u {user} -- /bin/sh -c {quoted}"),
             stdin.to_vec(),
         ),
+    }
+}
+
+/// What sudo's own error output says went wrong with privilege escalation, if it was that.
+pub fn become_failure(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    if text.contains("sudo: a password is required") {
+        Some("privilege escalation failed: sudo needs a password (set ansible_become_password or use -K/--ask-become-pass)".into())
+    } else if text.contains("incorrect password attempt") {
+        Some("privilege escalation failed: incorrect sudo password".into())
+    } else if text.contains("is not in the sudoers file")
+        || text.contains("is not allowed to run sudo")
+    {
+        Some(format!(
+            "privilege escalation failed: {}",
+            text.lines()
+                .find(|l| l.contains("sudo"))
+                .unwrap_or("")
+                .trim()
+        ))
+    } else if text.contains("sudo: not found") || text.contains("sudo: command not found") {
+        Some("privilege escalation failed: sudo is not installed on the host".into())
+    } else {
+        None
     }
 }
 

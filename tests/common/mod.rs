@@ -3,6 +3,9 @@
 //! to prove that nothing changed, and a fluent runner for the `prov` binary.
 #![allow(dead_code)]
 
+pub mod scenario;
+pub mod ssh;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -308,12 +311,25 @@ impl Prov {
         self
     }
 
+    pub fn env_remove(mut self, k: &str) -> Prov {
+        self.cmd.env_remove(k);
+        self
+    }
+
     pub fn chroot(self, root: &Root) -> Prov {
         self.arg("--chroot").arg(&root.path)
     }
 
     pub fn json(self) -> Prov {
         self.args(["--format", "json"])
+    }
+
+    /// Start without waiting (to interrupt it, or to act on a host while it runs).
+    pub fn spawn(mut self) -> Spawned {
+        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        Spawned {
+            child: self.cmd.spawn().expect("start prov"),
+        }
     }
 
     pub fn run(mut self) -> Run {
@@ -323,6 +339,39 @@ impl Prov {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
+    }
+}
+
+/// A `prov` run in progress.
+pub struct Spawned {
+    pub child: std::process::Child,
+}
+
+impl Spawned {
+    pub fn interrupt(&self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+    }
+
+    pub fn finish(self) -> Run {
+        let out = self.child.wait_with_output().expect("wait for prov");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Wait (up to `secs`) until `cond` holds.
+#[track_caller]
+pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 
@@ -389,6 +438,27 @@ impl Run {
             for t in play["tasks"].as_array().unwrap() {
                 if t["hosts"][host]["status"] == status {
                     out.push(t["task"]["name"].as_str().unwrap().to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// Names of tasks whose result on `host` satisfies `pred`, with that result (JSON runs).
+    pub fn tasks_where(
+        &self,
+        host: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<(String, serde_json::Value)> {
+        let doc = self.json();
+        let mut out = Vec::new();
+        for play in doc["plays"].as_array().unwrap() {
+            for t in play["tasks"].as_array().unwrap() {
+                let r = &t["hosts"][host];
+                if !r.is_null() && pred(r) {
+                    let mut r = r.clone();
+                    r.as_object_mut().unwrap().remove("result");
+                    out.push((t["task"]["name"].as_str().unwrap().to_string(), r));
                 }
             }
         }

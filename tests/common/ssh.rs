@@ -1,0 +1,426 @@
+//! Real OpenSSH test hosts, no VMs and no mocks.
+//!
+//! Each [`SshHost`] is an overlay copy of the cached Debian root ([`Root`]) whose PID 1
+//! (tests/fixtures/sshhost.sh) runs in its own mount, UTS and PID namespaces (`unshare`) and
+//! starts the root's own `sshd` on 127.0.0.1:<free port>. Its state is read from outside
+//! through the overlay. Two flavours:
+//!
+//! - *chroot-like* (`start`): sshd runs with chroot(2) below PID 1, as in an image build, so
+//!   the host sees itself as a chroot (`ansible_is_chroot` true);
+//! - *live* (`start_live`): PID 1 `pivot_root`s into the overlay first, so the host is a live
+//!   system from its own point of view, with systemd "booted" (`/run/systemd/system`).
+//!
+//! Both have stand-ins for `netplan`, `sysctl`, `swapoff`, `modprobe` and `systemctl` in
+//! /usr/local/sbin (first on sudo's secure_path and on a root shell's PATH): what only makes
+//! sense on a live system (`netplan apply`, setting kernel parameters, `swapoff`, loading
+//! modules, starting or restarting services) is logged and not done, so nothing a playbook
+//! does reaches the real machine's kernel and tests can assert what was called; everything
+//! else (validation, reads, unit files) goes to the real command.
+//!
+//! Users: `tester` (NOPASSWD sudo) and `pwuser` (sudo with [`SUDO_PASSWORD`]); both accept the
+//! [`Client`]'s key through `/etc/ssh/test_keys/%u`, which the code under test never touches.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{Prov, Root, TempDir};
+
+/// pwuser's password (sudo asks for it).
+pub const SUDO_PASSWORD: &str = "pw-S3cret-4-sudo";
+
+/// Where the stand-ins record the live-only calls, inside a host.
+pub const STANDIN_LOG: &str = "var/log/prov-standins.log";
+
+/// The controller side: a private HOME (known_hosts, ssh config) and a client key pair.
+pub struct Client {
+    pub dir: TempDir,
+    pub home: PathBuf,
+    /// The private key (not in a default location: tests pass it explicitly).
+    pub key: PathBuf,
+    pub public_key: String,
+}
+
+impl Client {
+    pub fn new() -> Client {
+        let dir = TempDir::new("client");
+        let home = dir.path.join("home");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        let key = dir.path.join("id_test");
+        run(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "prov-test", "-f"])
+            .arg(&key));
+        let public_key = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+        Client {
+            dir,
+            home,
+            key,
+            public_key,
+        }
+    }
+
+    pub fn known_hosts(&self) -> PathBuf {
+        self.home.join(".ssh/known_hosts")
+    }
+
+    /// Record these hosts' keys in known_hosts (as `[127.0.0.1]:port` entries).
+    pub fn trust(&self, hosts: &[&SshHost]) {
+        let mut text = std::fs::read_to_string(self.known_hosts()).unwrap_or_default();
+        for h in hosts {
+            text.push_str(&format!("[127.0.0.1]:{} {}\n", h.port, h.host_key.trim()));
+        }
+        std::fs::write(self.known_hosts(), text).unwrap();
+    }
+
+    /// `prov` with this HOME and no ssh-agent (tests add one explicitly).
+    pub fn prov(&self) -> Prov {
+        Prov::new()
+            .env("HOME", self.home.to_str().unwrap())
+            .env_remove("SSH_AUTH_SOCK")
+    }
+
+    /// An inventory of these hosts logging in as `user` with the client key.
+    pub fn inventory(&self, hosts: &[&SshHost], user: &str) -> String {
+        let mut out = String::from("all:\n  hosts:\n");
+        for h in hosts {
+            out.push_str(&format!(
+                "    {}:\n      ansible_host: 127.0.0.1\n      ansible_port: {}\n      ansible_user: {user}\n      ansible_ssh_private_key_file: {}\n",
+                h.name,
+                h.port,
+                self.key.display()
+            ));
+        }
+        out
+    }
+}
+
+/// A running OpenSSH server in its own namespaces on an overlay root.
+pub struct SshHost {
+    pub name: String,
+    pub port: u16,
+    /// The host's root filesystem, readable from outside.
+    pub root: Root,
+    /// The host's public host key line (`ssh-ed25519 AAAA...`).
+    pub host_key: String,
+    pub live: bool,
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[track_caller]
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const STANDINS: &[(&str, &str)] = &[
+    (
+        "netplan",
+        r#"#!/bin/sh
+case "$1" in
+    apply|try) echo "netplan $*" >> /var/log/prov-standins.log ;;
+    *) exec /usr/sbin/netplan "$@" ;;
+esac
+"#,
+    ),
+    (
+        "sysctl",
+        r#"#!/bin/sh
+# Reads go to the real sysctl; anything that would set a value is only logged.
+for a in "$@"; do
+    case "$a" in
+        -w|-p*|--system|--load*|*=*) echo "sysctl $*" >> /var/log/prov-standins.log; exit 0 ;;
+    esac
+done
+exec /usr/sbin/sysctl "$@"
+"#,
+    ),
+    (
+        "swapoff",
+        r#"#!/bin/sh
+echo "swapoff $*" >> /var/log/prov-standins.log
+"#,
+    ),
+    (
+        "modprobe",
+        r#"#!/bin/sh
+# Never loads anything; on a live test host /sys is a tmpfs, so the module then looks loaded.
+echo "modprobe $*" >> /var/log/prov-standins.log
+for a in "$@"; do
+    case "$a" in -*) ;; *) mkdir -p "/sys/module/$(echo "$a" | tr - _)" 2>/dev/null; break ;; esac
+done
+exit 0
+"#,
+    ),
+    (
+        "systemctl",
+        r#"#!/bin/sh
+# Unit files are managed offline (as in a chroot); runtime actions are only logged, and
+# every unit counts as active.
+case "$1" in
+    is-active) echo active ;;
+    start|stop|restart|reload|try-restart|reload-or-restart|daemon-reload|daemon-reexec)
+        echo "systemctl $*" >> /var/log/prov-standins.log ;;
+    *) exec /usr/bin/systemctl --root=/ "$@" ;;
+esac
+"#,
+    ),
+];
+
+/// Put the logging stand-ins into a root's /usr/local/sbin.
+pub fn install_standins(root: &Root) {
+    for (cmd, body) in STANDINS {
+        let f = format!("usr/local/sbin/{cmd}");
+        root.write(&f, body);
+        set_mode(&root.file(&f), 0o755);
+    }
+}
+
+/// The live-only calls the stand-ins recorded in a root (empty when none was made).
+pub fn standin_calls(root: &Root) -> Vec<String> {
+    std::fs::read_to_string(root.file(STANDIN_LOG))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+impl SshHost {
+    /// A chroot-like host (sshd runs chroot'ed below PID 1).
+    pub fn start(name: &str, client: &Client) -> SshHost {
+        SshHost::launch(name, client, false, "INFO")
+    }
+
+    /// A live host (PID 1 pivots into the root).
+    pub fn start_live(name: &str, client: &Client) -> SshHost {
+        SshHost::launch(name, client, true, "INFO")
+    }
+
+    /// A chroot-like host whose sshd logs at DEBUG1 (to see forwarded channels).
+    pub fn start_verbose(name: &str, client: &Client) -> SshHost {
+        SshHost::launch(name, client, false, "DEBUG1")
+    }
+
+    /// `n` chroot-like hosts `prefix-1..n`, started in parallel.
+    pub fn many(prefix: &str, n: usize, client: &Client) -> Vec<SshHost> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (1..=n)
+                .map(|i| s.spawn(move || SshHost::start(&format!("{prefix}-{i}"), client)))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    }
+
+    fn launch(name: &str, client: &Client, live: bool, log_level: &str) -> SshHost {
+        let root = Root::new();
+        let r = &root.path;
+        // Identity: hostname and a host key of its own.
+        root.write("etc/hostname", &format!("{name}\n"));
+        root.write(
+            "etc/hosts",
+            &format!("127.0.0.1 localhost\n127.0.1.1 {name}\n"),
+        );
+        for e in std::fs::read_dir(r.join("etc/ssh")).unwrap() {
+            let e = e.unwrap();
+            if e.file_name().to_string_lossy().starts_with("ssh_host_") {
+                std::fs::remove_file(e.path()).unwrap();
+            }
+        }
+        let key = r.join("etc/ssh/ssh_host_ed25519_key");
+        run(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+            .arg(&key));
+        let host_key = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+        let host_key = host_key
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        // Users, sudo rules and the harness's own authorized keys.
+        run(Command::new("chroot").arg(r).args([
+            "/bin/sh",
+            "-c",
+            &format!(
+                "useradd -m -s /bin/bash tester && useradd -m -s /bin/bash pwuser && echo 'pwuser:{SUDO_PASSWORD}' | chpasswd"
+            ),
+        ]));
+        for (user, rule) in [
+            ("tester", "tester ALL=(ALL:ALL) NOPASSWD: ALL\n"),
+            ("pwuser", "pwuser ALL=(ALL:ALL) ALL\n"),
+        ] {
+            let f = format!("etc/sudoers.d/{user}");
+            root.write(&f, rule);
+            set_mode(&root.file(&f), 0o440);
+            root.write(&format!("etc/ssh/test_keys/{user}"), &client.public_key);
+            set_mode(&root.file(&format!("etc/ssh/test_keys/{user}")), 0o644);
+        }
+        install_standins(&root);
+        // PID 1.
+        let dir = TempDir::new(&format!("sshd-{name}"));
+        let port = free_port();
+        let init = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sshhost.sh");
+        let log = std::fs::File::create(dir.path.join("sshd.log")).unwrap();
+        let child = Command::new("setsid")
+            .args([
+                "unshare",
+                "--mount",
+                "--uts",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--propagation",
+                "private",
+                "sh",
+            ])
+            .arg(init)
+            .arg(r)
+            .args([
+                name,
+                &port.to_string(),
+                if live { "live" } else { "chroot" },
+                log_level,
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start the test host");
+        let mut host = SshHost {
+            name: name.to_string(),
+            port,
+            root,
+            host_key,
+            live,
+            dir,
+            child: Some(child),
+        };
+        host.wait_ready();
+        host
+    }
+
+    /// Wait until sshd sends its banner.
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut buf = [0u8; 8];
+                if std::io::Read::read(&mut s, &mut buf).unwrap_or(0) >= 4 && &buf[..4] == b"SSH-" {
+                    return;
+                }
+            }
+            if let Some(st) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "test host {} exited ({st}) before sshd was ready:\n{}",
+                    self.name,
+                    self.sshd_log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sshd of {} did not come up:\n{}",
+                self.name,
+                self.sshd_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// What sshd (and PID 1) printed.
+    pub fn sshd_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path.join("sshd.log")).unwrap_or_default()
+    }
+
+    /// The stand-ins' call log (empty when none was called).
+    pub fn standin_calls(&self) -> Vec<String> {
+        standin_calls(&self.root)
+    }
+
+    /// Kill the whole host at once (PID 1, sshd and every session).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Run a command on the host over SSH with OpenSSH's own client (as tester).
+    pub fn ssh(&self, client: &Client, command: &str) -> std::process::Output {
+        Command::new("ssh")
+            .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"])
+            .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+            .arg("-i")
+            .arg(&client.key)
+            .args(["-p", &self.port.to_string(), "tester@127.0.0.1", command])
+            .output()
+            .unwrap()
+    }
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+}
+
+impl Drop for SshHost {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// An `ssh-agent` holding the given key; stopped when dropped.
+pub struct Agent {
+    pub socket: PathBuf,
+    child: Child,
+    _dir: TempDir,
+}
+
+impl Agent {
+    pub fn start(key: &Path) -> Agent {
+        let dir = TempDir::new("agent");
+        let socket = dir.path.join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ssh-agent");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "ssh-agent did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        run(Command::new("ssh-add")
+            .arg("-q")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &socket));
+        Agent {
+            socket,
+            child,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

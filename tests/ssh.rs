@@ -1,0 +1,627 @@
+//! The SSH transport against real OpenSSH servers (tests/common/ssh.rs): the module scenario
+//! on one and ten hosts, authentication, host keys, proxies, become, failures and timeouts.
+//! The worker playbook over SSH is in tests/ssh_worker.rs.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::scenario::{MODULES_CHANGED, assert_modules_applied, modules_project};
+use common::ssh::{Agent, Client, SUDO_PASSWORD, SshHost};
+use common::{Project, Run, wait_until};
+
+/// Each host had exactly one connection, and every task cost one round trip on it (reading
+/// the state), plus one for the change when it changed something.
+#[track_caller]
+fn assert_round_trips(run: &Run, hosts: &[&SshHost]) {
+    let doc = run.json();
+    for h in hosts {
+        let heavy = run.tasks_where(&h.name, |r| {
+            let allowed = if r["status"] == "changed" { 2 } else { 1 };
+            r["round_trips"].as_u64().unwrap() > allowed
+        });
+        assert!(heavy.is_empty(), "{}: {heavy:?}", h.name);
+        assert_eq!(
+            doc["round_trips"][&h.name]["connections"], 1,
+            "{}: {}",
+            h.name, doc["round_trips"]
+        );
+    }
+}
+
+#[test]
+fn module_scenario_on_one_then_ten_hosts() {
+    let client = Client::new();
+    let hosts = SshHost::many("node", 10, &client);
+    let all: Vec<&SshHost> = hosts.iter().collect();
+    client.trust(&all);
+    let p = modules_project().file("hosts.yml", &client.inventory(&all, "tester"));
+    let apply = |limit: &str, extra: &[&str]| {
+        client
+            .prov()
+            .cwd(&p.dir.path)
+            .args([
+                "apply",
+                "site.yml",
+                "-i",
+                "hosts.yml",
+                "--become",
+                "--limit",
+                limit,
+            ])
+            .args(extra)
+            .json()
+            .run()
+    };
+
+    // One host: the dry run predicts exactly what apply then does, and touches nothing.
+    let first = &hosts[0];
+    let before = first.root.snapshot();
+    let check = apply("node-1", &["--check", "--diff"]);
+    check.ok();
+    assert_eq!(before.diff(&first.root.snapshot()), Vec::<String>::new());
+    let run = apply("node-1", &[]);
+    run.ok();
+    assert_eq!(
+        check.tasks_with("node-1", "changed"),
+        run.tasks_with("node-1", "changed")
+    );
+    assert!(run.stats("node-1")["changed"].as_u64().unwrap() >= MODULES_CHANGED);
+    assert_modules_applied(&first.root);
+
+    // Ten hosts at once: nine converge, the first has nothing left to do.
+    let run = apply("all", &[]);
+    run.ok();
+    assert_eq!(run.stats("node-1")["changed"], 0);
+    for h in &hosts[1..] {
+        assert!(
+            run.stats(&h.name)["changed"].as_u64().unwrap() >= MODULES_CHANGED,
+            "{}",
+            h.name
+        );
+        assert_modules_applied(&h.root);
+    }
+    assert_round_trips(&run, &all);
+
+    // Idempotent: nothing changes, one connection and at most one round trip per task.
+    let again = apply("all", &[]);
+    again.ok();
+    for h in &hosts {
+        assert_eq!(
+            again.stats(&h.name)["changed"],
+            0,
+            "{}: {:?}",
+            h.name,
+            again.tasks_with(&h.name, "changed")
+        );
+    }
+    assert_round_trips(&again, &all);
+
+    // The text output stays readable: one line per task and status, not one per host.
+    let text = client
+        .prov()
+        .cwd(&p.dir.path)
+        .args(["apply", "site.yml", "-i", "hosts.yml", "--become"])
+        .run();
+    text.ok();
+    let task = text
+        .stdout
+        .split("TASK [config from content]")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap();
+    assert_eq!(
+        task,
+        "ok: [node-1, node-2, node-3, node-4, node-5, node-6, node-7, node-8, node-9, node-10]",
+        "{}",
+        text.stdout
+    );
+}
+
+fn one_host_project(inventory: &str) -> Project {
+    Project::new()
+        .file("hosts.yml", inventory)
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: who\n      command: id -un\n      register: who\n      changed_when: false\n",
+        )
+}
+
+#[test]
+fn authentication_by_key_file_agent_and_the_errors() {
+    let client = Client::new();
+    let host = SshHost::start("auth-1", &client);
+    client.trust(&[&host]);
+    let apply = |p: &Project| {
+        client
+            .prov()
+            .cwd(&p.dir.path)
+            .args(["apply", "site.yml", "-i", "hosts.yml"])
+            .json()
+    };
+
+    // Key file from the inventory.
+    let p = one_host_project(&client.inventory(&[&host], "tester"));
+    let run = apply(&p).run();
+    run.ok();
+    assert_eq!(run.task("auth-1", "who")["result"]["stdout"], "tester");
+
+    // No key anywhere: the agent's key is used.
+    let bare = format!(
+        "all:\n  hosts:\n    auth-1: {{ansible_host: 127.0.0.1, ansible_port: {}, ansible_user: tester}}\n",
+        host.port
+    );
+    let p = one_host_project(&bare);
+    let agent = Agent::start(&client.key);
+    let run = apply(&p)
+        .env("SSH_AUTH_SOCK", agent.socket.to_str().unwrap())
+        .run();
+    run.ok();
+    assert_eq!(run.task("auth-1", "who")["result"]["stdout"], "tester");
+    drop(agent);
+
+    // Nothing to authenticate with: unreachable (4), saying what was tried.
+    let run = apply(&p).run();
+    run.code(4);
+    let msg = run.task("auth-1", "who")["msg"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("authentication failed (tried: nothing"),
+        "{msg}"
+    );
+
+    // A wrong user: the methods tried are named.
+    let p = one_host_project(&client.inventory(&[&host], "nosuchuser"));
+    let run = apply(&p).run();
+    run.code(4);
+    let msg = run.task("auth-1", "who")["msg"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("nosuchuser@127.0.0.1")
+            && msg.contains("authentication failed")
+            && msg.contains(&format!("key {}", client.key.display())),
+        "{msg}"
+    );
+
+    // RSA (rsa-sha2-256/512: OpenSSH no longer accepts ssh-rsa), ECDSA, and an encrypted key.
+    for (kind, pass) in [("rsa", ""), ("ecdsa", ""), ("ed25519", "correct horse")] {
+        let key = client.dir.path.join(format!("id_{kind}_extra"));
+        let out = Command::new("ssh-keygen")
+            .args(["-q", "-t", kind, "-N", pass, "-f"])
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let mut keys = host.root.read("etc/ssh/test_keys/tester");
+        keys.push_str(&std::fs::read_to_string(key.with_extension("pub")).unwrap());
+        host.root.write("etc/ssh/test_keys/tester", &keys);
+        let inv = format!(
+            "all:\n  hosts:\n    auth-1: {{ansible_host: 127.0.0.1, ansible_port: {}, ansible_user: tester, ansible_ssh_private_key_file: {}}}\n",
+            host.port,
+            key.display()
+        );
+        let p = one_host_project(&inv);
+        if pass.is_empty() {
+            apply(&p).run().ok();
+        } else {
+            let run = apply(&p).run();
+            run.code(4);
+            assert!(run.stdout.contains("is encrypted"), "{}", run.stdout);
+            apply(&p).env("PROV_SSH_KEY_PASSPHRASE", pass).run().ok();
+        }
+    }
+}
+
+#[test]
+fn host_keys_are_verified() {
+    let client = Client::new();
+    let host = SshHost::start("keys-1", &client);
+    let other = SshHost::start("keys-2", &client);
+    let p = one_host_project(&client.inventory(&[&host], "tester"));
+    let apply = |extra: &[&str]| {
+        client
+            .prov()
+            .cwd(&p.dir.path)
+            .args(["apply", "site.yml", "-i", "hosts.yml"])
+            .args(extra)
+            .json()
+            .run()
+    };
+    let msg = |run: &Run| {
+        run.task("keys-1", "who")["msg"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let fingerprint = |key_line: &str| {
+        let f = client.dir.path.join("fp.pub");
+        std::fs::write(&f, key_line).unwrap();
+        let out = Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(&f)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+
+    // Unknown host, strict (the default): refused, with the key it offered.
+    let run = apply(&[]);
+    run.code(4);
+    assert!(msg(&run).contains("not in known_hosts"), "{}", msg(&run));
+    assert!(msg(&run).contains(&fingerprint(&host.host_key)));
+    assert!(!client.known_hosts().exists());
+
+    // accept-new records it; strict then accepts it.
+    apply(&["--host-key-checking", "accept-new"]).ok();
+    let known = std::fs::read_to_string(client.known_hosts()).unwrap();
+    assert_eq!(
+        known,
+        format!("[127.0.0.1]:{} {}\n", host.port, host.host_key)
+    );
+    apply(&[]).ok();
+
+    // Hashed entries as ssh-keyscan -H writes them.
+    let scan = Command::new("ssh-keyscan")
+        .args([
+            "-H",
+            "-t",
+            "ed25519",
+            "-p",
+            &host.port.to_string(),
+            "127.0.0.1",
+        ])
+        .output()
+        .unwrap();
+    let hashed = String::from_utf8_lossy(&scan.stdout).into_owned();
+    assert!(hashed.starts_with("|1|"), "{hashed}");
+    std::fs::write(client.known_hosts(), &hashed).unwrap();
+    apply(&[]).ok();
+
+    // A changed key is refused, whatever the mode short of off, and never recorded.
+    let changed = format!("[127.0.0.1]:{} {}\n", host.port, other.host_key);
+    std::fs::write(client.known_hosts(), &changed).unwrap();
+    for extra in [&[][..], &["--host-key-checking", "accept-new"][..]] {
+        let run = apply(extra);
+        run.code(4);
+        let m = msg(&run);
+        assert!(
+            m.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+                && m.contains(&fingerprint(&host.host_key))
+                && m.contains(&fingerprint(&other.host_key)),
+            "{m}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(client.known_hosts()).unwrap(),
+        changed
+    );
+
+    // @revoked wins over a matching entry.
+    std::fs::write(
+        client.known_hosts(),
+        format!(
+            "[127.0.0.1]:{} {}\n@revoked * {}\n",
+            host.port, host.host_key, host.host_key
+        ),
+    )
+    .unwrap();
+    let run = apply(&[]);
+    run.code(4);
+    assert!(msg(&run).contains("@revoked"), "{}", msg(&run));
+
+    // off: no verification at all (Ansible's host_key_checking = False).
+    std::fs::write(client.known_hosts(), &changed).unwrap();
+    apply(&["--host-key-checking", "off"]).ok();
+    let p2 = Project::new()
+        .file("ansible.cfg", "[defaults]\nhost_key_checking = False\n")
+        .file("hosts.yml", &client.inventory(&[&host], "tester"))
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n",
+        );
+    client
+        .prov()
+        .cwd(&p2.dir.path)
+        .args(["apply", "site.yml", "-i", "hosts.yml"])
+        .run()
+        .ok();
+}
+
+#[test]
+fn proxy_command_proxy_jump_and_ssh_config() {
+    let client = Client::new();
+    let target = SshHost::start("target", &client);
+    let jump = SshHost::start_verbose("jump", &client);
+    client.trust(&[&target, &jump]);
+    let site = "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: where\n      command: hostname\n      register: where\n      changed_when: false\n";
+
+    // The seed's control-plane form, verbatim: a stand-in cloudflared that logs its
+    // arguments and carries the connection with nc.
+    let bin = client.dir.path.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = client.dir.path.join("cloudflared.log");
+    std::fs::write(
+        bin.join("cloudflared"),
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\nexec nc 127.0.0.1 \"$TEST_PROXY_PORT\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("cloudflared"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mut known = std::fs::read_to_string(client.known_hosts()).unwrap();
+    known.push_str(&format!("shanghai-1.example.test {}\n", target.host_key));
+    std::fs::write(client.known_hosts(), known).unwrap();
+    let inv = format!(
+        "all:\n  children:\n    control_plane:\n      hosts:\n        shanghai-1:\n          ansible_host: shanghai-1.example.test\n      vars:\n        ansible_user: tester\n        ansible_ssh_private_key_file: {}\n        ansible_ssh_common_args: '-o ProxyCommand=\"cloudflared access ssh --hostname %h\"'\n",
+        client.key.display()
+    );
+    let p = Project::new()
+        .file("hosts.yml", &inv)
+        .file("site.yml", site);
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let run = client
+        .prov()
+        .cwd(&p.dir.path)
+        .env("PATH", &path)
+        .env("TEST_PROXY_PORT", &target.port.to_string())
+        .args(["apply", "site.yml", "-i", "hosts.yml"])
+        .json()
+        .run();
+    run.ok();
+    assert_eq!(
+        run.task("shanghai-1", "where")["result"]["stdout"],
+        "target"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "access ssh --hostname shanghai-1.example.test\n"
+    );
+
+    // ProxyJump through the other test host: the jump host opens the forwarded channel.
+    let inv = format!(
+        "all:\n  hosts:\n    behind:\n      ansible_host: 127.0.0.1\n      ansible_port: {}\n      ansible_user: tester\n      ansible_ssh_common_args: -o ProxyJump=tester@127.0.0.1:{}\n",
+        target.port, jump.port
+    );
+    let p = Project::new()
+        .file("hosts.yml", &inv)
+        .file("site.yml", site);
+    let run = client
+        .prov()
+        .cwd(&p.dir.path)
+        .args(["apply", "site.yml", "-i", "hosts.yml", "--private-key"])
+        .arg(&client.key)
+        .json()
+        .run();
+    run.ok();
+    assert_eq!(run.task("behind", "where")["result"]["stdout"], "target");
+    let jlog = jump.sshd_log();
+    assert!(
+        jlog.contains(&format!("target 127.0.0.1 port {}", target.port)),
+        "{jlog}"
+    );
+
+    // A host without connection settings in the inventory: ~/.ssh/config supplies them.
+    std::fs::write(
+        client.home.join(".ssh/config"),
+        format!(
+            "Host *.internal\n    User nobody\n\nHost web.internal\n    HostName 127.0.0.1\n    Port {}\n    IdentityFile {}\n\nHost *\n    User tester\n",
+            target.port,
+            client.key.display()
+        ),
+    )
+    .unwrap();
+    let p = Project::new()
+        .file("hosts.yml", "all:\n  hosts:\n    web.internal:\n")
+        .file("site.yml", site);
+    let run = client
+        .prov()
+        .cwd(&p.dir.path)
+        .args(["apply", "site.yml", "-i", "hosts.yml"])
+        .json()
+        .run();
+    // ssh_config takes the first value obtained: `User nobody` from the first matching block.
+    run.code(4);
+    assert!(
+        run.task("web.internal", "where")["msg"]
+            .as_str()
+            .unwrap()
+            .contains("nobody@127.0.0.1"),
+        "{}",
+        run.stdout
+    );
+    std::fs::write(
+        client.home.join(".ssh/config"),
+        format!(
+            "Host web.internal\n    HostName 127.0.0.1\n    Port {}\n    IdentityFile {}\n\nHost *\n    User tester\n",
+            target.port,
+            client.key.display()
+        ),
+    )
+    .unwrap();
+    let run = client
+        .prov()
+        .cwd(&p.dir.path)
+        .args(["apply", "site.yml", "-i", "hosts.yml"])
+        .json()
+        .run();
+    run.ok();
+    assert_eq!(
+        run.task("web.internal", "where")["result"]["stdout"],
+        "target"
+    );
+}
+
+#[test]
+fn become_with_a_password_never_shows_it() {
+    let client = Client::new();
+    let host = SshHost::start("sudo-1", &client);
+    client.trust(&[&host]);
+    let site = "- hosts: all\n  become: true\n  tasks:\n    - name: whoami\n      command: id -u\n      register: whoami\n      changed_when: false\n    - name: root file\n      copy: {dest: /root/from-sudo, content: \"written as root\\n\", mode: \"0600\"}\n    - name: as the login user\n      become: false\n      copy: {dest: /tmp/plain, content: \"plain\\n\"}\n";
+    let inv = |user: &str, pw: Option<&str>| {
+        let mut inv = client.inventory(&[&host], user);
+        if let Some(pw) = pw {
+            inv.push_str(&format!("      ansible_become_password: \"{pw}\"\n"));
+        }
+        inv
+    };
+    let apply = |inventory: &str, extra: &[&str]| {
+        let p = Project::new()
+            .file("hosts.yml", inventory)
+            .file("site.yml", site);
+        client
+            .prov()
+            .cwd(&p.dir.path)
+            .args(["apply", "site.yml", "-i", "hosts.yml", "--diff"])
+            .args(extra)
+            .run()
+    };
+
+    // With the password: root, and the password appears nowhere (not with -vvv, not in JSON).
+    for extra in [&["-vvv"][..], &["--format", "json"][..]] {
+        let run = apply(&inv("pwuser", Some(SUDO_PASSWORD)), extra);
+        run.ok();
+        assert!(
+            !run.stdout.contains(SUDO_PASSWORD) && !run.stderr.contains(SUDO_PASSWORD),
+            "the password leaked:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    assert_eq!(host.root.read("root/from-sudo"), "written as root\n");
+    assert_eq!(host.root.owner("root/from-sudo"), (0, 0));
+    assert_eq!(host.root.mode("root/from-sudo"), 0o600);
+    let pwuser = host.root.owner("home/pwuser");
+    assert_eq!(host.root.owner("tmp/plain"), pwuser);
+
+    // Without it, or with a wrong one: a clear failure (2), nothing written.
+    std::fs::remove_file(host.root.file("root/from-sudo")).unwrap();
+    let run = apply(&inv("pwuser", None), &[]);
+    run.code(2);
+    assert!(
+        run.stdout.contains("sudo needs a password"),
+        "{}",
+        run.stdout
+    );
+    let run = apply(&inv("pwuser", Some("wrong")), &[]);
+    run.code(2);
+    assert!(
+        run.stdout.contains("incorrect sudo password"),
+        "{}",
+        run.stdout
+    );
+    assert!(!host.root.exists("root/from-sudo"));
+
+    // A password given for a NOPASSWD user does not get into the file contents.
+    let run = apply(&inv("tester", Some(SUDO_PASSWORD)), &[]);
+    run.ok();
+    assert_eq!(host.root.read("root/from-sudo"), "written as root\n");
+}
+
+#[test]
+fn a_killed_host_is_unreachable_and_the_others_finish() {
+    let client = Client::new();
+    let mut hosts = SshHost::many("k", 3, &client);
+    let all: Vec<&SshHost> = hosts.iter().collect();
+    client.trust(&all);
+    let p = Project::new()
+        .file("hosts.yml", &client.inventory(&all, "tester"))
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: started\n      file: {path: /tmp/started, state: touch}\n    - name: slow\n      command: sleep 3\n    - name: k-2 fails\n      fail: {msg: planned}\n      when: inventory_hostname == 'k-2'\n    - name: done\n      copy: {dest: /tmp/done, content: done}\n",
+        );
+    let running = client
+        .prov()
+        .cwd(&p.dir.path)
+        .args(["apply", "site.yml", "-i", "hosts.yml", "--format", "json"])
+        .spawn();
+    let marker = hosts[0].root.file("tmp/started");
+    wait_until(30, "the first task", || marker.exists());
+    std::thread::sleep(Duration::from_millis(300));
+    hosts[0].kill();
+    let run = running.finish();
+    run.code(2);
+    assert_eq!(run.stats("k-1")["unreachable"], 1, "{}", run.stdout);
+    assert_eq!(run.stats("k-2")["failed"], 1);
+    assert_eq!(run.stats("k-3")["failed"], 0);
+    assert_eq!(run.stats("k-3")["unreachable"], 0);
+    assert!(hosts[2].root.exists("tmp/done"));
+    assert!(!hosts[1].root.exists("tmp/done"));
+    assert_eq!(run.task("k-1", "slow")["status"], "unreachable");
+}
+
+#[test]
+fn a_host_that_never_answers_times_out() {
+    let client = Client::new();
+    let host = SshHost::start("fine", &client);
+    client.trust(&[&host]);
+    // Accepts connections (the kernel's backlog) but never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let inv = format!(
+        "{}    silent: {{ansible_host: 127.0.0.1, ansible_port: {port}, ansible_user: tester}}\n",
+        client.inventory(&[&host], "tester")
+    );
+    let p = one_host_project(&inv);
+    let start = Instant::now();
+    let run = client
+        .prov()
+        .cwd(&p.dir.path)
+        .args(["apply", "site.yml", "-i", "hosts.yml", "-T", "2"])
+        .json()
+        .run();
+    let took = start.elapsed();
+    run.code(4);
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let msg = run.task("silent", "who")["msg"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(msg.contains("timed out after 2s"), "{msg}");
+    assert_eq!(run.task("fine", "who")["status"], "ok");
+    drop(silent);
+}
+
+#[test]
+fn ctrl_c_stops_an_ssh_run_and_reports() {
+    let client = Client::new();
+    let host = SshHost::start("int-1", &client);
+    client.trust(&[&host]);
+    let p = Project::new()
+        .file("hosts.yml", &client.inventory(&[&host], "tester"))
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: started\n      file: {path: /tmp/started, state: touch}\n    - command: sleep 30\n    - name: never\n      file: {path: /tmp/never, state: touch}\n",
+        );
+    let running = client
+        .prov()
+        .cwd(&p.dir.path)
+        .args(["apply", "site.yml", "-i", "hosts.yml"])
+        .spawn();
+    let marker = host.root.file("tmp/started");
+    wait_until(30, "the first task", || marker.exists());
+    std::thread::sleep(Duration::from_millis(500));
+    let start = Instant::now();
+    running.interrupt();
+    let run = running.finish();
+    assert!(start.elapsed() < Duration::from_secs(10));
+    run.code(130);
+    assert!(run.stdout.contains("Interrupted"), "{}", run.stdout);
+    assert!(run.stdout.contains("int-1"), "{}", run.stdout);
+    assert!(!host.root.exists("tmp/never"));
+}

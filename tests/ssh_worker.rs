@@ -1,0 +1,138 @@
+//! The worker playbook (`playbooks/worker.yml`) over SSH on three test hosts, with the signed
+//! apt repositories and the keys endpoint served locally. The repository's own production
+//! inventory is used unchanged; a second inventory source only says how to reach the hosts.
+//! golyat-1 is a live system from its own point of view, golyat-2 and golyat-3 see themselves
+//! as chroots (an image build), so both code paths of the roles run over SSH.
+
+mod common;
+
+use common::ssh::{Client, SshHost};
+use common::{Project, RepoServer, Root, repo_root};
+
+fn sh(root: &Root, script: &str) -> String {
+    let out = root.sh(script);
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn worker_playbook_on_three_ssh_hosts() {
+    let server = RepoServer::start();
+    let client = Client::new();
+    let hosts = [
+        SshHost::start_live("golyat-1", &client),
+        SshHost::start("golyat-2", &client),
+        SshHost::start("golyat-3", &client),
+    ];
+    let all: Vec<&SshHost> = hosts.iter().collect();
+    client.trust(&all);
+    for h in &hosts {
+        // What the seed's autoinstall leaves behind: cloud-init allows passwords, and a swap file.
+        h.root.write(
+            "etc/ssh/sshd_config.d/50-cloud-init.conf",
+            "PasswordAuthentication yes\n",
+        );
+        h.root.write(
+            "etc/fstab",
+            "# /etc/fstab\nUUID=0a1b / ext4 defaults 0 1\n/swap.img none swap sw 0 0\n",
+        );
+    }
+    let reach = Project::new().file("ssh.yml", &client.inventory(&all, "tester"));
+    let url = server.url();
+    let apply = || {
+        client
+            .prov()
+            .cwd(&repo_root())
+            .args(["apply", "playbooks/worker.yml", "--limit", "workers"])
+            .args(["-i", "inventory/production/hosts.yml", "-i"])
+            .arg(reach.path("ssh.yml"))
+            .arg("-e")
+            .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/boxp.keys"))
+            .json()
+            .run()
+    };
+
+    let first = apply();
+    first.ok();
+    // The control plane is in the inventory but never touched.
+    assert!(first.json()["stats"].get("shanghai-1").is_none());
+    let keys = std::fs::read_to_string(server.dir.join("boxp.keys")).unwrap();
+    for (h, ip) in hosts
+        .iter()
+        .zip(["192.168.10.101", "192.168.10.105", "192.168.10.106"])
+    {
+        let r = &h.root;
+        let effective = sh(r, "sshd -T");
+        for want in ["permitrootlogin no", "passwordauthentication no"] {
+            assert!(effective.lines().any(|l| l == want), "{}: {want}", h.name);
+        }
+        sh(r, "visudo -c");
+        assert_eq!(r.read("home/boxp/.ssh/authorized_keys"), keys);
+        assert_eq!(r.mode("home/boxp/.ssh/authorized_keys"), 0o600);
+        let netplan = r.read("etc/netplan/01-prov.yaml");
+        assert!(
+            netplan.contains(&format!("- {ip}/24")),
+            "{}: {netplan}",
+            h.name
+        );
+        assert_eq!(
+            sh(r, "dpkg-query -W -f '${Version}' kubelet kubeadm kubectl"),
+            "1.32.0-1.11.32.0-1.11.32.0-1.1"
+        );
+        assert_eq!(
+            sh(r, "apt-mark showhold | sort"),
+            "cri-o\nkubeadm\nkubectl\nkubelet\n"
+        );
+        assert!(
+            r.read("etc/default/kubelet")
+                .contains(&format!("--node-ip={ip}"))
+        );
+        assert!(r.exists("etc/systemd/system/multi-user.target.wants/kubelet.service"));
+        assert!(r.read("etc/fstab").contains("# /swap.img none swap"));
+    }
+
+    // The live host did what only a live host does; the chroot-like ones did none of it.
+    let live = hosts[0].standin_calls();
+    for want in [
+        "netplan apply",
+        "sysctl -p /etc/sysctl.d/99-kubernetes-cri.conf",
+        "swapoff -a",
+        "modprobe overlay",
+        "modprobe br_netfilter",
+        "systemctl restart ssh",
+    ] {
+        assert!(live.iter().any(|c| c == want), "{want} not in {live:?}");
+    }
+    for h in &hosts[1..] {
+        assert_eq!(h.standin_calls(), Vec::<String>::new(), "{}", h.name);
+    }
+    let facts = |host: &str| first.task(host, "Detect chroot environment")["result"].clone();
+    assert_eq!(
+        facts("golyat-1")["ansible_facts"]["is_chroot"],
+        false,
+        "{}",
+        facts("golyat-1")
+    );
+    assert_eq!(facts("golyat-2")["ansible_facts"]["is_chroot"], true);
+
+    // Again: nothing changes, one connection per host, at most one round trip per task.
+    let again = apply();
+    again.ok();
+    let doc = again.json();
+    for h in &hosts {
+        assert_eq!(
+            again.stats(&h.name)["changed"],
+            0,
+            "{}: {:?}",
+            h.name,
+            again.tasks_with(&h.name, "changed")
+        );
+        let heavy = again.tasks_where(&h.name, |r| r["round_trips"].as_u64().unwrap() > 1);
+        assert!(heavy.is_empty(), "{}: {heavy:?}", h.name);
+        assert_eq!(doc["round_trips"][&h.name]["connections"], 1);
+    }
+}
