@@ -531,6 +531,170 @@ fn become_with_a_password_never_shows_it() {
     let run = apply(&inv("tester", Some(SUDO_PASSWORD)), &[]);
     run.ok();
     assert_eq!(host.root.read("root/from-sudo"), "written as root\n");
+
+    // -K asks for it (here on stdin, as there is no terminal); become_user another user.
+    std::fs::remove_file(host.root.file("root/from-sudo")).unwrap();
+    let p = Project::new()
+        .file("hosts.yml", &inv("pwuser", None))
+        .file("site.yml", site)
+        .file(
+            "other.yml",
+            "- hosts: all\n  gather_facts: false\n  become: true\n  become_user: tester\n  tasks:\n    - name: as tester\n      command: id -un\n      register: who\n      changed_when: false\n",
+        );
+    let run = client
+        .prov()
+        .cwd(&p.dir.path)
+        .args(["apply", "site.yml", "-i", "hosts.yml", "-K", "-vvv"])
+        .stdin(&format!("{SUDO_PASSWORD}\n"))
+        .run();
+    run.ok();
+    assert!(!run.stdout.contains(SUDO_PASSWORD) && !run.stderr.contains(SUDO_PASSWORD));
+    assert_eq!(host.root.read("root/from-sudo"), "written as root\n");
+    let run = client
+        .prov()
+        .cwd(&p.dir.path)
+        .args([
+            "apply",
+            "other.yml",
+            "-i",
+            "hosts.yml",
+            "-K",
+            "--format",
+            "json",
+        ])
+        .stdin(&format!("{SUDO_PASSWORD}\n"))
+        .run();
+    run.ok();
+    assert_eq!(
+        run.task("sudo-1", "as tester")["result"]["stdout"],
+        "tester"
+    );
+}
+
+#[test]
+fn certificates_for_the_user_and_the_host() {
+    let client = Client::new();
+    let keygen = |args: &[&str], file: &std::path::Path| {
+        let out = Command::new("ssh-keygen")
+            .arg("-q")
+            .args(args)
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ca = client.dir.path.join("ca");
+    keygen(&["-t", "ed25519", "-N", "", "-f"], &ca);
+    let ca_pub = std::fs::read_to_string(ca.with_extension("pub")).unwrap();
+    // A user key that no authorized_keys lists: only its certificate can get it in.
+    let key = client.dir.path.join("id_cert");
+    keygen(&["-t", "ed25519", "-N", "", "-f"], &key);
+    let ca_arg = ca.to_str().unwrap();
+    keygen(
+        &[
+            "-s",
+            ca_arg,
+            "-I",
+            "prov-test",
+            "-n",
+            "tester",
+            "-V",
+            "-5m:+1h",
+        ],
+        &key.with_extension("pub"),
+    );
+    let host = SshHost::start_with(
+        "cert-1",
+        &client,
+        &[
+            "TrustedUserCAKeys=/etc/ssh/user_ca.pub",
+            "HostCertificate=/etc/ssh/ssh_host_ed25519_key-cert.pub",
+        ],
+        |root| {
+            root.write("etc/ssh/user_ca.pub", &ca_pub);
+            keygen(
+                &[
+                    "-s",
+                    ca_arg,
+                    "-I",
+                    "cert-1",
+                    "-h",
+                    "-n",
+                    "127.0.0.1",
+                    "-V",
+                    "-5m:+1h",
+                ],
+                &root.file("etc/ssh/ssh_host_ed25519_key.pub"),
+            );
+        },
+    );
+    // known_hosts holds only the CA, no host key.
+    std::fs::write(
+        client.known_hosts(),
+        format!("@cert-authority [127.0.0.1]:{} {ca_pub}", host.port),
+    )
+    .unwrap();
+    let inv = format!(
+        "all:\n  hosts:\n    cert-1: {{ansible_host: 127.0.0.1, ansible_port: {}, ansible_user: tester, ansible_ssh_private_key_file: {}}}\n",
+        host.port,
+        key.display()
+    );
+    let p = one_host_project(&inv);
+    let apply = || {
+        client
+            .prov()
+            .cwd(&p.dir.path)
+            .args(["apply", "site.yml", "-i", "hosts.yml"])
+            .json()
+            .run()
+    };
+    let run = apply();
+    run.ok();
+    assert_eq!(run.task("cert-1", "who")["result"]["stdout"], "tester");
+    assert!(
+        host.sshd_log().contains("ED25519-CERT"),
+        "{}",
+        host.sshd_log()
+    );
+
+    // Another CA does not vouch for this host.
+    let other = client.dir.path.join("other-ca");
+    keygen(&["-t", "ed25519", "-N", "", "-f"], &other);
+    std::fs::write(
+        client.known_hosts(),
+        format!(
+            "@cert-authority [127.0.0.1]:{} {}",
+            host.port,
+            std::fs::read_to_string(other.with_extension("pub")).unwrap()
+        ),
+    )
+    .unwrap();
+    let run = apply();
+    run.code(4);
+    let msg = run.task("cert-1", "who")["msg"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(msg.contains("host certificate"), "{msg}");
+
+    // Without its certificate the user key is refused.
+    std::fs::write(
+        client.known_hosts(),
+        format!("@cert-authority [127.0.0.1]:{} {ca_pub}", host.port),
+    )
+    .unwrap();
+    std::fs::remove_file(client.dir.path.join("id_cert-cert.pub")).unwrap();
+    let run = apply();
+    run.code(4);
+    let msg = run.task("cert-1", "who")["msg"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(msg.contains("authentication failed"), "{msg}");
 }
 
 #[test]
@@ -595,6 +759,26 @@ fn a_host_that_never_answers_times_out() {
     assert!(msg.contains("timed out after 2s"), "{msg}");
     assert_eq!(run.task("fine", "who")["status"], "ok");
     drop(silent);
+
+    // A command that outlives its task's `timeout:` fails that task.
+    let p = p.file(
+        "slow.yml",
+        "- hosts: fine\n  gather_facts: false\n  tasks:\n    - name: slow\n      command: sleep 20\n      timeout: 1\n",
+    );
+    let start = Instant::now();
+    let run = client
+        .prov()
+        .cwd(&p.dir.path)
+        .args(["apply", "slow.yml", "-i", "hosts.yml"])
+        .json()
+        .run();
+    run.code(2);
+    assert!(start.elapsed() < Duration::from_secs(10));
+    let msg = run.task("fine", "slow")["msg"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(msg.contains("timed out after 1s"), "{msg}");
 }
 
 #[test]

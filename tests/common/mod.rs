@@ -271,6 +271,7 @@ impl Project {
 /// A `prov` invocation, built fluently: `Prov::new().args(["apply", "pb.yml"]).cwd(dir).run()`.
 pub struct Prov {
     cmd: Command,
+    input: Option<Vec<u8>>,
 }
 
 impl Prov {
@@ -280,7 +281,7 @@ impl Prov {
             .env_remove("ANSIBLE_INVENTORY")
             .env("NO_COLOR", "1");
         cmd.stdin(Stdio::null());
-        Prov { cmd }
+        Prov { cmd, input: None }
     }
 
     /// `prov apply PLAYBOOK` run from the project directory.
@@ -332,8 +333,25 @@ impl Prov {
         }
     }
 
+    /// Feed this on stdin (e.g. a password for -K).
+    pub fn stdin(mut self, input: &str) -> Prov {
+        self.input = Some(input.as_bytes().to_vec());
+        self
+    }
+
     pub fn run(mut self) -> Run {
-        let out = self.cmd.output().expect("run prov");
+        let out = match self.input.take() {
+            None => self.cmd.output().expect("run prov"),
+            Some(input) => {
+                self.cmd
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+                let mut child = self.cmd.spawn().expect("run prov");
+                std::io::Write::write_all(&mut child.stdin.take().unwrap(), &input).unwrap();
+                child.wait_with_output().expect("run prov")
+            }
+        };
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

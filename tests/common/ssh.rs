@@ -203,17 +203,28 @@ pub fn standin_calls(root: &Root) -> Vec<String> {
 impl SshHost {
     /// A chroot-like host (sshd runs chroot'ed below PID 1).
     pub fn start(name: &str, client: &Client) -> SshHost {
-        SshHost::launch(name, client, false, "INFO")
+        SshHost::launch(name, client, false, "INFO", &[], |_| {})
+    }
+
+    /// A chroot-like host with extra sshd options (`Key=value`), after `prepare` has had its
+    /// say on the root (which already has its host key).
+    pub fn start_with(
+        name: &str,
+        client: &Client,
+        sshd_options: &[&str],
+        prepare: impl FnOnce(&Root),
+    ) -> SshHost {
+        SshHost::launch(name, client, false, "INFO", sshd_options, prepare)
     }
 
     /// A live host (PID 1 pivots into the root).
     pub fn start_live(name: &str, client: &Client) -> SshHost {
-        SshHost::launch(name, client, true, "INFO")
+        SshHost::launch(name, client, true, "INFO", &[], |_| {})
     }
 
     /// A chroot-like host whose sshd logs at DEBUG1 (to see forwarded channels).
     pub fn start_verbose(name: &str, client: &Client) -> SshHost {
-        SshHost::launch(name, client, false, "DEBUG1")
+        SshHost::launch(name, client, false, "DEBUG1", &[], |_| {})
     }
 
     /// `n` chroot-like hosts `prefix-1..n`, started in parallel.
@@ -226,7 +237,14 @@ impl SshHost {
         })
     }
 
-    fn launch(name: &str, client: &Client, live: bool, log_level: &str) -> SshHost {
+    fn launch(
+        name: &str,
+        client: &Client,
+        live: bool,
+        log_level: &str,
+        sshd_options: &[&str],
+        prepare: impl FnOnce(&Root),
+    ) -> SshHost {
         let root = Root::new();
         let r = &root.path;
         // Identity: hostname and a host key of its own.
@@ -270,6 +288,7 @@ impl SshHost {
             set_mode(&root.file(&format!("etc/ssh/test_keys/{user}")), 0o644);
         }
         install_standins(&root);
+        prepare(&root);
         // PID 1.
         let dir = TempDir::new(&format!("sshd-{name}"));
         let port = free_port();
@@ -295,6 +314,7 @@ impl SshHost {
                 if live { "live" } else { "chroot" },
                 log_level,
             ])
+            .args(sshd_options.iter().flat_map(|o| ["-o", o]))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

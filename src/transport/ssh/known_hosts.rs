@@ -167,6 +167,15 @@ pub fn check_key(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> V
     }
 }
 
+/// Is a `@cert-authority` known for this host? (Only then are host certificates asked for,
+/// as OpenSSH does.)
+pub fn has_authority(files: &[PathBuf], host: &str, port: u16) -> bool {
+    let name = host_string(host, port);
+    entries(files).iter().any(|e| {
+        e.marker.as_deref() == Some("@cert-authority") && patterns_match(&e.patterns, &name)
+    })
+}
+
 /// Check a host certificate: signed by a `@cert-authority` key for this host, valid now,
 /// and naming the host among its principals.
 pub fn check_certificate(

@@ -118,13 +118,37 @@ fn unreachable(target: &Target, what: impl std::fmt::Display) -> Error {
     ))
 }
 
-/// russh settings: keepalives every 15 s, the connection given up after 3 unanswered.
-fn client_config() -> Arc<client::Config> {
+/// russh settings: keepalives every 15 s, the connection given up after 3 unanswered; host
+/// certificates asked for when a `@cert-authority` is known for the host.
+fn client_config(certificates: bool) -> Arc<client::Config> {
+    let mut preferred = russh::Preferred::default();
+    if certificates {
+        use russh::keys::{Algorithm, EcdsaCurve, HashAlg};
+        preferred.host_key_certificates = std::borrow::Cow::Owned(vec![
+            Algorithm::Ed25519,
+            Algorithm::Ecdsa {
+                curve: EcdsaCurve::NistP256,
+            },
+            Algorithm::Ecdsa {
+                curve: EcdsaCurve::NistP384,
+            },
+            Algorithm::Ecdsa {
+                curve: EcdsaCurve::NistP521,
+            },
+            Algorithm::Rsa {
+                hash: Some(HashAlg::Sha512),
+            },
+            Algorithm::Rsa {
+                hash: Some(HashAlg::Sha256),
+            },
+        ]);
+    }
     Arc::new(client::Config {
         keepalive_interval: Some(Duration::from_secs(15)),
         keepalive_max: 3,
         inactivity_timeout: None,
         nodelay: true,
+        preferred,
         ..Default::default()
     })
 }
@@ -195,7 +219,10 @@ impl Ssh {
                 files: target.known_hosts.clone(),
                 refusal: refusal.clone(),
             };
-            let cfg = client_config();
+            let cfg = client_config(
+                target.host_key != HostKeyMode::Off
+                    && known_hosts::has_authority(&target.known_hosts, &target.host, target.port),
+            );
             let mut proxy = None;
             let mut jump = None;
             let connected = if let Some(cmd) = &target.proxy_command {
