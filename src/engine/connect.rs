@@ -122,6 +122,7 @@ pub async fn connection(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Arc<dyn Tr
     if let Some(c) = s.hosts[h].lock().unwrap().conn.clone() {
         return Ok(c);
     }
+    let started = std::time::Instant::now();
     let conn: Arc<dyn Transport> = match kind(s, pc, h)? {
         Kind::Local => Arc::new(Local::new()),
         Kind::Chroot(dir) => {
@@ -143,6 +144,7 @@ pub async fn connection(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Arc<dyn Tr
     let mut host = s.hosts[h].lock().unwrap();
     host.conn = Some(conn.clone());
     host.closed_trips.connections += 1;
+    host.closed_trips.connect_seconds += started.elapsed().as_secs_f64();
     drop(host);
     Ok(conn)
 }

@@ -32,6 +32,8 @@ pub struct RoundTrips {
     pub execs: u64,
     /// SSH channels (or local processes) opened.
     pub channels: u64,
+    /// Time spent opening connections (SSH: TCP, handshake, authentication).
+    pub connect_seconds: f64,
 }
 
 /// One host during a run.

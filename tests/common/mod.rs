@@ -5,6 +5,7 @@
 
 pub mod scenario;
 pub mod ssh;
+pub mod worker;
 
 use std::collections::BTreeMap;
 use std::io::Read;

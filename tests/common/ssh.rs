@@ -224,17 +224,34 @@ impl SshHost {
 
     /// A chroot-like host whose sshd logs at DEBUG1 (to see forwarded channels).
     pub fn start_verbose(name: &str, client: &Client) -> SshHost {
-        SshHost::launch(name, client, false, "DEBUG1", &[], |_| {})
+        SshHost::start_logging(name, client, "DEBUG1")
+    }
+
+    /// A chroot-like host whose sshd logs at this LogLevel (VERBOSE logs every session).
+    pub fn start_logging(name: &str, client: &Client, level: &str) -> SshHost {
+        SshHost::launch(name, client, false, level, &[], |_| {})
     }
 
     /// `n` chroot-like hosts `prefix-1..n`, started in parallel.
     pub fn many(prefix: &str, n: usize, client: &Client) -> Vec<SshHost> {
+        SshHost::many_logging(prefix, n, client, "INFO")
+    }
+
+    /// [`SshHost::many`] with sshd logging at `level`.
+    pub fn many_logging(prefix: &str, n: usize, client: &Client, level: &str) -> Vec<SshHost> {
         std::thread::scope(|s| {
             let handles: Vec<_> = (1..=n)
-                .map(|i| s.spawn(move || SshHost::start(&format!("{prefix}-{i}"), client)))
+                .map(|i| {
+                    s.spawn(move || SshHost::start_logging(&format!("{prefix}-{i}"), client, level))
+                })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         })
+    }
+
+    /// The PID of the host's `unshare` (outside its namespaces), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     fn launch(
