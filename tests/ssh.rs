@@ -27,6 +27,13 @@ fn assert_round_trips(run: &Run, hosts: &[&SshHost]) {
             "{}: {}",
             h.name, doc["round_trips"]
         );
+        // Scripts run in persistent shells: one for the login user, one for root.
+        assert!(
+            doc["round_trips"][&h.name]["channels"].as_u64().unwrap() <= 2,
+            "{}: {}",
+            h.name,
+            doc["round_trips"]
+        );
     }
 }
 

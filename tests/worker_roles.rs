@@ -202,7 +202,7 @@ fn worker_playbook_builds_a_golyat_root() {
         check.tasks_with("golyat-1", "changed"),
         [
             "kubernetes_components : Hold the versions",
-            "kubernetes_components : Kernel modules, now and at boot",
+            "kubernetes_components : Kernel modules at boot",
             "kubernetes_components : Kernel parameters for container networking",
             "kubernetes_components : kubelet settings",
         ]

@@ -180,9 +180,11 @@ impl Setup {
         for line in group_vars.lines() {
             let line = match line.trim_start() {
                 l if l.starts_with("ansible_user:") => {
+                    // OpenSSH (under Ansible) reads the passwd entry's home, not $HOME.
                     format!(
-                        "        ansible_user: tester\n        ansible_ssh_private_key_file: {}",
-                        client.key.display()
+                        "        ansible_user: tester\n        ansible_ssh_private_key_file: {}\n        ansible_ssh_common_args: -o UserKnownHostsFile={}",
+                        client.key.display(),
+                        client.known_hosts().display()
                     )
                 }
                 _ => line.to_string(),
@@ -197,12 +199,19 @@ impl Setup {
             p("inventory/group_vars/workers.yml"),
         )
         .unwrap();
-        // Ansible configurations: stock is an empty file (no ansible.cfg is read).
-        std::fs::write(p("stock.cfg"), "").unwrap();
+        // Ansible configurations. Stock: nothing but where the roles are (the repository's
+        // ansible.cfg says the same); tuned: pipelining, ControlPersist, forks = hosts.
+        let roles = repo_root().join("roles");
+        std::fs::write(
+            p("stock.cfg"),
+            format!("[defaults]\nroles_path = {}\n", roles.display()),
+        )
+        .unwrap();
         std::fs::write(
             p("tuned.cfg"),
             format!(
-                "[defaults]\nforks = {}\n\n[ssh_connection]\npipelining = True\nssh_args = -o ControlMaster=auto -o ControlPersist=300s\n",
+                "[defaults]\nroles_path = {}\nforks = {}\n\n[ssh_connection]\npipelining = True\nssh_args = -o ControlMaster=auto -o ControlPersist=300s\n",
+                roles.display(),
                 hosts.len().max(1)
             ),
         )
@@ -271,7 +280,13 @@ pub fn command(
     let check = scenario == Scenario::CheckDrift;
     let inventory = setup.path("inventory/hosts.yml");
     let mut argv: Vec<String> = Vec::new();
-    let mut env: Vec<(&str, String)> = vec![("HOME", client.home.display().to_string())];
+    // SSH engines get the client's HOME (known_hosts); chroot runs the root's own (an
+    // engine's environment reaches commands run inside the chroot).
+    let home = match chroot {
+        None => client.home.display().to_string(),
+        Some(_) => "/root".to_string(),
+    };
+    let mut env: Vec<(&str, String)> = vec![("HOME", home)];
     match engine {
         Engine::Prov => {
             argv.push(tools.prov.display().to_string());
@@ -292,7 +307,10 @@ pub fn command(
         }
         Engine::Ansible | Engine::AnsibleTuned | Engine::AnsibleCoreRs => {
             if engine == Engine::AnsibleCoreRs {
+                // Its modules ignore become (useradd fails with "Permission denied" even
+                // with -b): it logs in as root instead, which the test hosts allow.
                 argv.extend([tools.acr.display().to_string(), "playbook".into()]);
+                argv.extend(["-e".into(), "ansible_user=root".into()]);
             } else {
                 argv.push(tools.ansible.display().to_string());
             }
@@ -342,6 +360,7 @@ pub fn command(
                 "bench/shell.sh".into(),
                 setup.path("hosts.txt").display().to_string(),
                 client.key.display().to_string(),
+                client.known_hosts().display().to_string(),
                 url.into(),
             ]);
         }

@@ -31,9 +31,9 @@ import re
 import urllib.request
 from pathlib import Path
 
-from pyinfra import host, state
-from pyinfra.api import FactBase
-from pyinfra.facts.files import File
+from pyinfra import host
+from pyinfra.api import DeployError, FactBase
+from pyinfra.facts.files import Directory, File
 from pyinfra.facts.server import Arch, Users
 from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
@@ -70,6 +70,16 @@ class HeldPackages(FactBase):
         return [line.strip() for line in output if line.strip()]
 
 
+class UnitFileState(FactBase):
+    """`systemctl is-enabled UNIT` (works offline, in a chroot too); empty if no such unit."""
+
+    def command(self, unit):
+        return f"systemctl is-enabled {unit} 2>/dev/null || true"
+
+    def process(self, output):
+        return output[0].strip() if output else ""
+
+
 class ActiveSwaps(FactBase):
     """Active swap areas (/proc/swaps without its header)."""
 
@@ -90,7 +100,7 @@ def var(name, default=None):
 
 node_ip = var("node_ip")
 if not node_ip:
-    raise ValueError(f"{host.name}: node_ip is not set (--data node_ip=... or inventory data)")
+    raise DeployError(f"{host.name}: node_ip is not set (--data node_ip=... or inventory data)")
 node_name = var("node_name", host.name)  # carried like the playbook's play var; no role uses it
 cluster_dns = var("cluster_dns", "10.96.0.10")
 cluster_domain = var("cluster_domain", "cluster.local")
@@ -185,13 +195,15 @@ kubelet = {
 
 def fetch(url):
     """GET url once per run (the deploy file runs once per host)."""
-    cache = state.__dict__.setdefault("_worker_deploy_fetches", {})
+    cache = getattr(host.state, "worker_deploy_fetches", None)
+    if cache is None:
+        cache = host.state.worker_deploy_fetches = {}
     if url not in cache:
         try:
             with urllib.request.urlopen(url, timeout=30) as r:
                 cache[url] = r.read()
         except Exception as e:  # urllib.error.HTTPError, URLError, timeouts
-            raise RuntimeError(f"Failed to download {url}: {e}") from e
+            raise DeployError(f"Failed to download {url}: {e}") from e
     return cache[url]
 
 
@@ -201,7 +213,7 @@ def dearmor(data, url):
     if "-----BEGIN PGP PUBLIC KEY BLOCK-----" not in text:
         if data[:1] and data[0] & 0x80:  # already binary
             return data
-        raise RuntimeError(f"{url}: not an OpenPGP public key")
+        raise DeployError(f"{url}: not an OpenPGP public key")
     body = text.split("-----BEGIN PGP PUBLIC KEY BLOCK-----", 1)[1]
     body = body.split("-----END PGP PUBLIC KEY BLOCK-----", 1)[0]
     lines = body.strip("\r\n").splitlines()
@@ -246,7 +258,7 @@ def signing_key(url, key_id):
     if key_id:
         want = key_id.replace(" ", "").upper().removeprefix("0X")
         if not any(f.endswith(want) for f in fingerprints(binary)):
-            raise RuntimeError(f"{url}: the key does not match id {key_id}")
+            raise DeployError(f"{url}: the key does not match id {key_id}")
     return io.BytesIO(binary)
 
 
@@ -256,7 +268,7 @@ def github_keys(url):
     keys = [line.strip() for line in text.splitlines() if line.strip()]
     key_re = re.compile(r"^(ssh-|ecdsa-|sk-)[A-Za-z0-9@.-]+ [A-Za-z0-9+/=]+( .*)?$")
     if not keys or not all(key_re.match(k) for k in keys):
-        raise RuntimeError(f"{url}: not a list of SSH public keys (authorized_keys left as is)")
+        raise DeployError(f"{url}: not a list of SSH public keys (authorized_keys left as is)")
     return keys
 
 
@@ -293,15 +305,36 @@ if um_passwordless_sudo:
     )
 
 if um_use_github_keys:
+    keys = github_keys(um_github_keys_url)
     existing_user = host.get_fact(Users).get(um_username)
     home = existing_user["home"] if existing_user else f"/home/{um_username}"
-    server.user_authorized_keys(
-        name="Authorized keys from GitHub",
-        user=um_username,
-        public_keys=github_keys(um_github_keys_url),
-        delete_keys=um_keys_exclusive,
-        authorized_key_directory=f"{home}/.ssh",
-    )
+    keys_file = host.get_fact(File, path=f"{home}/.ssh/authorized_keys")
+    if keys_file and int(keys_file["size"]) > 0:
+        server.user_authorized_keys(
+            name="Authorized keys from GitHub",
+            user=um_username,
+            public_keys=keys,
+            delete_keys=um_keys_exclusive,
+            authorized_key_directory=f"{home}/.ssh",
+        )
+    else:
+        # user_authorized_keys appends with files.line(ensure_newline=True), which starts a new
+        # (empty) authorized_keys with a blank line: write a new file whole instead.
+        files.directory(
+            name="Authorized keys directory",
+            path=f"{home}/.ssh",
+            user=um_username,
+            group=um_username,
+            mode="700",
+        )
+        files.put(
+            name="Authorized keys from GitHub",
+            src=io.StringIO("".join(f"{k}\n" for k in keys)),
+            dest=f"{home}/.ssh/authorized_keys",
+            user=um_username,
+            group=um_username,
+            mode="600",
+        )
 
 # --- Role network_configuration --------------------------------------------------------------
 
@@ -317,7 +350,7 @@ netplan_file = files.template(
     **network,
 )
 netplan_changes = [netplan_file]
-if host.get_fact(File, path="/usr/sbin/netplan"):
+if host.get_fact(File, path="/usr/sbin/netplan") is not None:  # a symlink counts (stat)
     server.shell(
         name="Validate the netplan file",
         commands=[network_netplan_validate.replace("%s", network_netplan_file)],
@@ -393,14 +426,21 @@ if not_held:
     server.shell(name="Hold the versions", commands=["apt-mark hold " + " ".join(not_held)])
 
 for module in kubernetes_kernel_modules:
-    if not is_chroot:
-        server.modprobe(name=f"Load kernel module {module}", module=module)
     files.put(
-        name=f"Load kernel module {module} at boot",
+        name=f"Kernel module {module} at boot",
         src=io.StringIO(f"{module}\n"),
         dest=f"/etc/modules-load.d/{module}.conf",
+        user="root",
+        group="root",
         mode="644",
     )
+for module in kubernetes_kernel_modules:
+    # Only on a live node (in a chroot it would load into the build machine's kernel).
+    # server.modprobe reads /proc/modules, where a built-in module never shows: /sys/module
+    # (loaded or built in) decides, as in community.general.modprobe.
+    sys_module = f"/sys/module/{module.replace('-', '_')}"
+    if not is_chroot and not host.get_fact(Directory, path=sys_module):
+        server.modprobe(name=f"Kernel module {module} now", module=module)
 
 # server.sysctl(persist=True) writes "key = value"; the playbook's sysctl module "key=value".
 sysctl_lines = [
@@ -442,11 +482,16 @@ kubelet_settings = files.template(
 )
 
 for unit in ("crio", "kubelet"):
-    systemd.service(name=f"{unit} starts at boot", service=unit, running=None, enabled=True)
+    if not is_chroot:
+        systemd.service(name=f"{unit} starts at boot", service=unit, running=None, enabled=True)
+    elif host.get_fact(UnitFileState, unit=f"{unit}.service") != "enabled":
+        # systemd.service reads `systemctl show`, which needs a running systemd: in a chroot
+        # enable the unit offline (only the [Install] symlinks), as Ansible's systemd module does.
+        server.shell(name=f"{unit} starts at boot", commands=[f"systemctl enable {unit}.service"])
 
 # --- Play tasks: SSH server ------------------------------------------------------------------
 
-apt.update(name="Update the package lists", cache_time=3600)
+apt.update(name="Update the package lists (OpenSSH server)", cache_time=3600)
 apt.packages(name="Install OpenSSH server", packages=["openssh-server"])
 
 # sshd keeps the first value it reads, and sshd_config includes sshd_config.d/*.conf first

@@ -182,6 +182,9 @@ impl Chroot {
                 .map_err(|e| Error::io(&target("run/sshd"), e))?;
             std::fs::create_dir_all(target("run/lock"))
                 .map_err(|e| Error::io(&target("run/lock"), e))?;
+            // Scratch space for probe scripts ($PROV_TMP), gone with the tmpfs.
+            std::fs::create_dir_all(target("run/prov"))
+                .map_err(|e| Error::io(&target("run/prov"), e))?;
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(
                 target("run/lock"),
@@ -261,6 +264,9 @@ impl Transport for Chroot {
             .env("HOME", "/root")
             .env("LANG", "C.UTF-8")
             .env("TERM", "dumb");
+        if self.root.join("run/prov").is_dir() {
+            cmd.env("PROV_TMP", "/run/prov");
+        }
         // SAFETY: chroot(2) and chdir(2) are async-signal-safe; `root` outlives the closure.
         unsafe {
             cmd.pre_exec(move || {

@@ -19,10 +19,18 @@ use crate::shlex::quote;
 const STAT_FORMAT: &str = "%F|%a|%u|%g|%U|%G|%s|%Y|%X|%d|%i";
 
 /// The script that answers all probes.
+///
+/// Few processes, since a probe script runs for every task on every host: a file costs one
+/// `stat` and, when its content is wanted, one `cat` (the size comes from `stat`; a checksum of
+/// content that is read is computed by the controller); a command costs its own processes plus
+/// one `wc` and one `cat`. Temporary files go to `$PROV_TMP` when the transport provides one
+/// (the SSH session's directory), else to a `mktemp -d` of the script's own.
 pub fn probe_script(probes: &[Probe]) -> String {
     let mut s = String::from("export LC_ALL=C\n");
     if probes.iter().any(|p| matches!(p, Probe::Command(_))) {
-        s.push_str("T=$(mktemp -d 2>/dev/null) || { T=/tmp/.prov.$$; mkdir -p \"$T\"; }\ntrap 'rm -rf \"$T\"' EXIT\n");
+        s.push_str(
+            "if [ -n \"${PROV_TMP:-}\" ] && [ -d \"$PROV_TMP\" ]; then T=$PROV_TMP; else\n T=$(mktemp -d 2>/dev/null) || { T=/tmp/.prov.$$; mkdir -p \"$T\"; }\n trap 'rm -rf \"$T\"' EXIT\nfi\n",
+        );
     }
     for (i, p) in probes.iter().enumerate() {
         match p {
@@ -44,15 +52,23 @@ pub fn probe_script(probes: &[Probe]) -> String {
                     "[ -f \"$p\" ] && [ ! -L \"$p\" ]"
                 };
                 if f.content || f.checksum {
-                    s.push_str(&format!(" if {regular} && [ -r \"$p\" ]; then\n"));
+                    // The size is stat's 7th field.
+                    s.push_str(&format!(
+                        " if {regular} && [ -r \"$p\" ]; then\n  n=${{s#*|*|*|*|*|*|}}; n=${{n%%|*}}\n"
+                    ));
                     if f.content {
                         s.push_str(&format!(
-                            "  n=$(wc -c < \"$p\"); n=$((n))\n  if [ \"$n\" -le {CONTENT_LIMIT} ]; then printf '@C {i} %d\\n' \"$n\"; cat -- \"$p\"; printf '\\n'; fi\n"
+                            "  if [ \"$n\" -le {CONTENT_LIMIT} ]; then printf '@C {i} %d\\n' \"$n\"; cat -- \"$p\"; printf '\\n'; fi\n"
                         ));
                     }
                     if f.checksum {
+                        let only_large = if f.content {
+                            format!("[ \"$n\" -gt {CONTENT_LIMIT} ] && ")
+                        } else {
+                            String::new()
+                        };
                         s.push_str(&format!(
-                            "  printf '@S {i} '; sha256sum < \"$p\" | cut -c1-64\n"
+                            "  {only_large}{{ printf '@S {i} '; sha256sum < \"$p\"; }}\n"
                         ));
                     }
                     s.push_str(" fi\n");
@@ -61,7 +77,7 @@ pub fn probe_script(probes: &[Probe]) -> String {
             }
             Probe::Command(cmd) => {
                 s.push_str(&format!(
-                    "( {cmd}\n) >\"$T/o\" 2>\"$T/e\" </dev/null; rc=$?\nprintf '@X {i} %d %d %d\\n' \"$rc\" \"$(wc -c < \"$T/o\")\" \"$(wc -c < \"$T/e\")\"; cat \"$T/o\" \"$T/e\"; printf '\\n'\n"
+                    "( {cmd}\n) >\"$T/o\" 2>\"$T/e\" </dev/null; rc=$?\nset -- $(wc -c \"$T/o\" \"$T/e\")\nprintf '@X {i} %d %d %d\\n' \"$rc\" \"$1\" \"$3\"; cat \"$T/o\" \"$T/e\"; printf '\\n'\n"
                 ));
             }
         }
@@ -189,7 +205,11 @@ pub fn parse_probe_output(probes: &[Probe], out: &[u8]) -> Result<Observed> {
                 r.skip_newline();
                 file(&mut answers, i, path)?.content = Some(data);
             }
-            "@S" => file(&mut answers, i, path)?.sha256 = Some(rest.trim().to_string()),
+            // `sha256sum < file` prints "<hex>  -".
+            "@S" => {
+                file(&mut answers, i, path)?.sha256 =
+                    rest.split_whitespace().next().map(str::to_string)
+            }
             "@X" => {
                 let nums: Vec<usize> = rest
                     .split(' ')
@@ -213,6 +233,16 @@ pub fn parse_probe_output(probes: &[Probe], out: &[u8]) -> Result<Observed> {
     let mut out = Vec::with_capacity(probes.len());
     for (i, a) in answers.into_iter().enumerate() {
         match a {
+            Some(Answer::File(mut f)) => {
+                // The checksum of content that was read is computed here, not on the host.
+                if matches!(&probes[i], Probe::File(p) if p.checksum)
+                    && f.sha256.is_none()
+                    && let Some(c) = &f.content
+                {
+                    f.sha256 = Some(crate::modules::content::sha256_hex(c));
+                }
+                out.push(Answer::File(f))
+            }
             Some(a) => out.push(a),
             None => {
                 return Err(Error::runtime(format!(

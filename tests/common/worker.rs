@@ -55,9 +55,13 @@ pub fn worker_problems(root: &Root, node_ip: &str, keys: &str) -> Vec<String> {
         read("etc/sudoers.d/boxp") == "boxp ALL=(ALL:ALL) NOPASSWD: ALL\n",
         "etc/sudoers.d/boxp".into(),
     );
+    // Key by key (Ansible's authorized_key writes `type blob ` with a trailing space when a
+    // key has no comment; sshd reads both the same).
+    let lines = |t: &str| -> Vec<String> { t.lines().map(|l| l.trim_end().to_string()).collect() };
+    let authorized = read("home/boxp/.ssh/authorized_keys");
     expect(
-        read("home/boxp/.ssh/authorized_keys") == keys,
-        "authorized_keys differ from the keys endpoint".into(),
+        lines(&authorized) == lines(keys) && authorized.ends_with('\n'),
+        format!("authorized_keys differ from the keys endpoint: {authorized:?}"),
     );
     expect(
         mode("home/boxp/.ssh/authorized_keys") == 0o600 && mode("home/boxp/.ssh") == 0o700,

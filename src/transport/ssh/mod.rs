@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod known_hosts;
+pub mod session;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -100,6 +101,8 @@ pub struct Ssh {
     _proxy: Option<tokio::process::Child>,
     /// Keeps the jump host's connection alive.
     _jump: Option<Box<Ssh>>,
+    /// Persistent shells by identity ([`session`]); none when disabled.
+    sessions: Option<tokio::sync::Mutex<std::collections::HashMap<String, session::Session>>>,
 }
 
 /// Options of all SSH connections of a run.
@@ -301,6 +304,8 @@ impl Ssh {
                 root: target.user == "root",
                 _proxy: proxy,
                 _jump: jump,
+                sessions: (std::env::var("PROV_SSH_SESSIONS").as_deref() != Ok("0"))
+                    .then(Default::default),
             })
         })
     }
@@ -448,12 +453,76 @@ async fn authenticate(
     Err(unreachable(target, msg))
 }
 
+impl Ssh {
+    fn lost(&self, e: &dyn std::fmt::Display) -> Error {
+        unreachable(&self.target, format!("connection lost: {e}"))
+    }
+
+    /// Run a script in the persistent shell of its identity (opened on first use).
+    async fn exec_in_session(
+        &self,
+        sessions: &tokio::sync::Mutex<std::collections::HashMap<String, session::Session>>,
+        exec: &Exec,
+    ) -> Result<ExecOutput> {
+        let key = session::key(exec.become_.as_ref(), self.root);
+        let mut map = sessions.lock().await;
+        let mut s = match map.remove(&key) {
+            Some(s) => s,
+            None => {
+                let ch = self
+                    .handle
+                    .channel_open_session()
+                    .await
+                    .map_err(|e| self.lost(&e))?;
+                self.counters
+                    .channels
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                match session::Session::open(ch, exec.become_.as_ref(), self.root).await {
+                    Ok(s) => s,
+                    // The shell did not start (sudo refused, ...): that is this script's result.
+                    Err(session::Failure::Refused(out)) => return Ok(out),
+                    Err(session::Failure::Lost(e)) => return Err(self.lost(&e)),
+                }
+            }
+        };
+        let run = s.run(&exec.script, &exec.stdin);
+        let result = match exec.timeout {
+            Some(t) => match tokio::time::timeout(t, run).await {
+                Ok(r) => r,
+                Err(_) => {
+                    s.close().await;
+                    return Err(Error::runtime(format!(
+                        "command timed out after {}s",
+                        t.as_secs()
+                    )));
+                }
+            },
+            None => run.await,
+        };
+        match result {
+            Ok(out) => {
+                map.insert(key, s);
+                Ok(out)
+            }
+            Err(session::Failure::Lost(e)) => Err(self.lost(&e)),
+            Err(session::Failure::Refused(out)) => Ok(out),
+        }
+    }
+}
+
 #[async_trait]
 impl Transport for Ssh {
     async fn exec(&self, exec: Exec) -> Result<ExecOutput> {
+        if let Some(sessions) = &self.sessions
+            && session::usable(exec.become_.as_ref())
+        {
+            self.counters
+                .execs
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return self.exec_in_session(sessions, &exec).await;
+        }
         self.counters.count();
-        let lost =
-            |e: &dyn std::fmt::Display| unreachable(&self.target, format!("connection lost: {e}"));
+        let lost = |e: &dyn std::fmt::Display| self.lost(e);
         let (script, stdin) =
             wrap_become(&exec.script, &exec.stdin, exec.become_.as_ref(), self.root);
         let run = async {
