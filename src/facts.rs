@@ -86,57 +86,80 @@ impl Subsets {
 
 /// The gathering script. `chroot` selects chroot-aware architecture and hostname detection.
 pub fn script(subsets: &Subsets, chroot: bool) -> String {
+    // Shell builtins wherever they do (`read` of /proc and /etc files, globs): this runs on
+    // every host of every play, and each process costs a fork and an exec there.
     let mut s = String::from(
         r#"export LC_ALL=C
+r1() { v=; IFS= read -r v < "$2" 2>/dev/null; echo "$1=$v"; }
 if [ -n "$debian_chroot" ]; then echo is_chroot=1; else
-  r=$(stat -c %d:%i / 2>/dev/null); p=$(stat -c %d:%i /proc/1/root/. 2>/dev/null)
-  if [ -n "$p" ]; then [ "$r" = "$p" ] && echo is_chroot=0 || echo is_chroot=1
+  set -- $(stat -c %d:%i / /proc/1/root/. 2>/dev/null)
+  if [ $# -eq 2 ]; then [ "$1" = "$2" ] && echo is_chroot=0 || echo is_chroot=1
   else [ "$(stat -c %i /)" = 2 ] && echo is_chroot=0 || echo is_chroot=1; fi
 fi
 echo "uname_m=$(uname -m)"
-echo "kernel=$(uname -r)"
-echo "kernel_version=$(uname -v)"
-echo "system=$(uname -s)"
-echo "nodename=$(uname -n)"
-echo "elf=$(od -An -tx1 -j18 -N2 /bin/sh 2>/dev/null | tr -d ' \n')"
-echo "etc_hostname=$(head -n1 /etc/hostname 2>/dev/null)"
+if [ -r /proc/sys/kernel/osrelease ]; then
+  r1 kernel /proc/sys/kernel/osrelease
+  r1 kernel_version /proc/sys/kernel/version
+  r1 system /proc/sys/kernel/ostype
+  r1 nodename /proc/sys/kernel/hostname
+else
+  echo "kernel=$(uname -r)"; echo "kernel_version=$(uname -v)"
+  echo "system=$(uname -s)"; echo "nodename=$(uname -n)"
+fi
+r1 etc_hostname /etc/hostname
 echo "fqdn=$(hostname -f 2>/dev/null)"
-echo "user_id=$(id -un 2>/dev/null)"
-echo "user_uid=$(id -u 2>/dev/null)"
-echo "debian_version=$(cat /etc/debian_version 2>/dev/null)"
-echo "proc1=$(cat /proc/1/comm 2>/dev/null)"
+u=$(id 2>/dev/null); u=${u#uid=}; echo "user_uid=${u%%\(*}"; u=${u#*\(}; echo "user_id=${u%%\)*}"
+r1 debian_version /etc/debian_version
+r1 proc1 /proc/1/comm
+[ "$v" = systemd ] || echo "init_link=$(readlink /sbin/init 2>/dev/null)"
 [ -d /run/systemd/system ] && echo run_systemd=1
 { [ -x /lib/systemd/systemd ] || [ -x /usr/lib/systemd/systemd ]; } && echo has_systemd=1
-echo "init_link=$(readlink /sbin/init 2>/dev/null)"
 command -v apt-get >/dev/null 2>&1 && echo pkg_mgr=apt
 command -v dnf >/dev/null 2>&1 && echo pkg_mgr=dnf
 command -v apk >/dev/null 2>&1 && echo pkg_mgr=apk
-echo "machine_id=$(cat /etc/machine-id 2>/dev/null)"
-if [ -r /etc/os-release ]; then sed 's/^/osr_/' /etc/os-release; elif [ -r /usr/lib/os-release ]; then sed 's/^/osr_/' /usr/lib/os-release; fi
+r1 machine_id /etc/machine-id
+for f in /etc/os-release /usr/lib/os-release; do
+  [ -r "$f" ] || continue
+  while IFS= read -r l || [ -n "$l" ]; do echo "osr_$l"; done < "$f"
+  break
+done
 "#,
     );
     if chroot {
-        s.push_str("echo chroot_target=1\n");
+        // The root's own architecture: its /bin/sh's ELF machine field.
+        s.push_str(
+            "echo \"elf=$(od -An -tx1 -j18 -N2 /bin/sh 2>/dev/null | tr -d ' \\n')\"\necho chroot_target=1\n",
+        );
     }
     if subsets.hardware {
         s.push_str(
-            r#"awk '/^MemTotal:/{print "memtotal_kb=" $2} /^MemFree:/{print "memfree_kb=" $2} /^SwapTotal:/{print "swaptotal_kb=" $2}' /proc/meminfo 2>/dev/null
-echo "vcpus=$(nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo)"
-echo "cpu_sockets=$(grep '^physical id' /proc/cpuinfo 2>/dev/null | sort -u | wc -l)"
-echo "cpu_cores=$(grep -m1 '^cpu cores' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | tr -d ' ')"
-echo "uptime=$(cut -d' ' -f1 /proc/uptime 2>/dev/null)"
+            r#"while read -r k v _; do
+  case "$k" in MemTotal:) echo "memtotal_kb=$v" ;; MemFree:) echo "memfree_kb=$v" ;; SwapTotal:) echo "swaptotal_kb=$v" ;; esac
+done < /proc/meminfo
+n=0; cores=; ids=' '
+while IFS=: read -r k v; do
+  v=${v# }
+  case "$k" in
+    processor*) n=$((n+1)) ;;
+    "physical id"*) case "$ids" in *" $v "*) ;; *) ids="$ids$v " ;; esac ;;
+    "cpu cores"*) [ -n "$cores" ] || cores=$v ;;
+  esac
+done < /proc/cpuinfo
+echo "vcpus=$n"; set -- $ids; echo "cpu_sockets=$#"; echo "cpu_cores=$cores"
+u=; read -r u _ < /proc/uptime 2>/dev/null; echo "uptime=$u"
 "#,
         );
     }
     if subsets.network {
         s.push_str(
-            r#"echo "interfaces=$(ls /sys/class/net 2>/dev/null | tr '\n' ' ')"
+            r#"l=; for i in /sys/class/net/*; do [ -e "$i" ] && l="$l${i##*/} "; done; echo "interfaces=$l"
 if command -v ip >/dev/null 2>&1; then
-  ip -4 route show default 2>/dev/null | head -n1 | sed 's/^/route=/'
-  ip -4 -o addr show 2>/dev/null | awk '{print "addr=" $2 " " $4}'
-  for i in $(ls /sys/class/net 2>/dev/null); do echo "mac=$i $(cat /sys/class/net/$i/address 2>/dev/null)"; done
+  r=$(ip -4 route show default 2>/dev/null); [ -n "$r" ] && echo "route=${r%%
+*}"
+  ip -4 -o addr show 2>/dev/null | while read -r _ dev _ a _; do echo "addr=$dev $a"; done
+  for i in /sys/class/net/*; do [ -e "$i" ] || continue; m=; read -r m < "$i/address"; echo "mac=${i##*/} $m"; done
 else
-  awk 'NR>1 && $2=="00000000" {print "procroute=" $1 " " $3}' /proc/net/route 2>/dev/null | head -n1
+  while read -r ifc dst gw _; do [ "$dst" = 00000000 ] && { echo "procroute=$ifc $gw"; break; }; done < /proc/net/route
 fi
 "#,
         );

@@ -1111,20 +1111,35 @@ async fn run_batched(
         let uniform = ready.windows(2).all(|w| w[0].run_as == w[1].run_as);
         match ready.first() {
             Some(first) if uniform => {
-                let all: Vec<Probe> = ready
-                    .iter()
-                    .flat_map(|p| p.probes.iter().cloned())
-                    .collect();
-                Some((all, first.run_as.clone()))
+                // Items often read the same thing (the same file, the same package list):
+                // each distinct probe is asked once, and every item gets its answers.
+                let mut all: Vec<Probe> = Vec::new();
+                let mut maps: std::collections::VecDeque<Vec<usize>> = Default::default();
+                for p in &ready {
+                    let map = p
+                        .probes
+                        .iter()
+                        .map(|probe| match all.iter().position(|q| q == probe) {
+                            Some(i) => i,
+                            None => {
+                                all.push(probe.clone());
+                                all.len() - 1
+                            }
+                        })
+                        .collect();
+                    maps.push_back(map);
+                }
+                Some((all, maps, first.run_as.clone()))
             }
             _ => None,
         }
     };
     let mut shared: Option<std::result::Result<(Observed, Option<Conn>), Error>> = None;
-    if let Some((all, run_as)) = batch {
+    let mut maps = std::collections::VecDeque::new();
+    if let Some((all, m, run_as)) = batch {
+        maps = m;
         shared = Some(read_state(s, pc, t, h, &base, &all, &run_as).await);
     }
-    let mut offset = 0;
     let mut local = LoopState::default();
     let mut out = Vec::with_capacity(total);
     for ((slot, label), item) in slots.into_iter().zip(labels).zip(items) {
@@ -1133,17 +1148,17 @@ async fn run_batched(
             Slot::Ready(prep) => {
                 let ctx = prep.ctx.clone();
                 let n = prep.probes.len();
+                let map = maps.pop_front().unwrap_or_default();
                 let state = match &shared {
                     Some(Ok((obs, conn))) if !(local.ran_command && n > 0) => Ok((
                         Observed {
-                            answers: obs.answers[offset..offset + n].to_vec(),
+                            answers: map.iter().map(|&i| obs.answers[i].clone()).collect(),
                         },
                         conn.clone(),
                     )),
                     Some(Err(e)) => Err(e.clone()),
                     _ => read_state(s, pc, t, h, &ctx, &prep.probes, &prep.run_as).await,
                 };
-                offset += n;
                 let run = match state {
                     Ok((obs, conn)) => finish_module(s, pc, t, h, *prep, (obs, conn), &mut local)
                         .await

@@ -287,6 +287,40 @@ fn parse_policy(text: &str) -> Vec<(String, Option<String>, Vec<String>)> {
 }
 
 impl AptPlan {
+    /// What dpkg says of the packages, and apt's candidates (`apt-cache policy`, after a
+    /// `@@policy` line) only when something is to be installed or upgraded: apt-cache builds
+    /// its caches in memory (probes must not write), which is the dearest part of a probe.
+    fn packages_probe(&self) -> String {
+        let mut s = format!(
+            "q=$(dpkg-query -W -f='${{Package}}\\t${{Version}}\\t${{db:Status-Abbrev}}\\t${{Status}}\\n' {} 2>/dev/null)\nprintf '%s\\n' \"$q\"\n",
+            self.names()
+        );
+        let always = self.state == "latest"
+            || self.pkgs.iter().any(|p| {
+                p.version
+                    .as_deref()
+                    .is_some_and(|v| v.contains(['*', '?', '[']))
+            });
+        if self.state == "absent" {
+            return s;
+        }
+        let wanted: Vec<String> = self
+            .pkgs
+            .iter()
+            .map(|p| match &p.version {
+                Some(v) => quote(&format!("{}={v}", p.name)),
+                None => quote(&p.name),
+            })
+            .collect();
+        s.push_str(&format!(
+            "need={}\nfor w in {}; do\n f=0\n while IFS='\t' read -r n v a _r; do\n  [ \"${{n%%:*}}\" = \"${{w%%=*}}\" ] || continue\n  case \"$a\" in ?i*) ;; *) continue ;; esac\n  case \"$w\" in *=*) [ \"$v\" = \"${{w#*=}}\" ] && f=1 ;; *) f=1 ;; esac\n done <<EOF\n$q\nEOF\n [ \"$f\" = 1 ] || need=1\ndone\nif [ \"$need\" = 1 ]; then\n echo '@@policy'\n apt-cache -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= policy {} 2>/dev/null\nfi\ntrue",
+            if always { 1 } else { 0 },
+            wanted.join(" "),
+            self.names()
+        ));
+        s
+    }
+
     fn names(&self) -> String {
         self.pkgs
             .iter()
@@ -332,17 +366,14 @@ impl AptPlan {
 
 impl Planner for AptPlan {
     fn probes(&self) -> Vec<Probe> {
+        // The lists' age (the last successful update, else the lists directory) and whether
+        // a source is newer than that: one `date`, one `stat`.
         let mut p = vec![Probe::Command(
-            "now=$(date +%s); s=$(stat -c %Y /var/lib/apt/periodic/update-success-stamp 2>/dev/null || stat -c %Y /var/lib/apt/lists 2>/dev/null || echo 0); echo \"cache_age=$((now - s))\"; src=$(stat -c %Y /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | sort -n | tail -n 1); echo \"sources_newer=$(( ${src:-0} > s ))\""
+            "now=$(date +%s); st=; li=; src=0\nfor l in $(stat -c '%Y:%n' -- /var/lib/apt/periodic/update-success-stamp /var/lib/apt/lists /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null); do\n t=${l%%:*}; f=${l#*:}\n case \"$f\" in\n  */update-success-stamp) st=$t ;;\n  /var/lib/apt/lists) li=$t ;;\n  *) [ \"$t\" -gt \"$src\" ] && src=$t ;;\n esac\ndone\ns=${st:-${li:-0}}; echo \"cache_age=$((now - s))\"; echo \"sources_newer=$((src > s))\""
                 .into(),
         )];
         if !self.pkgs.is_empty() {
-            p.push(Probe::Command(format!("dpkg-query -W -f='${{Package}}\\t${{Version}}\\t${{db:Status-Abbrev}}\\t${{Status}}\\n' {} 2>/dev/null; true", self.names())));
-            // Probes must not write: apt builds its binary caches in memory here.
-            p.push(Probe::Command(format!(
-                "apt-cache -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= policy {} 2>/dev/null; true",
-                self.names()
-            )));
+            p.push(Probe::Command(self.packages_probe()));
         }
         if let Some(u) = &self.upgrade {
             let verb = if matches!(u.as_str(), "dist" | "full") {
@@ -376,7 +407,12 @@ impl Planner for AptPlan {
         let mut installed = std::collections::HashMap::new();
         let mut policy = Vec::new();
         if !self.pkgs.is_empty() {
-            for line in obs.cmd(1)?.stdout.lines() {
+            let out = &obs.cmd(1)?.stdout;
+            let (dpkg, apt) = match out.split_once("@@policy\n") {
+                Some((d, a)) => (d, a),
+                None => (out.as_str(), ""),
+            };
+            for line in dpkg.lines() {
                 let f: Vec<&str> = line.split('\t').collect();
                 // db:Status-Abbrev: wanted state (i/h/r/p) then current state (i = installed).
                 if f.len() >= 4 && f[2].chars().nth(1) == Some('i') {
@@ -390,7 +426,7 @@ impl Planner for AptPlan {
                     );
                 }
             }
-            policy = parse_policy(&obs.cmd(2)?.stdout);
+            policy = parse_policy(apt);
         }
         let known = |name: &str| {
             policy
@@ -636,10 +672,39 @@ mod tests {
             args("apt", pairs),
             vec![
                 cmd(0, &format!("cache_age={age}\nnow=1\n")),
-                cmd(0, dpkg),
-                cmd(0, policy),
+                cmd(0, &format!("{dpkg}@@policy\n{policy}")),
             ],
         )
+    }
+
+    /// The package probe run by this machine's shell against its own dpkg database.
+    #[test]
+    fn apt_cache_runs_only_when_something_is_to_be_installed() {
+        let run = |pairs: &[(&str, Value)]| {
+            let probes = crate::modules::testing::probes_of(&Apt, args("apt", pairs));
+            let Probe::Command(script) = &probes[1] else {
+                panic!("{probes:?}")
+            };
+            let out = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(script)
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        // dpkg itself is installed wherever these tests run.
+        let installed = run(&[("name", Value::from("dpkg"))]);
+        assert!(installed.starts_with("dpkg\t"), "{installed}");
+        assert!(!installed.contains("@@policy"), "{installed}");
+        let pinned_elsewhere = run(&[("name", Value::from("dpkg=0.0-not-this"))]);
+        assert!(pinned_elsewhere.contains("@@policy"), "{pinned_elsewhere}");
+        let missing = run(&[("name", Value::from(vec!["dpkg", "no-such-package-prov"]))]);
+        assert!(missing.contains("@@policy"), "{missing}");
+        let latest = run(&[
+            ("name", Value::from("dpkg")),
+            ("state", Value::from("latest")),
+        ]);
+        assert!(latest.contains("@@policy"), "{latest}");
     }
 
     #[test]

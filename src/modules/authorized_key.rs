@@ -215,7 +215,7 @@ impl Planner for KeyPlan {
             None => "\"$home/.ssh/authorized_keys\"".into(),
         };
         vec![Probe::Command(format!(
-            "e=$(getent passwd {u}) || {{ echo nouser; exit 0; }}\nuid=$(echo \"$e\" | cut -d: -f3); gid=$(echo \"$e\" | cut -d: -f4); home=$(echo \"$e\" | cut -d: -f6)\necho \"uid=$uid\"; echo \"gid=$gid\"; echo \"home=$home\"\np={path}; echo \"path=$p\"\nd=$(dirname \"$p\"); stat -c 'dir=%a|%u|%g' \"$d\" 2>/dev/null\nstat -c 'file=%a|%u|%g' \"$p\" 2>/dev/null\nif [ -f \"$p\" ]; then echo 'content:'; cat \"$p\"; fi",
+            "e=$(getent passwd {u}) || {{ echo nouser; exit 0; }}\nIFS=: read -r _n _x uid gid _c home _s <<EOF\n$e\nEOF\necho \"uid=$uid\"; echo \"gid=$gid\"; echo \"home=$home\"\np={path}; echo \"path=$p\"\nd=${{p%/*}}; d=${{d:-/}}\nif [ -e \"$p\" ]; then s=$(stat -c '%a|%u|%g' -- \"$d\" \"$p\"); echo \"dir=${{s%%\n*}}\"; echo \"file=${{s#*\n}}\"\nelif [ -e \"$d\" ]; then echo \"dir=$(stat -c '%a|%u|%g' -- \"$d\")\"; fi\nif [ -f \"$p\" ]; then echo 'content:'; cat \"$p\"; fi",
             u = quote(&self.user)
         ))]
     }

@@ -35,10 +35,11 @@ struct SelectionPlan {
 
 impl Planner for SelectionPlan {
     fn probes(&self) -> Vec<Probe> {
-        vec![Probe::Command(format!(
-            "dpkg --get-selections {} 2>/dev/null; true",
-            quote(&self.name)
-        ))]
+        // Every selection, not just this package's: the probe is then the same for all items
+        // of a loop, and is run once for all of them.
+        vec![Probe::Command(
+            "dpkg --get-selections 2>/dev/null; true".into(),
+        )]
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
