@@ -74,7 +74,11 @@ impl Planner for SysctlPlan {
     fn probes(&self) -> Vec<Probe> {
         vec![
             Probe::read(&self.file),
-            Probe::Command(format!("sysctl -n {} 2>/dev/null; true", quote(&self.name))),
+            // The running value, read from /proc/sys by the shell itself (no process).
+            Probe::Command(format!(
+                "f={}; while IFS= read -r l; do printf '%s\\n' \"$l\"; done < \"$f\" 2>/dev/null; true",
+                quote(&format!("/proc/sys/{}", self.name.replace('.', "/")))
+            )),
         ]
     }
 

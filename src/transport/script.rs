@@ -22,8 +22,8 @@ const STAT_FORMAT: &str = "%F|%a|%u|%g|%U|%G|%s|%Y|%X|%d|%i";
 ///
 /// Few processes, since a probe script runs for every task on every host: a file costs one
 /// `stat` and, when its content is wanted, one `cat` (the size comes from `stat`; a checksum of
-/// content that is read is computed by the controller); a command costs its own processes plus
-/// one `wc` and one `cat`. Temporary files go to `$PROV_TMP` when the transport provides one
+/// content that is read is computed by the controller); a command costs its own processes and
+/// a subshell (its output is captured and measured by the shell). Temporary files go to `$PROV_TMP` when the transport provides one
 /// (the SSH session's directory), else to a `mktemp -d` of the script's own.
 pub fn probe_script(probes: &[Probe]) -> String {
     let mut s = String::from("export LC_ALL=C\n");
@@ -76,8 +76,11 @@ pub fn probe_script(probes: &[Probe]) -> String {
                 s.push_str(&format!("else\n printf '@N {i}\\n'\nfi\n"));
             }
             Probe::Command(cmd) => {
+                // Captured by the shell itself: stdout with a sentinel (so trailing newlines
+                // survive) followed by the exit code, stderr read back line by line. Byte
+                // lengths: LC_ALL=C makes ${#var} count bytes in every sh.
                 s.push_str(&format!(
-                    "( {cmd}\n) >\"$T/o\" 2>\"$T/e\" </dev/null; rc=$?\nset -- $(wc -c \"$T/o\" \"$T/e\")\nprintf '@X {i} %d %d %d\\n' \"$rc\" \"$1\" \"$3\"; cat \"$T/o\" \"$T/e\"; printf '\\n'\n"
+                    "o=$( ( {cmd}\n) 2>\"$T/e\" </dev/null; printf 'x%d' \"$?\")\nrc=${{o##*x}}; o=${{o%x*}}; e=\nwhile IFS= read -r l || [ -n \"$l\" ]; do e=\"$e$l\n\"; done < \"$T/e\"\nprintf '@X {i} %d %d %d\\n%s%s\\n' \"$rc\" \"${{#o}}\" \"${{#e}}\" \"$o\" \"$e\"\n"
                 ));
             }
         }
@@ -453,6 +456,59 @@ mod tests {
         let l = obs.file(3).unwrap();
         assert!(l.is_link);
         assert_eq!(l.link_target.as_deref(), Some("real"));
+    }
+
+    /// The probe script run for real, by dash and by bash: files (content, size, checksum of
+    /// large ones computed here), a missing path, and commands with exact output.
+    #[test]
+    fn probe_scripts_run_in_dash_and_bash() {
+        let dir = std::env::temp_dir().join(format!("prov-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("f");
+        std::fs::write(&f, "héllo\n\n").unwrap();
+        let probes = vec![
+            Probe::File(FileProbe {
+                path: f.display().to_string(),
+                follow: false,
+                content: true,
+                checksum: true,
+            }),
+            Probe::read(&dir.join("missing").display().to_string()),
+            Probe::Command("printf 'é\\n\\n'; echo err >&2; exit 3".into()),
+            Probe::Command("printf 'no newline'".into()),
+        ];
+        let script = probe_script(&probes);
+        for shell in ["/bin/sh", "/bin/bash"] {
+            let out = std::process::Command::new(shell)
+                .arg("-c")
+                .arg(&script)
+                .env("LANG", "C.UTF-8")
+                .output()
+                .unwrap();
+            let obs = parse_probe_output(&probes, &out.stdout).unwrap_or_else(|e| {
+                panic!("{shell}: {e}: {}", String::from_utf8_lossy(&out.stdout))
+            });
+            let file = obs.file(0).unwrap();
+            assert_eq!(
+                file.content.as_deref(),
+                Some("héllo\n\n".as_bytes()),
+                "{shell}"
+            );
+            assert_eq!(file.size, 8);
+            assert_eq!(
+                file.sha256.as_deref(),
+                Some(crate::modules::content::sha256_hex("héllo\n\n".as_bytes()).as_str())
+            );
+            assert!(!obs.file(1).unwrap().exists);
+            let c = obs.cmd(2).unwrap();
+            assert_eq!(
+                (c.rc, c.stdout.as_str(), c.stderr.as_str()),
+                (3, "é\n\n", "err\n"),
+                "{shell}"
+            );
+            assert_eq!(obs.cmd(3).unwrap().stdout, "no newline", "{shell}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
