@@ -330,7 +330,10 @@ pub fn command(
         }
         Engine::Pyinfra => {
             argv.push(tools.pyinfra.display().to_string());
-            argv.push("-y".into());
+            // -y skips change detection, which a dry run is all about.
+            if !check {
+                argv.push("-y".into());
+            }
             match chroot {
                 Some(root) => argv.push(format!("@chroot/{}", root.display())),
                 None => argv.push(setup.path("inventory.py").display().to_string()),
