@@ -108,7 +108,8 @@ else
 fi
 r1 etc_hostname /etc/hostname
 echo "fqdn=$(hostname -f 2>/dev/null)"
-u=$(id 2>/dev/null); u=${u#uid=}; echo "user_uid=${u%%\(*}"; u=${u#*\(}; echo "user_id=${u%%\)*}"
+u=$(id 2>/dev/null); u=${u#uid=}; u=${u%% *}; echo "user_uid=${u%%\(*}"
+case "$u" in *\(*) u=${u#*\(}; echo "user_id=${u%%\)*}" ;; *) echo "user_id=$u" ;; esac
 r1 debian_version /etc/debian_version
 r1 proc1 /proc/1/comm
 [ "$v" = systemd ] || echo "init_link=$(readlink /sbin/init 2>/dev/null)"
@@ -120,7 +121,7 @@ command -v apk >/dev/null 2>&1 && echo pkg_mgr=apk
 r1 machine_id /etc/machine-id
 for f in /etc/os-release /usr/lib/os-release; do
   [ -r "$f" ] || continue
-  while IFS= read -r l || [ -n "$l" ]; do echo "osr_$l"; done < "$f"
+  while IFS= read -r l || [ -n "$l" ]; do printf 'osr_%s\n' "$l"; done < "$f"
   break
 done
 "#,
@@ -135,7 +136,7 @@ done
         s.push_str(
             r#"while read -r k v _; do
   case "$k" in MemTotal:) echo "memtotal_kb=$v" ;; MemFree:) echo "memfree_kb=$v" ;; SwapTotal:) echo "swaptotal_kb=$v" ;; esac
-done < /proc/meminfo
+done < /proc/meminfo 2>/dev/null
 n=0; cores=; ids=' '
 while IFS=: read -r k v; do
   v=${v# }
@@ -144,7 +145,7 @@ while IFS=: read -r k v; do
     "physical id"*) case "$ids" in *" $v "*) ;; *) ids="$ids$v " ;; esac ;;
     "cpu cores"*) [ -n "$cores" ] || cores=$v ;;
   esac
-done < /proc/cpuinfo
+done < /proc/cpuinfo 2>/dev/null
 echo "vcpus=$n"; set -- $ids; echo "cpu_sockets=$#"; echo "cpu_cores=$cores"
 u=; read -r u _ < /proc/uptime 2>/dev/null; echo "uptime=$u"
 "#,
@@ -157,9 +158,9 @@ if command -v ip >/dev/null 2>&1; then
   r=$(ip -4 route show default 2>/dev/null); [ -n "$r" ] && echo "route=${r%%
 *}"
   ip -4 -o addr show 2>/dev/null | while read -r _ dev _ a _; do echo "addr=$dev $a"; done
-  for i in /sys/class/net/*; do [ -e "$i" ] || continue; m=; read -r m < "$i/address"; echo "mac=${i##*/} $m"; done
+  for i in /sys/class/net/*; do [ -e "$i" ] || continue; m=; read -r m < "$i/address" 2>/dev/null; echo "mac=${i##*/} $m"; done
 else
-  while read -r ifc dst gw _; do [ "$dst" = 00000000 ] && { echo "procroute=$ifc $gw"; break; }; done < /proc/net/route
+  while read -r ifc dst gw _; do [ "$dst" = 00000000 ] && { echo "procroute=$ifc $gw"; break; }; done < /proc/net/route 2>/dev/null
 fi
 "#,
         );

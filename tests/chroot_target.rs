@@ -275,3 +275,17 @@ fn edits_keep_owner_and_mode_and_backups_are_taken() {
     );
     assert_eq!(root.read(&backup), "a=1\n");
 }
+
+#[test]
+fn probes_as_another_user_and_of_pseudo_files() {
+    // Read-only probes run as the become user (here `nobody`, who cannot write root's scratch
+    // space), and /proc files whose stat size (0) is not their content's.
+    let root = Root::new();
+    let p = Project::new().file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: as nobody\n      apt: {name: dpkg, state: present}\n      become: true\n      become_user: nobody\n    - name: pseudo file\n      slurp: {src: /proc/sys/kernel/ostype}\n      register: ostype\n    - assert: {that: \"(ostype.content | b64decode) == 'Linux\\n'\"}\n",
+    );
+    let run = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    run.ok();
+    assert_eq!(run.task("localhost", "as nobody")["status"], "ok");
+}

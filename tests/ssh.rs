@@ -816,3 +816,36 @@ fn ctrl_c_stops_an_ssh_run_and_reports() {
     assert!(run.stdout.contains("int-1"), "{}", run.stdout);
     assert!(!host.root.exists("tmp/never"));
 }
+
+#[test]
+fn a_script_that_kills_the_remote_shell_fails_alone() {
+    // Scripts run in a long-lived shell per identity; one that kills it fails that task only,
+    // and the next task gets a new shell (the host is not unreachable).
+    let client = Client::new();
+    let host = SshHost::start("shell-1", &client);
+    client.trust(&[&host]);
+    let p = Project::new()
+        .file("hosts.yml", &client.inventory(&[&host], "tester"))
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  become: true\n  tasks:\n    - name: warm up\n      command: id -u\n      changed_when: false\n    - name: kill the shell\n      shell: pkill -9 -f PROV-READY\n      ignore_errors: true\n    - name: after\n      command: id -u\n      register: after\n      changed_when: false\n    - name: pseudo file over ssh\n      slurp: {src: /proc/sys/kernel/ostype}\n      register: ostype\n    - assert: {that: [\"after.stdout == '0'\", \"(ostype.content | b64decode) == 'Linux\\n'\"]}\n",
+        );
+    let run = client
+        .prov()
+        .cwd(&p.dir.path)
+        .args(["apply", "site.yml", "-i", "hosts.yml"])
+        .json()
+        .run();
+    run.ok();
+    let killed = run.task("shell-1", "kill the shell");
+    assert_eq!(killed["status"], "failed");
+    assert!(
+        killed["msg"]
+            .as_str()
+            .unwrap()
+            .contains("remote shell ended"),
+        "{killed}"
+    );
+    assert_eq!(run.stats("shell-1")["unreachable"], 0);
+    assert_eq!(run.task("shell-1", "after")["status"], "ok");
+}

@@ -512,6 +512,8 @@ struct Prepared {
     diff: bool,
     run_as: RunAs,
     debug: bool,
+    /// A change here makes the host's long-lived shells stale (users and groups).
+    refreshes_sessions: bool,
 }
 
 /// How a task's scripts run on the host: privilege escalation and time limit.
@@ -585,6 +587,7 @@ fn prepare_module(
             timeout: t.d.timeout.map(Duration::from_secs),
         },
         debug: module.name() == "debug",
+        refreshes_sessions: matches!(module.name(), "user" | "group"),
     })
 }
 
@@ -642,6 +645,7 @@ async fn finish_module(
         diff,
         run_as,
         debug,
+        refreshes_sessions,
     } = prep;
     let ctx = &ctx;
     if check {
@@ -702,12 +706,30 @@ async fn finish_module(
         None => target(s, pc, t, h, ctx).await?,
     };
     run.delegated = d;
-    for step in &plan.steps {
+    let result = run_steps(s, &c, &plan.steps, &run_as, &observed, local, run).await;
+    if refreshes_sessions {
+        // Later scripts must see the users and groups these steps changed.
+        c.refresh().await;
+    }
+    result
+}
+
+/// Execute a plan's steps, one round trip each, stopping at the first failure.
+async fn run_steps(
+    s: &Shared,
+    c: &Arc<dyn Transport>,
+    steps: &[Step],
+    run_as: &RunAs,
+    observed: &Observed,
+    local: &mut LoopState,
+    mut run: ItemRun,
+) -> Result<ItemRun> {
+    for step in steps {
         let (script_text, stdin) = script::step_script(step)?;
         let started = Instant::now();
         let out = exec_cancellable(
             s,
-            &c,
+            c,
             Exec {
                 script: script_text,
                 stdin,
@@ -758,7 +780,7 @@ async fn finish_module(
                     run.fail(detail.to_string());
                     return Ok(run);
                 }
-                predict(&mut local.written, step, &observed);
+                predict(&mut local.written, step, observed);
                 if let Some(b) = stdout.lines().find_map(|l| l.strip_prefix("backup_file=")) {
                     run.result.insert("backup_file".into(), Value::from(b));
                 }

@@ -35,10 +35,10 @@ struct SelectionPlan {
 
 impl Planner for SelectionPlan {
     fn probes(&self) -> Vec<Probe> {
-        // Every selection, not just this package's: the probe is then the same for all items
-        // of a loop, and is run once for all of them.
+        // Every selection (`'*'` includes packages that are not installed), not just this
+        // package's: the probe is then the same for all items of a loop, run once for all.
         vec![Probe::Command(
-            "dpkg --get-selections 2>/dev/null; true".into(),
+            "dpkg --get-selections '*' 2>/dev/null; true".into(),
         )]
     }
 

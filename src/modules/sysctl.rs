@@ -70,6 +70,27 @@ fn norm(v: &str) -> String {
     v.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The /proc/sys file of a key, as procps maps it: `a.b.c` is `a/b/c`, and a dot within a
+/// component is written as a slash (`net.ipv4.conf.eth0/100.rp_filter` is
+/// `net/ipv4/conf/eth0.100/rp_filter`); a key whose first separator is a slash is a path already.
+fn proc_path(key: &str) -> String {
+    let slash_first = key
+        .find(['.', '/'])
+        .is_some_and(|i| key.as_bytes()[i] == b'/');
+    let path: String = if slash_first {
+        key.to_string()
+    } else {
+        key.chars()
+            .map(|c| match c {
+                '.' => '/',
+                '/' => '.',
+                c => c,
+            })
+            .collect()
+    };
+    format!("/proc/sys/{path}")
+}
+
 impl Planner for SysctlPlan {
     fn probes(&self) -> Vec<Probe> {
         vec![
@@ -77,7 +98,7 @@ impl Planner for SysctlPlan {
             // The running value, read from /proc/sys by the shell itself (no process).
             Probe::Command(format!(
                 "f={}; while IFS= read -r l; do printf '%s\\n' \"$l\"; done < \"$f\" 2>/dev/null; true",
-                quote(&format!("/proc/sys/{}", self.name.replace('.', "/")))
+                quote(&proc_path(&self.name))
             )),
         ]
     }
@@ -193,6 +214,22 @@ impl Planner for SysctlPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_map_to_proc_files_like_procps() {
+        assert_eq!(
+            proc_path("net.ipv4.ip_forward"),
+            "/proc/sys/net/ipv4/ip_forward"
+        );
+        assert_eq!(
+            proc_path("net.ipv4.conf.eth0/100.rp_filter"),
+            "/proc/sys/net/ipv4/conf/eth0.100/rp_filter"
+        );
+        assert_eq!(
+            proc_path("net/ipv4/ip_forward"),
+            "/proc/sys/net/ipv4/ip_forward"
+        );
+    }
     use crate::modules::testing::{args, cmd, file, plan_answers_env};
     use crate::modules::{Answer, FileState};
     use minijinja::Value;

@@ -146,9 +146,10 @@ impl Planner for UnitPlan {
             None => Vec::new(),
             Some(n) => {
                 let n = quote(n);
-                // One systemctl: `show` when systemd runs, `is-enabled` offline (a chroot).
+                // `is-enabled` reads the unit files (as `systemctl enable` writes them); the
+                // running state is only asked of a running systemd.
                 vec![Probe::Command(format!(
-                    "if [ -d /run/systemd/system ]; then\n echo booted=yes\n o=$(systemctl show -p LoadState -p UnitFileState -p ActiveState -- {n} 2>/dev/null)\n u=; a=; l=\n while IFS='=' read -r k v; do case \"$k\" in UnitFileState) u=$v ;; ActiveState) a=$v ;; LoadState) l=$v ;; esac; done <<EOF\n$o\nEOF\n case \"$u\" in disabled|masked|masked-runtime|linked|linked-runtime|bad|'') rc=1 ;; *) rc=0 ;; esac\n [ \"$l\" = not-found ] && [ -z \"$u\" ] && u=not-found\n echo \"enabled_rc=$rc\"; echo \"enabled=$u\"; echo \"active=$a\"\nelse\n echo booted=no\n e=$(systemctl is-enabled {n} 2>&1); echo \"enabled_rc=$?\"; echo \"enabled=${{e%%\n*}}\"; echo active=inactive\nfi"
+                    "e=$(systemctl is-enabled {n} 2>&1); echo \"enabled_rc=$?\"; echo \"enabled=${{e%%\n*}}\"\nif [ -d /run/systemd/system ]; then echo booted=yes; a=$(systemctl is-active {n} 2>/dev/null); echo \"active=${{a%%\n*}}\"\nelse echo booted=no; echo active=inactive; fi"
                 ))]
             }
         }

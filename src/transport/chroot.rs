@@ -264,7 +264,9 @@ impl Transport for Chroot {
             .env("HOME", "/root")
             .env("LANG", "C.UTF-8")
             .env("TERM", "dumb");
-        if self.root.join("run/prov").is_dir() {
+        // Root's scratch space; scripts run as another user make their own.
+        let as_root = exec.become_.as_ref().is_none_or(|b| b.user == "root");
+        if as_root && self.root.join("run/prov").is_dir() {
             cmd.env("PROV_TMP", "/run/prov");
         }
         // SAFETY: chroot(2) and chdir(2) are async-signal-safe; `root` outlives the closure.

@@ -81,6 +81,9 @@ pub trait Transport: Send + Sync {
     async fn close(&self) -> Result<()> {
         Ok(())
     }
+    /// Forget long-lived shells (after users or groups changed: a shell keeps the group
+    /// memberships it started with).
+    async fn refresh(&self) {}
 }
 
 /// Wrap a script so that it runs as the become user. The password, if any, is fed on stdin

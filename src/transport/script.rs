@@ -2,7 +2,7 @@
 //!
 //! Probes of one task become one script (one round trip) that prints tagged records:
 //! `@F i <stat fields>` for a file, `@L i <target>` for a symlink, `@C i <n>` followed by `n`
-//! bytes of content, `@S i <sha256>`, `@N i` for a missing path, `@X i <rc> <n> <m>` followed
+//! bytes of content and an `@E i` line, `@S i <sha256>`, `@N i` for a missing path, `@X i <rc> <n> <m>` followed
 //! by a command's stdout and stderr. Content is length-prefixed, so any bytes survive.
 //!
 //! Each [`Step`] is one script. File writes go to a temp file in the destination directory,
@@ -57,8 +57,11 @@ pub fn probe_script(probes: &[Probe]) -> String {
                         " if {regular} && [ -r \"$p\" ]; then\n  n=${{s#*|*|*|*|*|*|}}; n=${{n%%|*}}\n"
                     ));
                     if f.content {
+                        // Pseudo files report sizes that are not their content's: measure.
+                        // Exactly n bytes are sent, then an end mark: a file that changed in
+                        // between is an error, never a misread.
                         s.push_str(&format!(
-                            "  if [ \"$n\" -le {CONTENT_LIMIT} ]; then printf '@C {i} %d\\n' \"$n\"; cat -- \"$p\"; printf '\\n'; fi\n"
+                            "  case \"$p\" in /proc/*|/sys/*) n=$(wc -c < \"$p\") ;; esac\n  if [ \"$n\" -le {CONTENT_LIMIT} ]; then printf '@C {i} %d\\n' \"$n\"; head -c \"$n\" -- \"$p\"; printf '\\n@E {i}\\n'; fi\n"
                         ));
                     }
                     if f.checksum {
@@ -206,6 +209,11 @@ pub fn parse_probe_output(probes: &[Probe], out: &[u8]) -> Result<Observed> {
                     .map_err(|_| Error::runtime("bad content length in probe output"))?;
                 let data = r.bytes(n)?.to_vec();
                 r.skip_newline();
+                if r.line() != Some(format!("@E {i}").as_str()) {
+                    return Err(Error::runtime(format!(
+                        "{path} changed while it was being read; try again"
+                    )));
+                }
                 file(&mut answers, i, path)?.content = Some(data);
             }
             // `sha256sum < file` prints "<hex>  -".
@@ -315,7 +323,7 @@ fn write_script(w: &WriteFile) -> Result<String> {
         ));
     }
     if w.backup {
-        s.push_str("if [ -e \"$p\" ]; then b=\"$p.$$.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p -- \"$p\" \"$b\" || exit 1; echo \"backup_file=$b\"; fi\n");
+        s.push_str("if [ -e \"$p\" ]; then b=\"$p.${t##*.}.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p -- \"$p\" \"$b\" || exit 1; echo \"backup_file=$b\"; fi\n");
     }
     s.push_str(
         "sync -- \"$t\" 2>/dev/null || sync\nmv -f -- \"$t\" \"$p\" || exit 1\ntrap - EXIT\n",
@@ -433,7 +441,7 @@ mod tests {
             Probe::stat("/etc/l"),
         ];
         let mut out = Vec::new();
-        out.extend_from_slice(b"@F 0 regular file|644|0|0|root|root|5|100|90|2049|77\n@C 0 5\na\nb\x00c\n@S 0 abc123\n");
+        out.extend_from_slice(b"@F 0 regular file|644|0|0|root|root|5|100|90|2049|77\n@C 0 5\na\nb\x00c\n@E 0\n@S 0 abc123\n");
         out.extend_from_slice(b"@N 1\n");
         out.extend_from_slice(b"@X 2 3 3 4\nhi\noops\n");
         out.extend_from_slice(b"@F 3 symbolic link|777|0|0|root|root|4|1|1|1|2\n@L 3 real\n");

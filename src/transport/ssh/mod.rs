@@ -101,8 +101,10 @@ pub struct Ssh {
     _proxy: Option<tokio::process::Child>,
     /// Keeps the jump host's connection alive.
     _jump: Option<Box<Ssh>>,
-    /// Persistent shells by identity ([`session`]); none when disabled.
-    sessions: Option<tokio::sync::Mutex<std::collections::HashMap<String, session::Session>>>,
+    /// Persistent shells by identity ([`session`]); none when disabled (`PROV_SSH_SESSIONS=0`).
+    sessions: Option<SessionPool>,
+    /// Set when the host cannot run them (no GNU head, no mktemp...).
+    no_sessions: std::sync::atomic::AtomicBool,
 }
 
 /// Options of all SSH connections of a run.
@@ -306,6 +308,7 @@ impl Ssh {
                 _jump: jump,
                 sessions: (std::env::var("PROV_SSH_SESSIONS").as_deref() != Ok("0"))
                     .then(Default::default),
+                no_sessions: Default::default(),
             })
         })
     }
@@ -458,68 +461,94 @@ impl Ssh {
         unreachable(&self.target, format!("connection lost: {e}"))
     }
 
-    /// Run a script in the persistent shell of its identity (opened on first use).
+    /// Run a script in a persistent shell of its identity (opened on first use; a pool, so
+    /// that scripts for one host run concurrently when tasks delegate to it from many hosts).
+    /// `None`: this host cannot keep sessions; run the script on a channel of its own.
     async fn exec_in_session(
         &self,
-        sessions: &tokio::sync::Mutex<std::collections::HashMap<String, session::Session>>,
+        sessions: &SessionPool,
         exec: &Exec,
-    ) -> Result<ExecOutput> {
+    ) -> Result<Option<ExecOutput>> {
         let key = session::key(exec.become_.as_ref(), self.root);
-        let mut map = sessions.lock().await;
-        let mut s = match map.remove(&key) {
-            Some(s) => s,
-            None => {
-                let ch = self
-                    .handle
-                    .channel_open_session()
-                    .await
-                    .map_err(|e| self.lost(&e))?;
-                self.counters
-                    .channels
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                match session::Session::open(ch, exec.become_.as_ref(), self.root).await {
-                    Ok(s) => s,
-                    // The shell did not start (sudo refused, ...): that is this script's result.
-                    Err(session::Failure::Refused(out)) => return Ok(out),
-                    Err(session::Failure::Lost(e)) => return Err(self.lost(&e)),
+        let pooled = sessions
+            .lock()
+            .unwrap()
+            .entry(key.clone())
+            .or_default()
+            .pop();
+        let work = async {
+            let mut s = match pooled {
+                Some(s) => s,
+                None => {
+                    let ch = self
+                        .handle
+                        .channel_open_session()
+                        .await
+                        .map_err(|e| self.lost(&e))?;
+                    self.counters
+                        .channels
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    match session::Session::open(ch, exec.become_.as_ref(), self.root).await {
+                        Ok(s) => s,
+                        Err(session::Failure::Refused(out))
+                            if super::become_failure(&out.stderr).is_some() =>
+                        {
+                            // sudo refused: that is this script's result, as without sessions.
+                            return Ok(Some(out));
+                        }
+                        Err(session::Failure::Refused(_) | session::Failure::Unsupported) => {
+                            self.no_sessions
+                                .store(true, std::sync::atomic::Ordering::Relaxed);
+                            return Ok(None);
+                        }
+                        Err(session::Failure::Lost(e)) => return Err(self.lost(&e)),
+                    }
                 }
+            };
+            match s.run(&exec.script, &exec.stdin).await {
+                Ok(out) => {
+                    sessions.lock().unwrap().entry(key).or_default().push(s);
+                    Ok(Some(out))
+                }
+                // The shell went away while the connection lives on (a script killed it):
+                // this script failed; the next one gets a new shell.
+                Err(session::Failure::Lost(e)) if !self.handle.is_closed() => Err(Error::runtime(
+                    format!("the remote shell ended while running this task: {e}"),
+                )),
+                Err(session::Failure::Lost(e)) => Err(self.lost(&e)),
+                Err(session::Failure::Refused(out)) => Ok(Some(out)),
+                Err(session::Failure::Unsupported) => Ok(None),
             }
         };
-        let run = s.run(&exec.script, &exec.stdin);
-        let result = match exec.timeout {
-            Some(t) => match tokio::time::timeout(t, run).await {
-                Ok(r) => r,
-                Err(_) => {
-                    s.close().await;
-                    return Err(Error::runtime(format!(
-                        "command timed out after {}s",
-                        t.as_secs()
-                    )));
-                }
-            },
-            None => run.await,
-        };
-        match result {
-            Ok(out) => {
-                map.insert(key, s);
-                Ok(out)
-            }
-            Err(session::Failure::Lost(e)) => Err(self.lost(&e)),
-            Err(session::Failure::Refused(out)) => Ok(out),
+        match exec.timeout {
+            // A timed-out session is dropped with its channel: the shell ends with its script.
+            Some(t) => tokio::time::timeout(t, work)
+                .await
+                .map_err(|_| Error::runtime(format!("command timed out after {}s", t.as_secs())))?,
+            None => work.await,
         }
     }
 }
+
+/// Idle persistent shells by identity.
+type SessionPool = std::sync::Mutex<std::collections::HashMap<String, Vec<session::Session>>>;
 
 #[async_trait]
 impl Transport for Ssh {
     async fn exec(&self, exec: Exec) -> Result<ExecOutput> {
         if let Some(sessions) = &self.sessions
             && session::usable(exec.become_.as_ref())
+            && !self.no_sessions.load(std::sync::atomic::Ordering::Relaxed)
         {
             self.counters
                 .execs
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return self.exec_in_session(sessions, &exec).await;
+            if let Some(out) = self.exec_in_session(sessions, &exec).await? {
+                return Ok(out);
+            }
+            self.counters
+                .execs
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         }
         self.counters.count();
         let lost = |e: &dyn std::fmt::Display| self.lost(e);
@@ -588,6 +617,16 @@ impl Transport for Ssh {
 
     fn is_root(&self) -> bool {
         self.root
+    }
+
+    async fn refresh(&self) {
+        let idle: Vec<session::Session> = match &self.sessions {
+            Some(pool) => pool.lock().unwrap().drain().flat_map(|(_, v)| v).collect(),
+            None => Vec::new(),
+        };
+        for s in idle {
+            s.close().await;
+        }
     }
 
     async fn close(&self) -> Result<()> {

@@ -1,62 +1,81 @@
 //! A persistent shell on the host: one session channel per identity (the login user, or a
 //! become user reached with passwordless sudo) for the whole run, reading scripts framed on its
-//! stdin and answering each with its exit code, stdout and stderr.
+//! stdin and answering each with its stdout, stderr and exit code.
 //!
 //! Opening a channel makes sshd fork a session, start the user's login shell and then `sudo`
 //! (PAM, sudoers, logging): tens of milliseconds of target CPU per script, which on a fleet
 //! adds up to most of a no-change run. A session pays that once per host; each script then
-//! costs a subshell and three processes (`head`, `wc`, `cat`).
+//! costs a subshell and two processes (`head` to read it, `cat` to answer).
 //!
 //! The protocol, all on the channel:
-//! - the shell starts and prints `@PROV-READY` on a line of its own;
+//! - the shell starts and prints `@PROV-READY` on a line of its own (or `@PROV-NOSESSION` when
+//!   the host's `head` is not GNU's, which reads exactly what it is asked for: the caller then
+//!   runs each script on a channel of its own, as without sessions);
 //! - the controller sends `LEN_SCRIPT LEN_STDIN\n`, then the script, then its stdin;
-//! - the shell reads exactly those bytes (`head -c` reads no more than it is asked for), runs
-//!   the script in a subshell on that stdin (a file, so a script that reads less cannot
-//!   desynchronise the stream), and answers `RC LEN_STDOUT LEN_STDERR\n` + stdout + stderr.
-//!   Scripts find a scratch directory of the session's in `$PROV_TMP`.
+//! - the shell reads exactly those bytes, runs the script in a subshell on that stdin (a file,
+//!   so a script that reads less cannot desynchronise the stream) with output to files new for
+//!   each script (a background job of an earlier script keeps writing to its own, deleted
+//!   files), and answers stdout, `\nNONCE-\n`, stderr, `\nNONCE RC\n`. The nonce is random per
+//!   session, so no output can contain it.
 //!
-//! A become password is never handled here: sudo would read further password attempts from
-//! the framed stream. Scripts that need one run on a channel of their own, as before.
+//! Scripts find a scratch directory of the session's in `$PROV_TMP`. A become password is never
+//! handled here: sudo would read further password attempts from the framed stream; scripts that
+//! need one run on a channel of their own.
 
 use russh::ChannelMsg;
 use russh::client::Msg;
 
 use super::super::{Become, ExecOutput, wrap_become};
 
-/// The shell loop run on the host (POSIX sh and coreutils).
-pub const LOOP: &str = r#"T=$(mktemp -d) || exit 1
-trap 'rm -rf "$T"' EXIT
-mkdir "$T/p" && export PROV_TMP="$T/p" || exit 1
+/// The shell loop run on the host (POSIX sh and GNU coreutils), for one session's nonce.
+pub fn loop_script(nonce: &str) -> String {
+    format!(
+        r#"__T=$(mktemp -d) || exit 1
+trap 'rm -rf "$__T"' EXIT
+case "$(head --version 2>/dev/null)" in *GNU*) ;; *) echo '@PROV-NOSESSION'; exit 0 ;; esac
+mkdir "$__T/p" && export PROV_TMP="$__T/p" || exit 1
+printf '\n{nonce}-\n' > "$__T/m"
+__k=0
 printf '@PROV-READY\n'
-while IFS=' ' read -r n m; do
-    head -c "$n" > "$T/s" || exit 1
-    if [ "$m" -gt 0 ]; then
-        head -c "$m" > "$T/i" || exit 1
-        ( . "$T/s" ) < "$T/i" > "$T/o" 2> "$T/e"
-    else
-        ( . "$T/s" ) < /dev/null > "$T/o" 2> "$T/e"
+while IFS=' ' read -r __n __m; do
+    __k=$((__k + 1))
+    if [ $((__k % 64)) = 0 ] || [ ! -d "$__T/p" ]; then
+        rm -f "$__T"/o.* "$__T"/e.*; mkdir -p "$__T/p"; printf '\n{nonce}-\n' > "$__T/m"
     fi
-    rc=$?
-    set -- $(wc -c "$T/o" "$T/e")
-    printf '%s %s %s\n' "$rc" "$1" "$3"
-    cat "$T/o" "$T/e"
+    head -c "$__n" > "$__T/s" || exit 1
+    set --
+    if [ "$__m" -gt 0 ]; then
+        head -c "$__m" > "$__T/i" || exit 1
+        ( . "$__T/s" ) < "$__T/i" > "$__T/o.$__k" 2> "$__T/e.$__k"
+    else
+        ( . "$__T/s" ) < /dev/null > "$__T/o.$__k" 2> "$__T/e.$__k"
+    fi
+    __rc=$?
+    cat "$__T/o.$__k" "$__T/m" "$__T/e.$__k"
+    printf '\n{nonce} %s\n' "$__rc"
 done
-"#;
+"#
+    )
+}
 
 const READY: &[u8] = b"@PROV-READY\n";
+const NO_SESSION: &[u8] = b"@PROV-NOSESSION\n";
 
 /// Why a session cannot be used.
 pub enum Failure {
     /// The shell never started (e.g. sudo refused): what the channel said, to be reported
     /// like the result of any script.
     Refused(ExecOutput),
-    /// The channel closed (the connection or the host went away).
+    /// The host cannot run the session loop: run scripts on channels of their own.
+    Unsupported,
+    /// The channel closed (the connection went away, or a script killed the shell).
     Lost(String),
 }
 
 /// One persistent shell.
 pub struct Session {
     ch: russh::Channel<Msg>,
+    nonce: String,
     /// Bytes received and not yet consumed.
     buf: Vec<u8>,
     stderr: Vec<u8>,
@@ -77,6 +96,22 @@ pub fn usable(become_: Option<&Become>) -> bool {
     become_.is_none_or(|b| b.password.is_none())
 }
 
+/// 128 random bits, hex.
+fn nonce() -> String {
+    let mut bytes = [0u8; 16];
+    let read = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    if read.is_err() {
+        // Unlikely; still unpredictable enough for output that is not adversarial.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes = (t ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl Session {
     /// Start the shell loop on a new channel and wait until it is ready.
     pub async fn open(
@@ -84,13 +119,15 @@ impl Session {
         become_: Option<&Become>,
         is_root: bool,
     ) -> Result<Session, Failure> {
-        let (script, _) = wrap_become(LOOP, b"", become_, is_root);
+        let nonce = nonce();
+        let (script, _) = wrap_become(&loop_script(&nonce), b"", become_, is_root);
         let cmd = format!("/bin/sh -c {}", crate::shlex::quote(&script));
         ch.exec(true, cmd)
             .await
             .map_err(|e| Failure::Lost(e.to_string()))?;
         let mut s = Session {
             ch,
+            nonce,
             buf: Vec::new(),
             stderr: Vec::new(),
             exit: None,
@@ -101,6 +138,9 @@ impl Session {
                 s.buf.drain(..pos + READY.len());
                 s.stderr.clear();
                 return Ok(s);
+            }
+            if find(&s.buf, NO_SESSION).is_some() {
+                return Err(Failure::Unsupported);
             }
             if !s.recv().await {
                 return Err(Failure::Refused(ExecOutput {
@@ -121,31 +161,27 @@ impl Session {
             .data_bytes(frame)
             .await
             .map_err(|e| Failure::Lost(e.to_string()))?;
-        let (rc, out_len, err_len) = loop {
-            if let Some(nl) = self.buf.iter().position(|&b| b == b'\n') {
-                let line = String::from_utf8_lossy(&self.buf[..nl]).into_owned();
-                self.buf.drain(..=nl);
-                let nums: Vec<i64> = line
-                    .split_whitespace()
-                    .filter_map(|w| w.parse().ok())
-                    .collect();
-                match nums[..] {
-                    [rc, o, e] if o >= 0 && e >= 0 => break (rc as i32, o as usize, e as usize),
-                    _ => return Err(Failure::Lost(format!("unexpected answer '{line}'"))),
-                }
+        let mid = format!("\n{}-\n", self.nonce).into_bytes();
+        let end = format!("\n{} ", self.nonce).into_bytes();
+        loop {
+            if let Some(m) = find(&self.buf, &mid)
+                && let Some(e) = find(&self.buf[m + mid.len()..], &end).map(|e| e + m + mid.len())
+                && let Some(nl) = self.buf[e + end.len()..].iter().position(|&b| b == b'\n')
+            {
+                let rc_at = e + end.len();
+                let rc: i32 = String::from_utf8_lossy(&self.buf[rc_at..rc_at + nl])
+                    .trim()
+                    .parse()
+                    .map_err(|_| Failure::Lost("unexpected answer from the remote shell".into()))?;
+                let stdout = self.buf[..m].to_vec();
+                let stderr = self.buf[m + mid.len()..e].to_vec();
+                self.buf.drain(..rc_at + nl + 1);
+                return Ok(ExecOutput { rc, stdout, stderr });
             }
-            if !self.recv().await {
-                return Err(Failure::Lost(self.why_closed()));
-            }
-        };
-        while self.buf.len() < out_len + err_len {
             if !self.recv().await {
                 return Err(Failure::Lost(self.why_closed()));
             }
         }
-        let stdout: Vec<u8> = self.buf.drain(..out_len).collect();
-        let stderr: Vec<u8> = self.buf.drain(..err_len).collect();
-        Ok(ExecOutput { rc, stdout, stderr })
     }
 
     /// Close the channel (after a timeout: the shell ends when its script does).
@@ -179,6 +215,9 @@ impl Session {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
@@ -192,7 +231,7 @@ mod tests {
         use std::io::Write;
         let mut child = std::process::Command::new("/bin/sh")
             .arg("-c")
-            .arg(LOOP)
+            .arg(loop_script("N0NCE"))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -204,15 +243,17 @@ mod tests {
             f.extend_from_slice(stdin);
             input.write_all(&f).unwrap();
         };
-        // A script that ignores its stdin must not desynchronise the stream.
+        // A script that ignores its stdin must not desynchronise the stream; nor must one that
+        // exits, uses the positional parameters, or removes the scratch directory.
         frame("echo one; echo err >&2; exit 3", b"ignored input\n");
         frame("cat; printf 'x'", b"line 1\nline 2\n");
-        frame("", b"");
+        frame("printf '%s' \"$#\"; rm -rf \"$PROV_TMP\"", b"");
+        frame("[ -d \"$PROV_TMP\" ] && printf 'back'", b"");
         drop(input);
         let out = child.wait_with_output().unwrap();
         assert_eq!(
             String::from_utf8(out.stdout).unwrap(),
-            "@PROV-READY\n3 4 4\none\nerr\n0 15 0\nline 1\nline 2\nx0 0 0\n"
+            "@PROV-READY\none\n\nN0NCE-\nerr\n\nN0NCE 3\nline 1\nline 2\nx\nN0NCE-\n\nN0NCE 0\n0\nN0NCE-\n\nN0NCE 0\nback\nN0NCE-\n\nN0NCE 0\n"
         );
     }
 
