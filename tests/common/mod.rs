@@ -190,15 +190,18 @@ impl Snapshot {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .collect();
+    let Ok(list) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = list.filter_map(|e| e.ok()).collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let p = e.path();
         let rel = p.strip_prefix(root).unwrap().display().to_string();
-        let m = std::fs::symlink_metadata(&p).unwrap();
+        // A running host may remove files while the walk goes (its own temporary files).
+        let Ok(m) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
         let ft = m.file_type();
         let desc = if ft.is_symlink() {
             format!(
@@ -206,16 +209,18 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
                 m.mode() & 0o7777,
                 m.uid(),
                 m.gid(),
-                std::fs::read_link(&p).unwrap().display()
+                std::fs::read_link(&p).unwrap_or_default().display()
             )
         } else if ft.is_dir() {
             format!("dir {:o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid())
         } else if ft.is_file() {
             let mut h = sha2::Sha256::new();
-            let mut f = std::fs::File::open(&p).unwrap();
+            let Ok(mut f) = std::fs::File::open(&p) else {
+                continue;
+            };
             let mut buf = vec![0u8; 1 << 16];
             loop {
-                let n = f.read(&mut buf).unwrap();
+                let n = f.read(&mut buf).unwrap_or(0);
                 if n == 0 {
                     break;
                 }

@@ -630,6 +630,13 @@ impl Transport for Ssh {
     }
 
     async fn close(&self) -> Result<()> {
+        let idle: Vec<session::Session> = match &self.sessions {
+            Some(pool) => pool.lock().unwrap().drain().flat_map(|(_, v)| v).collect(),
+            None => Vec::new(),
+        };
+        for s in idle {
+            s.finish().await;
+        }
         let _ = self
             .handle
             .disconnect(Disconnect::ByApplication, "", "en")

@@ -5,18 +5,18 @@
 //! Opening a channel makes sshd fork a session, start the user's login shell and then `sudo`
 //! (PAM, sudoers, logging): tens of milliseconds of target CPU per script, which on a fleet
 //! adds up to most of a no-change run. A session pays that once per host; each script then
-//! costs a subshell and two processes (`head` to read it, `cat` to answer).
+//! costs a subshell and one process (`head` to read it; `cat` too when it wrote to stderr).
 //!
 //! The protocol, all on the channel:
 //! - the shell starts and prints `@PROV-READY` on a line of its own (or `@PROV-NOSESSION` when
 //!   the host's `head` is not GNU's, which reads exactly what it is asked for: the caller then
 //!   runs each script on a channel of its own, as without sessions);
 //! - the controller sends `LEN_SCRIPT LEN_STDIN\n`, then the script, then its stdin;
-//! - the shell reads exactly those bytes, runs the script in a subshell on that stdin (a file,
-//!   so a script that reads less cannot desynchronise the stream) with output to files new for
-//!   each script (a background job of an earlier script keeps writing to its own, deleted
-//!   files), and answers stdout, `\nNONCE-\n`, stderr, `\nNONCE RC\n`. The nonce is random per
-//!   session, so no output can contain it.
+//! - the shell reads exactly those bytes and runs the script in a subshell on that stdin (a
+//!   file, so a script that reads less cannot desynchronise the stream), its stdout going
+//!   straight to the channel and its stderr to a file new for each script; then it sends
+//!   `\nNONCE-\n`, the stderr, `\nNONCE RC\n`. The nonce is random per session, so no output
+//!   can contain it.
 //!
 //! Scripts find a scratch directory of the session's in `$PROV_TMP`. A become password is never
 //! handled here: sudo would read further password attempts from the framed stream; scripts that
@@ -34,24 +34,24 @@ pub fn loop_script(nonce: &str) -> String {
 trap 'rm -rf "$__T"' EXIT
 case "$(head --version 2>/dev/null)" in *GNU*) ;; *) echo '@PROV-NOSESSION'; exit 0 ;; esac
 mkdir "$__T/p" && export PROV_TMP="$__T/p" || exit 1
-printf '\n{nonce}-\n' > "$__T/m"
 __k=0
 printf '@PROV-READY\n'
 while IFS=' ' read -r __n __m; do
     __k=$((__k + 1))
     if [ $((__k % 64)) = 0 ] || [ ! -d "$__T/p" ]; then
-        rm -f "$__T"/o.* "$__T"/e.*; mkdir -p "$__T/p"; printf '\n{nonce}-\n' > "$__T/m"
+        rm -f "$__T"/e.*; mkdir -p "$__T/p"
     fi
     head -c "$__n" > "$__T/s" || exit 1
     set --
     if [ "$__m" -gt 0 ]; then
         head -c "$__m" > "$__T/i" || exit 1
-        ( . "$__T/s" ) < "$__T/i" > "$__T/o.$__k" 2> "$__T/e.$__k"
+        ( . "$__T/s" ) < "$__T/i" 2> "$__T/e.$__k"
     else
-        ( . "$__T/s" ) < /dev/null > "$__T/o.$__k" 2> "$__T/e.$__k"
+        ( . "$__T/s" ) < /dev/null 2> "$__T/e.$__k"
     fi
     __rc=$?
-    cat "$__T/o.$__k" "$__T/m" "$__T/e.$__k"
+    printf '\n{nonce}-\n'
+    [ -s "$__T/e.$__k" ] && cat "$__T/e.$__k"
     printf '\n{nonce} %s\n' "$__rc"
 done
 "#
@@ -186,6 +186,16 @@ impl Session {
 
     /// Close the channel (after a timeout: the shell ends when its script does).
     pub async fn close(self) {
+        let _ = self.ch.close().await;
+    }
+
+    /// End the shell and wait (briefly) until it has removed its scratch directory, so that
+    /// nothing of the run is left on the host when prov exits.
+    pub async fn finish(mut self) {
+        if self.ch.eof().await.is_ok() {
+            let wait = async { while self.recv().await {} };
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(3), wait).await;
+        }
         let _ = self.ch.close().await;
     }
 
