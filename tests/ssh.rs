@@ -8,34 +8,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::scenario::{MODULES_CHANGED, assert_modules_applied, modules_project};
-use common::ssh::{Agent, Client, SUDO_PASSWORD, SshHost};
+use common::ssh::{Agent, Client, SUDO_PASSWORD, SshHost, assert_round_trips};
 use common::{Project, Run, wait_until};
-
-/// Each host had exactly one connection, and every task cost one round trip on it (reading
-/// the state), plus one for the change when it changed something.
-#[track_caller]
-fn assert_round_trips(run: &Run, hosts: &[&SshHost]) {
-    let doc = run.json();
-    for h in hosts {
-        let heavy = run.tasks_where(&h.name, |r| {
-            let allowed = if r["status"] == "changed" { 2 } else { 1 };
-            r["round_trips"].as_u64().unwrap() > allowed
-        });
-        assert!(heavy.is_empty(), "{}: {heavy:?}", h.name);
-        assert_eq!(
-            doc["round_trips"][&h.name]["connections"], 1,
-            "{}: {}",
-            h.name, doc["round_trips"]
-        );
-        // Scripts run in persistent shells: one for the login user, one for root.
-        assert!(
-            doc["round_trips"][&h.name]["channels"].as_u64().unwrap() <= 2,
-            "{}: {}",
-            h.name,
-            doc["round_trips"]
-        );
-    }
-}
 
 #[test]
 fn module_scenario_on_one_then_ten_hosts() {
@@ -106,11 +80,7 @@ fn module_scenario_on_one_then_ten_hosts() {
     assert_round_trips(&again, &all);
 
     // The text output stays readable: one line per task and status, not one per host.
-    let text = client
-        .prov()
-        .cwd(&p.dir.path)
-        .args(["apply", "site.yml", "-i", "hosts.yml", "--become"])
-        .run();
+    let text = client.apply(&p, "site.yml").args(["--become"]).run();
     text.ok();
     let task = text
         .stdout
@@ -142,13 +112,7 @@ fn authentication_by_key_file_agent_and_the_errors() {
     let client = Client::new();
     let host = SshHost::start("auth-1", &client);
     client.trust(&[&host]);
-    let apply = |p: &Project| {
-        client
-            .prov()
-            .cwd(&p.dir.path)
-            .args(["apply", "site.yml", "-i", "hosts.yml"])
-            .json()
-    };
+    let apply = |p: &Project| client.apply(p, "site.yml").json();
 
     // Key file from the inventory.
     let p = one_host_project(&client.inventory(&[&host], "tester"));
@@ -232,15 +196,7 @@ fn host_keys_are_verified() {
     let host = SshHost::start("keys-1", &client);
     let other = SshHost::start("keys-2", &client);
     let p = one_host_project(&client.inventory(&[&host], "tester"));
-    let apply = |extra: &[&str]| {
-        client
-            .prov()
-            .cwd(&p.dir.path)
-            .args(["apply", "site.yml", "-i", "hosts.yml"])
-            .args(extra)
-            .json()
-            .run()
-    };
+    let apply = |extra: &[&str]| client.apply(&p, "site.yml").args(extra).json().run();
     let msg = |run: &Run| {
         run.task("keys-1", "who")["msg"]
             .as_str()
@@ -337,12 +293,7 @@ fn host_keys_are_verified() {
             "site.yml",
             "- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n",
         );
-    client
-        .prov()
-        .cwd(&p2.dir.path)
-        .args(["apply", "site.yml", "-i", "hosts.yml"])
-        .run()
-        .ok();
+    client.apply(&p2, "site.yml").run().ok();
 }
 
 #[test]
@@ -409,9 +360,8 @@ fn proxy_command_proxy_jump_and_ssh_config() {
         .file("hosts.yml", &inv)
         .file("site.yml", site);
     let run = client
-        .prov()
-        .cwd(&p.dir.path)
-        .args(["apply", "site.yml", "-i", "hosts.yml", "--private-key"])
+        .apply(&p, "site.yml")
+        .args(["--private-key"])
         .arg(&client.key)
         .json()
         .run();
@@ -436,12 +386,7 @@ fn proxy_command_proxy_jump_and_ssh_config() {
     let p = Project::new()
         .file("hosts.yml", "all:\n  hosts:\n    web.internal:\n")
         .file("site.yml", site);
-    let run = client
-        .prov()
-        .cwd(&p.dir.path)
-        .args(["apply", "site.yml", "-i", "hosts.yml"])
-        .json()
-        .run();
+    let run = client.apply(&p, "site.yml").json().run();
     // ssh_config takes the first value obtained: `User nobody` from the first matching block.
     run.code(4);
     assert!(
@@ -461,12 +406,7 @@ fn proxy_command_proxy_jump_and_ssh_config() {
         ),
     )
     .unwrap();
-    let run = client
-        .prov()
-        .cwd(&p.dir.path)
-        .args(["apply", "site.yml", "-i", "hosts.yml"])
-        .json()
-        .run();
+    let run = client.apply(&p, "site.yml").json().run();
     run.ok();
     assert_eq!(
         run.task("web.internal", "where")["result"]["stdout"],
@@ -492,9 +432,8 @@ fn become_with_a_password_never_shows_it() {
             .file("hosts.yml", inventory)
             .file("site.yml", site);
         client
-            .prov()
-            .cwd(&p.dir.path)
-            .args(["apply", "site.yml", "-i", "hosts.yml", "--diff"])
+            .apply(&p, "site.yml")
+            .args(["--diff"])
             .args(extra)
             .run()
     };
@@ -549,9 +488,8 @@ fn become_with_a_password_never_shows_it() {
             "- hosts: all\n  gather_facts: false\n  become: true\n  become_user: tester\n  tasks:\n    - name: as tester\n      command: id -un\n      register: who\n      changed_when: false\n",
         );
     let run = client
-        .prov()
-        .cwd(&p.dir.path)
-        .args(["apply", "site.yml", "-i", "hosts.yml", "-K", "-vvv"])
+        .apply(&p, "site.yml")
+        .args(["-K", "-vvv"])
         .stdin(&format!("{SUDO_PASSWORD}\n"))
         .run();
     run.ok();
@@ -651,14 +589,7 @@ fn certificates_for_the_user_and_the_host() {
         key.display()
     );
     let p = one_host_project(&inv);
-    let apply = || {
-        client
-            .prov()
-            .cwd(&p.dir.path)
-            .args(["apply", "site.yml", "-i", "hosts.yml"])
-            .json()
-            .run()
-    };
+    let apply = || client.apply(&p, "site.yml").json().run();
     let run = apply();
     run.ok();
     assert_eq!(run.task("cert-1", "who")["result"]["stdout"], "tester");
@@ -717,9 +648,8 @@ fn a_killed_host_is_unreachable_and_the_others_finish() {
             "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: started\n      file: {path: /tmp/started, state: touch}\n    - name: slow\n      command: sleep 3\n    - name: k-2 fails\n      fail: {msg: planned}\n      when: inventory_hostname == 'k-2'\n    - name: done\n      copy: {dest: /tmp/done, content: done}\n",
         );
     let running = client
-        .prov()
-        .cwd(&p.dir.path)
-        .args(["apply", "site.yml", "-i", "hosts.yml", "--format", "json"])
+        .apply(&p, "site.yml")
+        .args(["--format", "json"])
         .spawn();
     let marker = hosts[0].root.file("tmp/started");
     wait_until(30, "the first task", || marker.exists());
@@ -750,12 +680,7 @@ fn a_host_that_never_answers_times_out() {
     );
     let p = one_host_project(&inv);
     let start = Instant::now();
-    let run = client
-        .prov()
-        .cwd(&p.dir.path)
-        .args(["apply", "site.yml", "-i", "hosts.yml", "-T", "2"])
-        .json()
-        .run();
+    let run = client.apply(&p, "site.yml").args(["-T", "2"]).json().run();
     let took = start.elapsed();
     run.code(4);
     assert!(took < Duration::from_secs(10), "took {took:?}");
@@ -773,12 +698,7 @@ fn a_host_that_never_answers_times_out() {
         "- hosts: fine\n  gather_facts: false\n  tasks:\n    - name: slow\n      command: sleep 20\n      timeout: 1\n",
     );
     let start = Instant::now();
-    let run = client
-        .prov()
-        .cwd(&p.dir.path)
-        .args(["apply", "slow.yml", "-i", "hosts.yml"])
-        .json()
-        .run();
+    let run = client.apply(&p, "slow.yml").json().run();
     run.code(2);
     assert!(start.elapsed() < Duration::from_secs(10));
     let msg = run.task("fine", "slow")["msg"]
@@ -799,11 +719,7 @@ fn ctrl_c_stops_an_ssh_run_and_reports() {
             "site.yml",
             "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: started\n      file: {path: /tmp/started, state: touch}\n    - command: sleep 30\n    - name: never\n      file: {path: /tmp/never, state: touch}\n",
         );
-    let running = client
-        .prov()
-        .cwd(&p.dir.path)
-        .args(["apply", "site.yml", "-i", "hosts.yml"])
-        .spawn();
+    let running = client.apply(&p, "site.yml").spawn();
     let marker = host.root.file("tmp/started");
     wait_until(30, "the first task", || marker.exists());
     std::thread::sleep(Duration::from_millis(500));
@@ -830,12 +746,7 @@ fn a_script_that_kills_the_remote_shell_fails_alone() {
             "site.yml",
             "- hosts: all\n  gather_facts: false\n  become: true\n  tasks:\n    - name: warm up\n      command: id -u\n      changed_when: false\n    - name: kill the shell\n      shell: pkill -9 -f PROV-READY\n      ignore_errors: true\n    - name: after\n      command: id -u\n      register: after\n      changed_when: false\n    - name: pseudo file over ssh\n      slurp: {src: /proc/sys/kernel/ostype}\n      register: ostype\n    - assert: {that: [\"after.stdout == '0'\", \"(ostype.content | b64decode) == 'Linux\\n'\"]}\n",
         );
-    let run = client
-        .prov()
-        .cwd(&p.dir.path)
-        .args(["apply", "site.yml", "-i", "hosts.yml"])
-        .json()
-        .run();
+    let run = client.apply(&p, "site.yml").json().run();
     run.ok();
     let killed = run.task("shell-1", "kill the shell");
     assert_eq!(killed["status"], "failed");

@@ -344,41 +344,30 @@ fn main() {
     let client = Client::new();
     let mut samples = Vec::new();
     let started = std::time::Instant::now();
-    for &n in &o.hosts {
-        for run in 0..o.runs {
-            // Alternate the order so that no engine always runs on a warmer machine.
-            let mut order = o.engines.clone();
-            let k = run % order.len().max(1);
-            order.rotate_left(k);
-            for engine in order {
-                // At 50 hosts one run of the others is enough for the table (the goals there
-                // are prov's own: growth from 20 hosts and memory), and stock Ansible takes long.
-                if engine != Engine::Prov && n >= 50 && run > 0 {
-                    continue;
-                }
-                series(
-                    engine,
-                    Some(n),
-                    o.logs.as_deref(),
-                    &tools,
-                    &client,
-                    &server,
-                    &keys,
-                    &mut samples,
-                );
-            }
-        }
-    }
-    if o.chroot {
+    // Host counts, then the chroot (None); engines alternate from run to run, so that no
+    // engine always runs on a warmer machine.
+    let targets: Vec<Option<usize>> = o
+        .hosts
+        .iter()
+        .map(|&n| Some(n))
+        .chain(o.chroot.then_some(None))
+        .collect();
+    for target in targets {
         for run in 0..o.runs {
             let mut order = o.engines.clone();
             let k = run % order.len().max(1);
             order.rotate_left(k);
             for engine in order {
-                if engine.supports(Scenario::NoChange, true) {
+                let skip = match target {
+                    // At 50 hosts one run of the others is enough for the table (the goals
+                    // there are prov's own: growth from 20 hosts, memory); stock Ansible is slow.
+                    Some(n) => engine != Engine::Prov && n >= 50 && run > 0,
+                    None => !engine.supports(Scenario::NoChange, true),
+                };
+                if !skip {
                     series(
                         engine,
-                        None,
+                        target,
                         o.logs.as_deref(),
                         &tools,
                         &client,

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Prov, Root, TempDir};
+use super::{Prov, Root, Run, TempDir};
 
 /// pwuser's password (sudo asks for it).
 pub const SUDO_PASSWORD: &str = "pw-S3cret-4-sudo";
@@ -78,6 +78,13 @@ impl Client {
         Prov::new()
             .env("HOME", self.home.to_str().unwrap())
             .env_remove("SSH_AUTH_SOCK")
+    }
+
+    /// `prov apply PLAYBOOK -i hosts.yml` in a project, with this client.
+    pub fn apply(&self, project: &super::Project, playbook: &str) -> Prov {
+        self.prov()
+            .cwd(&project.dir.path)
+            .args(["apply", playbook, "-i", "hosts.yml"])
     }
 
     /// An inventory of these hosts logging in as `user` with the client key.
@@ -466,5 +473,31 @@ impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Each host had exactly one connection, and every task cost one round trip on it (reading
+/// the state), plus one for the change when it changed something.
+#[track_caller]
+pub fn assert_round_trips(run: &Run, hosts: &[&SshHost]) {
+    let doc = run.json();
+    for h in hosts {
+        let heavy = run.tasks_where(&h.name, |r| {
+            let allowed = if r["status"] == "changed" { 2 } else { 1 };
+            r["round_trips"].as_u64().unwrap() > allowed
+        });
+        assert!(heavy.is_empty(), "{}: {heavy:?}", h.name);
+        assert_eq!(
+            doc["round_trips"][&h.name]["connections"], 1,
+            "{}: {}",
+            h.name, doc["round_trips"]
+        );
+        // Scripts run in persistent shells: one for the login user, one for root.
+        assert!(
+            doc["round_trips"][&h.name]["channels"].as_u64().unwrap() <= 2,
+            "{}: {}",
+            h.name,
+            doc["round_trips"]
+        );
     }
 }

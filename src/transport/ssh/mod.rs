@@ -314,6 +314,46 @@ impl Ssh {
     }
 }
 
+/// Authenticate with a key file: its OpenSSH certificate (`FILE-cert.pub`) first when there
+/// is one, then the key itself (RSA signing with the best rsa-sha2 hash the server offers).
+async fn try_key_file(
+    handle: &mut Handle<Client>,
+    user: &str,
+    file: &Path,
+    rsa_hash: Option<russh::keys::HashAlg>,
+    tried: &mut Vec<String>,
+    problems: &mut Vec<String>,
+) -> bool {
+    let key = match load_key(file) {
+        Ok(k) => Arc::new(k),
+        Err(e) => {
+            problems.push(e);
+            return false;
+        }
+    };
+    let cert_path = PathBuf::from(format!("{}-cert.pub", file.display()));
+    if let Ok(cert) = russh::keys::load_openssh_certificate(&cert_path) {
+        tried.push(format!("certificate {}", cert_path.display()));
+        if handle
+            .authenticate_openssh_cert(user.to_string(), key.clone(), cert)
+            .await
+            .is_ok_and(|r| r.success())
+        {
+            return true;
+        }
+    }
+    tried.push(format!("key {}", file.display()));
+    let hash = if key.algorithm().is_rsa() {
+        rsa_hash
+    } else {
+        None
+    };
+    handle
+        .authenticate_publickey(user.to_string(), PrivateKeyWithHashAlg::new(key, hash))
+        .await
+        .is_ok_and(|r| r.success())
+}
+
 /// Try every method; fail naming each one tried.
 async fn authenticate(
     handle: &mut Handle<Client>,
@@ -333,37 +373,8 @@ async fn authenticate(
     files.extend(target.identity_files.iter().cloned());
     let explicit = !files.is_empty();
     for file in files.iter().filter(|f| f.exists()) {
-        match load_key(file) {
-            Ok(key) => {
-                let key = Arc::new(key);
-                let cert_path = PathBuf::from(format!("{}-cert.pub", file.display()));
-                if let Ok(cert) = russh::keys::load_openssh_certificate(&cert_path) {
-                    tried.push(format!("certificate {}", cert_path.display()));
-                    if handle
-                        .authenticate_openssh_cert(user.clone(), key.clone(), cert)
-                        .await
-                        .map(|r| r.success())
-                        .unwrap_or(false)
-                    {
-                        return Ok(());
-                    }
-                }
-                tried.push(format!("key {}", file.display()));
-                let hash = if key.algorithm().is_rsa() {
-                    rsa_hash
-                } else {
-                    None
-                };
-                if handle
-                    .authenticate_publickey(user.clone(), PrivateKeyWithHashAlg::new(key, hash))
-                    .await
-                    .map(|r| r.success())
-                    .unwrap_or(false)
-                {
-                    return Ok(());
-                }
-            }
-            Err(e) => problems.push(e),
+        if try_key_file(handle, &user, file, rsa_hash, &mut tried, &mut problems).await {
+            return Ok(());
         }
     }
     if let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await {
@@ -404,30 +415,10 @@ async fn authenticate(
     if !explicit {
         for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
             let file = config::home().join(".ssh").join(name);
-            if !file.exists() {
-                continue;
-            }
-            match load_key(&file) {
-                Ok(key) => {
-                    tried.push(format!("key {}", file.display()));
-                    let hash = if key.algorithm().is_rsa() {
-                        rsa_hash
-                    } else {
-                        None
-                    };
-                    if handle
-                        .authenticate_publickey(
-                            user.clone(),
-                            PrivateKeyWithHashAlg::new(Arc::new(key), hash),
-                        )
-                        .await
-                        .map(|r| r.success())
-                        .unwrap_or(false)
-                    {
-                        return Ok(());
-                    }
-                }
-                Err(e) => problems.push(e),
+            if file.exists()
+                && try_key_file(handle, &user, &file, rsa_hash, &mut tried, &mut problems).await
+            {
+                return Ok(());
             }
         }
     }
