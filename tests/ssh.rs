@@ -8,7 +8,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::scenario::{MODULES_CHANGED, assert_modules_applied, modules_project};
-use common::ssh::{Agent, Client, SUDO_PASSWORD, SshHost, assert_round_trips};
+use common::ssh::{
+    Agent, Client, SUDO_PASSWORD, SshHost, assert_nothing_changed, assert_round_trips,
+};
 use common::{Project, Run, wait_until};
 
 #[test]
@@ -68,15 +70,7 @@ fn module_scenario_on_one_then_ten_hosts() {
     // Idempotent: nothing changes, one connection and at most one round trip per task.
     let again = apply("all", &[]);
     again.ok();
-    for h in &hosts {
-        assert_eq!(
-            again.stats(&h.name)["changed"],
-            0,
-            "{}: {:?}",
-            h.name,
-            again.tasks_with(&h.name, "changed")
-        );
-    }
+    assert_nothing_changed(&again, &all);
     assert_round_trips(&again, &all);
 
     // The text output stays readable: one line per task and status, not one per host.
@@ -137,10 +131,7 @@ fn authentication_by_key_file_agent_and_the_errors() {
     // Nothing to authenticate with: unreachable (4), saying what was tried.
     let run = apply(&p).run();
     run.code(4);
-    let msg = run.task("auth-1", "who")["msg"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let msg = run.task_msg("auth-1", "who");
     assert!(
         msg.contains("authentication failed (tried: nothing"),
         "{msg}"
@@ -150,10 +141,7 @@ fn authentication_by_key_file_agent_and_the_errors() {
     let p = one_host_project(&client.inventory(&[&host], "nosuchuser"));
     let run = apply(&p).run();
     run.code(4);
-    let msg = run.task("auth-1", "who")["msg"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let msg = run.task_msg("auth-1", "who");
     assert!(
         msg.contains("nosuchuser@127.0.0.1")
             && msg.contains("authentication failed")
@@ -197,12 +185,7 @@ fn host_keys_are_verified() {
     let other = SshHost::start("keys-2", &client);
     let p = one_host_project(&client.inventory(&[&host], "tester"));
     let apply = |extra: &[&str]| client.apply(&p, "site.yml").args(extra).json().run();
-    let msg = |run: &Run| {
-        run.task("keys-1", "who")["msg"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let msg = |run: &Run| run.task_msg("keys-1", "who");
     let fingerprint = |key_line: &str| {
         let f = client.dir.path.join("fp.pub");
         std::fs::write(&f, key_line).unwrap();
@@ -390,9 +373,7 @@ fn proxy_command_proxy_jump_and_ssh_config() {
     // ssh_config takes the first value obtained: `User nobody` from the first matching block.
     run.code(4);
     assert!(
-        run.task("web.internal", "where")["msg"]
-            .as_str()
-            .unwrap()
+        run.task_msg("web.internal", "where")
             .contains("nobody@127.0.0.1"),
         "{}",
         run.stdout
@@ -613,10 +594,7 @@ fn certificates_for_the_user_and_the_host() {
     .unwrap();
     let run = apply();
     run.code(4);
-    let msg = run.task("cert-1", "who")["msg"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let msg = run.task_msg("cert-1", "who");
     assert!(msg.contains("host certificate"), "{msg}");
 
     // Without its certificate the user key is refused.
@@ -628,10 +606,7 @@ fn certificates_for_the_user_and_the_host() {
     std::fs::remove_file(client.dir.path.join("id_cert-cert.pub")).unwrap();
     let run = apply();
     run.code(4);
-    let msg = run.task("cert-1", "who")["msg"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let msg = run.task_msg("cert-1", "who");
     assert!(msg.contains("authentication failed"), "{msg}");
 }
 
@@ -684,10 +659,7 @@ fn a_host_that_never_answers_times_out() {
     let took = start.elapsed();
     run.code(4);
     assert!(took < Duration::from_secs(10), "took {took:?}");
-    let msg = run.task("silent", "who")["msg"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let msg = run.task_msg("silent", "who");
     assert!(msg.contains("timed out after 2s"), "{msg}");
     assert_eq!(run.task("fine", "who")["status"], "ok");
     drop(silent);
@@ -701,10 +673,7 @@ fn a_host_that_never_answers_times_out() {
     let run = client.apply(&p, "slow.yml").json().run();
     run.code(2);
     assert!(start.elapsed() < Duration::from_secs(10));
-    let msg = run.task("fine", "slow")["msg"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let msg = run.task_msg("fine", "slow");
     assert!(msg.contains("timed out after 1s"), "{msg}");
 }
 
@@ -759,4 +728,41 @@ fn a_script_that_kills_the_remote_shell_fails_alone() {
     );
     assert_eq!(run.stats("shell-1")["unreachable"], 0);
     assert_eq!(run.task("shell-1", "after")["status"], "ok");
+}
+
+#[test]
+fn a_target_without_gnu_head_gets_a_channel_per_script() {
+    // Persistent sessions frame their input with GNU `head -c`; a target whose `head` is not
+    // GNU's (BusyBox) runs every script on a channel of its own instead, with the same result.
+    let client = Client::new();
+    let host = SshHost::start_with("busybox-1", &client, &[], |root| {
+        std::fs::rename(root.file("usr/bin/head"), root.file("usr/bin/head.gnu")).unwrap();
+        root.write(
+            "usr/bin/head",
+            "#!/bin/sh\ncase \"$1\" in --version) echo 'BusyBox v1.36.1 multi-call binary.'; exit 0 ;; esac\nexec /usr/bin/head.gnu \"$@\"\n",
+        );
+        std::fs::set_permissions(
+            root.file("usr/bin/head"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    });
+    client.trust(&[&host]);
+    let p = modules_project().file("hosts.yml", &client.inventory(&[&host], "tester"));
+    let apply = || client.apply(&p, "site.yml").args(["--become"]).json().run();
+    let run = apply();
+    run.ok();
+    assert!(run.stats("busybox-1")["changed"].as_u64().unwrap() >= MODULES_CHANGED);
+    assert_modules_applied(&host.root);
+    let again = apply();
+    again.ok();
+    assert_nothing_changed(&again, &[&host]);
+    let trips = &again.json()["round_trips"]["busybox-1"];
+    assert_eq!(trips["connections"], 1, "{trips}");
+    // No session: each script had a channel of its own.
+    let (channels, execs) = (
+        trips["channels"].as_u64().unwrap(),
+        trips["execs"].as_u64().unwrap(),
+    );
+    assert!(execs > 2 && channels >= execs, "{trips}");
 }

@@ -507,6 +507,16 @@ impl Run {
         );
         found
     }
+
+    /// The `msg` a task reported for a host (its error for a failed or unreachable task).
+    #[track_caller]
+    pub fn task_msg(&self, host: &str, name: &str) -> String {
+        let r = self.task(host, name);
+        r["msg"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no msg in {r}"))
+            .to_string()
+    }
 }
 
 /// The signed apt repositories and keys endpoint (tests/fixtures/aptrepo.sh) served over HTTP

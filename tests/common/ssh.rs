@@ -64,9 +64,20 @@ impl Client {
         self.home.join(".ssh/known_hosts")
     }
 
-    /// Record these hosts' keys in known_hosts (as `[127.0.0.1]:port` entries).
+    /// Record these hosts' keys in known_hosts (as `[127.0.0.1]:port` entries), replacing
+    /// what an earlier host on the same port left there: OpenSSH and prov accept any key
+    /// listed for a host, but paramiko (pyinfra) checks only one of them.
     pub fn trust(&self, hosts: &[&SshHost]) {
-        let mut text = std::fs::read_to_string(self.known_hosts()).unwrap_or_default();
+        let old = std::fs::read_to_string(self.known_hosts()).unwrap_or_default();
+        let names: Vec<String> = hosts
+            .iter()
+            .map(|h| format!("[127.0.0.1]:{} ", h.port))
+            .collect();
+        let mut text: String = old
+            .lines()
+            .filter(|l| !names.iter().any(|n| l.starts_with(n.as_str())))
+            .map(|l| format!("{l}\n"))
+            .collect();
         for h in hosts {
             text.push_str(&format!("[127.0.0.1]:{} {}\n", h.port, h.host_key.trim()));
         }
@@ -473,6 +484,20 @@ impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// No host changed anything (the run converged), naming what changed when one did.
+#[track_caller]
+pub fn assert_nothing_changed(run: &Run, hosts: &[&SshHost]) {
+    for h in hosts {
+        assert_eq!(
+            run.stats(&h.name)["changed"],
+            0,
+            "{}: {:?}",
+            h.name,
+            run.tasks_with(&h.name, "changed")
+        );
     }
 }
 
