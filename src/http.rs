@@ -1,7 +1,8 @@
 //! Controller-side HTTP: keys, repository signing keys and `get_url`/`uri` downloads are
 //! fetched by prov itself (reqwest with rustls), so targets need no curl or wget.
 //!
-//! GET responses are cached per run by URL: a key needed by twenty hosts is downloaded once.
+//! GET responses are cached per run by URL: a key needed by twenty hosts is downloaded once,
+//! also when all twenty ask at the same moment (the others wait for the first download).
 //! Modules call [`Client::get`] from their (synchronous) `prepare`, which runs on the engine's
 //! multi-threaded runtime; the call blocks only the current worker.
 
@@ -44,9 +45,12 @@ pub struct Request {
     pub follow_redirects: bool,
 }
 
+/// A URL's response once its first caller has downloaded it; later callers wait on the lock.
+type Slot = Arc<Mutex<Option<Arc<Response>>>>;
+
 #[derive(Default)]
 pub struct Client {
-    cache: Mutex<HashMap<String, Arc<Response>>>,
+    cache: Mutex<HashMap<String, Slot>>,
 }
 
 fn build(validate_certs: bool, follow: bool, timeout: Duration) -> Result<reqwest::Client> {
@@ -68,6 +72,14 @@ fn build(validate_certs: bool, follow: bool, timeout: Duration) -> Result<reqwes
         .map_err(|e| Error::runtime(format!("cannot create an HTTP client: {e}")))
 }
 
+/// Run blocking code from a task of the engine's runtime without holding up its workers.
+fn off_worker<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(_) => tokio::task::block_in_place(f),
+        Err(_) => f(),
+    }
+}
+
 /// Run a future to completion from synchronous code on the engine's runtime.
 fn block<F: std::future::Future>(f: F) -> F::Output {
     match tokio::runtime::Handle::try_current() {
@@ -84,7 +96,17 @@ impl Client {
     /// GET a URL (cached for the run). Transport errors are errors; HTTP error statuses are
     /// returned for the caller to judge.
     pub fn get(&self, url: &str, validate_certs: bool) -> Result<Arc<Response>> {
-        if let Some(r) = self.cache.lock().unwrap().get(url) {
+        let slot = self
+            .cache
+            .lock()
+            .unwrap()
+            .entry(url.to_string())
+            .or_default()
+            .clone();
+        // Waiting here must not hold up the runtime's workers (the download being waited for
+        // needs them), hence off-worker, like the download itself.
+        let mut slot = off_worker(|| slot.lock().unwrap());
+        if let Some(r) = slot.as_ref() {
             return Ok(r.clone());
         }
         let req = Request {
@@ -94,11 +116,9 @@ impl Client {
             follow_redirects: true,
             ..Default::default()
         };
+        // A failed download is not kept: the next caller tries again.
         let r = Arc::new(self.send(&req)?);
-        self.cache
-            .lock()
-            .unwrap()
-            .insert(url.to_string(), r.clone());
+        *slot = Some(r.clone());
         Ok(r)
     }
 
@@ -215,5 +235,53 @@ mod tests {
         assert_eq!(m.status, 404);
         assert_eq!(server.join().unwrap(), 2);
         assert!(c.get("ftp://x", true).is_err());
+    }
+
+    #[test]
+    fn concurrent_gets_of_one_url_download_it_once() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/k",
+            listener.local_addr().unwrap().port()
+        );
+        let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = served.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut s = stream.unwrap();
+                let mut buf = [0u8; 2048];
+                let _ = s.read(&mut buf).unwrap();
+                // Slow, so that every caller asks while the first download runs.
+                std::thread::sleep(Duration::from_millis(300));
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                );
+            }
+        });
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let c = Arc::new(Client::default());
+        let got = rt.block_on(async {
+            let tasks: Vec<_> = (0..20)
+                .map(|_| {
+                    let (c, url) = (c.clone(), url.clone());
+                    tokio::spawn(async move { c.get(&url, true).unwrap() })
+                })
+                .collect();
+            let mut got = Vec::new();
+            for t in tasks {
+                got.push(t.await.unwrap());
+            }
+            got
+        });
+        assert!(
+            got.iter()
+                .all(|r| Arc::ptr_eq(r, &got[0]) && r.body == b"ok")
+        );
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }
