@@ -295,15 +295,16 @@ impl AptPlan {
             "q=$(dpkg-query -W -f='${{Package}}\\t${{Version}}\\t${{db:Status-Abbrev}}\\t${{Status}}\\n' {} 2>/dev/null)\nprintf '%s\\n' \"$q\"\n",
             self.names()
         );
+        if self.state == "absent" {
+            return s;
+        }
+        // Without a candidate to compare, apt must be asked: `latest`, or a version pattern.
         let always = self.state == "latest"
             || self.pkgs.iter().any(|p| {
                 p.version
                     .as_deref()
                     .is_some_and(|v| v.contains(['*', '?', '[']))
             });
-        if self.state == "absent" {
-            return s;
-        }
         let wanted: Vec<String> = self
             .pkgs
             .iter()

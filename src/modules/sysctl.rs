@@ -214,6 +214,9 @@ impl Planner for SysctlPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::testing::{args, cmd, file, plan_answers_env};
+    use crate::modules::{Answer, FileState};
+    use minijinja::Value;
 
     #[test]
     fn keys_map_to_proc_files_like_procps() {
@@ -230,9 +233,6 @@ mod tests {
             "/proc/sys/net/ipv4/ip_forward"
         );
     }
-    use crate::modules::testing::{args, cmd, file, plan_answers_env};
-    use crate::modules::{Answer, FileState};
-    use minijinja::Value;
 
     fn run(content: Option<&str>, live: &str, chroot: bool) -> Plan {
         let mut env = crate::modules::testing::env();

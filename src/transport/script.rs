@@ -2,8 +2,9 @@
 //!
 //! Probes of one task become one script (one round trip) that prints tagged records:
 //! `@F i <stat fields>` for a file, `@L i <target>` for a symlink, `@C i <n>` followed by `n`
-//! bytes of content and an `@E i` line, `@S i <sha256>`, `@N i` for a missing path, `@X i <rc> <n> <m>` followed
-//! by a command's stdout and stderr. Content is length-prefixed, so any bytes survive.
+//! bytes of content and an `@E i` line, `@S i <sha256>`, `@N i` for a missing path,
+//! `@X i <rc> <n> <m>` followed by a command's stdout and stderr. Content is length-prefixed,
+//! so any bytes survive.
 //!
 //! Each [`Step`] is one script. File writes go to a temp file in the destination directory,
 //! get their owner/mode (copied from the old file unless given), pass `validate`, are synced
@@ -21,10 +22,11 @@ const STAT_FORMAT: &str = "%F|%a|%u|%g|%U|%G|%s|%Y|%X|%d|%i";
 /// The script that answers all probes.
 ///
 /// Few processes, since a probe script runs for every task on every host: a file costs one
-/// `stat` and, when its content is wanted, one `cat` (the size comes from `stat`; a checksum of
-/// content that is read is computed by the controller); a command costs its own processes and
-/// a subshell (its output is captured and measured by the shell). Temporary files go to `$PROV_TMP` when the transport provides one
-/// (the SSH session's directory), else to a `mktemp -d` of the script's own.
+/// `stat` and, when its content is wanted, one `head -c` of the size `stat` gave (a checksum
+/// of content that is read is computed by the controller); a command costs its own processes
+/// and a subshell (its output is captured and measured by the shell). Temporary files go to
+/// `$PROV_TMP` when the transport provides one (the SSH session's directory), else to a
+/// `mktemp -d` of the script's own.
 pub fn probe_script(probes: &[Probe]) -> String {
     let mut s = String::from("export LC_ALL=C\n");
     if probes.iter().any(|p| matches!(p, Probe::Command(_))) {
