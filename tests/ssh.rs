@@ -704,8 +704,8 @@ fn ctrl_c_stops_an_ssh_run_and_reports() {
 
 #[test]
 fn a_script_that_kills_the_remote_shell_fails_alone() {
-    // Scripts run in a long-lived shell per identity; one that kills it fails that task only,
-    // and the next task gets a new shell (the host is not unreachable).
+    // Scripts run in a long-lived shell (or prober) per identity; one that kills it fails that
+    // task only, and the next task gets a new one (the host is not unreachable).
     let client = Client::new();
     let host = SshHost::start("shell-1", &client);
     client.trust(&[&host]);
@@ -713,7 +713,7 @@ fn a_script_that_kills_the_remote_shell_fails_alone() {
         .file("hosts.yml", &client.inventory(&[&host], "tester"))
         .file(
             "site.yml",
-            "- hosts: all\n  gather_facts: false\n  become: true\n  tasks:\n    - name: warm up\n      command: id -u\n      changed_when: false\n    - name: kill the shell\n      shell: pkill -9 -f PROV-READY\n      ignore_errors: true\n    - name: after\n      command: id -u\n      register: after\n      changed_when: false\n    - name: pseudo file over ssh\n      slurp: {src: /proc/sys/kernel/ostype}\n      register: ostype\n    - assert: {that: [\"after.stdout == '0'\", \"(ostype.content | b64decode) == 'Linux\\n'\"]}\n",
+            "- hosts: all\n  gather_facts: false\n  become: true\n  tasks:\n    - name: warm up\n      command: id -u\n      changed_when: false\n    - name: kill the shell\n      shell: pkill -9 -f 'PROV-(READY|PROBER)'\n      ignore_errors: true\n    - name: after\n      command: id -u\n      register: after\n      changed_when: false\n    - name: pseudo file over ssh\n      slurp: {src: /proc/sys/kernel/ostype}\n      register: ostype\n    - assert: {that: [\"after.stdout == '0'\", \"(ostype.content | b64decode) == 'Linux\\n'\"]}\n",
         );
     let run = client.apply(&p, "site.yml").json().run();
     run.ok();
@@ -730,12 +730,41 @@ fn a_script_that_kills_the_remote_shell_fails_alone() {
     assert_eq!(run.task("shell-1", "after")["status"], "ok");
 }
 
+/// Hide the host's perl (as on a minimal image without it).
+fn without_perl(root: &common::Root) {
+    std::fs::rename(root.file("usr/bin/perl"), root.file("usr/bin/perl.hidden")).unwrap();
+}
+
+#[test]
+fn a_target_without_perl_gets_the_shell_loop() {
+    // No resident prober: the persistent shell reads the state with stat and head instead,
+    // with the same result, still one connection and one shell per identity.
+    let client = Client::new();
+    let host = SshHost::start_with("noperl-1", &client, &[], without_perl);
+    client.trust(&[&host]);
+    let p = modules_project().file("hosts.yml", &client.inventory(&[&host], "tester"));
+    let apply = || client.apply(&p, "site.yml").args(["--become"]).json().run();
+    let run = apply();
+    run.ok();
+    assert!(run.stats("noperl-1")["changed"].as_u64().unwrap() >= MODULES_CHANGED);
+    assert_modules_applied(&host.root);
+    let again = apply();
+    again.ok();
+    assert_nothing_changed(&again, &[&host]);
+    let trips = &again.json()["round_trips"]["noperl-1"];
+    assert_eq!(trips["connections"], 1, "{trips}");
+    assert!(trips["channels"].as_u64().unwrap() <= 2, "{trips}");
+    assert_eq!(trips["probed"], 0, "{trips}");
+}
+
 #[test]
 fn a_target_without_gnu_head_gets_a_channel_per_script() {
-    // Persistent sessions frame their input with GNU `head -c`; a target whose `head` is not
-    // GNU's (BusyBox) runs every script on a channel of its own instead, with the same result.
+    // Without perl, persistent sessions frame their input with GNU `head -c`; a target whose
+    // `head` is not GNU's (BusyBox) runs every script on a channel of its own instead, with
+    // the same result.
     let client = Client::new();
     let host = SshHost::start_with("busybox-1", &client, &[], |root| {
+        without_perl(root);
         std::fs::rename(root.file("usr/bin/head"), root.file("usr/bin/head.gnu")).unwrap();
         root.write(
             "usr/bin/head",

@@ -32,6 +32,8 @@ pub struct RoundTrips {
     pub execs: u64,
     /// SSH channels (or local processes) opened.
     pub channels: u64,
+    /// Probe scripts answered by a resident prober (SSH, hosts with perl).
+    pub probed: u64,
     /// Time spent opening connections (SSH: TCP, handshake, authentication).
     pub connect_seconds: f64,
 }
@@ -96,6 +98,7 @@ impl HostRun {
             let n = c.counters();
             t.execs += n.execs();
             t.channels += n.channels.load(std::sync::atomic::Ordering::Relaxed);
+            t.probed += n.probed.load(std::sync::atomic::Ordering::Relaxed);
         }
         t
     }

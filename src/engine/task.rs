@@ -613,6 +613,7 @@ async fn read_state(
             stdin: Vec::new(),
             become_: run_as.become_.clone(),
             timeout: run_as.timeout,
+            probes: Some(probes.to_vec()),
         },
     )
     .await?;
@@ -735,6 +736,7 @@ async fn run_steps(
                 stdin,
                 become_: run_as.become_.clone(),
                 timeout: run_as.timeout,
+                probes: None,
             },
         )
         .await?;

@@ -4,7 +4,9 @@
 //! its stdin and return rc/stdout/stderr — one round trip. Everything else (reading several
 //! files and stats at once, writing a file atomically with owner/mode, running a command) is
 //! built on that in [`script`], identically for every transport, so a chroot run exercises
-//! exactly the code an SSH run uses and targets need nothing but `sh` and coreutils.
+//! exactly the code an SSH run uses and targets need nothing but `sh` and coreutils. (An SSH
+//! host with perl answers file probes through [`ssh::prober`] instead, with the same output:
+//! [`Exec::probes`] says which probes a script answers.)
 //!
 //! Implementations: [`local::Local`] (the controller itself) and [`chroot::Chroot`] (a
 //! directory prepared as a root filesystem, commands run with chroot(2)).
@@ -38,6 +40,9 @@ pub struct Exec {
     pub stdin: Vec<u8>,
     pub become_: Option<Become>,
     pub timeout: Option<Duration>,
+    /// The probes `script` answers (it is [`script::probe_script`] of them): a transport with
+    /// a resident prober may answer them itself, with the same output.
+    pub probes: Option<Vec<crate::modules::Probe>>,
 }
 
 /// What a script produced.
@@ -55,6 +60,9 @@ pub struct Counters {
     pub execs: AtomicU64,
     /// Channels (SSH) or processes (local/chroot) opened.
     pub channels: AtomicU64,
+    /// Probe scripts answered by a resident prober (SSH sessions on hosts with perl) rather
+    /// than by a shell.
+    pub probed: AtomicU64,
 }
 
 impl Counters {

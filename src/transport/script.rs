@@ -28,13 +28,32 @@ const STAT_FORMAT: &str = "%F|%a|%u|%g|%U|%G|%s|%Y|%X|%d|%i";
 /// `$PROV_TMP` when the transport provides one (the SSH session's directory), else to a
 /// `mktemp -d` of the script's own.
 pub fn probe_script(probes: &[Probe]) -> String {
+    probe_script_of(probes, |_| true)
+}
+
+/// The part of [`probe_script`] that answers the command probes (with their indexes among all
+/// the probes): what a resident prober that reads files itself still runs in a shell. Empty
+/// without command probes.
+pub fn command_probe_script(probes: &[Probe]) -> String {
+    let command = |p: &Probe| matches!(p, Probe::Command(_));
+    if probes.iter().any(command) {
+        probe_script_of(probes, command)
+    } else {
+        String::new()
+    }
+}
+
+fn probe_script_of(probes: &[Probe], keep: impl Fn(&Probe) -> bool) -> String {
     let mut s = String::from("export LC_ALL=C\n");
-    if probes.iter().any(|p| matches!(p, Probe::Command(_))) {
+    if probes
+        .iter()
+        .any(|p| keep(p) && matches!(p, Probe::Command(_)))
+    {
         s.push_str(
             "if [ -n \"${PROV_TMP:-}\" ] && [ -d \"$PROV_TMP\" ]; then T=$PROV_TMP; else\n T=$(mktemp -d 2>/dev/null) || { T=/tmp/.prov.$$; mkdir -p \"$T\"; }\n trap 'rm -rf \"$T\"' EXIT\nfi\n",
         );
     }
-    for (i, p) in probes.iter().enumerate() {
+    for (i, p) in probes.iter().enumerate().filter(|(_, p)| keep(p)) {
         match p {
             Probe::File(f) => {
                 let stat = if f.follow {

@@ -534,5 +534,12 @@ pub fn assert_round_trips(run: &Run, hosts: &[&SshHost]) {
             h.name,
             doc["round_trips"]
         );
+        // The test hosts have perl: their state is read by the resident prober.
+        assert!(
+            doc["round_trips"][&h.name]["probed"].as_u64().unwrap() > 0,
+            "{}: {}",
+            h.name,
+            doc["round_trips"]
+        );
     }
 }

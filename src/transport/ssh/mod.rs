@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod known_hosts;
+pub mod prober;
 pub mod session;
 
 use std::path::{Path, PathBuf};
@@ -105,6 +106,8 @@ pub struct Ssh {
     sessions: Option<SessionPool>,
     /// Set when the host cannot run them (no GNU head, no mktemp...).
     no_sessions: std::sync::atomic::AtomicBool,
+    /// Start sessions with the [`prober`] where the host has perl (unless `PROV_SSH_PROBER=0`).
+    prober: bool,
 }
 
 /// Options of all SSH connections of a run.
@@ -309,6 +312,7 @@ impl Ssh {
                 sessions: (std::env::var("PROV_SSH_SESSIONS").as_deref() != Ok("0"))
                     .then(Default::default),
                 no_sessions: Default::default(),
+                prober: std::env::var("PROV_SSH_PROBER").as_deref() != Ok("0"),
             })
         })
     }
@@ -479,7 +483,9 @@ impl Ssh {
                     self.counters
                         .channels
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    match session::Session::open(ch, exec.become_.as_ref(), self.root).await {
+                    match session::Session::open(ch, exec.become_.as_ref(), self.root, self.prober)
+                        .await
+                    {
                         Ok(s) => s,
                         Err(session::Failure::Refused(out))
                             if super::become_failure(&out.stderr).is_some() =>
@@ -496,7 +502,16 @@ impl Ssh {
                     }
                 }
             };
-            match s.run(&exec.script, &exec.stdin).await {
+            let out = match &exec.probes {
+                Some(probes) if s.prober => {
+                    self.counters
+                        .probed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    s.probe(probes).await
+                }
+                _ => s.run(&exec.script, &exec.stdin).await,
+            };
+            match out {
                 Ok(out) => {
                     sessions.lock().unwrap().entry(key).or_default().push(s);
                     Ok(Some(out))

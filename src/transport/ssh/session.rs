@@ -1,6 +1,8 @@
 //! A persistent shell on the host: one session channel per identity (the login user, or a
 //! become user reached with passwordless sudo) for the whole run, reading scripts framed on its
-//! stdin and answering each with its stdout, stderr and exit code.
+//! stdin and answering each with its stdout, stderr and exit code. On hosts with perl the
+//! session is the [`prober`] instead, which speaks the same protocol and answers file probes
+//! itself.
 //!
 //! Opening a channel makes sshd fork a session, start the user's login shell and then `sudo`
 //! (PAM, sudoers, logging): tens of milliseconds of target CPU per script, which on a fleet
@@ -26,14 +28,22 @@ use russh::ChannelMsg;
 use russh::client::Msg;
 
 use super::super::{Become, ExecOutput, wrap_become};
+use super::prober;
+use crate::modules::Probe;
 
-/// The shell loop run on the host (POSIX sh and GNU coreutils), for one session's nonce.
-pub fn loop_script(nonce: &str) -> String {
+/// The shell loop run on the host (POSIX sh and GNU coreutils), for one session's nonce; with
+/// `prober`, the [`prober`] instead when the host has perl.
+pub fn loop_script(nonce: &str, prober: bool) -> String {
+    let prober = if prober {
+        prober::start_lines(nonce)
+    } else {
+        String::new()
+    };
     format!(
-        r#"__T=$(mktemp -d) || exit 1
+        r#"{prober}__T=$(mktemp -d) || exit 1
 trap 'rm -rf "$__T"' EXIT
-case "$(head --version 2>/dev/null)" in *GNU*) ;; *) echo '@PROV-NOSESSION'; exit 0 ;; esac
 mkdir "$__T/p" && export PROV_TMP="$__T/p" || exit 1
+case "$(head --version 2>/dev/null)" in *GNU*) ;; *) echo '@PROV-NOSESSION'; exit 0 ;; esac
 __k=0
 printf '@PROV-READY\n'
 while IFS=' ' read -r __n __m; do
@@ -59,6 +69,7 @@ done
 }
 
 const READY: &[u8] = b"@PROV-READY\n";
+const PROBER_READY: &[u8] = b"@PROV-PROBER\n";
 const NO_SESSION: &[u8] = b"@PROV-NOSESSION\n";
 
 /// Why a session cannot be used.
@@ -81,6 +92,8 @@ pub struct Session {
     stderr: Vec<u8>,
     exit: Option<i32>,
     closed: bool,
+    /// Run by the [`prober`]: file probes are answered without a shell.
+    pub prober: bool,
 }
 
 /// Which session a script runs in: the login user's, or a become user's.
@@ -118,9 +131,10 @@ impl Session {
         ch: russh::Channel<Msg>,
         become_: Option<&Become>,
         is_root: bool,
+        prober: bool,
     ) -> Result<Session, Failure> {
         let nonce = nonce();
-        let (script, _) = wrap_become(&loop_script(&nonce), b"", become_, is_root);
+        let (script, _) = wrap_become(&loop_script(&nonce, prober), b"", become_, is_root);
         let cmd = format!("/bin/sh -c {}", crate::shlex::quote(&script));
         ch.exec(true, cmd)
             .await
@@ -132,12 +146,16 @@ impl Session {
             stderr: Vec::new(),
             exit: None,
             closed: false,
+            prober: false,
         };
         loop {
-            if let Some(pos) = find(&s.buf, READY) {
-                s.buf.drain(..pos + READY.len());
-                s.stderr.clear();
-                return Ok(s);
+            for (ready, prober) in [(READY, false), (PROBER_READY, true)] {
+                if let Some(pos) = find(&s.buf, ready) {
+                    s.buf.drain(..pos + ready.len());
+                    s.stderr.clear();
+                    s.prober = prober;
+                    return Ok(s);
+                }
             }
             if find(&s.buf, NO_SESSION).is_some() {
                 return Err(Failure::Unsupported);
@@ -157,6 +175,17 @@ impl Session {
         let mut frame = format!("{} {}\n", script.len(), stdin.len()).into_bytes();
         frame.extend_from_slice(script.as_bytes());
         frame.extend_from_slice(stdin);
+        self.answer(frame).await
+    }
+
+    /// Ask the prober (only when [`Session::prober`]) for these probes: the output
+    /// [`crate::transport::script::probe_script`] would give.
+    pub async fn probe(&mut self, probes: &[Probe]) -> Result<ExecOutput, Failure> {
+        self.answer(prober::frame(probes)).await
+    }
+
+    /// Send a frame and read its answer.
+    async fn answer(&mut self, frame: Vec<u8>) -> Result<ExecOutput, Failure> {
         self.ch
             .data_bytes(frame)
             .await
@@ -241,7 +270,7 @@ mod tests {
         use std::io::Write;
         let mut child = std::process::Command::new("/bin/sh")
             .arg("-c")
-            .arg(loop_script("N0NCE"))
+            .arg(loop_script("N0NCE", false))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()

@@ -1,0 +1,251 @@
+//! The resident prober: a persistent session ([`super::session`]) run by perl instead of the
+//! shell, on hosts that have it (perl-base is essential on Debian and Ubuntu), that answers a
+//! task's file probes itself.
+//!
+//! Why: on a run with nothing to change nearly all of a host's CPU goes into short-lived
+//! processes, about a millisecond each (fork, exec, dynamic linking): per task the shell loop's
+//! `head` reading the script, then `stat` and `head -c` for every file the task compares. The
+//! prober answers those with system calls (`lstat`, `readlink`, `read`) in the one process that
+//! stays for the whole run, and runs only what needs a shell in one.
+//!
+//! It speaks the shell loop's protocol (scripts framed as `LEN_SCRIPT LEN_STDIN\n`, answered
+//! with stdout, `\nNONCE-\n`, stderr, `\nNONCE RC\n`; each script run by `/bin/sh` on its own
+//! stdin) plus one frame of its own, `P LEN\n` and a payload listing the probes:
+//!
+//! - `F i follow content checksum len\n` and `len` bytes of path, for a file probe;
+//! - `C len\n` and the shell script that answers the command probes
+//!   ([`script::command_probe_script`]).
+//!
+//! Its answer is exactly what [`script::probe_script`] would print for the same probes (the
+//! same tagged records, parsed by the same [`script::parse_probe_output`]); a unit test runs
+//! both on the same files and compares. It announces itself with `@PROV-PROBER` where the
+//! shell loop says `@PROV-READY`; a host without perl, or whose perl does not start, gets the
+//! shell loop (or no session) as before.
+
+use crate::modules::{CONTENT_LIMIT, Probe};
+use crate::shlex::quote;
+use crate::transport::script;
+
+/// The program (perl builtins only).
+const PROGRAM: &str = include_str!("prober.pl");
+
+/// Shell lines that run the prober when the host has perl and end the session's shell when it
+/// ended well (at the end of its input); they fall through to the shell loop when perl is
+/// missing or fails (a perl that cannot start says so before it is ready).
+pub fn start_lines(nonce: &str) -> String {
+    format!(
+        "if command -v perl >/dev/null 2>&1; then\n    perl -e {} {nonce} {CONTENT_LIMIT} && exit 0\nfi\n",
+        quote(PROGRAM)
+    )
+}
+
+/// The frame that asks the prober for these probes.
+pub fn frame(probes: &[Probe]) -> Vec<u8> {
+    let mut payload = Vec::new();
+    for (i, p) in probes.iter().enumerate() {
+        if let Probe::File(f) = p {
+            payload.extend_from_slice(
+                format!(
+                    "F {i} {} {} {} {}\n",
+                    u8::from(f.follow),
+                    u8::from(f.content),
+                    u8::from(f.checksum),
+                    f.path.len()
+                )
+                .as_bytes(),
+            );
+            payload.extend_from_slice(f.path.as_bytes());
+        }
+    }
+    let commands = script::command_probe_script(probes);
+    if !commands.is_empty() {
+        payload.extend_from_slice(format!("C {}\n", commands.len()).as_bytes());
+        payload.extend_from_slice(commands.as_bytes());
+    }
+    let mut frame = format!("P {}\n", payload.len()).into_bytes();
+    frame.extend_from_slice(&payload);
+    frame
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::{Answer, FileProbe};
+    use std::io::Write;
+
+    /// The prober run by the local perl in a scratch directory: frames in, everything it
+    /// printed out.
+    fn prober(frames: &[Vec<u8>]) -> Vec<u8> {
+        let t = tempdir("t");
+        let mut child = std::process::Command::new("perl")
+            .env("TMPDIR", &t)
+            .arg("-e")
+            .arg(PROGRAM)
+            .arg("N0NCE")
+            .arg(CONTENT_LIMIT.to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        for f in frames {
+            input.write_all(f).unwrap();
+        }
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        // Its scratch directory is gone.
+        assert_eq!(std::fs::read_dir(&t).unwrap().count(), 0);
+        std::fs::remove_dir_all(&t).unwrap();
+        out.stdout
+    }
+
+    fn tempdir(name: &str) -> std::path::PathBuf {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let d = std::env::temp_dir().join(format!("prov-prober-{}-{n}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn script_frame(script: &str, stdin: &[u8]) -> Vec<u8> {
+        let mut f = format!("{} {}\n", script.len(), stdin.len()).into_bytes();
+        f.extend_from_slice(script.as_bytes());
+        f.extend_from_slice(stdin);
+        f
+    }
+
+    /// Scripts get exactly the shell loop's answers (the same frames as session.rs's test).
+    #[test]
+    fn scripts_are_answered_as_the_shell_loop_answers_them() {
+        let out = prober(&[
+            script_frame("echo one; echo err >&2; exit 3", b"ignored input\n"),
+            script_frame("cat; printf 'x'", b"line 1\nline 2\n"),
+            script_frame("printf '%s' \"$#\"; rm -rf \"$PROV_TMP\"", b""),
+            script_frame("[ -d \"$PROV_TMP\" ] && printf 'back'", b""),
+            script_frame("kill -9 $$", b""),
+            // Scripts get SIGPIPE as usual (the prober ignores it for itself).
+            script_frame("yes | head -n 1", b""),
+            // A script too long for an argument.
+            script_frame(&format!("{}\necho long", "#".repeat(200_000)), b""),
+        ]);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "@PROV-PROBER\none\n\nN0NCE-\nerr\n\nN0NCE 3\nline 1\nline 2\nx\nN0NCE-\n\nN0NCE 0\n0\nN0NCE-\n\nN0NCE 0\nback\nN0NCE-\n\nN0NCE 0\n\nN0NCE-\n\nN0NCE 137\ny\n\nN0NCE-\n\nN0NCE 0\nlong\n\nN0NCE-\n\nN0NCE 0\n"
+        );
+    }
+
+    /// Every kind of file probe, answered by the prober and by the probe script run by the
+    /// shell: the same parsed answers (access times aside: reading a file may change them).
+    #[test]
+    fn probes_are_answered_as_the_probe_script_answers_them() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let d = tempdir("files");
+        let path = |n: &str| d.join(n).display().to_string();
+        std::fs::write(d.join("text"), "héllo\n\nno newline").unwrap();
+        std::fs::write(d.join("binary"), b"\x00\x01\n@E 0\n\xff").unwrap();
+        std::fs::write(d.join("empty"), "").unwrap();
+        std::fs::write(d.join("big"), vec![b'x'; CONTENT_LIMIT as usize + 1]).unwrap();
+        std::fs::write(d.join("odd name\nwith newline 'q'"), "odd").unwrap();
+        std::fs::set_permissions(d.join("text"), PermissionsExt::from_mode(0o4750)).unwrap();
+        std::fs::create_dir(d.join("dir")).unwrap();
+        symlink("text", d.join("link")).unwrap();
+        symlink("nowhere", d.join("dangling")).unwrap();
+        let file = |n: &str, follow: bool, content: bool, checksum: bool| {
+            Probe::File(FileProbe {
+                path: path(n),
+                follow,
+                content,
+                checksum,
+            })
+        };
+        let probes = vec![
+            file("text", false, true, true),
+            Probe::Command("printf 'é\\n\\n'; echo err >&2; exit 3".into()),
+            file("binary", false, true, false),
+            file("empty", true, true, true),
+            file("big", false, true, true),
+            file("big", false, false, true),
+            file("odd name\nwith newline 'q'", false, true, false),
+            file("dir", true, true, true),
+            file("link", false, true, true),
+            file("link", true, true, true),
+            file("dangling", true, true, false),
+            file("dangling", false, false, false),
+            file("missing", true, true, true),
+            Probe::Command("printf 'no newline'".into()),
+            Probe::stat("/proc/self"),
+            Probe::read("/proc/sys/kernel/ostype"),
+            Probe::stat("/"),
+        ];
+        let out = prober(&[frame(&probes)]);
+        let body = out
+            .strip_prefix(b"@PROV-PROBER\n")
+            .and_then(|t| {
+                let end = b"\nN0NCE-\n";
+                (0..t.len())
+                    .find(|&k| t[k..].starts_with(end))
+                    .map(|k| &t[..k])
+            })
+            .unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&out)));
+        let mine = script::parse_probe_output(&probes, body).unwrap();
+        let shell = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(script::probe_script(&probes))
+            .output()
+            .unwrap();
+        let theirs = script::parse_probe_output(&probes, &shell.stdout).unwrap();
+        assert_eq!(mine.answers.len(), probes.len());
+        for (i, (a, b)) in mine.answers.iter().zip(&theirs.answers).enumerate() {
+            match (a, b) {
+                (Answer::File(a), Answer::File(b)) => {
+                    let (mut a, mut b) = (a.clone(), b.clone());
+                    a.atime = 0.0;
+                    b.atime = 0.0;
+                    if a.path.starts_with("/proc/self") {
+                        // Each process sees itself.
+                        a.link_target = None;
+                        b.link_target = None;
+                        a.mtime = 0.0;
+                        b.mtime = 0.0;
+                    }
+                    assert_eq!(a, b, "probe {i}: {:?}", probes[i]);
+                }
+                _ => assert_eq!(a, b, "probe {i}"),
+            }
+        }
+        // The answers are the files' (not merely the same mistakes twice).
+        let text_file = mine.file(0).unwrap();
+        assert_eq!(text_file.mode, 0o4750);
+        assert_eq!(
+            text_file.content.as_deref(),
+            Some("héllo\n\nno newline".as_bytes())
+        );
+        assert_eq!(
+            mine.file(2).unwrap().content.as_deref(),
+            Some(&b"\x00\x01\n@E 0\n\xff"[..])
+        );
+        let big = mine.file(4).unwrap();
+        assert_eq!((big.content.as_ref(), big.size), (None, CONTENT_LIMIT + 1));
+        assert_eq!(
+            big.sha256.as_deref(),
+            Some(
+                crate::modules::content::sha256_hex(&vec![b'x'; CONTENT_LIMIT as usize + 1])
+                    .as_str()
+            )
+        );
+        assert_eq!(
+            mine.file(9).unwrap().content.as_deref(),
+            text_file.content.as_deref()
+        );
+        assert_eq!(mine.file(8).unwrap().link_target.as_deref(), Some("text"));
+        assert!(mine.file(10).unwrap().exists && !mine.file(12).unwrap().exists);
+        assert_eq!(mine.cmd(1).unwrap().stderr, "err\n");
+        assert_eq!(
+            mine.file(15).unwrap().content.as_deref(),
+            Some(&b"Linux\n"[..])
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
