@@ -368,11 +368,8 @@ impl AptPlan {
 impl Planner for AptPlan {
     fn probes(&self) -> Vec<Probe> {
         // The lists' age (the last successful update, else the lists directory) and whether
-        // a source is newer than that: one `date`, one `stat`.
-        let mut p = vec![Probe::Command(
-            "now=$(date +%s); st=; li=; src=0\nfor l in $(stat -c '%Y:%n' -- /var/lib/apt/periodic/update-success-stamp /var/lib/apt/lists /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null); do\n t=${l%%:*}; f=${l#*:}\n case \"$f\" in\n  */update-success-stamp) st=$t ;;\n  /var/lib/apt/lists) li=$t ;;\n  *) [ \"$t\" -gt \"$src\" ] && src=$t ;;\n esac\ndone\ns=${st:-${li:-0}}; echo \"cache_age=$((now - s))\"; echo \"sources_newer=$((src > s))\""
-                .into(),
-        )];
+        // a source is newer than that.
+        let mut p = vec![Probe::Query(super::query::Query::AptListsAge)];
         if !self.pkgs.is_empty() {
             p.push(Probe::Command(self.packages_probe()));
         }

@@ -11,9 +11,9 @@ use base64::Engine as _;
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, plan_write};
 use super::mode::ModeSpec;
+use super::query::Query;
 use super::{Args, Attrs, Fixed, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
 use crate::error::Result;
-use crate::shlex::quote;
 
 pub struct AuthorizedKey;
 
@@ -210,14 +210,10 @@ struct KeyPlan {
 
 impl Planner for KeyPlan {
     fn probes(&self) -> Vec<Probe> {
-        let path = match &self.path {
-            Some(p) => quote(p),
-            None => "\"$home/.ssh/authorized_keys\"".into(),
-        };
-        vec![Probe::Command(format!(
-            "e=$(getent passwd {u}) || {{ echo nouser; exit 0; }}\nIFS=: read -r _n _x uid gid _c home _s <<EOF\n$e\nEOF\necho \"uid=$uid\"; echo \"gid=$gid\"; echo \"home=$home\"\np={path}; echo \"path=$p\"\nd=${{p%/*}}; d=${{d:-/}}\nif [ -e \"$p\" ]; then s=$(stat -c '%a|%u|%g' -- \"$d\" \"$p\"); echo \"dir=${{s%%\n*}}\"; echo \"file=${{s#*\n}}\"\nelif [ -e \"$d\" ]; then echo \"dir=$(stat -c '%a|%u|%g' -- \"$d\")\"; fi\nif [ -f \"$p\" ]; then echo 'content:'; cat \"$p\"; fi",
-            u = quote(&self.user)
-        ))]
+        vec![Probe::Query(Query::AuthorizedKeys {
+            user: self.user.clone(),
+            path: self.path.clone(),
+        })]
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {

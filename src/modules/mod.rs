@@ -31,6 +31,7 @@ pub mod mode;
 pub mod modprobe;
 pub mod mount;
 pub mod ping;
+pub mod query;
 pub mod replace;
 pub mod set_fact;
 pub mod setup;
@@ -147,6 +148,8 @@ pub enum Probe {
     File(FileProbe),
     /// A read-only shell snippet; its rc/stdout/stderr are returned.
     Command(String),
+    /// A named question, answered as its shell form would be ([`query::Query::shell`]).
+    Query(query::Query),
 }
 
 #[derive(Clone, Debug, PartialEq)]

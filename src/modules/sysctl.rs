@@ -7,7 +7,6 @@ use super::content::{WriteSpec, plan_write};
 use super::lineinfile::split_lines;
 use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
 use crate::error::Result;
-use crate::shlex::quote;
 
 pub struct Sysctl;
 
@@ -95,11 +94,8 @@ impl Planner for SysctlPlan {
     fn probes(&self) -> Vec<Probe> {
         vec![
             Probe::read(&self.file),
-            // The running value, read from /proc/sys by the shell itself (no process).
-            Probe::Command(format!(
-                "f={}; while IFS= read -r l; do printf '%s\\n' \"$l\"; done < \"$f\" 2>/dev/null; true",
-                quote(&proc_path(&self.name))
-            )),
+            // The running value, read from /proc/sys without a process.
+            Probe::Query(super::query::Query::Lines(proc_path(&self.name))),
         ]
     }
 

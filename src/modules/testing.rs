@@ -87,7 +87,7 @@ pub fn plan_answers_env(m: &dyn Module, args: Args, answers: Vec<Answer>, env: &
     for p in probes.iter().skip(all.len()) {
         all.push(match p {
             Probe::File(f) => Answer::File(FileState::missing(&f.path)),
-            Probe::Command(_) => Answer::Command(CmdOutput::default()),
+            Probe::Command(_) | Probe::Query(_) => Answer::Command(CmdOutput::default()),
         });
     }
     planner.plan(&Observed { answers: all }).expect("plan")

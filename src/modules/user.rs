@@ -3,9 +3,9 @@
 
 use std::collections::BTreeSet;
 
+use super::query::{Db, Query};
 use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
 use crate::error::Result;
-use crate::shlex::quote;
 
 pub struct User;
 
@@ -152,35 +152,53 @@ fn run(argv: Vec<String>) -> Step {
     }
 }
 
+impl UserPlan {
+    /// The groups the task names (`groups` and `group`): probe 2 reads them when there are any.
+    fn named_groups(&self) -> Vec<String> {
+        let mut wanted: Vec<String> = self.groups.clone().unwrap_or_default();
+        wanted.extend(self.group.iter().cloned());
+        wanted
+    }
+
+    /// Probe 3 (2 without named groups) reads the password hash when the task sets one.
+    fn reads_shadow(&self) -> bool {
+        self.password.is_some() || self.password_lock.is_some()
+    }
+
+    /// The output of probe `i`, or nothing when the probe was not asked for.
+    fn optional(obs: &Observed, asked: bool, i: usize) -> Result<&str> {
+        Ok(if asked { &obs.cmd(i)?.stdout } else { "" })
+    }
+}
+
 impl Planner for UserPlan {
     fn probes(&self) -> Vec<Probe> {
-        let n = quote(&self.name);
-        let mut wanted: Vec<String> = self.groups.clone().unwrap_or_default();
-        if let Some(g) = &self.group {
-            wanted.push(g.clone());
+        let mut p = vec![
+            Probe::Query(Query::Getent {
+                db: Db::Passwd,
+                keys: vec![self.name.clone()],
+            }),
+            Probe::Query(Query::GroupNames(self.name.clone())),
+        ];
+        let wanted = self.named_groups();
+        if !wanted.is_empty() {
+            p.push(Probe::Query(Query::Getent {
+                db: Db::Group,
+                keys: wanted,
+            }));
         }
-        let groups = wanted
-            .iter()
-            .map(|g| quote(g))
-            .collect::<Vec<_>>()
-            .join(" ");
-        vec![
-            Probe::Command(format!("getent passwd {n}; true")),
-            Probe::Command(format!("id -Gn {n} 2>/dev/null; true")),
-            Probe::Command(if groups.is_empty() {
-                "true".into()
-            } else {
-                format!("getent group {groups}; true")
-            }),
-            Probe::Command(if self.password.is_some() || self.password_lock.is_some() {
-                format!("getent shadow {n} | cut -d: -f2; true")
-            } else {
-                "true".into()
-            }),
-        ]
+        if self.reads_shadow() {
+            p.push(Probe::Query(Query::ShadowHash(self.name.clone())));
+        }
+        p
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
+        let has_groups = !self.named_groups().is_empty();
+        let group_entries = Self::optional(obs, has_groups, 2)?.to_string();
+        let shadow = Self::optional(obs, self.reads_shadow(), 2 + usize::from(has_groups))?
+            .trim()
+            .to_string();
         let passwd = obs.cmd(0)?.stdout.trim().to_string();
         let exists = !passwd.is_empty();
         let mut plan = Plan::ok().with("name", self.name.as_str());
@@ -204,9 +222,7 @@ impl Planner for UserPlan {
             }
             return Ok(plan.with("state", "absent"));
         }
-        let known_groups: Vec<(String, String)> = obs
-            .cmd(2)?
-            .stdout
+        let known_groups: Vec<(String, String)> = group_entries
             .lines()
             .filter_map(|l| {
                 let f: Vec<&str> = l.split(':').collect();
@@ -226,7 +242,6 @@ impl Planner for UserPlan {
             }
         }
         let f: Vec<&str> = passwd.split(':').collect();
-        let shadow = obs.cmd(3)?.stdout.trim().to_string();
         let mut c = Changes::default();
         if !exists {
             let mut argv = vec!["useradd".to_string()];

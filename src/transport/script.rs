@@ -28,32 +28,28 @@ const STAT_FORMAT: &str = "%F|%a|%u|%g|%U|%G|%s|%Y|%X|%d|%i";
 /// `$PROV_TMP` when the transport provides one (the SSH session's directory), else to a
 /// `mktemp -d` of the script's own.
 pub fn probe_script(probes: &[Probe]) -> String {
-    probe_script_of(probes, |_| true)
+    probe_script_for(probes, |_, _| true)
 }
 
-/// The part of [`probe_script`] that answers the command probes (with their indexes among all
-/// the probes): what a resident prober that reads files itself still runs in a shell. Empty
-/// without command probes.
-pub fn command_probe_script(probes: &[Probe]) -> String {
-    let command = |p: &Probe| matches!(p, Probe::Command(_));
-    if probes.iter().any(command) {
-        probe_script_of(probes, command)
-    } else {
-        String::new()
-    }
-}
-
-fn probe_script_of(probes: &[Probe], keep: impl Fn(&Probe) -> bool) -> String {
-    let mut s = String::from("export LC_ALL=C\n");
-    if probes
+/// The part of [`probe_script`] that answers the probes `keep` selects (by index and probe),
+/// printing their records under their indexes among all the probes: what a resident prober
+/// leaves to a shell. Empty when it selects none.
+pub fn probe_script_for(probes: &[Probe], keep: impl Fn(usize, &Probe) -> bool) -> String {
+    let kept: Vec<(usize, &Probe)> = probes
         .iter()
-        .any(|p| keep(p) && matches!(p, Probe::Command(_)))
-    {
+        .enumerate()
+        .filter(|(i, p)| keep(*i, p))
+        .collect();
+    if kept.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("export LC_ALL=C\n");
+    if kept.iter().any(|(_, p)| !matches!(p, Probe::File(_))) {
         s.push_str(
             "if [ -n \"${PROV_TMP:-}\" ] && [ -d \"$PROV_TMP\" ]; then T=$PROV_TMP; else\n T=$(mktemp -d 2>/dev/null) || { T=/tmp/.prov.$$; mkdir -p \"$T\"; }\n trap 'rm -rf \"$T\"' EXIT\nfi\n",
         );
     }
-    for (i, p) in probes.iter().enumerate().filter(|(_, p)| keep(p)) {
+    for (i, p) in kept {
         match p {
             Probe::File(f) => {
                 let stat = if f.follow {
@@ -99,17 +95,20 @@ fn probe_script_of(probes: &[Probe], keep: impl Fn(&Probe) -> bool) -> String {
                 }
                 s.push_str(&format!("else\n printf '@N {i}\\n'\nfi\n"));
             }
-            Probe::Command(cmd) => {
-                // Captured by the shell itself: stdout with a sentinel (so trailing newlines
-                // survive) followed by the exit code, stderr read back line by line. Byte
-                // lengths: LC_ALL=C makes ${#var} count bytes in every sh.
-                s.push_str(&format!(
-                    "o=$( ( {cmd}\n) 2>\"$T/e\" </dev/null; printf 'x%d' \"$?\")\nrc=${{o##*x}}; o=${{o%x*}}; e=\nwhile IFS= read -r l || [ -n \"$l\" ]; do e=\"$e$l\n\"; done < \"$T/e\"\nprintf '@X {i} %d %d %d\\n%s%s\\n' \"$rc\" \"${{#o}}\" \"${{#e}}\" \"$o\" \"$e\"\n"
-                ));
-            }
+            Probe::Command(cmd) => s.push_str(&command_record(i, cmd)),
+            Probe::Query(q) => s.push_str(&command_record(i, &q.shell())),
         }
     }
     s
+}
+
+/// The lines that run a command probe and print its `@X` record: stdout captured with a
+/// sentinel (so trailing newlines survive) followed by the exit code, stderr read back line by
+/// line. Byte lengths: LC_ALL=C makes `${#var}` count bytes in every sh.
+fn command_record(i: usize, cmd: &str) -> String {
+    format!(
+        "o=$( ( {cmd}\n) 2>\"$T/e\" </dev/null; printf 'x%d' \"$?\")\nrc=${{o##*x}}; o=${{o%x*}}; e=\nwhile IFS= read -r l || [ -n \"$l\" ]; do e=\"$e$l\n\"; done < \"$T/e\"\nprintf '@X {i} %d %d %d\\n%s%s\\n' \"$rc\" \"${{#o}}\" \"${{#e}}\" \"$o\" \"$e\"\n"
+    )
 }
 
 struct Reader<'a> {
@@ -194,7 +193,7 @@ pub fn parse_probe_output(probes: &[Probe], out: &[u8]) -> Result<Observed> {
         let Some(probe) = probes.get(i) else { continue };
         let path = match probe {
             Probe::File(f) => f.path.as_str(),
-            Probe::Command(_) => "",
+            Probe::Command(_) | Probe::Query(_) => "",
         };
         fn file<'x>(
             answers: &'x mut [Option<Answer>],

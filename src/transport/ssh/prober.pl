@@ -156,21 +156,110 @@ sub file {
     return $o;
 }
 
+# Answers to queries (src/modules/query.rs), as their shell forms print them: (exit code,
+# stdout), or nothing to run the shell form instead.
+sub passwd_line {
+    my @u = @_;
+    return @u ? join(":", $u[0], "x", $u[2], $u[3], $u[6], $u[7], $u[8]) . "\n" : "";
+}
+sub query {
+    my ($q, @a) = @_;
+    if ($q eq "getent" && $a[0] eq "passwd") {
+        shift @a;
+        return (0, join("", map { passwd_line(/\A[0-9]+\z/ ? getpwuid($_) : getpwnam($_)) } @a));
+    }
+    if ($q eq "getent" && $a[0] eq "group") {
+        shift @a;
+        my $o = "";
+        for (@a) {
+            my @g = /\A[0-9]+\z/ ? getgrgid($_) : getgrnam($_);
+            $o .= join(":", $g[0], $g[1], $g[2], join(",", split(/ /, $g[3]))) . "\n" if @g;
+        }
+        return (0, $o);
+    }
+    if ($q eq "groups") {
+        # As `id -Gn`: the primary group, then every group listing the user (getgrouplist).
+        my @u = getpwnam($a[0]);
+        return (0, "") unless @u;
+        my @names = (scalar(getgrgid($u[3])) // $u[3]);
+        setgrent();
+        while (my @g = getgrent()) {
+            push @names, $g[0] if $g[2] != $u[3] && grep { $_ eq $u[0] } split(/ /, $g[3]);
+        }
+        endgrent();
+        return (0, join(" ", @names) . "\n");
+    }
+    if ($q eq "shadow") {
+        # Root's getpwnam reads the hash from shadow; "x" means shadow has no entry.
+        my @u = getpwnam($a[0]);
+        return (0, @u && $u[1] ne "x" ? "$u[1]\n" : "");
+    }
+    if ($q eq "lines") {
+        # `while read`: complete lines only.
+        my $d = slurp($a[0]);
+        return (0, "") unless defined $d;
+        $d =~ s/[^\n]*\z//;
+        return (0, $d);
+    }
+    if ($q eq "aptlists") {
+        my ($st, $li, $src) = (undef, undef, 0);
+        my @m = lstat("/var/lib/apt/periodic/update-success-stamp");
+        $st = $m[9] if @m;
+        @m = lstat("/var/lib/apt/lists");
+        $li = $m[9] if @m;
+        my @sources = ("/etc/apt/sources.list");
+        if (opendir(my $h, "/etc/apt/sources.list.d")) {
+            push @sources, map { "/etc/apt/sources.list.d/$_" } grep { !/\A\./ } readdir $h;
+            closedir $h;
+        }
+        for (@sources) {
+            @m = lstat($_);
+            $src = $m[9] if @m && $m[9] > $src;
+        }
+        my $s = defined $st ? $st : defined $li ? $li : 0;
+        return (0, "cache_age=" . (time - $s) . "\nsources_newer=" . ($src > $s ? 1 : 0) . "\n");
+    }
+    if ($q eq "authkeys") {
+        my @u = getpwnam($a[0]);
+        return (0, "nouser\n") unless @u;
+        my $p = defined $a[1] ? $a[1] : "$u[7]/.ssh/authorized_keys";
+        my $o = "uid=$u[2]\ngid=$u[3]\nhome=$u[7]\npath=$p\n";
+        (my $d = $p) =~ s{/[^/]*\z}{};
+        $d = "/" if $d eq "";
+        my $attrs = sub { my @s = lstat($_[0]); sprintf("%o|%d|%d", $s[2] & 07777, $s[4], $s[5]) };
+        if (-e $p) { $o .= "dir=" . $attrs->($d) . "\nfile=" . $attrs->($p) . "\n" }
+        elsif (-e $d) { $o .= "dir=" . $attrs->($d) . "\n" }
+        if (-f $p) {
+            my $c = slurp($p);
+            $o .= "content:\n" . (defined $c ? $c : "");
+        }
+        return (0, $o);
+    }
+    return ();
+}
+
 out("\@PROV-PROBER\n");
 while (defined(my $head = line())) {
     (%user, %group) = ();
     my ($kind, $n) = split(/[ \n]/, $head);
     my ($rc, $err) = (0, "");
     if ($kind eq "P") {
-        # Probes: `F i follow content checksum len` + path, then `C len` + the shell script
-        # for the command probes.
+        # Probes: `F i follow content checksum len` + path, `Q i wlen slen` + words + the
+        # query's shell form, then `C len` + the shell script for the command probes.
         my $p = bytes($n);
         last unless defined $p;
         my ($o, $cmds) = ("", "");
         while ($p =~ s/\A([^\n]*)\n//) {
             my @h = split / /, $1;
             if ($h[0] eq "F") { $o .= file(@h[1 .. 4], substr($p, 0, $h[5], "")) }
-            elsif ($h[0] eq "C") { $cmds = substr($p, 0, $h[1], "") }
+            elsif ($h[0] eq "Q") {
+                my @w = split /\0/, substr($p, 0, $h[2], ""), -1;
+                my $shell = substr($p, 0, $h[3], "");
+                my @a = query(@w);
+                if (@a) { $o .= "\@X $h[1] $a[0] " . length($a[1]) . " 0\n$a[1]\n" }
+                else { $cmds .= $shell }
+            }
+            elsif ($h[0] eq "C") { $cmds .= substr($p, 0, $h[1], "") }
         }
         out($o);
         ($rc, $err) = run($cmds, "") if length $cmds;

@@ -13,8 +13,12 @@
 //! stdin) plus one frame of its own, `P LEN\n` and a payload listing the probes:
 //!
 //! - `F i follow content checksum len\n` and `len` bytes of path, for a file probe;
+//! - `Q i wlen slen\n`, `wlen` bytes of the query's words (NUL-separated,
+//!   [`Query::words`](crate::modules::query::Query::words)) and `slen` bytes of the script that
+//!   answers it in a shell, for a [`Probe::Query`] (the prober runs that script for queries it
+//!   does not know, or cannot answer faithfully);
 //! - `C len\n` and the shell script that answers the command probes
-//!   ([`script::command_probe_script`]).
+//!   ([`script::probe_script_for`]).
 //!
 //! Its answer is exactly what [`script::probe_script`] would print for the same probes (the
 //! same tagged records, parsed by the same [`script::parse_probe_output`]); a unit test runs
@@ -43,21 +47,33 @@ pub fn start_lines(nonce: &str) -> String {
 pub fn frame(probes: &[Probe]) -> Vec<u8> {
     let mut payload = Vec::new();
     for (i, p) in probes.iter().enumerate() {
-        if let Probe::File(f) = p {
-            payload.extend_from_slice(
-                format!(
-                    "F {i} {} {} {} {}\n",
-                    u8::from(f.follow),
-                    u8::from(f.content),
-                    u8::from(f.checksum),
-                    f.path.len()
-                )
-                .as_bytes(),
-            );
-            payload.extend_from_slice(f.path.as_bytes());
+        match p {
+            Probe::File(f) => {
+                payload.extend_from_slice(
+                    format!(
+                        "F {i} {} {} {} {}\n",
+                        u8::from(f.follow),
+                        u8::from(f.content),
+                        u8::from(f.checksum),
+                        f.path.len()
+                    )
+                    .as_bytes(),
+                );
+                payload.extend_from_slice(f.path.as_bytes());
+            }
+            Probe::Query(q) => {
+                let words = q.words().join("\0");
+                let shell = script::probe_script_for(probes, |j, _| j == i);
+                payload.extend_from_slice(
+                    format!("Q {i} {} {}\n", words.len(), shell.len()).as_bytes(),
+                );
+                payload.extend_from_slice(words.as_bytes());
+                payload.extend_from_slice(shell.as_bytes());
+            }
+            Probe::Command(_) => {}
         }
     }
-    let commands = script::command_probe_script(probes);
+    let commands = script::probe_script_for(probes, |_, p| matches!(p, Probe::Command(_)));
     if !commands.is_empty() {
         payload.extend_from_slice(format!("C {}\n", commands.len()).as_bytes());
         payload.extend_from_slice(commands.as_bytes());
@@ -133,6 +149,135 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "@PROV-PROBER\none\n\nN0NCE-\nerr\n\nN0NCE 3\nline 1\nline 2\nx\nN0NCE-\n\nN0NCE 0\n0\nN0NCE-\n\nN0NCE 0\nback\nN0NCE-\n\nN0NCE 0\n\nN0NCE-\n\nN0NCE 137\ny\n\nN0NCE-\n\nN0NCE 0\nlong\n\nN0NCE-\n\nN0NCE 0\n"
+        );
+    }
+
+    /// Run the probes through the prober, and through the probe script in a shell; both
+    /// parsed.
+    fn both_ways(probes: &[Probe]) -> (crate::modules::Observed, crate::modules::Observed) {
+        let out = prober(&[frame(probes)]);
+        let body = out
+            .strip_prefix(b"@PROV-PROBER\n")
+            .and_then(|t| {
+                let end = b"\nN0NCE-\n";
+                (0..t.len())
+                    .find(|&k| t[k..].starts_with(end))
+                    .map(|k| &t[..k])
+            })
+            .unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&out)));
+        let mine = script::parse_probe_output(probes, body).unwrap();
+        let shell = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(script::probe_script(probes))
+            .output()
+            .unwrap();
+        let theirs = script::parse_probe_output(probes, &shell.stdout).unwrap();
+        (mine, theirs)
+    }
+
+    /// Every query answered natively gives what its shell form prints, on this machine's own
+    /// users, groups, files and apt lists.
+    #[test]
+    fn queries_are_answered_as_their_shell_forms_answer_them() {
+        use crate::modules::query::{Db, Query};
+        let d = tempdir("queries");
+        let path = |n: &str| d.join(n).display().to_string();
+        std::fs::write(d.join("value"), "1\n").unwrap();
+        std::fs::write(d.join("partial"), "one\ntwo\nno newline").unwrap();
+        std::fs::create_dir(d.join(".ssh")).unwrap();
+        std::fs::write(d.join(".ssh/keys"), "ssh-ed25519 AAAA a@b\n").unwrap();
+        std::fs::set_permissions(
+            d.join(".ssh"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let queries = vec![
+            Query::Getent {
+                db: Db::Passwd,
+                keys: words(&["root", "nosuchuser", "daemon", "65534", "postgres"]),
+            },
+            Query::Getent {
+                db: Db::Group,
+                keys: words(&["root", "ssl-cert", "nosuchgroup", "0", "users"]),
+            },
+            Query::GroupNames("root".into()),
+            Query::GroupNames("postgres".into()),
+            Query::GroupNames("nobody".into()),
+            Query::GroupNames("nosuchuser".into()),
+            Query::ShadowHash("root".into()),
+            Query::ShadowHash("nosuchuser".into()),
+            Query::Lines("/proc/sys/kernel/ostype".into()),
+            Query::Lines(path("value")),
+            Query::Lines(path("partial")),
+            Query::Lines(path("missing")),
+            Query::AuthorizedKeys {
+                user: "root".into(),
+                path: None,
+            },
+            Query::AuthorizedKeys {
+                user: "root".into(),
+                path: Some(path(".ssh/keys")),
+            },
+            Query::AuthorizedKeys {
+                user: "root".into(),
+                path: Some(path(".ssh/missing")),
+            },
+            Query::AuthorizedKeys {
+                user: "nosuchuser".into(),
+                path: None,
+            },
+            Query::AptListsAge,
+        ];
+        let probes: Vec<Probe> = queries.iter().cloned().map(Probe::Query).collect();
+        let (mine, theirs) = both_ways(&probes);
+        for (i, q) in queries.iter().enumerate() {
+            let (a, b) = (mine.cmd(i).unwrap(), theirs.cmd(i).unwrap());
+            if *q == Query::AptListsAge {
+                // Seconds may tick between the two.
+                let age = |t: &str| -> i64 {
+                    t.lines()
+                        .find_map(|l| l.strip_prefix("cache_age="))
+                        .unwrap()
+                        .parse()
+                        .unwrap()
+                };
+                assert!((age(&a.stdout) - age(&b.stdout)).abs() <= 1, "{a:?} {b:?}");
+                assert_eq!(a.stdout.lines().nth(1), b.stdout.lines().nth(1));
+                continue;
+            }
+            assert_eq!(a, b, "{q:?}");
+        }
+        // Not the same mistake twice: the answers are the machine's.
+        assert!(mine.cmd(0).unwrap().stdout.starts_with("root:x:0:0:"));
+        assert!(mine.cmd(3).unwrap().stdout.contains("ssl-cert"));
+        assert_eq!(mine.cmd(9).unwrap().stdout, "1\n");
+        assert_eq!(mine.cmd(10).unwrap().stdout, "one\ntwo\n");
+        assert!(
+            mine.cmd(13)
+                .unwrap()
+                .stdout
+                .contains("dir=700|0|0\nfile=644|0|0\ncontent:\nssh-ed25519 AAAA a@b\n")
+        );
+        assert_eq!(mine.cmd(15).unwrap().stdout, "nouser\n");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A query the prober does not know is answered by its shell form.
+    #[test]
+    fn unknown_queries_fall_back_to_the_shell() {
+        let probes = vec![Probe::Query(crate::modules::query::Query::Lines(
+            "/proc/sys/kernel/ostype".into(),
+        ))];
+        let mut f = frame(&probes);
+        // Rename the query on the wire: the prober must run the shell form it was sent.
+        let at = f.windows(5).position(|w| w == b"lines").unwrap();
+        f[at..at + 5].copy_from_slice(b"lined");
+        let out = prober(&[f]);
+        assert!(
+            String::from_utf8_lossy(&out).contains("@X 0 0 6 0\nLinux\n"),
+            "{}",
+            String::from_utf8_lossy(&out)
         );
     }
 
