@@ -34,6 +34,26 @@ fn modules_converge_then_change_nothing() {
         "second run changed: {:?}",
         second.tasks_with("localhost", "changed")
     );
+    // The root has perl: its state was read by the resident prober, one process for the run.
+    let trips = &second.json()["round_trips"]["localhost"];
+    assert!(trips["probed"].as_u64().unwrap() >= 10, "{trips}");
+}
+
+#[test]
+fn modules_converge_in_a_root_without_perl() {
+    // Without perl every probe is a shell script run in the root, with the same results.
+    let root = Root::new();
+    std::fs::rename(root.file("usr/bin/perl"), root.file("usr/bin/perl.hidden")).unwrap();
+    let p = project();
+    let first = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    first.ok();
+    assert!(first.stats("localhost")["changed"].as_u64().unwrap() >= MODULES_CHANGED);
+    assert_modules_applied(&root);
+    let second = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    second.ok();
+    assert_eq!(second.stats("localhost")["changed"], 0);
+    assert_eq!(second.json()["round_trips"]["localhost"]["probed"], 0);
+    assert!(root.mounts_inside().is_empty());
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Named questions about the host ([`Probe::Query`](super::Probe::Query)): each has a shell
 //! form, run like a command probe (its stdout, stderr and exit code are the answer), and the
-//! resident prober on SSH hosts with perl (`src/transport/ssh/prober.pl`) answers the same
-//! question with the same output without starting a process. A unit test
-//! (`transport::ssh::prober`) runs both forms on this machine and compares them.
+//! resident prober on SSH hosts and chroots with perl (`src/transport/prober.pl`) answers the
+//! same question with the same output without starting a process. A unit test
+//! (`transport::prober`) runs both forms on this machine and compares them.
 //!
 //! They exist because, with nothing to change, a fleet run's cost on the hosts is the
 //! processes its probes start: `getent`, `id`, `stat`, `date`, `cat` and the shell around them.

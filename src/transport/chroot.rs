@@ -9,15 +9,19 @@
 //! first moves into a private mount namespace ([`private_mount_namespace`]), so the kernel
 //! drops the mounts even if prov is killed.
 //!
-//! Scripts run as `/bin/sh` with chroot(2) into the directory and a clean environment.
+//! Scripts run as `/bin/sh` with chroot(2) into the directory and a clean environment. When the
+//! root has perl, root's probes go to one [`prober`](super::prober) started in it on first use
+//! (`PROV_PROBER=0` turns it off): a task that only reads files then starts no process.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
 
+use super::prober::Piped;
 use super::{Counters, Exec, ExecOutput, Transport, run_process, wrap_become};
 use crate::error::{Error, Result};
 
@@ -36,6 +40,15 @@ pub struct Chroot {
     root: PathBuf,
     counters: Counters,
     prepared: Mutex<Option<Prepared>>,
+    prober: tokio::sync::Mutex<Prober>,
+}
+
+/// The resident prober of a chroot.
+enum Prober {
+    Untried,
+    Running(Box<Piped>),
+    /// Not wanted, no perl in the root, or it failed: probes run as scripts.
+    Off,
 }
 
 /// Move this process into a private mount namespace (call before any thread starts).
@@ -114,6 +127,13 @@ impl Chroot {
             root: root.clone(),
             counters: Counters::default(),
             prepared: Mutex::new(None),
+            prober: tokio::sync::Mutex::new(
+                if std::env::var("PROV_PROBER").as_deref() == Ok("0") {
+                    Prober::Off
+                } else {
+                    Prober::Untried
+                },
+            ),
         };
         let mut prep = Prepared::default();
         let result = chroot.prepare(&mut prep);
@@ -224,6 +244,12 @@ impl Chroot {
     }
 
     fn undo(&self) {
+        // The prober has files open under /run: end it before unmounting.
+        if let Ok(mut p) = self.prober.try_lock()
+            && let Prober::Running(piped) = std::mem::replace(&mut *p, Prober::Off)
+        {
+            piped.kill();
+        }
         let Some(prep) = self.prepared.lock().unwrap().take() else {
             return;
         };
@@ -243,6 +269,81 @@ impl Chroot {
     }
 }
 
+impl Chroot {
+    /// A program run with chroot(2) into the root, in a clean environment.
+    fn command(&self, program: &str) -> Result<tokio::process::Command> {
+        let root = CString::new(self.root.as_os_str().as_bytes())
+            .map_err(|_| Error::runtime("bad chroot path"))?;
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.env_clear()
+            .env("PATH", PATH)
+            .env("HOME", "/root")
+            .env("LANG", "C.UTF-8")
+            .env("TERM", "dumb");
+        // SAFETY: chroot(2) and chdir(2) are async-signal-safe; `root` outlives the closure.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::chroot(root.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Ok(cmd)
+    }
+
+    /// Answer root's probes with the prober (started on first use); `None` when there is
+    /// none, and the probe script is to run as usual.
+    async fn probe(
+        &self,
+        probes: &[crate::modules::Probe],
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Option<ExecOutput>> {
+        let mut state = self.prober.lock().await;
+        if matches!(*state, Prober::Untried) {
+            *state = Prober::Off;
+            if self.root.join("usr/bin/perl").exists() {
+                let mut perl = self.command("/usr/bin/perl")?;
+                // Its scratch directory goes where the scripts' does, never into the image.
+                if self.root.join("run/prov").is_dir() {
+                    perl.env("TMPDIR", "/run/prov");
+                }
+                self.counters.channels.fetch_add(1, Ordering::Relaxed);
+                if let Some(p) = Piped::start(perl).await {
+                    *state = Prober::Running(Box::new(p));
+                }
+            }
+        }
+        let Prober::Running(p) = &mut *state else {
+            return Ok(None);
+        };
+        self.counters.execs.fetch_add(1, Ordering::Relaxed);
+        self.counters.probed.fetch_add(1, Ordering::Relaxed);
+        let answer = match timeout {
+            Some(t) => tokio::time::timeout(t, p.probe(probes))
+                .await
+                .map_err(|_| Error::runtime(format!("command timed out after {}s", t.as_secs()))),
+            None => Ok(p.probe(probes).await),
+        };
+        match answer {
+            Ok(Ok(out)) => Ok(Some(out)),
+            // It went away: this probe and the next run as scripts.
+            Ok(Err(_)) => {
+                self.counters.execs.fetch_sub(1, Ordering::Relaxed);
+                self.counters.probed.fetch_sub(1, Ordering::Relaxed);
+                *state = Prober::Off;
+                Ok(None)
+            }
+            Err(timed_out) => {
+                if let Prober::Running(p) = std::mem::replace(&mut *state, Prober::Off) {
+                    p.abort().await;
+                }
+                Err(timed_out)
+            }
+        }
+    }
+}
+
 impl Drop for Chroot {
     fn drop(&mut self) {
         self.undo();
@@ -252,31 +353,20 @@ impl Drop for Chroot {
 #[async_trait]
 impl Transport for Chroot {
     async fn exec(&self, exec: Exec) -> Result<ExecOutput> {
+        let as_root = exec.become_.as_ref().is_none_or(|b| b.user == "root");
+        if as_root
+            && let Some(probes) = &exec.probes
+            && let Some(out) = self.probe(probes, exec.timeout).await?
+        {
+            return Ok(out);
+        }
         self.counters.count();
         let (script, stdin) = wrap_become(&exec.script, &exec.stdin, exec.become_.as_ref(), true);
-        let root = CString::new(self.root.as_os_str().as_bytes())
-            .map_err(|_| Error::runtime("bad chroot path"))?;
-        let mut cmd = tokio::process::Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(script)
-            .env_clear()
-            .env("PATH", PATH)
-            .env("HOME", "/root")
-            .env("LANG", "C.UTF-8")
-            .env("TERM", "dumb");
+        let mut cmd = self.command("/bin/sh")?;
+        cmd.arg("-c").arg(script);
         // Root's scratch space; scripts run as another user make their own.
-        let as_root = exec.become_.as_ref().is_none_or(|b| b.user == "root");
         if as_root && self.root.join("run/prov").is_dir() {
             cmd.env("PROV_TMP", "/run/prov");
-        }
-        // SAFETY: chroot(2) and chdir(2) are async-signal-safe; `root` outlives the closure.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::chroot(root.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
         }
         run_process(cmd, stdin, exec.timeout).await
     }
@@ -294,6 +384,10 @@ impl Transport for Chroot {
     }
 
     async fn close(&self) -> Result<()> {
+        let prober = std::mem::replace(&mut *self.prober.lock().await, Prober::Off);
+        if let Prober::Running(p) = prober {
+            p.finish().await;
+        }
         self.undo();
         Ok(())
     }

@@ -5,7 +5,7 @@
 //! files and stats at once, writing a file atomically with owner/mode, running a command) is
 //! built on that in [`script`], identically for every transport, so a chroot run exercises
 //! exactly the code an SSH run uses and targets need nothing but `sh` and coreutils. (An SSH
-//! host with perl answers file probes through [`ssh::prober`] instead, with the same output:
+//! host or chroot with perl answers file probes through [`prober`] instead, with the same output:
 //! [`Exec::probes`] says which probes a script answers.)
 //!
 //! Implementations: [`local::Local`] (the controller itself) and [`chroot::Chroot`] (a
@@ -13,6 +13,7 @@
 
 pub mod chroot;
 pub mod local;
+pub mod prober;
 pub mod script;
 pub mod ssh;
 

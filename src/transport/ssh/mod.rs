@@ -9,7 +9,6 @@
 
 pub mod config;
 pub mod known_hosts;
-pub mod prober;
 pub mod session;
 
 use std::path::{Path, PathBuf};
@@ -106,7 +105,8 @@ pub struct Ssh {
     sessions: Option<SessionPool>,
     /// Set when the host cannot run them (no GNU head, no mktemp...).
     no_sessions: std::sync::atomic::AtomicBool,
-    /// Start sessions with the [`prober`] where the host has perl (unless `PROV_SSH_PROBER=0`).
+    /// Start sessions with the [`prober`](crate::transport::prober) where the host has perl
+    /// (unless `PROV_PROBER=0`).
     prober: bool,
 }
 
@@ -312,7 +312,7 @@ impl Ssh {
                 sessions: (std::env::var("PROV_SSH_SESSIONS").as_deref() != Ok("0"))
                     .then(Default::default),
                 no_sessions: Default::default(),
-                prober: std::env::var("PROV_SSH_PROBER").as_deref() != Ok("0"),
+                prober: std::env::var("PROV_PROBER").as_deref() != Ok("0"),
             })
         })
     }

@@ -28,8 +28,8 @@ use russh::ChannelMsg;
 use russh::client::Msg;
 
 use super::super::{Become, ExecOutput, wrap_become};
-use super::prober;
 use crate::modules::Probe;
+use crate::transport::prober;
 
 /// The shell loop run on the host (POSIX sh and GNU coreutils), for one session's nonce; with
 /// `prober`, the [`prober`] instead when the host has perl.
@@ -110,7 +110,7 @@ pub fn usable(become_: Option<&Become>) -> bool {
 }
 
 /// 128 random bits, hex.
-fn nonce() -> String {
+pub fn nonce() -> String {
     let mut bytes = [0u8; 16];
     let read = std::fs::File::open("/dev/urandom")
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
@@ -190,22 +190,9 @@ impl Session {
             .data_bytes(frame)
             .await
             .map_err(|e| Failure::Lost(e.to_string()))?;
-        let mid = format!("\n{}-\n", self.nonce).into_bytes();
-        let end = format!("\n{} ", self.nonce).into_bytes();
         loop {
-            if let Some(m) = find(&self.buf, &mid)
-                && let Some(e) = find(&self.buf[m + mid.len()..], &end).map(|e| e + m + mid.len())
-                && let Some(nl) = self.buf[e + end.len()..].iter().position(|&b| b == b'\n')
-            {
-                let rc_at = e + end.len();
-                let rc: i32 = String::from_utf8_lossy(&self.buf[rc_at..rc_at + nl])
-                    .trim()
-                    .parse()
-                    .map_err(|_| Failure::Lost("unexpected answer from the remote shell".into()))?;
-                let stdout = self.buf[..m].to_vec();
-                let stderr = self.buf[m + mid.len()..e].to_vec();
-                self.buf.drain(..rc_at + nl + 1);
-                return Ok(ExecOutput { rc, stdout, stderr });
+            if let Some(answer) = take_answer(&mut self.buf, &self.nonce) {
+                return answer.map_err(Failure::Lost);
             }
             if !self.recv().await {
                 return Err(Failure::Lost(self.why_closed()));
@@ -253,7 +240,28 @@ impl Session {
     }
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+/// Take one complete answer (stdout, `\nNONCE-\n`, stderr, `\nNONCE RC\n`) off the front of
+/// `buf`, if it holds one.
+pub fn take_answer(buf: &mut Vec<u8>, nonce: &str) -> Option<Result<ExecOutput, String>> {
+    let mid = format!("\n{nonce}-\n").into_bytes();
+    let end = format!("\n{nonce} ").into_bytes();
+    let m = find(buf, &mid)?;
+    let e = find(&buf[m + mid.len()..], &end)? + m + mid.len();
+    let nl = buf[e + end.len()..].iter().position(|&b| b == b'\n')?;
+    let rc_at = e + end.len();
+    let rc = String::from_utf8_lossy(&buf[rc_at..rc_at + nl])
+        .trim()
+        .parse();
+    let Ok(rc) = rc else {
+        return Some(Err("unexpected answer from the remote shell".into()));
+    };
+    let stdout = buf[..m].to_vec();
+    let stderr = buf[m + mid.len()..e].to_vec();
+    buf.drain(..rc_at + nl + 1);
+    Some(Ok(ExecOutput { rc, stdout, stderr }))
+}
+
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() || hay.len() < needle.len() {
         return None;
     }

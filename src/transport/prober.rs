@@ -26,9 +26,13 @@
 //! shell loop says `@PROV-READY`; a host without perl, or whose perl does not start, gets the
 //! shell loop (or no session) as before.
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use crate::modules::{CONTENT_LIMIT, Probe};
 use crate::shlex::quote;
+use crate::transport::ExecOutput;
 use crate::transport::script;
+use crate::transport::ssh::session::{nonce, take_answer};
 
 /// The program (perl builtins only).
 const PROGRAM: &str = include_str!("prober.pl");
@@ -41,6 +45,107 @@ pub fn start_lines(nonce: &str) -> String {
         "if command -v perl >/dev/null 2>&1; then\n    perl -e {} {nonce} {CONTENT_LIMIT} && exit 0\nfi\n",
         quote(PROGRAM)
     )
+}
+
+/// A prober run as a child process of prov (in a chroot), spoken to over its stdin and stdout.
+pub struct Piped {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::process::ChildStdout,
+    nonce: String,
+    buf: Vec<u8>,
+}
+
+impl Piped {
+    /// Start `perl` (a command the caller prepared: chroot, environment) with the program, and
+    /// wait until it is ready; `None` when it does not start or says something else.
+    pub async fn start(mut perl: tokio::process::Command) -> Option<Piped> {
+        use std::process::Stdio;
+        let nonce = nonce();
+        perl.arg("-e")
+            .arg(PROGRAM)
+            .arg(&nonce)
+            .arg(CONTENT_LIMIT.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        let mut child = perl.spawn().ok()?;
+        let mut p = Piped {
+            stdin: child.stdin.take()?,
+            stdout: child.stdout.take()?,
+            child,
+            nonce,
+            buf: Vec::new(),
+        };
+        const READY: &[u8] = b"@PROV-PROBER\n";
+        while p.buf.len() < READY.len() {
+            if !p.read().await {
+                return None;
+            }
+        }
+        if !p.buf.starts_with(READY) {
+            return None;
+        }
+        p.buf.drain(..READY.len());
+        Some(p)
+    }
+
+    async fn read(&mut self) -> bool {
+        let mut chunk = [0u8; 65536];
+        match self.stdout.read(&mut chunk).await {
+            Ok(n) if n > 0 => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The output [`script::probe_script`] would give for these probes; an error when the
+    /// prober went away.
+    pub async fn probe(&mut self, probes: &[Probe]) -> Result<ExecOutput, String> {
+        self.stdin
+            .write_all(&frame(probes))
+            .await
+            .map_err(|e| e.to_string())?;
+        loop {
+            if let Some(answer) = take_answer(&mut self.buf, &self.nonce) {
+                return answer;
+            }
+            if !self.read().await {
+                return Err("the prober ended".into());
+            }
+        }
+    }
+
+    /// End it (it removes its scratch directory) and wait briefly for that.
+    pub async fn finish(self) {
+        let Piped {
+            mut child, stdin, ..
+        } = self;
+        drop(stdin);
+        let wait = tokio::time::timeout(std::time::Duration::from_secs(3), child.wait());
+        if wait.await.is_err() {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Stop it now.
+    pub async fn abort(mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    /// Stop it now, without awaiting (for drop paths).
+    pub fn kill(mut self) {
+        let _ = self.child.start_kill();
+        for _ in 0..100 {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
 }
 
 /// The frame that asks the prober for these probes.
