@@ -32,7 +32,7 @@ pub struct RoundTrips {
     pub execs: u64,
     /// SSH channels (or local processes) opened.
     pub channels: u64,
-    /// Probe scripts answered by a resident prober (SSH, hosts with perl).
+    /// Probe scripts answered by a resident prober (SSH hosts and chroots with perl).
     pub probed: u64,
     /// Time spent opening connections (SSH: TCP, handshake, authentication).
     pub connect_seconds: f64,

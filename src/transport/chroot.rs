@@ -267,9 +267,7 @@ impl Chroot {
     pub fn root(&self) -> &Path {
         &self.root
     }
-}
 
-impl Chroot {
     /// A program run with chroot(2) into the root, in a clean environment.
     fn command(&self, program: &str) -> Result<tokio::process::Command> {
         let root = CString::new(self.root.as_os_str().as_bytes())

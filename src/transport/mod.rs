@@ -61,7 +61,7 @@ pub struct Counters {
     pub execs: AtomicU64,
     /// Channels (SSH) or processes (local/chroot) opened.
     pub channels: AtomicU64,
-    /// Probe scripts answered by a resident prober (SSH sessions on hosts with perl) rather
+    /// Probe scripts answered by a resident prober (SSH hosts and chroots with perl) rather
     /// than by a shell.
     pub probed: AtomicU64,
 }

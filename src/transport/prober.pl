@@ -1,5 +1,6 @@
-# prov's resident prober: the persistent session's loop when the host has perl (perl-base is
-# essential on Debian and Ubuntu). The protocol and why are in prober.rs beside this file.
+# prov's resident prober: one process per host when it has perl (perl-base is essential on
+# Debian and Ubuntu), the SSH session's loop or a child of prov in a chroot. The protocol and
+# why are in prober.rs beside this file.
 # Only perl's builtins: it must run with perl-base alone, and start fast.
 use strict;
 my ($nonce, $limit) = @ARGV;

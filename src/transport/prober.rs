@@ -1,6 +1,7 @@
-//! The resident prober: a persistent session ([`super::session`]) run by perl instead of the
-//! shell, on hosts that have it (perl-base is essential on Debian and Ubuntu), that answers a
-//! task's file probes itself.
+//! The resident prober: one long-lived perl process per host (perl-base is essential on Debian
+//! and Ubuntu) that answers a task's file probes and [queries](crate::modules::query) itself.
+//! Over SSH it is the persistent session ([`super::ssh::session`]) instead of the shell loop;
+//! in a chroot it is a child process of prov started in the root ([`Piped`]).
 //!
 //! Why: on a run with nothing to change nearly all of a host's CPU goes into short-lived
 //! processes, about a millisecond each (fork, exec, dynamic linking): per task the shell loop's
@@ -24,7 +25,8 @@
 //! same tagged records, parsed by the same [`script::parse_probe_output`]); a unit test runs
 //! both on the same files and compares. It announces itself with `@PROV-PROBER` where the
 //! shell loop says `@PROV-READY`; a host without perl, or whose perl does not start, gets the
-//! shell loop (or no session) as before.
+//! shell loop (or no session) as before, and a chroot without perl runs every probe as a
+//! script.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

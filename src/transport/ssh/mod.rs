@@ -504,10 +504,13 @@ impl Ssh {
             };
             let out = match &exec.probes {
                 Some(probes) if s.prober => {
-                    self.counters
-                        .probed
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    s.probe(probes).await
+                    let out = s.probe(probes).await;
+                    if out.is_ok() {
+                        self.counters
+                            .probed
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    out
                 }
                 _ => s.run(&exec.script, &exec.stdin).await,
             };
