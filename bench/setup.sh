@@ -10,6 +10,8 @@
 #   ansible-core-rs 0.16.0
 set -eu
 cd "$(dirname "$0")/.."
+# GNU time measures each engine's peak RSS (bench/compare/measure.rs).
+[ -x /usr/bin/time ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/prov-bench"
 mkdir -p "$cache"
 venv() {

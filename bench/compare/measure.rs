@@ -1,6 +1,12 @@
 //! Running one engine invocation and measuring it: wall time, controller CPU and peak RSS (from
 //! `wait4`'s rusage, which covers every descendant the engine waited for), and, on the
 //! targets, CPU time and SSH sessions and connections (from each host's sshd).
+//!
+//! The peak RSS comes from GNU `time` (`/usr/bin/time -f %M`) wrapped around the engine, not
+//! from this process's own `wait4`: Linux carries a process's high-water RSS across `exec`, and
+//! a child spawned by this (large, growing) harness starts with the harness's, so the engine's
+//! figure would be the harness's whenever that is larger. `time` is small: what it reports is
+//! the engine's own.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -22,7 +28,25 @@ pub struct Usage {
 }
 
 /// Run a command to completion, measuring it.
-pub fn run(cmd: &mut Command) -> Usage {
+pub fn run(engine: &mut Command) -> Usage {
+    let rss_file = std::env::temp_dir().join(format!("prov-bench-rss-{}", std::process::id()));
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&rss_file)
+        .arg("--")
+        .arg(engine.get_program())
+        .args(engine.get_args());
+    if let Some(dir) = engine.get_current_dir() {
+        cmd.current_dir(dir);
+    }
+    for (k, v) in engine.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -60,7 +84,12 @@ pub fn run(cmd: &mut Command) -> Usage {
     Usage {
         wall,
         cpu: secs(ru.ru_utime) + secs(ru.ru_stime),
-        rss_mb: ru.ru_maxrss as f64 / 1024.0,
+        // The last line (`time` says "Command exited with non-zero status" before it).
+        rss_mb: std::fs::read_to_string(&rss_file)
+            .ok()
+            .and_then(|t| t.lines().last().and_then(|l| l.trim().parse::<f64>().ok()))
+            .unwrap_or(f64::NAN)
+            / 1024.0,
         code,
         stdout: String::from_utf8_lossy(&out_t.join().unwrap()).into_owned(),
         stderr: String::from_utf8_lossy(&err_t.join().unwrap()).into_owned(),

@@ -98,13 +98,23 @@ fn patterns_match(list: &str, host: &str) -> bool {
     hit
 }
 
-struct Entry {
-    marker: Option<String>,
-    patterns: String,
-    key: PublicKey,
+/// One line of a known_hosts file. The key is decoded only for the lines a check needs (those
+/// for the host, and markers): a fleet run checks every host against the whole file, which can
+/// be long.
+struct Entry<'a> {
+    marker: Option<&'a str>,
+    patterns: &'a str,
+    kind: &'a str,
+    blob: &'a str,
 }
 
-fn parse_line(line: &str) -> Option<Entry> {
+impl Entry<'_> {
+    fn key(&self) -> Option<PublicKey> {
+        PublicKey::from_openssh(&format!("{} {}", self.kind, self.blob)).ok()
+    }
+}
+
+fn parse_line(line: &str) -> Option<Entry<'_>> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return None;
@@ -112,25 +122,42 @@ fn parse_line(line: &str) -> Option<Entry> {
     let mut words = line.split_whitespace();
     let first = words.next()?;
     let (marker, patterns) = if first.starts_with('@') {
-        (Some(first.to_string()), words.next()?)
+        (Some(first), words.next()?)
     } else {
         (None, first)
     };
-    let kind = words.next()?;
-    let blob = words.next()?;
-    let key = PublicKey::from_openssh(&format!("{kind} {blob}")).ok()?;
     Some(Entry {
         marker,
-        patterns: patterns.to_string(),
-        key,
+        patterns,
+        kind: words.next()?,
+        blob: words.next()?,
     })
 }
 
-fn entries(files: &[PathBuf]) -> Vec<Entry> {
-    files
-        .iter()
-        .filter_map(|f| std::fs::read_to_string(f).ok())
-        .flat_map(|text| text.lines().filter_map(parse_line).collect::<Vec<_>>())
+/// The files' text, one after the other.
+fn read(files: &[PathBuf]) -> String {
+    let mut text = String::new();
+    for f in files {
+        if let Ok(t) = std::fs::read_to_string(f) {
+            text.push_str(&t);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+fn entries(text: &str) -> Vec<Entry<'_>> {
+    text.lines().filter_map(parse_line).collect()
+}
+
+/// The keys of the entries with this marker (`None`: plain entries) for this host name (any
+/// host for `@revoked`).
+fn keys(all: &[Entry], marker: Option<&str>, name: &str) -> Vec<PublicKey> {
+    all.iter()
+        .filter(|e| {
+            e.marker == marker && (marker == Some("@revoked") || patterns_match(e.patterns, name))
+        })
+        .filter_map(Entry::key)
         .collect()
 }
 
@@ -141,18 +168,16 @@ fn same_key(a: &PublicKey, b: &PublicKey) -> bool {
 /// Check a plain host key.
 pub fn check_key(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Verdict {
     let name = host_string(host, port);
-    let all = entries(files);
-    if all
+    let text = read(files);
+    let all = entries(&text);
+    if keys(&all, Some("@revoked"), &name)
         .iter()
-        .any(|e| e.marker.as_deref() == Some("@revoked") && same_key(&e.key, key))
+        .any(|k| same_key(k, key))
     {
         return Verdict::Revoked;
     }
-    let known: Vec<&Entry> = all
-        .iter()
-        .filter(|e| e.marker.is_none() && patterns_match(&e.patterns, &name))
-        .collect();
-    if known.iter().any(|e| same_key(&e.key, key)) {
+    let known = keys(&all, None, &name);
+    if known.iter().any(|k| same_key(k, key)) {
         return Verdict::Known;
     }
     if known.is_empty() {
@@ -161,7 +186,7 @@ pub fn check_key(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> V
         Verdict::Changed {
             known: known
                 .iter()
-                .map(|e| format!("{} {}", e.key.algorithm(), fingerprint(&e.key)))
+                .map(|k| format!("{} {}", k.algorithm(), fingerprint(k)))
                 .collect(),
         }
     }
@@ -171,9 +196,9 @@ pub fn check_key(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> V
 /// as OpenSSH does.)
 pub fn has_authority(files: &[PathBuf], host: &str, port: u16) -> bool {
     let name = host_string(host, port);
-    entries(files).iter().any(|e| {
-        e.marker.as_deref() == Some("@cert-authority") && patterns_match(&e.patterns, &name)
-    })
+    entries(&read(files))
+        .iter()
+        .any(|e| e.marker == Some("@cert-authority") && patterns_match(e.patterns, &name))
 }
 
 /// Check a host certificate: signed by a `@cert-authority` key for this host, valid now,
@@ -185,28 +210,23 @@ pub fn check_certificate(
     cert: &russh::keys::Certificate,
 ) -> Result<(), String> {
     let name = host_string(host, port);
-    let all = entries(files);
-    let cas: Vec<&Entry> = all
-        .iter()
-        .filter(|e| {
-            e.marker.as_deref() == Some("@cert-authority") && patterns_match(&e.patterns, &name)
-        })
-        .collect();
+    let text = read(files);
+    let all = entries(&text);
+    let cas = keys(&all, Some("@cert-authority"), &name);
     if cas.is_empty() {
         return Err(format!(
             "the host certificate of {name} is signed by {} which is not a @cert-authority for it",
             cert.signature_key().fingerprint(HashAlg::Sha256)
         ));
     }
-    if all.iter().any(|e| {
-        e.marker.as_deref() == Some("@revoked") && e.key.key_data() == cert.signature_key()
-    }) {
+    if keys(&all, Some("@revoked"), &name)
+        .iter()
+        .any(|k| k.key_data() == cert.signature_key())
+    {
         return Err(format!("the certificate authority of {name} is @revoked"));
     }
-    let fps: Vec<russh::keys::ssh_key::Fingerprint> = cas
-        .iter()
-        .map(|e| e.key.fingerprint(HashAlg::Sha256))
-        .collect();
+    let fps: Vec<russh::keys::ssh_key::Fingerprint> =
+        cas.iter().map(|k| k.fingerprint(HashAlg::Sha256)).collect();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
