@@ -5,9 +5,9 @@ use clap::Parser;
 
 fn main() {
     // At most two glibc malloc arenas. The runtime's threads (and those that briefly take over
-    // a worker while another blocks) each get an arena of their own by default, which on a
-    // 50-host run put peak RSS anywhere between 70 and 120 MB; with two it stays near 40 MB,
-    // no slower (bench/RESULTS.md, "Memory"). Set before any thread starts.
+    // a worker while another blocks) each get an arena of their own by default; with two,
+    // prov's peak RSS on a 50-host run is about 40 MB instead of 43-52, no slower
+    // (bench/RESULTS.md, "Memory"). Set before any thread starts.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets a malloc parameter; no other thread exists yet.
     unsafe {
