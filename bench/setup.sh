@@ -11,7 +11,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 # GNU time measures each engine's peak RSS (bench/compare/measure.rs).
-[ -x /usr/bin/time ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
+[ -x /usr/bin/time ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/prov-bench"
 mkdir -p "$cache"
 venv() {
