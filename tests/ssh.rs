@@ -730,6 +730,22 @@ fn a_script_that_kills_the_remote_shell_fails_alone() {
     assert_eq!(run.task("shell-1", "after")["status"], "ok");
 }
 
+/// Apply the module scenario to one host, then again: it converges, then changes nothing.
+/// The second run's round trips.
+fn converge_twice(client: &Client, host: &SshHost) -> serde_json::Value {
+    client.trust(&[host]);
+    let p = modules_project().file("hosts.yml", &client.inventory(&[host], "tester"));
+    let apply = || client.apply(&p, "site.yml").args(["--become"]).json().run();
+    let run = apply();
+    run.ok();
+    assert!(run.stats(&host.name)["changed"].as_u64().unwrap() >= MODULES_CHANGED);
+    assert_modules_applied(&host.root);
+    let again = apply();
+    again.ok();
+    assert_nothing_changed(&again, &[host]);
+    again.json()["round_trips"][&host.name].clone()
+}
+
 /// Hide the host's perl (as on a minimal image without it).
 fn without_perl(root: &common::Root) {
     std::fs::rename(root.file("usr/bin/perl"), root.file("usr/bin/perl.hidden")).unwrap();
@@ -741,17 +757,7 @@ fn a_target_without_perl_gets_the_shell_loop() {
     // with the same result, still one connection and one shell per identity.
     let client = Client::new();
     let host = SshHost::start_with("noperl-1", &client, &[], without_perl);
-    client.trust(&[&host]);
-    let p = modules_project().file("hosts.yml", &client.inventory(&[&host], "tester"));
-    let apply = || client.apply(&p, "site.yml").args(["--become"]).json().run();
-    let run = apply();
-    run.ok();
-    assert!(run.stats("noperl-1")["changed"].as_u64().unwrap() >= MODULES_CHANGED);
-    assert_modules_applied(&host.root);
-    let again = apply();
-    again.ok();
-    assert_nothing_changed(&again, &[&host]);
-    let trips = &again.json()["round_trips"]["noperl-1"];
+    let trips = &converge_twice(&client, &host);
     assert_eq!(trips["connections"], 1, "{trips}");
     assert!(trips["channels"].as_u64().unwrap() <= 2, "{trips}");
     assert_eq!(trips["probed"], 0, "{trips}");
@@ -776,17 +782,7 @@ fn a_target_without_gnu_head_gets_a_channel_per_script() {
         )
         .unwrap();
     });
-    client.trust(&[&host]);
-    let p = modules_project().file("hosts.yml", &client.inventory(&[&host], "tester"));
-    let apply = || client.apply(&p, "site.yml").args(["--become"]).json().run();
-    let run = apply();
-    run.ok();
-    assert!(run.stats("busybox-1")["changed"].as_u64().unwrap() >= MODULES_CHANGED);
-    assert_modules_applied(&host.root);
-    let again = apply();
-    again.ok();
-    assert_nothing_changed(&again, &[&host]);
-    let trips = &again.json()["round_trips"]["busybox-1"];
+    let trips = &converge_twice(&client, &host);
     assert_eq!(trips["connections"], 1, "{trips}");
     // No session: each script had a channel of its own.
     let (channels, execs) = (

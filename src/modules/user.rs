@@ -483,6 +483,35 @@ mod tests {
         );
     }
 
+    /// Without named groups the password hash is the third probe, not the fourth.
+    #[test]
+    fn the_password_hash_is_read_where_it_was_asked_for() {
+        let with_password = |hash: &str| {
+            args(
+                "user",
+                &[
+                    ("name", Value::from("boxp")),
+                    ("password", Value::from(hash)),
+                ],
+            )
+        };
+        let probes = crate::modules::testing::probes_of(&User, with_password("$6$a"));
+        assert_eq!(
+            probes[2],
+            Probe::Query(Query::ShadowHash("boxp".into())),
+            "{probes:?}"
+        );
+        let answers = || {
+            vec![
+                cmd(0, "boxp:x:1000:1000::/home/boxp:/bin/sh\n"),
+                cmd(0, "boxp\n"),
+                cmd(0, "$6$a\n"),
+            ]
+        };
+        assert!(!plan_answers(&User, with_password("$6$a"), answers()).changed);
+        assert!(plan_answers(&User, with_password("$6$b"), answers()).changed);
+    }
+
     #[test]
     fn missing_group_fails() {
         let p = plan_answers(
