@@ -103,6 +103,12 @@ impl Client {
             .entry(url.to_string())
             .or_default()
             .clone();
+        // Already downloaded: no wait.
+        if let Ok(done) = slot.try_lock()
+            && let Some(r) = done.as_ref()
+        {
+            return Ok(r.clone());
+        }
         // Waiting here must not hold up the runtime's workers (the download being waited for
         // needs them), hence off-worker, like the download itself.
         let mut slot = off_worker(|| slot.lock().unwrap());

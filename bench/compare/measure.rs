@@ -1,6 +1,6 @@
-//! Running one engine invocation and measuring it: wall time, controller CPU and peak RSS (from
-//! `wait4`'s rusage, which covers every descendant the engine waited for), and, on the
-//! targets, CPU time and SSH sessions and connections (from each host's sshd).
+//! Running one engine invocation and measuring it: wall time, controller CPU (from `wait4`'s
+//! rusage, which covers every descendant the engine waited for), peak RSS, and, on the targets,
+//! CPU time and SSH sessions and connections (from each host's sshd).
 //!
 //! The peak RSS comes from GNU `time` (`/usr/bin/time -f %M`) wrapped around the engine, not
 //! from this process's own `wait4`: Linux carries a process's high-water RSS across `exec`, and
@@ -81,15 +81,17 @@ pub fn run(engine: &mut Command) -> Usage {
         -1
     };
     std::mem::forget(child);
+    // The last line (`time` says "Command exited with non-zero status" before it).
+    let rss_mb = std::fs::read_to_string(&rss_file)
+        .ok()
+        .and_then(|t| t.lines().last().and_then(|l| l.trim().parse::<f64>().ok()))
+        .unwrap_or(f64::NAN)
+        / 1024.0;
+    let _ = std::fs::remove_file(&rss_file);
     Usage {
         wall,
         cpu: secs(ru.ru_utime) + secs(ru.ru_stime),
-        // The last line (`time` says "Command exited with non-zero status" before it).
-        rss_mb: std::fs::read_to_string(&rss_file)
-            .ok()
-            .and_then(|t| t.lines().last().and_then(|l| l.trim().parse::<f64>().ok()))
-            .unwrap_or(f64::NAN)
-            / 1024.0,
+        rss_mb,
         code,
         stdout: String::from_utf8_lossy(&out_t.join().unwrap()).into_owned(),
         stderr: String::from_utf8_lossy(&err_t.join().unwrap()).into_owned(),

@@ -315,8 +315,6 @@ impl Chroot {
         let Prober::Running(p) = &mut *state else {
             return Ok(None);
         };
-        self.counters.execs.fetch_add(1, Ordering::Relaxed);
-        self.counters.probed.fetch_add(1, Ordering::Relaxed);
         let answer = match timeout {
             Some(t) => tokio::time::timeout(t, p.probe(probes))
                 .await
@@ -324,11 +322,13 @@ impl Chroot {
             None => Ok(p.probe(probes).await),
         };
         match answer {
-            Ok(Ok(out)) => Ok(Some(out)),
+            Ok(Ok(out)) => {
+                self.counters.execs.fetch_add(1, Ordering::Relaxed);
+                self.counters.probed.fetch_add(1, Ordering::Relaxed);
+                Ok(Some(out))
+            }
             // It went away: this probe and the next run as scripts.
             Ok(Err(_)) => {
-                self.counters.execs.fetch_sub(1, Ordering::Relaxed);
-                self.counters.probed.fetch_sub(1, Ordering::Relaxed);
                 *state = Prober::Off;
                 Ok(None)
             }

@@ -158,7 +158,8 @@ sub file {
 }
 
 # Answers to queries (src/modules/query.rs), as their shell forms print them: (exit code,
-# stdout), or nothing to run the shell form instead.
+# stdout). prov sends this program with the queries it knows, so every name is answered here
+# (a unit test asks each one); a name that is not still gets an answer, a failed one.
 sub passwd_line {
     my @u = @_;
     return @u ? join(":", $u[0], "x", $u[2], $u[3], $u[6], $u[7], $u[8]) . "\n" : "";
@@ -236,7 +237,7 @@ sub query {
         }
         return (0, $o);
     }
-    return ();
+    return (127, "");
 }
 
 out("\@PROV-PROBER\n");
@@ -245,8 +246,8 @@ while (defined(my $head = line())) {
     my ($kind, $n) = split(/[ \n]/, $head);
     my ($rc, $err) = (0, "");
     if ($kind eq "P") {
-        # Probes: `F i follow content checksum len` + path, `Q i wlen slen` + words + the
-        # query's shell form, then `C len` + the shell script for the command probes.
+        # Probes: `F i follow content checksum len` + path, `Q i len` + the query's words, then
+        # `C len` + the shell script for the command probes.
         my $p = bytes($n);
         last unless defined $p;
         my ($o, $cmds) = ("", "");
@@ -254,11 +255,8 @@ while (defined(my $head = line())) {
             my @h = split / /, $1;
             if ($h[0] eq "F") { $o .= file(@h[1 .. 4], substr($p, 0, $h[5], "")) }
             elsif ($h[0] eq "Q") {
-                my @w = split /\0/, substr($p, 0, $h[2], ""), -1;
-                my $shell = substr($p, 0, $h[3], "");
-                my @a = query(@w);
-                if (@a) { $o .= "\@X $h[1] $a[0] " . length($a[1]) . " 0\n$a[1]\n" }
-                else { $cmds .= $shell }
+                my @a = query(split /\0/, substr($p, 0, $h[2], ""), -1);
+                $o .= "\@X $h[1] $a[0] " . length($a[1]) . " 0\n$a[1]\n";
             }
             elsif ($h[0] eq "C") { $cmds .= substr($p, 0, $h[1], "") }
         }

@@ -14,10 +14,9 @@
 //! stdin) plus one frame of its own, `P LEN\n` and a payload listing the probes:
 //!
 //! - `F i follow content checksum len\n` and `len` bytes of path, for a file probe;
-//! - `Q i wlen slen\n`, `wlen` bytes of the query's words (NUL-separated,
-//!   [`Query::words`](crate::modules::query::Query::words)) and `slen` bytes of the script that
-//!   answers it in a shell, for a [`Probe::Query`] (the prober runs that script for queries it
-//!   does not know, or cannot answer faithfully);
+//! - `Q i len\n` and `len` bytes of the query's words (NUL-separated,
+//!   [`Query::words`](crate::modules::query::Query::words)), for a [`Probe::Query`] (the
+//!   program answers every query prov has; a unit test asks each);
 //! - `C len\n` and the shell script that answers the command probes
 //!   ([`script::probe_script_for`]).
 //!
@@ -170,17 +169,13 @@ pub fn frame(probes: &[Probe]) -> Vec<u8> {
             }
             Probe::Query(q) => {
                 let words = q.words().join("\0");
-                let shell = script::probe_script_for(probes, |j, _| j == i);
-                payload.extend_from_slice(
-                    format!("Q {i} {} {}\n", words.len(), shell.len()).as_bytes(),
-                );
+                payload.extend_from_slice(format!("Q {i} {}\n", words.len()).as_bytes());
                 payload.extend_from_slice(words.as_bytes());
-                payload.extend_from_slice(shell.as_bytes());
             }
             Probe::Command(_) => {}
         }
     }
-    let commands = script::probe_script_for(probes, |_, p| matches!(p, Probe::Command(_)));
+    let commands = script::probe_script_for(probes, |p| matches!(p, Probe::Command(_)));
     if !commands.is_empty() {
         payload.extend_from_slice(format!("C {}\n", commands.len()).as_bytes());
         payload.extend_from_slice(commands.as_bytes());
@@ -387,19 +382,18 @@ mod tests {
         std::fs::remove_dir_all(&d).unwrap();
     }
 
-    /// A query the prober does not know is answered by its shell form.
+    /// A query the prober does not know fails (exit code 127), rather than answering nothing.
     #[test]
-    fn unknown_queries_fall_back_to_the_shell() {
+    fn unknown_queries_fail() {
         let probes = vec![Probe::Query(crate::modules::query::Query::Lines(
             "/proc/sys/kernel/ostype".into(),
         ))];
         let mut f = frame(&probes);
-        // Rename the query on the wire: the prober must run the shell form it was sent.
         let at = f.windows(5).position(|w| w == b"lines").unwrap();
         f[at..at + 5].copy_from_slice(b"lined");
         let out = prober(&[f]);
         assert!(
-            String::from_utf8_lossy(&out).contains("@X 0 0 6 0\nLinux\n"),
+            String::from_utf8_lossy(&out).contains("@X 0 127 0 0\n\n"),
             "{}",
             String::from_utf8_lossy(&out)
         );

@@ -28,18 +28,14 @@ const STAT_FORMAT: &str = "%F|%a|%u|%g|%U|%G|%s|%Y|%X|%d|%i";
 /// `$PROV_TMP` when the transport provides one (the SSH session's directory), else to a
 /// `mktemp -d` of the script's own.
 pub fn probe_script(probes: &[Probe]) -> String {
-    probe_script_for(probes, |_, _| true)
+    probe_script_for(probes, |_| true)
 }
 
-/// The part of [`probe_script`] that answers the probes `keep` selects (by index and probe),
+/// The part of [`probe_script`] that answers the probes `keep` selects,
 /// printing their records under their indexes among all the probes: what a resident prober
 /// leaves to a shell. Empty when it selects none.
-pub fn probe_script_for(probes: &[Probe], keep: impl Fn(usize, &Probe) -> bool) -> String {
-    let kept: Vec<(usize, &Probe)> = probes
-        .iter()
-        .enumerate()
-        .filter(|(i, p)| keep(*i, p))
-        .collect();
+pub fn probe_script_for(probes: &[Probe], keep: impl Fn(&Probe) -> bool) -> String {
+    let kept: Vec<(usize, &Probe)> = probes.iter().enumerate().filter(|(_, p)| keep(p)).collect();
     if kept.is_empty() {
         return String::new();
     }
