@@ -12,6 +12,7 @@ use std::cmp::Ordering;
 
 use minijinja::Value;
 
+use super::query::{Policy, Query};
 use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
 use crate::error::{Error, Result};
 use crate::shlex::quote;
@@ -290,13 +291,14 @@ impl AptPlan {
     /// What dpkg says of the packages, and apt's candidates (`apt-cache policy`, after a
     /// `@@policy` line) only when something is to be installed or upgraded: apt-cache builds
     /// its caches in memory (probes must not write), which is the dearest part of a probe.
-    fn packages_probe(&self) -> String {
-        let mut s = format!(
-            "q=$(dpkg-query -W -f='${{Package}}\\t${{Version}}\\t${{db:Status-Abbrev}}\\t${{Status}}\\n' {} 2>/dev/null)\nprintf '%s\\n' \"$q\"\n",
-            self.names()
-        );
+    /// What dpkg has of the packages, and apt's candidates when that is not enough.
+    fn packages_probe(&self) -> Query {
+        let names = self.pkgs.iter().map(|p| p.name.clone()).collect();
         if self.state == "absent" {
-            return s;
+            return Query::Packages {
+                names,
+                policy: None,
+            };
         }
         // Without a candidate to compare, apt must be asked: `latest`, or a version pattern.
         let always = self.state == "latest"
@@ -305,29 +307,18 @@ impl AptPlan {
                     .as_deref()
                     .is_some_and(|v| v.contains(['*', '?', '[']))
             });
-        let wanted: Vec<String> = self
+        let wanted = self
             .pkgs
             .iter()
             .map(|p| match &p.version {
-                Some(v) => quote(&format!("{}={v}", p.name)),
-                None => quote(&p.name),
+                Some(v) => format!("{}={v}", p.name),
+                None => p.name.clone(),
             })
             .collect();
-        s.push_str(&format!(
-            "need={}\nfor w in {}; do\n f=0\n while IFS='\t' read -r n v a _r; do\n  [ \"${{n%%:*}}\" = \"${{w%%=*}}\" ] || continue\n  case \"$a\" in ?i*) ;; *) continue ;; esac\n  case \"$w\" in *=*) [ \"$v\" = \"${{w#*=}}\" ] && f=1 ;; *) f=1 ;; esac\n done <<EOF\n$q\nEOF\n [ \"$f\" = 1 ] || need=1\ndone\nif [ \"$need\" = 1 ]; then\n echo '@@policy'\n apt-cache -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= policy {} 2>/dev/null\nfi\ntrue",
-            if always { 1 } else { 0 },
-            wanted.join(" "),
-            self.names()
-        ));
-        s
-    }
-
-    fn names(&self) -> String {
-        self.pkgs
-            .iter()
-            .map(|p| quote(&p.name))
-            .collect::<Vec<_>>()
-            .join(" ")
+        Query::Packages {
+            names,
+            policy: Some(Policy { always, wanted }),
+        }
     }
 
     /// A shell snippet running an apt command, retrying while another process holds the lock.
@@ -369,9 +360,9 @@ impl Planner for AptPlan {
     fn probes(&self) -> Vec<Probe> {
         // The lists' age (the last successful update, else the lists directory) and whether
         // a source is newer than that.
-        let mut p = vec![Probe::Query(super::query::Query::AptListsAge)];
+        let mut p = vec![Probe::Query(Query::AptListsAge)];
         if !self.pkgs.is_empty() {
-            p.push(Probe::Command(self.packages_probe()));
+            p.push(Probe::Query(self.packages_probe()));
         }
         if let Some(u) = &self.upgrade {
             let verb = if matches!(u.as_str(), "dist" | "full") {
@@ -680,9 +671,10 @@ mod tests {
     fn apt_cache_runs_only_when_something_is_to_be_installed() {
         let run = |pairs: &[(&str, Value)]| {
             let probes = crate::modules::testing::probes_of(&Apt, args("apt", pairs));
-            let Probe::Command(script) = &probes[1] else {
+            let Probe::Query(q) = &probes[1] else {
                 panic!("{probes:?}")
             };
+            let script = q.shell();
             let out = std::process::Command::new("/bin/sh")
                 .arg("-c")
                 .arg(script)

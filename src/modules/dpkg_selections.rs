@@ -1,6 +1,7 @@
 //! `dpkg_selections`: a package's dpkg selection (`hold`, `install`, `deinstall`, `purge`) —
 //! what `apt-mark hold` sets.
 
+use super::query::Query;
 use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
 use crate::error::Result;
 use crate::shlex::quote;
@@ -37,9 +38,7 @@ impl Planner for SelectionPlan {
     fn probes(&self) -> Vec<Probe> {
         // Every selection (`'*'` includes packages that are not installed), not just this
         // package's: the probe is then the same for all items of a loop, run once for all.
-        vec![Probe::Command(
-            "dpkg --get-selections '*' 2>/dev/null; true".into(),
-        )]
+        vec![Probe::Query(Query::Selections)]
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {

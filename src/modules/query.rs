@@ -7,6 +7,7 @@
 //! They exist because, with nothing to change, a fleet run's cost on the hosts is the
 //! processes its probes start: `getent`, `id`, `stat`, `date`, `cat` and the shell around them.
 
+use crate::facts::Subsets;
 use crate::shlex::quote;
 
 /// A read-only question with a shell answer and a native one.
@@ -30,6 +31,39 @@ pub enum Query {
     /// `uid=`, `gid=`, `home=`, `path=` lines, `dir=MODE|UID|GID` of its directory and
     /// `file=MODE|UID|GID` when it exists, then `content:` and the file.
     AuthorizedKeys { user: String, path: Option<String> },
+    /// A unit's file state and, on a booted systemd, its running state: `enabled_rc=`,
+    /// `enabled=` (the first line `systemctl is-enabled` printed, stderr included), then
+    /// `booted=yes` and `active=` (`systemctl is-active`), or `booted=no` and
+    /// `active=inactive`.
+    UnitState(String),
+    /// `dpkg-query -W` of these packages: `name TAB version TAB status-abbrev TAB status`
+    /// lines (then an empty line). With `policy`, a line `@@policy` and `apt-cache policy` of
+    /// the packages follow when one of the wanted `name[=version]` is not installed at that
+    /// version, or when `always`.
+    Packages {
+        names: Vec<String>,
+        policy: Option<Policy>,
+    },
+    /// `dpkg --get-selections '*'`: every package dpkg knows a selection for, sorted.
+    Selections,
+    /// The facts script's output ([`crate::facts::script`]).
+    Facts { subsets: Subsets, chroot: bool },
+    /// The hex digest (`ALGOsum`) of a readable regular file; exit code 1 and nothing for
+    /// anything else.
+    Digest { algo: String, path: String },
+}
+
+/// When [`Query::Packages`] also asks apt for the candidates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    /// Ask whatever is installed (`state: latest`, version patterns).
+    pub always: bool,
+    /// `name` or `name=version`, each of which must be installed for apt not to be asked.
+    pub wanted: Vec<String>,
+}
+
+fn quote_all(words: &[String]) -> String {
+    words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
 }
 
 /// The databases [`Query::Getent`] reads.
@@ -75,6 +109,32 @@ impl Query {
                     u = quote(user)
                 )
             }
+            Query::UnitState(name) => {
+                let n = quote(name);
+                format!(
+                    "e=$(systemctl is-enabled {n} 2>&1); echo \"enabled_rc=$?\"; echo \"enabled=${{e%%\n*}}\"\nif [ -d /run/systemd/system ]; then echo booted=yes; a=$(systemctl is-active {n} 2>/dev/null); echo \"active=${{a%%\n*}}\"\nelse echo booted=no; echo active=inactive; fi"
+                )
+            }
+            Query::Packages { names, policy } => {
+                let names = quote_all(names);
+                let mut s = format!(
+                    "q=$(dpkg-query -W -f='${{Package}}\\t${{Version}}\\t${{db:Status-Abbrev}}\\t${{Status}}\\n' {names} 2>/dev/null)\nprintf '%s\\n' \"$q\"\n"
+                );
+                if let Some(p) = policy {
+                    s.push_str(&format!(
+                        "need={}\nfor w in {}; do\n f=0\n while IFS='\t' read -r n v a _r; do\n  [ \"${{n%%:*}}\" = \"${{w%%=*}}\" ] || continue\n  case \"$a\" in ?i*) ;; *) continue ;; esac\n  case \"$w\" in *=*) [ \"$v\" = \"${{w#*=}}\" ] && f=1 ;; *) f=1 ;; esac\n done <<EOF\n$q\nEOF\n [ \"$f\" = 1 ] || need=1\ndone\nif [ \"$need\" = 1 ]; then\n echo '@@policy'\n apt-cache -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= policy {names} 2>/dev/null\nfi\ntrue",
+                        u8::from(p.always),
+                        quote_all(&p.wanted),
+                    ));
+                }
+                s
+            }
+            Query::Selections => "dpkg --get-selections '*' 2>/dev/null; true".into(),
+            Query::Facts { subsets, chroot } => crate::facts::script(subsets, *chroot),
+            Query::Digest { algo, path } => {
+                let p = quote(path);
+                format!("[ -f {p} ] && [ -r {p} ] && {algo}sum < {p} | cut -d' ' -f1")
+            }
         }
     }
 
@@ -95,6 +155,29 @@ impl Query {
                 w.extend(path.iter().cloned());
                 w
             }
+            Query::UnitState(n) => vec!["unit".into(), n.clone()],
+            Query::Packages { names, policy } => {
+                // `packages`, the names, then `-` (no policy) or `+ ALWAYS` and the wanted.
+                let mut w = vec!["packages".to_string()];
+                w.extend(names.iter().cloned());
+                match policy {
+                    None => w.push("-".into()),
+                    Some(p) => {
+                        w.push("+".into());
+                        w.push(u8::from(p.always).to_string());
+                        w.extend(p.wanted.iter().cloned());
+                    }
+                }
+                w
+            }
+            Query::Selections => vec!["selections".into()],
+            Query::Facts { subsets, chroot } => vec![
+                "facts".into(),
+                u8::from(subsets.network).to_string(),
+                u8::from(subsets.hardware).to_string(),
+                u8::from(*chroot).to_string(),
+            ],
+            Query::Digest { algo, path } => vec!["digest".into(), algo.clone(), path.clone()],
         };
         for x in &mut w {
             x.retain(|c| c != '\0');

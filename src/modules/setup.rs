@@ -1,11 +1,13 @@
-//! `setup`: gather facts (also what `gather_facts` runs). One probe runs the facts script;
-//! the facts land in `ansible_facts` and as `ansible_<name>` variables.
+//! `setup`: gather facts (also what `gather_facts` runs). One probe asks for them (the facts
+//! script, or the prober's native answer); the facts land in `ansible_facts` and as
+//! `ansible_<name>` variables.
 
 use minijinja::Value;
 
+use super::query::Query;
 use super::{Args, Module, ModuleEnv, Observed, Plan, Planner, Probe};
 use crate::error::{Error, Result};
-use crate::facts::{Subsets, parse, script};
+use crate::facts::{Subsets, parse};
 use crate::inventory::pattern::glob_match;
 
 pub struct Setup;
@@ -24,20 +26,23 @@ impl Module for Setup {
         let subsets = Subsets::parse(&a.list(&["gather_subset"])?)
             .map_err(|m| Error::runtime(format!("setup: {m}")))?;
         Ok(Box::new(SetupPlan {
-            script: script(&subsets, env.chroot_connection),
+            facts: Query::Facts {
+                subsets,
+                chroot: env.chroot_connection,
+            },
             filter: a.list(&["filter"])?,
         }))
     }
 }
 
 struct SetupPlan {
-    script: String,
+    facts: Query,
     filter: Vec<String>,
 }
 
 impl Planner for SetupPlan {
     fn probes(&self) -> Vec<Probe> {
-        vec![Probe::Command(self.script.clone())]
+        vec![Probe::Query(self.facts.clone())]
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {

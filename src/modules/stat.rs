@@ -3,9 +3,9 @@
 use minijinja::Value;
 
 use super::mode::octal;
+use super::query::Query;
 use super::{Args, FileKind, Module, ModuleEnv, Observed, Plan, Planner, Probe};
 use crate::error::{Error, Result};
-use crate::shlex::quote;
 
 pub struct Stat;
 
@@ -66,11 +66,10 @@ impl Planner for StatPlan {
             Probe::stat(&self.path)
         }];
         if self.checksum {
-            let path = quote(&self.path);
-            p.push(Probe::Command(format!(
-                "[ -f {path} ] && [ -r {path} ] && {}sum < {path} | cut -d' ' -f1",
-                self.algo
-            )));
+            p.push(Probe::Query(Query::Digest {
+                algo: self.algo.clone(),
+                path: self.path.clone(),
+            }));
         }
         p
     }

@@ -7,9 +7,9 @@
 //! instead of silently "succeeding" (systemctl prints "Running in chroot, ignoring command"
 //! and exits 0).
 
+use super::query::Query;
 use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
 use crate::error::{Error, Result};
-use crate::shlex::quote;
 
 pub struct Systemd;
 pub struct Service;
@@ -144,14 +144,9 @@ impl Planner for UnitPlan {
     fn probes(&self) -> Vec<Probe> {
         match &self.name {
             None => Vec::new(),
-            Some(n) => {
-                let n = quote(n);
-                // `is-enabled` reads the unit files (as `systemctl enable` writes them); the
-                // running state is only asked of a running systemd.
-                vec![Probe::Command(format!(
-                    "e=$(systemctl is-enabled {n} 2>&1); echo \"enabled_rc=$?\"; echo \"enabled=${{e%%\n*}}\"\nif [ -d /run/systemd/system ]; then echo booted=yes; a=$(systemctl is-active {n} 2>/dev/null); echo \"active=${{a%%\n*}}\"\nelse echo booted=no; echo active=inactive; fi"
-                ))]
-            }
+            // `is-enabled` reads the unit files (as `systemctl enable` writes them); the
+            // running state is only asked of a running systemd.
+            Some(n) => vec![Probe::Query(Query::UnitState(n.clone()))],
         }
     }
 

@@ -188,15 +188,22 @@ pub fn frame(probes: &[Probe]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::{Answer, FileProbe};
+    use crate::modules::query::{Policy, Query};
+    use crate::modules::{Answer, CmdOutput, FileProbe};
     use std::io::Write;
 
     /// The prober run by the local perl in a scratch directory: frames in, everything it
     /// printed out.
     fn prober(frames: &[Vec<u8>]) -> Vec<u8> {
+        prober_with_path(frames, &std::env::var("PATH").unwrap_or_default())
+    }
+
+    /// The prober with this PATH (an empty directory: no program to fall back to).
+    fn prober_with_path(frames: &[Vec<u8>], path: &str) -> Vec<u8> {
         let t = tempdir("t");
-        let mut child = std::process::Command::new("perl")
+        let mut child = std::process::Command::new("/usr/bin/perl")
             .env("TMPDIR", &t)
+            .env("PATH", path)
             .arg("-e")
             .arg(PROGRAM)
             .arg("N0NCE")
@@ -257,7 +264,26 @@ mod tests {
     /// Run the probes through the prober, and through the probe script in a shell; both
     /// parsed.
     fn both_ways(probes: &[Probe]) -> (crate::modules::Observed, crate::modules::Observed) {
-        let out = prober(&[frame(probes)]);
+        let theirs = by_shell(probes);
+        (
+            natively(probes, &std::env::var("PATH").unwrap_or_default()),
+            theirs,
+        )
+    }
+
+    /// The probes' answers from the probe script run by the shell.
+    fn by_shell(probes: &[Probe]) -> crate::modules::Observed {
+        let shell = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(script::probe_script(probes))
+            .output()
+            .unwrap();
+        script::parse_probe_output(probes, &shell.stdout).unwrap()
+    }
+
+    /// The probes' answers from the prober, run with this PATH.
+    fn natively(probes: &[Probe], path: &str) -> crate::modules::Observed {
+        let out = prober_with_path(&[frame(probes)], path);
         let body = out
             .strip_prefix(b"@PROV-PROBER\n")
             .and_then(|t| {
@@ -267,21 +293,239 @@ mod tests {
                     .map(|k| &t[..k])
             })
             .unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&out)));
-        let mine = script::parse_probe_output(probes, body).unwrap();
-        let shell = std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(script::probe_script(probes))
+        script::parse_probe_output(probes, body).unwrap()
+    }
+
+    /// Queries answered by the prober, by the shell, and by the prober with no program on
+    /// its PATH (only what it answers itself): for the queries `native` picks, all three
+    /// agree; for the others, the first two.
+    fn three_ways(queries: &[Query], native: impl Fn(&Query, &CmdOutput) -> bool) -> usize {
+        let probes: Vec<Probe> = queries.iter().cloned().map(Probe::Query).collect();
+        let (mine, theirs) = both_ways(&probes);
+        let empty = tempdir("empty-path");
+        let alone = natively(&probes, &empty.display().to_string());
+        let mut own = 0;
+        for (i, q) in queries.iter().enumerate() {
+            let (a, b) = (mine.cmd(i).unwrap(), theirs.cmd(i).unwrap());
+            assert_eq!(a, b, "{q:?}");
+            if native(q, b) {
+                assert_eq!(alone.cmd(i).unwrap(), b, "{q:?} needed a program");
+                own += 1;
+            }
+        }
+        std::fs::remove_dir_all(&empty).unwrap();
+        own
+    }
+
+    /// `systemctl is-enabled` is answered natively for enabled units, and as systemctl
+    /// answers for every unit of this machine (enabled, disabled, static, aliases, templates,
+    /// missing ones).
+    #[test]
+    fn unit_states_are_answered_as_systemctl_answers_them() {
+        if !std::path::Path::new("/usr/bin/systemctl").exists() {
+            eprintln!("no systemctl here: nothing to compare");
+            return;
+        }
+        let mut names: Vec<String> = ["/lib/systemd/system", "/etc/systemd/system"]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.ends_with(".d") && !n.ends_with(".wants") && n.contains('.'))
+            .collect();
+        names.sort();
+        names.dedup();
+        // Without a suffix, a service; and names nothing has.
+        let bare: Vec<String> = names
+            .iter()
+            .filter_map(|n| n.strip_suffix(".service").map(str::to_string))
+            .collect();
+        names.extend(bare);
+        names.extend([
+            "no-such-unit".into(),
+            "no-such.timer".into(),
+            "getty@tty1".into(),
+        ]);
+        let queries: Vec<Query> = names.into_iter().map(Query::UnitState).collect();
+        // In chunks: a shell command line has a limit.
+        let own: usize = queries
+            .chunks(40)
+            .map(|c| {
+                three_ways(c, |q, out| {
+                    let Query::UnitState(n) = q else { return false };
+                    !n.contains('@') && out.stdout.contains("\nenabled=enabled\n")
+                })
+            })
+            .sum();
+        // This machine has enabled units (systemd's own timers at least), or nothing was
+        // shown.
+        let enabled = std::fs::read_dir("/etc/systemd/system")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".wants"));
+        assert!(own > 0 || !enabled, "no unit was answered natively");
+    }
+
+    /// The packages query answers `dpkg-query` natively for installed packages (every one of
+    /// this machine's), and asks apt exactly when the shell form does.
+    #[test]
+    fn packages_are_answered_as_dpkg_query_answers_them() {
+        let status = std::fs::read_to_string("/var/lib/dpkg/status").unwrap();
+        let mut names: Vec<String> = status
+            .lines()
+            .filter_map(|l| l.strip_prefix("Package: ").map(str::to_string))
+            .collect();
+        names.sort();
+        names.dedup();
+        assert!(names.iter().any(|n| n == "dpkg"));
+        let version = |n: &str| {
+            let p = status
+                .split("\n\n")
+                .find(|p| p.starts_with(&format!("Package: {n}\n")))?;
+            p.lines()
+                .find_map(|l| l.strip_prefix("Version: ").map(str::to_string))
+        };
+        let dpkg_version = version("dpkg").unwrap();
+        let plain = |names: Vec<String>| Query::Packages {
+            names,
+            policy: None,
+        };
+        let mut queries: Vec<Query> = names.chunks(50).map(|c| plain(c.to_vec())).collect();
+        let policy = |names: &[&str], always: bool, wanted: &[String]| Query::Packages {
+            names: names.iter().map(|s| s.to_string()).collect(),
+            policy: Some(Policy {
+                always,
+                wanted: wanted.to_vec(),
+            }),
+        };
+        queries.extend([
+            // Unsorted, repeated: dpkg sorts and shows each once.
+            plain(vec!["dpkg".into(), "bash".into(), "dpkg".into()]),
+            policy(&["dpkg", "bash"], false, &["dpkg".into(), "bash".into()]),
+            policy(&["dpkg"], false, &[format!("dpkg={dpkg_version}")]),
+            // These ask apt.
+            policy(&["dpkg"], false, &["dpkg=0.0-not-this".into()]),
+            policy(&["dpkg"], true, &["dpkg".into()]),
+            policy(
+                &["dpkg", "no-such-package-prov"],
+                false,
+                &["dpkg".into(), "no-such-package-prov".into()],
+            ),
+            plain(vec!["no-such-package-prov".into()]),
+            plain(vec!["dpkg:amd64".into(), "bas*".into()]),
+        ]);
+        let own = three_ways(&queries, |q, _| match q {
+            Query::Packages { names, policy } => {
+                names
+                    .iter()
+                    .all(|n| version(n).is_some() && !n.contains([':', '*']))
+                    && policy.as_ref().is_none_or(|p| {
+                        !p.always && p.wanted.iter().all(|w| !w.contains("not-this"))
+                    })
+            }
+            _ => false,
+        });
+        assert!(own >= names.len() / 50, "{own}");
+    }
+
+    /// The facts, natively and by the facts script, for every subset and both kinds of
+    /// target: the same lines (the free memory and the uptime aside, which move).
+    #[test]
+    fn facts_are_answered_as_the_facts_script_answers_them() {
+        use crate::facts::Subsets;
+        let mut queries = Vec::new();
+        for network in [true, false] {
+            for hardware in [true, false] {
+                for chroot in [true, false] {
+                    queries.push(Query::Facts {
+                        subsets: Subsets { network, hardware },
+                        chroot,
+                    });
+                }
+            }
+        }
+        let probes: Vec<Probe> = queries.iter().cloned().map(Probe::Query).collect();
+        let (mine, theirs) = both_ways(&probes);
+        let steady = |o: &CmdOutput| -> String {
+            o.stdout
+                .lines()
+                .filter(|l| !l.starts_with("memfree_kb=") && !l.starts_with("uptime="))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        };
+        for (i, q) in queries.iter().enumerate() {
+            let (a, b) = (mine.cmd(i).unwrap(), theirs.cmd(i).unwrap());
+            assert_eq!((a.rc, &a.stderr), (b.rc, &b.stderr), "{q:?}");
+            assert_eq!(steady(a), steady(b), "{q:?}");
+        }
+        // And they are this machine's.
+        let all = &mine.cmd(0).unwrap().stdout;
+        let uname = std::process::Command::new("uname")
+            .arg("-m")
             .output()
             .unwrap();
-        let theirs = script::parse_probe_output(probes, &shell.stdout).unwrap();
-        (mine, theirs)
+        let arch = String::from_utf8(uname.stdout).unwrap();
+        assert!(
+            all.contains(&format!("\nuname_m={}\n", arch.trim())),
+            "{all}"
+        );
+        assert!(all.contains("\nuser_uid=0\n") || !all.contains("\nuser_id=root\n"));
+        for k in ["osr_ID=", "vcpus=", "interfaces=", "elf=", "memtotal_kb="] {
+            assert!(all.contains(&format!("\n{k}")), "{k} in {all}");
+        }
+        // The prober says the same as a cold shell, with the volatile lines as they are.
+        let facts = crate::facts::parse(all);
+        assert!(facts.contains_key("architecture"), "{facts:?}");
+    }
+
+    /// `dpkg --get-selections '*'` natively, on this machine's dpkg database.
+    #[test]
+    fn selections_are_answered_as_dpkg_answers_them() {
+        let own = three_ways(&[Query::Selections], |_, _| true);
+        assert_eq!(own, 1);
+    }
+
+    /// Digests: SHA-1 natively for files up to 1 KiB, the `*sum` programs otherwise, nothing for
+    /// what is not a readable regular file.
+    #[test]
+    fn digests_are_answered_as_the_sum_programs_answer_them() {
+        let d = tempdir("digests");
+        let mut queries = Vec::new();
+        for n in [
+            0usize, 1, 3, 55, 56, 57, 63, 64, 65, 119, 120, 1000, 1024, 1025, 200_000,
+        ] {
+            let f = d.join(format!("f{n}"));
+            let bytes: Vec<u8> = (0..n).map(|i| (i * 7 + n) as u8).collect();
+            std::fs::write(&f, bytes).unwrap();
+            for algo in ["sha1", "sha256", "md5"] {
+                queries.push(Query::Digest {
+                    algo: algo.into(),
+                    path: f.display().to_string(),
+                });
+            }
+        }
+        std::os::unix::fs::symlink(d.join("f64"), d.join("link")).unwrap();
+        for p in ["link", "missing", "."] {
+            queries.push(Query::Digest {
+                algo: "sha1".into(),
+                path: d.join(p).display().to_string(),
+            });
+        }
+        let own = three_ways(&queries, |q, _| match q {
+            Query::Digest { algo, path } => {
+                algo == "sha1" && std::fs::metadata(path).map_or(true, |m| m.len() <= 1024)
+            }
+            _ => false,
+        });
+        assert!(own >= 14, "{own}");
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     /// Every query answered natively gives what its shell form prints, on this machine's own
     /// users, groups, files and apt lists.
     #[test]
     fn queries_are_answered_as_their_shell_forms_answer_them() {
-        use crate::modules::query::{Db, Query};
+        use crate::modules::query::Db;
         let d = tempdir("queries");
         let path = |n: &str| d.join(n).display().to_string();
         std::fs::write(d.join("value"), "1\n").unwrap();
