@@ -344,16 +344,17 @@ fn main() {
     let client = Client::new();
     let mut samples = Vec::new();
     let started = std::time::Instant::now();
-    // Host counts, then the chroot (None); engines alternate from run to run, so that no
-    // engine always runs on a warmer machine.
+    // Run by run: every host count, then the chroot (None), so that each target size sees
+    // the machine in the same state (a shared VM drifts over an hour); engines alternate from
+    // run to run, so that no engine always runs on a warmer machine.
     let targets: Vec<Option<usize>> = o
         .hosts
         .iter()
         .map(|&n| Some(n))
         .chain(o.chroot.then_some(None))
         .collect();
-    for target in targets {
-        for run in 0..o.runs {
+    for run in 0..o.runs {
+        for &target in &targets {
             let mut order = o.engines.clone();
             let k = run % order.len().max(1);
             order.rotate_left(k);

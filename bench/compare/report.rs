@@ -109,7 +109,7 @@ pub fn markdown(
     );
     let _ = writeln!(
         out,
-        "- Method: for every host count, {runs} run(s) per engine, engines alternating, each series on fresh hosts: first apply, second apply (nothing to change), `--check --diff` after 4 drifted items per host. Every run is checked by reading each host's root (tests/common/worker.rs); a run that leaves a wrong state, or changes anything in check mode, counts as wrong and has no time. At 50 hosts, one run of every engine but prov. Times: median (min-max) of the correct runs. Controller CPU and peak RSS come from wait4 (the engine and every process it waited for; the largest process's peak RSS); target CPU is the CPU time of the hosts' sshd and everything it ran; sessions and connections are counted by the hosts' sshd (LogLevel VERBOSE).\n"
+        "- Method: {runs} run(s) per engine; each run goes through every host count and then the chroot (so that both ends of the growth comparison see the machine in the same state), engines alternating; each series on fresh hosts: first apply, second apply (nothing to change), `--check --diff` after 4 drifted items per host. Every run is checked by reading each host's root (tests/common/worker.rs); a run that leaves a wrong state, or changes anything in check mode, counts as wrong and has no time. At 50 hosts, one run of every engine but prov. Times: median (min-max) of the correct runs. Controller CPU comes from wait4 (the engine and every process it waited for), peak RSS from GNU time around the engine (the largest process's); target CPU is the CPU time of the hosts' sshd and everything it ran; sessions and connections are counted by the hosts' sshd (LogLevel VERBOSE).\n"
     );
 
     // Goals.
