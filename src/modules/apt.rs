@@ -291,7 +291,6 @@ impl AptPlan {
     /// What dpkg says of the packages, and apt's candidates (`apt-cache policy`, after a
     /// `@@policy` line) only when something is to be installed or upgraded: apt-cache builds
     /// its caches in memory (probes must not write), which is the dearest part of a probe.
-    /// What dpkg has of the packages, and apt's candidates when that is not enough.
     fn packages_probe(&self) -> Query {
         let names = self.pkgs.iter().map(|p| p.name.clone()).collect();
         if self.state == "absent" {

@@ -1,11 +1,15 @@
 //! Named questions about the host ([`Probe::Query`](super::Probe::Query)): each has a shell
 //! form, run like a command probe (its stdout, stderr and exit code are the answer), and the
 //! resident prober on SSH hosts and chroots with perl (`src/transport/prober.pl`) answers the
-//! same question with the same output without starting a process. A unit test
-//! (`transport::prober`) runs both forms on this machine and compares them.
+//! same question with the same output, from files where it can and by running the one program
+//! that knows where it cannot (a unit's state other than enabled, a dpkg database with a
+//! pending journal or several architectures of a package, a large file's digest). Unit tests
+//! (`transport::prober`) run both forms on this machine and compare them, and run the prober
+//! again with an empty PATH to show which answers needed no program.
 //!
 //! They exist because, with nothing to change, a fleet run's cost on the hosts is the
-//! processes its probes start: `getent`, `id`, `stat`, `date`, `cat` and the shell around them.
+//! processes its probes start: `getent`, `id`, `stat`, `date`, `cat`, `dpkg-query`,
+//! `systemctl`, the facts script's programs and the shell around them.
 
 use crate::facts::Subsets;
 use crate::shlex::quote;

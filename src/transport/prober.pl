@@ -415,6 +415,7 @@ sub dpkg_selections {
         my $st = dpkg_file("status");
         my (%seen, @rows, $native, $f);
         # One pass over the fields this needs (dpkg writes Package first in a paragraph).
+        pos($$st) = undef;
         while ($$st =~ /^(Package|Status|Architecture|Multi-Arch): ([^\n]*)/mg) {
             if ($1 eq "Package") {
                 @rows = (), last if $seen{$2}++;
