@@ -311,7 +311,7 @@ sub first_line { my $v = shift; $v =~ s/\n.*//s; return $v }
 # `systemctl is-enabled`, for the one answer it can be sure of without systemctl: "enabled",
 # for a plain unit file (not masked, an alias, linked, generated or transient: those are
 # symlinks, empty files or other directories) with a symlink of its name in one of
-# /etc/systemd/system's .wants, .requires or .upholds directories, which systemd's
+# /etc/systemd/system's .wants or .requires directories, which systemd's
 # unit_file_lookup_state reports as enabled. Anything else is systemctl's to say.
 my @unit_path = qw(/etc/systemd/system.control /run/systemd/system.control
     /run/systemd/transient /run/systemd/generator.early /etc/systemd/system
@@ -333,7 +333,7 @@ sub unit_enabled {
         last unless $unit_home{$d} && ($s[2] & 0170000) == 0100000 && $s[7] > 0;
         my $c = "/etc/systemd/system";
         opendir(my $h, $c) or return 0;
-        my @w = grep { /\.(wants|requires|upholds)\z/ } readdir $h;
+        my @w = grep { /\.(wants|requires)\z/ } readdir $h;
         closedir $h;
         for (@w) {
             my @t = lstat("$c/$_");
@@ -424,7 +424,10 @@ sub dpkg_selections {
                 $f->{$1} = $2;
             }
         }
+        # The native architecture is dpkg's own, unless foreign ones are configured (a
+        # crossgrade can leave them apart): then dpkg says.
         for (@rows) { $native = $_->{Architecture} if $_->{Package} eq "dpkg" }
+        undef $native if -e "/var/lib/dpkg/arch";
         if (@rows && defined $native) {
             my $o = "";
             for my $f (sort { $a->{Package} cmp $b->{Package} } @rows) {
@@ -597,7 +600,8 @@ sub query {
         my ($algo, $p) = @a;
         return (1, "") unless -f $p && -r _;
         my $s = -s _;
-        if ($algo eq "sha1" && $s <= 1024) {
+        # (The arithmetic needs 64-bit integers.)
+        if ($algo eq "sha1" && $s <= 1024 && ~0 > 0xffffffff) {
             my $d = slurp($p);
             return (0, sha1($d) . "\n") if defined $d;
         }

@@ -510,7 +510,7 @@ mod tests {
     /// `dpkg --get-selections '*'` natively, on this machine's dpkg database.
     #[test]
     fn selections_are_answered_as_dpkg_answers_them() {
-        // Natively unless a package has several architectures.
+        // Natively unless a package has several architectures or foreign ones are configured.
         let status = std::fs::read_to_string("/var/lib/dpkg/status").unwrap();
         let mut names: Vec<&str> = status
             .lines()
@@ -519,8 +519,9 @@ mod tests {
         let all = names.len();
         names.sort();
         names.dedup();
-        let own = three_ways(&[Query::Selections], |_, _| names.len() == all);
-        assert_eq!(own, usize::from(names.len() == all));
+        let native = names.len() == all && !std::path::Path::new("/var/lib/dpkg/arch").exists();
+        let own = three_ways(&[Query::Selections], |_, _| native);
+        assert_eq!(own, usize::from(native));
     }
 
     /// Digests: SHA-1 natively for files up to 1 KiB, the `*sum` programs otherwise, nothing for
