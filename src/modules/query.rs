@@ -66,10 +66,6 @@ pub struct Policy {
     pub wanted: Vec<String>,
 }
 
-fn quote_all(words: &[String]) -> String {
-    words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
-}
-
 /// The databases [`Query::Getent`] reads.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Db {
@@ -120,7 +116,7 @@ impl Query {
                 )
             }
             Query::Packages { names, policy } => {
-                let names = quote_all(names);
+                let names = crate::shlex::join(names);
                 let mut s = format!(
                     "q=$(dpkg-query -W -f='${{Package}}\\t${{Version}}\\t${{db:Status-Abbrev}}\\t${{Status}}\\n' {names} 2>/dev/null)\nprintf '%s\\n' \"$q\"\n"
                 );
@@ -128,7 +124,7 @@ impl Query {
                     s.push_str(&format!(
                         "need={}\nfor w in {}; do\n f=0\n while IFS='\t' read -r n v a _r; do\n  [ \"${{n%%:*}}\" = \"${{w%%=*}}\" ] || continue\n  case \"$a\" in ?i*) ;; *) continue ;; esac\n  case \"$w\" in *=*) [ \"$v\" = \"${{w#*=}}\" ] && f=1 ;; *) f=1 ;; esac\n done <<EOF\n$q\nEOF\n [ \"$f\" = 1 ] || need=1\ndone\nif [ \"$need\" = 1 ]; then\n echo '@@policy'\n apt-cache -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= policy {names} 2>/dev/null\nfi\ntrue",
                         u8::from(p.always),
-                        quote_all(&p.wanted),
+                        crate::shlex::join(&p.wanted),
                     ));
                 }
                 s

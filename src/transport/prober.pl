@@ -141,18 +141,8 @@ sub file {
     }
     if ($checksum && (!$content || $n > $limit)) {
         # `sha256sum < file`, as the shell prints it ("<hex>  -").
-        my $pid = open(my $h, "-|");
-        if (defined $pid && $pid == 0) {
-            $SIG{PIPE} = "DEFAULT";
-            open(STDIN, "<", $p) or exit 1;
-            exec { "sha256sum" } "sha256sum";
-            exit 127;
-        }
-        if (defined $pid) {
-            my $sum = <$h>;
-            close $h;
-            $o .= "\@S $i $sum" if defined $sum;
-        }
+        my (undef, $sum) = capture_in($p, 0, "sha256sum");
+        $o .= "\@S $i $sum" if length $sum;
     }
     return $o;
 }
@@ -196,9 +186,7 @@ sub facts {
     my $o = "";
     # `IFS= read -r v < FILE`: the first line, nothing when unreadable.
     my $r1 = sub {
-        my $d = slurp($_[1]);
-        $d = "" unless defined $d;
-        $d =~ s/\n.*//s;
+        my $d = first_line(slurp($_[1]) // "");
         $o .= "$_[0]=$d\n";
         return $d;
     };
@@ -290,10 +278,7 @@ sub facts {
                 else { my @w = split " ", $l; $o .= "addr=$w[1] $w[3]\n" if @w >= 4 }
             }
             for (@i) {
-                my $m = slurp("/sys/class/net/$_/address");
-                $m = "" unless defined $m;
-                $m =~ s/\n.*//s;
-                $o .= "mac=$_ $m\n";
+                $o .= "mac=$_ " . first_line(slurp("/sys/class/net/$_/address") // "") . "\n";
             }
         } else {
             for (split /\n/, (slurp("/proc/net/route") // "")) {
@@ -378,29 +363,30 @@ my %eflag = (ok => " ", reinstreq => "R");
 my %state = ("not-installed" => "n", "config-files" => "c", "half-installed" => "H",
     unpacked => "U", "half-configured" => "F", "triggers-awaited" => "W",
     "triggers-pending" => "t", installed => "i");
-# `dpkg-query -W -f='${Package}\t${Version}\t${db:Status-Abbrev}\t${Status}\n' NAMES`:
-# answered from the status file when every name is a plain package name dpkg has exactly one
-# instance of (the output is then sorted by name, as dpkg sorts it); else dpkg-query's.
+# The `dpkg-query -W -f='${Package}\t${Version}\t${db:Status-Abbrev}\t${Status}\n'` line of
+# package $n from the status file; undef when only dpkg can say (not a plain package name, not
+# exactly one instance, another architecture in the available file, a status not known here).
+sub dpkg_line {
+    my ($st, $av, $n) = @_;
+    return undef unless $n =~ /\A[a-z0-9][a-z0-9+.-]+\z/;
+    my @p = dpkg_paragraphs($st, $n);
+    return undef unless @p == 1;
+    my %f = %{ $p[0] };
+    my ($w, $e, $s) = split / /, $f{Status} // "";
+    my $arch = $f{Architecture} // "";
+    return undef if grep { ($_->{Architecture} // "") ne $arch } dpkg_paragraphs($av, $n);
+    return undef unless defined $s && exists $want{$w} && exists $eflag{$e} && exists $state{$s};
+    return "$n\t" . ($f{Version} // "") . "\t$want{$w}$state{$s}$eflag{$e}\t$w $e $s\n";
+}
+# `dpkg-query -W` of NAMES in that format: from the status file when every name has a line
+# there (sorted by name, as dpkg sorts, each once); else dpkg-query's.
 sub dpkg_query {
     my @names = @_;
-    my %line;
-    if (dpkg_settled()) {
+    if (@names && dpkg_settled()) {
         my ($st, $av) = (dpkg_file("status"), dpkg_file("available"));
-        for my $n (@names) {
-            %line = (), last unless $n =~ /\A[a-z0-9][a-z0-9+.-]+\z/;
-            next if exists $line{$n};
-            my @p = dpkg_paragraphs($st, $n);
-            %line = (), last unless @p == 1;
-            my ($w, $e, $s) = split / /, (defined $p[0]{Status} ? $p[0]{Status} : "");
-            my $arch = defined $p[0]{Architecture} ? $p[0]{Architecture} : "";
-            # The available file may hold another instance (another architecture).
-            %line = (), last
-                if grep { (defined $_->{Architecture} ? $_->{Architecture} : "") ne $arch } dpkg_paragraphs($av, $n);
-            %line = (), last unless defined $s && exists $want{$w} && exists $eflag{$e} && exists $state{$s};
-            my $v = defined $p[0]{Version} ? $p[0]{Version} : "";
-            $line{$n} = "$n\t$v\t$want{$w}$state{$s}$eflag{$e}\t$w $e $s\n";
-        }
-        return join("", map { $line{$_} } sort keys %line) if %line;
+        my %line;
+        for (@names) { $line{$_} = dpkg_line($st, $av, $_) unless exists $line{$_} }
+        return join("", map { $line{$_} } sort keys %line) unless grep { !defined } values %line;
     }
     my (undef, $o) = capture(0, "dpkg-query", "-W",
         '-f=${Package}\t${Version}\t${db:Status-Abbrev}\t${Status}\n', @names);
@@ -605,18 +591,8 @@ sub query {
             my $d = slurp($p);
             return (0, sha1($d) . "\n") if defined $d;
         }
-        open(my $in, "<", $p) or return (1, "");
-        my $pid = open(my $h, "-|");
-        return (127, "") unless defined $pid;
-        if ($pid == 0) {
-            $SIG{PIPE} = "DEFAULT";
-            open(STDIN, "<&", $in) or exit 127;
-            exec { "${algo}sum" } "${algo}sum";
-            exit 127;
-        }
-        my $sum = <$h>;
-        close $h;
-        return (0, defined $sum ? (split / /, $sum)[0] . "\n" : "");
+        my (undef, $sum) = capture_in($p, 0, "${algo}sum");
+        return (0, length $sum ? (split / /, $sum)[0] . "\n" : "");
     }
     return (127, "");
 }
