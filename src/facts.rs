@@ -88,10 +88,17 @@ impl Subsets {
 pub fn script(subsets: &Subsets, chroot: bool) -> String {
     // Shell builtins wherever they do (`read` of /proc and /etc files, globs): this runs on
     // every host of every play, and each process costs a fork and an exec there.
-    let mut s = String::from(
+    // A chroot connection is a chroot by definition: no guessing from /proc/1/root (unreadable
+    // in containers) or the root's inode (2 for a mounted image, which looks like a real root).
+    let mut s = String::from(if chroot {
+        "prov_chroot=1\n"
+    } else {
+        "prov_chroot=\n"
+    });
+    s.push_str(
         r#"export LC_ALL=C
 r1() { v=; IFS= read -r v < "$2" 2>/dev/null; echo "$1=$v"; }
-if [ -n "$debian_chroot" ]; then echo is_chroot=1
+if [ -n "$debian_chroot" ] || [ "$prov_chroot" = 1 ]; then echo is_chroot=1
 elif [ -e /proc/1/root/. ]; then [ / -ef /proc/1/root/. ] && echo is_chroot=0 || echo is_chroot=1
 else [ "$(stat -c %i / 2>/dev/null)" = 2 ] && echo is_chroot=0 || echo is_chroot=1; fi
 if [ -r /proc/sys/kernel/arch ]; then r1 uname_m /proc/sys/kernel/arch; else echo "uname_m=$(uname -m)"; fi
@@ -554,5 +561,26 @@ mod tests {
             }
         );
         assert!(Subsets::parse(&["bogus".into()]).is_err());
+    }
+
+    /// A chroot connection says so without guessing: run here, on a machine that is no
+    /// chroot, the script with `chroot` set still answers is_chroot=1 (a mounted image's root
+    /// has inode 2 and /proc/1/root may be unreadable, so a guess can say 0).
+    #[test]
+    fn a_chroot_connection_is_a_chroot_by_definition() {
+        let subsets = Subsets {
+            network: false,
+            hardware: false,
+        };
+        let run = |chroot: bool| {
+            let out = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(script(&subsets, chroot))
+                .env_remove("debian_chroot")
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        assert!(run(true).starts_with("is_chroot=1\n"), "{}", run(true));
     }
 }

@@ -294,20 +294,47 @@ async fn apply(args: ApplyArgs, check_cmd: bool) -> Result<i32> {
     }
     validate_chroot(&opts, &inv, &playbook)?;
     let cancel = Arc::new(Cancel::default());
-    let c2 = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\n[prov] interrupted: stopping after cleanup (Ctrl-C again to force)");
-            c2.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
-        }
-    });
+    watch_signals(cancel.clone())?;
     let reporter = Reporter::new(args.format, args.verbose, opts.diff);
     let engine = Engine::new(opts, inv, reporter, cancel);
     let outcome = engine.run(&playbook).await?;
     Ok(outcome.exit_code())
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP all stop the run the same way: no new work starts, the write in
+/// progress finishes or is abandoned whole, chroot preparation is undone, the recap is printed
+/// and prov exits with 128 + the signal. A second signal exits at once.
+fn watch_signals(cancel: Arc<Cancel>) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let watch = |kind: SignalKind| {
+        signal(kind).map_err(|e| Error::runtime(format!("cannot watch signals: {e}")))
+    };
+    let mut int = watch(SignalKind::interrupt())?;
+    let mut term = watch(SignalKind::terminate())?;
+    let mut hup = watch(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        let mut first = true;
+        loop {
+            let number = tokio::select! {
+                Some(()) = int.recv() => libc::SIGINT,
+                Some(()) = term.recv() => libc::SIGTERM,
+                Some(()) = hup.recv() => libc::SIGHUP,
+                else => return,
+            };
+            if !first {
+                std::process::exit(128 + number);
+            }
+            first = false;
+            let what = match number {
+                libc::SIGTERM => "terminated (SIGTERM)",
+                libc::SIGHUP => "hung up (SIGHUP)",
+                _ => "interrupted",
+            };
+            eprintln!("\n[prov] {what}: stopping after cleanup (a second signal forces)");
+            cancel.cancel_by(number);
+        }
+    });
+    Ok(())
 }
 
 fn inventory_cmd(args: InventoryArgs) -> Result<i32> {

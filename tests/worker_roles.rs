@@ -520,3 +520,86 @@ fn a_dry_run_of_a_fresh_root_goes_all_the_way() {
         "every predicted change was made"
     );
 }
+
+/// The seed's image build: the root is an ext4 image mounted at a directory, so `/` inside is a
+/// filesystem root (inode 2) and `/proc/1/root` may be unreadable (as in this sandbox). A
+/// `--chroot` target is a chroot by definition: `ansible_is_chroot` is true, the roles take
+/// their offline branches, and what a role runs without a `when:` still never reaches the
+/// build machine (guarded commands, dropped capabilities, read-only /proc/sys).
+#[test]
+fn a_mounted_image_root_is_a_chroot_and_the_build_machine_is_never_touched() {
+    let server = RepoServer::start();
+    let root = Root::ext4_image();
+    prepare(&root);
+    common::ssh::install_standins(&root);
+    let run = worker(&server, &root).json().run();
+    run.ok();
+    assert_eq!(common::ssh::standin_calls(&root), Vec::<String>::new());
+    assert!(
+        !run.stdout.contains("prov: refused"),
+        "the roles skip their live steps themselves"
+    );
+
+    // Live-only actions without a `when:`: each is refused, none reaches a stand-in.
+    let p = Project::new().file(
+        "live.yml",
+        r#"
+- hosts: all
+  tasks:
+    - assert: {that: [ansible_is_chroot, "ansible_facts.is_chroot"]}
+    - {name: modprobe, command: modprobe br_netfilter}
+    - {name: sysctl, shell: sysctl --system && sysctl -w net.ipv4.ip_forward=1}
+    - {name: swap, command: swapoff -a}
+    - {name: services, shell: systemctl restart ssh; service ssh reload}
+    - {name: netplan, command: netplan apply}
+    - {name: mount, command: mount /dev/vdb1 /mnt}
+    - {name: enable now, command: systemctl enable --now ssh}
+    - name: no capabilities for modules, reboot, clock or network
+      shell: grep CapBnd /proc/self/status
+      register: caps
+    - name: /proc/sys is read-only
+      shell: v=$(cat /proc/sys/kernel/printk_ratelimit); echo "$v" > /proc/sys/kernel/printk_ratelimit
+      register: procsys
+      failed_when: "'Read-only file system' not in procsys.stderr"
+    - name: the modules skip their live parts
+      modprobe: {name: overlay, state: present}
+"#,
+    );
+    let run = Prov::apply(&p, "live.yml").chroot(&root).json().run();
+    run.ok();
+    assert_eq!(common::ssh::standin_calls(&root), Vec::<String>::new());
+    for task in ["modprobe", "sysctl", "swap", "services", "netplan", "mount"] {
+        let t = run.task("localhost", task);
+        assert!(
+            t["result"]["stderr"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("prov: refused in a chroot"),
+            "{task}: {t}"
+        );
+    }
+    assert!(
+        root.exists("etc/systemd/system/multi-user.target.wants/ssh.service"),
+        "enable --now still enables"
+    );
+    let caps = run.task(
+        "localhost",
+        "no capabilities for modules, reboot, clock or network",
+    );
+    let hex = caps["result"]["stdout"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string();
+    let bits = u64::from_str_radix(&hex, 16).unwrap();
+    for cap in [12, 16, 22, 25] {
+        assert_eq!(bits & (1 << cap), 0, "capability {cap} kept: {hex}");
+    }
+    assert!(
+        root.mounts_inside().is_empty(),
+        "{:?}",
+        root.mounts_inside()
+    );
+}

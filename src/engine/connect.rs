@@ -127,7 +127,8 @@ pub async fn connection(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Arc<dyn Tr
         Kind::Local => Arc::new(Local::new()),
         Kind::Chroot(dir) => {
             let d = dir.clone();
-            let c = tokio::task::spawn_blocking(move || Chroot::open(&d))
+            let check = s.opts.check;
+            let c = tokio::task::spawn_blocking(move || Chroot::open(&d, check))
                 .await
                 .map_err(|e| Error::runtime(format!("chroot preparation panicked: {e}")))??;
             Arc::new(c)

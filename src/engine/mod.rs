@@ -56,17 +56,34 @@ pub struct RunOptions {
     pub host_key_default: Option<crate::transport::ssh::config::HostKeyMode>,
 }
 
-/// Ctrl-C handling: a flag and a wake-up for everything waiting on a host.
+/// Ctrl-C, SIGTERM and SIGHUP handling: a flag, the signal that set it, and a wake-up for
+/// everything waiting on a host.
 #[derive(Default)]
 pub struct Cancel {
     flag: AtomicBool,
+    signal: std::sync::atomic::AtomicI32,
     notify: Notify,
 }
 
 impl Cancel {
+    /// Stop starting new work (Ctrl-C).
     pub fn cancel(&self) {
+        self.cancel_by(libc::SIGINT);
+    }
+    /// Stop starting new work because of `signal`; the exit code is then 128 + signal.
+    pub fn cancel_by(&self, signal: i32) {
+        let _ = self
+            .signal
+            .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
         self.flag.store(true, Ordering::SeqCst);
         self.notify.notify_waiters();
+    }
+    /// The signal that cancelled the run (SIGINT for [`Cancel::cancel`]).
+    pub fn signal(&self) -> Option<i32> {
+        match self.signal.load(Ordering::SeqCst) {
+            0 => None,
+            s => Some(s),
+        }
     }
     pub fn is_cancelled(&self) -> bool {
         self.flag.load(Ordering::SeqCst)
@@ -88,6 +105,8 @@ pub struct Outcome {
     pub any_failed: bool,
     pub any_unreachable: bool,
     pub interrupted: bool,
+    /// The signal that interrupted the run (SIGINT, SIGTERM, SIGHUP).
+    pub signal: Option<i32>,
     pub stats: Vec<(String, Stats)>,
     pub round_trips: Vec<(String, RoundTrips)>,
 }
@@ -96,7 +115,7 @@ impl Outcome {
     /// ansible-playbook's exit codes: 2 a host failed (wins), 4 unreachable, 0 ok.
     pub fn exit_code(&self) -> i32 {
         if self.interrupted {
-            130
+            128 + self.signal.unwrap_or(libc::SIGINT)
         } else if self.any_failed {
             2
         } else if self.any_unreachable {
@@ -270,6 +289,7 @@ impl Engine {
         s.close_all().await;
         let mut outcome = Outcome {
             interrupted: s.cancel.is_cancelled(),
+            signal: s.cancel.signal(),
             ..Default::default()
         };
         for h in &s.hosts {

@@ -483,15 +483,24 @@ async fn target(
     Ok((connect::connection(s, pc, h).await?, None))
 }
 
+/// Run a script; an interrupt (Ctrl-C, SIGTERM, SIGHUP) abandons it unless `whole` is set.
+/// File writes run whole: the write script renames its temp file into place only after checking
+/// it got every byte, and removes it otherwise, so an interrupt never leaves half a file or a
+/// temp file, and waiting for it takes no longer than the write itself.
 async fn exec_cancellable(
     s: &Shared,
     conn: &Arc<dyn Transport>,
     exec: Exec,
+    whole: bool,
 ) -> Result<crate::transport::ExecOutput> {
     let become_ = exec.become_.is_some();
-    let out = tokio::select! {
-        r = conn.exec(exec) => r,
-        _ = s.cancel.cancelled() => Err(Error::new(ErrorKind::Interrupted, "interrupted")),
+    let out = if whole {
+        conn.exec(exec).await
+    } else {
+        tokio::select! {
+            r = conn.exec(exec) => r,
+            _ = s.cancel.cancelled() => Err(Error::new(ErrorKind::Interrupted, "interrupted")),
+        }
     }?;
     if become_
         && out.rc != 0
@@ -550,10 +559,14 @@ fn prepare_module(
     let args = Args::new(module.name(), &rendered, &s.omit)?;
     let diff = t.d.diff.unwrap_or(s.opts.diff);
     let kind = connect::kind(s, pc, h)?;
-    let is_chroot = match ctx.get("ansible_is_chroot")? {
-        Some(v) if v.kind() == ValueKind::Bool => v.is_true(),
-        _ => matches!(kind, connect::Kind::Chroot(_)),
-    };
+    // A chroot connection is a chroot by definition, whatever the facts guessed: its live-only
+    // actions (modules, sysctl, services, swap) would reach the build machine's kernel.
+    let chroot_connection = matches!(kind, connect::Kind::Chroot(_)) && t.d.delegate_to.is_none();
+    let is_chroot = chroot_connection
+        || match ctx.get("ansible_is_chroot")? {
+            Some(v) if v.kind() == ValueKind::Bool => v.is_true(),
+            _ => matches!(kind, connect::Kind::Chroot(_)),
+        };
     let env = ModuleEnv {
         vars: ctx.clone(),
         check_mode: check,
@@ -561,7 +574,7 @@ fn prepare_module(
         role_path: t.role.as_ref().map(|r| super::absolute(&r.path)),
         playbook_dir: super::absolute(&pc.play.dir),
         is_chroot,
-        chroot_connection: matches!(kind, connect::Kind::Chroot(_)) && t.d.delegate_to.is_none(),
+        chroot_connection,
         environment: environment(t, ctx)?,
         verbosity: s.opts.verbosity,
         http: s.http.clone(),
@@ -615,6 +628,7 @@ async fn read_state(
             timeout: run_as.timeout,
             probes: Some(probes.to_vec()),
         },
+        false,
     )
     .await?;
     let obs = script::parse_probe_output(probes, &out.stdout).map_err(|e| {
@@ -738,6 +752,7 @@ async fn run_steps(
                 timeout: run_as.timeout,
                 probes: None,
             },
+            matches!(step, Step::Write(_)),
         )
         .await?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

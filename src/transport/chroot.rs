@@ -5,9 +5,20 @@
 //! fresh tmpfs (so nothing of the build host's `/run` leaks in; `/run/sshd` and `/run/lock`
 //! exist for `sshd -t` and package scripts), a dangling `resolv.conf` stub link gets a target
 //! inside that tmpfs, and a `usr/sbin/policy-rc.d` answering 101 keeps package scripts from
-//! starting daemons. [`Transport::close`] undoes all of it. When prov runs with `--chroot` it
-//! first moves into a private mount namespace ([`private_mount_namespace`]), so the kernel
-//! drops the mounts even if prov is killed.
+//! starting daemons. What is already mounted there (as `arch-chroot` or a user preparing `/mnt`
+//! by hand leave it) is used as it is and left mounted. [`Transport::close`] undoes the rest.
+//! When prov runs with `--chroot` it first moves into a private mount namespace
+//! ([`private_mount_namespace`]), so the kernel drops the mounts even if prov is killed.
+//!
+//! A chroot shares the build machine's kernel, so everything that acts on a live system is
+//! refused here, whatever a role's `when:` says ([`guard`]): scripts run without the
+//! capabilities to load kernel modules, reboot, set the clock or configure the network,
+//! `/proc/sys` is read-only, and commands that would start services, apply sysctl settings,
+//! switch swap, apply netplan or mount devices find prov's refusing stand-ins first on `PATH`.
+//!
+//! prov's policy-rc.d carries a marker: one left behind by a killed run is removed by the next,
+//! and a policy-rc.d of the user's own, set aside for the run, is put back exactly. A dry run
+//! (`--check`) writes nothing into the root at all: it mounts what is missing and nothing else.
 //!
 //! Scripts run as `/bin/sh` with chroot(2) into the directory and a clean environment. When the
 //! root has perl, root's probes go to one [`prober`](super::prober) started in it on first use
@@ -21,23 +32,47 @@ use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
 
+use super::guard;
 use super::prober::Piped;
 use super::{Counters, Exec, ExecOutput, Transport, run_process, wrap_become};
 use crate::error::{Error, Result};
 
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-const POLICY_RC_D: &str =
-    "#!/bin/sh\n# Written by prov for the duration of a chroot run: no daemons start.\nexit 101\n";
+/// The refusing stand-ins ([`guard`]), first on every script's `PATH`; inside the run's tmpfs.
+const GUARD_DIR: &str = "run/prov/guard";
+/// The line by which prov knows its own policy-rc.d (also one left by a killed run).
+const POLICY_MARK: &str = "# prov-policy-rc.d";
+const POLICY_RC_D: &str = "#!/bin/sh\n# prov-policy-rc.d: written by prov for the duration of a chroot run, so that no\n# daemons start. A copy left behind by an interrupted run is removed by the next run.\nexit 101\n";
+/// Where a user's own policy-rc.d waits while prov's is in place.
+const POLICY_SAVED: &str = "usr/sbin/policy-rc.d.prov-saved";
+
+/// Capabilities no process in the root keeps: loading kernel modules, rebooting, setting the
+/// clock and configuring the network all act on the build machine (capability(7) numbers).
+const DROPPED_CAPS: [(libc::c_ulong, &str); 4] = [
+    (12, "CAP_NET_ADMIN"),
+    (16, "CAP_SYS_MODULE"),
+    (22, "CAP_SYS_BOOT"),
+    (25, "CAP_SYS_TIME"),
+];
 
 /// What opening the chroot changed, to undo on close.
 #[derive(Debug, Default)]
 struct Prepared {
     mounts: Vec<PathBuf>,
+    /// prov's policy-rc.d is in place (remove it on close).
     policy_rc_d: Option<PathBuf>,
+    /// The user's own policy-rc.d was set aside (put it back on close).
+    policy_saved: bool,
+    /// The guard directory, when it is not inside a tmpfs prov mounted.
+    guard: Option<PathBuf>,
 }
 
 pub struct Chroot {
     root: PathBuf,
+    /// A dry run: nothing is written into the root.
+    check: bool,
+    /// PATH for scripts: the guard first when it could be made.
+    path: String,
     counters: Counters,
     prepared: Mutex<Option<Prepared>>,
     prober: tokio::sync::Mutex<Prober>,
@@ -87,6 +122,43 @@ fn run(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// The mount points of this mount namespace (`/proc/self/mountinfo`, octal escapes undone).
+fn mount_points() -> Vec<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape_mountinfo(p)))
+        .collect()
+}
+
+/// `\040` (space), `\011`, `\012`, `\134` in mountinfo paths.
+fn unescape_mountinfo(p: &str) -> String {
+    let b = p.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A policy-rc.d prov wrote (this run's, or one an interrupted run left behind).
+fn is_provs_policy(p: &Path) -> bool {
+    std::fs::read(p).is_ok_and(|c| {
+        let c = String::from_utf8_lossy(&c);
+        c.contains(POLICY_MARK) || c.contains("# Written by prov for the duration of a chroot run")
+    })
+}
+
 /// Resolve a symlink target the way it resolves inside `root`.
 fn in_root(root: &Path, link_dir: &Path, target: &Path) -> PathBuf {
     let joined = if target.is_absolute() {
@@ -108,8 +180,9 @@ fn in_root(root: &Path, link_dir: &Path, target: &Path) -> PathBuf {
 }
 
 impl Chroot {
-    /// Prepare `root` and return the transport.
-    pub fn open(root: &Path) -> Result<Chroot> {
+    /// Prepare `root` and return the transport. `check`: a dry run, which must not change a
+    /// byte, a time stamp or a directory entry of the root.
+    pub fn open(root: &Path, check: bool) -> Result<Chroot> {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             return Err(Error::usage("--chroot needs root privileges"));
@@ -123,8 +196,10 @@ impl Chroot {
                 root.display()
             )));
         }
-        let chroot = Chroot {
+        let mut chroot = Chroot {
             root: root.clone(),
+            check,
+            path: PATH.to_string(),
             counters: Counters::default(),
             prepared: Mutex::new(None),
             prober: tokio::sync::Mutex::new(
@@ -137,10 +212,14 @@ impl Chroot {
         };
         let mut prep = Prepared::default();
         let result = chroot.prepare(&mut prep);
+        let guarded = result.is_ok() && chroot.root.join(GUARD_DIR).is_dir();
         *chroot.prepared.lock().unwrap() = Some(prep);
         if let Err(e) = result {
             chroot.undo();
             return Err(e);
+        }
+        if guarded {
+            chroot.path = format!("/{GUARD_DIR}:{PATH}");
         }
         Ok(chroot)
     }
@@ -148,63 +227,67 @@ impl Chroot {
     fn prepare(&self, prep: &mut Prepared) -> Result<()> {
         let r = &self.root;
         let target = |p: &str| r.join(p);
-        let mount = |prep: &mut Prepared, args: &[&str], at: PathBuf| -> Result<()> {
+        let mounted = mount_points();
+        // Mount what is missing; what is already mounted stays as it is, and stays after.
+        let mount = |prep: &mut Prepared, args: &[&str], at: PathBuf| -> Result<bool> {
+            if !at.is_dir() || mounted.contains(&at) {
+                return Ok(false);
+            }
             let at_s = at.display().to_string();
             let mut full: Vec<&str> = args.to_vec();
             full.push(&at_s);
             run(&full)?;
             prep.mounts.push(at);
-            Ok(())
+            Ok(true)
         };
-        if target("proc").is_dir() {
-            mount(
-                prep,
-                &["mount", "-t", "proc", "-o", "nosuid,nodev,noexec", "proc"],
-                target("proc"),
-            )?;
+        mount(
+            prep,
+            &["mount", "-t", "proc", "-o", "nosuid,nodev,noexec", "proc"],
+            target("proc"),
+        )?;
+        // Kernel settings of the build machine are not the image's: /proc/sys read-only.
+        let sys_ctl = target("proc/sys");
+        if sys_ctl.is_dir() {
+            let s = sys_ctl.display().to_string();
+            run(&["mount", "--bind", &s, &s])?;
+            prep.mounts.push(sys_ctl);
+            run(&["mount", "-o", "remount,bind,ro", &s])?;
         }
-        if target("sys").is_dir() {
-            mount(
-                prep,
-                &[
-                    "mount",
-                    "-t",
-                    "sysfs",
-                    "-o",
-                    "ro,nosuid,nodev,noexec",
-                    "sysfs",
-                ],
-                target("sys"),
-            )?;
-        }
-        if target("dev").is_dir() {
-            mount(prep, &["mount", "--rbind", "/dev"], target("dev"))?;
+        mount(
+            prep,
+            &[
+                "mount",
+                "-t",
+                "sysfs",
+                "-o",
+                "ro,nosuid,nodev,noexec",
+                "sysfs",
+            ],
+            target("sys"),
+        )?;
+        if mount(prep, &["mount", "--rbind", "/dev"], target("dev"))? {
             run(&[
                 "mount",
                 "--make-rslave",
                 &target("dev").display().to_string(),
             ])?;
         }
-        if target("run").is_dir() {
-            mount(
-                prep,
-                &[
-                    "mount",
-                    "-t",
-                    "tmpfs",
-                    "-o",
-                    "mode=0755,nosuid,nodev",
-                    "tmpfs",
-                ],
-                target("run"),
-            )?;
-            std::fs::create_dir_all(target("run/sshd"))
-                .map_err(|e| Error::io(&target("run/sshd"), e))?;
-            std::fs::create_dir_all(target("run/lock"))
-                .map_err(|e| Error::io(&target("run/lock"), e))?;
-            // Scratch space for probe scripts ($PROV_TMP), gone with the tmpfs.
-            std::fs::create_dir_all(target("run/prov"))
-                .map_err(|e| Error::io(&target("run/prov"), e))?;
+        let own_run = mount(
+            prep,
+            &[
+                "mount",
+                "-t",
+                "tmpfs",
+                "-o",
+                "mode=0755,nosuid,nodev",
+                "tmpfs",
+            ],
+            target("run"),
+        )?;
+        if own_run {
+            for dir in ["run/sshd", "run/lock"] {
+                std::fs::create_dir_all(target(dir)).map_err(|e| Error::io(&target(dir), e))?;
+            }
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(
                 target("run/lock"),
@@ -212,14 +295,56 @@ impl Chroot {
             );
             self.fix_resolv_conf()?;
         }
-        let policy = target("usr/sbin/policy-rc.d");
-        if target("usr/sbin").is_dir() && std::fs::symlink_metadata(&policy).is_err() {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::write(&policy, POLICY_RC_D).map_err(|e| Error::io(&policy, e))?;
-            std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o755))
-                .map_err(|e| Error::io(&policy, e))?;
-            prep.policy_rc_d = Some(policy);
+        // Scratch space for probe scripts ($PROV_TMP) and the guard: in prov's own tmpfs, or
+        // in a /run that was already mounted (a tmpfs too, never the image; removed again).
+        if own_run || mounted.contains(&target("run")) {
+            let guard = target(GUARD_DIR);
+            if !own_run && !guard.exists() {
+                prep.guard = Some(target("run/prov"));
+            }
+            guard::install(&guard)?;
         }
+        if !self.check {
+            self.policy_rc_d(prep)?;
+        }
+        Ok(())
+    }
+
+    /// Put prov's policy-rc.d in place: a stale one of prov's (a killed run) is replaced, a
+    /// user's own is set aside (and one set aside by a killed run is the user's).
+    fn policy_rc_d(&self, prep: &mut Prepared) -> Result<()> {
+        let sbin = self.root.join("usr/sbin");
+        if !sbin.is_dir() {
+            return Ok(());
+        }
+        let policy = sbin.join("policy-rc.d");
+        let saved = self.root.join(POLICY_SAVED);
+        let present = std::fs::symlink_metadata(&policy).is_ok();
+        if std::fs::symlink_metadata(&saved).is_ok() {
+            // An interrupted run set the user's aside: whatever is at the path now is prov's.
+            prep.policy_saved = true;
+        } else if present && !is_provs_policy(&policy) {
+            std::fs::rename(&policy, &saved).map_err(|e| Error::io(&policy, e))?;
+            prep.policy_saved = true;
+        }
+        // Written beside and renamed into place: never half a file, even if prov is killed.
+        let tmp = sbin.join(".policy-rc.d.prov-new");
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let _ = std::fs::remove_file(&tmp);
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o755)
+                .open(&tmp)
+                .map_err(|e| Error::io(&tmp, e))?;
+            f.write_all(POLICY_RC_D.as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(|e| Error::io(&tmp, e))?;
+        }
+        std::fs::rename(&tmp, &policy).map_err(|e| Error::io(&policy, e))?;
+        prep.policy_rc_d = Some(policy);
         Ok(())
     }
 
@@ -254,7 +379,15 @@ impl Chroot {
             return;
         };
         if let Some(p) = &prep.policy_rc_d {
-            let _ = std::fs::remove_file(p);
+            if prep.policy_saved {
+                // rename(2) replaces prov's with the user's in one step.
+                let _ = std::fs::rename(self.root.join(POLICY_SAVED), p);
+            } else if is_provs_policy(p) {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        if let Some(g) = &prep.guard {
+            let _ = std::fs::remove_dir_all(g);
         }
         for m in prep.mounts.iter().rev() {
             let m = m.display().to_string();
@@ -274,15 +407,20 @@ impl Chroot {
             .map_err(|_| Error::runtime("bad chroot path"))?;
         let mut cmd = tokio::process::Command::new(program);
         cmd.env_clear()
-            .env("PATH", PATH)
+            .env("PATH", &self.path)
             .env("HOME", "/root")
             .env("LANG", "C.UTF-8")
             .env("TERM", "dumb");
-        // SAFETY: chroot(2) and chdir(2) are async-signal-safe; `root` outlives the closure.
+        // SAFETY: chroot(2), chdir(2) and prctl(2) are async-signal-safe; `root` outlives the
+        // closure.
         unsafe {
             cmd.pre_exec(move || {
                 if libc::chroot(root.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
                     return Err(std::io::Error::last_os_error());
+                }
+                // Best effort: without CAP_SETPCAP (some containers) the guard still refuses.
+                for (cap, _) in DROPPED_CAPS {
+                    libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0);
                 }
                 Ok(())
             });
@@ -365,6 +503,10 @@ impl Transport for Chroot {
         // Root's scratch space; scripts run as another user make their own.
         if as_root && self.root.join("run/prov").is_dir() {
             cmd.env("PROV_TMP", "/run/prov");
+        }
+        if self.path != PATH {
+            // The guard's stand-ins find the real programs on this PATH.
+            cmd.env("PROV_REAL_PATH", PATH);
         }
         run_process(cmd, stdin, exec.timeout).await
     }

@@ -12,6 +12,7 @@
 //! directory prepared as a root filesystem, commands run with chroot(2)).
 
 pub mod chroot;
+pub mod guard;
 pub mod local;
 pub mod prober;
 pub mod script;

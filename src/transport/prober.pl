@@ -190,7 +190,7 @@ sub facts {
         $o .= "$_[0]=$d\n";
         return $d;
     };
-    if (defined $ENV{debian_chroot} && length $ENV{debian_chroot}) { $o .= "is_chroot=1\n" }
+    if ($chroot || (defined $ENV{debian_chroot} && length $ENV{debian_chroot})) { $o .= "is_chroot=1\n" }
     elsif (my @p = stat("/proc/1/root/.")) {
         my @r = stat("/");
         $o .= "is_chroot=" . (@r && $r[0] == $p[0] && $r[1] == $p[1] ? 0 : 1) . "\n";

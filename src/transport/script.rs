@@ -6,9 +6,12 @@
 //! `@X i <rc> <n> <m>` followed by a command's stdout and stderr. Content is length-prefixed,
 //! so any bytes survive.
 //!
-//! Each [`Step`] is one script. File writes go to a temp file in the destination directory,
-//! get their owner/mode (copied from the old file unless given), pass `validate`, are synced
-//! and renamed over the destination: a failed validation leaves the file untouched.
+//! Each [`Step`] is one script. File writes go to a temp file in the destination directory
+//! (`.prov_tmp.<pid>.XXXXXX`), are checked to hold exactly the bytes sent (length and
+//! sha256, on the target), get their owner/mode (copied from the old file unless given), pass
+//! `validate`, are synced and renamed over the destination: a failed check or validation, or a
+//! controller that died mid-send, leaves the destination untouched and no temp file behind, and
+//! temp files of writers that died are removed by the next write into that directory.
 
 use crate::error::{Error, Result};
 use crate::modules::{
@@ -323,10 +326,25 @@ fn write_script(w: &WriteFile) -> Result<String> {
     s.push_str(
         "[ -d \"$d\" ] || { echo \"Destination directory $d does not exist\" >&2; exit 1; }\n",
     );
-    s.push_str("t=$(mktemp \"$d/.prov_tmp.XXXXXX\") || exit 1\ntrap 'rm -f \"$t\"' EXIT\n");
+    // Temp files of writers that are gone (a killed run) are removed: the writer's PID is in
+    // the name, and a name whose PID has no /proc entry is stale.
+    s.push_str(
+        "if [ -d /proc/self ]; then for f in \"$d\"/.prov_tmp.*; do\n [ -f \"$f\" ] || continue\n w=${f##*/.prov_tmp.}; w=${w%%.*}\n case $w in ''|*[!0-9]*) continue ;; esac\n [ -d \"/proc/$w\" ] || rm -f -- \"$f\"\ndone; fi\n",
+    );
+    // A terminal's Ctrl-C or hang-up reaches this script too: it finishes the write (prov waits
+    // for it); a TERM aimed at it abandons the write, and the temp file goes with it.
+    s.push_str("trap '' INT HUP\nt=$(mktemp \"$d/.prov_tmp.$$.XXXXXX\") || exit 1\ntrap 'rm -f \"$t\"' EXIT\ntrap 'exit 143' TERM\ntrap 'exit 141' PIPE\n");
     match &w.source {
         Some(src) => s.push_str(&format!("cat -- {} > \"$t\" || exit 1\n", quote(src))),
-        None => s.push_str("cat > \"$t\" || exit 1\n"),
+        None => {
+            // Only exactly the bytes prov sent are ever renamed into place: a controller that
+            // died mid-send leaves a short stdin, which `cat` takes for the end.
+            s.push_str(&format!(
+                "cat > \"$t\" || exit 1\nn=$(wc -c < \"$t\") || exit 1\n[ \"$n\" -eq {len} ] || {{ echo \"prov: incomplete transfer to $p: $n of {len} bytes arrived; the file is unchanged\" >&2; exit 1; }}\nif command -v sha256sum >/dev/null 2>&1; then\n h=$(sha256sum < \"$t\") || exit 1\n [ \"${{h%% *}}\" = {sum} ] || {{ echo \"prov: corrupted transfer to $p (sha256 mismatch); the file is unchanged\" >&2; exit 1; }}\nfi\n",
+                len = w.content.len(),
+                sum = crate::modules::content::sha256_hex(&w.content),
+            ));
+        }
     }
     s.push_str(
         "if [ -e \"$p\" ]; then chmod --reference=\"$p\" \"$t\" && { chown --reference=\"$p\" \"$t\" 2>/dev/null || :; }\nelse m=$(umask); chmod \"$(printf '%o' $((0666 & ~0$m)))\" \"$t\" || exit 1; fi\n",

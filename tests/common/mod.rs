@@ -89,6 +89,35 @@ impl Root {
         Root { path: merged, tmp }
     }
 
+    /// A copy of the cached root on an ext4 filesystem image (`mkfs.ext4 -d`) mounted at a
+    /// directory: the seed's image build, where the root directory is a filesystem root
+    /// (inode 2), which looks like a real machine's `/` to a guess.
+    pub fn ext4_image() -> Root {
+        let tmp = TempDir::new("image");
+        let image = tmp.path.join("root.img");
+        let merged = tmp.path.join("merged");
+        std::fs::create_dir_all(&merged).unwrap();
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(2 << 30)
+            .unwrap();
+        let st = Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-d"])
+            .arg(base_rootfs())
+            .arg(&image)
+            .status()
+            .unwrap();
+        assert!(st.success(), "mkfs.ext4 -d failed");
+        let st = Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(&image)
+            .arg(&merged)
+            .status()
+            .unwrap();
+        assert!(st.success(), "mounting the ext4 image failed");
+        Root { path: merged, tmp }
+    }
+
     pub fn file(&self, rel: &str) -> PathBuf {
         self.path.join(rel.trim_start_matches('/'))
     }
@@ -154,6 +183,36 @@ impl Root {
         let mut map = BTreeMap::new();
         walk(&self.path, &self.path, &mut map);
         Snapshot(map)
+    }
+
+    /// [`Root::snapshot`] plus every path's modification and change time (nanoseconds): a
+    /// byte, a time stamp or a directory entry that changed shows.
+    pub fn snapshot_with_times(&self) -> Snapshot {
+        let mut snap = self.snapshot();
+        for (rel, desc) in snap.0.iter_mut() {
+            if let Ok(m) = std::fs::symlink_metadata(self.path.join(rel)) {
+                desc.push_str(&format!(
+                    " m={}.{:09} c={}.{:09}",
+                    m.mtime(),
+                    m.mtime_nsec(),
+                    m.ctime(),
+                    m.ctime_nsec()
+                ));
+            }
+        }
+        if let Ok(m) = std::fs::symlink_metadata(&self.path) {
+            snap.0.insert(
+                ".".into(),
+                format!(
+                    "m={}.{} c={}.{}",
+                    m.mtime(),
+                    m.mtime_nsec(),
+                    m.ctime(),
+                    m.ctime_nsec()
+                ),
+            );
+        }
+        snap
     }
 }
 
@@ -373,7 +432,17 @@ pub struct Spawned {
 
 impl Spawned {
     pub fn interrupt(&self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        self.signal(libc::SIGINT);
+    }
+
+    pub fn signal(&self, signal: i32) {
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    /// SIGKILL, and wait for it to be gone.
+    pub fn kill(mut self) {
+        self.signal(libc::SIGKILL);
+        let _ = self.child.wait();
     }
 
     pub fn finish(self) -> Run {
