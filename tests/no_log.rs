@@ -75,6 +75,10 @@ const PLAYBOOK: &str = r#"
       debug: {msg: hi}
       when: secret == 'S3CRET-nope'
       no_log: true
+    - name: meta with a broken condition
+      meta: end_host
+      when: S3CRET_undefined
+      no_log: true
     - name: include missing
       include_tasks: "{{ secret }}.yml"
       no_log: true
