@@ -1,7 +1,13 @@
 //! Output: one line per task and host (colour only on a terminal), unified diffs with
 //! `--diff`, a recap per host and the total time; or, with `--format json`, one document with
 //! every play, task and host result (status, changed, diff, duration) printed at the end.
+//!
+//! A `no_log` task's result is censored before either output sees it ([`HostOutcome::censored`]):
+//! only its status, `changed` and `attempts` are left, as Ansible's `clean_copy` does. Its
+//! message, loop item labels and diffs are dropped and its result becomes `{"censored": ...}`;
+//! the registered variable keeps the real result.
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -23,6 +29,16 @@ pub enum Status {
     Failed,
     Unreachable,
 }
+
+/// What Ansible prints in place of a `no_log` task's result.
+pub const CENSORED: &str =
+    "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
+
+/// What Ansible prints in place of a `no_log` task's loop item label.
+pub const CENSORED_ITEM: &str = "(censored due to no_log)";
+
+/// The only skip reason a `no_log` task still shows: a fixed text of prov's, not the task's.
+const CHROOT_SKIP: &str = "skipped (chroot)";
 
 /// One item of a looped task.
 #[derive(Clone, Debug)]
@@ -50,6 +66,7 @@ pub struct HostOutcome {
     pub delegated: Option<String>,
     /// Print the result after the status (debug, failures, -v).
     pub show_result: bool,
+    /// Censor everything but the status when reporting (see [`HostOutcome::censored`]).
     pub no_log: bool,
     /// Scripts run on the host for this task (each one round trip).
     pub round_trips: u64,
@@ -72,6 +89,60 @@ impl HostOutcome {
             round_trips: 0,
         }
     }
+
+    /// What may be shown of a `no_log` task: its status, `changed` and `attempts`, with
+    /// Ansible's censored result. The message (an assert's `msg`, a validator's output, an
+    /// undefined expression), loop item labels and messages, diffs and the result are gone.
+    /// A result that is not `no_log` is returned unchanged.
+    pub fn censored(&self) -> Cow<'_, HostOutcome> {
+        if !self.no_log {
+            return Cow::Borrowed(self);
+        }
+        let mut body = serde_json::Map::new();
+        if let Ok(attempts) = self.result.get_attr("attempts")
+            && !attempts.is_undefined()
+            && !attempts.is_none()
+        {
+            body.insert("attempts".into(), crate::vars::to_json(&attempts));
+        }
+        body.insert("censored".into(), json!(CENSORED));
+        body.insert("changed".into(), json!(self.status == Status::Changed));
+        Cow::Owned(HostOutcome {
+            msg: self.msg.clone().filter(|m| m == CHROOT_SKIP),
+            items: self
+                .items
+                .iter()
+                .map(|i| ItemOutcome {
+                    label: CENSORED_ITEM.into(),
+                    msg: None,
+                    ..i.clone()
+                })
+                .collect(),
+            diffs: Vec::new(),
+            result: crate::vars::from_json(&serde_json::Value::Object(body)),
+            show_result: false,
+            ..self.clone()
+        })
+    }
+}
+
+/// A flat JSON object as Ansible prints it (`{"censored": "...", "changed": false}`).
+fn ansible_json(v: &serde_json::Value) -> String {
+    match v.as_object() {
+        Some(obj) => {
+            let fields: Vec<String> = obj
+                .iter()
+                .map(|(k, v)| format!("{}: {v}", json!(k)))
+                .collect();
+            format!("{{{}}}", fields.join(", "))
+        }
+        None => v.to_string(),
+    }
+}
+
+/// The censored result of one `no_log` loop item.
+fn censored_item(status: Status) -> String {
+    ansible_json(&json!({"censored": CENSORED, "changed": status == Status::Changed}))
 }
 
 /// Above this many hosts in a task, plain results are aggregated per status.
@@ -215,10 +286,10 @@ impl Reporter {
         let mut detailed = Vec::new();
         for r in results {
             let plain = matches!(r.status, Status::Ok | Status::Changed | Status::Skipped)
-                && !r.show_result
+                && (!r.show_result || r.no_log)
                 && !r.ignored
                 && r.delegated.is_none()
-                && (r.diffs.is_empty() || !self.diff);
+                && (r.diffs.is_empty() || !self.diff || r.no_log);
             if !plain {
                 detailed.push(r);
                 continue;
@@ -226,7 +297,11 @@ impl Reporter {
             self.record_json(r);
             let (word, code) = status_word(r.status);
             let reason = match &r.msg {
-                Some(m) if r.status == Status::Skipped && m.contains("chroot") => {
+                Some(m)
+                    if r.status == Status::Skipped
+                        && m.contains("chroot")
+                        && (!r.no_log || m == CHROOT_SKIP) =>
+                {
                     format!(" ({m})")
                 }
                 _ => String::new(),
@@ -253,6 +328,8 @@ impl Reporter {
         if self.format != Format::Text {
             return;
         }
+        let shown = r.censored();
+        let r = &*shown;
         let host = match &r.delegated {
             Some(d) => format!("{} -> {d}", r.host),
             None => r.host.clone(),
@@ -261,7 +338,9 @@ impl Reporter {
         for item in &r.items {
             let (word, code) = status_word(item.status);
             let mut line = format!("{word}: [{host}] => (item={})", item.label);
-            if let Some(m) = &item.msg
+            if r.no_log && matches!(item.status, Status::Failed | Status::Unreachable) {
+                line.push_str(&format!(" => {}", censored_item(item.status)));
+            } else if let Some(m) = &item.msg
                 && matches!(item.status, Status::Failed | Status::Unreachable)
             {
                 line.push_str(&format!(" => {}", json!({"msg": m})));
@@ -272,7 +351,7 @@ impl Reporter {
             }
         }
         for d in &r.diffs {
-            if self.diff && !r.no_log {
+            if self.diff {
                 lines.push(render_diff(d, self.color).trim_end().to_string());
             }
         }
@@ -290,7 +369,10 @@ impl Reporter {
         let show = r.show_result
             || self.verbosity > 0
             || (matches!(r.status, Status::Failed | Status::Unreachable) && r.items.is_empty());
-        if show && !r.no_log {
+        if show && r.no_log {
+            let body = ansible_json(&crate::vars::to_json(&r.result));
+            line.push_str(&format!(" => {body}"));
+        } else if show {
             let mut body = crate::vars::to_json(&r.result);
             if !body.is_object() {
                 body = json!({});
@@ -315,8 +397,6 @@ impl Reporter {
                 body.to_string()
             };
             line.push_str(&format!(" => {text}"));
-        } else if r.no_log && show {
-            line.push_str(" => {\"censored\": \"the output has been hidden due to the fact that 'no_log: true' was specified for this result\"}");
         }
         if r.status == Status::Skipped
             && let Some(m) = &r.msg
@@ -332,6 +412,8 @@ impl Reporter {
     }
 
     fn record_json(&self, r: &HostOutcome) {
+        let shown = r.censored();
+        let r = &*shown;
         let mut doc = self.doc.lock().unwrap();
         let Some(task) = doc
             .plays
@@ -360,9 +442,7 @@ impl Reporter {
         if let Some(m) = &r.msg {
             entry["msg"] = json!(m);
         }
-        if !r.no_log {
-            entry["result"] = crate::vars::to_json(&r.result);
-        }
+        entry["result"] = crate::vars::to_json(&r.result);
         if !r.items.is_empty() {
             entry["items"] = r
                 .items
@@ -520,6 +600,75 @@ mod tests {
         let r = Reporter::with_output(Format::Text, verbosity, false, false, Box::new(buf.clone()));
         r.hosts(&outcomes(n));
         String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// A failed no_log loop whose message, items, diff and result all hold the secret.
+    fn secret_outcome() -> HostOutcome {
+        let mut o = HostOutcome::new("h1", Status::Failed);
+        o.no_log = true;
+        o.msg = Some("bad S3CRET".into());
+        o.diffs = vec![Diff::new("/etc/pw", "old S3CRET\n", "new S3CRET\n")];
+        o.result = Value::from_pairs([
+            ("msg", Value::from("bad S3CRET")),
+            ("attempts", Value::from(2)),
+        ]);
+        o.show_result = true;
+        for (label, status) in [("S3CRET-a", Status::Changed), ("S3CRET-b", Status::Failed)] {
+            o.items.push(ItemOutcome {
+                label: label.into(),
+                status,
+                msg: Some(format!("{label} failed")),
+                ignored: false,
+            });
+        }
+        o
+    }
+
+    fn reported(format: Format, verbosity: u8, outcomes: &[HostOutcome]) -> String {
+        let buf = Buf::default();
+        let r = Reporter::with_output(format, verbosity, true, false, Box::new(buf.clone()));
+        r.play("p");
+        r.task("t", false);
+        r.hosts(outcomes);
+        r.recap(&[], &[], false, false);
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn no_log_leaves_only_the_status_in_every_format() {
+        let o = secret_outcome();
+        for verbosity in [0, 1, 3] {
+            let text = reported(Format::Text, verbosity, std::slice::from_ref(&o));
+            assert!(!text.contains("S3CRET"), "{text}");
+            assert!(text.contains(&format!(
+                "failed: [h1] => (item={CENSORED_ITEM}) => {{\"censored\": \"{CENSORED}\", \"changed\": false}}"
+            )), "{text}");
+            let json = reported(Format::Json, verbosity, std::slice::from_ref(&o));
+            assert!(!json.contains("S3CRET"), "{json}");
+        }
+        // Without items: the task line, with attempts kept as Ansible keeps them.
+        let mut single = secret_outcome();
+        single.items.clear();
+        let text = reported(Format::Text, 0, &[single]);
+        assert!(text.contains(&format!(
+            "fatal: [h1]: FAILED! => {{\"attempts\": 2, \"censored\": \"{CENSORED}\", \"changed\": false}}"
+        )), "{text}");
+        // Many hosts: the aggregated lines hide it too.
+        let many: Vec<HostOutcome> = (0..7).map(|_| secret_outcome()).collect();
+        assert!(!reported(Format::Text, 0, &many).contains("S3CRET"));
+    }
+
+    #[test]
+    fn a_no_log_debug_shows_nothing_without_verbosity() {
+        let mut o = HostOutcome::new("h1", Status::Ok);
+        o.no_log = true;
+        o.show_result = true;
+        o.result = Value::from_pairs([("msg", Value::from("S3CRET"))]);
+        assert!(reported(Format::Text, 0, std::slice::from_ref(&o)).contains("\nok: [h1]\n"));
+        let verbose = reported(Format::Text, 1, &[o]);
+        assert!(verbose.contains(&format!(
+            "ok: [h1] => {{\"censored\": \"{CENSORED}\", \"changed\": false}}"
+        )));
     }
 
     #[test]

@@ -719,6 +719,11 @@ impl Shared {
             for c in &t.d.when {
                 match crate::template::eval_condition(c, &ctx) {
                     Ok(v) => ok &= v,
+                    Err(_) if task::no_log(t, &ctx) => {
+                        let hidden = crate::report::CENSORED;
+                        self.reporter.warn(&format!("{}: {hidden}", t.span));
+                        ok = false;
+                    }
                     Err(e) => {
                         self.reporter.warn(&format!("{}: {e}", t.span));
                         ok = false;

@@ -103,6 +103,14 @@ fn flag(v: &Option<Value>, ctx: &Arc<Context>) -> Result<Option<bool>> {
     v.as_ref().map(|v| eval_condition(v, ctx)).transpose()
 }
 
+/// Whether a task's output is censored. `no_log` may be a template (`"{{ hide }}"`); one that
+/// cannot be evaluated hides rather than shows.
+pub fn no_log(t: &Task, ctx: &Arc<Context>) -> bool {
+    flag(&t.d.no_log, ctx)
+        .unwrap_or(Some(true))
+        .unwrap_or(false)
+}
+
 /// Evaluate a loop to its items.
 fn loop_items(kind: &str, value: &Value, ctx: &Arc<Context>) -> Result<Vec<Value>> {
     let v = render_value(value, ctx)?;
@@ -1234,9 +1242,8 @@ pub async fn run_task_host(
     let trips_before = s.hosts[h].lock().unwrap().round_trips();
     let name = s.host_name(h);
     let ctx = s.context(pc, h, Some(t), extra);
-    let no_log = flag(&t.d.no_log, &ctx).ok().flatten().unwrap_or(false);
     let mut outcome = HostOutcome::new(&name, Status::Ok);
-    outcome.no_log = no_log;
+    outcome.no_log = no_log(t, &ctx);
     let mut runs: Vec<(Option<String>, ItemRun)> = Vec::new();
     match &t.loop_ {
         None => {
@@ -1428,13 +1435,16 @@ pub async fn resolve_include(
     extra: &[Layer],
 ) -> std::result::Result<Vec<Included>, Box<HostOutcome>> {
     let name = s.host_name(h);
+    let ctx = s.context(pc, h, Some(t), extra);
+    let hide = no_log(t, &ctx);
     let fail = |msg: String| {
         let mut host = s.hosts[h].lock().unwrap();
         host.failed = true;
         host.stats.failed += 1;
-        Box::new(super::failed_outcome(&name, msg))
+        let mut out = super::failed_outcome(&name, msg);
+        out.no_log = hide;
+        Box::new(out)
     };
-    let ctx = s.context(pc, h, Some(t), extra);
     let items: Vec<Option<Value>> = match &t.loop_ {
         None => vec![None],
         Some(l) => match loop_items(&l.kind, &l.value, &ctx) {
