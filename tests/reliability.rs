@@ -9,6 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::ssh::{Client, SshHost};
 use common::{Project, Prov, Root, wait_until};
 
 const OURS: &str = "#!/bin/sh\n# prov-policy-rc.d: written by prov for the duration of a chroot run, so that no\n# daemons start. A copy left behind by an interrupted run is removed by the next run.\nexit 101\n";
@@ -229,98 +230,125 @@ fn reset(root: &Root) {
     }
 }
 
-/// SIGKILL and SIGTERM at random points of a write-heavy apply into a chroot: every managed
-/// file is old or new in full at every kill; SIGTERM cleans up by itself (exit 143, no
-/// policy-rc.d, no temp files, no mounts); after SIGKILL the next run removes what was left.
-#[test]
-fn killed_at_any_moment_a_chroot_run_leaves_old_or_new_files_never_half() {
-    let kills: usize = std::env::var("PROV_RELIABILITY_KILLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(24);
-    let root = Root::new();
-    reset(&root);
-    let p = Project::new().file(
+/// The write-heavy playbook: eight files of 1.2-3 MB and a small one.
+fn write_project(become_: bool) -> Project {
+    Project::new().file(
         "write.yml",
         &format!(
             r#"
 - hosts: all
   gather_facts: false
+  become: {become_}
   tasks:
     - name: big files
       copy:
         dest: "/srv/data/f{{{{ item }}}}"
         content: "{{{{ ('new-' ~ item ~ '-') * (150000 + item * 30000) }}}}"
       loop: "{{{{ range({FILES}) | list }}}}"
-    - name: a template too
+    - name: a small one too
       copy: {{dest: /etc/prov-written, content: "done\n"}}
 "#
         ),
-    );
+    )
+}
+
+/// What a series of kills found.
+struct Series {
+    kills: usize,
+    sigkills: usize,
+    sigterms: usize,
+    /// Kills that landed while a temp file existed (a write in progress).
+    mid_write: usize,
+    failures: Vec<String>,
+    whole: Duration,
+}
+
+/// SIGKILL (two of three) and SIGTERM (one of three) at random points of `apply`, which writes
+/// the managed files of `root`; `chroot` adds the chroot's own checks (mounts, policy-rc.d).
+fn kill_series(root: &Root, chroot: bool, apply: &dyn Fn() -> Prov) -> Series {
+    let kills: usize = std::env::var("PROV_RELIABILITY_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
+    reset(root);
     // One whole run, timed, sets the range of kill points.
     let started = Instant::now();
-    Prov::apply(&p, "write.yml").chroot(&root).run().ok();
+    apply().run().ok();
     let whole = started.elapsed();
-    check_files(&root, "after a whole run").unwrap();
+    check_files(root, "after a whole run").unwrap();
     assert_eq!(root.read("srv/data/f3"), new_content(3));
 
     let mut rng = Lcg(0x5eed_2026);
-    let (mut sigkills, mut sigterms, mut mid_write) = (0, 0, 0);
-    let mut failures = Vec::new();
+    let mut series = Series {
+        kills,
+        sigkills: 0,
+        sigterms: 0,
+        mid_write: 0,
+        failures: Vec::new(),
+        whole,
+    };
     for k in 0..kills {
-        reset(&root);
+        reset(root);
         let signal = if k % 3 == 2 {
             libc::SIGTERM
         } else {
             libc::SIGKILL
         };
         let delay = Duration::from_millis(rng.next(whole.as_millis() as u64 + 50));
-        let run = Prov::apply(&p, "write.yml").chroot(&root).spawn();
+        let run = apply().spawn();
         std::thread::sleep(delay);
-        if !temp_files(&root).is_empty() {
-            mid_write += 1;
+        if !temp_files(root).is_empty() {
+            series.mid_write += 1;
         }
         run.signal(signal);
         let out = run.finish();
-        if let Err(e) = check_files(&root, &format!("kill {k} after {delay:?}")) {
-            failures.push(e);
+        if let Err(e) = check_files(root, &format!("kill {k} after {delay:?}")) {
+            series.failures.push(e);
         }
         if signal == libc::SIGTERM {
-            sigterms += 1;
+            series.sigterms += 1;
             // Handled like Ctrl-C: exit 143 once cleaned up (or 0 if it finished first).
             if !matches!(out.code, 143 | 0) {
-                failures.push(format!("SIGTERM {k}: exit {}: {}", out.code, out.stdout));
+                series
+                    .failures
+                    .push(format!("SIGTERM {k}: exit {}: {}", out.code, out.stdout));
             }
-            if root.exists("usr/sbin/policy-rc.d") {
-                failures.push(format!("SIGTERM {k}: policy-rc.d left behind"));
-            }
-            if !root.mounts_inside().is_empty() {
-                failures.push(format!(
-                    "SIGTERM {k}: mounts left: {:?}",
-                    root.mounts_inside()
-                ));
+            if chroot && root.exists("usr/sbin/policy-rc.d") {
+                series
+                    .failures
+                    .push(format!("SIGTERM {k}: policy-rc.d left behind"));
             }
             // The write in progress finished or was abandoned whole.
-            wait_until(10, "orphaned writers to finish", || {
-                temp_files(&root).is_empty()
-            });
+            wait_until(20, "writers to finish", || temp_files(root).is_empty());
         } else {
-            sigkills += 1;
-            if !root.mounts_inside().is_empty() {
-                failures.push(format!(
-                    "SIGKILL {k}: mounts leaked: {:?}",
-                    root.mounts_inside()
-                ));
-            }
+            series.sigkills += 1;
+        }
+        if chroot && !root.mounts_inside().is_empty() {
+            series.failures.push(format!(
+                "kill {k}: mounts leaked: {:?}",
+                root.mounts_inside()
+            ));
+        }
+        // Files are checked again once every writer of the killed run is gone.
+        wait_until(20, "writers to finish", || temp_files(root).is_empty());
+        if let Err(e) = check_files(root, &format!("kill {k} after {delay:?}, settled")) {
+            series.failures.push(e);
         }
     }
     // The next run after all of that: converges, and leaves nothing of prov behind.
-    Prov::apply(&p, "write.yml").chroot(&root).run().ok();
-    check_files(&root, "after the last run").unwrap();
+    apply().run().ok();
+    check_files(root, "after the last run").unwrap();
     assert_eq!(root.read("srv/data/f0"), new_content(0));
-    assert!(!root.exists("usr/sbin/policy-rc.d"));
-    assert_eq!(temp_files(&root), Vec::<String>::new());
-    assert!(root.mounts_inside().is_empty());
+    assert_eq!(temp_files(root), Vec::<String>::new());
+    if chroot {
+        assert!(!root.exists("usr/sbin/policy-rc.d"));
+        assert!(root.mounts_inside().is_empty());
+    }
+    series
+}
+
+/// Append a series' figures to `$PROV_RELIABILITY_REPORT` (docs/reliability.sh).
+fn report(target: &str, s: &Series) {
     if let Ok(path) = std::env::var("PROV_RELIABILITY_REPORT") {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()
@@ -330,11 +358,221 @@ fn killed_at_any_moment_a_chroot_run_leaves_old_or_new_files_never_half() {
             .unwrap();
         writeln!(
             f,
-            "chroot\t{kills}\t{sigkills}\t{sigterms}\t{mid_write}\t{}\t{:.2}",
-            failures.len(),
-            whole.as_secs_f64()
+            "{target}\t{}\t{}\t{}\t{}\t{}\t{:.2}",
+            s.kills,
+            s.sigkills,
+            s.sigterms,
+            s.mid_write,
+            s.failures.len(),
+            s.whole.as_secs_f64()
         )
         .unwrap();
     }
-    assert_eq!(failures, Vec::<String>::new());
+}
+
+/// SIGKILL and SIGTERM at random points of a write-heavy apply into a chroot: every managed
+/// file is old or new in full at every kill; SIGTERM cleans up by itself (exit 143, no
+/// policy-rc.d, no temp files, no mounts); after SIGKILL the next run removes what was left.
+#[test]
+fn killed_at_any_moment_a_chroot_run_leaves_old_or_new_files_never_half() {
+    let root = Root::new();
+    let p = write_project(false);
+    let s = kill_series(&root, true, &|| Prov::apply(&p, "write.yml").chroot(&root));
+    report("chroot", &s);
+    assert_eq!(s.failures, Vec::<String>::new());
+}
+
+/// The same over SSH, through the persistent session and through one channel per script
+/// (`PROV_SSH_SESSIONS=0`), with sudo.
+#[test]
+fn killed_at_any_moment_an_ssh_run_leaves_old_or_new_files_never_half() {
+    let client = Client::new();
+    let host = SshHost::start("killme", &client);
+    client.trust(&[&host]);
+    let p = write_project(true).file("hosts.yml", &client.inventory(&[&host], "tester"));
+    for (target, sessions) in [("ssh session", "1"), ("ssh per-script", "0")] {
+        let s = kill_series(&host.root, false, &|| {
+            client
+                .apply(&p, "write.yml")
+                .env("PROV_SSH_SESSIONS", sessions)
+        });
+        report(target, &s);
+        assert_eq!(s.failures, Vec::<String>::new(), "{target}");
+    }
+}
+
+/// Mutate a YAML text: delete, duplicate or swap lines, insert YAML and Jinja syntax, break
+/// indentation, cut it short, or nest deeply.
+fn mutate(text: &str, rng: &mut Lcg) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let n = lines.len().max(1) as u64;
+    const BITS: &[&str] = &[
+        ":",
+        "- ",
+        "{",
+        "}",
+        "[",
+        "]",
+        "*a",
+        "&a ",
+        "!!",
+        "|",
+        ">",
+        "'",
+        "\"",
+        "{{",
+        "}}",
+        "{%",
+        "%}",
+        "\t",
+        "#",
+        "? ",
+        "<<: *x",
+        "\u{0}",
+        "\u{feff}",
+        "\\",
+        "---",
+        "...",
+        "@",
+        "`",
+        "{{ x | foo(1, }}",
+        "{{ lookup('file', '/etc/shadow') }}",
+        "!vault |",
+        "%YAML 1.1",
+    ];
+    for _ in 0..=rng.next(3) {
+        let at = rng.next(n) as usize % lines.len().max(1);
+        match rng.next(8) {
+            0 if !lines.is_empty() => {
+                lines.remove(at);
+            }
+            1 if !lines.is_empty() => {
+                let l = lines[at].clone();
+                lines.insert(at, l);
+            }
+            2 if lines.len() > 1 => {
+                let other = rng.next(n) as usize % lines.len();
+                lines.swap(at, other);
+            }
+            3 if !lines.is_empty() => {
+                let l = &mut lines[at];
+                let mut cut = rng.next(l.len() as u64 + 1) as usize;
+                while !l.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                l.insert_str(cut, BITS[rng.next(BITS.len() as u64) as usize]);
+            }
+            4 if !lines.is_empty() => {
+                let l = &mut lines[at];
+                if rng.next(2) == 0 {
+                    l.insert_str(0, "  ");
+                } else if l.starts_with(' ') {
+                    l.remove(0);
+                }
+            }
+            5 => lines.truncate(at),
+            6 => {
+                let depth = 1 + rng.next(5000) as usize;
+                lines.insert(at, format!("x: {}{}", "[".repeat(depth), "]".repeat(depth)));
+            }
+            _ => {
+                let l = BITS[rng.next(BITS.len() as u64) as usize];
+                lines.insert(at, l.to_string());
+            }
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+/// Mutated playbooks, role task files and inventories (from this repository's own) never make
+/// prov abort: every run ends in a result or an error, and every parse error says where.
+#[test]
+fn mutated_playbooks_and_inventories_end_in_errors_never_aborts() {
+    let cases: usize = std::env::var("PROV_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(150);
+    let repo = common::repo_root();
+    let read = |rel: &str| std::fs::read_to_string(repo.join(rel)).unwrap();
+    let originals = [
+        ("playbooks/worker.yml", read("playbooks/worker.yml")),
+        (
+            "roles/user_management/tasks/main.yml",
+            read("roles/user_management/tasks/main.yml"),
+        ),
+        (
+            "roles/kubernetes_components/tasks/main.yml",
+            read("roles/kubernetes_components/tasks/main.yml"),
+        ),
+        (
+            "inventory/production/hosts.yml",
+            read("inventory/production/hosts.yml"),
+        ),
+    ];
+    let mut rng = Lcg(0xf022_2026);
+    let (mut errors, mut ok, mut without_place) = (0, 0, Vec::new());
+    let work = common::TempDir::new("fuzz");
+    let copy = |from: &std::path::Path, to: &std::path::Path| {
+        let st = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(from)
+            .arg(to)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    for dir in ["playbooks", "roles", "inventory", "vars"] {
+        copy(&repo.join(dir), &work.path.join(dir));
+    }
+    copy(&repo.join("ansible.cfg"), &work.path.join("ansible.cfg"));
+    for case in 0..cases {
+        let (rel, text) = &originals[case % originals.len()];
+        let mutated = mutate(text, &mut rng);
+        std::fs::write(work.path.join(rel), &mutated).unwrap();
+        let args: &[&str] = if rel.starts_with("inventory") {
+            &["inventory", "--list"]
+        } else {
+            &["apply", "playbooks/worker.yml", "--syntax-check"]
+        };
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_prov"))
+            .current_dir(&work.path)
+            .args(args)
+            .output()
+            .unwrap();
+        std::fs::write(work.path.join(rel), text).unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.code().is_some() && !stderr.contains("panicked"),
+            "case {case}: prov aborted ({:?}) on {rel}:\n{mutated}\n{stderr}",
+            out.status
+        );
+        if out.status.success() {
+            ok += 1;
+            continue;
+        }
+        errors += 1;
+        // file:line[:col] of the file or of another one it led to.
+        let placed = regex_lite_place(&stderr);
+        if !placed {
+            without_place.push(format!("case {case} ({rel}): {}", stderr.trim()));
+        }
+    }
+    if let Ok(path) = std::env::var("PROV_RELIABILITY_REPORT") {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        writeln!(f, "fuzz\t{cases}\t{ok}\t{errors}\t{}", without_place.len()).unwrap();
+    }
+    assert_eq!(without_place, Vec::<String>::new());
+}
+
+/// Whether an error message names a place: `some.yml:12` (with or without a column).
+fn regex_lite_place(text: &str) -> bool {
+    text.split(".yml:")
+        .skip(1)
+        .chain(text.split(".yaml:").skip(1))
+        .any(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
 }
