@@ -24,15 +24,15 @@ took=$(( $(date +%s) - started ))
     echo "## Kills during a write-heavy apply"
     echo
     echo "Eight files of 1.2-3 MB, each first holding other content, written by one \`copy\` loop; prov"
-    echo "killed at a random point of the run (uniform over one whole run's duration), two kills of"
-    echo "three SIGKILL, one SIGTERM. After each kill, and again once every writer of the killed run is"
-    echo "gone, every file must hold its old or its new content in full; after SIGTERM prov must exit 143"
-    echo "(or 0 if it finished first) with its policy-rc.d and mounts gone; after the series, one more"
+    echo "killed at a random point of the run (uniform over one whole run's duration): two kills of"
+    echo "four SIGKILL, one SIGTERM to prov, one SIGINT to prov's process group (a terminal's Ctrl-C). After each kill, and again once every writer of the killed run is"
+    echo "gone, every file must hold its old or its new content in full; after SIGTERM or Ctrl-C prov must"
+    echo "exit 143 or 130 (or 0 if it finished first) with its policy-rc.d and mounts gone; after the series, one more"
     echo "run must converge and leave no temp file, no policy-rc.d and no mount."
     echo
-    echo "| target | kills | SIGKILL | SIGTERM | kills while a temp file existed | failures | one whole run (s) |"
-    echo "|---|---|---|---|---|---|---|"
-    awk -F'\t' '$1 != "fuzz" { printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }' "$report"
+    echo "| target | kills | SIGKILL | SIGTERM | Ctrl-C | kills while a temp file existed | failures | one whole run (s) |"
+    echo "|---|---|---|---|---|---|---|---|"
+    awk -F'\t' '$1 != "fuzz" { printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8 }' "$report"
     echo
     echo "## Mutated input"
     echo

@@ -257,13 +257,14 @@ struct Series {
     kills: usize,
     sigkills: usize,
     sigterms: usize,
+    ctrl_cs: usize,
     /// Kills that landed while a temp file existed (a write in progress).
     mid_write: usize,
     failures: Vec<String>,
     whole: Duration,
 }
 
-/// SIGKILL (two of three) and SIGTERM (one of three) at random points of `apply`, which writes
+/// SIGKILL (two of four), SIGTERM and Ctrl-C at random points of `apply`, which writes
 /// the managed files of `root`; `chroot` adds the chroot's own checks (mounts, policy-rc.d).
 fn kill_series(root: &Root, chroot: bool, apply: &dyn Fn() -> Prov) -> Series {
     let kills: usize = std::env::var("PROV_RELIABILITY_KILLS")
@@ -283,40 +284,52 @@ fn kill_series(root: &Root, chroot: bool, apply: &dyn Fn() -> Prov) -> Series {
         kills,
         sigkills: 0,
         sigterms: 0,
+        ctrl_cs: 0,
         mid_write: 0,
         failures: Vec::new(),
         whole,
     };
     for k in 0..kills {
         reset(root);
-        let signal = if k % 3 == 2 {
-            libc::SIGTERM
-        } else {
-            libc::SIGKILL
+        // Two of four SIGKILL, one SIGTERM to prov, one Ctrl-C to prov's process group (the
+        // write script in the target's process group gets it too when it is local).
+        let signal = match k % 4 {
+            2 => libc::SIGTERM,
+            3 => libc::SIGINT,
+            _ => libc::SIGKILL,
         };
         let delay = Duration::from_millis(rng.next(whole.as_millis() as u64 + 50));
-        let run = apply().spawn();
+        let run = apply().spawn_job();
         std::thread::sleep(delay);
         if !temp_files(root).is_empty() {
             series.mid_write += 1;
         }
-        run.signal(signal);
+        if signal == libc::SIGINT {
+            run.ctrl_c();
+        } else {
+            run.signal(signal);
+        }
         let out = run.finish();
         if let Err(e) = check_files(root, &format!("kill {k} after {delay:?}")) {
             series.failures.push(e);
         }
-        if signal == libc::SIGTERM {
-            series.sigterms += 1;
-            // Handled like Ctrl-C: exit 143 once cleaned up (or 0 if it finished first).
-            if !matches!(out.code, 143 | 0) {
-                series
-                    .failures
-                    .push(format!("SIGTERM {k}: exit {}: {}", out.code, out.stdout));
+        if signal != libc::SIGKILL {
+            if signal == libc::SIGTERM {
+                series.sigterms += 1;
+            } else {
+                series.ctrl_cs += 1;
+            }
+            // Handled like Ctrl-C: exit 128 + signal once cleaned up (0 if it finished first).
+            if out.code != 0 && out.code != 128 + signal {
+                series.failures.push(format!(
+                    "signal {signal} {k}: exit {}: {}",
+                    out.code, out.stdout
+                ));
             }
             if chroot && root.exists("usr/sbin/policy-rc.d") {
                 series
                     .failures
-                    .push(format!("SIGTERM {k}: policy-rc.d left behind"));
+                    .push(format!("signal {signal} {k}: policy-rc.d left behind"));
             }
             // The write in progress finished or was abandoned whole.
             wait_until(20, "writers to finish", || temp_files(root).is_empty());
@@ -358,10 +371,11 @@ fn report(target: &str, s: &Series) {
             .unwrap();
         writeln!(
             f,
-            "{target}\t{}\t{}\t{}\t{}\t{}\t{:.2}",
+            "{target}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.2}",
             s.kills,
             s.sigkills,
             s.sigterms,
+            s.ctrl_cs,
             s.mid_write,
             s.failures.len(),
             s.whole.as_secs_f64()
@@ -370,9 +384,10 @@ fn report(target: &str, s: &Series) {
     }
 }
 
-/// SIGKILL and SIGTERM at random points of a write-heavy apply into a chroot: every managed
-/// file is old or new in full at every kill; SIGTERM cleans up by itself (exit 143, no
-/// policy-rc.d, no temp files, no mounts); after SIGKILL the next run removes what was left.
+/// SIGKILL, SIGTERM and Ctrl-C at random points of a write-heavy apply into a chroot: every
+/// managed file is old or new in full at every kill; SIGTERM and Ctrl-C clean up by themselves
+/// (exit 143/130, no policy-rc.d, no temp files, no mounts); after SIGKILL the next run removes
+/// what was left.
 #[test]
 fn killed_at_any_moment_a_chroot_run_leaves_old_or_new_files_never_half() {
     let root = Root::new();
@@ -399,6 +414,25 @@ fn killed_at_any_moment_an_ssh_run_leaves_old_or_new_files_never_half() {
         report(target, &s);
         assert_eq!(s.failures, Vec::<String>::new(), "{target}");
     }
+}
+
+/// Temp files of writers that died (their PID is in the name) are removed by the next write
+/// into their directory; a live writer's is left alone.
+#[test]
+fn the_next_write_removes_temp_files_of_dead_writers() {
+    let root = Root::new();
+    // Above any pid_max: no such process can exist.
+    root.write("etc/.prov_tmp.4194999.AbCdEf", "half a file");
+    let live = format!("etc/.prov_tmp.{}.XyZ123", std::process::id());
+    root.write(&live, "a write in progress");
+    root.write("etc/.prov_tmp.notapid", "someone else's");
+    Prov::apply(&quick("hi"), "site.yml")
+        .chroot(&root)
+        .run()
+        .ok();
+    assert!(!root.exists("etc/.prov_tmp.4194999.AbCdEf"));
+    assert!(root.exists(&live));
+    assert!(root.exists("etc/.prov_tmp.notapid"));
 }
 
 /// Mutate a YAML text: delete, duplicate or swap lines, insert YAML and Jinja syntax, break

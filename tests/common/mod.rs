@@ -398,6 +398,14 @@ impl Prov {
         }
     }
 
+    /// [`Prov::spawn`] in a process group of its own, as a terminal's foreground job is:
+    /// [`Spawned::ctrl_c`] then reaches prov and everything it started, as Ctrl-C does.
+    pub fn spawn_job(mut self) -> Spawned {
+        use std::os::unix::process::CommandExt;
+        self.cmd.process_group(0);
+        self.spawn()
+    }
+
     /// Feed this on stdin (e.g. a password for -K).
     pub fn stdin(mut self, input: &str) -> Prov {
         self.input = Some(input.as_bytes().to_vec());
@@ -433,6 +441,11 @@ pub struct Spawned {
 impl Spawned {
     pub fn interrupt(&self) {
         self.signal(libc::SIGINT);
+    }
+
+    /// SIGINT to the whole process group (see [`Prov::spawn_job`]).
+    pub fn ctrl_c(&self) {
+        unsafe { libc::kill(-(self.child.id() as i32), libc::SIGINT) };
     }
 
     pub fn signal(&self, signal: i32) {
