@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::ssh::{Client, SshHost};
+use common::ssh::{Client, SUDO_PASSWORD, SshHost};
 use common::{Project, Prov, Root, wait_until};
 
 const OURS: &str = "#!/bin/sh\n# prov-policy-rc.d: written by prov for the duration of a chroot run, so that no\n# daemons start. A copy left behind by an interrupted run is removed by the next run.\nexit 101\n";
@@ -398,17 +398,32 @@ fn killed_at_any_moment_a_chroot_run_leaves_old_or_new_files_never_half() {
 }
 
 /// The same over SSH, through the persistent session and through one channel per script
-/// (`PROV_SSH_SESSIONS=0`), with sudo.
+/// (`PROV_SSH_SESSIONS=0`), with passwordless sudo and with a sudo password (fed on stdin
+/// ahead of the content).
 #[test]
 fn killed_at_any_moment_an_ssh_run_leaves_old_or_new_files_never_half() {
     let client = Client::new();
     let host = SshHost::start("killme", &client);
     client.trust(&[&host]);
-    let p = write_project(true).file("hosts.yml", &client.inventory(&[&host], "tester"));
-    for (target, sessions) in [("ssh session", "1"), ("ssh per-script", "0")] {
+    let p = write_project(true)
+        .file("hosts.yml", &client.inventory(&[&host], "tester"))
+        .file(
+            "pw.yml",
+            &format!(
+                "{}      ansible_become_password: {SUDO_PASSWORD}\n",
+                client.inventory(&[&host], "pwuser")
+            ),
+        );
+    for (target, sessions, inventory) in [
+        ("ssh session", "1", "hosts.yml"),
+        ("ssh per-script", "0", "hosts.yml"),
+        ("ssh sudo password", "1", "pw.yml"),
+    ] {
         let s = kill_series(&host.root, false, &|| {
             client
-                .apply(&p, "write.yml")
+                .prov()
+                .cwd(&p.dir.path)
+                .args(["apply", "write.yml", "-i", inventory])
                 .env("PROV_SSH_SESSIONS", sessions)
         });
         report(target, &s);

@@ -411,6 +411,10 @@ impl Chroot {
             .env("HOME", "/root")
             .env("LANG", "C.UTF-8")
             .env("TERM", "dumb");
+        if self.path != PATH {
+            // The guard's stand-ins find the real programs on this PATH.
+            cmd.env("PROV_REAL_PATH", PATH);
+        }
         // SAFETY: chroot(2), chdir(2) and prctl(2) are async-signal-safe; `root` outlives the
         // closure.
         unsafe {
@@ -503,10 +507,6 @@ impl Transport for Chroot {
         // Root's scratch space; scripts run as another user make their own.
         if as_root && self.root.join("run/prov").is_dir() {
             cmd.env("PROV_TMP", "/run/prov");
-        }
-        if self.path != PATH {
-            // The guard's stand-ins find the real programs on this PATH.
-            cmd.env("PROV_REAL_PATH", PATH);
         }
         run_process(cmd, stdin, exec.timeout).await
     }
