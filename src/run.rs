@@ -165,7 +165,10 @@ fn validate_chroot(opts: &RunOptions, inv: &Inventory, playbook: &Playbook) -> R
         let pattern = crate::template::render_text(&play.hosts, &ctx)?;
         let mut names = crate::inventory::pattern::select(inv, &pattern)?;
         if let Some(limit) = &opts.limit {
-            let allowed = crate::inventory::pattern::select(inv, limit)?;
+            let allowed: std::collections::HashSet<String> =
+                crate::inventory::pattern::select(inv, limit)?
+                    .into_iter()
+                    .collect();
             names.retain(|n| allowed.contains(n));
         }
         for n in names {
@@ -345,8 +348,11 @@ fn inventory_cmd(args: InventoryArgs) -> Result<i32> {
         args.inventory.clone()
     };
     let inv = Inventory::load(&sources)?;
-    let allowed: Vec<String> = match &args.limit {
-        Some(l) => crate::inventory::pattern::select(&inv, l)?,
+    // A set: `--list` and `--graph` ask it once per group member (linear in the inventory).
+    let allowed: indexmap::IndexSet<String> = match &args.limit {
+        Some(l) => crate::inventory::pattern::select(&inv, l)?
+            .into_iter()
+            .collect(),
         None => inv.hosts.keys().cloned().collect(),
     };
     let to_json = |m: &VarMap| crate::vars::to_json(&crate::vars::map_to_value(m));
@@ -361,7 +367,13 @@ fn inventory_cmd(args: InventoryArgs) -> Result<i32> {
         return Ok(0);
     }
     if args.graph {
-        fn graph(inv: &Inventory, g: &str, depth: usize, allowed: &[String], out: &mut String) {
+        fn graph(
+            inv: &Inventory,
+            g: &str,
+            depth: usize,
+            allowed: &indexmap::IndexSet<String>,
+            out: &mut String,
+        ) {
             out.push_str(&format!("{}@{g}:\n", "  |".repeat(depth)));
             let grp = &inv.groups[g];
             for c in &grp.children {
@@ -370,7 +382,10 @@ fn inventory_cmd(args: InventoryArgs) -> Result<i32> {
             let hosts: Vec<&String> = if g == "all" {
                 Vec::new()
             } else {
-                grp.hosts.iter().filter(|h| allowed.contains(h)).collect()
+                grp.hosts
+                    .iter()
+                    .filter(|h| allowed.contains(h.as_str()))
+                    .collect()
             };
             for h in hosts {
                 out.push_str(&format!("{}--{h}\n", "  |".repeat(depth + 1)));
@@ -394,7 +409,11 @@ fn inventory_cmd(args: InventoryArgs) -> Result<i32> {
     root.insert("_meta".into(), serde_json::json!({"hostvars": hostvars}));
     for (name, g) in &inv.groups {
         let mut entry = serde_json::Map::new();
-        let hosts: Vec<&String> = g.hosts.iter().filter(|h| allowed.contains(h)).collect();
+        let hosts: Vec<&String> = g
+            .hosts
+            .iter()
+            .filter(|h| allowed.contains(h.as_str()))
+            .collect();
         if !hosts.is_empty() && name != "all" {
             entry.insert("hosts".into(), serde_json::json!(hosts));
         }

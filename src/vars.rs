@@ -8,6 +8,9 @@
 //! from it; a value containing `{{ }}` is templated on first use (with the same context, so
 //! variables may refer to other variables), cached, and a variable that refers back to itself
 //! is reported as a recursion error instead of overflowing the stack.
+//!
+//! A context may carry the [`Deadline`] of its task's `timeout`; templating checks it while
+//! looping, so a template that would run for hours fails when the task's time is up.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -61,6 +64,13 @@ impl Layer {
     }
 }
 
+/// When a task's `timeout` runs out, and the failure to report then.
+#[derive(Debug)]
+pub struct Deadline {
+    pub at: std::time::Instant,
+    pub message: String,
+}
+
 /// The variables visible to one host in one task; a minijinja object.
 #[derive(Debug, Default)]
 pub struct Context {
@@ -68,6 +78,7 @@ pub struct Context {
     cache: Mutex<HashMap<String, Value>>,
     resolving: Mutex<Vec<String>>,
     error: Mutex<Option<Error>>,
+    deadline: Option<Arc<Deadline>>,
 }
 
 impl Context {
@@ -79,11 +90,29 @@ impl Context {
         })
     }
 
+    /// A context whose templating must finish by `deadline`.
+    pub fn with_deadline(layers: Vec<Layer>, deadline: Deadline) -> Arc<Context> {
+        Arc::new(Context {
+            layers,
+            deadline: Some(Arc::new(deadline)),
+            ..Default::default()
+        })
+    }
+
     /// A new context with one more layer on top (loop items, registered results).
     pub fn with(&self, layer: Layer) -> Arc<Context> {
         let mut layers = self.layers.clone();
         layers.push(layer);
-        Context::new(layers)
+        Arc::new(Context {
+            layers,
+            deadline: self.deadline.clone(),
+            ..Default::default()
+        })
+    }
+
+    /// The deadline of the task's `timeout`, if it has one.
+    pub fn deadline(&self) -> Option<&Deadline> {
+        self.deadline.as_deref()
     }
 
     pub fn layers(&self) -> &[Layer] {

@@ -8,12 +8,18 @@
 //! each event its source position, so every [`Node`] carries a [`Span`] for error messages.
 //!
 //! [`Node::to_value`] turns a tree into the [`minijinja::Value`] the rest of prov works with.
+//!
+//! Hostile input is bounded: aliases may expand to at most [`ALIAS_NODE_FLOOR`] nodes (or
+//! [`ALIAS_RATIO`] times the nodes written out in the file, if that is more), so a "billion
+//! laughs" file fails fast with the anchor it came from; nesting is bounded by the parser;
+//! duplicate keys warn as Ansible does (once per place); invalid UTF-8 is reported at the
+//! line and column of its first bad byte.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 
-use granit_parser::{Event, Parser, ScalarStyle};
+use granit_parser::{Event, Options, Parser, ScalarStyle};
 use minijinja::Value;
 use regex::Regex;
 
@@ -150,20 +156,58 @@ impl Node {
     }
 }
 
+/// Aliases may always expand to this many nodes in one document ...
+pub const ALIAS_NODE_FLOOR: usize = 1_000_000;
+/// ... or to this many times the nodes written out in it, whichever is more (as serde_yaml's
+/// repetition limit). No real playbook or inventory comes near either.
+pub const ALIAS_RATIO: usize = 100;
+
 /// Parse a YAML file from disk.
 pub fn load_file(path: &Path) -> Result<Node> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::parse(Span::file(path), format!("cannot read file: {e}")))?;
+    let text = read_text(path)?;
     parse(&text, path)
+}
+
+/// Read a text file; invalid UTF-8 is an error at the line and column of the first bad byte.
+pub fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::parse(Span::file(path), format!("cannot read file: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let good = std::str::from_utf8(good).unwrap_or_default();
+        let line = good.matches('\n').count() + 1;
+        let col = good.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        let bad = e.as_bytes()[good.len()];
+        Error::parse(
+            Span::new(Arc::new(path.to_path_buf()), line as u32, col as u32),
+            format!("invalid UTF-8 (byte 0x{bad:02x}); YAML files must be UTF-8"),
+        )
+    })
 }
 
 /// Parse one YAML document (the first; an empty stream is `null`).
 pub fn parse(text: &str, path: &Path) -> Result<Node> {
+    parse_with(text, path, false)
+}
+
+/// Parse, keeping every entry of a mapping whose key repeats (in source order, each with its
+/// own span) for callers that merge them (inventories must never lose a host).
+pub fn parse_keeping_duplicates(text: &str, path: &Path) -> Result<Node> {
+    parse_with(text, path, true)
+}
+
+fn parse_with(text: &str, path: &Path, keep_duplicates: bool) -> Result<Node> {
     let file = Arc::new(path.to_path_buf());
+    let mut options = Options::default();
+    options.emit_anchor_events = true;
     let mut loader = Loader {
         file: file.clone(),
-        parser: Parser::new_from_str(text),
+        parser: Parser::new_from_str_with_options(text, options),
         anchors: HashMap::new(),
+        anchor_names: HashMap::new(),
+        written: 0,
+        expanded: 0,
+        keep_duplicates,
     };
     loader.document()
 }
@@ -176,7 +220,15 @@ pub fn parse_str(text: &str, origin: &str) -> Result<Node> {
 struct Loader<'a> {
     file: Arc<PathBuf>,
     parser: Parser<'a, granit_parser::StrInput<'a>>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes and how many nodes each holds.
+    anchors: HashMap<usize, (Node, usize)>,
+    anchor_names: HashMap<usize, String>,
+    /// Nodes written out in the text (scalar and collection events).
+    written: usize,
+    /// Nodes produced by expanding aliases.
+    expanded: usize,
+    /// Keep repeated keys instead of letting the last one win.
+    keep_duplicates: bool,
 }
 
 impl<'a> Loader<'a> {
@@ -201,7 +253,14 @@ impl<'a> Loader<'a> {
                     ));
                 }
                 Some(Ok((Event::Comment(..), _))) => continue,
+                Some(Ok((Event::Anchor(id, name), _))) => {
+                    self.anchor_names.insert(id, name.into_owned());
+                    continue;
+                }
                 Some(Ok((ev, sp))) => {
+                    if ev.is_node() && !ev.is_alias() {
+                        self.written += 1;
+                    }
                     let span = self.span(&sp.start);
                     return Ok((ev, span));
                 }
@@ -263,7 +322,9 @@ impl<'a> Loader<'a> {
             }
             Event::MappingStart(_, anchor, _) => {
                 let mut explicit: Vec<(Node, Node)> = Vec::new();
+                let mut index: HashMap<String, usize> = HashMap::new();
                 let mut merged: Vec<(Node, Node)> = Vec::new();
+                let mut merged_keys: HashSet<String> = HashSet::new();
                 loop {
                     let (ev, sp) = self.next()?;
                     if matches!(ev, Event::MappingEnd) {
@@ -275,16 +336,14 @@ impl<'a> Loader<'a> {
                     let (ev, sp) = self.next()?;
                     let value = self.node(ev, sp)?;
                     if is_merge {
-                        merge_into(&mut merged, &value)?;
-                    } else if let Some(slot) = explicit.iter_mut().find(|(k, _)| same_key(k, &key))
-                    {
-                        *slot = (key, value);
+                        merge_into(&mut merged, &mut merged_keys, &value)?;
                     } else {
-                        explicit.push((key, value));
+                        self.insert_key(&span, &mut explicit, &mut index, key, value);
                     }
                 }
                 for (k, v) in merged {
-                    if !explicit.iter().any(|(e, _)| same_key(e, &k)) {
+                    let name = k.scalar_string();
+                    if name.as_ref().is_none_or(|n| !index.contains_key(n)) {
                         explicit.push((k, v));
                     }
                 }
@@ -295,31 +354,109 @@ impl<'a> Loader<'a> {
                 self.remember(anchor, &node);
                 Ok(node)
             }
-            Event::Alias(id) => self
-                .anchors
-                .get(&id)
-                .map(|n| Node {
-                    value: n.value.clone(),
-                    span: span.clone(),
+            Event::Alias(id) => {
+                let Some((target, size)) = self.anchors.get(&id) else {
+                    return Err(Error::parse(span, "alias to an unknown anchor"));
+                };
+                self.expanded = self.expanded.saturating_add(*size);
+                let limit = ALIAS_NODE_FLOOR.max(self.written.saturating_mul(ALIAS_RATIO));
+                if self.expanded > limit {
+                    let name = self.anchor_names.get(&id).map_or("?", String::as_str);
+                    return Err(Error::parse(
+                        span,
+                        format!(
+                            "alias *{name} (anchor &{name} at {}) expands to {size} nodes; aliases in this document would make more than {limit} nodes (an alias bomb?)",
+                            target.span
+                        ),
+                    ));
+                }
+                Ok(Node {
+                    value: target.value.clone(),
+                    span,
                 })
-                .ok_or_else(|| Error::parse(span, "alias to an unknown anchor")),
+            }
             _ => Err(Error::parse(span, "unexpected YAML event")),
         }
     }
 
     fn remember(&mut self, anchor: usize, node: &Node) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors
+                .insert(anchor, (node.clone(), node_count(node)));
+        }
+    }
+
+    /// Add `key: value` to a mapping's explicit keys; a repeated key replaces the earlier
+    /// value (as PyYAML) with Ansible's warning. `index` finds keys without a linear scan.
+    fn insert_key(
+        &self,
+        map: &Span,
+        explicit: &mut Vec<(Node, Node)>,
+        index: &mut HashMap<String, usize>,
+        key: Node,
+        value: Node,
+    ) {
+        let Some(name) = key.scalar_string() else {
+            explicit.push((key, value));
+            return;
+        };
+        match index.get(&name) {
+            Some(&i) => {
+                let outcome = if self.keep_duplicates {
+                    "Merging both definitions (hosts and groups are kept, later values win)."
+                } else {
+                    "Using last defined value only."
+                };
+                warn_once(format!(
+                    "While constructing a mapping from {}, line {}, column {}, found a duplicate dict key ({name}). {outcome}",
+                    map.file.display(),
+                    map.line,
+                    map.col
+                ));
+                if self.keep_duplicates {
+                    explicit.push((key, value));
+                } else {
+                    explicit[i] = (key, value);
+                }
+            }
+            None => {
+                index.insert(name, explicit.len());
+                explicit.push((key, value));
+            }
         }
     }
 }
 
-fn same_key(a: &Node, b: &Node) -> bool {
-    a.scalar_string().is_some() && a.scalar_string() == b.scalar_string()
+/// How many nodes a tree holds.
+fn node_count(node: &Node) -> usize {
+    1 + match &node.value {
+        Yaml::Seq(items) => items.iter().map(node_count).sum(),
+        Yaml::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| node_count(k) + node_count(v))
+            .sum(),
+        _ => 0,
+    }
+}
+
+/// Print a `[WARNING]` to stderr, once per process for the same text.
+pub fn warn_once(msg: String) {
+    static SEEN: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(Default::default);
+    let first = SEEN
+        .lock()
+        .map(|mut seen| seen.insert(msg.clone()))
+        .unwrap_or(true);
+    if first {
+        eprintln!("[WARNING]: {msg}");
+    }
 }
 
 /// `<<: *a` or `<<: [*a, *b]`: earlier sources win over later ones.
-fn merge_into(merged: &mut Vec<(Node, Node)>, source: &Node) -> Result<()> {
+fn merge_into(
+    merged: &mut Vec<(Node, Node)>,
+    seen: &mut HashSet<String>,
+    source: &Node,
+) -> Result<()> {
     let maps: Vec<&Node> = match &source.value {
         Yaml::Map(_) => vec![source],
         Yaml::Seq(items) => items.iter().collect(),
@@ -338,7 +475,7 @@ fn merge_into(merged: &mut Vec<(Node, Node)>, source: &Node) -> Result<()> {
             )
         })?;
         for (k, v) in entries {
-            if !merged.iter().any(|(e, _)| same_key(e, k)) {
+            if k.scalar_string().is_none_or(|name| seen.insert(name)) {
                 merged.push((k.clone(), v.clone()));
             }
         }
@@ -637,6 +774,51 @@ mod tests {
     fn syntax_errors_have_positions() {
         let err = parse_str("a: [1, 2\nb: 3\n", "bad.yml").unwrap_err();
         assert!(err.to_string().starts_with("bad.yml:"), "{err}");
+    }
+
+    #[test]
+    fn alias_bombs_fail_fast_naming_the_anchor() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+        for w in names.windows(2) {
+            let refs = vec![format!("*{}", w[0]); 9].join(", ");
+            text.push_str(&format!("{}: &{} [{refs}]\n", w[1], w[1]));
+        }
+        let start = std::time::Instant::now();
+        let err = parse_str(&text, "bomb.yml").unwrap_err().to_string();
+        assert!(start.elapsed().as_secs() < 10);
+        assert!(err.starts_with("bomb.yml:7:"), "{err}");
+        assert!(err.contains("alias *f (anchor &f at bomb.yml:6:"), "{err}");
+        // Ordinary reuse of anchors is fine.
+        let v = load("d: &d {x: 1, y: [1, 2]}\nh1: {<<: *d}\nh2: *d\n");
+        assert_eq!(
+            v.get_attr("h2").unwrap().get_attr("x").unwrap(),
+            Value::from(1)
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_points_at_the_bad_byte() {
+        let dir = std::env::temp_dir().join(format!("prov-yaml-utf8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("bad.yml");
+        std::fs::write(&f, b"a: 1\nb: caf\xc3\xa9 \xff\n").unwrap();
+        let err = load_file(&f).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            err.contains("bad.yml:2:9: invalid UTF-8 (byte 0xff)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn big_mappings_load_in_linear_time() {
+        let mut text = String::new();
+        for i in 0..50_000 {
+            text.push_str(&format!("host{i}: {i}\n"));
+        }
+        let n = parse_str(&text, "big.yml").unwrap();
+        assert_eq!(n.as_map().unwrap().len(), 50_000);
     }
 
     #[test]

@@ -356,3 +356,137 @@ fn bad_inputs_give_one_line_errors_with_positions() {
     let r = Prov::apply(&p, "site.yml").run();
     r.code(2).stdout_has("templates/bad.j2:");
 }
+
+// Hostile input: every case ends with an error (or a warning) instead of a crash or a hang.
+
+#[test]
+fn tasks_files_that_import_themselves_are_errors_with_the_chain() {
+    let p = Project::new()
+        .file(
+            "site.yml",
+            "- hosts: all\n  tasks:\n    - import_tasks: a.yml\n",
+        )
+        .file("a.yml", "- debug: msg=a\n- import_tasks: b.yml\n")
+        .file("b.yml", "- import_tasks: a.yml\n");
+    let r = Prov::apply(&p, "site.yml").arg("--syntax-check").run();
+    r.code(5).stderr_has(
+        "b.yml:1:17: tasks file a.yml imports itself: site.yml -> a.yml -> b.yml -> a.yml",
+    );
+    assert!(!r.stderr.contains("overflow"), "{}", r.stderr);
+}
+
+#[test]
+fn tasks_files_that_include_themselves_fail_the_host_after_64_levels() {
+    let p = Project::new()
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - include_tasks: again.yml\n",
+        )
+        .file("again.yml", "- include_tasks: again.yml\n");
+    let r = Prov::apply(&p, "site.yml").run();
+    r.code(2)
+        .stdout_has("again.yml:1:3: includes nested more than 64 levels deep");
+}
+
+#[test]
+fn inventory_group_cycles_are_errors_with_the_chain() {
+    let p = Project::new()
+        .file("hosts", "[a:children]\nb\n[b:children]\na\n[b]\nh1\n")
+        .file(
+            "hosts.yml",
+            "a:\n  children:\n    b:\nb:\n  children:\n    a:\n",
+        );
+    for (file, flag, at) in [
+        ("hosts", "--graph", "hosts:4:1"),
+        ("hosts.yml", "--list", "hosts.yml:6:5"),
+    ] {
+        Prov::new()
+            .cwd(&p.dir.path)
+            .args(["inventory", "-i", file, flag])
+            .run()
+            .code(5)
+            .stderr_has(&format!(
+                "{at}: group 'a' is a child of itself: a -> b -> a"
+            ));
+    }
+}
+
+#[test]
+fn duplicate_keys_warn_once_as_ansible_does() {
+    let p = Project::new().file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: first\n      name: second\n      debug: msg=x\n",
+    );
+    let r = Prov::apply(&p, "site.yml").run();
+    r.ok().stdout_has("second");
+    let warning = "[WARNING]: While constructing a mapping from site.yml, line 4, column 7, found a duplicate dict key (name). Using last defined value only.";
+    assert_eq!(r.stderr.matches(warning).count(), 1, "{}", r.stderr);
+}
+
+#[test]
+fn a_yaml_inventory_group_written_twice_keeps_every_host() {
+    let p = Project::new().file(
+        "hosts.yml",
+        "all:\n  children:\n    web:\n      hosts: {w1: }\n    web:\n      hosts: {w2: }\n",
+    );
+    let r = Prov::new()
+        .cwd(&p.dir.path)
+        .args(["inventory", "-i", "hosts.yml", "--list"])
+        .run();
+    r.ok()
+        .stderr_has("found a duplicate dict key (web). Merging both definitions");
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["web"]["hosts"], serde_json::json!(["w1", "w2"]));
+}
+
+#[test]
+fn invalid_utf8_is_reported_at_the_bad_byte() {
+    let p = Project::new().file("site.yml", "- hosts: all\n  tasks: []\n");
+    std::fs::write(p.path("hosts.yml"), b"all:\n  hosts:\n    h\xe9llo:\n").unwrap();
+    Prov::apply(&p, "site.yml")
+        .args(["-i", "hosts.yml"])
+        .run()
+        .code(5)
+        .stderr_has("hosts.yml:3:6: invalid UTF-8 (byte 0xe9)");
+}
+
+#[test]
+fn yaml_alias_bombs_fail_fast() {
+    let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+    let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+    for w in names.windows(2) {
+        let refs = vec![format!("*{}", w[0]); 9].join(", ");
+        bomb.push_str(&format!("{}: &{} [{refs}]\n", w[1], w[1]));
+    }
+    let p = Project::new()
+        .file("hosts.yml", &format!("all:\n  vars:\n{}", indent(&bomb)))
+        .file("site.yml", "- hosts: all\n  tasks: []\n");
+    Prov::apply(&p, "site.yml")
+        .args(["-i", "hosts.yml"])
+        .run()
+        .code(5)
+        .stderr_has("hosts.yml:9:")
+        .stderr_has("alias *f (anchor &f at hosts.yml:8:");
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+#[test]
+fn the_timeout_keyword_stops_a_template_that_would_run_for_hours() {
+    let spin =
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}done\n";
+    let p = Project::new()
+        .file("templates/spin.j2", spin)
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: spin\n      template: {src: spin.j2, dest: \"{{ playbook_dir }}/out\"}\n      timeout: 2\n",
+        );
+    let start = std::time::Instant::now();
+    let r = Prov::apply(&p, "site.yml").run();
+    r.code(2).stdout_has("spin.j2:1:").stdout_has(
+        "The template action failed to execute in the expected time frame (2) and was terminated",
+    );
+    assert!(start.elapsed().as_secs() < 30, "took {:?}", start.elapsed());
+}

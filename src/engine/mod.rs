@@ -338,7 +338,10 @@ impl Shared {
             crate::template::render_text(&play.hosts, &ctx).map_err(|e| e.at(play.span.clone()))?;
         let mut names = crate::inventory::pattern::select(&self.inventory, &pattern)?;
         if let Some(limit) = &self.opts.limit {
-            let allowed = crate::inventory::pattern::select(&self.inventory, limit)?;
+            let allowed: std::collections::HashSet<String> =
+                crate::inventory::pattern::select(&self.inventory, limit)?
+                    .into_iter()
+                    .collect();
             names.retain(|n| allowed.contains(n));
         }
         Ok(names
@@ -563,7 +566,20 @@ impl Shared {
             );
             layers.push(Layer::fixed("role magic", Arc::new(m)));
         }
-        Context::new(layers)
+        match task.and_then(|t| t.d.timeout.map(|secs| (t, secs))) {
+            // Ansible's words for an action that outlives its `timeout`.
+            Some((t, secs)) => Context::with_deadline(
+                layers,
+                crate::vars::Deadline {
+                    at: std::time::Instant::now() + std::time::Duration::from_secs(secs),
+                    message: format!(
+                        "The {} action failed to execute in the expected time frame ({secs}) and was terminated",
+                        t.module_name().unwrap_or("task")
+                    ),
+                },
+            ),
+            None => Context::new(layers),
+        }
     }
 
     fn load_vars_files(&self, pc: &PlayCtx, h: usize) -> Result<()> {

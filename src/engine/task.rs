@@ -1426,6 +1426,10 @@ impl Included {
     }
 }
 
+/// How deeply dynamic includes may nest. Ansible has no limit (a file that includes itself
+/// without end runs until Python's recursion limit); a chain this deep is always that mistake.
+pub const MAX_INCLUDE_DEPTH: usize = 64;
+
 /// Evaluate an include_tasks/include_role for one host (conditions, loop, file).
 pub async fn resolve_include(
     s: &Shared,
@@ -1445,6 +1449,14 @@ pub async fn resolve_include(
         out.no_log = hide;
         Box::new(out)
     };
+    // Every include level adds one "include loop" layer (see below).
+    let depth = extra.iter().filter(|l| l.name == "include loop").count();
+    if depth >= MAX_INCLUDE_DEPTH {
+        return Err(fail(format!(
+            "{}: includes nested more than {MAX_INCLUDE_DEPTH} levels deep (a file that includes itself with no condition that ends the recursion?)",
+            t.span
+        )));
+    }
     let items: Vec<Option<Value>> = match &t.loop_ {
         None => vec![None],
         Some(l) => match loop_items(&l.kind, &l.value, &ctx) {

@@ -85,7 +85,7 @@ pub fn load(inv: &mut Inventory, text: &str, path: &Path) -> Result<()> {
                     .insert(k.trim().to_string(), Value::from(v));
             }
             Section::Children(group) => {
-                inv.add_child(group, line);
+                inv.add_child_at(group, line, span);
             }
         }
     }
@@ -128,6 +128,25 @@ mod tests {
         assert_eq!(v["ansible_port"], Value::from(2222));
         assert_eq!(v["label"], Value::from("a b"));
         assert_eq!(v["k8s"], Value::from("1.32"));
+    }
+
+    #[test]
+    fn group_cycles_are_errors_naming_the_chain() {
+        let mut inv = Inventory::default();
+        let text = "[a:children]\nb\n[b:children]\nc\n[c:children]\na\n";
+        load(&mut inv, text, Path::new("hosts")).unwrap();
+        let err = inv.check_cycles().unwrap_err().to_string();
+        assert!(
+            err.starts_with("hosts:6:1: group 'a' is a child of itself: a -> b -> c -> a"),
+            "{err}"
+        );
+        let mut inv = Inventory::default();
+        load(&mut inv, "[a:children]\na\n", Path::new("hosts")).unwrap();
+        let err = inv.check_cycles().unwrap_err().to_string();
+        assert!(
+            err.contains("group 'a' is a child of itself: a -> a"),
+            "{err}"
+        );
     }
 
     #[test]

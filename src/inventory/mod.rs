@@ -5,11 +5,16 @@
 //! inventory (and, through [`Inventory::load_vars_dirs`], beside the playbook). Groups nest via
 //! `children`; every host is in `all`, and hosts in no other group are in `ungrouped`.
 //! Host patterns (`--limit`, `hosts:`) are in [`pattern`].
+//!
+//! Loading is linear in the size of the inventory: every host knows its direct groups and every
+//! group its parents, so membership questions never scan all groups or all hosts. A group that
+//! is (through children) a child of itself is an error naming the chain.
 
 pub mod ini;
 pub mod pattern;
 pub mod yaml;
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use indexmap::{IndexMap, IndexSet};
@@ -29,6 +34,8 @@ pub struct Host {
     /// The implicit `localhost` of an inventory that does not list it: reachable by name
     /// only, never part of `all`, `ungrouped` or a wildcard (as in Ansible).
     pub implicit: bool,
+    /// Groups that list this host directly.
+    pub groups: IndexSet<String>,
 }
 
 /// One group.
@@ -43,6 +50,8 @@ pub struct Group {
     pub hosts: IndexSet<String>,
     /// Child groups.
     pub children: IndexSet<String>,
+    /// Groups that have this one as a child.
+    pub parents: IndexSet<String>,
 }
 
 /// Hosts and groups, in the order they were defined.
@@ -52,6 +61,8 @@ pub struct Inventory {
     pub groups: IndexMap<String, Group>,
     /// Directories whose `group_vars/`/`host_vars/` were loaded (to avoid loading twice).
     vars_dirs: Vec<PathBuf>,
+    /// Where each parent -> child edge was declared, for cycle errors.
+    edges: HashMap<(String, String), Span>,
 }
 
 impl Default for Inventory {
@@ -70,6 +81,7 @@ impl Default for Inventory {
             hosts: IndexMap::new(),
             groups,
             vars_dirs: Vec::new(),
+            edges: HashMap::new(),
         }
     }
 }
@@ -108,13 +120,13 @@ impl Inventory {
                 )));
             }
         }
+        inv.check_cycles()?;
         inv.finish();
         Ok(inv)
     }
 
     fn load_file(&mut self, path: &Path) -> Result<()> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::parse(Span::file(path), format!("cannot read inventory: {e}")))?;
+        let text = crate::yaml::read_text(path)?;
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         let looks_yaml = matches!(ext, "yml" | "yaml" | "json")
             || text
@@ -132,10 +144,12 @@ impl Inventory {
     /// Add a host to a group (creating both as needed).
     pub fn add_host(&mut self, name: &str, group: &str) -> &mut Host {
         self.ensure_group(group).hosts.insert(name.to_string());
-        self.hosts.entry(name.to_string()).or_insert_with(|| Host {
+        let host = self.hosts.entry(name.to_string()).or_insert_with(|| Host {
             name: name.to_string(),
             ..Default::default()
-        })
+        });
+        host.groups.insert(group.to_string());
+        host
     }
 
     pub fn ensure_group(&mut self, name: &str) -> &mut Group {
@@ -148,34 +162,102 @@ impl Inventory {
     }
 
     pub fn add_child(&mut self, parent: &str, child: &str) {
-        self.ensure_group(child);
+        self.ensure_group(child).parents.insert(parent.to_string());
         self.ensure_group(parent).children.insert(child.to_string());
+    }
+
+    /// [`Inventory::add_child`], remembering where the relation was written.
+    pub fn add_child_at(&mut self, parent: &str, child: &str, span: Span) {
+        self.add_child(parent, child);
+        self.edges
+            .entry((parent.to_string(), child.to_string()))
+            .or_insert(span);
+    }
+
+    /// Fail if a group is (through its children) a child of itself, naming the chain.
+    pub fn check_cycles(&self) -> Result<()> {
+        // Iterative depth-first search: 1 = on the current path, 2 = done.
+        let mut state: HashMap<&str, u8> = HashMap::new();
+        for start in self.groups.keys() {
+            if state.contains_key(start.as_str()) {
+                continue;
+            }
+            let mut path: Vec<(&str, indexmap::set::Iter<'_, String>)> =
+                vec![(start, self.groups[start].children.iter())];
+            state.insert(start, 1);
+            while let Some((group, children)) = path.last_mut() {
+                let group = *group;
+                match children.next() {
+                    Some(child) => match state.get(child.as_str()) {
+                        Some(1) => {
+                            let from = path.iter().position(|(g, _)| *g == child).unwrap_or(0);
+                            let mut chain: Vec<&str> =
+                                path[from..].iter().map(|(g, _)| *g).collect();
+                            chain.push(child);
+                            let msg = format!(
+                                "group '{child}' is a child of itself: {} (adding group '{child}' as child to '{group}' creates a recursive dependency loop)",
+                                chain.join(" -> ")
+                            );
+                            let err = Error::new(crate::error::ErrorKind::Parse, msg);
+                            return Err(
+                                match self.edges.get(&(group.to_string(), child.clone())) {
+                                    Some(span) => err.at(span.clone()),
+                                    None => err,
+                                },
+                            );
+                        }
+                        Some(_) => {}
+                        None => {
+                            state.insert(child, 1);
+                            let grandchildren = self
+                                .groups
+                                .get(child)
+                                .map(|g| g.children.iter())
+                                .unwrap_or_default();
+                            path.push((child, grandchildren));
+                        }
+                    },
+                    None => {
+                        state.insert(group, 2);
+                        path.pop();
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Recompute `all` and `ungrouped` after loading.
     pub fn finish(&mut self) {
         let top: Vec<String> = self
             .groups
-            .keys()
-            .filter(|g| *g != "all" && !self.groups.values().any(|p| p.children.contains(*g)))
-            .cloned()
-            .collect();
-        let all = self.groups.get_mut("all").expect("all exists");
-        for g in top {
-            all.children.insert(g);
-        }
-        all.children.shift_remove("all");
-        let grouped: IndexSet<String> = self
-            .groups
             .values()
-            .filter(|g| g.name != "all" && g.name != "ungrouped")
-            .flat_map(|g| g.hosts.iter().cloned())
+            .filter(|g| g.name != "all" && g.parents.is_empty())
+            .map(|g| g.name.clone())
             .collect();
-        let names: Vec<String> = self.listed().cloned().collect();
-        let ungrouped = self.groups.get_mut("ungrouped").expect("ungrouped exists");
-        ungrouped.hosts = names.into_iter().filter(|h| !grouped.contains(h)).collect();
-        let all = self.groups.get_mut("all").expect("all exists");
-        all.children.insert("ungrouped".into());
+        for g in top {
+            self.add_child("all", &g);
+        }
+        if let Some(all) = self.groups.get_mut("all") {
+            all.children.shift_remove("all");
+            all.parents.shift_remove("all");
+        }
+        let ungrouped: IndexSet<String> = self
+            .hosts
+            .values()
+            .filter(|h| !h.implicit)
+            .filter(|h| h.groups.iter().all(|g| g == "all" || g == "ungrouped"))
+            .map(|h| h.name.clone())
+            .collect();
+        for h in self.hosts.values_mut() {
+            if ungrouped.contains(&h.name) {
+                h.groups.insert("ungrouped".into());
+            } else {
+                h.groups.shift_remove("ungrouped");
+            }
+        }
+        self.ensure_group("ungrouped").hosts = ungrouped;
+        self.add_child("all", "ungrouped");
     }
 
     /// Load `group_vars/` and `host_vars/` in `dir` (once per directory).
@@ -185,15 +267,30 @@ impl Inventory {
             return Ok(());
         }
         self.vars_dirs.push(dir.clone());
-        let group_names: Vec<String> = self.groups.keys().cloned().collect();
+        // One directory listing each, instead of several stat calls per host and group.
+        let group_dir = dir.join("group_vars");
+        let present = vars_entries(&group_dir);
+        let group_names: Vec<String> = self
+            .groups
+            .keys()
+            .filter(|n| has_vars_entry(&present, n))
+            .cloned()
+            .collect();
         for name in group_names {
-            let vars = load_named_vars(&dir.join("group_vars"), &name)?;
+            let vars = load_named_vars(&group_dir, &name)?;
             let g = self.groups.get_mut(&name).expect("group exists");
             g.file_vars.extend(vars);
         }
-        let host_names: Vec<String> = self.hosts.keys().cloned().collect();
+        let host_dir = dir.join("host_vars");
+        let present = vars_entries(&host_dir);
+        let host_names: Vec<String> = self
+            .hosts
+            .keys()
+            .filter(|n| has_vars_entry(&present, n))
+            .cloned()
+            .collect();
         for name in host_names {
-            let vars = load_named_vars(&dir.join("host_vars"), &name)?;
+            let vars = load_named_vars(&host_dir, &name)?;
             self.hosts
                 .get_mut(&name)
                 .expect("host exists")
@@ -206,9 +303,9 @@ impl Inventory {
     /// Every group a host belongs to, directly or through children, including `all`.
     pub fn groups_of(&self, host: &str) -> IndexSet<String> {
         let mut out = IndexSet::new();
-        for g in self.groups.values() {
-            if g.hosts.contains(host) {
-                self.add_with_parents(&g.name, &mut out);
+        if let Some(h) = self.hosts.get(host) {
+            for g in &h.groups {
+                self.add_with_parents(g, &mut out);
             }
         }
         out.insert("all".to_string());
@@ -216,51 +313,66 @@ impl Inventory {
     }
 
     fn add_with_parents(&self, group: &str, out: &mut IndexSet<String>) {
-        if !out.insert(group.to_string()) {
-            return;
-        }
-        for p in self.groups.values().filter(|p| p.children.contains(group)) {
-            self.add_with_parents(&p.name.clone(), out);
+        let mut todo = vec![group.to_string()];
+        while let Some(g) = todo.pop() {
+            if let Some(grp) = self.groups.get(&g) {
+                todo.extend(grp.parents.iter().filter(|p| !out.contains(*p)).cloned());
+            }
+            out.insert(g);
         }
     }
 
-    /// Depth of a group below `all` (all = 0), for variable precedence.
-    fn depth(&self, group: &str) -> usize {
+    /// Depth of a group below `all` (all = 0; the longest chain of parents), for variable
+    /// precedence. `memo` holds depths already known (and guards against cycles).
+    fn depth(&self, group: &str, memo: &mut HashMap<String, usize>) -> usize {
         if group == "all" {
             return 0;
         }
-        self.groups
-            .values()
-            .filter(|p| p.children.contains(group))
-            .map(|p| self.depth(&p.name) + 1)
+        if let Some(&d) = memo.get(group) {
+            return d;
+        }
+        memo.insert(group.to_string(), 1);
+        let d = self
+            .groups
+            .get(group)
+            .into_iter()
+            .flat_map(|g| g.parents.iter())
+            .map(|p| self.depth(p, memo) + 1)
             .max()
-            .unwrap_or(1)
+            .unwrap_or(1);
+        memo.insert(group.to_string(), d);
+        d
     }
 
     /// Every host of a group, recursively, in inventory order.
     pub fn hosts_of(&self, group: &str) -> Vec<String> {
-        let mut set = IndexSet::new();
-        self.collect_hosts(group, &mut set, &mut Vec::new());
-        self.hosts
-            .keys()
-            .filter(|h| set.contains(*h))
-            .cloned()
+        let mut set = HashSet::new();
+        self.collect_hosts(group, &mut set);
+        let mut order: Vec<usize> = set
+            .iter()
+            .filter_map(|h| self.hosts.get_index_of(*h))
+            .collect();
+        order.sort_unstable();
+        order
+            .into_iter()
+            .map(|i| self.hosts.get_index(i).expect("index exists").0.clone())
             .collect()
     }
 
-    fn collect_hosts(&self, group: &str, out: &mut IndexSet<String>, seen: &mut Vec<String>) {
+    fn collect_hosts<'a>(&'a self, group: &'a str, out: &mut HashSet<&'a str>) {
         if group == "all" {
-            out.extend(self.listed().cloned());
+            out.extend(self.listed().map(String::as_str));
             return;
         }
-        if seen.iter().any(|s| s == group) {
-            return;
-        }
-        seen.push(group.to_string());
-        if let Some(g) = self.groups.get(group) {
-            out.extend(g.hosts.iter().cloned());
-            for c in &g.children {
-                self.collect_hosts(c, out, seen);
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut todo = vec![group];
+        while let Some(g) = todo.pop() {
+            if !seen.insert(g) {
+                continue;
+            }
+            if let Some(grp) = self.groups.get(g) {
+                out.extend(grp.hosts.iter().map(String::as_str));
+                todo.extend(grp.children.iter().map(String::as_str));
             }
         }
     }
@@ -268,6 +380,7 @@ impl Inventory {
     /// The inventory variables of a host, merged by Ansible's precedence: group vars from
     /// `all` down to the deepest child (inventory files, then group_vars files), then host vars.
     pub fn host_vars(&self, host: &str) -> VarMap {
+        let mut memo = HashMap::new();
         let mut groups: Vec<(usize, i64, String)> = self
             .groups_of(host)
             .into_iter()
@@ -277,7 +390,7 @@ impl Inventory {
                     .get("ansible_group_priority")
                     .and_then(Value::as_i64)
                     .unwrap_or(1);
-                (self.depth(&g), prio, g)
+                (self.depth(&g, &mut memo), prio, g)
             })
             .collect();
         groups.sort();
@@ -361,6 +474,25 @@ fn is_inventory_file(p: &Path) -> bool {
             p.extension().and_then(|e| e.to_str()),
             Some("orig" | "ini~" | "retry" | "pyc" | "cfg")
         )
+}
+
+/// The names in a `group_vars/` or `host_vars/` directory (empty if there is none).
+fn vars_entries(dir: &Path) -> HashSet<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Does a vars directory listing have a file or directory for `name`?
+fn has_vars_entry(present: &HashSet<String>, name: &str) -> bool {
+    !present.is_empty()
+        && ["", ".yml", ".yaml", ".json"]
+            .iter()
+            .any(|ext| present.contains(&format!("{name}{ext}")))
 }
 
 /// Variables for `name` from `dir/name(.yml|.yaml|.json)` or every file in `dir/name/`.

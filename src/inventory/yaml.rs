@@ -8,7 +8,8 @@
 //!     group: {hosts: ..., vars: ..., children: ...}
 //! ```
 //! Top-level keys are groups (usually just `all`). Host names may be ranges (`node[01:20]`).
-//! Unknown keys in a group are errors, as in Ansible.
+//! Unknown keys in a group are errors, as in Ansible. A group or host written twice in the same
+//! mapping is merged, with a warning (Ansible keeps only the last and loses the other's hosts).
 
 use std::path::Path;
 
@@ -19,7 +20,7 @@ use crate::yaml::Node;
 const GROUP_KEYS: [&str; 3] = ["hosts", "vars", "children"];
 
 pub fn load(inv: &mut Inventory, text: &str, path: &Path) -> Result<()> {
-    let root = crate::yaml::parse(text, path)?;
+    let root = crate::yaml::parse_keeping_duplicates(text, path)?;
     if root.is_null() {
         return Ok(());
     }
@@ -70,8 +71,9 @@ fn load_group(inv: &mut Inventory, name: &str, body: &Node) -> Result<()> {
                     continue;
                 }
                 for (child, cbody) in value.expect_map(&format!("children of group '{name}'"))? {
-                    let child = child.key_string()?;
-                    inv.add_child(name, &child);
+                    let child_name = child.key_string()?;
+                    inv.add_child_at(name, &child_name, child.span.clone());
+                    let child = child_name;
                     load_group(inv, &child, cbody)?;
                 }
             }
@@ -151,6 +153,65 @@ all:
         assert_eq!(v["y"], Value::from("all"));
         assert_eq!(inv.hosts_of("parent"), ["h1"]);
         assert_eq!(inv.group_names("h1"), ["child", "parent"]);
+    }
+
+    #[test]
+    fn a_group_written_twice_keeps_the_hosts_of_both() {
+        let text = "all:\n  children:\n    web:\n      hosts: {a: {x: 1}}\n    db:\n      hosts: {c: }\n    web:\n      hosts: {b: , a: {y: 2}}\n";
+        let mut inv = Inventory::default();
+        load(&mut inv, text, Path::new("i.yml")).unwrap();
+        inv.finish();
+        assert_eq!(inv.hosts_of("web"), ["a", "b"]);
+        assert_eq!(inv.hosts_of("db"), ["c"]);
+        let v = inv.host_vars("a");
+        assert_eq!(
+            (v["x"].clone(), v["y"].clone()),
+            (Value::from(1), Value::from(2))
+        );
+    }
+
+    #[test]
+    fn group_cycles_across_top_level_groups_are_errors() {
+        let text = "a:\n  children:\n    b:\nb:\n  children:\n    a:\n";
+        let mut inv = Inventory::default();
+        load(&mut inv, text, Path::new("i.yml")).unwrap();
+        let err = inv.check_cycles().unwrap_err().to_string();
+        assert!(
+            err.starts_with("i.yml:6:5: group 'a' is a child of itself: a -> b -> a"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn twenty_thousand_hosts_load_with_the_right_counts() {
+        let mut text = String::from("all:\n  children:\n");
+        for rack in 0..20 {
+            text.push_str(&format!("    rack{rack}:\n      hosts:\n"));
+            for n in 0..1000 {
+                text.push_str(&format!("        node-{rack}-{n}: {{idx: {n}}}\n"));
+            }
+            text.push_str(&format!("      vars: {{rack: {rack}}}\n"));
+        }
+        text.push_str("    compute:\n      children:\n");
+        for rack in 0..20 {
+            text.push_str(&format!("        rack{rack}:\n"));
+        }
+        let mut inv = Inventory::default();
+        load(&mut inv, &text, Path::new("big.yml")).unwrap();
+        inv.check_cycles().unwrap();
+        inv.finish();
+        assert_eq!(inv.hosts.len(), 20_000);
+        assert_eq!(inv.hosts_of("compute").len(), 20_000);
+        assert_eq!(inv.hosts_of("rack7").len(), 1000);
+        assert_eq!(inv.hosts_of("ungrouped").len(), 0);
+        let v = inv.host_vars("node-7-999");
+        assert_eq!(
+            (v["rack"].clone(), v["idx"].clone()),
+            (Value::from(7), Value::from(999))
+        );
+        assert_eq!(inv.group_names("node-3-1"), ["compute", "rack3"]);
+        let groups = inv.groups_value();
+        assert_eq!(groups.get_attr("all").unwrap().len(), Some(20_000));
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct ParseCtx {
     pub extra_handlers: Vec<Arc<Task>>,
     /// Roles imported statically (their vars are visible to the play).
     pub extra_roles: Vec<Arc<RoleInfo>>,
+    /// The files being parsed, outermost first (canonical paths): the playbook, then each
+    /// imported tasks file. A file that is already here imports itself.
+    pub task_files: Vec<PathBuf>,
 }
 
 impl ParseCtx {
@@ -33,7 +36,16 @@ impl ParseCtx {
             playbook_dir: playbook_dir.to_path_buf(),
             extra_handlers: Vec::new(),
             extra_roles: Vec::new(),
+            task_files: Vec::new(),
         }
+    }
+
+    /// A path for messages: relative to the playbook directory when it is inside it.
+    fn show(&self, path: &Path) -> String {
+        path.strip_prefix(&self.playbook_dir)
+            .unwrap_or(path)
+            .display()
+            .to_string()
     }
 }
 
@@ -111,6 +123,8 @@ fn load_plays(
             continue;
         }
         let mut ctx = ParseCtx::new(&dir, roles_path);
+        ctx.task_files
+            .push(path.canonicalize().unwrap_or_else(|_| path.to_path_buf()));
         out.push(Arc::new(parse_play(item, &mut ctx)?));
     }
     Ok(())
@@ -441,7 +455,9 @@ pub fn parse_tasks(
     Ok(out)
 }
 
-/// Load a task file (tasks/main.yml, import_tasks targets).
+/// Load a task file (tasks/main.yml, import_tasks targets). A file that is already being
+/// parsed (it imports itself, directly or through others) is an error naming the chain; it has
+/// no position, so that the import that closes the loop supplies it.
 pub fn load_task_file(
     path: &Path,
     inherit: &Directives,
@@ -449,9 +465,26 @@ pub fn load_task_file(
     ctx: &mut ParseCtx,
     handlers: bool,
 ) -> Result<Vec<Arc<Task>>> {
-    let node = crate::yaml::load_file(path)?;
-    let file = Arc::new(path.to_path_buf());
-    parse_tasks(&node, inherit, role, &file, ctx, handlers)
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    if ctx.task_files.contains(&canonical) {
+        let mut chain: Vec<String> = ctx.task_files.iter().map(|p| ctx.show(p)).collect();
+        chain.push(ctx.show(&canonical));
+        return Err(Error::new(
+            crate::error::ErrorKind::Parse,
+            format!(
+                "tasks file {} imports itself: {}",
+                ctx.show(&canonical),
+                chain.join(" -> ")
+            ),
+        ));
+    }
+    ctx.task_files.push(canonical);
+    let tasks = crate::yaml::load_file(path).and_then(|node| {
+        let file = Arc::new(path.to_path_buf());
+        parse_tasks(&node, inherit, role, &file, ctx, handlers)
+    });
+    ctx.task_files.pop();
+    tasks
 }
 
 /// Find a tasks file named in an import/include: relative to the including file's directory,
@@ -1001,7 +1034,8 @@ fn engine_action(
                         format!("could not find imported tasks file '{fname}'"),
                     )
                 })?;
-            let tasks = load_task_file(&path, &task.d, role, ctx, handler)?;
+            let tasks = load_task_file(&path, &task.d, role, ctx, handler)
+                .map_err(|e| e.at(v.span.clone()))?;
             Ok(Action::Block {
                 block: tasks,
                 rescue: Vec::new(),
@@ -1067,7 +1101,8 @@ fn engine_action(
                 },
                 &task.d,
                 ctx,
-            )?;
+            )
+            .map_err(|e| e.at(role_name.span.clone()))?;
             let (tasks, handlers, infos) = super::role::tasks_with_deps(&role);
             ctx.extra_handlers.extend(handlers);
             ctx.extra_roles.extend(infos);

@@ -11,6 +11,10 @@
 //!   `{{ expr }}` keeps the native type of the expression (list, dict, int, bool), as Ansible does;
 //! - [`eval_condition`] evaluates `when`/`changed_when`/`failed_when`/`assert` expressions;
 //! - [`render_file`] renders a `.j2` file, honouring a `#jinja2:` header line.
+//!
+//! Work is bounded: every render has [`TEMPLATE_FUEL`] (minijinja's fuel: instructions and
+//! bytes), and `range()` stops a loop with the task's `timeout` message once the context's
+//! [`crate::vars::Deadline`] has passed.
 
 pub mod filters;
 pub mod lookup;
@@ -23,6 +27,10 @@ use minijinja::{Environment, UndefinedBehavior, Value};
 
 use crate::error::{Error, Result};
 use crate::vars::Context;
+
+/// The work one render may do (minijinja fuel: about one unit per instruction and per 64 bytes
+/// made). Far beyond any real template, it stops one that would loop or allocate without end.
+pub const TEMPLATE_FUEL: u64 = 1_000_000_000;
 
 static ENV: LazyLock<Environment<'static>> =
     LazyLock::new(|| build_env(&TemplateOptions::default()));
@@ -85,7 +93,47 @@ fn build_env(opts: &TemplateOptions) -> Environment<'static> {
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     filters::register(&mut env);
     lookup::register(&mut env);
+    env.set_fuel(Some(TEMPLATE_FUEL));
+    env.add_function("range", range);
     env
+}
+
+/// Jinja's `range()`, minijinja's own, but a loop over it ends with the task's `timeout`
+/// message once the template's deadline has passed.
+fn range(
+    state: &minijinja::State,
+    lower: isize,
+    upper: Option<isize>,
+    step: Option<isize>,
+) -> std::result::Result<Value, minijinja::Error> {
+    let items = minijinja::functions::range(lower, upper, step)?;
+    let deadline = state
+        .lookup("vars")
+        .and_then(|v| v.downcast_object::<Context>())
+        .and_then(|ctx| ctx.deadline().map(|d| (d.at, d.message.clone())));
+    let Some((at, message)) = deadline else {
+        return Ok(items);
+    };
+    Ok(Value::make_iterable(move || {
+        let mut inner = items.try_iter().into_iter().flatten();
+        let message = message.clone();
+        let mut n: u32 = 0;
+        let mut done = false;
+        std::iter::from_fn(move || {
+            n = n.wrapping_add(1);
+            if done {
+                return None;
+            }
+            if n % 1024 == 1 && std::time::Instant::now() >= at {
+                done = true;
+                return Some(Value::from(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    message.clone(),
+                )));
+            }
+            inner.next()
+        })
+    }))
 }
 
 /// A list, however minijinja made it (literal, `| list`, `+`, `map`, ...).
@@ -453,6 +501,11 @@ fn undefined_error(
 
 /// One-line description of a minijinja error.
 pub fn describe_error(err: &minijinja::Error) -> String {
+    if err.kind() == minijinja::ErrorKind::OutOfFuel {
+        return format!(
+            "the template did more work than prov allows one template ({TEMPLATE_FUEL} steps; a loop that would run for hours?)"
+        );
+    }
     match err.detail() {
         Some(detail) => format!("{}: {detail}", err.kind()),
         None => err.kind().to_string(),
@@ -556,5 +609,31 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "\nyes\n\n");
+    }
+
+    #[test]
+    fn a_deadline_stops_loops_over_range() {
+        let layers = vec![Layer::raw("test", crate::vars::VarMap::new())];
+        let ctx = Context::with_deadline(
+            layers,
+            crate::vars::Deadline {
+                at: std::time::Instant::now() + std::time::Duration::from_millis(200),
+                message: "The debug action failed to execute in the expected time frame (1) and was terminated".into(),
+            },
+        );
+        let start = std::time::Instant::now();
+        let err = render_text(
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            &ctx,
+        )
+        .unwrap_err();
+        assert!(start.elapsed() < std::time::Duration::from_secs(20));
+        assert!(err.message.contains("expected time frame (1)"), "{err}");
+        // Without a deadline range() is minijinja's.
+        let plain = Context::new(Vec::new());
+        assert_eq!(
+            render_text("{{ range(3) | list }}", &plain).unwrap(),
+            "[0, 1, 2]"
+        );
     }
 }
