@@ -13,6 +13,7 @@ fn main() {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
+    prov::run::hold_signals();
     let cli = match prov::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

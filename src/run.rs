@@ -261,7 +261,7 @@ fn listing(
     Ok(())
 }
 
-async fn apply(args: ApplyArgs, check_cmd: bool) -> Result<i32> {
+async fn apply(args: ApplyArgs, check_cmd: bool, cancel: Arc<Cancel>) -> Result<i32> {
     let cfg = Config::load()?;
     let opts = options(&args, &cfg, check_cmd)?;
     let playbook_path: PathBuf = args
@@ -296,8 +296,6 @@ async fn apply(args: ApplyArgs, check_cmd: bool) -> Result<i32> {
         return Ok(0);
     }
     validate_chroot(&opts, &inv, &playbook)?;
-    let cancel = Arc::new(Cancel::default());
-    watch_signals(cancel.clone())?;
     let reporter = Reporter::new(args.format, args.verbose, opts.diff);
     let engine = Engine::new(opts, inv, reporter, cancel);
     let outcome = engine.run(&playbook).await?;
@@ -450,11 +448,51 @@ pub fn wants_private_mounts(cli: &Cli) -> bool {
 
 /// Run a command; returns the process exit code.
 pub async fn main(cli: Cli) -> Result<i32> {
+    let check = matches!(cli.command, Command::Check(_));
     match cli.command {
-        Command::Apply(a) => apply(a, false).await,
-        Command::Check(a) => apply(a, true).await,
-        Command::Inventory(a) => inventory_cmd(a),
+        Command::Apply(a) | Command::Check(a) => {
+            // From here on INT, TERM and HUP stop the run cleanly (they were held back since
+            // start-up, so even one that arrived before this point is handled, not fatal).
+            let cancel = Arc::new(Cancel::default());
+            watch_signals(cancel.clone())?;
+            release_signals();
+            apply(a, check, cancel).await
+        }
+        Command::Inventory(a) => {
+            release_signals();
+            inventory_cmd(a)
+        }
     }
+}
+
+/// The signals a run handles (Ctrl-C, SIGTERM, SIGHUP).
+fn held_signals() -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset only write the set they are given.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
+}
+
+/// Hold back INT, TERM and HUP until [`main`] has decided how to handle them: called first
+/// thing, before any thread starts (threads inherit the mask; child processes get an empty
+/// one from std). A signal that arrives meanwhile waits instead of killing prov mid-start.
+pub fn hold_signals() {
+    let set = held_signals();
+    // SAFETY: a valid set; changes only this thread's mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+}
+
+/// Let held signals through on this thread (the one that runs [`main`]): pending ones are
+/// delivered now, to prov's handlers or with their default action.
+fn release_signals() {
+    let set = held_signals();
+    // SAFETY: a valid set; changes only this thread's mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
 }
 
 #[cfg(test)]
