@@ -23,6 +23,40 @@ pub enum Command {
     Check(ApplyArgs),
     /// Show the inventory (like ansible-inventory).
     Inventory(InventoryArgs),
+    /// Worker images: build a node's USB-bootable disk image.
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// Build NODE.img (raw GPT, boots with BIOS and UEFI) and NODE.manifest.json (needs root).
+    Build(ImageBuildArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImageBuildArgs {
+    /// The inventory host to build the image for.
+    #[arg(long = "node")]
+    pub node: String,
+    /// Inventory file, directory or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Vec<String>,
+    /// The image definition.
+    #[arg(long = "definition", default_value = "images/worker.yml")]
+    pub definition: PathBuf,
+    /// Where NODE.img and NODE.manifest.json go.
+    #[arg(short = 'o', long = "output", default_value = ".")]
+    pub output: PathBuf,
+    /// Extra variables for the playbook (as apply's -e; repeatable).
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+    /// Keep the bootstrapped base here (keyed by definition, mirror and day) and reuse it.
+    #[arg(long = "cache", value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Output format of the provisioning run (json also silences the step lines).
+    #[arg(long = "format", value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

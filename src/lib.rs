@@ -3,7 +3,7 @@
 //! The crate is a library with a thin binary (`src/main.rs`). A newcomer finds each concept by
 //! its file name: [`cli`] and [`run`] (commands), [`config`] (ansible.cfg), [`inventory`],
 //! [`playbook`], [`vars`], [`template`], [`transport`], [`facts`], [`modules`], [`engine`],
-//! [`report`], plus [`yaml`] (YAML as Ansible reads it) and [`error`].
+//! [`report`], [`image`] (worker disk images), plus [`yaml`] (YAML as Ansible reads it) and [`error`].
 
 pub mod cli;
 pub mod config;
@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod facts;
 pub mod http;
+pub mod image;
 pub mod inventory;
 pub mod modules;
 pub mod pgp;

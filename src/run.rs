@@ -443,6 +443,7 @@ pub fn wants_private_mounts(cli: &Cli) -> bool {
                 && !a.list_tags
         }
         Command::Inventory(_) => false,
+        Command::Image(_) => true,
     }
 }
 
@@ -462,7 +463,30 @@ pub async fn main(cli: Cli) -> Result<i32> {
             release_signals();
             inventory_cmd(a)
         }
+        Command::Image(crate::cli::ImageCommand::Build(a)) => {
+            let cancel = Arc::new(Cancel::default());
+            watch_signals(cancel.clone())?;
+            release_signals();
+            let image = crate::image::build(a, cancel.clone()).await;
+            match image {
+                Ok(path) => {
+                    println!("{}", path.display());
+                    Ok(0)
+                }
+                Err(_) if cancel.is_cancelled() => {
+                    eprintln!("[prov image] interrupted: no image was written");
+                    Ok(128 + cancel.signal().unwrap_or(libc::SIGINT))
+                }
+                Err(e) => Err(e),
+            }
+        }
     }
+}
+
+/// `prov apply` as another command runs it (the image build's provisioning step): the same
+/// code path, with the caller's signal handling.
+pub async fn apply_in_process(args: ApplyArgs, cancel: Arc<Cancel>) -> Result<i32> {
+    apply(args, false, cancel).await
 }
 
 /// The signals a run handles (Ctrl-C, SIGTERM, SIGHUP).

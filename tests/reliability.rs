@@ -258,6 +258,8 @@ struct Series {
     sigkills: usize,
     sigterms: usize,
     ctrl_cs: usize,
+    /// SIGTERM or Ctrl-C that arrived before prov's first instruction.
+    before_start: usize,
     /// Kills that landed while a temp file existed (a write in progress).
     mid_write: usize,
     failures: Vec<String>,
@@ -285,6 +287,7 @@ fn kill_series(root: &Root, chroot: bool, apply: &dyn Fn() -> Prov) -> Series {
         sigkills: 0,
         sigterms: 0,
         ctrl_cs: 0,
+        before_start: 0,
         mid_write: 0,
         failures: Vec::new(),
         whole,
@@ -320,7 +323,11 @@ fn kill_series(root: &Root, chroot: bool, apply: &dyn Fn() -> Prov) -> Series {
                 series.ctrl_cs += 1;
             }
             // Handled like Ctrl-C: exit 128 + signal once cleaned up (0 if it finished first).
-            if out.code != 0 && out.code != 128 + signal {
+            // A signal in the first instants, while the dynamic loader still runs (before
+            // prov's first instruction holds signals back), kills it with nothing begun.
+            if out.code == -1 && out.stdout.is_empty() {
+                series.before_start += 1;
+            } else if out.code != 0 && out.code != 128 + signal {
                 series.failures.push(format!(
                     "signal {signal} {k}: exit {}: {}",
                     out.code, out.stdout
@@ -371,11 +378,12 @@ fn report(target: &str, s: &Series) {
             .unwrap();
         writeln!(
             f,
-            "{target}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.2}",
+            "{target}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.2}",
             s.kills,
             s.sigkills,
             s.sigterms,
             s.ctrl_cs,
+            s.before_start,
             s.mid_write,
             s.failures.len(),
             s.whole.as_secs_f64()

@@ -1,0 +1,358 @@
+//! The disk image: a sparse raw GPT disk that boots from USB with BIOS and UEFI, assembled
+//! straight into a file — no loop devices, no mounts, no device-mapper (none of them work in
+//! the containers images are built in).
+//!
+//! Layout (512-byte sectors): 1 BIOS boot partition (1 MiB at 1 MiB, for GRUB's core.img),
+//! 2 EFI system partition (FAT32, `EFI/BOOT/BOOTX64.EFI`), 3 root (ext4, the rest). The root
+//! filesystem is written by `mkfs.ext4 -d ROOT -E offset=…`, the ESP by `mkfs.vfat --offset`
+//! and mtools. Legacy BIOS boot is GRUB's `boot.img` in the MBR and `core.img` in partition 1,
+//! with the two block-list fields patched as `grub-bios-setup` would ([`patch_bios_boot`]; it
+//! refuses plain files). Every identifier (disk and partition GUIDs, filesystem UUIDs, the
+//! FAT volume id, ext4's hash seed) is derived from the node's name, so two builds with the
+//! same inputs and `SOURCE_DATE_EPOCH` give the same bytes.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+pub const SECTOR: u64 = 512;
+/// Partitions start on 1 MiB boundaries.
+const ALIGN: u64 = 2048;
+
+/// Where the partitions are, in sectors.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Layout {
+    pub total: u64,
+    pub bios: (u64, u64),
+    pub esp: (u64, u64),
+    pub root: (u64, u64),
+}
+
+impl Layout {
+    /// The layout of a disk of `size` bytes with an ESP of `esp` bytes.
+    pub fn new(size: u64, esp: u64) -> Result<Layout> {
+        let total = size / SECTOR;
+        let bios = (ALIGN, ALIGN);
+        let esp_sectors = esp.div_ceil(SECTOR).div_ceil(ALIGN) * ALIGN;
+        let esp = (bios.0 + bios.1, esp_sectors);
+        let root_start = esp.0 + esp.1;
+        // The backup GPT takes the last 33 sectors.
+        let last_usable = total.saturating_sub(34);
+        let root_len = (last_usable + 1).saturating_sub(root_start) / ALIGN * ALIGN;
+        if root_len < 64 * ALIGN {
+            return Err(Error::usage(format!(
+                "a disk of {size} bytes has no room for a root partition after a {} byte ESP",
+                esp.1 * SECTOR
+            )));
+        }
+        Ok(Layout {
+            total,
+            bios,
+            esp,
+            root: (root_start, root_len),
+        })
+    }
+}
+
+/// The identifiers of one image, derived from the node's name.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Ids {
+    pub disk_guid: String,
+    pub bios_guid: String,
+    pub esp_guid: String,
+    pub root_guid: String,
+    /// The root filesystem's UUID (also its directory hash seed).
+    pub root_uuid: String,
+    /// The FAT volume id, `ABCD-1234` as fstab and `blkid` write it.
+    pub esp_id: String,
+}
+
+fn uuid_of(seed: &str, what: &str) -> String {
+    let h = Sha256::digest(format!("prov image {seed} {what}").as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    // A name-based UUID (version 5 layout, RFC 4122 variant).
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+impl Ids {
+    pub fn for_node(node: &str) -> Ids {
+        let vol = Sha256::digest(format!("prov image {node} esp").as_bytes());
+        Ids {
+            disk_guid: uuid_of(node, "disk"),
+            bios_guid: uuid_of(node, "bios"),
+            esp_guid: uuid_of(node, "esp-part"),
+            root_guid: uuid_of(node, "root-part"),
+            root_uuid: uuid_of(node, "root-fs"),
+            esp_id: format!("{:02X}{:02X}-{:02X}{:02X}", vol[0], vol[1], vol[2], vol[3]),
+        }
+    }
+}
+
+/// Run a program, with its stderr in the error.
+pub fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .map_err(|e| Error::runtime(format!("cannot run {program}: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::runtime(format!(
+            "{program} {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A sparse file of the disk's size with the GPT written.
+pub fn partition(img: &Path, layout: &Layout, ids: &Ids) -> Result<()> {
+    let f = std::fs::File::create(img).map_err(|e| Error::io(img, e))?;
+    f.set_len(layout.total * SECTOR)
+        .map_err(|e| Error::io(img, e))?;
+    drop(f);
+    let part = |n: u32, (start, len): (u64, u64)| format!("{n}:{start}:{}", start + len - 1);
+    let img_s = img.display().to_string();
+    run(
+        "sgdisk",
+        &[
+            "-U",
+            &ids.disk_guid,
+            "-n",
+            &part(1, layout.bios),
+            "-t",
+            "1:EF02",
+            "-c",
+            "1:BIOS boot",
+            "-u",
+            &format!("1:{}", ids.bios_guid),
+            "-n",
+            &part(2, layout.esp),
+            "-t",
+            "2:EF00",
+            "-c",
+            "2:EFI system",
+            "-u",
+            &format!("2:{}", ids.esp_guid),
+            "-n",
+            &part(3, layout.root),
+            "-t",
+            "3:8300",
+            "-c",
+            "3:root",
+            "-u",
+            &format!("3:{}", ids.root_guid),
+            &img_s,
+        ],
+        &[],
+    )?;
+    Ok(())
+}
+
+/// The root filesystem, written into partition 3 from the directory `root`.
+pub fn make_root_fs(img: &Path, layout: &Layout, ids: &Ids, root: &Path, epoch: i64) -> Result<()> {
+    let epoch = epoch.to_string();
+    run(
+        "mkfs.ext4",
+        &[
+            "-q",
+            "-F",
+            "-d",
+            &root.display().to_string(),
+            "-L",
+            "root",
+            "-U",
+            &ids.root_uuid,
+            "-E",
+            &format!(
+                "offset={},hash_seed={},lazy_itable_init=0,lazy_journal_init=0",
+                layout.root.0 * SECTOR,
+                ids.root_uuid
+            ),
+            "-T",
+            "default",
+            &img.display().to_string(),
+            &format!("{}k", layout.root.1 * SECTOR / 1024),
+        ],
+        // mke2fs's own time stamps (creation, last check, the root inode's).
+        &[
+            ("E2FSPROGS_FAKE_TIME", &epoch),
+            ("SOURCE_DATE_EPOCH", &epoch),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The EFI system partition: FAT32 with `EFI/BOOT/BOOTX64.EFI`.
+pub fn make_esp(
+    img: &Path,
+    layout: &Layout,
+    ids: &Ids,
+    efi_binary: &Path,
+    epoch: i64,
+) -> Result<()> {
+    let img_s = img.display().to_string();
+    run(
+        "mkfs.vfat",
+        &[
+            "-F",
+            "32",
+            "--invariant",
+            "--offset",
+            &layout.esp.0.to_string(),
+            "-n",
+            "ESP",
+            "-i",
+            &ids.esp_id.replace('-', ""),
+            &img_s,
+            &(layout.esp.1 * SECTOR / 1024).to_string(),
+        ],
+        &[],
+    )?;
+    // mcopy -m keeps the file's time: make it the image's.
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch.max(0) as u64);
+    std::fs::File::options()
+        .write(true)
+        .open(efi_binary)
+        .and_then(|f| f.set_times(std::fs::FileTimes::new().set_modified(t).set_accessed(t)))
+        .map_err(|e| Error::io(efi_binary, e))?;
+    let at = format!("{img_s}@@{}", layout.esp.0 * SECTOR);
+    let epoch = epoch.to_string();
+    let env = [
+        ("MTOOLS_SKIP_CHECK", "1"),
+        ("SOURCE_DATE_EPOCH", epoch.as_str()),
+    ];
+    run("mmd", &["-i", &at, "::/EFI", "::/EFI/BOOT"], &env)?;
+    run(
+        "mcopy",
+        &[
+            "-m",
+            "-i",
+            &at,
+            &efi_binary.display().to_string(),
+            "::/EFI/BOOT/BOOTX64.EFI",
+        ],
+        &env,
+    )?;
+    Ok(())
+}
+
+/// GRUB's `boot.img` (512 bytes) and `core.img` set up for BIOS boot from partition 1 of a
+/// GPT disk, as `grub-bios-setup` does: the returned MBR boot code (440 bytes, the partition
+/// table after it is the protective MBR's and stays) and the sectors of core.img.
+///
+/// Patched: boot.img's 64-bit LBA of core.img's first sector (offset 0x5c) and its drive
+/// check (0x66, two NOPs: a USB stick may be reported as any drive number), and the block
+/// list at the end of core.img's first sector (diskboot.img): LBA of the rest and its length.
+pub fn patch_bios_boot(
+    boot: &[u8],
+    core: &[u8],
+    start: u64,
+    room: u64,
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    if boot.len() != 512 {
+        return Err(Error::runtime(format!(
+            "boot.img is {} bytes, not 512",
+            boot.len()
+        )));
+    }
+    let sectors = (core.len() as u64).div_ceil(SECTOR);
+    if sectors < 2 || sectors > room {
+        return Err(Error::runtime(format!(
+            "core.img takes {sectors} sectors; the BIOS boot partition has {room}"
+        )));
+    }
+    let mut mbr = boot[..440].to_vec();
+    mbr[0x5c..0x64].copy_from_slice(&start.to_le_bytes());
+    mbr[0x66..0x68].copy_from_slice(&[0x90, 0x90]);
+    let mut core = core.to_vec();
+    core.resize((sectors * SECTOR) as usize, 0);
+    // struct grub_boot_blocklist { u64 start; u16 len; u16 segment; } at 0x200 - 12.
+    core[0x1f4..0x1fc].copy_from_slice(&(start + 1).to_le_bytes());
+    core[0x1fc..0x1fe].copy_from_slice(&((sectors - 1) as u16).to_le_bytes());
+    Ok((mbr, core))
+}
+
+/// Write the patched boot code into the image.
+pub fn install_bios_boot(img: &Path, layout: &Layout, boot: &[u8], core: &[u8]) -> Result<()> {
+    use std::io::{Seek, SeekFrom, Write};
+    let (mbr, core) = patch_bios_boot(boot, core, layout.bios.0, layout.bios.1)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(img)
+        .map_err(|e| Error::io(img, e))?;
+    f.seek(SeekFrom::Start(0))
+        .and_then(|_| f.write_all(&mbr))
+        .and_then(|_| f.seek(SeekFrom::Start(layout.bios.0 * SECTOR)))
+        .and_then(|_| f.write_all(&core))
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(img, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_aligned_and_fits() {
+        let l = Layout::new(4 << 30, 512 << 20).unwrap();
+        assert_eq!(l.bios, (2048, 2048));
+        assert_eq!(l.esp, (4096, 1 << 20));
+        assert_eq!(l.root.0, 4096 + (1 << 20));
+        assert_eq!(l.root.0 % 2048, 0);
+        assert_eq!(l.root.1 % 2048, 0);
+        assert!(l.root.0 + l.root.1 <= l.total - 33);
+        assert!(Layout::new(100 << 20, 512 << 20).is_err());
+    }
+
+    #[test]
+    fn ids_are_stable_per_node_and_differ_between_nodes() {
+        let a = Ids::for_node("golyat-1");
+        assert_eq!(a, Ids::for_node("golyat-1"));
+        let b = Ids::for_node("golyat-2");
+        assert_ne!(a.root_uuid, b.root_uuid);
+        assert_ne!(a.esp_id, b.esp_id);
+        assert_eq!(a.root_uuid.len(), 36);
+        assert_eq!(&a.root_uuid[14..15], "5");
+        assert_eq!(a.esp_id.len(), 9);
+    }
+
+    #[test]
+    fn bios_boot_fields_are_patched_as_grub_bios_setup_does() {
+        let boot = vec![0xaau8; 512];
+        let core = vec![0x11u8; 1000];
+        let (mbr, core) = patch_bios_boot(&boot, &core, 2048, 2048).unwrap();
+        assert_eq!(mbr.len(), 440);
+        assert_eq!(
+            u64::from_le_bytes(mbr[0x5c..0x64].try_into().unwrap()),
+            2048
+        );
+        assert_eq!(&mbr[0x66..0x68], &[0x90, 0x90]);
+        assert_eq!(core.len(), 1024);
+        assert_eq!(
+            u64::from_le_bytes(core[0x1f4..0x1fc].try_into().unwrap()),
+            2049
+        );
+        assert_eq!(
+            u16::from_le_bytes(core[0x1fc..0x1fe].try_into().unwrap()),
+            1
+        );
+        // The segment field is left as diskboot.img has it.
+        assert_eq!(&core[0x1fe..0x200], &[0x11, 0x11]);
+        assert!(patch_bios_boot(&boot[..100], &core, 2048, 2048).is_err());
+        assert!(patch_bios_boot(&boot, &vec![0; 4096 * 512], 2048, 2048).is_err());
+    }
+}
