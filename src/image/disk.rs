@@ -196,6 +196,67 @@ pub fn make_root_fs(img: &Path, layout: &Layout, ids: &Ids, root: &Path, epoch: 
     Ok(())
 }
 
+/// Every path under `dir`, as seen from inside it (`/etc/hostname`), the root first.
+fn paths_of(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path = format!("{prefix}/{name}");
+        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        out.push(path.clone());
+        if is_dir {
+            paths_of(&e.path(), &path, out);
+        }
+    }
+}
+
+/// `mkfs.ext4 -d` copies each file's change time (ctime), which no one can set on the build
+/// machine: set every inode's ctime to `epoch` inside the image (one debugfs script), so the
+/// filesystem's bytes depend on the inputs only.
+pub fn clamp_ctimes(img: &Path, layout: &Layout, root: &Path, epoch: i64) -> Result<()> {
+    let mut paths = vec![String::from("/")];
+    paths_of(root, "", &mut paths);
+    let mut script = String::new();
+    for p in &paths {
+        // debugfs reads double-quoted arguments (backslashes literal); a name with a quote or
+        // a newline cannot be written so and keeps its time.
+        if !p.contains(['"', '\n']) {
+            script.push_str(&format!("sif \"{p}\" ctime 0x{epoch:x}\n"));
+        }
+    }
+    let file = root
+        .parent()
+        .unwrap_or(Path::new("/tmp"))
+        .join("ctimes.debugfs");
+    std::fs::write(&file, script).map_err(|e| Error::io(&file, e))?;
+    let epoch_s = epoch.to_string();
+    let target = format!("{}?offset={}", img.display(), layout.root.0 * SECTOR);
+    let out = std::process::Command::new("debugfs")
+        .args(["-w", "-f"])
+        .arg(&file)
+        .arg(&target)
+        .env("E2FSPROGS_FAKE_TIME", &epoch_s)
+        .output()
+        .map_err(|e| Error::runtime(format!("cannot run debugfs: {e}")))?;
+    let _ = std::fs::remove_file(&file);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("debugfs ") && !l.trim().is_empty())
+        .collect();
+    if !out.status.success() || !errors.is_empty() {
+        return Err(Error::runtime(format!(
+            "setting change times in the root filesystem failed: {}",
+            errors.join("; ")
+        )));
+    }
+    Ok(())
+}
+
 /// The EFI system partition: FAT32 with `EFI/BOOT/BOOTX64.EFI`.
 pub fn make_esp(
     img: &Path,

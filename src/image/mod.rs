@@ -201,7 +201,8 @@ async fn build_in(
     })?;
     steps.run("partition", || disk::partition(partial, &layout, &ids))?;
     steps.run("root filesystem", || {
-        disk::make_root_fs(partial, &layout, &ids, &root, epoch)
+        disk::make_root_fs(partial, &layout, &ids, &root, epoch)?;
+        disk::clamp_ctimes(partial, &layout, &root, epoch)
     })?;
     steps.run("EFI system partition", || {
         disk::make_esp(partial, &layout, &ids, &grub.efi, epoch)
