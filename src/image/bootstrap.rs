@@ -100,7 +100,9 @@ pub fn bootstrap(def: &Definition, root: &Path, cache: Option<&Path>, epoch: i64
         // mmdebstrap picks its output format by the name's extension: keep `.tar` last.
         let partial = dir.join(format!(
             ".{}.partial-{}.tar",
-            file.file_stem().and_then(|s| s.to_str()).unwrap_or("bootstrap"),
+            file.file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("bootstrap"),
             std::process::id()
         ));
         let r = mmdebstrap(def, &partial, epoch);

@@ -1,0 +1,391 @@
+//! `prov image build`: golyat-1's image from images/worker-bookworm.yml (Debian's archive; the
+//! Ubuntu archive is out of reach here) with the local signed apt repositories and keys
+//! endpoint, inspected without mounting it: the partition table (sfdisk), the root filesystem
+//! (debugfs), the ESP (mtools), the MBR and the BIOS boot block lists. Builds are
+//! byte-identical for the same SOURCE_DATE_EPOCH; golyat-2 differs only in its inventory
+//! entry; bad definitions, missing packages and playbook failures stop before any image.
+//!
+//! The bootstrap is cached in ~/.cache/prov-test/image-cache (keyed by definition and day).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{Prov, RepoServer, TempDir, repo_root};
+
+const EPOCH: &str = "1765000000";
+
+fn cache_dir() -> PathBuf {
+    let base = std::env::var("PROV_TEST_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or("/root".into())).join(".cache/prov-test")
+        });
+    base.join("image-cache")
+}
+
+fn build(server: &RepoServer, node: &str, out: &Path, extra: &[&str]) -> common::Run {
+    let url = server.url();
+    Prov::new()
+        .cwd(&repo_root())
+        .args(["image", "build", "--node", node, "--definition", "images/worker-bookworm.yml"])
+        .arg("-o")
+        .arg(out)
+        .arg("--cache")
+        .arg(cache_dir())
+        .arg("-e")
+        .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/boxp.keys"))
+        .args(extra)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .run()
+}
+
+#[track_caller]
+fn sh(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An image's partitions, as sfdisk reads them.
+fn partitions(img: &Path) -> Vec<serde_json::Value> {
+    let json: serde_json::Value =
+        serde_json::from_str(&sh(Command::new("sfdisk").arg("--json").arg(img))).unwrap();
+    json["partitiontable"]["partitions"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Read a file of the image's root filesystem (partition 3) with debugfs.
+struct RootFs(String);
+
+impl RootFs {
+    fn of(img: &Path) -> RootFs {
+        let start = partitions(img)[2]["start"].as_u64().unwrap();
+        RootFs(format!("{}?offset={}", img.display(), start * 512))
+    }
+    fn debugfs(&self, request: &str) -> String {
+        sh(Command::new("debugfs").arg("-R").arg(request).arg(&self.0))
+    }
+    fn cat(&self, path: &str) -> String {
+        self.debugfs(&format!("cat {path}"))
+    }
+    fn exists(&self, path: &str) -> bool {
+        let out = Command::new("debugfs")
+            .arg("-R")
+            .arg(format!("stat {path}"))
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        !String::from_utf8_lossy(&out.stderr).contains("File not found")
+    }
+    fn mode(&self, path: &str) -> u32 {
+        let stat = self.debugfs(&format!("stat {path}"));
+        let m = stat
+            .split("Mode:")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
+        u32::from_str_radix(m, 8).unwrap()
+    }
+    fn uuid(&self) -> String {
+        self.debugfs("stats")
+            .lines()
+            .find_map(|l| l.strip_prefix("Filesystem UUID:"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+}
+
+#[test]
+fn golyat_images_are_built_bootable_on_both_firmwares_and_reproducible() {
+    let server = RepoServer::start();
+    let out = TempDir::new("images");
+    let run = build(&server, "golyat-1", &out.path, &[]);
+    run.ok();
+    let img = out.path.join("golyat-1.img");
+    assert_eq!(run.stdout.lines().last(), Some(img.to_str().unwrap()));
+    // Sparse: 4 GiB long, far fewer bytes used.
+    let meta = std::fs::metadata(&img).unwrap();
+    assert_eq!(meta.len(), 4 << 30);
+    let used = std::os::unix::fs::MetadataExt::blocks(&meta) * 512;
+    assert!(used < (1300 << 20), "{used} bytes used");
+
+    // GPT: BIOS boot, ESP, root; 1 MiB aligned.
+    let parts = partitions(&img);
+    let types: Vec<&str> = parts.iter().map(|p| p["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "21686148-6449-6E6F-744E-656564454649",
+            "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
+            "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
+        ]
+    );
+    for p in &parts {
+        assert_eq!(p["start"].as_u64().unwrap() % 2048, 0, "{p}");
+    }
+    assert_eq!(parts[1]["size"].as_u64().unwrap() * 512, 512 << 20);
+
+    // The root filesystem, as the playbook and the image fixes left it.
+    let fs = RootFs::of(&img);
+    let hardening = fs.cat("/etc/ssh/sshd_config.d/00-hardening.conf");
+    assert!(
+        hardening.contains("PermitRootLogin no") && hardening.contains("PasswordAuthentication no"),
+        "{hardening}"
+    );
+    assert_eq!(
+        fs.cat("/etc/sudoers.d/boxp"),
+        "boxp ALL=(ALL:ALL) NOPASSWD: ALL\n"
+    );
+    let keys = std::fs::read_to_string(server.dir.join("boxp.keys")).unwrap();
+    assert_eq!(fs.cat("/home/boxp/.ssh/authorized_keys"), keys);
+    let netplan = fs.cat("/etc/netplan/01-prov.yaml");
+    assert!(netplan.contains("- 192.168.10.101/24"), "{netplan}");
+    assert_eq!(fs.mode("/etc/netplan/01-prov.yaml") & 0o777, 0o600);
+    assert!(
+        fs.cat("/etc/default/kubelet")
+            .contains("--node-ip=192.168.10.101")
+    );
+    let status = fs.cat("/var/lib/dpkg/status");
+    for pkg in ["kubelet", "kubeadm", "kubectl", "cri-o"] {
+        let stanza = status
+            .split("\n\n")
+            .find(|s| s.starts_with(&format!("Package: {pkg}\n")))
+            .unwrap_or_else(|| panic!("{pkg} not installed"));
+        assert!(stanza.contains("Status: hold ok installed"), "{stanza}");
+    }
+    assert_eq!(fs.cat("/etc/hostname"), "golyat-1\n");
+    assert_eq!(fs.cat("/etc/machine-id"), "");
+    let ssh_dir = fs.debugfs("ls -l /etc/ssh");
+    assert!(!ssh_dir.contains("ssh_host_"), "{ssh_dir}");
+    assert!(fs.exists("/etc/systemd/system/prov-ssh-host-keys.service"));
+    assert!(fs.exists("/etc/systemd/system/multi-user.target.wants/prov-ssh-host-keys.service"));
+    assert!(fs.exists("/usr/local/bin/prov"));
+    let fstab = fs.cat("/etc/fstab");
+    let root_uuid = fs.uuid();
+    assert!(
+        fstab.contains(&format!("UUID={root_uuid} / ext4")),
+        "{fstab}"
+    );
+    let grub = fs.cat("/boot/grub/grub.cfg");
+    assert!(
+        grub.contains(&format!("root=UUID={root_uuid} ro"))
+            && grub.contains("console=ttyS0,115200"),
+        "{grub}"
+    );
+
+    // The ESP: FAT with the UEFI loader; its volume id is the one fstab names.
+    let esp = format!(
+        "{}@@{}",
+        img.display(),
+        parts[1]["start"].as_u64().unwrap() * 512
+    );
+    let listing =
+        sh(Command::new("mdir")
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .args(["-i", &esp, "::/EFI/BOOT"]));
+    assert!(listing.contains("BOOTX64  EFI"), "{listing}");
+    let info = sh(Command::new("minfo")
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .args(["-i", &esp]));
+    let serial = info
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("serial number:"))
+        .unwrap()
+        .trim()
+        .to_uppercase();
+    let fat_id = format!("{}-{}", &serial[..4], &serial[4..]);
+    assert!(
+        fstab.contains(&format!("UUID={fat_id} /boot/efi vfat")),
+        "{fstab} vs {fat_id}"
+    );
+
+    // Legacy BIOS: GRUB's boot code in the MBR pointing at core.img in partition 1, whose
+    // block list covers the rest of it; the protective MBR's partition table kept.
+    let head = read_at(&img, 0, 512);
+    assert_eq!(&head[510..512], &[0x55, 0xaa]);
+    assert_eq!(head[450], 0xee, "protective MBR partition type");
+    assert_eq!(
+        u64::from_le_bytes(head[0x5c..0x64].try_into().unwrap()),
+        2048
+    );
+    let core = read_at(&img, 2048 * 512, 512);
+    assert_eq!(
+        u64::from_le_bytes(core[0x1f4..0x1fc].try_into().unwrap()),
+        2049
+    );
+    let sectors = u16::from_le_bytes(core[0x1fc..0x1fe].try_into().unwrap());
+    assert!(sectors > 10 && sectors < 2047, "{sectors}");
+
+    // The manifest says what is inside.
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path.join("golyat-1.manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["node"], "golyat-1");
+    assert_eq!(manifest["base"]["suite"], "bookworm");
+    assert_eq!(manifest["kubernetes"]["kubelet"], "1.32.0-1.1");
+    assert_eq!(manifest["filesystems"]["root_uuid"], root_uuid.as_str());
+    assert!(manifest["kernel"].as_str().unwrap().ends_with("-amd64"));
+    assert!(manifest["packages"].as_array().unwrap().len() > 100);
+    let steps: Vec<&str> = manifest["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps[..2], ["bootstrap", "provision"]);
+    assert!(!out.path.join(".golyat-1.build").exists());
+
+    // Reproducible: the same inputs and SOURCE_DATE_EPOCH give the same bytes.
+    let again = TempDir::new("images-again");
+    build(&server, "golyat-1", &again.path, &[]).ok();
+    assert_eq!(
+        sha256(&img),
+        sha256(&again.path.join("golyat-1.img")),
+        "{}",
+        first_difference(&img, &again.path.join("golyat-1.img"))
+    );
+
+    // golyat-2: the same definition, its own inventory entry.
+    build(&server, "golyat-2", &out.path, &[]).ok();
+    let fs2 = RootFs::of(&out.path.join("golyat-2.img"));
+    assert_eq!(fs2.cat("/etc/hostname"), "golyat-2\n");
+    assert!(
+        fs2.cat("/etc/netplan/01-prov.yaml")
+            .contains("- 192.168.10.105/24")
+    );
+    assert_ne!(fs2.uuid(), root_uuid);
+}
+
+fn read_at(path: &Path, offset: u64, len: usize) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).unwrap();
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    let mut buf = vec![0; len];
+    f.read_exact(&mut buf).unwrap();
+    buf
+}
+
+fn sha256(path: &Path) -> String {
+    sh(Command::new("sha256sum").arg(path))
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Where two images first differ, by partition, for a failing reproducibility check.
+fn first_difference(a: &Path, b: &Path) -> String {
+    let out = Command::new("cmp").arg(a).arg(b).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let byte: u64 = text
+        .split("byte ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    let sector = byte.saturating_sub(1) / 512;
+    let parts = partitions(a);
+    let name = parts
+        .iter()
+        .find(|p| {
+            let s = p["start"].as_u64().unwrap();
+            sector >= s && sector < s + p["size"].as_u64().unwrap()
+        })
+        .map(|p| p["name"].as_str().unwrap_or("?").to_string())
+        .unwrap_or_else(|| "the partition table".into());
+    format!("{text} (sector {sector}, in {name})")
+}
+
+#[test]
+fn the_two_definitions_differ_only_in_their_base() {
+    let read = |p: &str| {
+        let text = std::fs::read_to_string(repo_root().join(p)).unwrap();
+        text.lines()
+            .filter(|l| {
+                !l.starts_with('#')
+                    && !l.starts_with("  distribution:")
+                    && !l.starts_with("  suite:")
+                    && !l.starts_with("  mirror:")
+                    && !l.starts_with("  components:")
+                    && !l.starts_with("kernel:")
+            })
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        read("images/worker.yml"),
+        read("images/worker-bookworm.yml")
+    );
+}
+
+#[test]
+fn bad_definitions_and_failing_playbooks_leave_no_image() {
+    let server = RepoServer::start();
+    let out = TempDir::new("bad-images");
+    // An unknown key: an error at its line before anything is built.
+    let bad = out.path.join("bad.yml");
+    let text = std::fs::read_to_string(repo_root().join("images/worker-bookworm.yml")).unwrap();
+    std::fs::write(
+        &bad,
+        text.replace(
+            "playbook: ../playbooks/worker.yml",
+            &format!(
+                "playbook: {}/playbooks/worker.yml\npakages: [x]",
+                repo_root().display()
+            ),
+        )
+        .replace(
+            "files/",
+            &format!("{}/images/files/", repo_root().display()),
+        ),
+    )
+    .unwrap();
+    let run = Prov::new()
+        .cwd(&repo_root())
+        .args(["image", "build", "--node", "golyat-1", "--definition"])
+        .arg(&bad)
+        .arg("-o")
+        .arg(&out.path)
+        .run();
+    run.code(5)
+        .stderr_has("unknown key 'pakages'")
+        .stderr_has("bad.yml:");
+    assert!(!out.path.join(".golyat-1.build").exists());
+
+    // A playbook failure (the keys endpoint answers 404): the build stops, names the step,
+    // and leaves neither an image nor its work directory.
+    let url = server.url();
+    let run = Prov::new()
+        .cwd(&repo_root())
+        .args(["image", "build", "--node", "golyat-1", "--definition", "images/worker-bookworm.yml"])
+        .arg("-o")
+        .arg(&out.path)
+        .arg("--cache")
+        .arg(cache_dir())
+        .arg("-e")
+        .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/status/404/boxp.keys"))
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .run();
+    assert_ne!(run.code, 0);
+    run.stderr_has("image build step 'provision' failed")
+        .stdout_has("fatal: [golyat-1]");
+    let left: Vec<_> = std::fs::read_dir(&out.path)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "bad.yml")
+        .collect();
+    assert_eq!(left, Vec::<String>::new());
+}
