@@ -32,6 +32,38 @@ pub enum Command {
 pub enum ImageCommand {
     /// Build NODE.img (raw GPT, boots with BIOS and UEFI) and NODE.manifest.json (needs root).
     Build(ImageBuildArgs),
+    /// Boot an image in QEMU as a USB stick (UEFI and BIOS at once) and check it over SSH.
+    Test(ImageTestArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImageTestArgs {
+    /// The image (its NODE.manifest.json beside it names the node).
+    pub image: PathBuf,
+    /// Firmwares to boot with (comma-separated).
+    #[arg(long = "firmware", value_delimiter = ',', default_value = "uefi,bios")]
+    pub firmware: Vec<String>,
+    /// The key whose public half the image got from the keys URL.
+    #[arg(long = "private-key", visible_alias = "key-file")]
+    pub private_key: PathBuf,
+    /// The admin user to log in as (default: the node's ansible_user).
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Inventory (default from ansible.cfg), for the node's variables and the check run.
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Vec<String>,
+    /// The playbook that must have nothing left to change on the booted image.
+    #[arg(long = "playbook", default_value = "playbooks/worker.yml")]
+    pub playbook: PathBuf,
+    /// Extra variables for the check run (the build's -e).
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+    /// Seconds to wait for SSH after power-on.
+    #[arg(long = "timeout", default_value = "600")]
+    pub timeout: u64,
+    /// The netplan file that holds the node's static address.
+    #[arg(long = "netplan-file", default_value = "/etc/netplan/01-prov.yaml")]
+    pub netplan_file: String,
 }
 
 #[derive(Args, Debug, Clone)]

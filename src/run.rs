@@ -443,7 +443,8 @@ pub fn wants_private_mounts(cli: &Cli) -> bool {
                 && !a.list_tags
         }
         Command::Inventory(_) => false,
-        Command::Image(_) => true,
+        Command::Image(crate::cli::ImageCommand::Build(_)) => true,
+        Command::Image(_) => false,
     }
 }
 
@@ -479,6 +480,13 @@ pub async fn main(cli: Cli) -> Result<i32> {
                 }
                 Err(e) => Err(e),
             }
+        }
+        Command::Image(crate::cli::ImageCommand::Test(a)) => {
+            release_signals();
+            for line in crate::image::boot::test(a).await? {
+                println!("{line}");
+            }
+            Ok(0)
         }
     }
 }

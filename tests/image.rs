@@ -257,6 +257,52 @@ fn golyat_images_are_built_bootable_on_both_firmwares_and_reproducible() {
         first_difference(&img, &again.path.join("golyat-1.img"))
     );
 
+    // Booted as a USB stick with UEFI and with BIOS at once: SSH at the static address as
+    // boxp with the key from the keys endpoint, `prov check` over SSH with 0 changes, no
+    // failed units, sshd hardened, kubelet/kubeadm/kubectl pinned and held.
+    let key = server.dir.parent().unwrap().join("build/boxp1");
+    let url = server.url();
+    let boot = Prov::new()
+        .cwd(&repo_root())
+        .args(["image", "test"])
+        .arg(&img)
+        .arg("--private-key")
+        .arg(&key)
+        .arg("-e")
+        .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/boxp.keys"))
+        .run();
+    boot.ok()
+        .stdout_has("uefi: SSH after")
+        .stdout_has("bios: SSH after")
+        .stdout_has("0 changes, all checks passed");
+    for fw in ["uefi", "bios"] {
+        let log =
+            std::fs::read_to_string(out.path.join(format!("golyat-1.{fw}.serial.log"))).unwrap();
+        assert!(log.contains("golyat-1 login:"), "{fw}: {log}");
+    }
+    assert_eq!(
+        sha256(&img),
+        sha256(&again.path.join("golyat-1.img")),
+        "the test changed the image"
+    );
+
+    // A machine that cannot be logged into fails within the timeout, naming the step and
+    // the serial log.
+    let wrong_key = again.path.join("wrong");
+    sh(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&wrong_key));
+    let run = Prov::new()
+        .cwd(&repo_root())
+        .args(["image", "test", "--firmware", "bios", "--timeout", "20"])
+        .arg(&img)
+        .arg("--private-key")
+        .arg(&wrong_key)
+        .run();
+    assert_ne!(run.code, 0);
+    run.stderr_has("bios boot test failed at 'boot': no SSH login within 20 s")
+        .stderr_has("golyat-1.bios.serial.log");
+
     // golyat-2: the same definition, its own inventory entry.
     build(&server, "golyat-2", &out.path, &[]).ok();
     let fs2 = RootFs::of(&out.path.join("golyat-2.img"));

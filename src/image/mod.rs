@@ -7,8 +7,10 @@
 //! stamps), [`disk`] (partition table, filesystems, boot code) and the [`manifest`]. The image
 //! is written as `.NODE.img.partial` and renamed when complete; a failed or interrupted build
 //! removes it and its work directory, so a half image never exists under the final name.
-//! What an image is made of is data: [`definition`] (`images/worker.yml`).
+//! What an image is made of is data: [`definition`] (`images/worker.yml`). `prov image test`
+//! ([`boot`]) boots an image with both firmwares and checks it over SSH.
 
+pub mod boot;
 pub mod bootstrap;
 pub mod definition;
 pub mod disk;

@@ -1,0 +1,537 @@
+//! `prov image test`: boot an image in QEMU as a USB stick, once with UEFI (OVMF) and once with
+//! legacy BIOS (SeaBIOS), both at once, and prove it is the machine the playbook describes.
+//!
+//! The VM's user-mode network imitates the node's own subnet (read from the image's netplan
+//! file), so SSH reaches the static address the image configured (nothing on this machine's
+//! network changes). Per firmware, in order — the error names the step that failed and the
+//! serial log: boot to SSH (login as the node's admin user with the key from the keys URL);
+//! `prov check PLAYBOOK --limit NODE` over SSH with 0 changes; no failed units but the
+//! definition's expected ones; `sshd -T` without password or root login; the static address
+//! up; kubelet, kubeadm and kubectl at the pinned version and held. The image is attached with
+//! `snapshot=on`: a test never changes it. KVM is used when it really works (a short trial
+//! boot), TCG otherwise; the report says which.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::cli::ImageTestArgs;
+use crate::error::{Error, Result};
+
+use super::disk::run;
+
+/// UEFI firmware images in the places Debian and Ubuntu put them.
+const OVMF: &[&str] = &[
+    "/usr/share/ovmf/OVMF.fd",
+    "/usr/share/OVMF/OVMF.fd",
+    "/usr/share/qemu/OVMF.fd",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Firmware {
+    Uefi,
+    Bios,
+}
+
+impl Firmware {
+    fn name(self) -> &'static str {
+        match self {
+            Firmware::Uefi => "uefi",
+            Firmware::Bios => "bios",
+        }
+    }
+}
+
+/// The node's network as the image configures it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Network {
+    pub address: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Ipv4Addr,
+}
+
+impl Network {
+    /// The first static IPv4 address and its gateway in a netplan file.
+    pub fn from_netplan(text: &str) -> Result<Network> {
+        let node = crate::yaml::parse_str(text, "netplan")?;
+        let eths = node
+            .get("network")
+            .and_then(|n| n.get("ethernets"))
+            .and_then(|n| n.as_map())
+            .ok_or_else(|| Error::runtime("the image's netplan file has no network.ethernets"))?;
+        for (_, eth) in eths {
+            let Some(addr) = eth
+                .get("addresses")
+                .and_then(|a| a.as_seq())
+                .and_then(|a| a.iter().find_map(|n| n.as_str()?.split_once('/')))
+            else {
+                continue;
+            };
+            let via = eth
+                .get("routes")
+                .and_then(|r| r.as_seq())
+                .and_then(|r| r.iter().find_map(|n| n.get("via")?.as_str()))
+                .or_else(|| eth.get("gateway4").and_then(|g| g.as_str()));
+            let (Ok(address), Ok(prefix)) = (addr.0.parse(), addr.1.parse::<u8>()) else {
+                continue;
+            };
+            let gateway = match via.map(str::parse) {
+                Some(Ok(g)) => g,
+                _ => continue,
+            };
+            if prefix > 30 {
+                continue;
+            }
+            return Ok(Network {
+                address,
+                prefix,
+                gateway,
+            });
+        }
+        Err(Error::runtime(
+            "the image's netplan file has no static IPv4 address with a gateway",
+        ))
+    }
+
+    /// `192.168.10.0/24`.
+    pub fn subnet(&self) -> String {
+        let mask = u32::MAX << (32 - self.prefix as u32);
+        format!(
+            "{}/{}",
+            Ipv4Addr::from(u32::from(self.address) & mask),
+            self.prefix
+        )
+    }
+}
+
+/// What the test needs to know about the image, from its manifest and root filesystem.
+struct Image {
+    path: PathBuf,
+    node: String,
+    network: Network,
+    expected_failed: Vec<String>,
+    serial_dir: PathBuf,
+}
+
+fn free_port() -> Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| Error::runtime(format!("no free port: {e}")))
+}
+
+/// Whether KVM really runs a guest here: `/dev/kvm` may exist and still fail at the first
+/// instruction ("KVM internal error", after which QEMU stops the guest but keeps running), so
+/// the UEFI firmware is started under KVM for a few seconds and must have said nothing.
+fn kvm_works() -> bool {
+    if !Path::new("/dev/kvm").exists() {
+        return false;
+    }
+    let mut args = vec![
+        "-accel",
+        "kvm",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "none",
+        "-no-reboot",
+        "-m",
+        "256",
+    ];
+    if let Some(ovmf) = OVMF.iter().find(|p| Path::new(p).is_file()) {
+        args.extend(["-bios", ovmf]);
+    }
+    let child = std::process::Command::new("qemu-system-x86_64")
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        return false;
+    };
+    std::thread::sleep(Duration::from_secs(4));
+    let alive = matches!(child.try_wait(), Ok(None));
+    let _ = child.kill();
+    let out = child.wait_with_output();
+    let said = out
+        .map(|o| String::from_utf8_lossy(&o.stderr).to_lowercase())
+        .unwrap_or_default();
+    alive && !said.contains("error") && !said.contains("fail")
+}
+
+/// The QEMU command line for one firmware: the image as a USB stick, the node's subnet.
+fn qemu_args(
+    img: &Image,
+    fw: Firmware,
+    accel: &str,
+    port: u16,
+    serial: &Path,
+) -> Result<Vec<String>> {
+    let n = &img.network;
+    let mut args: Vec<String> = vec![
+        "-accel".into(),
+        accel.into(),
+        "-m".into(),
+        "1536".into(),
+        "-smp".into(),
+        "2".into(),
+        "-display".into(),
+        "none".into(),
+        "-monitor".into(),
+        "none".into(),
+        "-serial".into(),
+        format!("file:{}", serial.display()),
+        "-device".into(),
+        "qemu-xhci".into(),
+        "-drive".into(),
+        format!(
+            "if=none,id=stick,format=raw,snapshot=on,file={}",
+            img.path.display()
+        ),
+        "-device".into(),
+        "usb-storage,drive=stick,bootindex=0".into(),
+        "-netdev".into(),
+        format!(
+            "user,id=n0,net={},host={},hostfwd=tcp:127.0.0.1:{port}-{}:22",
+            n.subnet(),
+            n.gateway,
+            n.address
+        ),
+        "-device".into(),
+        "virtio-net-pci,netdev=n0".into(),
+    ];
+    if fw == Firmware::Uefi {
+        let ovmf = OVMF
+            .iter()
+            .find(|p| Path::new(p).is_file())
+            .ok_or_else(|| {
+                Error::runtime("no OVMF firmware (install the ovmf package) for the UEFI boot")
+            })?;
+        args.extend(["-bios".into(), ovmf.to_string()]);
+    }
+    Ok(args)
+}
+
+/// One firmware's boot test.
+struct Vm {
+    fw: Firmware,
+    port: u16,
+    serial: PathBuf,
+    child: tokio::process::Child,
+}
+
+impl Vm {
+    fn fail(&self, step: &str, detail: impl std::fmt::Display) -> Error {
+        Error::runtime(format!(
+            "{} boot test failed at '{step}': {detail} (serial console: {})",
+            self.fw.name(),
+            self.serial.display()
+        ))
+    }
+}
+
+/// `ssh` to the VM as `user`, one command.
+async fn ssh(args: &ImageTestArgs, user: &str, port: u16, command: &str) -> Result<(i32, String)> {
+    let out = tokio::process::Command::new("ssh")
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "ConnectTimeout=10",
+            "-i",
+        ])
+        .arg(&args.private_key)
+        .args([
+            "-p",
+            &port.to_string(),
+            &format!("{user}@127.0.0.1"),
+            command,
+        ])
+        .output()
+        .await
+        .map_err(|e| Error::runtime(format!("cannot run ssh: {e}")))?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    Ok((out.status.code().unwrap_or(-1), text))
+}
+
+async fn test_one(
+    args: &ImageTestArgs,
+    img: &Image,
+    user: &str,
+    pinned: &str,
+    mut vm: Vm,
+) -> Result<String> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.timeout);
+    // 1. Boot to SSH as the admin user.
+    loop {
+        if let Ok(Some(status)) = vm.child.try_wait() {
+            return Err(vm.fail("boot", format!("QEMU exited ({status})")));
+        }
+        if Instant::now() > deadline {
+            return Err(vm.fail("boot", format!("no SSH login within {} s", args.timeout)));
+        }
+        if tokio::net::TcpStream::connect(("127.0.0.1", vm.port))
+            .await
+            .is_ok()
+            && let Ok((0, _)) = ssh(args, user, vm.port, "true").await
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    let boot_secs = started.elapsed().as_secs();
+    // 2. The playbook has nothing left to do.
+    let me = std::env::current_exe().map_err(|e| Error::runtime(e.to_string()))?;
+    let mut check = tokio::process::Command::new(me);
+    check
+        .arg("check")
+        .arg(&args.playbook)
+        .args([
+            "--limit",
+            &img.node,
+            "--format",
+            "json",
+            "--host-key-checking",
+            "off",
+        ])
+        .arg("--private-key")
+        .arg(&args.private_key)
+        .args([
+            "-e",
+            &format!(
+                "ansible_host=127.0.0.1 ansible_port={} ansible_user={user}",
+                vm.port
+            ),
+        ]);
+    for i in &args.inventory {
+        check.args(["-i", i]);
+    }
+    for e in &args.extra_vars {
+        check.args(["-e", e]);
+    }
+    let out = check.output().await.map_err(|e| vm.fail("prov check", e))?;
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|_| {
+        vm.fail(
+            "prov check",
+            format!(
+                "exit {:?}: {}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        )
+    })?;
+    let stats = &doc["stats"][&img.node];
+    let changed: Vec<String> = doc["plays"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["tasks"].as_array().into_iter().flatten())
+        .filter(|t| {
+            let h = &t["hosts"][&img.node];
+            h["changed"] == true || h["failed"] == true || h["unreachable"] == true
+        })
+        .map(|t| t["task"]["name"].as_str().unwrap_or("?").to_string())
+        .collect();
+    if !out.status.success() || !changed.is_empty() {
+        return Err(vm.fail(
+            "prov check",
+            format!(
+                "expected 0 changes; stats {stats}; tasks: {}",
+                changed.join(", ")
+            ),
+        ));
+    }
+    // 3. No failed unit but the expected ones.
+    let (_, failed) = ssh(
+        args,
+        user,
+        vm.port,
+        "systemctl --failed --plain --no-legend --no-pager",
+    )
+    .await?;
+    let unexpected: Vec<&str> = failed
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|u| !img.expected_failed.iter().any(|e| e == u))
+        .collect();
+    if !unexpected.is_empty() {
+        return Err(vm.fail("units", format!("failed units: {}", unexpected.join(", "))));
+    }
+    // 4. sshd as hardened.
+    let (rc, sshd) = ssh(args, user, vm.port, "sudo -n sshd -T").await?;
+    let effective: Vec<&str> = sshd.lines().collect();
+    for want in ["passwordauthentication no", "permitrootlogin no"] {
+        if rc != 0 || !effective.contains(&want) {
+            return Err(vm.fail("sshd", format!("sshd -T lacks '{want}'")));
+        }
+    }
+    // 5. The static address is up.
+    let (_, addrs) = ssh(args, user, vm.port, "ip -4 -o addr show").await?;
+    let want = format!(" {}/{} ", img.network.address, img.network.prefix);
+    if !addrs.contains(&want) {
+        return Err(vm.fail("network", format!("{want} is not configured: {addrs}")));
+    }
+    // 6. Kubernetes packages at the pinned version, held.
+    let (_, versions) = ssh(
+        args,
+        user,
+        vm.port,
+        "dpkg-query -W -f '${Package}=${Version}\\n' kubelet kubeadm kubectl; apt-mark showhold",
+    )
+    .await?;
+    for pkg in ["kubelet", "kubeadm", "kubectl"] {
+        if !pinned.is_empty() && !versions.lines().any(|l| l == format!("{pkg}={pinned}")) {
+            return Err(vm.fail("packages", format!("{pkg} is not at {pinned}: {versions}")));
+        }
+        if !versions.lines().any(|l| l == pkg) {
+            return Err(vm.fail("packages", format!("{pkg} is not held")));
+        }
+    }
+    Ok(format!(
+        "{}: SSH after {boot_secs} s, 0 changes, all checks passed",
+        vm.fw.name()
+    ))
+}
+
+/// `prov image test`: the report lines, or the first failure.
+pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
+    let path = args
+        .image
+        .canonicalize()
+        .map_err(|e| Error::io(&args.image, e))?;
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("image")
+        .to_string();
+    let manifest_path = dir.join(format!("{stem}.manifest.json"));
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?,
+    )
+    .map_err(|e| Error::runtime(format!("{}: {e}", manifest_path.display())))?;
+    let node = manifest["node"].as_str().unwrap_or(&stem).to_string();
+    let root_start = manifest["layout"]["root"][0]
+        .as_u64()
+        .ok_or_else(|| Error::runtime(format!("{}: no layout", manifest_path.display())))?;
+    let netplan = run(
+        "debugfs",
+        &[
+            "-R",
+            &format!("cat {}", args.netplan_file),
+            &format!("{}?offset={}", path.display(), root_start * 512),
+        ],
+        &[],
+    )?;
+    let network = Network::from_netplan(&netplan)?;
+    let expected_failed = match manifest["definition"].as_str() {
+        Some(d) if Path::new(d).is_file() => {
+            super::definition::load(Path::new(d))?.expected_failed_units
+        }
+        _ => Vec::new(),
+    };
+    let cfg = crate::config::Config::load()?;
+    let sources = if args.inventory.is_empty() {
+        cfg.inventory.clone()
+    } else {
+        args.inventory.clone()
+    };
+    let inv = crate::inventory::Inventory::load(&sources)?;
+    let vars = inv.host_vars(&node);
+    let var = |k: &str| vars.get(k).map(|v| v.to_string()).unwrap_or_default();
+    let user = args.user.clone().unwrap_or_else(|| var("ansible_user"));
+    if user.is_empty() {
+        return Err(Error::usage(format!(
+            "no admin user for {node}: give --user or ansible_user"
+        )));
+    }
+    let pinned = var("kubernetes_package_version");
+    let img = Image {
+        path,
+        node,
+        network,
+        expected_failed,
+        serial_dir: dir,
+    };
+    let accel = if kvm_works() { "kvm" } else { "tcg" };
+    let mut vms = Vec::new();
+    for fw in &args.firmware {
+        let fw = match fw.as_str() {
+            "uefi" => Firmware::Uefi,
+            "bios" => Firmware::Bios,
+            other => {
+                return Err(Error::usage(format!(
+                    "--firmware {other}: use uefi and/or bios"
+                )));
+            }
+        };
+        let port = free_port()?;
+        let serial = img
+            .serial_dir
+            .join(format!("{}.{}.serial.log", img.node, fw.name()));
+        let child = tokio::process::Command::new("qemu-system-x86_64")
+            .args(qemu_args(&img, fw, accel, port, &serial)?)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Error::runtime(format!("cannot start qemu-system-x86_64: {e}")))?;
+        vms.push(Vm {
+            fw,
+            port,
+            serial,
+            child,
+        });
+    }
+    // Both firmwares boot at once.
+    let mut each = vms.into_iter();
+    let (first, second) = (each.next(), each.next());
+    let run = |vm: Option<Vm>| {
+        let (args, img, user, pinned) = (&args, &img, &user, &pinned);
+        async move {
+            match vm {
+                Some(vm) => Some(test_one(args, img, user, pinned, vm).await),
+                None => None,
+            }
+        }
+    };
+    let (a, b) = tokio::join!(run(first), run(second));
+    let results: Vec<Result<String>> = [a, b].into_iter().flatten().collect();
+    let mut lines = vec![format!("accelerator: {accel}")];
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(line) => lines.push(line),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::runtime(errors.join("\n")));
+    }
+    Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_network_comes_from_the_netplan_file() {
+        let n = Network::from_netplan("network:\n  version: 2\n  ethernets:\n    primary:\n      match: {name: \"e*\"}\n      addresses:\n        - 192.168.10.101/24\n      routes:\n        - to: default\n          via: 192.168.10.1\n").unwrap();
+        assert_eq!(n.address, Ipv4Addr::new(192, 168, 10, 101));
+        assert_eq!(n.gateway, Ipv4Addr::new(192, 168, 10, 1));
+        assert_eq!(n.subnet(), "192.168.10.0/24");
+        assert!(Network::from_netplan("network: {ethernets: {e: {dhcp4: true}}}").is_err());
+    }
+}
