@@ -276,8 +276,10 @@ fn golyat_images_are_built_bootable_on_both_firmwares_and_reproducible() {
         .stdout_has("bios: SSH after")
         .stdout_has("0 changes, all checks passed");
     for fw in ["uefi", "bios"] {
-        let log =
-            std::fs::read_to_string(out.path.join(format!("golyat-1.{fw}.serial.log"))).unwrap();
+        let log = String::from_utf8_lossy(
+            &std::fs::read(out.path.join(format!("golyat-1.{fw}.serial.log"))).unwrap(),
+        )
+        .into_owned();
         assert!(log.contains("golyat-1 login:"), "{fw}: {log}");
     }
     assert_eq!(
