@@ -412,6 +412,34 @@ fn bad_definitions_and_failing_playbooks_leave_no_image() {
         .stderr_has("bad.yml:");
     assert!(!out.path.join(".golyat-1.build").exists());
 
+    // A package the mirror does not have: named, before any image.
+    let missing = out.path.join("missing.yml");
+    std::fs::write(
+        &missing,
+        text.replace(
+            "kernel: linux-image-amd64",
+            "kernel: linux-image-prov-nonexistent",
+        )
+        .replace(
+            "playbook: ../playbooks/worker.yml",
+            &format!("playbook: {}/playbooks/worker.yml", repo_root().display()),
+        )
+        .replace(
+            "files/",
+            &format!("{}/images/files/", repo_root().display()),
+        ),
+    )
+    .unwrap();
+    let run = Prov::new()
+        .cwd(&repo_root())
+        .args(["image", "build", "--node", "golyat-1", "--definition"])
+        .arg(&missing)
+        .arg("-o")
+        .arg(&out.path)
+        .run();
+    assert_ne!(run.code, 0);
+    run.stderr_has("image build step 'bootstrap' failed: package 'linux-image-prov-nonexistent' is not in http://deb.debian.org/debian bookworm");
+
     // A playbook failure (the keys endpoint answers 404): the build stops, names the step,
     // and leaves neither an image nor its work directory.
     let url = server.url();
@@ -433,7 +461,7 @@ fn bad_definitions_and_failing_playbooks_leave_no_image() {
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "bad.yml")
+        .filter(|n| n != "bad.yml" && n != "missing.yml")
         .collect();
     assert_eq!(left, Vec::<String>::new());
 }

@@ -65,8 +65,8 @@ fn failure(stderr: &str, def: &Definition) -> Error {
 
 fn mmdebstrap(def: &Definition, target: &Path, epoch: i64) -> Result<()> {
     let mut cmd = std::process::Command::new("mmdebstrap");
+    // Not --quiet: apt's own words ("Unable to locate package X") are only in its output.
     cmd.args([
-        "--quiet",
         "--variant=minbase",
         &format!("--architectures={}", def.arch),
         &format!("--components={}", def.base.components.join(",")),
@@ -126,4 +126,41 @@ pub fn bootstrap(def: &Definition, root: &Path, cache: Option<&Path>, epoch: i64
         &[],
     )?;
     Ok(hit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def() -> Definition {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("images/worker-bookworm.yml");
+        super::super::definition::load(&p).unwrap()
+    }
+
+    #[test]
+    fn a_missing_package_is_named() {
+        let stderr = "I: running apt-get install...\nReading package lists...\nE: Unable to locate package no-such-package-prov\nE: setup failed: E: apt-get ... failed\nE: mmdebstrap failed to run\n";
+        let e = failure(stderr, &def()).to_string();
+        assert!(
+            e.contains("package 'no-such-package-prov' is not in http://deb.debian.org/debian bookworm (main) for amd64"),
+            "{e}"
+        );
+        let e = failure("E: cannot reach the mirror\n", &def()).to_string();
+        assert!(
+            e.contains("mmdebstrap failed") && e.contains("cannot reach"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_cache_key_changes_with_the_packages_and_the_day() {
+        let d = def();
+        let dir = Path::new("/c");
+        let a = cache_file(dir, &d, 1_765_000_000);
+        assert_eq!(a, cache_file(dir, &d, 1_765_000_000 + 60));
+        assert_ne!(a, cache_file(dir, &d, 1_765_000_000 + 86_400));
+        let mut more = d.clone();
+        more.packages.push("vim".into());
+        assert_ne!(a, cache_file(dir, &more, 1_765_000_000));
+    }
 }
