@@ -422,11 +422,14 @@ fn bad_definitions_and_failing_playbooks_leave_no_image() {
         )
         .replace(
             "playbook: ../playbooks/worker.yml",
-            &format!("playbook: {}/playbooks/worker.yml", repo_root().display()),
+            &format!(
+                "playbook: {0}/playbooks/worker.yml\ngrub_cfg: {0}/images/files/grub.cfg",
+                repo_root().display()
+            ),
         )
         .replace(
-            "files/",
-            &format!("{}/images/files/", repo_root().display()),
+            "- files/",
+            &format!("- {}/images/files/", repo_root().display()),
         ),
     )
     .unwrap();
