@@ -25,17 +25,17 @@ took=$(( $(date +%s) - started ))
     echo
     echo "Eight files of 1.2-3 MB, each first holding other content, written by one \`copy\` loop; prov"
     echo "killed at a random point of the run (uniform over one whole run's duration): two kills of"
-    echo "four SIGKILL, one SIGTERM to prov, one SIGINT to prov's process group (a terminal's Ctrl-C). After each kill, and again once every writer of the killed run is"
-    echo "gone, every file must hold its old or its new content in full; after SIGTERM or Ctrl-C prov must"
-    echo "exit 143 or 130 (or 0 if it finished first) with its policy-rc.d and mounts gone; after the series, one more"
+    echo "five SIGKILL, one SIGTERM and one SIGHUP to prov, one SIGINT to prov's process group (a terminal's Ctrl-C). After each kill, and again once every writer of the killed run is"
+    echo "gone, every file must hold its old or its new content in full; after SIGTERM, Ctrl-C or SIGHUP prov"
+    echo "must exit 143, 130 or 129 (or 0 if it finished first) with its policy-rc.d and mounts gone; after the series, one more"
     echo "run must converge and leave no temp file, no policy-rc.d and no mount. A SIGTERM or Ctrl-C"
     echo "that lands while the dynamic loader still runs, before prov's first instruction (which holds"
     echo "these signals back until its handlers are in place), ends prov with nothing begun: it is counted"
     echo "apart, and must have printed nothing."
     echo
-    echo "| target | kills | SIGKILL | SIGTERM | Ctrl-C | signals before prov started | kills while a temp file existed | failures | one whole run (s) |"
-    echo "|---|---|---|---|---|---|---|---|---|"
-    awk -F'\t' '$1 != "fuzz" { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$report"
+    echo "| target | kills | SIGKILL | SIGTERM | Ctrl-C | SIGHUP | signals before prov started | kills while a temp file existed | failures | one whole run (s) |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    awk -F'\t' '$1 != "fuzz" { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }' "$report"
     echo
     echo "## Mutated input"
     echo

@@ -258,6 +258,7 @@ struct Series {
     sigkills: usize,
     sigterms: usize,
     ctrl_cs: usize,
+    sighups: usize,
     /// SIGTERM or Ctrl-C that arrived before prov's first instruction.
     before_start: usize,
     /// Kills that landed while a temp file existed (a write in progress).
@@ -266,7 +267,7 @@ struct Series {
     whole: Duration,
 }
 
-/// SIGKILL (two of four), SIGTERM and Ctrl-C at random points of `apply`, which writes
+/// SIGKILL (two of five), SIGTERM, Ctrl-C and SIGHUP at random points of `apply`, which writes
 /// the managed files of `root`; `chroot` adds the chroot's own checks (mounts, policy-rc.d).
 fn kill_series(root: &Root, chroot: bool, apply: &dyn Fn() -> Prov) -> Series {
     let kills: usize = std::env::var("PROV_RELIABILITY_KILLS")
@@ -287,6 +288,7 @@ fn kill_series(root: &Root, chroot: bool, apply: &dyn Fn() -> Prov) -> Series {
         sigkills: 0,
         sigterms: 0,
         ctrl_cs: 0,
+        sighups: 0,
         before_start: 0,
         mid_write: 0,
         failures: Vec::new(),
@@ -294,11 +296,12 @@ fn kill_series(root: &Root, chroot: bool, apply: &dyn Fn() -> Prov) -> Series {
     };
     for k in 0..kills {
         reset(root);
-        // Two of four SIGKILL, one SIGTERM to prov, one Ctrl-C to prov's process group (the
-        // write script in the target's process group gets it too when it is local).
-        let signal = match k % 4 {
+        // Two of five SIGKILL, one SIGTERM and one SIGHUP to prov, one Ctrl-C to prov's process
+        // group (the write script in the target's process group gets it too when it is local).
+        let signal = match k % 5 {
             2 => libc::SIGTERM,
             3 => libc::SIGINT,
+            4 => libc::SIGHUP,
             _ => libc::SIGKILL,
         };
         let delay = Duration::from_millis(rng.next(whole.as_millis() as u64 + 50));
@@ -317,10 +320,10 @@ fn kill_series(root: &Root, chroot: bool, apply: &dyn Fn() -> Prov) -> Series {
             series.failures.push(e);
         }
         if signal != libc::SIGKILL {
-            if signal == libc::SIGTERM {
-                series.sigterms += 1;
-            } else {
-                series.ctrl_cs += 1;
+            match signal {
+                libc::SIGTERM => series.sigterms += 1,
+                libc::SIGHUP => series.sighups += 1,
+                _ => series.ctrl_cs += 1,
             }
             // Handled like Ctrl-C: exit 128 + signal once cleaned up (0 if it finished first).
             // A signal in the first instants, while the dynamic loader still runs (before
@@ -378,11 +381,12 @@ fn report(target: &str, s: &Series) {
             .unwrap();
         writeln!(
             f,
-            "{target}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.2}",
+            "{target}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.2}",
             s.kills,
             s.sigkills,
             s.sigterms,
             s.ctrl_cs,
+            s.sighups,
             s.before_start,
             s.mid_write,
             s.failures.len(),
@@ -392,9 +396,9 @@ fn report(target: &str, s: &Series) {
     }
 }
 
-/// SIGKILL, SIGTERM and Ctrl-C at random points of a write-heavy apply into a chroot: every
-/// managed file is old or new in full at every kill; SIGTERM and Ctrl-C clean up by themselves
-/// (exit 143/130, no policy-rc.d, no temp files, no mounts); after SIGKILL the next run removes
+/// SIGKILL, SIGTERM, Ctrl-C and SIGHUP at random points of a write-heavy apply into a chroot:
+/// every managed file is old or new in full at every kill; SIGTERM, Ctrl-C and SIGHUP clean up
+/// by themselves (exit 143/130/129, no policy-rc.d, no temp files, no mounts); after SIGKILL the next run removes
 /// what was left.
 #[test]
 fn killed_at_any_moment_a_chroot_run_leaves_old_or_new_files_never_half() {

@@ -220,10 +220,13 @@ struct Vm {
     port: u16,
     serial: PathBuf,
     child: tokio::process::Child,
+    /// The firmware's spinner (hidden without a terminal).
+    bar: indicatif::ProgressBar,
 }
 
 impl Vm {
     fn fail(&self, step: &str, detail: impl std::fmt::Display) -> Error {
+        self.bar.finish_and_clear();
         Error::runtime(format!(
             "{} boot test failed at '{step}': {detail} (serial console: {})",
             self.fw.name(),
@@ -290,6 +293,7 @@ async fn test_one(
         tokio::time::sleep(Duration::from_secs(3)).await;
     }
     let boot_secs = started.elapsed().as_secs();
+    vm.bar.set_message("prov check over SSH");
     // 2. The playbook has nothing left to do.
     let me = std::env::current_exe().map_err(|e| Error::runtime(e.to_string()))?;
     let mut check = tokio::process::Command::new(me);
@@ -351,6 +355,7 @@ async fn test_one(
             ),
         ));
     }
+    vm.bar.set_message("units, sshd, network, packages");
     // 3. No failed unit but the expected ones.
     let (_, failed) = ssh(
         args,
@@ -397,6 +402,7 @@ async fn test_one(
             return Err(vm.fail("packages", format!("{pkg} is not held")));
         }
     }
+    vm.bar.finish_and_clear();
     Ok(format!(
         "{}: SSH after {boot_secs} s, 0 changes, all checks passed",
         vm.fw.name()
@@ -464,6 +470,8 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
         serial_dir: dir,
     };
     let accel = if kvm_works() { "kvm" } else { "tcg" };
+    let names: Vec<&str> = args.firmware.iter().map(String::as_str).collect();
+    let mut bars = super::progress::boot_spinners(&names).into_iter();
     let mut vms = Vec::new();
     for fw in &args.firmware {
         let fw = match fw.as_str() {
@@ -483,7 +491,11 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
             .args(qemu_args(&img, fw, accel, port, &serial)?)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
+            // QEMU's own complaints go beside the serial log (a pipe nobody reads could fill).
+            .stderr(
+                std::fs::File::create(serial.with_extension("qemu.log"))
+                    .map_err(|e| Error::io(&serial, e))?,
+            )
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| Error::runtime(format!("cannot start qemu-system-x86_64: {e}")))?;
@@ -492,6 +504,7 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
             port,
             serial,
             child,
+            bar: bars.next().unwrap_or_else(indicatif::ProgressBar::hidden),
         });
     }
     // Both firmwares boot at once.

@@ -15,6 +15,7 @@ pub mod bootstrap;
 pub mod definition;
 pub mod disk;
 pub mod manifest;
+pub mod progress;
 pub mod rootfs;
 
 use std::path::{Path, PathBuf};
@@ -39,9 +40,11 @@ fn source_date_epoch() -> Result<i64> {
     }
 }
 
-/// Steps with their durations; printed as they finish unless the output is JSON.
+/// Steps with their durations: a progress bar on a terminal, a line as each starts and ends
+/// otherwise; nothing with `--format json`.
 struct Steps {
     quiet: bool,
+    progress: progress::Progress,
     done: Vec<(String, f64)>,
     cancel: Arc<Cancel>,
 }
@@ -51,11 +54,14 @@ impl Steps {
         if self.cancel.is_cancelled() {
             return Err(Error::new(ErrorKind::Interrupted, "interrupted"));
         }
-        if !self.quiet {
+        if !self.quiet && !self.progress.draws() {
             eprintln!("[prov image] {name} ...");
         }
         let started = Instant::now();
-        let out = f().map_err(|e| e.context(format!("image build step '{name}' failed")))?;
+        let bar = self.progress.start(name);
+        let out = f();
+        bar.finish();
+        let out = out.map_err(|e| e.context(format!("image build step '{name}' failed")))?;
         let secs = started.elapsed().as_secs_f64();
         if !self.quiet {
             eprintln!("[prov image] {name}: done in {secs:.1} s");
@@ -132,8 +138,11 @@ async fn build_in(
 ) -> Result<serde_json::Value> {
     let root = work.join("root");
     let node = args.node.as_str();
+    let quiet = args.format == Format::Json;
+    let previous = args.output.join(format!("{node}.manifest.json"));
     let mut steps = Steps {
-        quiet: args.format == Format::Json,
+        quiet,
+        progress: progress::Progress::new(quiet, Some(&previous)),
         done: Vec::new(),
         cancel: cancel.clone(),
     };
