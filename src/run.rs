@@ -482,11 +482,22 @@ pub async fn main(cli: Cli) -> Result<i32> {
             }
         }
         Command::Image(crate::cli::ImageCommand::Test(a)) => {
+            // A signal drops the test, and with it the VMs (QEMU is killed on drop).
+            let cancel = Arc::new(Cancel::default());
+            watch_signals(cancel.clone())?;
             release_signals();
-            for line in crate::image::boot::test(a).await? {
-                println!("{line}");
+            tokio::select! {
+                lines = crate::image::boot::test(a) => {
+                    for line in lines? {
+                        println!("{line}");
+                    }
+                    Ok(0)
+                }
+                _ = cancel.cancelled() => {
+                    eprintln!("[prov image] boot test interrupted; the VMs are stopped");
+                    Ok(128 + cancel.signal().unwrap_or(libc::SIGINT))
+                }
             }
-            Ok(0)
         }
     }
 }

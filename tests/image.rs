@@ -378,26 +378,31 @@ fn the_two_definitions_differ_only_in_their_base() {
     );
 }
 
+/// images/worker-bookworm.yml, placed elsewhere (its paths made absolute), with one edit.
+fn bookworm_definition_with(from: &str, to: &str) -> String {
+    let repo = repo_root();
+    let text = std::fs::read_to_string(repo.join("images/worker-bookworm.yml")).unwrap();
+    assert!(text.contains(from), "{from}");
+    text.replace(from, to)
+        .replace(
+            "playbook: ../playbooks/worker.yml",
+            &format!(
+                "playbook: {0}/playbooks/worker.yml\ngrub_cfg: {0}/images/files/grub.cfg",
+                repo.display()
+            ),
+        )
+        .replace("- files/", &format!("- {}/images/files/", repo.display()))
+}
+
 #[test]
 fn bad_definitions_and_failing_playbooks_leave_no_image() {
     let server = RepoServer::start();
     let out = TempDir::new("bad-images");
     // An unknown key: an error at its line before anything is built.
     let bad = out.path.join("bad.yml");
-    let text = std::fs::read_to_string(repo_root().join("images/worker-bookworm.yml")).unwrap();
     std::fs::write(
         &bad,
-        text.replace(
-            "playbook: ../playbooks/worker.yml",
-            &format!(
-                "playbook: {}/playbooks/worker.yml\npakages: [x]",
-                repo_root().display()
-            ),
-        )
-        .replace(
-            "files/",
-            &format!("{}/images/files/", repo_root().display()),
-        ),
+        bookworm_definition_with("playbook:", "pakages: [x]\nplaybook:"),
     )
     .unwrap();
     let run = Prov::new()
@@ -416,20 +421,9 @@ fn bad_definitions_and_failing_playbooks_leave_no_image() {
     let missing = out.path.join("missing.yml");
     std::fs::write(
         &missing,
-        text.replace(
+        bookworm_definition_with(
             "kernel: linux-image-amd64",
             "kernel: linux-image-prov-nonexistent",
-        )
-        .replace(
-            "playbook: ../playbooks/worker.yml",
-            &format!(
-                "playbook: {0}/playbooks/worker.yml\ngrub_cfg: {0}/images/files/grub.cfg",
-                repo_root().display()
-            ),
-        )
-        .replace(
-            "- files/",
-            &format!("- {}/images/files/", repo_root().display()),
         ),
     )
     .unwrap();

@@ -82,6 +82,26 @@ fn a_users_own_policy_rc_d_is_put_back_exactly() {
     kill_sleepers(&root);
 }
 
+/// Two policy-rc.d of the user's (one at the path, one where prov sets them aside): prov
+/// cannot know which is the real one, so it stops and touches neither.
+#[test]
+fn an_ambiguous_policy_rc_d_is_an_error_not_a_guess() {
+    let root = Root::new();
+    root.write("usr/sbin/policy-rc.d", "#!/bin/sh\nexit 0\n");
+    root.write("usr/sbin/policy-rc.d.prov-saved", "#!/bin/sh\nexit 104\n");
+    Prov::apply(&quick("hi"), "site.yml")
+        .chroot(&root)
+        .run()
+        .code(2)
+        .stdout_has("which one is yours");
+    assert_eq!(root.read("usr/sbin/policy-rc.d"), "#!/bin/sh\nexit 0\n");
+    assert_eq!(
+        root.read("usr/sbin/policy-rc.d.prov-saved"),
+        "#!/bin/sh\nexit 104\n"
+    );
+    assert!(root.mounts_inside().is_empty());
+}
+
 /// A process of the test's `sleep 30` runs inside this root.
 fn sleeping_in(root: &Root) -> bool {
     !sleepers(root).is_empty()
@@ -372,6 +392,22 @@ fn kill_series(root: &Root, chroot: bool, apply: &dyn Fn() -> Prov) -> Series {
 
 /// Append a series' figures to `$PROV_RELIABILITY_REPORT` (docs/reliability.sh).
 fn report(target: &str, s: &Series) {
+    append_report(format!(
+        "{target}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.2}",
+        s.kills,
+        s.sigkills,
+        s.sigterms,
+        s.ctrl_cs,
+        s.sighups,
+        s.before_start,
+        s.mid_write,
+        s.failures.len(),
+        s.whole.as_secs_f64()
+    ));
+}
+
+/// One line of figures for docs/reliability.sh, when it asked for them.
+fn append_report(line: String) {
     if let Ok(path) = std::env::var("PROV_RELIABILITY_REPORT") {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()
@@ -379,20 +415,7 @@ fn report(target: &str, s: &Series) {
             .append(true)
             .open(path)
             .unwrap();
-        writeln!(
-            f,
-            "{target}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.2}",
-            s.kills,
-            s.sigkills,
-            s.sigterms,
-            s.ctrl_cs,
-            s.sighups,
-            s.before_start,
-            s.mid_write,
-            s.failures.len(),
-            s.whole.as_secs_f64()
-        )
-        .unwrap();
+        writeln!(f, "{line}").unwrap();
     }
 }
 
@@ -448,18 +471,26 @@ fn killed_at_any_moment_an_ssh_run_leaves_old_or_new_files_never_half() {
 #[test]
 fn the_next_write_removes_temp_files_of_dead_writers() {
     let root = Root::new();
+    // The chroot shares this machine's kernel: its host name and its PIDs.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host = host.trim().split('.').next().unwrap().to_string();
     // Above any pid_max: no such process can exist.
-    root.write("etc/.prov_tmp.4194999.AbCdEf", "half a file");
-    let live = format!("etc/.prov_tmp.{}.XyZ123", std::process::id());
+    let dead = format!("etc/.prov_tmp.{host}.4194999.AbCdEf");
+    root.write(&dead, "half a file");
+    let live = format!("etc/.prov_tmp.{host}.{}.XyZ123", std::process::id());
     root.write(&live, "a write in progress");
-    root.write("etc/.prov_tmp.notapid", "someone else's");
+    // Another machine's writer (a shared directory): its PIDs mean nothing here.
+    root.write(
+        "etc/.prov_tmp.othermachine.4194999.AbCdEf",
+        "someone else's",
+    );
     Prov::apply(&quick("hi"), "site.yml")
         .chroot(&root)
         .run()
         .ok();
-    assert!(!root.exists("etc/.prov_tmp.4194999.AbCdEf"));
+    assert!(!root.exists(&dead));
     assert!(root.exists(&live));
-    assert!(root.exists("etc/.prov_tmp.notapid"));
+    assert!(root.exists("etc/.prov_tmp.othermachine.4194999.AbCdEf"));
 }
 
 /// Mutate a YAML text: delete, duplicate or swap lines, insert YAML and Jinja syntax, break
@@ -618,15 +649,10 @@ fn mutated_playbooks_and_inventories_end_in_errors_never_aborts() {
             without_place.push(format!("case {case} ({rel}): {}", stderr.trim()));
         }
     }
-    if let Ok(path) = std::env::var("PROV_RELIABILITY_REPORT") {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap();
-        writeln!(f, "fuzz\t{cases}\t{ok}\t{errors}\t{}", without_place.len()).unwrap();
-    }
+    append_report(format!(
+        "fuzz\t{cases}\t{ok}\t{errors}\t{}",
+        without_place.len()
+    ));
     assert_eq!(without_place, Vec::<String>::new());
 }
 

@@ -563,6 +563,8 @@ fn a_mounted_image_root_is_a_chroot_and_the_build_machine_is_never_touched() {
       failed_when: "'Read-only file system' not in procsys.stderr"
     - name: the modules skip their live parts
       modprobe: {name: overlay, state: present}
+    - name: no disk of the build machine in /dev, the harmless devices there
+      shell: test -z "$(find /dev -type b)" && test -c /dev/null && test -c /dev/urandom && test -d /dev/pts && echo ok > /dev/null
 "#,
     );
     let run = Prov::apply(&p, "live.yml").chroot(&root).json().run();

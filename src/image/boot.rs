@@ -20,6 +20,10 @@ use crate::error::{Error, Result};
 
 use super::disk::run;
 
+/// The longest one command over SSH may take (a `prov check` gets [`CHECK_TIMEOUT`]).
+const SSH_TIMEOUT: Duration = Duration::from_secs(120);
+const CHECK_TIMEOUT: Duration = Duration::from_secs(900);
+
 /// UEFI firmware images in the places Debian and Ubuntu put them.
 const OVMF: &[&str] = &[
     "/usr/share/ovmf/OVMF.fd",
@@ -237,7 +241,7 @@ impl Vm {
 
 /// `ssh` to the VM as `user`, one command.
 async fn ssh(args: &ImageTestArgs, user: &str, port: u16, command: &str) -> Result<(i32, String)> {
-    let out = tokio::process::Command::new("ssh")
+    let run = tokio::process::Command::new("ssh")
         .args([
             "-o",
             "BatchMode=yes",
@@ -249,6 +253,8 @@ async fn ssh(args: &ImageTestArgs, user: &str, port: u16, command: &str) -> Resu
             "LogLevel=ERROR",
             "-o",
             "ConnectTimeout=10",
+            "-o",
+            "ServerAliveInterval=10",
             "-i",
         ])
         .arg(&args.private_key)
@@ -258,8 +264,17 @@ async fn ssh(args: &ImageTestArgs, user: &str, port: u16, command: &str) -> Resu
             &format!("{user}@127.0.0.1"),
             command,
         ])
-        .output()
+        .kill_on_drop(true)
+        .output();
+    // A guest that accepts the connection and then stalls must not hang the test.
+    let out = tokio::time::timeout(SSH_TIMEOUT, run)
         .await
+        .map_err(|_| {
+            Error::runtime(format!(
+                "ssh did not answer within {} s",
+                SSH_TIMEOUT.as_secs()
+            ))
+        })?
         .map_err(|e| Error::runtime(format!("cannot run ssh: {e}")))?;
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -323,7 +338,15 @@ async fn test_one(
     for e in &args.extra_vars {
         check.args(["-e", e]);
     }
-    let out = check.output().await.map_err(|e| vm.fail("prov check", e))?;
+    let out = tokio::time::timeout(CHECK_TIMEOUT, check.kill_on_drop(true).output())
+        .await
+        .map_err(|_| {
+            vm.fail(
+                "prov check",
+                format!("no answer within {} s", CHECK_TIMEOUT.as_secs()),
+            )
+        })?
+        .map_err(|e| vm.fail("prov check", e))?;
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|_| {
         vm.fail(
             "prov check",

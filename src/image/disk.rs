@@ -124,41 +124,27 @@ pub fn partition(img: &Path, layout: &Layout, ids: &Ids) -> Result<()> {
     f.set_len(layout.total * SECTOR)
         .map_err(|e| Error::io(img, e))?;
     drop(f);
-    let part = |n: u32, (start, len): (u64, u64)| format!("{n}:{start}:{}", start + len - 1);
     let img_s = img.display().to_string();
-    run(
-        "sgdisk",
-        &[
-            "-U",
-            &ids.disk_guid,
-            "-n",
-            &part(1, layout.bios),
-            "-t",
-            "1:EF02",
-            "-c",
-            "1:BIOS boot",
-            "-u",
-            &format!("1:{}", ids.bios_guid),
-            "-n",
-            &part(2, layout.esp),
-            "-t",
-            "2:EF00",
-            "-c",
-            "2:EFI system",
-            "-u",
-            &format!("2:{}", ids.esp_guid),
-            "-n",
-            &part(3, layout.root),
-            "-t",
-            "3:8300",
-            "-c",
-            "3:root",
-            "-u",
-            &format!("3:{}", ids.root_guid),
-            &img_s,
-        ],
-        &[],
-    )?;
+    let mut args: Vec<String> = vec!["-U".into(), ids.disk_guid.clone()];
+    for (n, (start, len), kind, name, guid) in [
+        (1, layout.bios, "EF02", "BIOS boot", &ids.bios_guid),
+        (2, layout.esp, "EF00", "EFI system", &ids.esp_guid),
+        (3, layout.root, "8300", "root", &ids.root_guid),
+    ] {
+        args.extend([
+            "-n".into(),
+            format!("{n}:{start}:{}", start + len - 1),
+            "-t".into(),
+            format!("{n}:{kind}"),
+            "-c".into(),
+            format!("{n}:{name}"),
+            "-u".into(),
+            format!("{n}:{guid}"),
+        ]);
+    }
+    args.push(img_s);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run("sgdisk", &args, &[])?;
     Ok(())
 }
 
@@ -281,7 +267,7 @@ pub fn make_esp(
             &img_s,
             &(layout.esp.1 * SECTOR / 1024).to_string(),
         ],
-        &[],
+        &[("TZ", "UTC")],
     )?;
     // mcopy -m keeps the file's time: make it the image's.
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch.max(0) as u64);
@@ -292,9 +278,11 @@ pub fn make_esp(
         .map_err(|e| Error::io(efi_binary, e))?;
     let at = format!("{img_s}@@{}", layout.esp.0 * SECTOR);
     let epoch = epoch.to_string();
+    // FAT time stamps are local time: the same bytes in every time zone.
     let env = [
         ("MTOOLS_SKIP_CHECK", "1"),
         ("SOURCE_DATE_EPOCH", epoch.as_str()),
+        ("TZ", "UTC"),
     ];
     run("mmd", &["-i", &at, "::/EFI", "::/EFI/BOOT"], &env)?;
     run(

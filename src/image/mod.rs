@@ -104,12 +104,34 @@ pub async fn build(args: ImageBuildArgs, cancel: Arc<Cancel>) -> Result<PathBuf>
     let image = out.join(format!("{node}.img"));
     let partial = out.join(format!(".{node}.img.partial"));
     let work = out.join(format!(".{node}.build"));
+    // One build of a node into a directory at a time (they would remove each other's work).
+    let lock_path = out.join(format!(".{node}.lock"));
+    let lock = std::fs::File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&lock);
+    // SAFETY: flock on a file descriptor we own.
+    if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(Error::usage(format!(
+            "another build of {node} into {} is running",
+            out.display()
+        )));
+    }
     // What a killed build left.
     remove_tree(&work)?;
     let _ = std::fs::remove_file(&partial);
     std::fs::create_dir_all(work.join("root")).map_err(|e| Error::io(&work, e))?;
-    let result = build_in(&args, &def, epoch, &work, &partial, cancel).await;
+    let result = build_in(&args, &def, epoch, &work, &partial, cancel.clone())
+        .await
+        .and_then(|m| {
+            // An interrupt during the last step still means no image.
+            if cancel.is_cancelled() {
+                Err(Error::new(ErrorKind::Interrupted, "interrupted"))
+            } else {
+                Ok(m)
+            }
+        });
     let cleanup = remove_tree(&work);
+    let _ = std::fs::remove_file(&lock_path);
+    drop(lock);
     match result {
         Ok(manifest) => {
             cleanup?;
@@ -199,6 +221,18 @@ async fn build_in(
     }
     steps.done.push(("provision".into(), secs));
 
+    // The chroot's mounts are gone by now; were one left, the walk below would read the build
+    // machine's /dev or /proc into the image.
+    let left = crate::transport::chroot::mounts_under(&root);
+    if !left.is_empty() {
+        return Err(Error::runtime(format!(
+            "image build step 'provision': mounts are left in the root ({}); not building an image from it",
+            left.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     let ids = disk::Ids::for_node(node);
     let layout = disk::Layout::new(def.disk.size, def.disk.esp)?;
     let kernel = steps.run("finish root", || rootfs::finish(&root, def, node, &ids))?;

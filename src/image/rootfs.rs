@@ -48,11 +48,31 @@ fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     parts(a).cmp(&parts(b))
 }
 
+/// Write a file of the root from outside it: a link at the path is replaced, never followed
+/// (an absolute link would lead to the build machine's own file).
 fn write(path: &Path, text: &str) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    replace_link(path)?;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Remove a symbolic link at `path` (files and missing paths are left as they are).
+fn replace_link(path: &Path) -> Result<()> {
+    if path.is_symlink() {
+        std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+    }
+    Ok(())
 }
 
 /// Run a program inside the root (chroot(8)), for the root's own tools.
@@ -128,6 +148,8 @@ pub fn finish(root: &Path, def: &Definition, node: &str, ids: &Ids) -> Result<St
     let me = std::env::current_exe().map_err(|e| Error::runtime(format!("where am I: {e}")))?;
     let dest = r("usr/local/bin/prov");
     std::fs::create_dir_all(r("usr/local/bin")).map_err(|e| Error::io(&dest, e))?;
+    replace_link(&dest)?;
+    let _ = std::fs::remove_file(&dest);
     std::fs::copy(&me, &dest).map_err(|e| Error::io(&dest, e))?;
     Ok(version)
 }

@@ -1,7 +1,8 @@
 //! The chroot transport: a directory treated as a host's root filesystem.
 //!
 //! Opening it prepares the directory the way image builds need: `proc`, `sys` (read-only) and
-//! `dev` (recursive bind, made a slave so nothing propagates back) are mounted, `/run` gets a
+//! a `dev` of its own (a tmpfs with null, zero, full, random, urandom and tty bound in, a private
+//! devpts and a /dev/shm: none of the build machine's disks) are mounted, `/run` gets a
 //! fresh tmpfs (so nothing of the build host's `/run` leaks in; `/run/sshd` and `/run/lock`
 //! exist for `sshd -t` and package scripts), a dangling `resolv.conf` stub link gets a target
 //! inside that tmpfs, and a `usr/sbin/policy-rc.d` answering 101 keeps package scripts from
@@ -38,8 +39,11 @@ use super::{Counters, Exec, ExecOutput, Transport, run_process, wrap_become};
 use crate::error::{Error, Result};
 
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-/// The refusing stand-ins ([`guard`]), first on every script's `PATH`; inside the run's tmpfs.
-const GUARD_DIR: &str = "run/prov/guard";
+/// prov's scratch directory in the root when `/run` is prov's own tmpfs: probe scripts' temp
+/// files (`$PROV_TMP`), the prober's, and the refusing stand-ins ([`guard`], `SCRATCH/guard`,
+/// first on every script's `PATH`). In a `/run` that was mounted already (maybe the build
+/// machine's, bound in), a directory of this run's own (`/run/prov.PID`), removed at the end.
+const SCRATCH: &str = "/run/prov";
 /// The line by which prov knows its own policy-rc.d (also one left by a killed run).
 const POLICY_MARK: &str = "# prov-policy-rc.d";
 const POLICY_RC_D: &str = "#!/bin/sh\n# prov-policy-rc.d: written by prov for the duration of a chroot run, so that no\n# daemons start. A copy left behind by an interrupted run is removed by the next run.\nexit 101\n";
@@ -63,14 +67,18 @@ struct Prepared {
     policy_rc_d: Option<PathBuf>,
     /// The user's own policy-rc.d was set aside (put it back on close).
     policy_saved: bool,
-    /// The guard directory, when it is not inside a tmpfs prov mounted.
-    guard: Option<PathBuf>,
+    /// The scratch directory inside the root (`/run/prov`), when there is one.
+    scratch: Option<String>,
+    /// The scratch directory prov made in a `/run` it did not mount (removed on close).
+    scratch_made: Option<PathBuf>,
 }
 
 pub struct Chroot {
     root: PathBuf,
     /// A dry run: nothing is written into the root.
     check: bool,
+    /// prov's scratch directory inside the root ([`SCRATCH`]).
+    scratch: Option<String>,
     /// PATH for scripts: the guard first when it could be made.
     path: String,
     counters: Counters,
@@ -122,12 +130,67 @@ fn run(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// The devices a root needs (bound from the build machine's, so this works where mknod is not
+/// allowed), a private devpts, a /dev/shm, and the usual links.
+fn populate_dev(dev: &Path) -> Result<()> {
+    let at = |n: &str| dev.join(n);
+    for name in ["null", "zero", "full", "random", "urandom", "tty"] {
+        let node = at(name);
+        std::fs::write(&node, "").map_err(|e| Error::io(&node, e))?;
+        run(&[
+            "mount",
+            "--bind",
+            &format!("/dev/{name}"),
+            &node.display().to_string(),
+        ])?;
+    }
+    for dir in ["pts", "shm"] {
+        std::fs::create_dir(at(dir)).map_err(|e| Error::io(&at(dir), e))?;
+    }
+    run(&[
+        "mount",
+        "-t",
+        "devpts",
+        "-o",
+        "newinstance,ptmxmode=0666,mode=0620",
+        "devpts",
+        &at("pts").display().to_string(),
+    ])?;
+    run(&[
+        "mount",
+        "-t",
+        "tmpfs",
+        "-o",
+        "mode=1777,nosuid,nodev",
+        "tmpfs",
+        &at("shm").display().to_string(),
+    ])?;
+    for (link, target) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        std::os::unix::fs::symlink(target, at(link)).map_err(|e| Error::io(&at(link), e))?;
+    }
+    Ok(())
+}
+
 /// The mount points of this mount namespace (`/proc/self/mountinfo`, octal escapes undone).
 fn mount_points() -> Vec<PathBuf> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     text.lines()
         .filter_map(|l| l.split(' ').nth(4))
         .map(|p| PathBuf::from(unescape_mountinfo(p)))
+        .collect()
+}
+
+/// The mount points at or below `dir` in this mount namespace.
+pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+    mount_points()
+        .into_iter()
+        .filter(|m| m.starts_with(dir))
         .collect()
 }
 
@@ -199,6 +262,7 @@ impl Chroot {
         let mut chroot = Chroot {
             root: root.clone(),
             check,
+            scratch: None,
             path: PATH.to_string(),
             counters: Counters::default(),
             prepared: Mutex::new(None),
@@ -212,14 +276,15 @@ impl Chroot {
         };
         let mut prep = Prepared::default();
         let result = chroot.prepare(&mut prep);
-        let guarded = result.is_ok() && chroot.root.join(GUARD_DIR).is_dir();
+        let scratch = prep.scratch.clone();
         *chroot.prepared.lock().unwrap() = Some(prep);
         if let Err(e) = result {
             chroot.undo();
             return Err(e);
         }
-        if guarded {
-            chroot.path = format!("/{GUARD_DIR}:{PATH}");
+        if let Some(dir) = scratch {
+            chroot.path = format!("{dir}/guard:{PATH}");
+            chroot.scratch = Some(dir);
         }
         Ok(chroot)
     }
@@ -265,12 +330,21 @@ impl Chroot {
             ],
             target("sys"),
         )?;
-        if mount(prep, &["mount", "--rbind", "/dev"], target("dev"))? {
-            run(&[
+        // A /dev of its own with only the harmless devices: the build machine's disks are not
+        // there to format by mistake (a role's `mkfs`, `wipefs` or `dd` of a data disk).
+        if mount(
+            prep,
+            &[
                 "mount",
-                "--make-rslave",
-                &target("dev").display().to_string(),
-            ])?;
+                "-t",
+                "tmpfs",
+                "-o",
+                "mode=0755,nosuid,noexec",
+                "tmpfs",
+            ],
+            target("dev"),
+        )? {
+            populate_dev(&target("dev"))?;
         }
         let own_run = mount(
             prep,
@@ -295,15 +369,23 @@ impl Chroot {
             );
             self.fix_resolv_conf()?;
         }
-        // Scratch space for probe scripts ($PROV_TMP) and the guard: in prov's own tmpfs, or
-        // in a /run that was already mounted (a tmpfs too, never the image; removed again).
-        if own_run || mounted.contains(&target("run")) {
-            let guard = target(GUARD_DIR);
-            if !own_run && !guard.exists() {
-                prep.guard = Some(target("run/prov"));
-            }
-            guard::install(&guard)?;
+        // Scratch space and the guard ([`SCRATCH`]).
+        let scratch = if own_run {
+            Some(SCRATCH.to_string())
+        } else if mounted.contains(&target("run")) {
+            let dir = format!("{SCRATCH}.{}", std::process::id());
+            let at = target(&dir[1..]);
+            let _ = std::fs::remove_dir_all(&at);
+            std::fs::create_dir(&at).map_err(|e| Error::io(&at, e))?;
+            prep.scratch_made = Some(at);
+            Some(dir)
+        } else {
+            None
+        };
+        if let Some(dir) = &scratch {
+            guard::install(&target(&format!("{}/guard", &dir[1..])))?;
         }
+        prep.scratch = scratch;
         if !self.check {
             self.policy_rc_d(prep)?;
         }
@@ -321,7 +403,14 @@ impl Chroot {
         let saved = self.root.join(POLICY_SAVED);
         let present = std::fs::symlink_metadata(&policy).is_ok();
         if std::fs::symlink_metadata(&saved).is_ok() {
-            // An interrupted run set the user's aside: whatever is at the path now is prov's.
+            // An interrupted run set the user's aside; what is at the path now must be prov's.
+            if present && !is_provs_policy(&policy) {
+                return Err(Error::usage(format!(
+                    "{} and {} both exist and the first is not prov's: which one is yours? Remove the other",
+                    policy.display(),
+                    saved.display()
+                )));
+            }
             prep.policy_saved = true;
         } else if present && !is_provs_policy(&policy) {
             std::fs::rename(&policy, &saved).map_err(|e| Error::io(&policy, e))?;
@@ -378,15 +467,15 @@ impl Chroot {
         let Some(prep) = self.prepared.lock().unwrap().take() else {
             return;
         };
-        if let Some(p) = &prep.policy_rc_d {
-            if prep.policy_saved {
-                // rename(2) replaces prov's with the user's in one step.
-                let _ = std::fs::rename(self.root.join(POLICY_SAVED), p);
-            } else if is_provs_policy(p) {
-                let _ = std::fs::remove_file(p);
-            }
+        let policy = self.root.join("usr/sbin/policy-rc.d");
+        if prep.policy_saved {
+            // rename(2) replaces prov's with the user's in one step (also when writing prov's
+            // failed after the user's was set aside).
+            let _ = std::fs::rename(self.root.join(POLICY_SAVED), &policy);
+        } else if prep.policy_rc_d.is_some() && is_provs_policy(&policy) {
+            let _ = std::fs::remove_file(&policy);
         }
-        if let Some(g) = &prep.guard {
+        if let Some(g) = &prep.scratch_made {
             let _ = std::fs::remove_dir_all(g);
         }
         for m in prep.mounts.iter().rev() {
@@ -426,6 +515,14 @@ impl Chroot {
                 for (cap, _) in DROPPED_CAPS {
                     libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0);
                 }
+                // Ambient capabilities would survive the exec whatever the bounding set says.
+                libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                );
                 Ok(())
             });
         }
@@ -445,8 +542,8 @@ impl Chroot {
             if self.root.join("usr/bin/perl").exists() {
                 let mut perl = self.command("/usr/bin/perl")?;
                 // Its scratch directory goes where the scripts' does, never into the image.
-                if self.root.join("run/prov").is_dir() {
-                    perl.env("TMPDIR", "/run/prov");
+                if let Some(dir) = &self.scratch {
+                    perl.env("TMPDIR", dir);
                 }
                 self.counters.channels.fetch_add(1, Ordering::Relaxed);
                 if let Some(p) = Piped::start(perl).await {
@@ -505,8 +602,8 @@ impl Transport for Chroot {
         let mut cmd = self.command("/bin/sh")?;
         cmd.arg("-c").arg(script);
         // Root's scratch space; scripts run as another user make their own.
-        if as_root && self.root.join("run/prov").is_dir() {
-            cmd.env("PROV_TMP", "/run/prov");
+        if as_root && let Some(dir) = &self.scratch {
+            cmd.env("PROV_TMP", dir);
         }
         run_process(cmd, stdin, exec.timeout).await
     }

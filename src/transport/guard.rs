@@ -68,7 +68,7 @@ insmod|rmmod)
     has '-V --version -h --help' "$@" && real "$@"
     refuse "$@" ;;
 sysctl)
-    has '-w --write -p -p* --load --load=* --system -*=* *=*' "$@" && refuse "$@"
+    has '-w --write -p -p* -[!-]*p* -[!-]*w* --load --load=* --system -*=* *=*' "$@" && refuse "$@"
     real "$@" ;;
 swapon|swapoff)
     [ $# -eq 0 ] && [ "$name" = swapon ] && real
@@ -174,6 +174,8 @@ mod tests {
         refused("sysctl", &["-w", "net.ipv4.ip_forward=1"]);
         refused("sysctl", &["net.ipv4.ip_forward=1"]);
         refused("sysctl", &["-p/etc/sysctl.d/k8s.conf"]);
+        refused("sysctl", &["-qp"]);
+        refused("sysctl", &["-ew", "vm.swappiness=1"]);
         refused("swapoff", &["-a"]);
         refused("swapon", &["-a"]);
         refused("netplan", &["apply"]);
@@ -191,6 +193,7 @@ mod tests {
     fn reading_and_file_work_passes() {
         passed("modprobe", &["--show-depends", "overlay"]);
         passed("sysctl", &["-n", "net.ipv4.ip_forward"]);
+        passed("sysctl", &["-a"]);
         passed("swapon", &["--show"]);
         passed("netplan", &["generate"]);
         passed("systemctl", &["enable", "kubelet"]);

@@ -7,7 +7,7 @@
 //! so any bytes survive.
 //!
 //! Each [`Step`] is one script. File writes go to a temp file in the destination directory
-//! (`.prov_tmp.<pid>.XXXXXX`), are checked to hold exactly the bytes sent (length and
+//! (`.prov_tmp.<host>.<pid>.XXXXXX`), are checked to hold exactly the bytes sent (length and
 //! sha256, on the target), get their owner/mode (copied from the old file unless given), pass
 //! `validate`, are synced and renamed over the destination: a failed check or validation, or a
 //! controller that died mid-send, leaves the destination untouched and no temp file behind, and
@@ -328,12 +328,14 @@ fn write_script(w: &WriteFile) -> Result<String> {
     );
     // Temp files of writers that are gone (a killed run) are removed: the writer's PID is in
     // the name, and a name whose PID has no /proc entry is stale.
+    // The host's name is in it too: in a directory that other machines share (NFS homes), only
+    // this machine's dead writers are reaped.
     s.push_str(
-        "if [ -d /proc/self ]; then for f in \"$d\"/.prov_tmp.*; do\n [ -f \"$f\" ] || continue\n w=${f##*/.prov_tmp.}; w=${w%%.*}\n case $w in ''|*[!0-9]*) continue ;; esac\n [ -d \"/proc/$w\" ] || rm -f -- \"$f\"\ndone; fi\n",
+        "h=; read -r h < /proc/sys/kernel/hostname 2>/dev/null; h=${h%%.*}\ncase $h in *[!A-Za-z0-9-]*) h= ;; esac\nif [ -n \"$h\" ] && [ -d /proc/self ]; then for f in \"$d\"/.prov_tmp.\"$h\".*; do\n [ -f \"$f\" ] || continue\n w=${f##*/.prov_tmp.\"$h\".}; w=${w%%.*}\n case $w in ''|*[!0-9]*) continue ;; esac\n [ -d \"/proc/$w\" ] || rm -f -- \"$f\"\ndone; fi\n",
     );
     // A terminal's Ctrl-C or hang-up reaches this script too: it finishes the write (prov waits
     // for it); a TERM aimed at it abandons the write, and the temp file goes with it.
-    s.push_str("trap '' INT HUP\nt=$(mktemp \"$d/.prov_tmp.$$.XXXXXX\") || exit 1\ntrap 'rm -f \"$t\"' EXIT\ntrap 'exit 143' TERM\ntrap 'exit 141' PIPE\n");
+    s.push_str("trap '' INT HUP\nt=$(mktemp \"$d/.prov_tmp.${h:-host}.$$.XXXXXX\") || exit 1\ntrap 'rm -f \"$t\"' EXIT\ntrap 'exit 143' TERM\ntrap 'exit 141' PIPE\n");
     match &w.source {
         Some(src) => s.push_str(&format!("cat -- {} > \"$t\" || exit 1\n", quote(src))),
         None => {
