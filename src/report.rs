@@ -411,6 +411,23 @@ impl Reporter {
         self.text(&lines.join("\n"));
     }
 
+    /// The first task that failed (not ignored) or was unreachable, and on which host: for a
+    /// caller that names it (the image build).
+    pub fn first_failure(&self) -> Option<(String, String)> {
+        let doc = self.doc.lock().unwrap();
+        for play in &doc.plays {
+            for task in play["tasks"].as_array().into_iter().flatten() {
+                for (host, r) in task["hosts"].as_object().into_iter().flatten() {
+                    if (r["failed"] == true && r["ignored"] != true) || r["unreachable"] == true {
+                        let name = task["task"]["name"].as_str().unwrap_or("?").to_string();
+                        return Some((name, host.clone()));
+                    }
+                }
+            }
+        }
+        None
+    }
+
     fn record_json(&self, r: &HostOutcome) {
         let shown = r.censored();
         let r = &*shown;

@@ -262,6 +262,15 @@ fn listing(
 }
 
 async fn apply(args: ApplyArgs, check_cmd: bool, cancel: Arc<Cancel>) -> Result<i32> {
+    Ok(apply_run(args, check_cmd, cancel).await?.0)
+}
+
+/// A run's exit code and its first failed task and host, if one failed.
+async fn apply_run(
+    args: ApplyArgs,
+    check_cmd: bool,
+    cancel: Arc<Cancel>,
+) -> Result<(i32, Option<(String, String)>)> {
     let cfg = Config::load()?;
     let opts = options(&args, &cfg, check_cmd)?;
     let playbook_path: PathBuf = args
@@ -289,17 +298,17 @@ async fn apply(args: ApplyArgs, check_cmd: bool, cancel: Arc<Cancel>) -> Result<
     }
     if args.syntax_check {
         println!("\nplaybook: {}", playbook_path.display());
-        return Ok(0);
+        return Ok((0, None));
     }
     if args.list_hosts || args.list_tasks || args.list_tags {
         listing(&args, &opts, &inv, &playbook)?;
-        return Ok(0);
+        return Ok((0, None));
     }
     validate_chroot(&opts, &inv, &playbook)?;
     let reporter = Reporter::new(args.format, args.verbose, opts.diff);
     let engine = Engine::new(opts, inv, reporter, cancel);
     let outcome = engine.run(&playbook).await?;
-    Ok(outcome.exit_code())
+    Ok((outcome.exit_code(), engine.shared.reporter.first_failure()))
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP all stop the run the same way: no new work starts, the write in
@@ -504,8 +513,11 @@ pub async fn main(cli: Cli) -> Result<i32> {
 
 /// `prov apply` as another command runs it (the image build's provisioning step): the same
 /// code path, with the caller's signal handling.
-pub async fn apply_in_process(args: ApplyArgs, cancel: Arc<Cancel>) -> Result<i32> {
-    apply(args, false, cancel).await
+pub async fn apply_in_process(
+    args: ApplyArgs,
+    cancel: Arc<Cancel>,
+) -> Result<(i32, Option<(String, String)>)> {
+    apply_run(args, false, cancel).await
 }
 
 /// The signals a run handles (Ctrl-C, SIGTERM, SIGHUP).

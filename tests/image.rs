@@ -452,7 +452,8 @@ fn bad_definitions_and_failing_playbooks_leave_no_image() {
         .env("SOURCE_DATE_EPOCH", EPOCH)
         .run();
     assert_ne!(run.code, 0);
-    run.stderr_has("image build step 'provision' failed")
+    run.stderr_has("image build step 'provision' failed: task '")
+        .stderr_has("' failed on golyat-1")
         .stdout_has("fatal: [golyat-1]");
     let left: Vec<_> = std::fs::read_dir(&out.path)
         .unwrap()

@@ -208,10 +208,14 @@ async fn build_in(
         crate::cli::Command::Apply(a) => a,
         _ => unreachable!("built as an apply command"),
     };
-    let code = crate::run::apply_in_process(apply, cancel.clone()).await?;
+    let (code, failed) = crate::run::apply_in_process(apply, cancel.clone()).await?;
     if code != 0 {
+        let task = match failed {
+            Some((task, host)) => format!("task '{task}' failed on {host}"),
+            None => format!("it ended with exit code {code}"),
+        };
         return Err(Error::runtime(format!(
-            "image build step 'provision' failed: {} on {node} ended with exit code {code} (the failed task is shown above); no image was written",
+            "image build step 'provision' failed: {task} ({}); no image was written",
             def.playbook.display()
         )));
     }
