@@ -275,6 +275,12 @@ fn golyat_images_are_built_bootable_on_both_firmwares_and_reproducible() {
         .stdout_has("uefi: SSH after")
         .stdout_has("bios: SSH after")
         .stdout_has("0 changes, all checks passed");
+    // The boot times are kept for the next test's ETA.
+    let times: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path.join("golyat-1.boot-times.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(times.as_object().unwrap().len(), 2, "{times}");
     for fw in ["uefi", "bios"] {
         let log = String::from_utf8_lossy(
             &std::fs::read(out.path.join(format!("golyat-1.{fw}.serial.log"))).unwrap(),

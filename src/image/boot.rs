@@ -287,7 +287,7 @@ async fn test_one(
     user: &str,
     pinned: &str,
     mut vm: Vm,
-) -> Result<String> {
+) -> Result<(String, u64)> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.timeout);
     // 1. Boot to SSH as the admin user.
@@ -305,6 +305,7 @@ async fn test_one(
         {
             break;
         }
+        super::progress::advance(&vm.bar, started.elapsed());
         tokio::time::sleep(Duration::from_secs(3)).await;
     }
     let boot_secs = started.elapsed().as_secs();
@@ -426,9 +427,12 @@ async fn test_one(
         }
     }
     vm.bar.finish_and_clear();
-    Ok(format!(
-        "{}: SSH after {boot_secs} s, 0 changes, all checks passed",
-        vm.fw.name()
+    Ok((
+        format!(
+            "{}: SSH after {boot_secs} s, 0 changes, all checks passed",
+            vm.fw.name()
+        ),
+        boot_secs,
     ))
 }
 
@@ -494,7 +498,21 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
     };
     let accel = if kvm_works() { "kvm" } else { "tcg" };
     let names: Vec<&str> = args.firmware.iter().map(String::as_str).collect();
-    let mut bars = super::progress::boot_spinners(&names).into_iter();
+    // Boot times of this image's last test, for the bars' ETA.
+    let times_path = img.serial_dir.join(format!("{}.boot-times.json", img.node));
+    let times: serde_json::Value = std::fs::read_to_string(&times_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let expected: Vec<Option<Duration>> = names
+        .iter()
+        .map(|n| {
+            times[format!("{accel}-{n}")]
+                .as_u64()
+                .map(Duration::from_secs)
+        })
+        .collect();
+    let mut bars = super::progress::boot_bars(&names, &expected).into_iter();
     let mut vms = Vec::new();
     for fw in &args.firmware {
         let fw = match fw.as_str() {
@@ -543,18 +561,27 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
         }
     };
     let (a, b) = tokio::join!(run(first), run(second));
-    let results: Vec<Result<String>> = [a, b].into_iter().flatten().collect();
+    let results: Vec<Result<(String, u64)>> = [a, b].into_iter().flatten().collect();
     let mut lines = vec![format!("accelerator: {accel}")];
     let mut errors = Vec::new();
-    for r in results {
+    let mut booted = times.as_object().cloned().unwrap_or_default();
+    for (r, name) in results.into_iter().zip(&names) {
         match r {
-            Ok(line) => lines.push(line),
+            Ok((line, secs)) => {
+                lines.push(line);
+                booted.insert(format!("{accel}-{name}"), secs.into());
+            }
             Err(e) => errors.push(e.to_string()),
         }
     }
     if !errors.is_empty() {
         return Err(Error::runtime(errors.join("\n")));
     }
+    // Best effort: the next test's ETA.
+    let _ = std::fs::write(
+        &times_path,
+        serde_json::Value::Object(booted).to_string() + "\n",
+    );
     Ok(lines)
 }
 

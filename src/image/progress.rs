@@ -106,20 +106,33 @@ impl Bar {
     }
 }
 
-/// A spinner per firmware for `prov image test` (hidden without a terminal): its message is the
-/// check under way, with the elapsed time.
-pub fn boot_spinners(names: &[&str]) -> Vec<ProgressBar> {
+/// A bar per firmware for `prov image test` (hidden without a terminal): its message is the
+/// check under way; with the boot time of the image's previous test it shows an ETA for the
+/// boot, a spinner otherwise. The caller advances it ([`advance`]).
+pub fn boot_bars(names: &[&str], expected: &[Option<Duration>]) -> Vec<ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return names.iter().map(|_| ProgressBar::hidden()).collect();
     }
     let multi = indicatif::MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
     names
         .iter()
-        .map(|n| {
-            let bar = multi.add(ProgressBar::new_spinner());
+        .zip(expected)
+        .map(|(n, e)| {
+            let (bar, template) = match e {
+                Some(d) => (
+                    ProgressBar::new(d.as_millis().max(1) as u64),
+                    "{prefix:>5} [{bar:30}] {elapsed_precise} (ETA {eta}) {msg}",
+                ),
+                None => (
+                    ProgressBar::new_spinner(),
+                    "{prefix:>5} {spinner} {elapsed_precise} {msg}",
+                ),
+            };
+            let bar = multi.add(bar);
             bar.set_style(
-                ProgressStyle::with_template("{prefix:>5} {spinner} {elapsed_precise} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                ProgressStyle::with_template(template)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
             );
             bar.set_prefix(n.to_string());
             bar.set_message("booting, waiting for SSH");
@@ -127,6 +140,13 @@ pub fn boot_spinners(names: &[&str]) -> Vec<ProgressBar> {
             bar
         })
         .collect()
+}
+
+/// Move a bar to `elapsed` (a bar waits at its end past the expected time).
+pub fn advance(bar: &ProgressBar, elapsed: Duration) {
+    if let Some(len) = bar.length() {
+        bar.set_position((elapsed.as_millis() as u64).min(len.saturating_sub(1)));
+    }
 }
 
 /// Step durations from a build manifest (`steps: [{step, seconds}]`).
