@@ -2,7 +2,7 @@
 //! what the same step took in the previous build of the node (from the manifest left in the
 //! output directory), so it shows an ETA; a spinner with the elapsed time when there is no
 //! earlier build. Nothing is drawn without a terminal on stderr or with `--format json`; the
-//! step lines ([`super::Steps`]) say what happens there instead.
+//! step lines of the build say what happens there instead.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;

@@ -11,6 +11,7 @@
 pub mod keywords;
 pub mod parse;
 pub mod role;
+mod tasks;
 
 use std::path::PathBuf;
 use std::sync::Arc;
