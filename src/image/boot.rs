@@ -18,18 +18,12 @@ use std::time::{Duration, Instant};
 use crate::cli::ImageTestArgs;
 use crate::error::{Error, Result};
 
+use super::definition::Boot;
 use super::disk::run;
 
 /// The longest one command over SSH may take (a `prov check` gets [`CHECK_TIMEOUT`]).
 const SSH_TIMEOUT: Duration = Duration::from_secs(120);
 const CHECK_TIMEOUT: Duration = Duration::from_secs(900);
-
-/// UEFI firmware images in the places Debian and Ubuntu put them.
-const OVMF: &[&str] = &[
-    "/usr/share/ovmf/OVMF.fd",
-    "/usr/share/OVMF/OVMF.fd",
-    "/usr/share/qemu/OVMF.fd",
-];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Firmware {
@@ -115,6 +109,19 @@ struct Image {
     network: Network,
     expected_failed: Vec<String>,
     serial_dir: PathBuf,
+    /// How it boots: the emulator, the UEFI firmware, whether it has legacy BIOS boot.
+    boot: Boot,
+}
+
+impl Image {
+    /// The first of the definition's UEFI firmware images that is installed here.
+    fn uefi_firmware(&self) -> Option<&str> {
+        self.boot
+            .uefi_firmware
+            .iter()
+            .map(String::as_str)
+            .find(|p| Path::new(p).is_file())
+    }
 }
 
 fn free_port() -> Result<u16> {
@@ -127,11 +134,12 @@ fn free_port() -> Result<u16> {
 /// Whether KVM really runs a guest here: `/dev/kvm` may exist and still fail at the first
 /// instruction ("KVM internal error", after which QEMU stops the guest but keeps running), so
 /// the UEFI firmware is started under KVM for a few seconds and must have said nothing.
-fn kvm_works() -> bool {
+fn kvm_works(img: &Image) -> bool {
     if !Path::new("/dev/kvm").exists() {
         return false;
     }
-    let mut args = vec![
+    let mut args: Vec<&str> = img.boot.qemu[1..].iter().map(String::as_str).collect();
+    args.extend([
         "-accel",
         "kvm",
         "-display",
@@ -143,11 +151,11 @@ fn kvm_works() -> bool {
         "-no-reboot",
         "-m",
         "256",
-    ];
-    if let Some(ovmf) = OVMF.iter().find(|p| Path::new(p).is_file()) {
-        args.extend(["-bios", ovmf]);
+    ]);
+    if let Some(firmware) = img.uefi_firmware() {
+        args.extend(["-bios", firmware]);
     }
-    let child = std::process::Command::new("qemu-system-x86_64")
+    let child = std::process::Command::new(&img.boot.qemu[0])
         .args(&args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -174,7 +182,8 @@ fn qemu_args(
     serial: &Path,
 ) -> Result<Vec<String>> {
     let n = &img.network;
-    let mut args: Vec<String> = vec![
+    let mut args: Vec<String> = img.boot.qemu[1..].to_vec();
+    args.extend([
         "-accel".into(),
         accel.into(),
         "-m".into(),
@@ -205,15 +214,15 @@ fn qemu_args(
         ),
         "-device".into(),
         "virtio-net-pci,netdev=n0".into(),
-    ];
+    ]);
     if fw == Firmware::Uefi {
-        let ovmf = OVMF
-            .iter()
-            .find(|p| Path::new(p).is_file())
-            .ok_or_else(|| {
-                Error::runtime("no OVMF firmware (install the ovmf package) for the UEFI boot")
-            })?;
-        args.extend(["-bios".into(), ovmf.to_string()]);
+        let firmware = img.uefi_firmware().ok_or_else(|| {
+            Error::runtime(format!(
+                "no UEFI firmware for the UEFI boot: none of {} is installed (Debian's ovmf package has OVMF.fd)",
+                img.boot.uefi_firmware.join(", ")
+            ))
+        })?;
+        args.extend(["-bios".into(), firmware.to_string()]);
     }
     Ok(args)
 }
@@ -237,6 +246,21 @@ impl Vm {
             self.serial.display()
         ))
     }
+}
+
+/// The last line a serial console printed, without terminal control sequences: a kernel
+/// panic, GRUB's complaint, or the login prompt of a machine whose SSH is what failed.
+fn last_words(log: &Path) -> Option<String> {
+    let bytes = std::fs::read(log).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let escapes = regex::Regex::new(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])").ok()?;
+    let plain = escapes.replace_all(&text, "");
+    plain
+        .split(['\n', '\r'])
+        .map(|l| l.chars().filter(|c| !c.is_control()).collect::<String>())
+        .map(|l| l.trim().to_string())
+        .rfind(|l| !l.is_empty())
+        .map(|l| l.chars().take(200).collect())
 }
 
 /// `ssh` to the VM as `user`, one command.
@@ -296,7 +320,14 @@ async fn test_one(
             return Err(vm.fail("boot", format!("QEMU exited ({status})")));
         }
         if Instant::now() > deadline {
-            return Err(vm.fail("boot", format!("no SSH login within {} s", args.timeout)));
+            let said = match last_words(&vm.serial) {
+                Some(line) => format!("; the console's last words: \"{line}\""),
+                None => "; the console printed nothing".into(),
+            };
+            return Err(vm.fail(
+                "boot",
+                format!("no SSH login within {} s{said}", args.timeout),
+            ));
         }
         if tokio::net::TcpStream::connect(("127.0.0.1", vm.port))
             .await
@@ -467,6 +498,18 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
         &[],
     )?;
     let network = Network::from_netplan(&netplan)?;
+    // Manifests from before `boot` was recorded are amd64 images.
+    let boot: Boot = match manifest.get("boot") {
+        Some(b) => serde_json::from_value(b.clone())
+            .map_err(|e| Error::runtime(format!("{}: boot: {e}", manifest_path.display())))?,
+        None => Boot::amd64(),
+    };
+    if boot.qemu.is_empty() {
+        return Err(Error::runtime(format!(
+            "{}: boot.qemu names no emulator",
+            manifest_path.display()
+        )));
+    }
     let expected_failed = match manifest["definition"].as_str() {
         Some(d) if Path::new(d).is_file() => {
             super::definition::load(Path::new(d))?.expected_failed_units
@@ -495,8 +538,9 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
         network,
         expected_failed,
         serial_dir: dir,
+        boot,
     };
-    let accel = if kvm_works() { "kvm" } else { "tcg" };
+    let accel = if kvm_works(&img) { "kvm" } else { "tcg" };
     let names: Vec<&str> = args.firmware.iter().map(String::as_str).collect();
     // Boot times of this image's last test, for the bars' ETA.
     let times_path = img.serial_dir.join(format!("{}.boot-times.json", img.node));
@@ -517,7 +561,13 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
     for fw in &args.firmware {
         let fw = match fw.as_str() {
             "uefi" => Firmware::Uefi,
-            "bios" => Firmware::Bios,
+            "bios" if img.boot.bios_grub.is_some() => Firmware::Bios,
+            "bios" => {
+                return Err(Error::usage(format!(
+                    "--firmware bios: the image of {} boots with UEFI only (its definition has no boot.bios)",
+                    img.node
+                )));
+            }
             other => {
                 return Err(Error::usage(format!(
                     "--firmware {other}: use uefi and/or bios"
@@ -528,7 +578,7 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
         let serial = img
             .serial_dir
             .join(format!("{}.{}.serial.log", img.node, fw.name()));
-        let child = tokio::process::Command::new("qemu-system-x86_64")
+        let child = tokio::process::Command::new(&img.boot.qemu[0])
             .args(qemu_args(&img, fw, accel, port, &serial)?)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
@@ -539,7 +589,7 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
             )
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| Error::runtime(format!("cannot start qemu-system-x86_64: {e}")))?;
+            .map_err(|e| Error::runtime(format!("cannot start {}: {e}", img.boot.qemu[0])))?;
         vms.push(Vm {
             fw,
             port,
@@ -588,6 +638,22 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_console_s_last_words_are_plain_text() {
+        let dir = std::env::temp_dir().join(format!("prov-serial-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("serial.log");
+        std::fs::write(&log, b"\x1b[2J\x1b[01;01HBooting `prov'\r\n\r\nerror: invalid magic number.\r\n\x1b[0m\r\n  \r\n").unwrap();
+        assert_eq!(
+            last_words(&log).as_deref(),
+            Some("error: invalid magic number.")
+        );
+        std::fs::write(&log, b"").unwrap();
+        assert_eq!(last_words(&log), None);
+        assert_eq!(last_words(&dir.join("none")), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn the_network_comes_from_the_netplan_file() {

@@ -20,13 +20,15 @@ pub fn packages(def: &Definition) -> Vec<String> {
 pub fn cache_file(dir: &Path, def: &Definition, epoch: i64) -> PathBuf {
     let day = epoch.div_euclid(86_400);
     let key = format!(
-        "{:?}|{}|{}|{}|{}|{}|{day}",
+        "{:?}|{}|{}|{}|{}|{}|{}|{}|{day}",
         def.base.distribution,
         def.base.suite,
         def.base.mirror,
         def.base.components.join(","),
         def.arch,
-        packages(def).join(",")
+        packages(def).join(","),
+        def.path_exclude.join(","),
+        def.path_include.join(","),
     );
     let h = Sha256::digest(key.as_bytes());
     let hex: String = h[..8].iter().map(|b| format!("{b:02x}")).collect();
@@ -63,6 +65,18 @@ fn failure(stderr: &str, def: &Definition) -> Error {
     ))
 }
 
+fn dpkg_filters(def: &Definition) -> Vec<String> {
+    let ex = def
+        .path_exclude
+        .iter()
+        .map(|p| format!("--dpkgopt=path-exclude={p}"));
+    let inc = def
+        .path_include
+        .iter()
+        .map(|p| format!("--dpkgopt=path-include={p}"));
+    ex.chain(inc).collect()
+}
+
 fn mmdebstrap(def: &Definition, target: &Path, epoch: i64) -> Result<()> {
     let mut cmd = std::process::Command::new("mmdebstrap");
     // Not --quiet: apt's own words ("Unable to locate package X") are only in its output.
@@ -71,8 +85,11 @@ fn mmdebstrap(def: &Definition, target: &Path, epoch: i64) -> Result<()> {
         &format!("--architectures={}", def.arch),
         &format!("--components={}", def.base.components.join(",")),
         &format!("--include={}", packages(def).join(",")),
-        &def.base.suite,
     ])
+    // dpkg's filters, excludes before the includes that make exceptions (the last match
+    // wins); mmdebstrap keeps them in the root's /etc/dpkg/dpkg.cfg.d for later installs.
+    .args(dpkg_filters(def))
+    .arg(&def.base.suite)
     .arg(target)
     .arg(&def.base.mirror)
     .env("SOURCE_DATE_EPOCH", epoch.to_string());

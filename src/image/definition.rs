@@ -31,6 +31,40 @@ pub struct Disk {
     pub esp: u64,
 }
 
+/// How the architecture boots, as data: GRUB's platforms, the file name UEFI firmware starts
+/// from removable media, and how `prov image test` runs the machine. Another architecture is
+/// another definition with other values, not another code path.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Boot {
+    /// `grub-mkimage -O` for UEFI (`x86_64-efi`).
+    pub uefi_grub: String,
+    /// The removable-media file UEFI firmware starts: `EFI/BOOT/<this>` (`BOOTX64.EFI`).
+    pub uefi_file: String,
+    /// UEFI firmware images for `prov image test`; the first that exists is used.
+    pub uefi_firmware: Vec<String>,
+    /// `grub-mkimage -O` for legacy BIOS (`i386-pc`); `None`: the architecture boots UEFI only.
+    pub bios_grub: Option<String>,
+    /// The QEMU system emulator and its machine options, for `prov image test`.
+    pub qemu: Vec<String>,
+}
+
+impl Boot {
+    /// What an amd64 PC boots with: the default when an amd64 definition has no `boot`.
+    pub fn amd64() -> Boot {
+        Boot {
+            uefi_grub: "x86_64-efi".into(),
+            uefi_file: "BOOTX64.EFI".into(),
+            uefi_firmware: vec![
+                "/usr/share/ovmf/OVMF.fd".into(),
+                "/usr/share/OVMF/OVMF.fd".into(),
+                "/usr/share/qemu/OVMF.fd".into(),
+            ],
+            bios_grub: Some("i386-pc".into()),
+            qemu: vec!["qemu-system-x86_64".into()],
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Definition {
     /// The file it was read from.
@@ -48,6 +82,13 @@ pub struct Definition {
     /// The boot menu template (`files/grub.cfg`).
     pub grub_cfg: PathBuf,
     pub expected_failed_units: Vec<String>,
+    /// How the image boots (GRUB platforms, firmware, emulator).
+    pub boot: Boot,
+    /// dpkg `path-exclude` patterns (documentation, manual pages, translations): set at
+    /// bootstrap and kept in the root, so packages the playbook installs follow them too.
+    pub path_exclude: Vec<String>,
+    /// dpkg `path-include` patterns: exceptions to `path_exclude` (copyright files).
+    pub path_include: Vec<String>,
 }
 
 const KEYS: &[&str] = &[
@@ -62,6 +103,9 @@ const KEYS: &[&str] = &[
     "kernel_cmdline",
     "grub_cfg",
     "expected_failed_units",
+    "boot",
+    "path_exclude",
+    "path_include",
 ];
 
 /// A mapping's entries by key, each key allowed once and known.
@@ -151,13 +195,16 @@ pub fn load(path: &Path) -> Result<Definition> {
         kernel_cmdline: "console=tty0 console=ttyS0,115200".into(),
         grub_cfg: dir.join("files/grub.cfg"),
         expected_failed_units: Vec::new(),
+        boot: Boot::amd64(),
+        path_exclude: Vec::new(),
+        path_include: Vec::new(),
     };
     let mut seen = Vec::new();
     for (key, v) in fields(&node, "the image definition", KEYS)? {
         seen.push(key.clone());
         match key.as_str() {
             "base" => base = Some(read_base(v)?),
-            "arch" => d.arch = string(v, "arch")?,
+            "arch" => d.arch = word(v, "arch")?,
             "kernel" => d.kernel = string(v, "kernel")?,
             "packages" => d.packages = strings(v, "packages")?,
             "disk" => {
@@ -194,6 +241,9 @@ pub fn load(path: &Path) -> Result<Definition> {
             }
             "kernel_cmdline" => d.kernel_cmdline = string(v, "kernel_cmdline")?,
             "grub_cfg" => d.grub_cfg = dir.join(string(v, "grub_cfg")?),
+            "boot" => d.boot = read_boot(v)?,
+            "path_exclude" => d.path_exclude = dpkg_paths(v, "path_exclude")?,
+            "path_include" => d.path_include = dpkg_paths(v, "path_include")?,
             _ => d.expected_failed_units = strings(v, "expected_failed_units")?,
         }
     }
@@ -207,6 +257,15 @@ pub fn load(path: &Path) -> Result<Definition> {
         }
     }
     d.base = base.expect("checked above");
+    if d.arch != "amd64" && !seen.iter().any(|k| k == "boot") {
+        return Err(Error::parse(
+            node.get("arch").map(|n| n.span.clone()).unwrap_or(span),
+            format!(
+                "arch {} needs a 'boot' section (GRUB platforms, EFI file name, QEMU): only amd64 has defaults",
+                d.arch
+            ),
+        ));
+    }
     if !d.playbook.is_file() {
         return Err(Error::parse(
             node.get("playbook").map(|n| n.span.clone()).unwrap_or(span),
@@ -234,6 +293,81 @@ pub fn load(path: &Path) -> Result<Definition> {
         ));
     }
     Ok(d)
+}
+
+/// dpkg path patterns: absolute, one line each (they go into a dpkg configuration file).
+fn dpkg_paths(node: &Node, what: &str) -> Result<Vec<String>> {
+    let paths = strings(node, what)?;
+    for (n, p) in node.expect_seq(what)?.iter().zip(&paths) {
+        if !p.starts_with('/') || p.contains(['\n', '\r']) {
+            return Err(Error::parse(
+                n.span.clone(),
+                format!("{what}: '{p}' must be an absolute path pattern (like /usr/share/man/*)"),
+            ));
+        }
+    }
+    Ok(paths)
+}
+
+/// A GRUB platform or a file name: a plain word, so it can go into a path and an argument.
+fn word(node: &Node, what: &str) -> Result<String> {
+    let w = string(node, what)?;
+    if w.is_empty()
+        || w.starts_with(['.', '-'])
+        || !w
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(Error::parse(
+            node.span.clone(),
+            format!("{what}: '{w}' must be a plain name (letters, digits, - _ .)"),
+        ));
+    }
+    Ok(w)
+}
+
+fn read_boot(node: &Node) -> Result<Boot> {
+    let mut b = Boot {
+        uefi_grub: String::new(),
+        uefi_file: String::new(),
+        uefi_firmware: Vec::new(),
+        bios_grub: None,
+        qemu: Vec::new(),
+    };
+    for (k, v) in fields(node, "boot", &["uefi", "bios", "qemu"])? {
+        match k.as_str() {
+            "uefi" => {
+                for (k, v) in fields(v, "boot.uefi", &["grub", "file", "firmware"])? {
+                    match k.as_str() {
+                        "grub" => b.uefi_grub = word(v, "boot.uefi.grub")?,
+                        "file" => b.uefi_file = word(v, "boot.uefi.file")?,
+                        _ => b.uefi_firmware = strings(v, "boot.uefi.firmware")?,
+                    }
+                }
+            }
+            "bios" => {
+                if !v.is_null() {
+                    for (_, v) in fields(v, "boot.bios", &["grub"])? {
+                        b.bios_grub = Some(word(v, "boot.bios.grub")?);
+                    }
+                }
+            }
+            _ => b.qemu = strings(v, "boot.qemu")?,
+        }
+    }
+    let missing = [
+        ("uefi.grub", b.uefi_grub.is_empty()),
+        ("uefi.file", b.uefi_file.is_empty()),
+        ("uefi.firmware", b.uefi_firmware.is_empty()),
+        ("qemu", b.qemu.is_empty()),
+    ];
+    if let Some((name, _)) = missing.iter().find(|(_, m)| *m) {
+        return Err(Error::parse(
+            node.span.clone(),
+            format!("boot needs '{name}'"),
+        ));
+    }
+    Ok(b)
 }
 
 fn read_base(node: &Node) -> Result<Base> {
@@ -347,6 +481,66 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("needs 'kernel'"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn another_architecture_is_data() {
+        let dir = std::env::temp_dir().join(format!("prov-def-arch-{}", std::process::id()));
+        let amd64 = load(&write(&dir, GOOD)).unwrap();
+        assert_eq!(amd64.boot, Boot::amd64());
+        let arm64 = GOOD.replace("linux-image-amd64", "linux-image-arm64");
+        let err = load(&write(&dir, &format!("{arm64}arch: arm64\n")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("def.yml:9:7") && err.contains("needs a 'boot' section"),
+            "{err}"
+        );
+        let boot = "boot:\n  uefi: {grub: arm64-efi, file: BOOTAA64.EFI, firmware: [/usr/share/AAVMF/AAVMF_CODE.fd]}\n  bios: null\n  qemu: [qemu-system-aarch64, -machine, virt, -cpu, max]\n";
+        let d = load(&write(&dir, &format!("{arm64}arch: arm64\n{boot}"))).unwrap();
+        assert_eq!(
+            d.boot,
+            Boot {
+                uefi_grub: "arm64-efi".into(),
+                uefi_file: "BOOTAA64.EFI".into(),
+                uefi_firmware: vec!["/usr/share/AAVMF/AAVMF_CODE.fd".into()],
+                bios_grub: None,
+                qemu: ["qemu-system-aarch64", "-machine", "virt", "-cpu", "max"]
+                    .map(String::from)
+                    .to_vec(),
+            }
+        );
+        let err = load(&write(
+            &dir,
+            &format!(
+                "{arm64}arch: arm64\n{}",
+                boot.replace("BOOTAA64.EFI", "../x")
+            ),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("must be a plain name"), "{err}");
+        let err = load(&write(
+            &dir,
+            &format!(
+                "{arm64}arch: arm64\n{}",
+                boot.replace(
+                    "  bios: null\n  qemu: [qemu-system-aarch64, -machine, virt, -cpu, max]\n",
+                    ""
+                )
+            ),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("boot needs 'qemu'"), "{err}");
+        let err = load(&write(
+            &dir,
+            &format!("{GOOD}path_exclude: [usr/share/man/*]\n"),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("must be an absolute path pattern"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

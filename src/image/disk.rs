@@ -3,7 +3,7 @@
 //! the containers images are built in).
 //!
 //! Layout (512-byte sectors): 1 BIOS boot partition (1 MiB at 1 MiB, for GRUB's core.img),
-//! 2 EFI system partition (FAT32, `EFI/BOOT/BOOTX64.EFI`), 3 root (ext4, the rest). The root
+//! 2 EFI system partition (FAT32, `EFI/BOOT/BOOTX64.EFI` on amd64), 3 root (ext4, the rest). The root
 //! filesystem is written by `mkfs.ext4 -d ROOT -E offset=…`, the ESP by `mkfs.vfat --offset`
 //! and mtools. Legacy BIOS boot is GRUB's `boot.img` in the MBR and `core.img` in partition 1,
 //! with the two block-list fields patched as `grub-bios-setup` would ([`patch_bios_boot`]; it
@@ -243,7 +243,8 @@ pub fn clamp_ctimes(img: &Path, layout: &Layout, root: &Path, epoch: i64) -> Res
     Ok(())
 }
 
-/// The EFI system partition: FAT32 with `EFI/BOOT/BOOTX64.EFI`.
+/// The EFI system partition: FAT32 with the UEFI binary at the removable-media path
+/// `EFI/BOOT/<file name>` (`BOOTX64.EFI` on amd64).
 pub fn make_esp(
     img: &Path,
     layout: &Layout,
@@ -276,6 +277,10 @@ pub fn make_esp(
         .open(efi_binary)
         .and_then(|f| f.set_times(std::fs::FileTimes::new().set_modified(t).set_accessed(t)))
         .map_err(|e| Error::io(efi_binary, e))?;
+    let name = efi_binary
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Error::runtime(format!("{}: no file name", efi_binary.display())))?;
     let at = format!("{img_s}@@{}", layout.esp.0 * SECTOR);
     let epoch = epoch.to_string();
     // FAT time stamps are local time: the same bytes in every time zone.
@@ -292,7 +297,7 @@ pub fn make_esp(
             "-i",
             &at,
             &efi_binary.display().to_string(),
-            "::/EFI/BOOT/BOOTX64.EFI",
+            &format!("::/EFI/BOOT/{name}"),
         ],
         &env,
     )?;

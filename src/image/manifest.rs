@@ -106,6 +106,7 @@ pub fn manifest(f: &Facts) -> Value {
             "disk_guid": f.ids.disk_guid,
         },
         "layout": f.layout,
+        "boot": f.def.boot,
         "prov_version": env!("CARGO_PKG_VERSION"),
         "git_commit": git_commit(f.def.path.parent().unwrap_or(Path::new("."))),
         "source_date_epoch": f.source_date_epoch,

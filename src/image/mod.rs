@@ -240,7 +240,7 @@ async fn build_in(
     let ids = disk::Ids::for_node(node);
     let layout = disk::Layout::new(def.disk.size, def.disk.esp)?;
     let kernel = steps.run("finish root", || rootfs::finish(&root, def, node, &ids))?;
-    let grub = steps.run("grub", || rootfs::make_grub(&root, &ids, work))?;
+    let grub = steps.run("grub", || rootfs::make_grub(&root, &ids, &def.boot, work))?;
     let status_path = root.join("var/lib/dpkg/status");
     let dpkg_status =
         std::fs::read_to_string(&status_path).map_err(|e| Error::io(&status_path, e))?;
@@ -256,9 +256,11 @@ async fn build_in(
     steps.run("EFI system partition", || {
         disk::make_esp(partial, &layout, &ids, &grub.efi, epoch)
     })?;
-    steps.run("BIOS boot", || {
-        disk::install_bios_boot(partial, &layout, &grub.boot, &grub.core)
-    })?;
+    if let Some(bios) = &grub.bios {
+        steps.run("BIOS boot", || {
+            disk::install_bios_boot(partial, &layout, &bios.boot, &bios.core)
+        })?;
+    }
     Ok(manifest::manifest(&manifest::Facts {
         node,
         def,

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::definition::Definition;
+use super::definition::{Boot, Definition};
 use super::disk::{Ids, run};
 use crate::error::{Error, Result};
 
@@ -154,16 +154,22 @@ pub fn finish(root: &Path, def: &Definition, node: &str, ids: &Ids) -> Result<St
     Ok(version)
 }
 
-/// GRUB for both firmware types, made by the root's own grub-mkimage: `BOOTX64.EFI` and
-/// `core.img` with the same early configuration embedded (find the root filesystem by UUID,
-/// load modules from the root's /usr/lib/grub, read /boot/grub/grub.cfg), plus `boot.img`.
+/// GRUB for the definition's firmware types, made by the root's own grub-mkimage: the UEFI
+/// binary (`BOOTX64.EFI` on amd64) and, where the architecture has legacy BIOS, `core.img`
+/// with the same early configuration embedded (find the root filesystem by UUID, load modules
+/// from the root's /usr/lib/grub, read /boot/grub/grub.cfg), plus `boot.img`.
 pub struct Grub {
     pub efi: PathBuf,
+    pub bios: Option<BiosGrub>,
+}
+
+/// GRUB's legacy BIOS pieces: `core.img` and the MBR boot code `boot.img`.
+pub struct BiosGrub {
     pub core: Vec<u8>,
     pub boot: Vec<u8>,
 }
 
-pub fn make_grub(root: &Path, ids: &Ids, scratch: &Path) -> Result<Grub> {
+pub fn make_grub(root: &Path, ids: &Ids, boot: &Boot, scratch: &Path) -> Result<Grub> {
     let inside = "tmp/prov-grub";
     let dir = root.join(inside);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -189,12 +195,13 @@ pub fn make_grub(root: &Path, ids: &Ids, scratch: &Path) -> Result<Grub> {
         "terminal",
         "gzio",
     ];
+    let efi_out = format!("/{inside}/{}", boot.uefi_file);
     let mut efi = vec![
         "grub-mkimage",
         "-O",
-        "x86_64-efi",
+        boot.uefi_grub.as_str(),
         "-o",
-        "/tmp/prov-grub/BOOTX64.EFI",
+        efi_out.as_str(),
         "-c",
         "/tmp/prov-grub/early.cfg",
         "-p",
@@ -203,27 +210,35 @@ pub fn make_grub(root: &Path, ids: &Ids, scratch: &Path) -> Result<Grub> {
     efi.extend(modules);
     efi.push("efi_gop");
     in_root(root, &efi)?;
-    let mut bios = vec![
-        "grub-mkimage",
-        "-O",
-        "i386-pc",
-        "-o",
-        "/tmp/prov-grub/core.img",
-        "-c",
-        "/tmp/prov-grub/early.cfg",
-        "-p",
-        "/usr/lib/grub",
-        "biosdisk",
-    ];
-    bios.extend(modules);
-    in_root(root, &bios)?;
     let read = |p: &Path| std::fs::read(p).map_err(|e| Error::io(p, e));
-    let grub = Grub {
-        efi: scratch.join("BOOTX64.EFI"),
-        core: read(&dir.join("core.img"))?,
-        boot: read(&root.join("usr/lib/grub/i386-pc/boot.img"))?,
+    let bios = match &boot.bios_grub {
+        Some(platform) => {
+            let mut bios = vec![
+                "grub-mkimage",
+                "-O",
+                platform.as_str(),
+                "-o",
+                "/tmp/prov-grub/core.img",
+                "-c",
+                "/tmp/prov-grub/early.cfg",
+                "-p",
+                "/usr/lib/grub",
+                "biosdisk",
+            ];
+            bios.extend(modules);
+            in_root(root, &bios)?;
+            Some(BiosGrub {
+                core: read(&dir.join("core.img"))?,
+                boot: read(&root.join(format!("usr/lib/grub/{platform}/boot.img")))?,
+            })
+        }
+        None => None,
     };
-    std::fs::copy(dir.join("BOOTX64.EFI"), &grub.efi).map_err(|e| Error::io(&grub.efi, e))?;
+    let grub = Grub {
+        efi: scratch.join(&boot.uefi_file),
+        bios,
+    };
+    std::fs::copy(dir.join(&boot.uefi_file), &grub.efi).map_err(|e| Error::io(&grub.efi, e))?;
     std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     Ok(grub)
 }
