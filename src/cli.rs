@@ -34,6 +34,37 @@ pub enum ImageCommand {
     Build(ImageBuildArgs),
     /// Boot an image in QEMU as a USB stick (UEFI and BIOS at once) and check it over SSH.
     Test(ImageTestArgs),
+    /// Compress an image into IMG.xz (or IMG.zst) and write IMG.xz.sha256 (sha256sum format).
+    Compress(ImageCompressArgs),
+    /// Check a file against the sha256 in FILE.sha256 beside it.
+    Verify(ImageVerifyArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImageCompressArgs {
+    /// The image (sparse holes are read as zeros, never copied).
+    pub image: PathBuf,
+    /// xz (the default; liblzma's multithreaded encoder).
+    #[arg(long = "xz", conflicts_with = "zstd")]
+    pub xz: bool,
+    /// zstd instead of xz.
+    #[arg(long = "zstd")]
+    pub zstd: bool,
+    /// Compression level (xz 0-9, default 6; zstd 1-22, default 19).
+    #[arg(long = "level")]
+    pub level: Option<u32>,
+    /// Threads (0: one per core).
+    #[arg(long = "threads", default_value = "0")]
+    pub threads: u32,
+    /// Output: text prints the file, json prints {file, sha256, size, image_size}.
+    #[arg(long = "format", value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImageVerifyArgs {
+    /// The file (its FILE.sha256 beside it holds the expected hash).
+    pub file: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]

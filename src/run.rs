@@ -490,6 +490,24 @@ pub async fn main(cli: Cli) -> Result<i32> {
                 Err(e) => Err(e),
             }
         }
+        Command::Image(crate::cli::ImageCommand::Compress(a)) => {
+            let cancel = Arc::new(Cancel::default());
+            watch_signals(cancel.clone())?;
+            release_signals();
+            match crate::image::compress_cmd(&a, cancel.clone()).await {
+                Err(_) if cancel.is_cancelled() => {
+                    eprintln!("[prov image] interrupted: no compressed image was written");
+                    Ok(128 + cancel.signal().unwrap_or(libc::SIGINT))
+                }
+                other => other.map(|()| 0),
+            }
+        }
+        Command::Image(crate::cli::ImageCommand::Verify(a)) => {
+            release_signals();
+            let sha = crate::image::compress::verify(&a.file)?;
+            println!("{}: OK ({sha})", a.file.display());
+            Ok(0)
+        }
         Command::Image(crate::cli::ImageCommand::Test(a)) => {
             // A signal drops the test, and with it the VMs (QEMU is killed on drop).
             let cancel = Arc::new(Cancel::default());

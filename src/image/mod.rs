@@ -12,6 +12,7 @@
 
 pub mod boot;
 pub mod bootstrap;
+pub mod compress;
 pub mod definition;
 pub mod disk;
 pub mod manifest;
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::cli::{Format, ImageBuildArgs};
+use crate::cli::{Format, ImageBuildArgs, ImageCompressArgs};
 use crate::engine::Cancel;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -272,4 +273,49 @@ async fn build_in(
         steps: &steps.done,
         bootstrap_cached: cached,
     }))
+}
+
+/// `prov image compress`: the work on a blocking thread (liblzma and libzstd are
+/// synchronous), a byte bar on a terminal, the result printed.
+pub async fn compress_cmd(args: &ImageCompressArgs, cancel: Arc<Cancel>) -> Result<()> {
+    let codec = if args.zstd {
+        compress::Codec::Zstd
+    } else {
+        compress::Codec::Xz
+    };
+    let opts = compress::Options::new(codec, args.level, args.threads)?;
+    let img = args.image.clone();
+    let len = std::fs::metadata(&img)
+        .map_err(|e| Error::io(&img, e))?
+        .len();
+    let bar = progress::bytes_bar(len, args.format == Format::Json, "compress");
+    let bar2 = bar.clone();
+    let c = tokio::task::spawn_blocking(move || compress::compress(&img, &opts, &cancel, &bar2))
+        .await
+        .map_err(|e| Error::runtime(format!("compression thread: {e}")))??;
+    bar.finish_and_clear();
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({
+                "file": c.path,
+                "checksum_file": c.checksum_file,
+                "sha256": c.sha256,
+                "size": c.size,
+                "image_size": c.image_size,
+            })
+        ),
+        Format::Text => {
+            eprintln!(
+                "[prov image] {} -> {} ({:.1} MiB of {:.1} MiB), sha256 {}",
+                args.image.display(),
+                c.path.display(),
+                c.size as f64 / 1048576.0,
+                c.image_size as f64 / 1048576.0,
+                c.sha256
+            );
+            println!("{}", c.path.display());
+        }
+    }
+    Ok(())
 }

@@ -142,6 +142,24 @@ pub fn boot_bars(names: &[&str], expected: &[Option<Duration>]) -> Vec<ProgressB
         .collect()
 }
 
+/// A bar of bytes (compress, upload, fetch): done of total, rate and ETA on a terminal;
+/// hidden without one or when `quiet` (`--format json`).
+pub fn bytes_bar(total: u64, quiet: bool, what: &str) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} (ETA {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(what.to_string());
+    bar
+}
+
 /// Move a bar to `elapsed` (a bar waits at its end past the expected time).
 pub fn advance(bar: &ProgressBar, elapsed: Duration) {
     if let Some(len) = bar.length() {
