@@ -38,6 +38,67 @@ pub enum ImageCommand {
     Compress(ImageCompressArgs),
     /// Check a file against the sha256 in FILE.sha256 beside it.
     Verify(ImageVerifyArgs),
+    /// Build, boot-test, compress, upload and mark good, node by node; one summary at the end.
+    Pipeline(ImagePipelineArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImagePipelineArgs {
+    /// Nodes: `all` (the inventory's --group) or names, comma-separated.
+    #[arg(long = "node", value_delimiter = ',', required = true)]
+    pub node: Vec<String>,
+    /// The inventory group `all` means.
+    #[arg(long = "group", default_value = "workers")]
+    pub group: String,
+    /// Inventory file, directory or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Vec<String>,
+    /// The image definition.
+    #[arg(long = "definition", default_value = "images/worker.yml")]
+    pub definition: PathBuf,
+    /// Where images, manifests, logs and pipeline-summary.json go.
+    #[arg(short = 'o', long = "output", default_value = ".")]
+    pub output: PathBuf,
+    /// Extra variables for the build and the boot test's check run (repeatable).
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+    /// Keep the bootstrapped base here and reuse it (as `image build --cache`).
+    #[arg(long = "cache", value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// The key the boot test logs in with (its public half is served by the keys URL).
+    #[arg(long = "private-key", visible_alias = "key-file")]
+    pub private_key: PathBuf,
+    /// Firmwares of the boot test (comma-separated).
+    #[arg(long = "firmware", value_delimiter = ',', default_value = "uefi,bios")]
+    pub firmware: Vec<String>,
+    /// The playbook the booted image must have nothing left to change for.
+    #[arg(long = "playbook", default_value = "playbooks/worker.yml")]
+    pub playbook: PathBuf,
+    /// Seconds the boot test waits for SSH.
+    #[arg(long = "timeout", default_value = "600")]
+    pub timeout: u64,
+    /// zstd instead of xz.
+    #[arg(long = "zstd")]
+    pub zstd: bool,
+    /// Compression level (default: xz 6, zstd 19).
+    #[arg(long = "level")]
+    pub level: Option<u32>,
+    /// Compression threads (0: one per core).
+    #[arg(long = "threads", default_value = "0")]
+    pub threads: u32,
+    /// Publish to s3://BUCKET/PREFIX/ and mark known-good; without it the pipeline stops after
+    /// compressing.
+    #[arg(long = "upload", value_name = "S3_URL")]
+    pub upload: Option<String>,
+    /// A custom S3 endpoint (path-style requests).
+    #[arg(long = "endpoint-url")]
+    pub endpoint_url: Option<String>,
+    /// The S3 region.
+    #[arg(long = "region")]
+    pub region: Option<String>,
+    /// Output: text prints the Markdown summary, json the summary as JSON.
+    #[arg(long = "format", value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -452,7 +452,7 @@ pub fn wants_private_mounts(cli: &Cli) -> bool {
                 && !a.list_tags
         }
         Command::Inventory(_) => false,
-        Command::Image(crate::cli::ImageCommand::Build(_)) => true,
+        Command::Image(crate::cli::ImageCommand::Build(_) | crate::cli::ImageCommand::Pipeline(_)) => true,
         Command::Image(_) => false,
     }
 }
@@ -500,6 +500,18 @@ pub async fn main(cli: Cli) -> Result<i32> {
                     Ok(128 + cancel.signal().unwrap_or(libc::SIGINT))
                 }
                 other => other.map(|()| 0),
+            }
+        }
+        Command::Image(crate::cli::ImageCommand::Pipeline(a)) => {
+            let cancel = Arc::new(Cancel::default());
+            watch_signals(cancel.clone())?;
+            release_signals();
+            match crate::image::pipeline::pipeline(a, cancel.clone()).await {
+                Err(_) if cancel.is_cancelled() => {
+                    eprintln!("[prov image] pipeline interrupted");
+                    Ok(128 + cancel.signal().unwrap_or(libc::SIGINT))
+                }
+                other => other,
             }
         }
         Command::Image(crate::cli::ImageCommand::Verify(a)) => {

@@ -16,6 +16,7 @@ pub mod compress;
 pub mod definition;
 pub mod disk;
 pub mod manifest;
+pub mod pipeline;
 pub mod progress;
 pub mod rootfs;
 
