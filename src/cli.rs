@@ -40,6 +40,110 @@ pub enum ImageCommand {
     Verify(ImageVerifyArgs),
     /// Build, boot-test, compress, upload and mark good, node by node; one summary at the end.
     Pipeline(ImagePipelineArgs),
+    /// Publish DIR/NODE.img.xz (with its .sha256 and NODE.manifest.json) to s3://BUCKET/PREFIX/.
+    Upload(ImageUploadArgs),
+    /// List the published builds: node, build date, commit, size, sha256, known-good mark.
+    List(ImageListArgs),
+    /// Download a published image (the latest build by default) and verify its sha256.
+    Fetch(ImageFetchArgs),
+    /// Mark a published build known-good (the latest build by default).
+    MarkGood(ImageMarkGoodArgs),
+    /// Delete builds older than a limit, never the newest known-good build of a node.
+    Prune(ImagePruneArgs),
+}
+
+/// Where the published images are and how to reach the S3 service (all `prov image` storage
+/// commands). Credentials come from the standard AWS chain: environment, profile, web identity.
+#[derive(Args, Debug, Clone)]
+pub struct S3Args {
+    /// The images' location: s3://BUCKET/PREFIX/.
+    #[arg(value_name = "S3_URL")]
+    pub url: String,
+    /// A custom S3 endpoint (path-style requests); default $AWS_ENDPOINT_URL_S3,
+    /// $AWS_ENDPOINT_URL, then AWS.
+    #[arg(long = "endpoint-url")]
+    pub endpoint_url: Option<String>,
+    /// The region (default from the AWS environment or profile, else us-east-1).
+    #[arg(long = "region")]
+    pub region: Option<String>,
+    /// Seconds a request may take (connecting: at most 10); part transfers get more by size.
+    #[arg(long = "timeout", default_value = "30")]
+    pub timeout: u64,
+    /// Output format (json: one document on stdout, no progress).
+    #[arg(long = "format", value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImageUploadArgs {
+    /// The compressed image, DIR/NODE.img.xz or DIR/NODE.img.zst.
+    pub image: PathBuf,
+    #[command(flatten)]
+    pub s3: S3Args,
+    /// Part size of the multipart upload in MiB (5 to 512).
+    #[arg(
+        long = "part-size",
+        env = "PROV_S3_PART_SIZE_MIB",
+        default_value = "32"
+    )]
+    pub part_size_mib: u64,
+    /// Parts uploaded at once.
+    #[arg(long = "parallel", default_value = "4")]
+    pub parallel: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImageListArgs {
+    /// Only this node's builds.
+    #[arg(long = "node")]
+    pub node: Option<String>,
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImageFetchArgs {
+    /// The node whose image to fetch.
+    #[arg(long = "node")]
+    pub node: String,
+    /// The latest build of this git commit (a prefix of at least 7 hex digits).
+    #[arg(long = "commit", conflicts_with = "latest_good")]
+    pub commit: Option<String>,
+    /// The latest build marked known-good.
+    #[arg(long = "latest-good")]
+    pub latest_good: bool,
+    /// Where NODE.img.xz, its .sha256 and NODE.manifest.json go.
+    #[arg(short = 'o', long = "output", default_value = ".")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImageMarkGoodArgs {
+    /// The node whose build to mark.
+    #[arg(long = "node")]
+    pub node: String,
+    /// The latest build of this git commit (default: the latest build).
+    #[arg(long = "commit", conflicts_with = "build")]
+    pub commit: Option<String>,
+    /// Exactly this build (its id, as `prov image list --format json` and upload print it).
+    #[arg(long = "build", value_name = "BUILD_ID")]
+    pub build: Option<String>,
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImagePruneArgs {
+    /// Delete builds older than this: 90d, 12h, 30m, 2w.
+    #[arg(long = "older-than")]
+    pub older_than: String,
+    /// Only say what would be deleted.
+    #[arg(long = "check")]
+    pub check: bool,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 #[derive(Args, Debug, Clone)]

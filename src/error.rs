@@ -47,6 +47,10 @@ pub enum ErrorKind {
     Unreachable,
     /// The run was interrupted (Ctrl-C).
     Interrupted,
+    /// A storage service refused the credentials or the access (exit 6).
+    Denied,
+    /// What a storage command names does not exist: a bucket, a build (exit 7).
+    NotFound,
 }
 
 /// The error type of prov.
@@ -112,6 +116,8 @@ impl Error {
             ErrorKind::Unreachable => 4,
             ErrorKind::Runtime => 1,
             ErrorKind::Interrupted => 130,
+            ErrorKind::Denied => 6,
+            ErrorKind::NotFound => 7,
         }
     }
 

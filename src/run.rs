@@ -452,7 +452,9 @@ pub fn wants_private_mounts(cli: &Cli) -> bool {
                 && !a.list_tags
         }
         Command::Inventory(_) => false,
-        Command::Image(crate::cli::ImageCommand::Build(_) | crate::cli::ImageCommand::Pipeline(_)) => true,
+        Command::Image(
+            crate::cli::ImageCommand::Build(_) | crate::cli::ImageCommand::Pipeline(_),
+        ) => true,
         Command::Image(_) => false,
     }
 }
@@ -538,7 +540,26 @@ pub async fn main(cli: Cli) -> Result<i32> {
                 }
             }
         }
+        Command::Image(cmd) => {
+            let cancel = Arc::new(Cancel::default());
+            watch_signals(cancel.clone())?;
+            release_signals();
+            image_store(cmd, cancel).await
+        }
     }
+}
+
+/// The S3 commands (`prov image upload`, `list`, `fetch`, `mark-good`, `prune`).
+#[cfg(feature = "s3")]
+async fn image_store(cmd: crate::cli::ImageCommand, cancel: Arc<Cancel>) -> Result<i32> {
+    crate::image::store::command(cmd, cancel).await
+}
+
+#[cfg(not(feature = "s3"))]
+async fn image_store(_: crate::cli::ImageCommand, _: Arc<Cancel>) -> Result<i32> {
+    Err(Error::usage(
+        "this prov was built without S3 support (cargo feature `s3`)",
+    ))
 }
 
 /// `prov apply` as another command runs it (the image build's provisioning step): the same

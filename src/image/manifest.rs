@@ -110,6 +110,9 @@ pub fn manifest(f: &Facts) -> Value {
         "prov_version": env!("CARGO_PKG_VERSION"),
         "git_commit": git_commit(f.def.path.parent().unwrap_or(Path::new("."))),
         "source_date_epoch": f.source_date_epoch,
+        // When it was built (the build id of a published image): the clock, not
+        // SOURCE_DATE_EPOCH, which stays the same for reproducible rebuilds.
+        "build_date": super::layout::iso(super::layout::now()),
         "steps": f.steps.iter().map(|(name, secs)| json!({"step": name, "seconds": (secs * 100.0).round() / 100.0})).collect::<Vec<_>>(),
     })
 }

@@ -8,17 +8,22 @@
 //! is written as `.NODE.img.partial` and renamed when complete; a failed or interrupted build
 //! removes it and its work directory, so a half image never exists under the final name.
 //! What an image is made of is data: [`definition`] (`images/worker.yml`). `prov image test`
-//! ([`boot`]) boots an image with both firmwares and checks it over SSH.
+//! ([`boot`]) boots an image with both firmwares and checks it over SSH. `prov image upload`,
+//! `list`, `fetch`, `mark-good` and `prune` publish compressed images to S3 (`store`, behind
+//! the default feature `s3`).
 
 pub mod boot;
 pub mod bootstrap;
 pub mod compress;
 pub mod definition;
 pub mod disk;
+pub mod layout;
 pub mod manifest;
 pub mod pipeline;
 pub mod progress;
 pub mod rootfs;
+#[cfg(feature = "s3")]
+pub mod store;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

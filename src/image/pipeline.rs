@@ -82,19 +82,19 @@ fn manifest_of(dir: &Path, node: &str) -> serde_json::Value {
         .unwrap_or_default()
 }
 
-/// A step of one node: timed, and its error kept as the node's failure.
+/// A step of one node: its result and seconds, or its error kept as the node's failure.
 async fn step<T>(
     report: &mut NodeReport,
     name: &str,
-    secs: impl FnOnce(&mut NodeReport) -> &mut Option<f64>,
     fut: impl std::future::Future<Output = Result<T>>,
-) -> Option<T> {
+) -> Option<(T, Option<f64>)> {
     eprintln!("[prov image] {}: {name} ...", report.node);
     let started = Instant::now();
     match fut.await {
         Ok(v) => {
-            *secs(report) = Some((started.elapsed().as_secs_f64() * 10.0).round() / 10.0);
-            Some(v)
+            let secs = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+            eprintln!("[prov image] {}: {name}: done in {secs:.1} s", report.node);
+            Some((v, Some(secs)))
         }
         Err(e) => {
             eprintln!("[prov image] {}: {name} failed: {e}", report.node);
@@ -120,16 +120,10 @@ async fn run_node(args: &ImagePipelineArgs, node: &str, cancel: &Arc<Cancel>) ->
         cache: args.cache.clone(),
         format: Format::Json,
     };
-    let Some(img) = step(
-        &mut r,
-        "build",
-        |r| &mut r.build_seconds,
-        super::build(build, cancel.clone()),
-    )
-    .await
-    else {
+    let Some((img, secs)) = step(&mut r, "build", super::build(build, cancel.clone())).await else {
         return r;
     };
+    r.build_seconds = secs;
     let m = manifest_of(img.parent().unwrap_or(Path::new(".")), node);
     r.arch = m["arch"].as_str().map(str::to_string);
     r.kubernetes_version = m["kubernetes"]["kubelet"].as_str().map(str::to_string);
@@ -152,11 +146,9 @@ async fn run_node(args: &ImagePipelineArgs, node: &str, cancel: &Arc<Cancel>) ->
             _ = cancel.cancelled() => Err(Error::new(ErrorKind::Interrupted, "interrupted")),
         }
     };
-    if step(&mut r, "test", |r| &mut r.test_seconds, tested)
-        .await
-        .is_none()
-    {
-        return r;
+    match step(&mut r, "test", tested).await {
+        Some((_, secs)) => r.test_seconds = secs,
+        None => return r,
     }
     let codec = if args.zstd {
         super::compress::Codec::Zstd
@@ -165,19 +157,21 @@ async fn run_node(args: &ImagePipelineArgs, node: &str, cancel: &Arc<Cancel>) ->
     };
     let compressed = async {
         let opts = super::compress::Options::new(codec, args.level, args.threads)?;
-        let len = std::fs::metadata(&img).map_err(|e| Error::io(&img, e))?.len();
+        let len = std::fs::metadata(&img)
+            .map_err(|e| Error::io(&img, e))?
+            .len();
         let bar = super::progress::bytes_bar(len, args.format == Format::Json, "compress");
         let (img, c2) = (img.clone(), cancel.clone());
-        let out = tokio::task::spawn_blocking(move || {
-            super::compress::compress(&img, &opts, &c2, &bar)
-        })
-        .await
-        .map_err(|e| Error::runtime(format!("compression thread: {e}")))?;
+        let out =
+            tokio::task::spawn_blocking(move || super::compress::compress(&img, &opts, &c2, &bar))
+                .await
+                .map_err(|e| Error::runtime(format!("compression thread: {e}")))?;
         out
     };
-    let Some(c) = step(&mut r, "compress", |r| &mut r.compress_seconds, compressed).await else {
+    let Some((c, secs)) = step(&mut r, "compress", compressed).await else {
         return r;
     };
+    r.compress_seconds = secs;
     r.compressed = Some(c.path.clone());
     r.size = Some(c.size);
     r.sha256 = Some(c.sha256.clone());
@@ -215,21 +209,15 @@ async fn publish(
         part_size_mib: 32,
         parallel: 4,
     };
-    let uploaded = step(
-        r,
-        "upload",
-        |r| &mut r.upload_seconds,
-        upload::upload(&up, cancel.clone()),
-    )
-    .await?;
+    let (uploaded, secs) = step(r, "upload", upload::upload(&up, cancel.clone())).await?;
+    r.upload_seconds = secs;
     let mark = crate::cli::ImageMarkGoodArgs {
         node: node.to_string(),
         build: Some(uploaded.build_id.clone()),
         commit: None,
         s3,
     };
-    let mut unused = None;
-    step(r, "mark-good", |_| &mut unused, catalog::mark_good(&mark)).await?;
+    step(r, "mark-good", catalog::mark_good(&mark)).await?;
     Some(uploaded.url)
 }
 
@@ -427,6 +415,9 @@ mod tests {
         let md = markdown(&[ok, bad]);
         assert!(md.contains("| w-1 | ok | amd64 | w-1.img.xz | 300.0 MiB | `abababababababab` | s3://b/p/w-1/x/w-1.img.xz | 1.32.0-1.1 | 1.32.1-1.1 | 33 s | 91 s |"), "{md}");
         assert!(md.contains("| w-2 | failed at test |"), "{md}");
-        assert!(md.contains("**w-2** failed at test: uefi boot test failed at 'boot'"), "{md}");
+        assert!(
+            md.contains("**w-2** failed at test: uefi boot test failed at 'boot'"),
+            "{md}"
+        );
     }
 }

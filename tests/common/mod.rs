@@ -1,8 +1,11 @@
 //! Test fixtures shared by the integration tests: throw-away project directories, overlay
 //! copies of the cached Debian root filesystem (used as chroot targets), snapshots of a root
-//! to prove that nothing changed, and a fluent runner for the `prov` binary.
+//! to prove that nothing changed, and a fluent runner for the `prov` binary; with the `s3`
+//! feature, a SeaweedFS S3 server ([`s3`]).
 #![allow(dead_code)]
 
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod scenario;
 pub mod ssh;
 pub mod worker;
