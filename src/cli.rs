@@ -142,6 +142,9 @@ pub struct ImagePruneArgs {
     /// Only say what would be deleted.
     #[arg(long = "check")]
     pub check: bool,
+    /// Only this node's builds (a CI job prunes the node it built).
+    #[arg(long = "node")]
+    pub node: Option<String>,
     #[command(flatten)]
     pub s3: S3Args,
 }

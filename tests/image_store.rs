@@ -762,6 +762,25 @@ fn list_fetch_mark_good_and_prune_follow_build_dates_and_the_known_good_mark() {
         .stdout_has(&format!("kept {}", dir(4)))
         .stdout_has("2 build(s) would delete");
     assert_eq!(keys(&client, "images", "fleet/"), before);
+    // --node: only that node's builds are looked at.
+    let one = image_cmd(
+        &s3,
+        &[
+            "prune",
+            "--older-than",
+            "90d",
+            "--check",
+            "--node",
+            "golyat-2",
+            url,
+            "--format",
+            "json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(one["deleted"], serde_json::json!([]));
+    assert_eq!(one["kept_known_good"], serde_json::json!([dir(4)]));
     let pruned = image_cmd(
         &s3,
         &["prune", "--older-than", "90d", url, "--format", "json"],

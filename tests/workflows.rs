@@ -24,11 +24,6 @@ const IMAGES: &str = ".github/workflows/build-worker-images.yml";
 const CI: &str = ".github/workflows/ci.yml";
 const TERRAFORM: &str = "terraform/aws/worker-node-images";
 
-/// prov subcommands the image workflow calls that this binary does not have yet (written on
-/// another branch). Their flags cannot be checked until they exist; the test fails once one
-/// exists and is still listed here.
-const PENDING_SUBCOMMANDS: &[&str] = &["image pipeline"];
-
 // ---------------------------------------------------------------------------------------
 // Workflows as data
 
@@ -360,7 +355,10 @@ fn workflow_command_lines_use_flags_prov_has() {
     let wf = workflow(IMAGES);
     let calls = prov_invocations(&wf);
     let words: BTreeSet<&str> = calls.iter().map(|(w, _)| w.as_str()).collect();
-    assert_eq!(words, BTreeSet::from(["image pipeline", "inventory"]));
+    assert_eq!(
+        words,
+        BTreeSet::from(["image pipeline", "image prune", "inventory"])
+    );
     let flag = Regex::new(r"(?:^|[\s,\[])(--?[A-Za-z][A-Za-z0-9-]*)").unwrap();
     for (words, used) in &calls {
         let help = Prov::new()
@@ -368,20 +366,7 @@ fn workflow_command_lines_use_flags_prov_has() {
             .args(words.split(' '))
             .arg("--help")
             .run();
-        let pending = PENDING_SUBCOMMANDS.contains(&words.as_str());
-        if help.code != 0 {
-            assert!(
-                pending && help.stderr.contains("unrecognized subcommand"),
-                "prov {words} --help: {}",
-                help.stderr
-            );
-            eprintln!("prov {words} is not in this binary yet: its flags are not checked");
-            continue;
-        }
-        assert!(
-            !pending,
-            "prov {words} exists now: remove it from PENDING_SUBCOMMANDS"
-        );
+        assert_eq!(help.code, 0, "prov {words} --help: {}", help.stderr);
         let known: BTreeSet<&str> = flag
             .captures_iter(&help.stdout)
             .map(|c| c.get(1).unwrap().as_str())
@@ -749,12 +734,19 @@ fn terraform_role_and_bucket_are_what_the_workflow_uses() {
     let rule = rules[0].body();
     assert_eq!(tf.value(rule, "status"), "Enabled");
     assert_eq!(tf.value(nested(rule, "filter"), "prefix"), prefix.as_str());
-    assert_eq!(tf.value(nested(rule, "expiration"), "days"), 90);
-    let noncurrent = tf.value(
-        nested(rule, "noncurrent_version_expiration"),
-        "noncurrent_days",
+    // Current builds are pruned by prov (which keeps the newest known-good one), never
+    // expired by the rule; what prune deleted goes for good after 90 days.
+    assert!(
+        !rule.blocks().any(|b| b.identifier() == "expiration"),
+        "an expiration rule could delete a node's newest known-good build"
     );
-    assert!(noncurrent.as_i64().is_some_and(|d| d > 0), "{noncurrent}");
+    assert_eq!(
+        tf.value(
+            nested(rule, "noncurrent_version_expiration"),
+            "noncurrent_days"
+        ),
+        90
+    );
     let abort = tf.value(
         nested(rule, "abort_incomplete_multipart_upload"),
         "days_after_initiation",

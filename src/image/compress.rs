@@ -8,8 +8,9 @@
 //! renamed when complete, so a killed run leaves the old files or none, never half of one.
 //!
 //! xz goes through liblzma's multithreaded encoder (not a subprocess), zstd through libzstd's.
-//! Memory is bounded by the codec's settings, not the image: liblzma is told a memory limit
-//! for threading and uses fewer threads rather than exceed it (xz's own `-T` behaviour).
+//! Memory is bounded by the codec's settings, not the image: xz uses fewer threads rather than
+//! exceed [`Options::memory`] (as the xz tool's `-T` does; liblzma's encoder reports what a
+//! thread count would use, and one thread is the floor).
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::io::AsRawFd;
@@ -59,13 +60,13 @@ pub struct Options {
     pub level: u32,
     /// Worker threads; 0: one per core.
     pub threads: u32,
-    /// liblzma's limit for its threads' memory (bytes): fewer threads rather than more memory.
+    /// What xz's threads may use (bytes): fewer threads rather than more memory.
     pub memory: u64,
 }
 
-/// Memory xz's threads may use by default: the image pipeline's 200 MB budget, less what
-/// the rest of prov holds.
-pub const DEFAULT_MEMORY: u64 = 160 << 20;
+/// Memory xz's threads may use by default: the image pipeline's 200 MB budget (peak RSS) less
+/// what the rest of prov holds. Level 6 fits one thread (about 165 MiB), level 3 two.
+pub const DEFAULT_MEMORY: u64 = 170 << 20;
 
 impl Options {
     pub fn new(codec: Codec, level: Option<u32>, threads: u32) -> Result<Options> {
@@ -221,6 +222,19 @@ fn feed(
     Ok(len)
 }
 
+/// liblzma's multithreaded encoder with the most threads (up to `threads`) whose memory
+/// stays within `memory`, at least one.
+fn xz_builder(level: u32, threads: u32, memory: u64) -> liblzma::stream::MtStreamBuilder {
+    let mut b = liblzma::stream::MtStreamBuilder::new();
+    b.preset(level).check(liblzma::stream::Check::Crc64);
+    let mut n = threads.max(1);
+    while n > 1 && b.threads(n).memusage() > memory {
+        n -= 1;
+    }
+    b.threads(n);
+    b
+}
+
 /// The compressor writing into `sink`, as a writer that is finished by [`finish`].
 enum Encoder {
     Xz(liblzma::write::XzEncoder<HashingWriter>),
@@ -232,11 +246,7 @@ impl Encoder {
         let threads = opts.thread_count();
         match opts.codec {
             Codec::Xz => {
-                let stream = liblzma::stream::MtStreamBuilder::new()
-                    .preset(opts.level)
-                    .threads(threads)
-                    .memlimit_threading(opts.memory)
-                    .check(liblzma::stream::Check::Crc64)
+                let stream = xz_builder(opts.level, threads, opts.memory)
                     .encoder()
                     .map_err(|e| Error::runtime(format!("xz encoder: {e}")))?;
                 Ok(Encoder::Xz(liblzma::write::XzEncoder::new_stream(
@@ -487,6 +497,22 @@ mod tests {
             .collect();
         assert_eq!(names, vec!["node.img"]);
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn xz_uses_fewer_threads_rather_than_more_memory() {
+        // Level 6 takes about 165 MiB a thread with its blocks: two threads exceed the default
+        // limit, one does not; level 3 fits two.
+        let six = xz_builder(6, 2, DEFAULT_MEMORY).memusage();
+        assert!(six <= DEFAULT_MEMORY, "{six}");
+        assert_eq!(six, xz_builder(6, 1, u64::MAX).memusage());
+        assert!(xz_builder(6, 2, u64::MAX).memusage() > DEFAULT_MEMORY);
+        let three = xz_builder(3, 2, DEFAULT_MEMORY).memusage();
+        assert_eq!(three, xz_builder(3, 2, u64::MAX).memusage());
+        assert!(three > xz_builder(3, 1, u64::MAX).memusage());
+        // Level 9 needs more than the limit even alone: one thread, not zero.
+        assert!(xz_builder(9, 4, DEFAULT_MEMORY).memusage() > DEFAULT_MEMORY);
+        assert!(xz_builder(9, 4, DEFAULT_MEMORY).encoder().is_ok());
     }
 
     #[test]

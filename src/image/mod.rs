@@ -281,8 +281,25 @@ async fn build_in(
     }))
 }
 
-/// `prov image compress`: the work on a blocking thread (liblzma and libzstd are
-/// synchronous), a byte bar on a terminal, the result printed.
+/// Compress on a blocking thread (liblzma and libzstd are synchronous) with a byte bar on a
+/// terminal (none when `quiet`).
+pub async fn compress_image(
+    img: &Path,
+    opts: compress::Options,
+    cancel: Arc<Cancel>,
+    quiet: bool,
+) -> Result<compress::Compressed> {
+    let len = std::fs::metadata(img).map_err(|e| Error::io(img, e))?.len();
+    let bar = progress::bytes_bar(len, quiet, "compress");
+    let (img, bar2) = (img.to_path_buf(), bar.clone());
+    let c = tokio::task::spawn_blocking(move || compress::compress(&img, &opts, &cancel, &bar2))
+        .await
+        .map_err(|e| Error::runtime(format!("compression thread: {e}")))?;
+    bar.finish_and_clear();
+    c
+}
+
+/// `prov image compress`: compress, then say what was written.
 pub async fn compress_cmd(args: &ImageCompressArgs, cancel: Arc<Cancel>) -> Result<()> {
     let codec = if args.zstd {
         compress::Codec::Zstd
@@ -290,16 +307,7 @@ pub async fn compress_cmd(args: &ImageCompressArgs, cancel: Arc<Cancel>) -> Resu
         compress::Codec::Xz
     };
     let opts = compress::Options::new(codec, args.level, args.threads)?;
-    let img = args.image.clone();
-    let len = std::fs::metadata(&img)
-        .map_err(|e| Error::io(&img, e))?
-        .len();
-    let bar = progress::bytes_bar(len, args.format == Format::Json, "compress");
-    let bar2 = bar.clone();
-    let c = tokio::task::spawn_blocking(move || compress::compress(&img, &opts, &cancel, &bar2))
-        .await
-        .map_err(|e| Error::runtime(format!("compression thread: {e}")))??;
-    bar.finish_and_clear();
+    let c = compress_image(&args.image, opts, cancel, args.format == Format::Json).await?;
     match args.format {
         Format::Json => println!(
             "{}",

@@ -157,16 +157,7 @@ async fn run_node(args: &ImagePipelineArgs, node: &str, cancel: &Arc<Cancel>) ->
     };
     let compressed = async {
         let opts = super::compress::Options::new(codec, args.level, args.threads)?;
-        let len = std::fs::metadata(&img)
-            .map_err(|e| Error::io(&img, e))?
-            .len();
-        let bar = super::progress::bytes_bar(len, args.format == Format::Json, "compress");
-        let (img, c2) = (img.clone(), cancel.clone());
-        let out =
-            tokio::task::spawn_blocking(move || super::compress::compress(&img, &opts, &c2, &bar))
-                .await
-                .map_err(|e| Error::runtime(format!("compression thread: {e}")))?;
-        out
+        super::compress_image(&img, opts, cancel.clone(), args.format == Format::Json).await
     };
     let Some((c, secs)) = step(&mut r, "compress", compressed).await else {
         return r;

@@ -527,7 +527,8 @@ pub async fn prune(args: &ImagePruneArgs) -> Result<Pruned> {
     let age = layout::parse_age(&args.older_than)?;
     let store = super::connect(&args.s3).await?;
     store.check_bucket().await?;
-    let dirs = scan(&store, None).await?;
+    let node = args.node.as_deref();
+    let dirs = scan(&store, node).await?;
     let all = builds(&store, &dirs).await?;
     let limit = layout::now() - age.as_secs() as i64;
     let (delete, kept) = plan_prune(&dirs, &all, limit);
@@ -535,7 +536,7 @@ pub async fn prune(args: &ImagePruneArgs) -> Result<Pruned> {
     let mut out = Pruned {
         check: args.check,
         kept_known_good: kept.iter().map(dir_url).collect(),
-        aborted: abort_unfinished(&store, None, Some(STALE_UPLOAD), args.check)
+        aborted: abort_unfinished(&store, node, Some(STALE_UPLOAD), args.check)
             .await?
             .iter()
             .map(|k| store.loc.url(k))

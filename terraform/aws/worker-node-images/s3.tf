@@ -1,6 +1,7 @@
-# The image bucket: private, versioned, encrypted, TLS only. Images under image_prefix expire
-# after image_retention_days (design §8.1: 90 days); a replaced or expired version stays
-# noncurrent_version_retention_days for rollback (§8.2), then goes.
+# The image bucket: private, versioned, encrypted, TLS only. Builds older than 90 days (design
+# §8.1) are deleted by `prov image prune --older-than 90d` in the workflow, which never deletes
+# a node's newest known-good build (the rollback image, §8.2); the lifecycle rule removes
+# deleted or replaced versions for good image_retention_days later and aborts stale uploads.
 
 resource "aws_s3_bucket" "worker_images" {
   bucket = var.bucket_name
@@ -55,12 +56,13 @@ resource "aws_s3_bucket_lifecycle_configuration" "worker_images" {
       prefix = var.image_prefix
     }
 
-    expiration {
-      days = var.image_retention_days
-    }
-
+    # No `expiration` of current objects: a lifecycle rule cannot spare a node's newest
+    # known-good build (filters only select by tag, never exclude), and a node not rebuilt
+    # for 90 days would lose its rollback image. The 90-day retention of builds is
+    # `prov image prune --older-than 90d` in the workflow, which keeps that build; what it
+    # deletes (and any replaced object) stays as a noncurrent version for 90 days, then goes.
     noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_retention_days
+      noncurrent_days = var.image_retention_days
     }
 
     abort_incomplete_multipart_upload {

@@ -62,15 +62,9 @@ variable "image_prefix" {
 }
 
 variable "image_retention_days" {
-  description = "Days an image stays the current version under image_prefix before it expires."
+  description = "Days a deleted or replaced image version is kept before it is removed for good (builds themselves are pruned after 90 days by `prov image prune`, which keeps each node's newest known-good build)."
   type        = number
   default     = 90
-}
-
-variable "noncurrent_version_retention_days" {
-  description = "Days a replaced or expired image version is kept (the rollback window)."
-  type        = number
-  default     = 30
 }
 
 variable "abort_incomplete_multipart_upload_days" {
