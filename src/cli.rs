@@ -187,7 +187,7 @@ pub struct ImagePipelineArgs {
     /// zstd instead of xz.
     #[arg(long = "zstd")]
     pub zstd: bool,
-    /// Compression level (default: xz 6, zstd 19).
+    /// Compression level (default: xz 3, zstd 9).
     #[arg(long = "level")]
     pub level: Option<u32>,
     /// Compression threads (0: one per core).
@@ -218,7 +218,7 @@ pub struct ImageCompressArgs {
     /// zstd instead of xz.
     #[arg(long = "zstd")]
     pub zstd: bool,
-    /// Compression level (xz 0-9, default 6; zstd 1-22, default 19).
+    /// Compression level (xz 0-9, default 3; zstd 1-22, default 9).
     #[arg(long = "level")]
     pub level: Option<u32>,
     /// Threads (0: one per core).
