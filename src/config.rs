@@ -63,6 +63,15 @@ fn expand_home(p: &str) -> PathBuf {
 }
 
 impl Config {
+    /// The inventory sources: those given with `-i`, else the configuration's.
+    pub fn inventory_sources(&self, given: &[String]) -> Vec<String> {
+        if given.is_empty() {
+            self.inventory.clone()
+        } else {
+            given.to_vec()
+        }
+    }
+
     /// Find and read the configuration.
     pub fn load() -> Result<Config> {
         let candidates: Vec<PathBuf> = [

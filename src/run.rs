@@ -85,11 +85,7 @@ fn ask_password() -> Result<String> {
 
 /// Resolve options: command line over environment over ansible.cfg.
 pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOptions> {
-    let inventory = if args.inventory.is_empty() {
-        cfg.inventory.clone()
-    } else {
-        args.inventory.clone()
-    };
+    let inventory = cfg.inventory_sources(&args.inventory);
     Ok(RunOptions {
         check: args.check || check_cmd,
         diff: args.diff || check_cmd,
@@ -349,11 +345,7 @@ fn watch_signals(cancel: Arc<Cancel>) -> Result<()> {
 
 fn inventory_cmd(args: InventoryArgs) -> Result<i32> {
     let cfg = Config::load()?;
-    let sources = if args.inventory.is_empty() {
-        cfg.inventory.clone()
-    } else {
-        args.inventory.clone()
-    };
+    let sources = cfg.inventory_sources(&args.inventory);
     let inv = Inventory::load(&sources)?;
     // A set: `--list` and `--graph` ask it once per group member (linear in the inventory).
     let allowed: indexmap::IndexSet<String> = match &args.limit {

@@ -17,12 +17,7 @@ use common::{Prov, RepoServer, TempDir, repo_root};
 const EPOCH: &str = "1765000000";
 
 fn cache_dir() -> PathBuf {
-    let base = std::env::var("PROV_TEST_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or("/root".into())).join(".cache/prov-test")
-        });
-    base.join("image-cache")
+    common::image_cache_dir()
 }
 
 fn build(server: &RepoServer, node: &str, out: &Path, extra: &[&str]) -> common::Run {

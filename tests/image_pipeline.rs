@@ -15,12 +15,7 @@ use common::s3::S3Server;
 use common::{RepoServer, TempDir, repo_root};
 
 fn cache_dir() -> PathBuf {
-    let base = std::env::var("PROV_TEST_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or("/root".into())).join(".cache/prov-test")
-        });
-    base.join("image-cache")
+    common::image_cache_dir()
 }
 
 #[test]

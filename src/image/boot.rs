@@ -517,11 +517,7 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
         _ => Vec::new(),
     };
     let cfg = crate::config::Config::load()?;
-    let sources = if args.inventory.is_empty() {
-        cfg.inventory.clone()
-    } else {
-        args.inventory.clone()
-    };
+    let sources = cfg.inventory_sources(&args.inventory);
     let inv = crate::inventory::Inventory::load(&sources)?;
     let vars = inv.host_vars(&node);
     let var = |k: &str| vars.get(k).map(|v| v.to_string()).unwrap_or_default();

@@ -295,11 +295,7 @@ fn append(path: &Path, text: &str) -> Result<()> {
 /// `prov image pipeline`: the exit code is 0 when every node went through.
 pub async fn pipeline(args: ImagePipelineArgs, cancel: Arc<Cancel>) -> Result<i32> {
     let cfg = crate::config::Config::load()?;
-    let sources = if args.inventory.is_empty() {
-        cfg.inventory.clone()
-    } else {
-        args.inventory.clone()
-    };
+    let sources = cfg.inventory_sources(&args.inventory);
     let inv = crate::inventory::Inventory::load(&sources)?;
     let nodes = select_nodes(&args.node, &args.group, &inv)?;
     if args.upload.is_some() && cfg!(not(feature = "s3")) {

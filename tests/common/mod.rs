@@ -672,3 +672,14 @@ impl Drop for RepoServer {
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// Where image tests keep the bootstrap cache (`prov image build --cache`), keyed by definition
+/// and day by prov itself: ~/.cache/prov-test/image-cache or $PROV_TEST_CACHE/image-cache.
+pub fn image_cache_dir() -> PathBuf {
+    let base = std::env::var("PROV_TEST_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or("/root".into())).join(".cache/prov-test")
+        });
+    base.join("image-cache")
+}
