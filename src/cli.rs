@@ -157,21 +157,8 @@ pub struct ImagePipelineArgs {
     /// The inventory group `all` means.
     #[arg(long = "group", default_value = "workers")]
     pub group: String,
-    /// Inventory file, directory or comma-separated host list (repeatable).
-    #[arg(short = 'i', long = "inventory")]
-    pub inventory: Vec<String>,
-    /// The image definition.
-    #[arg(long = "definition", default_value = "images/worker.yml")]
-    pub definition: PathBuf,
-    /// Where images, manifests, logs and pipeline-summary.json go.
-    #[arg(short = 'o', long = "output", default_value = ".")]
-    pub output: PathBuf,
-    /// Extra variables for the build and the boot test's check run (repeatable).
-    #[arg(short = 'e', long = "extra-vars")]
-    pub extra_vars: Vec<String>,
-    /// Keep the bootstrapped base here and reuse it (as `image build --cache`).
-    #[arg(long = "cache", value_name = "DIR")]
-    pub cache: Option<PathBuf>,
+    #[command(flatten)]
+    pub inputs: ImageInputs,
     /// The key the boot test logs in with (its public half is served by the keys URL).
     #[arg(long = "private-key", visible_alias = "key-file")]
     pub private_key: PathBuf,
@@ -265,26 +252,33 @@ pub struct ImageTestArgs {
     pub netplan_file: String,
 }
 
+/// What an image is built from and where it goes (`image build` and `image pipeline`).
 #[derive(Args, Debug, Clone)]
-pub struct ImageBuildArgs {
-    /// The inventory host to build the image for.
-    #[arg(long = "node")]
-    pub node: String,
+pub struct ImageInputs {
     /// Inventory file, directory or comma-separated host list (repeatable).
     #[arg(short = 'i', long = "inventory")]
     pub inventory: Vec<String>,
     /// The image definition.
     #[arg(long = "definition", default_value = "images/worker.yml")]
     pub definition: PathBuf,
-    /// Where NODE.img and NODE.manifest.json go.
+    /// Where NODE.img, NODE.manifest.json (and the pipeline's files and logs) go.
     #[arg(short = 'o', long = "output", default_value = ".")]
     pub output: PathBuf,
-    /// Extra variables for the playbook (as apply's -e; repeatable).
+    /// Extra variables for the playbook (as apply's -e; also the boot test's check run).
     #[arg(short = 'e', long = "extra-vars")]
     pub extra_vars: Vec<String>,
     /// Keep the bootstrapped base here (keyed by definition, mirror and day) and reuse it.
     #[arg(long = "cache", value_name = "DIR")]
     pub cache: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImageBuildArgs {
+    /// The inventory host to build the image for.
+    #[arg(long = "node")]
+    pub node: String,
+    #[command(flatten)]
+    pub inputs: ImageInputs,
     /// Output format of the provisioning run (json also silences the step lines).
     #[arg(long = "format", value_enum, default_value = "text")]
     pub format: Format,

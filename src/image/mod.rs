@@ -100,14 +100,15 @@ pub async fn build(args: ImageBuildArgs, cancel: Arc<Cancel>) -> Result<PathBuf>
             "prov image build needs root (it bootstraps a root filesystem and chroots into it)",
         ));
     }
-    let def = definition::load(&args.definition)?;
+    let def = definition::load(&args.inputs.definition)?;
     let epoch = source_date_epoch()?;
     let node = args.node.clone();
-    std::fs::create_dir_all(&args.output).map_err(|e| Error::io(&args.output, e))?;
+    std::fs::create_dir_all(&args.inputs.output).map_err(|e| Error::io(&args.inputs.output, e))?;
     let out = args
+        .inputs
         .output
         .canonicalize()
-        .map_err(|e| Error::io(&args.output, e))?;
+        .map_err(|e| Error::io(&args.inputs.output, e))?;
     let image = out.join(format!("{node}.img"));
     let partial = out.join(format!(".{node}.img.partial"));
     let work = out.join(format!(".{node}.build"));
@@ -168,7 +169,7 @@ async fn build_in(
     let root = work.join("root");
     let node = args.node.as_str();
     let quiet = args.format == Format::Json;
-    let previous = args.output.join(format!("{node}.manifest.json"));
+    let previous = args.inputs.output.join(format!("{node}.manifest.json"));
     let mut steps = Steps {
         quiet,
         progress: progress::Progress::new(quiet, Some(&previous)),
@@ -176,7 +177,7 @@ async fn build_in(
         cancel: cancel.clone(),
     };
     let cached = steps.run("bootstrap", || {
-        bootstrap::bootstrap(def, &root, args.cache.as_deref(), epoch)
+        bootstrap::bootstrap(def, &root, args.inputs.cache.as_deref(), epoch)
     })?;
     if cancel.is_cancelled() {
         return Err(Error::new(ErrorKind::Interrupted, "interrupted"));
@@ -195,14 +196,14 @@ async fn build_in(
         "--chroot".into(),
         root.display().to_string(),
     ];
-    for i in &args.inventory {
+    for i in &args.inputs.inventory {
         argv.extend(["-i".into(), i.clone()]);
     }
     if !def.extra_vars.is_empty() {
         let v = crate::vars::to_json(&crate::vars::map_to_value(&def.extra_vars));
         argv.extend(["-e".into(), v.to_string()]);
     }
-    for e in &args.extra_vars {
+    for e in &args.inputs.extra_vars {
         argv.extend(["-e".into(), e.clone()]);
     }
     if args.format == Format::Json {

@@ -113,11 +113,7 @@ async fn run_node(args: &ImagePipelineArgs, node: &str, cancel: &Arc<Cancel>) ->
     };
     let build = ImageBuildArgs {
         node: node.to_string(),
-        inventory: args.inventory.clone(),
-        definition: args.definition.clone(),
-        output: args.output.clone(),
-        extra_vars: args.extra_vars.clone(),
-        cache: args.cache.clone(),
+        inputs: args.inputs.clone(),
         format: Format::Json,
     };
     let Some((img, secs)) = step(&mut r, "build", super::build(build, cancel.clone())).await else {
@@ -134,9 +130,9 @@ async fn run_node(args: &ImagePipelineArgs, node: &str, cancel: &Arc<Cancel>) ->
         firmware: args.firmware.clone(),
         private_key: args.private_key.clone(),
         user: None,
-        inventory: args.inventory.clone(),
+        inventory: args.inputs.inventory.clone(),
         playbook: args.playbook.clone(),
-        extra_vars: args.extra_vars.clone(),
+        extra_vars: args.inputs.extra_vars.clone(),
         timeout: args.timeout,
         netplan_file: "/etc/netplan/01-prov.yaml".into(),
     };
@@ -295,7 +291,7 @@ fn append(path: &Path, text: &str) -> Result<()> {
 /// `prov image pipeline`: the exit code is 0 when every node went through.
 pub async fn pipeline(args: ImagePipelineArgs, cancel: Arc<Cancel>) -> Result<i32> {
     let cfg = crate::config::Config::load()?;
-    let sources = cfg.inventory_sources(&args.inventory);
+    let sources = cfg.inventory_sources(&args.inputs.inventory);
     let inv = crate::inventory::Inventory::load(&sources)?;
     let nodes = select_nodes(&args.node, &args.group, &inv)?;
     if args.upload.is_some() && cfg!(not(feature = "s3")) {
@@ -303,7 +299,7 @@ pub async fn pipeline(args: ImagePipelineArgs, cancel: Arc<Cancel>) -> Result<i3
             "--upload: this prov was built without the s3 feature",
         ));
     }
-    std::fs::create_dir_all(&args.output).map_err(|e| Error::io(&args.output, e))?;
+    std::fs::create_dir_all(&args.inputs.output).map_err(|e| Error::io(&args.inputs.output, e))?;
     let mut reports = Vec::new();
     for node in &nodes {
         if cancel.is_cancelled() {
@@ -316,7 +312,7 @@ pub async fn pipeline(args: ImagePipelineArgs, cancel: Arc<Cancel>) -> Result<i3
     }
     let json = serde_json::to_string_pretty(&reports)
         .map_err(|e| Error::runtime(format!("summary: {e}")))?;
-    super::compress::write_atomically(&args.output.join("pipeline-summary.json"), &json)?;
+    super::compress::write_atomically(&args.inputs.output.join("pipeline-summary.json"), &json)?;
     let md = markdown(&reports);
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
         append(Path::new(&path), &md)?;
