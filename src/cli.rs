@@ -190,7 +190,8 @@ pub struct ImagePipelineArgs {
     /// The S3 region.
     #[arg(long = "region")]
     pub region: Option<String>,
-    /// Output: text prints the Markdown summary, json the summary as JSON.
+    /// Output: text prints each build's task lines and the Markdown summary; json one JSON
+    /// document per build's provisioning run, then the summary (an array of nodes).
     #[arg(long = "format", value_enum, default_value = "text")]
     pub format: Format,
 }

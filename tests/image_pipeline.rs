@@ -57,6 +57,18 @@ fn the_pipeline_publishes_every_node_that_passes_and_says_which_failed() {
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     run.stderr_has("golyat-3: build failed: another build of golyat-3")
         .stderr_has("pipeline: 1 of 3 nodes failed");
+    // Text output: each build's task lines, then the summary.
+    assert_eq!(
+        run.stdout.matches("PLAY RECAP").count(),
+        2,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.rfind("PLAY RECAP") < run.stdout.find("## Worker images"),
+        "{}",
+        run.stdout
+    );
 
     // The JSON summary: golyat-3 failed at its build, the others went all the way.
     let reports: serde_json::Value = serde_json::from_str(

@@ -6,7 +6,8 @@
 //! succeeded. The summary — node, arch, image, size, sha256, S3 URL, Kubernetes and CRI-O
 //! versions from the manifest, build and boot-test times — is written as Markdown to
 //! `$GITHUB_STEP_SUMMARY` when that is set (GitHub Actions shows it on the run's page) and
-//! as JSON to `OUT/pipeline-summary.json` (and stdout with `--format json`).
+//! as JSON to `OUT/pipeline-summary.json` (and to stdout with `--format json`, after each
+//! build's provisioning report; with text, the builds' task lines come first).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -114,7 +115,9 @@ async fn run_node(args: &ImagePipelineArgs, node: &str, cancel: &Arc<Cancel>) ->
     let build = ImageBuildArgs {
         node: node.to_string(),
         inputs: args.inputs.clone(),
-        format: Format::Json,
+        // The provisioning run reports as the pipeline does: task lines in a text log, one
+        // JSON document per build before the summary's with --format json.
+        format: args.format,
     };
     let Some((img, secs)) = step(&mut r, "build", super::build(build, cancel.clone())).await else {
         return r;
