@@ -159,27 +159,10 @@ pub struct ImagePipelineArgs {
     pub group: String,
     #[command(flatten)]
     pub inputs: ImageInputs,
-    /// The key the boot test logs in with (its public half is served by the keys URL).
-    #[arg(long = "private-key", visible_alias = "key-file")]
-    pub private_key: PathBuf,
-    /// Firmwares of the boot test (comma-separated).
-    #[arg(long = "firmware", value_delimiter = ',', default_value = "uefi,bios")]
-    pub firmware: Vec<String>,
-    /// The playbook the booted image must have nothing left to change for.
-    #[arg(long = "playbook", default_value = "playbooks/worker.yml")]
-    pub playbook: PathBuf,
-    /// Seconds the boot test waits for SSH.
-    #[arg(long = "timeout", default_value = "600")]
-    pub timeout: u64,
-    /// zstd instead of xz.
-    #[arg(long = "zstd")]
-    pub zstd: bool,
-    /// Compression level (default: xz 3, zstd 9).
-    #[arg(long = "level")]
-    pub level: Option<u32>,
-    /// Compression threads (0: one per core).
-    #[arg(long = "threads", default_value = "0")]
-    pub threads: u32,
+    #[command(flatten)]
+    pub boot: BootCheckArgs,
+    #[command(flatten)]
+    pub compression: CompressionArgs,
     /// Publish to s3://BUCKET/PREFIX/ and mark known-good; without it the pipeline stops after
     /// compressing.
     #[arg(long = "upload", value_name = "S3_URL")]
@@ -200,6 +183,33 @@ pub struct ImagePipelineArgs {
 pub struct ImageCompressArgs {
     /// The image (sparse holes are read as zeros, never copied).
     pub image: PathBuf,
+    #[command(flatten)]
+    pub compression: CompressionArgs,
+    /// Output: text prints the file, json prints {file, sha256, size, image_size}.
+    #[arg(long = "format", value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+/// How the boot test runs (`image test` and `image pipeline`).
+#[derive(Args, Debug, Clone)]
+pub struct BootCheckArgs {
+    /// Firmwares to boot with (comma-separated).
+    #[arg(long = "firmware", value_delimiter = ',', default_value = "uefi,bios")]
+    pub firmware: Vec<String>,
+    /// The key whose public half the image got from the keys URL.
+    #[arg(long = "private-key", visible_alias = "key-file")]
+    pub private_key: PathBuf,
+    /// The playbook that must have nothing left to change on the booted image.
+    #[arg(long = "playbook", default_value = "playbooks/worker.yml")]
+    pub playbook: PathBuf,
+    /// Seconds to wait for SSH after power-on.
+    #[arg(long = "timeout", default_value = "600")]
+    pub timeout: u64,
+}
+
+/// How to compress (`image compress` and `image pipeline`).
+#[derive(Args, Debug, Clone)]
+pub struct CompressionArgs {
     /// xz (the default; liblzma's multithreaded encoder).
     #[arg(long = "xz", conflicts_with = "zstd")]
     pub xz: bool,
@@ -209,12 +219,9 @@ pub struct ImageCompressArgs {
     /// Compression level (xz 0-9, default 3; zstd 1-22, default 9).
     #[arg(long = "level")]
     pub level: Option<u32>,
-    /// Threads (0: one per core).
+    /// Compression threads (0: one per core).
     #[arg(long = "threads", default_value = "0")]
     pub threads: u32,
-    /// Output: text prints the file, json prints {file, sha256, size, image_size}.
-    #[arg(long = "format", value_enum, default_value = "text")]
-    pub format: Format,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -227,27 +234,17 @@ pub struct ImageVerifyArgs {
 pub struct ImageTestArgs {
     /// The image (its NODE.manifest.json beside it names the node).
     pub image: PathBuf,
-    /// Firmwares to boot with (comma-separated).
-    #[arg(long = "firmware", value_delimiter = ',', default_value = "uefi,bios")]
-    pub firmware: Vec<String>,
-    /// The key whose public half the image got from the keys URL.
-    #[arg(long = "private-key", visible_alias = "key-file")]
-    pub private_key: PathBuf,
+    #[command(flatten)]
+    pub boot: BootCheckArgs,
     /// The admin user to log in as (default: the node's ansible_user).
     #[arg(short = 'u', long = "user")]
     pub user: Option<String>,
     /// Inventory (default from ansible.cfg), for the node's variables and the check run.
     #[arg(short = 'i', long = "inventory")]
     pub inventory: Vec<String>,
-    /// The playbook that must have nothing left to change on the booted image.
-    #[arg(long = "playbook", default_value = "playbooks/worker.yml")]
-    pub playbook: PathBuf,
     /// Extra variables for the check run (the build's -e).
     #[arg(short = 'e', long = "extra-vars")]
     pub extra_vars: Vec<String>,
-    /// Seconds to wait for SSH after power-on.
-    #[arg(long = "timeout", default_value = "600")]
-    pub timeout: u64,
     /// The netplan file that holds the node's static address.
     #[arg(long = "netplan-file", default_value = "/etc/netplan/01-prov.yaml")]
     pub netplan_file: String,

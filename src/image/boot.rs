@@ -281,7 +281,7 @@ async fn ssh(args: &ImageTestArgs, user: &str, port: u16, command: &str) -> Resu
             "ServerAliveInterval=10",
             "-i",
         ])
-        .arg(&args.private_key)
+        .arg(&args.boot.private_key)
         .args([
             "-p",
             &port.to_string(),
@@ -313,7 +313,7 @@ async fn test_one(
     mut vm: Vm,
 ) -> Result<(String, u64)> {
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(args.timeout);
+    let deadline = started + Duration::from_secs(args.boot.timeout);
     // 1. Boot to SSH as the admin user.
     loop {
         if let Ok(Some(status)) = vm.child.try_wait() {
@@ -326,7 +326,7 @@ async fn test_one(
             };
             return Err(vm.fail(
                 "boot",
-                format!("no SSH login within {} s{said}", args.timeout),
+                format!("no SSH login within {} s{said}", args.boot.timeout),
             ));
         }
         if tokio::net::TcpStream::connect(("127.0.0.1", vm.port))
@@ -346,7 +346,7 @@ async fn test_one(
     let mut check = tokio::process::Command::new(me);
     check
         .arg("check")
-        .arg(&args.playbook)
+        .arg(&args.boot.playbook)
         .args([
             "--limit",
             &img.node,
@@ -356,7 +356,7 @@ async fn test_one(
             "off",
         ])
         .arg("--private-key")
-        .arg(&args.private_key)
+        .arg(&args.boot.private_key)
         .args([
             "-e",
             &format!(
@@ -537,7 +537,7 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
         boot,
     };
     let accel = if kvm_works(&img) { "kvm" } else { "tcg" };
-    let names: Vec<&str> = args.firmware.iter().map(String::as_str).collect();
+    let names: Vec<&str> = args.boot.firmware.iter().map(String::as_str).collect();
     // Boot times of this image's last test, for the bars' ETA.
     let times_path = img.serial_dir.join(format!("{}.boot-times.json", img.node));
     let times: serde_json::Value = std::fs::read_to_string(&times_path)
@@ -554,7 +554,7 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
         .collect();
     let mut bars = super::progress::boot_bars(&names, &expected).into_iter();
     let mut vms = Vec::new();
-    for fw in &args.firmware {
+    for fw in &args.boot.firmware {
         let fw = match fw.as_str() {
             "uefi" => Firmware::Uefi,
             "bios" if img.boot.bios_grub.is_some() => Firmware::Bios,

@@ -89,6 +89,12 @@ impl Options {
         })
     }
 
+    /// The options the command line asked for (`--xz`/`--zstd`, `--level`, `--threads`).
+    pub fn from_args(args: &crate::cli::CompressionArgs) -> Result<Options> {
+        let codec = if args.zstd { Codec::Zstd } else { Codec::Xz };
+        Options::new(codec, args.level, args.threads)
+    }
+
     fn thread_count(&self) -> u32 {
         if self.threads > 0 {
             return self.threads;

@@ -302,12 +302,7 @@ pub async fn compress_image(
 
 /// `prov image compress`: compress, then say what was written.
 pub async fn compress_cmd(args: &ImageCompressArgs, cancel: Arc<Cancel>) -> Result<()> {
-    let codec = if args.zstd {
-        compress::Codec::Zstd
-    } else {
-        compress::Codec::Xz
-    };
-    let opts = compress::Options::new(codec, args.level, args.threads)?;
+    let opts = compress::Options::from_args(&args.compression)?;
     let c = compress_image(&args.image, opts, cancel, args.format == Format::Json).await?;
     match args.format {
         Format::Json => println!(

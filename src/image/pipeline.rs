@@ -130,13 +130,10 @@ async fn run_node(args: &ImagePipelineArgs, node: &str, cancel: &Arc<Cancel>) ->
     r.image = Some(img.clone());
     let test = ImageTestArgs {
         image: img.clone(),
-        firmware: args.firmware.clone(),
-        private_key: args.private_key.clone(),
+        boot: args.boot.clone(),
         user: None,
         inventory: args.inputs.inventory.clone(),
-        playbook: args.playbook.clone(),
         extra_vars: args.inputs.extra_vars.clone(),
-        timeout: args.timeout,
         netplan_file: "/etc/netplan/01-prov.yaml".into(),
     };
     let tested = async {
@@ -149,13 +146,8 @@ async fn run_node(args: &ImagePipelineArgs, node: &str, cancel: &Arc<Cancel>) ->
         Some((_, secs)) => r.test_seconds = secs,
         None => return r,
     }
-    let codec = if args.zstd {
-        super::compress::Codec::Zstd
-    } else {
-        super::compress::Codec::Xz
-    };
     let compressed = async {
-        let opts = super::compress::Options::new(codec, args.level, args.threads)?;
+        let opts = super::compress::Options::from_args(&args.compression)?;
         super::compress_image(&img, opts, cancel.clone(), args.format == Format::Json).await
     };
     let Some((c, secs)) = step(&mut r, "compress", compressed).await else {
