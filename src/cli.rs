@@ -50,6 +50,36 @@ pub enum ImageCommand {
     MarkGood(ImageMarkGoodArgs),
     /// Delete builds older than a limit, never the newest known-good build of a node.
     Prune(ImagePruneArgs),
+    /// Copy the running (USB) system onto an internal disk that then boots with BIOS and UEFI
+    /// (`install-to-disk` on the image; needs root).
+    Install(ImageInstallArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImageInstallArgs {
+    /// The disk to install on (/dev/sdb, /dev/disk/by-id/…); without it, prov lists the disks
+    /// and asks.
+    #[arg(long = "target", value_name = "DEVICE")]
+    pub target: Option<PathBuf>,
+    /// Do not ask for confirmation (with --target: everything on it is destroyed).
+    #[arg(long = "yes", requires = "target")]
+    pub yes: bool,
+    /// Let --target be a regular file (a disk image of its size).
+    #[arg(long = "allow-file")]
+    pub allow_file: bool,
+    /// No questions: install on the only eligible disk, refused when there are none or several
+    /// (what the image's first boot runs with prov.install=auto).
+    #[arg(long = "auto", conflicts_with_all = ["target", "yes"])]
+    pub auto: bool,
+    /// The tree to copy.
+    #[arg(long = "source", default_value = "/")]
+    pub source: PathBuf,
+    /// The log file (appended to).
+    #[arg(long = "log", default_value = "/var/log/prov-install.log")]
+    pub log: PathBuf,
+    /// Where sysfs, /proc, /dev and udev's database are read (tests give synthetic trees).
+    #[arg(long = "system-root", default_value = "/", hide = true)]
+    pub system_root: PathBuf,
 }
 
 /// Where the published images are and how to reach the S3 service (all `prov image` storage

@@ -508,6 +508,15 @@ pub async fn main(cli: Cli) -> Result<i32> {
                 other => other,
             }
         }
+        Command::Image(crate::cli::ImageCommand::Install(a)) => {
+            let cancel = Arc::new(Cancel::default());
+            watch_signals(cancel.clone())?;
+            release_signals();
+            // On a thread of its own: it waits for its children and for the terminal.
+            tokio::task::spawn_blocking(move || crate::image::install::install(&a, cancel))
+                .await
+                .map_err(|e| Error::runtime(format!("install thread: {e}")))?
+        }
         Command::Image(crate::cli::ImageCommand::Verify(a)) => {
             release_signals();
             let sha = crate::image::compress::verify(&a.file)?;

@@ -74,7 +74,31 @@ fn uuid_of(seed: &str, what: &str) -> String {
     let mut b = [0u8; 16];
     b.copy_from_slice(&h[..16]);
     // A name-based UUID (version 5 layout, RFC 4122 variant).
-    b[6] = (b[6] & 0x0f) | 0x50;
+    format_uuid(b, 0x50)
+}
+
+/// Random bytes from the kernel.
+fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut b = [0u8; N];
+    let mut filled = 0;
+    while filled < N {
+        // SAFETY: writes at most N - filled bytes into the array's remainder.
+        let n = unsafe { libc::getrandom(b[filled..].as_mut_ptr().cast(), N - filled, 0) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(Error::runtime(format!("getrandom: {e}")));
+            }
+        } else {
+            filled += n as usize;
+        }
+    }
+    Ok(b)
+}
+
+/// `b` as a UUID of `version` (0x40 random, 0x50 name-based), RFC 4122 variant.
+fn format_uuid(mut b: [u8; 16], version: u8) -> String {
+    b[6] = (b[6] & 0x0f) | version;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!(
@@ -98,6 +122,21 @@ impl Ids {
             root_uuid: uuid_of(node, "root-fs"),
             esp_id: format!("{:02X}{:02X}-{:02X}{:02X}", vol[0], vol[1], vol[2], vol[3]),
         }
+    }
+
+    /// New random identifiers: an installed disk is a machine of its own, unlike the image
+    /// it came from.
+    pub fn random() -> Result<Ids> {
+        let uuid = || random_bytes::<16>().map(|b| format_uuid(b, 0x40));
+        let vol = random_bytes::<4>()?;
+        Ok(Ids {
+            disk_guid: uuid()?,
+            bios_guid: uuid()?,
+            esp_guid: uuid()?,
+            root_guid: uuid()?,
+            root_uuid: uuid()?,
+            esp_id: format!("{:02X}{:02X}-{:02X}{:02X}", vol[0], vol[1], vol[2], vol[3]),
+        })
     }
 }
 
@@ -124,8 +163,13 @@ pub fn partition(img: &Path, layout: &Layout, ids: &Ids) -> Result<()> {
     f.set_len(layout.total * SECTOR)
         .map_err(|e| Error::io(img, e))?;
     drop(f);
-    let img_s = img.display().to_string();
-    let mut args: Vec<String> = vec!["-U".into(), ids.disk_guid.clone()];
+    write_gpt(img, layout, ids)
+}
+
+/// Write the GPT of `layout` onto a disk (a file or a block device of `layout.total` sectors):
+/// what was there before (GPT, protective MBR) is replaced.
+pub fn write_gpt(disk: &Path, layout: &Layout, ids: &Ids) -> Result<()> {
+    let mut args: Vec<String> = vec!["--clear".into(), "-U".into(), ids.disk_guid.clone()];
     for (n, (start, len), kind, name, guid) in [
         (1, layout.bios, "EF02", "BIOS boot", &ids.bios_guid),
         (2, layout.esp, "EF00", "EFI system", &ids.esp_guid),
@@ -142,7 +186,7 @@ pub fn partition(img: &Path, layout: &Layout, ids: &Ids) -> Result<()> {
             format!("{n}:{guid}"),
         ]);
     }
-    args.push(img_s);
+    args.push(disk.display().to_string());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     run("sgdisk", &args, &[])?;
     Ok(())
@@ -150,36 +194,51 @@ pub fn partition(img: &Path, layout: &Layout, ids: &Ids) -> Result<()> {
 
 /// The root filesystem, written into partition 3 from the directory `root`.
 pub fn make_root_fs(img: &Path, layout: &Layout, ids: &Ids, root: &Path, epoch: i64) -> Result<()> {
-    let epoch = epoch.to_string();
-    run(
-        "mkfs.ext4",
-        &[
-            "-q",
-            "-F",
-            "-d",
-            &root.display().to_string(),
-            "-L",
-            "root",
-            "-U",
-            &ids.root_uuid,
-            "-E",
-            &format!(
-                "offset={},hash_seed={},lazy_itable_init=0,lazy_journal_init=0",
-                layout.root.0 * SECTOR,
-                ids.root_uuid
-            ),
-            "-T",
-            "default",
-            &img.display().to_string(),
-            &format!("{}k", layout.root.1 * SECTOR / 1024),
-        ],
-        // mke2fs's own time stamps (creation, last check, the root inode's).
-        &[
-            ("E2FSPROGS_FAKE_TIME", &epoch),
-            ("SOURCE_DATE_EPOCH", &epoch),
-        ],
-    )?;
+    let mut cmd = root_fs_command(img, layout, ids, root, Some(epoch));
+    let out = cmd
+        .output()
+        .map_err(|e| Error::runtime(format!("cannot run mkfs.ext4: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::runtime(format!(
+            "mkfs.ext4 failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
     Ok(())
+}
+
+/// `mkfs.ext4 -d ROOT` into partition 3 of `disk` (a file or a block device; no partition
+/// device or mount is needed). With `epoch` (an image build) every identifier and time stamp
+/// mke2fs chooses is fixed and the inode tables are written now; without it (an install) they
+/// are random and the kernel initialises the tables after first mount.
+pub fn root_fs_command(
+    disk: &Path,
+    layout: &Layout,
+    ids: &Ids,
+    root: &Path,
+    epoch: Option<i64>,
+) -> std::process::Command {
+    let mut extended = format!("offset={}", layout.root.0 * SECTOR);
+    if epoch.is_some() {
+        extended.push_str(&format!(
+            ",hash_seed={},lazy_itable_init=0,lazy_journal_init=0",
+            ids.root_uuid
+        ));
+    }
+    let mut cmd = std::process::Command::new("mkfs.ext4");
+    cmd.args(["-q", "-F", "-d"])
+        .arg(root)
+        .args(["-L", "root", "-U", &ids.root_uuid, "-E", &extended])
+        .args(["-T", "default"])
+        .arg(disk)
+        .arg(format!("{}k", layout.root.1 * SECTOR / 1024));
+    if let Some(epoch) = epoch {
+        // mke2fs's own time stamps (creation, last check, the root inode's).
+        let epoch = epoch.to_string();
+        cmd.env("E2FSPROGS_FAKE_TIME", &epoch)
+            .env("SOURCE_DATE_EPOCH", &epoch);
+    }
+    cmd
 }
 
 /// Every path under `dir`, as seen from inside it (`/etc/hostname`), the root first.
@@ -218,27 +277,44 @@ pub fn clamp_ctimes(img: &Path, layout: &Layout, root: &Path, epoch: i64) -> Res
         .parent()
         .unwrap_or(Path::new("/tmp"))
         .join("ctimes.debugfs");
-    std::fs::write(&file, script).map_err(|e| Error::io(&file, e))?;
-    let epoch_s = epoch.to_string();
-    let target = format!("{}?offset={}", img.display(), layout.root.0 * SECTOR);
-    let out = std::process::Command::new("debugfs")
-        .args(["-w", "-f"])
-        .arg(&file)
-        .arg(&target)
-        .env("E2FSPROGS_FAKE_TIME", &epoch_s)
+    debugfs_script(
+        img,
+        layout.root.0 * SECTOR,
+        &file,
+        &script,
+        &epoch.to_string(),
+    )
+    .map_err(|e| e.context("setting change times in the root filesystem failed"))
+}
+
+/// Run a debugfs script (written to `file`, removed after) read-write against the ext4
+/// filesystem at byte `offset` of `disk`; any complaint of debugfs is an error.
+pub fn debugfs_script(
+    disk: &Path,
+    offset: u64,
+    file: &Path,
+    script: &str,
+    fake_time: &str,
+) -> Result<()> {
+    std::fs::write(file, script).map_err(|e| Error::io(file, e))?;
+    let target = format!("{}?offset={offset}", disk.display());
+    let mut cmd = std::process::Command::new("debugfs");
+    cmd.args(["-w", "-f"]).arg(file).arg(&target);
+    if !fake_time.is_empty() {
+        cmd.env("E2FSPROGS_FAKE_TIME", fake_time);
+    }
+    let out = cmd
         .output()
-        .map_err(|e| Error::runtime(format!("cannot run debugfs: {e}")))?;
-    let _ = std::fs::remove_file(&file);
+        .map_err(|e| Error::runtime(format!("cannot run debugfs: {e}")));
+    let _ = std::fs::remove_file(file);
+    let out = out?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     let errors: Vec<&str> = stderr
         .lines()
         .filter(|l| !l.starts_with("debugfs ") && !l.trim().is_empty())
         .collect();
     if !out.status.success() || !errors.is_empty() {
-        return Err(Error::runtime(format!(
-            "setting change times in the root filesystem failed: {}",
-            errors.join("; ")
-        )));
+        return Err(Error::runtime(format!("debugfs: {}", errors.join("; "))));
     }
     Ok(())
 }
@@ -256,6 +332,10 @@ pub fn make_esp(
     run(
         "mkfs.vfat",
         &[
+            // -I: a whole disk (the installer's target) holds the filesystem at an offset;
+            // no fake MBR in the boot sector of a GPT partition's filesystem.
+            "-I",
+            "--mbr=no",
             "-F",
             "32",
             "--invariant",
@@ -382,6 +462,11 @@ mod tests {
         assert_eq!(a.root_uuid.len(), 36);
         assert_eq!(&a.root_uuid[14..15], "5");
         assert_eq!(a.esp_id.len(), 9);
+        let (r1, r2) = (Ids::random().unwrap(), Ids::random().unwrap());
+        assert_ne!(r1.root_uuid, r2.root_uuid);
+        assert_ne!(r1.disk_guid, r1.root_guid);
+        assert_eq!(&r1.root_uuid[14..15], "4");
+        assert!(matches!(&r1.root_uuid[19..20], "8" | "9" | "a" | "b"));
     }
 
     #[test]

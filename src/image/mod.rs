@@ -17,6 +17,7 @@ pub mod bootstrap;
 pub mod compress;
 pub mod definition;
 pub mod disk;
+pub mod install;
 pub mod layout;
 pub mod manifest;
 pub mod pipeline;

@@ -67,6 +67,12 @@ fn write(path: &Path, text: &str) -> Result<()> {
         .map_err(|e| Error::io(path, e))
 }
 
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::io(path, e))
+}
+
 /// Remove a symbolic link at `path` (files and missing paths are left as they are).
 fn replace_link(path: &Path) -> Result<()> {
     if path.is_symlink() {
@@ -151,6 +157,23 @@ pub fn finish(root: &Path, def: &Definition, node: &str, ids: &Ids) -> Result<St
     replace_link(&dest)?;
     let _ = std::fs::remove_file(&dest);
     copy_stripped(&me, &dest)?;
+    // The installer: `install-to-disk` is `prov image install`, which reads how the image
+    // boots from /etc/prov/image.json.
+    write(
+        &r("usr/local/bin/install-to-disk"),
+        "#!/bin/sh\n# Copy this USB system onto an internal disk: prov image install --help\nexec /usr/local/bin/prov image install \"$@\"\n",
+    )?;
+    set_mode(&r("usr/local/bin/install-to-disk"), 0o755)?;
+    let info = super::install::ImageInfo {
+        node: node.to_string(),
+        arch: def.arch.clone(),
+        boot: def.boot.clone(),
+        esp_bytes: def.disk.esp,
+    };
+    write(
+        &r(super::install::IMAGE_INFO),
+        &(serde_json::to_string_pretty(&info).unwrap_or_default() + "\n"),
+    )?;
     Ok(version)
 }
 

@@ -4,6 +4,7 @@
 //! feature, a SeaweedFS S3 server ([`s3`]).
 #![allow(dead_code)]
 
+pub mod pty;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod scenario;
@@ -407,6 +408,11 @@ impl Prov {
         use std::os::unix::process::CommandExt;
         self.cmd.process_group(0);
         self.spawn()
+    }
+
+    /// Start on a pseudo-terminal of its own (prompts, typed answers, ^C).
+    pub fn spawn_pty(self) -> pty::Pty {
+        pty::spawn(self.cmd)
     }
 
     /// Feed this on stdin (e.g. a password for -K).

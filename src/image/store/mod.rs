@@ -56,7 +56,8 @@ pub async fn command(cmd: ImageCommand, cancel: std::sync::Arc<Cancel>) -> Resul
         | ImageCommand::Test(_)
         | ImageCommand::Compress(_)
         | ImageCommand::Verify(_)
-        | ImageCommand::Pipeline(_) => Err(Error::usage("not a storage command")),
+        | ImageCommand::Pipeline(_)
+        | ImageCommand::Install(_) => Err(Error::usage("not a storage command")),
     };
     match result {
         Ok(()) => Ok(0),
