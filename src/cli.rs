@@ -278,6 +278,11 @@ pub struct ImageTestArgs {
     /// The netplan file that holds the node's static address.
     #[arg(long = "netplan-file", default_value = "/etc/netplan/01-prov.yaml")]
     pub netplan_file: String,
+    /// Test the installer instead: boot the image with an empty internal disk, run
+    /// `install-to-disk` onto it, then boot that disk alone with each firmware and check it
+    /// (same checks, plus its hostname and a root filesystem UUID of its own).
+    #[arg(long = "install")]
+    pub install: bool,
 }
 
 /// What an image is built from and where it goes (`image build` and `image pipeline`).

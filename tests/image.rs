@@ -9,97 +9,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use common::disk::{EPOCH, RootFs, build, partitions, sh};
 use common::{Prov, RepoServer, TempDir, repo_root};
-
-const EPOCH: &str = "1765000000";
-
-fn cache_dir() -> PathBuf {
-    common::image_cache_dir()
-}
-
-fn build(server: &RepoServer, node: &str, out: &Path, extra: &[&str]) -> common::Run {
-    let url = server.url();
-    Prov::new()
-        .cwd(&repo_root())
-        .args(["image", "build", "--node", node, "--definition", "images/worker-bookworm.yml"])
-        .arg("-o")
-        .arg(out)
-        .arg("--cache")
-        .arg(cache_dir())
-        .arg("-e")
-        .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/boxp.keys"))
-        .args(extra)
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .run()
-}
-
-#[track_caller]
-fn sh(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// An image's partitions, as sfdisk reads them.
-fn partitions(img: &Path) -> Vec<serde_json::Value> {
-    let json: serde_json::Value =
-        serde_json::from_str(&sh(Command::new("sfdisk").arg("--json").arg(img))).unwrap();
-    json["partitiontable"]["partitions"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-/// Read a file of the image's root filesystem (partition 3) with debugfs.
-struct RootFs(String);
-
-impl RootFs {
-    fn of(img: &Path) -> RootFs {
-        let start = partitions(img)[2]["start"].as_u64().unwrap();
-        RootFs(format!("{}?offset={}", img.display(), start * 512))
-    }
-    fn debugfs(&self, request: &str) -> String {
-        sh(Command::new("debugfs").arg("-R").arg(request).arg(&self.0))
-    }
-    fn cat(&self, path: &str) -> String {
-        self.debugfs(&format!("cat {path}"))
-    }
-    fn exists(&self, path: &str) -> bool {
-        let out = Command::new("debugfs")
-            .arg("-R")
-            .arg(format!("stat {path}"))
-            .arg(&self.0)
-            .output()
-            .unwrap();
-        !String::from_utf8_lossy(&out.stderr).contains("File not found")
-    }
-    fn mode(&self, path: &str) -> u32 {
-        let stat = self.debugfs(&format!("stat {path}"));
-        let m = stat
-            .split("Mode:")
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap();
-        u32::from_str_radix(m, 8).unwrap()
-    }
-    fn uuid(&self) -> String {
-        self.debugfs("stats")
-            .lines()
-            .find_map(|l| l.strip_prefix("Filesystem UUID:"))
-            .unwrap()
-            .trim()
-            .to_string()
-    }
-}
 
 #[test]
 fn golyat_images_are_built_bootable_on_both_firmwares_and_reproducible() {
@@ -514,7 +428,7 @@ fn bad_definitions_and_failing_playbooks_leave_no_image() {
         .arg("-o")
         .arg(&out.path)
         .arg("--cache")
-        .arg(cache_dir())
+        .arg(common::image_cache_dir())
         .arg("-e")
         .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/status/404/boxp.keys"))
         .env("SOURCE_DATE_EPOCH", EPOCH)

@@ -8,6 +8,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use std::process::Command;
+
+use common::disk::{RootFs, build, partitions, sh};
 use common::{Prov, TempDir};
 use prov::image::install::synthetic::Synthetic;
 
@@ -227,4 +230,382 @@ fn unattended_installs_refuse_what_they_must() {
         );
     assert_eq!(written(&sys.root.join("dev/sdb")), 0);
     assert_eq!(written(&file), 0);
+}
+
+/// A Debian root with GRUB and a kernel: the image build's cached bootstrap (built first if
+/// this machine has none), unpacked with owners and extended attributes.
+fn bootstrapped_root(into: &Path) -> PathBuf {
+    let newest = || {
+        std::fs::read_dir(common::image_cache_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                let n = p.file_name().unwrap().to_string_lossy().into_owned();
+                n.starts_with("bootstrap-bookworm-amd64-") && n.ends_with(".tar")
+            })
+            .max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+    };
+    let tar = newest().unwrap_or_else(|| {
+        let server = common::RepoServer::start();
+        let out = TempDir::new("install-build");
+        build(&server, "golyat-1", &out.path, &[]).ok();
+        newest().expect("the build left its bootstrap in the cache")
+    });
+    let root = into.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    sh(Command::new("tar")
+        .args(["-xpf"])
+        .arg(&tar)
+        .args(["--xattrs", "--xattrs-include=*", "--numeric-owner", "-C"])
+        .arg(&root));
+    root
+}
+
+/// A tmpfs mounted for the life of the value.
+struct Mounted(PathBuf);
+
+impl Mounted {
+    fn tmpfs(at: &Path) -> Mounted {
+        std::fs::create_dir_all(at).unwrap();
+        sh(Command::new("mount").args(["-t", "tmpfs", "test", at.to_str().unwrap()]));
+        Mounted(at.to_path_buf())
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn c(p: &Path) -> std::ffi::CString {
+    std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap()
+}
+
+/// Processes whose command line names `what`.
+fn processes_naming(what: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .filter(|c| c.contains(what) && !c.contains("cargo") && !c.contains("image_install-"))
+        .collect()
+}
+
+#[test]
+fn an_install_into_a_file_keeps_what_a_copy_must_keep_and_survives_interrupts() {
+    let dir = TempDir::new("install-file");
+    let src = bootstrapped_root(&dir.path);
+    let w = |rel: &str, text: &str| {
+        let p = src.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    // What the image build leaves: fstab and boot menu by UUID (the menu with the automatic
+    // install word), the record of how it boots, an identity to be replaced.
+    w(
+        "etc/fstab",
+        &format!(
+            "UUID={OLD_ROOT} / ext4 errors=remount-ro 0 1\nUUID=ABCD-1234 /boot/efi vfat umask=0077 0 1\n"
+        ),
+    );
+    w(
+        "boot/grub/grub.cfg",
+        &format!(
+            "search --no-floppy --fs-uuid --set=root {OLD_ROOT}\nlinux /vmlinuz root=UUID={OLD_ROOT} ro console=ttyS0 prov.install=auto\n"
+        ),
+    );
+    let boot = serde_json::json!({
+        "node": "golyat-1", "arch": "amd64", "esp_bytes": 256 << 20,
+        "boot": {"uefi_grub": "x86_64-efi", "uefi_file": "BOOTX64.EFI", "uefi_firmware": [],
+                 "bios_grub": "i386-pc", "qemu": ["qemu-system-x86_64"]},
+    });
+    w("etc/prov/image.json", &boot.to_string());
+    w("etc/machine-id", "0123456789abcdef0123456789abcdef\n");
+    w("var/lib/systemd/random-seed", "seed");
+    w("etc/ssh/ssh_host_ed25519_key", "not a key");
+    w(
+        "etc/systemd/system/multi-user.target.wants/prov-auto-install.service",
+        "[Unit]\n",
+    );
+    // What a copy must keep: hard links, ACLs and extended attributes, owners and modes,
+    // device nodes and FIFOs, symbolic links as links, holes.
+    w("root/hard1", "one inode\n");
+    std::fs::hard_link(src.join("root/hard1"), src.join("root/hard2")).unwrap();
+    w("root/acl", "acl\n");
+    // system.posix_acl_access: u::rw-, u:1234:rw-, g::r--, m::rw-, o::r-- (xattr format 2).
+    let mut acl = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in [
+        (1u16, 6u16, u32::MAX),
+        (2, 6, 1234),
+        (4, 4, u32::MAX),
+        (0x10, 6, u32::MAX),
+        (0x20, 4, u32::MAX),
+    ] {
+        acl.extend(tag.to_le_bytes());
+        acl.extend(perm.to_le_bytes());
+        acl.extend(id.to_le_bytes());
+    }
+    w("root/xattr", "x\n");
+    unsafe {
+        for (file, name, value) in [
+            ("root/acl", c"system.posix_acl_access", acl.as_slice()),
+            ("root/xattr", c"user.prov", b"kept".as_slice()),
+        ] {
+            let rc = libc::setxattr(
+                c(&src.join(file)).as_ptr(),
+                name.as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+                0,
+            );
+            assert_eq!(rc, 0, "{file}: {}", std::io::Error::last_os_error());
+        }
+        assert_eq!(
+            libc::mknod(
+                c(&src.join("root/devnode")).as_ptr(),
+                libc::S_IFCHR | 0o600,
+                libc::makedev(1, 3)
+            ),
+            0
+        );
+        assert_eq!(libc::mkfifo(c(&src.join("root/fifo")).as_ptr(), 0o640), 0);
+    }
+    std::os::unix::fs::symlink("/etc/hostname", src.join("root/link")).unwrap();
+    let sparse = std::fs::File::create(src.join("root/sparse")).unwrap();
+    sparse.set_len(1 << 30).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&sparse, &[7u8; 4096], 512 << 20).unwrap();
+    w("root/owned", "setuid\n");
+    std::os::unix::fs::chown(src.join("root/owned"), Some(1234), Some(5678)).unwrap();
+    std::fs::set_permissions(
+        src.join("root/owned"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o4750),
+    )
+    .unwrap();
+    // Left out: scratch, mount points' contents, and other filesystems mounted inside.
+    w("tmp/junk", "junk");
+    w("mnt/stuff/file", "junk");
+    let inner = Mounted::tmpfs(&src.join("srv/mounted"));
+    std::fs::write(inner.0.join("on-another-fs"), "junk").unwrap();
+
+    let disk = dir.path.join("disk.img");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(4 << 30)
+        .unwrap();
+    let log = dir.path.join("install.log");
+    let install = || {
+        Prov::new()
+            .args(["image", "install", "--allow-file", "--source"])
+            .arg(&src)
+            .arg("--target")
+            .arg(&disk)
+            .arg("--log")
+            .arg(&log)
+    };
+    let disk_name = disk.to_str().unwrap().to_string();
+
+    // Ctrl-C during the copy, typed on the terminal: mke2fs is stopped, prov says where it
+    // stopped and what is on the disk, nothing of the copy is left running or mounted.
+    let mut t = install().arg("--yes").spawn_pty();
+    t.expect("[prov install] copy ...", 120);
+    t.ctrl_c();
+    let (code, screen) = t.finish(60);
+    assert_eq!(code, 130, "{screen}");
+    assert!(
+        screen.contains("interrupted during step 'copy'"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("it has the new partition table but no filesystems yet; it will not boot"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("Run the install again to finish it."),
+        "{screen}"
+    );
+    assert!(
+        processes_naming(&disk_name).is_empty(),
+        "{:?}",
+        processes_naming(&disk_name)
+    );
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains("prov-install"), "{mounts}");
+
+    // Killed outright during the copy: the copy dies with it.
+    let job = install().arg("--yes").spawn_job();
+    common::wait_until(120, "the copy to start", || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .matches("copy ...")
+            .count()
+            == 2
+    });
+    job.kill();
+    common::wait_until(10, "mkfs.ext4 to end with prov", || {
+        processes_naming(&disk_name).is_empty()
+    });
+
+    // Again, to the end.
+    let run = install().arg("--yes").run();
+    run.ok()
+        .stderr_has("copy: ")
+        .stderr_has("boots with UEFI and BIOS");
+    drop(inner);
+
+    // The partition table as the image's, with the ESP size the image recorded.
+    let parts = partitions(&disk);
+    let types: Vec<&str> = parts.iter().map(|p| p["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "21686148-6449-6E6F-744E-656564454649",
+            "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
+            "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
+        ]
+    );
+    assert_eq!(parts[1]["size"].as_u64().unwrap() * 512, 256 << 20);
+    let fs = RootFs::of(&disk);
+
+    // New identity: fstab and the boot menu name the new filesystems.
+    let uuid = fs.uuid();
+    assert_ne!(uuid, OLD_ROOT);
+    let fstab = fs.cat("/etc/fstab");
+    assert!(
+        fstab.starts_with(&format!("UUID={uuid} / ext4 errors=remount-ro 0 1\n")),
+        "{fstab}"
+    );
+    let esp_start = parts[1]["start"].as_u64().unwrap() * 512;
+    let at = format!("{}@@{esp_start}", disk.display());
+    let mdir = sh(Command::new("mdir")
+        .args(["-i", &at, "::/EFI/BOOT"])
+        .env("MTOOLS_SKIP_CHECK", "1"));
+    assert!(mdir.contains("BOOTX64  EFI"), "{mdir}");
+    let serial = mdir
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Volume Serial Number is "))
+        .unwrap()
+        .trim();
+    assert!(
+        fstab.contains(&format!("UUID={serial} /boot/efi vfat")),
+        "{fstab} vs {serial}"
+    );
+    let grub = fs.cat("/boot/grub/grub.cfg");
+    assert!(
+        grub.contains(&format!("root=UUID={uuid} ro console=ttyS0\n")),
+        "{grub}"
+    );
+    assert!(
+        !grub.contains(OLD_ROOT) && !grub.contains("prov.install"),
+        "{grub}"
+    );
+    assert_eq!(fs.cat("/etc/machine-id"), "");
+    for gone in [
+        "/etc/ssh/ssh_host_ed25519_key",
+        "/var/lib/systemd/random-seed",
+        "/etc/systemd/system/multi-user.target.wants/prov-auto-install.service",
+    ] {
+        assert!(!fs.exists(gone), "{gone} was copied");
+    }
+    assert!(fs.exists("/etc/ssh/sshd_config"));
+
+    // What a copy must keep.
+    let stat = |p: &str| fs.debugfs(&format!("stat {p}"));
+    let inode = |p: &str| stat(p).split_whitespace().nth(1).unwrap().to_string();
+    assert_eq!(inode("/root/hard1"), inode("/root/hard2"));
+    assert!(stat("/root/hard1").contains("Links: 2"));
+    let acl = fs.debugfs("ea_list /root/acl");
+    assert!(
+        acl.contains("system.posix_acl_access") && acl.contains("d2 04 00 00"),
+        "{acl}"
+    );
+    assert!(
+        fs.debugfs("ea_list /root/xattr")
+            .contains("user.prov (4) = \"kept\"")
+    );
+    let node = stat("/root/devnode");
+    assert!(
+        node.contains("Type: character special")
+            && node.contains("Device major/minor number: 01:03"),
+        "{node}"
+    );
+    assert!(stat("/root/fifo").contains("Type: FIFO"));
+    let link = stat("/root/link");
+    assert!(
+        link.contains("Type: symlink") && link.contains("\"/etc/hostname\""),
+        "{link}"
+    );
+    let sparse = stat("/root/sparse");
+    assert!(sparse.contains("Size: 1073741824"), "{sparse}");
+    assert!(
+        sparse.contains("Blockcount: 8\n") || sparse.contains("Blockcount: 8 "),
+        "{sparse}"
+    );
+    // The one data block, at 512 MiB (block 131072).
+    assert!(sparse.contains("(131072):"), "{sparse}");
+    let owned = stat("/root/owned");
+    assert!(
+        owned.contains("User:  1234   Group:  5678") || owned.contains("User: 1234   Group: 5678"),
+        "{owned}"
+    );
+    assert_eq!(fs.mode("/root/owned"), 0o4750);
+    assert!(fs.exists("/boot/grub/grub.cfg") && fs.exists("/usr/lib/grub/x86_64-efi"));
+    // Scratch, mount points and other filesystems: empty directories.
+    for d in ["/tmp", "/mnt", "/srv/mounted", "/proc", "/dev"] {
+        let ls = fs.debugfs(&format!("ls {d}"));
+        let names: Vec<&str> = ls
+            .split_whitespace()
+            .filter(|w| !w.starts_with('(') && w.parse::<u64>().is_err())
+            .collect();
+        assert_eq!(names, [".", ".."], "{d}: {ls}");
+    }
+    assert_eq!(fs.mode("/tmp") & 0o7777, 0o1777);
+
+    // BIOS boot: boot.img's pointer to core.img (partition 1) and core.img's block list.
+    let mut mbr = [0u8; 512];
+    let mut core = [0u8; 512];
+    let f = std::fs::File::open(&disk).unwrap();
+    std::os::unix::fs::FileExt::read_exact_at(&f, &mut mbr, 0).unwrap();
+    std::os::unix::fs::FileExt::read_exact_at(&f, &mut core, 2048 * 512).unwrap();
+    assert_eq!(
+        u64::from_le_bytes(mbr[0x5c..0x64].try_into().unwrap()),
+        2048
+    );
+    assert_eq!(&mbr[510..512], &[0x55, 0xaa]);
+    assert_eq!(
+        u64::from_le_bytes(core[0x1f4..0x1fc].try_into().unwrap()),
+        2049
+    );
+
+    // --auto (first boot with prov.install=auto): the only eligible disk, no questions.
+    let sys = Synthetic::new("auto");
+    sys.disk("sda", 8, 32, "usb1/1-1", 3)
+        .disk("vda", 252, 4, "virtio1", 0)
+        .mount("8:3", "/");
+    let only = sys.dev_file("vda", 4 << 30);
+    Prov::new()
+        .args(["image", "install", "--auto", "--system-root"])
+        .arg(&sys.root)
+        .arg("--source")
+        .arg(&src)
+        .arg("--log")
+        .arg(&log)
+        .run()
+        .ok()
+        .stderr_has("on vda (4.0 GB, Model vda, virtio, serial SN-vda)");
+    assert_ne!(RootFs::of(&only).uuid(), uuid);
+
+    // The log has the whole story, each line timed.
+    let text = std::fs::read_to_string(&log).unwrap();
+    for want in [
+        "interrupted during step 'copy'",
+        "new identifiers: root filesystem",
+        "copy: ",
+        "installed: root filesystem UUID",
+    ] {
+        assert!(text.contains(want), "{want:?} not in the log:\n{text}");
+    }
 }

@@ -24,6 +24,10 @@ use super::disk::run;
 /// The longest one command over SSH may take (a `prov check` gets [`CHECK_TIMEOUT`]).
 const SSH_TIMEOUT: Duration = Duration::from_secs(120);
 const CHECK_TIMEOUT: Duration = Duration::from_secs(900);
+/// The longest the installer may take in the VM.
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(1800);
+/// The serial number of the empty disk `--install` installs on (`/dev/disk/by-id/virtio-…`).
+const TARGET_SERIAL: &str = "prov-install-target";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Firmware {
@@ -111,6 +115,11 @@ struct Image {
     serial_dir: PathBuf,
     /// How it boots: the emulator, the UEFI firmware, whether it has legacy BIOS boot.
     boot: Boot,
+    /// The image's root filesystem UUID (an installed disk must have another).
+    root_uuid: String,
+    /// An installed internal disk (virtio), not the USB stick: checked to be a machine of its
+    /// own (its name, a new root filesystem).
+    installed: bool,
 }
 
 impl Image {
@@ -173,13 +182,15 @@ fn kvm_works(img: &Image) -> bool {
     alive && !said.contains("error") && !said.contains("fail")
 }
 
-/// The QEMU command line for one firmware: the image as a USB stick, the node's subnet.
+/// The QEMU command line for one firmware: the image as a USB stick (or, installed, as the
+/// internal disk), the node's subnet, and `target`, an empty internal disk to install on.
 fn qemu_args(
     img: &Image,
     fw: Firmware,
     accel: &str,
     port: u16,
     serial: &Path,
+    target: Option<&Path>,
 ) -> Result<Vec<String>> {
     let n = &img.network;
     let mut args: Vec<String> = img.boot.qemu[1..].to_vec();
@@ -200,11 +211,15 @@ fn qemu_args(
         "qemu-xhci".into(),
         "-drive".into(),
         format!(
-            "if=none,id=stick,format=raw,snapshot=on,file={}",
+            "if=none,id=boot,format=raw,snapshot=on,file={}",
             img.path.display()
         ),
         "-device".into(),
-        "usb-storage,drive=stick,bootindex=0".into(),
+        if img.installed {
+            "virtio-blk-pci,drive=boot,bootindex=0".into()
+        } else {
+            "usb-storage,drive=boot,bootindex=0".into()
+        },
         "-netdev".into(),
         format!(
             "user,id=n0,net={},host={},hostfwd=tcp:127.0.0.1:{port}-{}:22",
@@ -215,6 +230,14 @@ fn qemu_args(
         "-device".into(),
         "virtio-net-pci,netdev=n0".into(),
     ]);
+    if let Some(t) = target {
+        args.extend([
+            "-drive".into(),
+            format!("if=none,id=target,format=raw,file={}", t.display()),
+            "-device".into(),
+            format!("virtio-blk-pci,drive=target,serial={TARGET_SERIAL}"),
+        ]);
+    }
     if fw == Firmware::Uefi {
         let firmware = img.uefi_firmware().ok_or_else(|| {
             Error::runtime(format!(
@@ -263,31 +286,36 @@ fn last_words(log: &Path) -> Option<String> {
         .map(|l| l.chars().take(200).collect())
 }
 
+/// `ssh`'s options and destination for the VM.
+fn ssh_options(args: &ImageTestArgs, port: u16, user: &str) -> Vec<String> {
+    let mut o: Vec<String> = [
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        "ServerAliveInterval=10",
+        "-i",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    o.push(args.boot.private_key.display().to_string());
+    o.extend(["-p".into(), port.to_string(), format!("{user}@127.0.0.1")]);
+    o
+}
+
 /// `ssh` to the VM as `user`, one command.
 async fn ssh(args: &ImageTestArgs, user: &str, port: u16, command: &str) -> Result<(i32, String)> {
     let run = tokio::process::Command::new("ssh")
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "ConnectTimeout=10",
-            "-o",
-            "ServerAliveInterval=10",
-            "-i",
-        ])
-        .arg(&args.boot.private_key)
-        .args([
-            "-p",
-            &port.to_string(),
-            &format!("{user}@127.0.0.1"),
-            command,
-        ])
+        .args(ssh_options(args, port, user))
+        .arg(command)
         .kill_on_drop(true)
         .output();
     // A guest that accepts the connection and then stalls must not hang the test.
@@ -305,16 +333,11 @@ async fn ssh(args: &ImageTestArgs, user: &str, port: u16, command: &str) -> Resu
     Ok((out.status.code().unwrap_or(-1), text))
 }
 
-async fn test_one(
-    args: &ImageTestArgs,
-    img: &Image,
-    user: &str,
-    pinned: &str,
-    mut vm: Vm,
-) -> Result<(String, u64)> {
+/// Wait until the VM lets the admin user in over SSH (or QEMU ends, or the boot timeout
+/// passes): the seconds it took.
+async fn wait_for_login(args: &ImageTestArgs, user: &str, vm: &mut Vm) -> Result<u64> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.boot.timeout);
-    // 1. Boot to SSH as the admin user.
     loop {
         if let Ok(Some(status)) = vm.child.try_wait() {
             return Err(vm.fail("boot", format!("QEMU exited ({status})")));
@@ -334,12 +357,44 @@ async fn test_one(
             .is_ok()
             && let Ok((0, _)) = ssh(args, user, vm.port, "true").await
         {
-            break;
+            return Ok(started.elapsed().as_secs());
         }
         super::progress::advance(&vm.bar, started.elapsed());
         tokio::time::sleep(Duration::from_secs(3)).await;
     }
-    let boot_secs = started.elapsed().as_secs();
+}
+
+async fn test_one(
+    args: &ImageTestArgs,
+    img: &Image,
+    user: &str,
+    pinned: &str,
+    mut vm: Vm,
+) -> Result<(String, u64)> {
+    // 1. Boot to SSH as the admin user.
+    let boot_secs = wait_for_login(args, user, &mut vm).await?;
+    // 1b. An installed disk is a machine of its own: its name, not the image's filesystem.
+    if img.installed {
+        let (_, name) = ssh(args, user, vm.port, "hostname").await?;
+        if name.trim() != img.node {
+            return Err(vm.fail(
+                "installed identity",
+                format!("hostname is '{}'", name.trim()),
+            ));
+        }
+        let (_, root) = ssh(args, user, vm.port, "findmnt -n -o SOURCE,UUID /").await?;
+        let mut f = root.split_whitespace();
+        let (dev, uuid) = (f.next().unwrap_or(""), f.next().unwrap_or(""));
+        if !dev.starts_with("/dev/vda") || uuid.is_empty() || uuid == img.root_uuid {
+            return Err(vm.fail(
+                "installed identity",
+                format!(
+                    "the root filesystem is {dev} {uuid}; expected the internal disk with a UUID other than the image's {}",
+                    img.root_uuid
+                ),
+            ));
+        }
+    }
     vm.bar.set_message("prov check over SSH");
     // 2. The playbook has nothing left to do.
     let me = std::env::current_exe().map_err(|e| Error::runtime(e.to_string()))?;
@@ -460,11 +515,118 @@ async fn test_one(
     vm.bar.finish_and_clear();
     Ok((
         format!(
-            "{}: SSH after {boot_secs} s, 0 changes, all checks passed",
+            "{}{}: SSH after {boot_secs} s, 0 changes, all checks passed",
+            if img.installed { "installed " } else { "" },
             vm.fw.name()
         ),
         boot_secs,
     ))
+}
+
+/// Start QEMU for one firmware (killed when the [`Vm`] is dropped).
+fn start_vm(
+    img: &Image,
+    fw: Firmware,
+    accel: &str,
+    serial: PathBuf,
+    target: Option<&Path>,
+    bar: indicatif::ProgressBar,
+) -> Result<Vm> {
+    let port = free_port()?;
+    let child = tokio::process::Command::new(&img.boot.qemu[0])
+        .args(qemu_args(img, fw, accel, port, &serial, target)?)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        // QEMU's own complaints go beside the serial log (a pipe nobody reads could fill).
+        .stderr(
+            std::fs::File::create(serial.with_extension("qemu.log"))
+                .map_err(|e| Error::io(&serial, e))?,
+        )
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| Error::runtime(format!("cannot start {}: {e}", img.boot.qemu[0])))?;
+    Ok(Vm {
+        fw,
+        port,
+        serial,
+        child,
+        bar,
+    })
+}
+
+/// `--install`: boot the image (UEFI) with an empty internal disk as large as the image, run
+/// `install-to-disk --target /dev/disk/by-id/virtio-prov-install-target --yes` over SSH, power
+/// off. Returns the installed disk and the installer's copy line.
+async fn install_in_vm(
+    args: &ImageTestArgs,
+    img: &Image,
+    user: &str,
+    accel: &str,
+) -> Result<(PathBuf, String)> {
+    let target = img.serial_dir.join(format!("{}.installed.img", img.node));
+    let size = std::fs::metadata(&img.path)
+        .map_err(|e| Error::io(&img.path, e))?
+        .len();
+    let _ = std::fs::remove_file(&target);
+    std::fs::File::create(&target)
+        .and_then(|f| f.set_len(size))
+        .map_err(|e| Error::io(&target, e))?;
+    let fw = if img.uefi_firmware().is_some() || img.boot.bios_grub.is_none() {
+        Firmware::Uefi
+    } else {
+        Firmware::Bios
+    };
+    let serial = img
+        .serial_dir
+        .join(format!("{}.install.serial.log", img.node));
+    let bar = super::progress::boot_bars(&["install"], &[None])
+        .pop()
+        .unwrap_or_else(indicatif::ProgressBar::hidden);
+    let mut vm = start_vm(img, fw, accel, serial, Some(&target), bar)?;
+    wait_for_login(args, user, &mut vm).await?;
+    vm.bar.set_message("install-to-disk");
+    let command = format!(
+        "sudo -n install-to-disk --target /dev/disk/by-id/virtio-{TARGET_SERIAL} --yes 2>&1"
+    );
+    let run = tokio::process::Command::new("ssh")
+        .args(ssh_options(args, vm.port, user))
+        .arg(&command)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(INSTALL_TIMEOUT, run)
+        .await
+        .map_err(|_| {
+            vm.fail(
+                "install",
+                format!("not done within {} s", INSTALL_TIMEOUT.as_secs()),
+            )
+        })?
+        .map_err(|e| vm.fail("install", e))?;
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(vm.fail(
+            "install",
+            format!(
+                "install-to-disk exited with {}: {}",
+                out.status,
+                said.trim()
+            ),
+        ));
+    }
+    let copy = said
+        .lines()
+        .filter_map(|l| l.strip_prefix("[prov install] "))
+        .find(|l| l.starts_with("copy: ") && l.contains(" in "))
+        .unwrap_or("copy: (no summary)")
+        .to_string();
+    // Power off, and wait for QEMU to end: the disk is complete then.
+    let _ = ssh(args, user, vm.port, "sudo -n systemctl poweroff").await;
+    let waited = tokio::time::timeout(Duration::from_secs(180), vm.child.wait()).await;
+    if !matches!(waited, Ok(Ok(_))) {
+        return Err(vm.fail("install", "the VM did not power off within 180 s"));
+    }
+    vm.bar.finish_and_clear();
+    Ok((target, copy))
 }
 
 /// `prov image test`: the report lines, or the first failure.
@@ -528,15 +690,28 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
         )));
     }
     let pinned = var("kubernetes_package_version");
-    let img = Image {
+    let mut img = Image {
         path,
         node,
         network,
         expected_failed,
         serial_dir: dir,
         boot,
+        root_uuid: manifest["filesystems"]["root_uuid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        installed: false,
     };
     let accel = if kvm_works(&img) { "kvm" } else { "tcg" };
+    let mut lines = vec![format!("accelerator: {accel}")];
+    if args.install {
+        let (installed, copy) = install_in_vm(&args, &img, &user, accel).await?;
+        lines.push(format!("install: {copy}"));
+        img.path = installed;
+        img.installed = true;
+    }
+    let kind = if img.installed { "installed-" } else { "" };
     let names: Vec<&str> = args.boot.firmware.iter().map(String::as_str).collect();
     // Boot times of this image's last test, for the bars' ETA.
     let times_path = img.serial_dir.join(format!("{}.boot-times.json", img.node));
@@ -547,7 +722,7 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
     let expected: Vec<Option<Duration>> = names
         .iter()
         .map(|n| {
-            times[format!("{accel}-{n}")]
+            times[format!("{accel}-{kind}{n}")]
                 .as_u64()
                 .map(Duration::from_secs)
         })
@@ -570,29 +745,11 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
                 )));
             }
         };
-        let port = free_port()?;
         let serial = img
             .serial_dir
-            .join(format!("{}.{}.serial.log", img.node, fw.name()));
-        let child = tokio::process::Command::new(&img.boot.qemu[0])
-            .args(qemu_args(&img, fw, accel, port, &serial)?)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            // QEMU's own complaints go beside the serial log (a pipe nobody reads could fill).
-            .stderr(
-                std::fs::File::create(serial.with_extension("qemu.log"))
-                    .map_err(|e| Error::io(&serial, e))?,
-            )
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| Error::runtime(format!("cannot start {}: {e}", img.boot.qemu[0])))?;
-        vms.push(Vm {
-            fw,
-            port,
-            serial,
-            child,
-            bar: bars.next().unwrap_or_else(indicatif::ProgressBar::hidden),
-        });
+            .join(format!("{}.{kind}{}.serial.log", img.node, fw.name()));
+        let bar = bars.next().unwrap_or_else(indicatif::ProgressBar::hidden);
+        vms.push(start_vm(&img, fw, accel, serial, None, bar)?);
     }
     // Both firmwares boot at once.
     let mut each = vms.into_iter();
@@ -608,14 +765,13 @@ pub async fn test(args: ImageTestArgs) -> Result<Vec<String>> {
     };
     let (a, b) = tokio::join!(run(first), run(second));
     let results: Vec<Result<(String, u64)>> = [a, b].into_iter().flatten().collect();
-    let mut lines = vec![format!("accelerator: {accel}")];
     let mut errors = Vec::new();
     let mut booted = times.as_object().cloned().unwrap_or_default();
     for (r, name) in results.into_iter().zip(&names) {
         match r {
             Ok((line, secs)) => {
                 lines.push(line);
-                booted.insert(format!("{accel}-{name}"), secs.into());
+                booted.insert(format!("{accel}-{kind}{name}"), secs.into());
             }
             Err(e) => errors.push(e.to_string()),
         }

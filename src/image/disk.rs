@@ -329,6 +329,7 @@ pub fn make_esp(
     epoch: i64,
 ) -> Result<()> {
     let img_s = img.display().to_string();
+    let cluster = fat32_cluster_sectors(layout.esp.1).to_string();
     run(
         "mkfs.vfat",
         &[
@@ -338,6 +339,8 @@ pub fn make_esp(
             "--mbr=no",
             "-F",
             "32",
+            "-s",
+            &cluster,
             "--invariant",
             "--offset",
             &layout.esp.0.to_string(),
@@ -382,6 +385,16 @@ pub fn make_esp(
         &env,
     )?;
     Ok(())
+}
+
+/// Sectors per cluster for a FAT32 filesystem of `sectors`: 4 KiB clusters where that leaves
+/// the 65525 clusters FAT32 must have (mtools refuses fewer), smaller ones on a small ESP.
+fn fat32_cluster_sectors(sectors: u64) -> u64 {
+    let mut spc = 8;
+    while spc > 1 && sectors / spc < 66_000 {
+        spc /= 2;
+    }
+    spc
 }
 
 /// GRUB's `boot.img` (512 bytes) and `core.img` set up for BIOS boot from partition 1 of a
@@ -450,6 +463,13 @@ mod tests {
         assert_eq!(l.root.1 % 2048, 0);
         assert!(l.root.0 + l.root.1 <= l.total - 33);
         assert!(Layout::new(100 << 20, 512 << 20).is_err());
+    }
+
+    #[test]
+    fn small_esps_get_small_clusters() {
+        assert_eq!(fat32_cluster_sectors(1 << 20), 8);
+        assert_eq!(fat32_cluster_sectors(256 << 11), 4);
+        assert_eq!(fat32_cluster_sectors(64 << 11), 1);
     }
 
     #[test]

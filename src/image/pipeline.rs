@@ -135,6 +135,7 @@ async fn run_node(args: &ImagePipelineArgs, node: &str, cancel: &Arc<Cancel>) ->
         inventory: args.inputs.inventory.clone(),
         extra_vars: args.inputs.extra_vars.clone(),
         netplan_file: "/etc/netplan/01-prov.yaml".into(),
+        install: false,
     };
     let tested = async {
         tokio::select! {

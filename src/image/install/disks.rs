@@ -224,7 +224,7 @@ impl System {
                     label,
                 });
             }
-            partitions.sort_by(|a, b| natural(&a.name).cmp(&natural(&b.name)));
+            partitions.sort_by_key(|p| natural(&p.name));
             disks.push(Disk {
                 bytes: sectors * 512,
                 model: read_trim(&device.join("model")),
@@ -238,7 +238,7 @@ impl System {
                 name,
             });
         }
-        disks.sort_by(|a, b| natural(&a.name).cmp(&natural(&b.name)));
+        disks.sort_by_key(|d| natural(&d.name));
         Ok(disks)
     }
 
@@ -477,7 +477,7 @@ mod tests {
     fn sizes_and_names() {
         assert_eq!(human(999), "999 B");
         assert_eq!(human(500_107_862_016), "500.1 GB");
-        assert_eq!(natural("sda10") > natural("sda2"), true);
+        assert!(natural("sda10") > natural("sda2"));
         assert_eq!(unescape_mount("/a\\040b"), "/a b");
         assert_eq!(unescape_mount("/a\\04"), "/a\\04");
     }

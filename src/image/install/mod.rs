@@ -730,7 +730,7 @@ pub fn install(args: &ImageInstallArgs, cancel: Arc<Cancel>) -> Result<i32> {
                 target.name,
                 state_after(&done)
             ));
-            if done.iter().any(|s| *s == "wipe") {
+            if done.contains(&"wipe") {
                 log.say("Run the install again to finish it.");
             }
             if interrupted {
