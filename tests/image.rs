@@ -12,7 +12,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::disk::{EPOCH, RootFs, build, partitions, sh};
+use common::disk::{EPOCH, GPT_TYPES, RootFs, build, partitions, sh};
 use common::{Prov, RepoServer, TempDir, repo_root};
 
 #[test]
@@ -35,14 +35,7 @@ fn golyat_images_are_built_bootable_on_both_firmwares_and_reproducible() {
     // GPT: BIOS boot, ESP, root; 1 MiB aligned.
     let parts = partitions(&img);
     let types: Vec<&str> = parts.iter().map(|p| p["type"].as_str().unwrap()).collect();
-    assert_eq!(
-        types,
-        [
-            "21686148-6449-6E6F-744E-656564454649",
-            "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
-            "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
-        ]
-    );
+    assert_eq!(types, GPT_TYPES);
     for p in &parts {
         assert_eq!(p["start"].as_u64().unwrap() % 2048, 0, "{p}");
     }
@@ -183,17 +176,20 @@ fn golyat_images_are_built_bootable_on_both_firmwares_and_reproducible() {
     // Booted as a USB stick with UEFI and with BIOS at once: SSH at the static address as
     // boxp with the key from the keys endpoint, `prov check` over SSH with 0 changes, no
     // failed units, sshd hardened, kubelet/kubeadm/kubectl pinned and held.
-    let key = server.dir.parent().unwrap().join("build/boxp1");
-    let url = server.url();
-    let boot = Prov::new()
-        .cwd(&repo_root())
-        .args(["image", "test"])
-        .arg(&img)
-        .arg("--private-key")
-        .arg(&key)
-        .arg("-e")
-        .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/boxp.keys"))
-        .run();
+    let key = server.key();
+    let image_test = |extra: &[&str]| {
+        Prov::new()
+            .cwd(&repo_root())
+            .args(["image", "test"])
+            .args(extra)
+            .arg(&img)
+            .arg("--private-key")
+            .arg(&key)
+            .arg("-e")
+            .arg(server.vars())
+            .run()
+    };
+    let boot = image_test(&[]);
     boot.ok()
         .stdout_has("uefi: SSH after")
         .stdout_has("bios: SSH after")
@@ -216,6 +212,58 @@ fn golyat_images_are_built_bootable_on_both_firmwares_and_reproducible() {
         sha256(&again.path.join("golyat-1.img")),
         "the test changed the image"
     );
+
+    // The installer is in the image: `install-to-disk`, the record of how the image boots,
+    // the tools it runs, and the automatic install's unit (enabled; it acts only with
+    // prov.install=auto or the ESP's prov-install-auto).
+    assert_eq!(fs.mode("/usr/local/bin/install-to-disk") & 0o777, 0o755);
+    assert!(
+        fs.cat("/usr/local/bin/install-to-disk")
+            .contains("exec /usr/local/bin/prov image install")
+    );
+    let info: serde_json::Value = serde_json::from_str(&fs.cat("/etc/prov/image.json")).unwrap();
+    assert_eq!(info["node"], "golyat-1");
+    assert_eq!(info["esp_bytes"], 512 << 20);
+    assert_eq!(info["boot"]["bios_grub"], "i386-pc");
+    for tool in [
+        "/usr/sbin/sgdisk",
+        "/usr/sbin/mkfs.vfat",
+        "/usr/bin/mcopy",
+        "/usr/sbin/debugfs",
+    ] {
+        assert!(fs.exists(tool), "{tool} is not in the image");
+    }
+    assert!(fs.exists("/etc/systemd/system/multi-user.target.wants/prov-auto-install.service"));
+    assert!(
+        fs.cat("/etc/systemd/system/prov-auto-install.service")
+            .contains("ConditionKernelCommandLine=|prov.install=auto")
+    );
+
+    // Installed onto an empty internal disk from inside the booted image (`install-to-disk
+    // --target /dev/disk/by-id/virtio-… --yes` over SSH), then that disk booted alone with
+    // UEFI and with BIOS: the same machine (name, admin user and key, 0 changes) on a root
+    // filesystem of its own.
+    let installed = image_test(&["--install"]);
+    installed
+        .ok()
+        .stdout_has("install: copy: ")
+        .stdout_has("installed uefi: SSH after")
+        .stdout_has("installed bios: SSH after");
+    let disk = out.path.join("golyat-1.installed.img");
+    let ifs = RootFs::of(&disk);
+    let new_uuid = ifs.uuid();
+    assert_ne!(new_uuid, root_uuid);
+    assert!(
+        ifs.cat("/etc/fstab")
+            .contains(&format!("UUID={new_uuid} / ext4"))
+    );
+    assert!(
+        ifs.cat("/boot/grub/grub.cfg")
+            .contains(&format!("root=UUID={new_uuid} ro"))
+    );
+    assert_eq!(ifs.cat("/etc/hostname"), "golyat-1\n");
+    assert!(!ifs.exists("/etc/systemd/system/multi-user.target.wants/prov-auto-install.service"));
+    std::fs::remove_file(&disk).unwrap();
 
     // A machine that cannot be logged into fails within the timeout, naming the step and
     // the serial log.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use std::process::Command;
 
-use common::disk::{RootFs, build, partitions, sh};
+use common::disk::{GPT_TYPES, RootFs, build, partitions, sh};
 use common::{Prov, TempDir};
 use prov::image::install::synthetic::Synthetic;
 
@@ -459,14 +459,7 @@ fn an_install_into_a_file_keeps_what_a_copy_must_keep_and_survives_interrupts() 
     // The partition table as the image's, with the ESP size the image recorded.
     let parts = partitions(&disk);
     let types: Vec<&str> = parts.iter().map(|p| p["type"].as_str().unwrap()).collect();
-    assert_eq!(
-        types,
-        [
-            "21686148-6449-6E6F-744E-656564454649",
-            "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
-            "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
-        ]
-    );
+    assert_eq!(types, GPT_TYPES);
     assert_eq!(parts[1]["size"].as_u64().unwrap() * 512, 256 << 20);
     let fs = RootFs::of(&disk);
 

@@ -8,7 +8,9 @@
 //! is written as `.NODE.img.partial` and renamed when complete; a failed or interrupted build
 //! removes it and its work directory, so a half image never exists under the final name.
 //! What an image is made of is data: [`definition`] (`images/worker.yml`). `prov image test`
-//! ([`boot`]) boots an image with both firmwares and checks it over SSH. `prov image upload`,
+//! ([`boot`]) boots an image with both firmwares and checks it over SSH (with `--install`, the
+//! installer: [`install`], `prov image install`, which copies the booted image onto an
+//! internal disk with the same disk and GRUB code). `prov image upload`,
 //! `list`, `fetch`, `mark-good` and `prune` publish compressed images to S3 (`store`, behind
 //! the default feature `s3`).
 

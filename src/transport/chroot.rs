@@ -195,16 +195,18 @@ pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// `\040` (space), `\011`, `\012`, `\134` in mountinfo paths.
-fn unescape_mountinfo(p: &str) -> String {
+pub fn unescape_mountinfo(p: &str) -> String {
     let b = p.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\'
             && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 4])
+                .ok()
+                .and_then(|o| u8::from_str_radix(o, 8).ok())
         {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            out.push(v);
             i += 4;
         } else {
             out.push(b[i]);

@@ -7,20 +7,34 @@ use std::process::Command;
 
 use super::{Prov, RepoServer, repo_root};
 
+/// The GPT partition types of an image (and of a disk installed from one): BIOS boot, EFI
+/// system, Linux filesystem.
+pub const GPT_TYPES: [&str; 3] = [
+    "21686148-6449-6E6F-744E-656564454649",
+    "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
+    "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+];
+
 /// The fixed SOURCE_DATE_EPOCH of the test builds.
 pub const EPOCH: &str = "1765000000";
 
 pub fn build(server: &RepoServer, node: &str, out: &Path, extra: &[&str]) -> super::Run {
-    let url = server.url();
     Prov::new()
         .cwd(&repo_root())
-        .args(["image", "build", "--node", node, "--definition", "images/worker-bookworm.yml"])
+        .args([
+            "image",
+            "build",
+            "--node",
+            node,
+            "--definition",
+            "images/worker-bookworm.yml",
+        ])
         .arg("-o")
         .arg(out)
         .arg("--cache")
         .arg(super::image_cache_dir())
         .arg("-e")
-        .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/boxp.keys"))
+        .arg(server.vars())
         .args(extra)
         .env("SOURCE_DATE_EPOCH", EPOCH)
         .run()

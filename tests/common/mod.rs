@@ -659,6 +659,19 @@ impl RepoServer {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// `-e` for the worker playbook: its apt repositories and keys endpoint are this server.
+    pub fn vars(&self) -> String {
+        let url = self.url();
+        format!(
+            "kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/boxp.keys"
+        )
+    }
+
+    /// The private half of the key the keys endpoint serves (boxp's).
+    pub fn key(&self) -> PathBuf {
+        self.dir.parent().unwrap().join("build/boxp1")
+    }
+
     /// The fingerprint of a repository's signing key (`kubernetes` or `cri-o`).
     pub fn fingerprint(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.join("fingerprints").join(name))

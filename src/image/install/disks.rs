@@ -35,6 +35,8 @@ pub struct Disk {
     pub serial: String,
     pub removable: bool,
     pub read_only: bool,
+    /// Bytes per logical sector (512 on nearly every disk; 4096 on "4Kn" ones).
+    pub sector: u64,
     /// `major:minor`.
     pub dev: String,
     /// Devices stacked on the disk or its partitions (`dm-0`, `md127`).
@@ -52,6 +54,8 @@ pub enum Reason {
     Swap(Vec<String>),
     Held(Vec<String>),
     ReadOnly,
+    /// Logical sectors other than 512 bytes: the image's layout is in 512-byte sectors.
+    SectorSize(u64),
     Removable,
     NoMedium,
     TooSmall {
@@ -81,6 +85,9 @@ impl Reason {
                 h.join(", ")
             ),
             Reason::ReadOnly => "read-only".into(),
+            Reason::SectorSize(n) => format!(
+                "{n}-byte logical sectors (the image's partition layout is in 512-byte sectors)"
+            ),
             Reason::Removable => format!(
                 "removable (another USB stick or card?); --target /dev/{} chooses it anyway",
                 disk.name
@@ -232,6 +239,9 @@ impl System {
                 serial,
                 removable: read_trim(&dir.join("removable")) == "1",
                 read_only: read_trim(&dir.join("ro")) == "1",
+                sector: read_trim(&dir.join("queue/logical_block_size"))
+                    .parse()
+                    .unwrap_or(512),
                 dev: read_trim(&dir.join("dev")),
                 holders,
                 partitions,
@@ -252,7 +262,7 @@ impl System {
             if f.len() > 4 {
                 m.entry(f[2].to_string())
                     .or_default()
-                    .push(unescape_mount(f[4]));
+                    .push(crate::transport::chroot::unescape_mountinfo(f[4]));
             }
         }
         Ok(m)
@@ -337,6 +347,9 @@ fn reason(
     if d.bytes == 0 {
         return Some(Reason::NoMedium);
     }
+    if d.sector != 512 {
+        return Some(Reason::SectorSize(d.sector));
+    }
     if d.bytes < needed {
         return Some(Reason::TooSmall { needed });
     }
@@ -362,28 +375,6 @@ fn natural(s: &str) -> (String, u64) {
     let digits = s.len() - s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
     let (head, tail) = s.split_at(s.len() - digits);
     (head.to_string(), tail.parse().unwrap_or(0))
-}
-
-/// mountinfo's octal escapes (`\040` for a space).
-fn unescape_mount(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 4])
-                .ok()
-                .and_then(|o| u8::from_str_radix(o, 8).ok())
-        {
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -460,7 +451,10 @@ mod tests {
         let s = Synthetic::new("swap");
         s.disk("vda", 252, 20, "virtio1", 2)
             .disk("vdb", 253, 20, "virtio2", 0)
+            .disk("vdc", 254, 20, "virtio3", 0)
             .set("vdb", "ro", "1\n");
+        std::fs::create_dir_all(s.root.join("sys/block/vdc/queue")).unwrap();
+        s.set("vdc", "queue/logical_block_size", "4096\n");
         std::fs::write(
             s.root.join("proc/swaps"),
             "Filename Type Size Used Priority\n/dev/vda2 partition 1 0 -2\n",
@@ -470,6 +464,7 @@ mod tests {
         let survey = sys.survey(1, &BTreeSet::new()).unwrap();
         assert_eq!(survey[0].1, Some(Reason::Swap(vec!["vda2".into()])));
         assert_eq!(survey[1].1, Some(Reason::ReadOnly));
+        assert_eq!(survey[2].1, Some(Reason::SectorSize(4096)));
         assert_eq!(survey[0].0.transport, "virtio");
     }
 
@@ -478,7 +473,9 @@ mod tests {
         assert_eq!(human(999), "999 B");
         assert_eq!(human(500_107_862_016), "500.1 GB");
         assert!(natural("sda10") > natural("sda2"));
-        assert_eq!(unescape_mount("/a\\040b"), "/a b");
-        assert_eq!(unescape_mount("/a\\04"), "/a\\04");
+        assert_eq!(
+            crate::transport::chroot::unescape_mountinfo("/a\\040b\\777"),
+            "/a b\\777"
+        );
     }
 }

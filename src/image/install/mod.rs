@@ -593,7 +593,7 @@ pub fn install(args: &ImageInstallArgs, cancel: Arc<Cancel>) -> Result<i32> {
     let sys = System::new(&args.system_root);
     let log = Log::open(&args.log);
     log.note(&format!(
-        "prov image install {} started: copy {} ",
+        "prov image install {} started: copy {}",
         env!("CARGO_PKG_VERSION"),
         source.display()
     ));
@@ -671,7 +671,11 @@ pub fn install(args: &ImageInstallArgs, cancel: Arc<Cancel>) -> Result<i32> {
         Ok(None) => return Ok(1),
         Err(e) if e.kind == ErrorKind::Interrupted => {
             log.say(&format!("stopped ({e}): nothing was written to any disk"));
-            return Ok(128 + cancel.signal().unwrap_or(libc::SIGINT));
+            // A signal, or the end of input (^D) at a question.
+            return Ok(match cancel.signal() {
+                Some(n) => 128 + n,
+                None => 1,
+            });
         }
         Err(e) => {
             log.note(&format!("error: {e}"));
