@@ -167,6 +167,49 @@ fn disks_are_offered_with_reasons_and_the_name_must_be_typed() {
     assert!(text.lines().all(|l| l.starts_with("20")), "{text}");
 }
 
+/// The disk this machine runs from, as the kernel names it (None: `/` is not on a disk, as
+/// in some containers).
+fn host_boot_disk() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata("/").unwrap().dev();
+    let sys = PathBuf::from(format!(
+        "/sys/dev/block/{}:{}",
+        libc::major(dev),
+        libc::minor(dev)
+    ));
+    let real = std::fs::canonicalize(&sys).ok()?;
+    let disk = if real.join("partition").exists() {
+        real.parent()?.to_path_buf()
+    } else {
+        real
+    };
+    Some(disk.file_name()?.to_string_lossy().into_owned())
+}
+
+#[test]
+fn the_real_system_s_own_disk_is_refused() {
+    // Read from this machine's own sysfs. Without --yes and without a terminal: were the
+    // refusal broken, prov would stop at the missing confirmation, never write.
+    let Some(disk) = host_boot_disk() else {
+        eprintln!("/ is not on a block device here; nothing to refuse");
+        return;
+    };
+    let dir = TempDir::new("install-host");
+    let src = small_source(&dir.path);
+    Prov::new()
+        .args(["image", "install", "--source"])
+        .arg(&src)
+        .arg("--log")
+        .arg(dir.path.join("log"))
+        .arg("--target")
+        .arg(format!("/dev/{disk}"))
+        .run()
+        .code(5)
+        .stderr_has(&format!(
+            "not installing on {disk}: the running system is on it"
+        ));
+}
+
 #[test]
 fn unattended_installs_refuse_what_they_must() {
     let dir = TempDir::new("install-refuse");

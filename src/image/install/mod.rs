@@ -445,6 +445,27 @@ fn reread_partitions(path: &Path) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// The copy's progress without a terminal: bytes of the total, rate, time left.
+fn progress_line(n: u64, total: u64, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(0.001);
+    let rate = n as f64 / secs;
+    let left = if rate > 0.0 {
+        format!(
+            ", about {:.0} s left",
+            total.saturating_sub(n) as f64 / rate
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "copy: {:.0} MiB of {:.0} MiB ({:.0}%), {:.1} MiB/s{left}",
+        n as f64 / 1048576.0,
+        total as f64 / 1048576.0,
+        100.0 * n as f64 / total.max(1) as f64,
+        rate / 1048576.0
+    )
+}
+
 /// How the copy's progress reaches the console: a bar on a terminal, a line every ten
 /// seconds otherwise; the summary line either way.
 fn copy_with_progress(
@@ -464,20 +485,7 @@ fn copy_with_progress(
         bar.set_position(n);
         if bar.is_hidden() && said.elapsed() >= Duration::from_secs(10) {
             said = Instant::now();
-            let secs = started.elapsed().as_secs_f64().max(0.001);
-            let rate = n as f64 / secs;
-            let left = if rate > 0.0 {
-                format!(", about {:.0} s left", (total - n) as f64 / rate)
-            } else {
-                String::new()
-            };
-            log.say(&format!(
-                "copy: {:.0} MiB of {:.0} MiB ({:.0}%), {:.1} MiB/s{left}",
-                n as f64 / 1048576.0,
-                total as f64 / 1048576.0,
-                100.0 * n as f64 / total.max(1) as f64,
-                rate / 1048576.0
-            ));
+            log.say(&progress_line(n, total, started.elapsed()));
         }
     };
     let r = copy::copy(&target.path, layout, ids, source, cancel, &mut on);
@@ -756,6 +764,18 @@ pub fn size_of(path: &Path) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_says_bytes_rate_and_time_left() {
+        assert_eq!(
+            progress_line(300 << 20, 900 << 20, Duration::from_secs(10)),
+            "copy: 300 MiB of 900 MiB (33%), 30.0 MiB/s, about 20 s left"
+        );
+        assert_eq!(
+            progress_line(0, 900 << 20, Duration::from_secs(10)),
+            "copy: 0 MiB of 900 MiB (0%), 0.0 MiB/s"
+        );
+    }
 
     #[test]
     fn each_step_says_what_it_leaves_on_the_disk() {
