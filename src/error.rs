@@ -137,12 +137,6 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-impl From<minijinja::Error> for Error {
-    fn from(err: minijinja::Error) -> Error {
-        Error::runtime(crate::template::describe_error(&err))
-    }
-}
-
 /// Levenshtein distance, for "did you mean" suggestions.
 fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();

@@ -2,14 +2,15 @@
 //!
 //! The crate is a library with a thin binary (`src/main.rs`). A newcomer finds each concept by
 //! its file name: [`cli`] and [`run`] (commands), [`config`] (ansible.cfg), [`inventory`],
-//! [`playbook`], [`vars`], [`template`], [`transport`], [`facts`], [`modules`], [`engine`],
+//! [`playbook`], [`vars`], [`template`], [`host`] (what tasks ask of and do to a host),
+//! [`transport`], [`modules`], [`engine`],
 //! [`report`], [`image`] (worker disk images), plus [`yaml`] (YAML as Ansible reads it) and [`error`].
 
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
-pub mod facts;
+pub mod host;
 pub mod http;
 pub mod image;
 pub mod inventory;

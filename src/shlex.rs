@@ -65,9 +65,112 @@ pub fn split(s: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// Quote one word for a POSIX shell.
+/// Quote one word for a POSIX shell, as Python's `shlex.quote` (and Ansible's `quote`
+/// filter) does: safe words as they are, others in single quotes.
 pub fn quote(s: &str) -> String {
-    crate::template::filters::shell_quote(s)
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\"'\"'"))
+    }
+}
+
+/// One element of a glob pattern.
+enum Glob {
+    Star,
+    Any,
+    Class { set: Vec<char>, negate: bool },
+    Char(char),
+}
+
+impl Glob {
+    /// The pattern's elements; a `[` without its `]` is a literal `[`.
+    fn parse(pattern: &str) -> Vec<Glob> {
+        let p: Vec<char> = pattern.chars().collect();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < p.len() {
+            match p[i] {
+                '*' => out.push(Glob::Star),
+                '?' => out.push(Glob::Any),
+                '[' => match p[i + 1..].iter().skip(1).position(|&c| c == ']') {
+                    Some(k) => {
+                        let end = i + 2 + k;
+                        let mut set = &p[i + 1..end];
+                        let negate = matches!(set.first(), Some('!') | Some('^'));
+                        if negate {
+                            set = &set[1..];
+                        }
+                        out.push(Glob::Class {
+                            set: set.to_vec(),
+                            negate,
+                        });
+                        i = end;
+                    }
+                    None => out.push(Glob::Char('[')),
+                },
+                c => out.push(Glob::Char(c)),
+            }
+            i += 1;
+        }
+        out
+    }
+
+    /// Whether this element (not a star) matches one character.
+    fn one(&self, c: char) -> bool {
+        match self {
+            Glob::Star | Glob::Any => true,
+            Glob::Char(x) => *x == c,
+            Glob::Class { set, negate } => {
+                let mut hit = false;
+                let mut i = 0;
+                while i < set.len() {
+                    if i + 2 < set.len() && set[i + 1] == '-' {
+                        hit |= set[i] <= c && c <= set[i + 2];
+                        i += 3;
+                    } else {
+                        hit |= set[i] == c;
+                        i += 1;
+                    }
+                }
+                hit != *negate
+            }
+        }
+    }
+}
+
+/// Shell (fnmatch-style) pattern matching: `*`, `?`, `[abc]`, `[!abc]`, `[a-z]`. Linear in
+/// the pattern times the name whatever the pattern (a star backtracks only to the last star),
+/// so a hostile pattern cannot make it run for ever.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let p = Glob::parse(pattern);
+    let n: Vec<char> = name.chars().collect();
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        match p.get(pi) {
+            Some(Glob::Star) => {
+                star = Some((pi, ni));
+                pi += 1;
+            }
+            Some(g) if g.one(n[ni]) => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    pi = sp + 1;
+                    ni = sn + 1;
+                    star = Some((sp, sn + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|g| matches!(g, Glob::Star))
 }
 
 /// Quote and join words into one shell command line.
@@ -155,6 +258,30 @@ pub fn unquote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn globs_match_as_fnmatch_does_in_linear_time() {
+        for (p, n, want) in [
+            ("web*", "web1", true),
+            ("web*", "db1", false),
+            ("*", "", true),
+            ("?", "", false),
+            ("golyat-[0-9]", "golyat-3", true),
+            ("golyat-[!0-9]", "golyat-3", false),
+            ("golyat-[^a]", "golyat-b", true),
+            ("a[bc]d", "acd", true),
+            ("a[b", "a[b", true),
+            ("*.conf", "sshd.conf", true),
+            ("*a*b", "xaab", true),
+            ("*a*b", "xaabc", false),
+            ("kube*", "kubelet", true),
+        ] {
+            assert_eq!(glob_match(p, n), want, "{p} {n}");
+        }
+        // Exponential for a naive backtracking matcher.
+        let hostile = "*a".repeat(40) + "b";
+        assert!(!glob_match(&hostile, &"a".repeat(200)));
+    }
 
     #[test]
     fn splits_like_shlex() {

@@ -127,6 +127,6 @@ impl HostRun {
         for (k, v) in facts {
             all.insert(k.clone(), v.clone());
         }
-        self.facts = Arc::new(crate::facts::to_vars(&all));
+        self.facts = Arc::new(crate::modules::facts::to_vars(&all));
     }
 }

@@ -44,43 +44,7 @@ pub fn split_terms(pattern: &str) -> Vec<String> {
         .collect()
 }
 
-/// fnmatch-style glob: `*`, `?`, `[abc]`, `[!abc]`, `[a-z]`.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    fn rec(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|i| rec(&p[1..], &n[i..])),
-            Some('?') => !n.is_empty() && rec(&p[1..], &n[1..]),
-            Some('[') => {
-                let Some(end) = p.iter().skip(1).position(|&c| c == ']').map(|e| e + 1) else {
-                    return n.first() == Some(&'[') && rec(&p[1..], &n[1..]);
-                };
-                let Some(&c) = n.first() else { return false };
-                let mut set = &p[1..end];
-                let negate = matches!(set.first(), Some('!') | Some('^'));
-                if negate {
-                    set = &set[1..];
-                }
-                let mut hit = false;
-                let mut i = 0;
-                while i < set.len() {
-                    if i + 2 < set.len() && set[i + 1] == '-' {
-                        hit |= set[i] <= c && c <= set[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= set[i] == c;
-                        i += 1;
-                    }
-                }
-                hit != negate && rec(&p[end + 1..], &n[1..])
-            }
-            Some(&c) => n.first() == Some(&c) && rec(&p[1..], &n[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    rec(&p, &n)
-}
+pub use crate::shlex::glob_match;
 
 fn is_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])

@@ -3,8 +3,6 @@
 //! content diff and the attribute diff, and one [`Step::Write`] (or only a
 //! [`Step::SetAttrs`] when just the attributes differ).
 
-use sha2::Digest;
-
 use super::attrs::AttrSpec;
 use super::{CONTENT_LIMIT, Diff, FileState, Plan, Step, WriteFile};
 use crate::error::{Error, Result};
@@ -22,9 +20,7 @@ pub struct WriteSpec {
     pub src_mode: Option<u32>,
 }
 
-pub fn sha256_hex(data: &[u8]) -> String {
-    format!("{:x}", sha2::Sha256::digest(data))
-}
+pub use crate::host::sha256_hex;
 
 /// Check a `validate` command the way Ansible does (it must contain `%s`).
 pub fn check_validate(module: &str, validate: &Option<String>) -> Result<()> {

@@ -22,6 +22,7 @@ pub mod copy;
 pub mod deb822_repository;
 pub mod debug;
 pub mod dpkg_selections;
+pub mod facts;
 pub mod fail;
 pub mod file;
 pub mod get_url;
@@ -31,7 +32,6 @@ pub mod mode;
 pub mod modprobe;
 pub mod mount;
 pub mod ping;
-pub mod query;
 pub mod replace;
 pub mod set_fact;
 pub mod setup;
@@ -51,6 +51,12 @@ use std::sync::Arc;
 use minijinja::Value;
 
 pub use args::Args;
+// The vocabulary modules speak with the engine and the transports lives in `crate::host`.
+pub use crate::host::query;
+pub use crate::host::{
+    Answer, Attrs, CONTENT_LIMIT, CmdOutput, Command, FileKind, FileProbe, FileState, Observed,
+    Probe, Stamp, Step, WriteFile,
+};
 
 use crate::error::{Error, Result};
 use crate::vars::{Context, VarMap};
@@ -140,232 +146,6 @@ impl ModuleEnv {
     pub fn fact(&self, name: &str) -> Option<Value> {
         self.vars.get(&format!("ansible_{name}")).ok().flatten()
     }
-}
-
-/// State a planner needs to read from the host.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Probe {
-    File(FileProbe),
-    /// A read-only shell snippet; its rc/stdout/stderr are returned.
-    Command(String),
-    /// A named question, answered as its shell form would be ([`query::Query::shell`]).
-    Query(query::Query),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct FileProbe {
-    pub path: String,
-    /// Stat the link target instead of the link.
-    pub follow: bool,
-    /// Also read the content of a regular file (up to [`CONTENT_LIMIT`] bytes).
-    pub content: bool,
-    /// Also compute the sha256 of a regular file.
-    pub checksum: bool,
-}
-
-/// Files larger than this are compared by checksum and never diffed.
-pub const CONTENT_LIMIT: u64 = 1 << 20;
-
-impl Probe {
-    pub fn stat(path: &str) -> Probe {
-        Probe::File(FileProbe {
-            path: path.into(),
-            follow: false,
-            content: false,
-            checksum: false,
-        })
-    }
-    pub fn stat_follow(path: &str) -> Probe {
-        Probe::File(FileProbe {
-            path: path.into(),
-            follow: true,
-            content: false,
-            checksum: false,
-        })
-    }
-    /// Stat (following links) plus content and checksum: for modules that rewrite a file.
-    pub fn read(path: &str) -> Probe {
-        Probe::File(FileProbe {
-            path: path.into(),
-            follow: true,
-            content: true,
-            checksum: true,
-        })
-    }
-}
-
-/// The kind of a filesystem object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FileKind {
-    File,
-    Directory,
-    Link,
-    Other,
-}
-
-/// A file's current state on the host.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct FileState {
-    pub path: String,
-    pub exists: bool,
-    pub kind: Option<FileKind>,
-    /// Permission bits including setuid/setgid/sticky (`0o7777` mask).
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub owner: String,
-    pub group: String,
-    pub size: u64,
-    pub mtime: f64,
-    pub atime: f64,
-    pub dev: u64,
-    pub inode: u64,
-    /// The path is a symlink (whether or not it was followed).
-    pub is_link: bool,
-    pub link_target: Option<String>,
-    pub content: Option<Vec<u8>>,
-    pub sha256: Option<String>,
-}
-
-impl FileState {
-    pub fn missing(path: &str) -> FileState {
-        FileState {
-            path: path.into(),
-            ..Default::default()
-        }
-    }
-    pub fn is_file(&self) -> bool {
-        self.exists && self.kind == Some(FileKind::File)
-    }
-    pub fn is_dir(&self) -> bool {
-        self.exists && self.kind == Some(FileKind::Directory)
-    }
-    /// Content as text (lossy), if it was read.
-    pub fn text(&self) -> Option<String> {
-        self.content
-            .as_ref()
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-    }
-}
-
-/// Output of a command (probe or step).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CmdOutput {
-    pub rc: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-/// The answers to a planner's probes, in the same order.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Observed {
-    pub answers: Vec<Answer>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Answer {
-    File(FileState),
-    Command(CmdOutput),
-}
-
-impl Observed {
-    pub fn file(&self, i: usize) -> Result<&FileState> {
-        match self.answers.get(i) {
-            Some(Answer::File(f)) => Ok(f),
-            _ => Err(Error::runtime(format!(
-                "internal error: probe {i} is not a file probe"
-            ))),
-        }
-    }
-    pub fn cmd(&self, i: usize) -> Result<&CmdOutput> {
-        match self.answers.get(i) {
-            Some(Answer::Command(c)) => Ok(c),
-            _ => Err(Error::runtime(format!(
-                "internal error: probe {i} is not a command probe"
-            ))),
-        }
-    }
-}
-
-/// Attributes to give a file.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Attrs {
-    pub mode: Option<u32>,
-    pub owner: Option<String>,
-    pub group: Option<String>,
-}
-
-/// A command to run on the host.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Command {
-    /// Run without a shell (argv[0] looked up on PATH).
-    pub argv: Option<Vec<String>>,
-    /// Run with `/bin/sh -c` (or `executable`).
-    pub shell: Option<String>,
-    pub executable: Option<String>,
-    pub stdin: Option<Vec<u8>>,
-    pub chdir: Option<String>,
-    pub env: Vec<(String, String)>,
-}
-
-/// One effect on the host. Steps run in order; the first failure stops the task.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Step {
-    /// Write a regular file atomically (temp file in the same directory, fsync, rename),
-    /// keeping the existing owner and mode unless `attrs` say otherwise; `validate` (with
-    /// `%s` for the temp file) must pass before the rename.
-    Write(WriteFile),
-    /// Create a directory and missing parents.
-    MakeDir { path: String, attrs: Attrs },
-    /// Remove a path (recursively).
-    Remove { path: String },
-    /// Create or replace a symbolic (or hard) link.
-    Link {
-        src: String,
-        path: String,
-        hard: bool,
-    },
-    /// Change mode/owner/group (recursively for directories when asked).
-    SetAttrs {
-        path: String,
-        attrs: Attrs,
-        recurse: bool,
-        follow: bool,
-    },
-    /// Set timestamps (`touch`), creating the file if missing.
-    Touch {
-        path: String,
-        mtime: Stamp,
-        atime: Stamp,
-    },
-    /// Run a command; its rc/stdout/stderr go into the task result.
-    Run { cmd: Command, ok_rcs: Vec<i32> },
-}
-
-/// A timestamp to set with [`Step::Touch`].
-#[derive(Clone, Debug, PartialEq)]
-pub enum Stamp {
-    /// Leave it as it is.
-    Keep,
-    Now,
-    /// `[[CC]YY]MMDDhhmm[.ss]`, as `touch -t` takes it (Ansible's default format).
-    At(String),
-}
-
-/// The details of [`Step::Write`].
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct WriteFile {
-    pub path: String,
-    pub content: Vec<u8>,
-    /// Copy this file on the host instead of sending `content` (copy with remote_src).
-    pub source: Option<String>,
-    pub attrs: Attrs,
-    pub validate: Option<String>,
-    pub backup: bool,
-    /// If `path` is a symlink, write its target instead of replacing the link.
-    pub follow: bool,
-    /// Create missing parent directories first.
-    pub make_parents: bool,
 }
 
 /// A before/after pair for `--diff`.

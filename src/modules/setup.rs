@@ -7,8 +7,8 @@ use minijinja::Value;
 use super::query::Query;
 use super::{Args, Module, ModuleEnv, Observed, Plan, Planner, Probe};
 use crate::error::{Error, Result};
-use crate::facts::{Subsets, parse};
 use crate::inventory::pattern::glob_match;
+use crate::modules::facts::{Subsets, parse};
 
 pub struct Setup;
 

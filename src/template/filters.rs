@@ -581,20 +581,9 @@ fn f_path_join(value: Value) -> FResult {
     Ok(Value::from(out))
 }
 
-/// POSIX shell quoting, as Python's `shlex.quote`.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\"'\"'"))
-    }
-}
-
+/// `quote`: POSIX shell quoting ([`crate::shlex::quote`]).
 fn f_quote(value: Value) -> String {
-    shell_quote(&to_text(&value))
+    crate::shlex::quote(&to_text(&value))
 }
 
 fn f_ternary(value: Value, yes: Value, no: Value, none: Option<Value>) -> Value {

@@ -499,6 +499,14 @@ fn undefined_error(
     Error::runtime(format!("{what} (in '{}')", source.trim()))
 }
 
+/// A template error as prov's error: the message [`describe_error`] writes (the conversion
+/// lives here, with minijinja, so the ground layer's `error.rs` knows no template engine).
+impl From<minijinja::Error> for Error {
+    fn from(err: minijinja::Error) -> Error {
+        Error::runtime(describe_error(&err))
+    }
+}
+
 /// One-line description of a minijinja error.
 pub fn describe_error(err: &minijinja::Error) -> String {
     if err.kind() == minijinja::ErrorKind::OutOfFuel {

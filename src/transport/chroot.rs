@@ -535,7 +535,7 @@ impl Chroot {
     /// none, and the probe script is to run as usual.
     async fn probe(
         &self,
-        probes: &[crate::modules::Probe],
+        probes: &[crate::host::Probe],
         timeout: Option<std::time::Duration>,
     ) -> Result<Option<ExecOutput>> {
         let mut state = self.prober.lock().await;

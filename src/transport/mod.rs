@@ -15,6 +15,7 @@ pub mod chroot;
 pub mod guard;
 pub mod local;
 pub mod prober;
+pub mod protocol;
 pub mod script;
 pub mod ssh;
 
@@ -44,7 +45,7 @@ pub struct Exec {
     pub timeout: Option<Duration>,
     /// The probes `script` answers (it is [`script::probe_script`] of them): a transport with
     /// a resident prober may answer them itself, with the same output.
-    pub probes: Option<Vec<crate::modules::Probe>>,
+    pub probes: Option<Vec<crate::host::Probe>>,
 }
 
 /// What a script produced.

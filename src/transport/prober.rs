@@ -1,5 +1,5 @@
 //! The resident prober: one long-lived perl process per host (perl-base is essential on Debian
-//! and Ubuntu) that answers a task's file probes and [queries](crate::modules::query) itself.
+//! and Ubuntu) that answers a task's file probes and [queries](crate::host::query) itself.
 //! Over SSH it is the persistent session ([`super::ssh::session`]) instead of the shell loop;
 //! in a chroot it is a child process of prov started in the root ([`Piped`]).
 //!
@@ -9,19 +9,10 @@
 //! prober answers those with system calls (`lstat`, `readlink`, `read`) in the one process that
 //! stays for the whole run, and runs only what needs a shell in one.
 //!
-//! It speaks the shell loop's protocol (scripts framed as `LEN_SCRIPT LEN_STDIN\n`, answered
-//! with stdout, `\nNONCE-\n`, stderr, `\nNONCE RC\n`; each script run by `/bin/sh` on its own
-//! stdin) plus one frame of its own, `P LEN\n` and a payload listing the probes:
-//!
-//! - `F i follow content checksum len\n` and `len` bytes of path, for a file probe;
-//! - `Q i len\n` and `len` bytes of the query's words (NUL-separated,
-//!   [`Query::words`](crate::modules::query::Query::words)), for a [`Probe::Query`] (the
-//!   program answers every query prov has; a unit test asks each);
-//! - `C len\n` and the shell script that answers the command probes
-//!   ([`script::probe_script_for`]).
-//!
-//! Its answer is exactly what [`script::probe_script`] would print for the same probes (the
-//! same tagged records, parsed by the same [`script::parse_probe_output`]); a unit test runs
+//! It speaks the shell loop's [`protocol`](super::protocol), script frames (each script run by
+//! `/bin/sh` on its own stdin) and the probe frame the shell loop does not know.
+//! Its answer is exactly what [`super::script::probe_script`] would print for the same probes (the
+//! same tagged records, parsed by the same [`super::script::parse_probe_output`]); a unit test runs
 //! both on the same files and compares. It announces itself with `@PROV-PROBER` where the
 //! shell loop says `@PROV-READY`; a host without perl, or whose perl does not start, gets the
 //! shell loop (or no session) as before, and a chroot without perl runs every probe as a
@@ -29,11 +20,10 @@
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::modules::{CONTENT_LIMIT, Probe};
+use crate::host::{CONTENT_LIMIT, Probe};
 use crate::shlex::quote;
 use crate::transport::ExecOutput;
-use crate::transport::script;
-use crate::transport::ssh::session::{nonce, take_answer};
+use crate::transport::protocol::{nonce, probe_frame, take_answer};
 
 /// The program (perl builtins only).
 const PROGRAM: &str = include_str!("prober.pl");
@@ -103,11 +93,11 @@ impl Piped {
         }
     }
 
-    /// The output [`script::probe_script`] would give for these probes; an error when the
+    /// The output [`super::script::probe_script`] would give for these probes; an error when the
     /// prober went away.
     pub async fn probe(&mut self, probes: &[Probe]) -> Result<ExecOutput, String> {
         self.stdin
-            .write_all(&frame(probes))
+            .write_all(&probe_frame(probes))
             .await
             .map_err(|e| e.to_string())?;
         loop {
@@ -149,47 +139,13 @@ impl Piped {
     }
 }
 
-/// The frame that asks the prober for these probes.
-pub fn frame(probes: &[Probe]) -> Vec<u8> {
-    let mut payload = Vec::new();
-    for (i, p) in probes.iter().enumerate() {
-        match p {
-            Probe::File(f) => {
-                payload.extend_from_slice(
-                    format!(
-                        "F {i} {} {} {} {}\n",
-                        u8::from(f.follow),
-                        u8::from(f.content),
-                        u8::from(f.checksum),
-                        f.path.len()
-                    )
-                    .as_bytes(),
-                );
-                payload.extend_from_slice(f.path.as_bytes());
-            }
-            Probe::Query(q) => {
-                let words = q.words().join("\0");
-                payload.extend_from_slice(format!("Q {i} {}\n", words.len()).as_bytes());
-                payload.extend_from_slice(words.as_bytes());
-            }
-            Probe::Command(_) => {}
-        }
-    }
-    let commands = script::probe_script_for(probes, |p| matches!(p, Probe::Command(_)));
-    if !commands.is_empty() {
-        payload.extend_from_slice(format!("C {}\n", commands.len()).as_bytes());
-        payload.extend_from_slice(commands.as_bytes());
-    }
-    let mut frame = format!("P {}\n", payload.len()).into_bytes();
-    frame.extend_from_slice(&payload);
-    frame
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::query::{Policy, Query};
-    use crate::modules::{Answer, CmdOutput, FileProbe};
+    use crate::host::query::{Policy, Query};
+    use crate::host::{Answer, CmdOutput, FileProbe};
+    use crate::transport::protocol::script_frame;
+    use crate::transport::script;
     use std::io::Write;
 
     /// The prober run by the local perl in a scratch directory: frames in, everything it
@@ -234,13 +190,6 @@ mod tests {
         d
     }
 
-    fn script_frame(script: &str, stdin: &[u8]) -> Vec<u8> {
-        let mut f = format!("{} {}\n", script.len(), stdin.len()).into_bytes();
-        f.extend_from_slice(script.as_bytes());
-        f.extend_from_slice(stdin);
-        f
-    }
-
     /// Scripts get exactly the shell loop's answers (the same frames as session.rs's test).
     #[test]
     fn scripts_are_answered_as_the_shell_loop_answers_them() {
@@ -263,7 +212,7 @@ mod tests {
 
     /// Run the probes through the prober, and through the probe script in a shell; both
     /// parsed.
-    fn both_ways(probes: &[Probe]) -> (crate::modules::Observed, crate::modules::Observed) {
+    fn both_ways(probes: &[Probe]) -> (crate::host::Observed, crate::host::Observed) {
         let theirs = by_shell(probes);
         (
             natively(probes, &std::env::var("PATH").unwrap_or_default()),
@@ -272,7 +221,7 @@ mod tests {
     }
 
     /// The probes' answers from the probe script run by the shell.
-    fn by_shell(probes: &[Probe]) -> crate::modules::Observed {
+    fn by_shell(probes: &[Probe]) -> crate::host::Observed {
         let shell = std::process::Command::new("/bin/sh")
             .arg("-c")
             .arg(script::probe_script(probes))
@@ -282,8 +231,8 @@ mod tests {
     }
 
     /// The probes' answers from the prober, run with this PATH.
-    fn natively(probes: &[Probe], path: &str) -> crate::modules::Observed {
-        let out = prober_with_path(&[frame(probes)], path);
+    fn natively(probes: &[Probe], path: &str) -> crate::host::Observed {
+        let out = prober_with_path(&[probe_frame(probes)], path);
         let body = out
             .strip_prefix(b"@PROV-PROBER\n")
             .and_then(|t| {
@@ -456,7 +405,7 @@ mod tests {
     /// target: the same lines (the free memory and the uptime aside, which move).
     #[test]
     fn facts_are_answered_as_the_facts_script_answers_them() {
-        use crate::facts::Subsets;
+        use crate::host::facts_script::Subsets;
         let mut queries = Vec::new();
         for network in [true, false] {
             for hardware in [true, false] {
@@ -503,7 +452,7 @@ mod tests {
             assert!(all.contains(&format!("\n{k}")), "{k} in {all}");
         }
         // The prober says the same as a cold shell, with the volatile lines as they are.
-        let facts = crate::facts::parse(all);
+        let facts = crate::modules::facts::parse(all);
         assert!(facts.contains_key("architecture"), "{facts:?}");
     }
 
@@ -564,7 +513,7 @@ mod tests {
     /// users, groups, files and apt lists.
     #[test]
     fn queries_are_answered_as_their_shell_forms_answer_them() {
-        use crate::modules::query::Db;
+        use crate::host::query::Db;
         let d = tempdir("queries");
         let path = |n: &str| d.join(n).display().to_string();
         std::fs::write(d.join("value"), "1\n").unwrap();
@@ -668,10 +617,10 @@ mod tests {
     /// A query the prober does not know fails (exit code 127), rather than answering nothing.
     #[test]
     fn unknown_queries_fail() {
-        let probes = vec![Probe::Query(crate::modules::query::Query::Lines(
+        let probes = vec![Probe::Query(crate::host::query::Query::Lines(
             "/proc/sys/kernel/ostype".into(),
         ))];
-        let mut f = frame(&probes);
+        let mut f = probe_frame(&probes);
         let at = f.windows(5).position(|w| w == b"lines").unwrap();
         f[at..at + 5].copy_from_slice(b"lined");
         let out = prober(&[f]);
@@ -760,10 +709,7 @@ mod tests {
         assert_eq!((big.content.as_ref(), big.size), (None, CONTENT_LIMIT + 1));
         assert_eq!(
             big.sha256.as_deref(),
-            Some(
-                crate::modules::content::sha256_hex(&vec![b'x'; CONTENT_LIMIT as usize + 1])
-                    .as_str()
-            )
+            Some(crate::host::sha256_hex(&vec![b'x'; CONTENT_LIMIT as usize + 1]).as_str())
         );
         assert_eq!(
             mine.file(9).unwrap().content.as_deref(),

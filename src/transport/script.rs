@@ -14,7 +14,7 @@
 //! temp files of writers that died are removed by the next write into that directory.
 
 use crate::error::{Error, Result};
-use crate::modules::{
+use crate::host::{
     Answer, Attrs, CONTENT_LIMIT, CmdOutput, Command, FileKind, FileState, Observed, Probe, Stamp,
     Step, WriteFile,
 };
@@ -269,7 +269,7 @@ pub fn parse_probe_output(probes: &[Probe], out: &[u8]) -> Result<Observed> {
                     && f.sha256.is_none()
                     && let Some(c) = &f.content
                 {
-                    f.sha256 = Some(crate::modules::content::sha256_hex(c));
+                    f.sha256 = Some(crate::host::sha256_hex(c));
                 }
                 out.push(Answer::File(f))
             }
@@ -344,7 +344,7 @@ fn write_script(w: &WriteFile) -> Result<String> {
             s.push_str(&format!(
                 "cat > \"$t\" || exit 1\nn=$(wc -c < \"$t\") || exit 1\n[ \"$n\" -eq {len} ] || {{ echo \"prov: incomplete transfer to $p: $n of {len} bytes arrived; the file is unchanged\" >&2; exit 1; }}\nif command -v sha256sum >/dev/null 2>&1; then\n h=$(sha256sum < \"$t\") || exit 1\n [ \"${{h%% *}}\" = {sum} ] || {{ echo \"prov: corrupted transfer to $p (sha256 mismatch); the file is unchanged\" >&2; exit 1; }}\nfi\n",
                 len = w.content.len(),
-                sum = crate::modules::content::sha256_hex(&w.content),
+                sum = crate::host::sha256_hex(&w.content),
             ));
         }
     }
@@ -461,7 +461,7 @@ fn run_script(cmd: &Command) -> (String, Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::FileProbe;
+    use crate::host::FileProbe;
 
     #[test]
     fn parses_tagged_records_with_binary_content() {
@@ -541,7 +541,7 @@ mod tests {
             assert_eq!(file.size, 8);
             assert_eq!(
                 file.sha256.as_deref(),
-                Some(crate::modules::content::sha256_hex("héllo\n\n".as_bytes()).as_str())
+                Some(crate::host::sha256_hex("héllo\n\n".as_bytes()).as_str())
             );
             assert!(!obs.file(1).unwrap().exists);
             let c = obs.cmd(2).unwrap();

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::known_hosts::wildcard_match;
 use crate::error::{Error, Result};
-use crate::inventory::pattern::glob_match;
+use crate::shlex::glob_match;
 
 /// How strictly host keys are verified.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,16 +9,13 @@
 //! adds up to most of a no-change run. A session pays that once per host; each script then
 //! costs a subshell and one process (`head` to read it; `cat` too when it wrote to stderr).
 //!
-//! The protocol, all on the channel:
-//! - the shell starts and prints `@PROV-READY` on a line of its own (or `@PROV-NOSESSION` when
-//!   the host's `head` is not GNU's, which reads exactly what it is asked for: the caller then
-//!   runs each script on a channel of its own, as without sessions);
-//! - the controller sends `LEN_SCRIPT LEN_STDIN\n`, then the script, then its stdin;
-//! - the shell reads exactly those bytes and runs the script in a subshell on that stdin (a
-//!   file, so a script that reads less cannot desynchronise the stream), its stdout going
-//!   straight to the channel and its stderr to a file new for each script; then it sends
-//!   `\nNONCE-\n`, the stderr, `\nNONCE RC\n`. The nonce is random per session, so no output
-//!   can contain it.
+//! The shell starts and prints `@PROV-READY` on a line of its own (or `@PROV-NOSESSION` when
+//! the host's `head` is not GNU's, which reads exactly what it is asked for: the caller then
+//! runs each script on a channel of its own, as without sessions); after that it speaks
+//! [`protocol`](crate::transport::protocol): it reads exactly a frame's bytes and runs the script in a
+//! subshell on that stdin (a file, so a script that reads less cannot desynchronise the
+//! stream), its stdout going straight to the channel and its stderr to a file new for each
+//! script, then sends the answer's trailer.
 //!
 //! Scripts find a scratch directory of the session's in `$PROV_TMP`. A become password is never
 //! handled here: sudo would read further password attempts from the framed stream; scripts that
@@ -28,8 +25,9 @@ use russh::ChannelMsg;
 use russh::client::Msg;
 
 use super::super::{Become, ExecOutput, wrap_become};
-use crate::modules::Probe;
+use crate::host::Probe;
 use crate::transport::prober;
+use crate::transport::protocol::{self, find, nonce, take_answer};
 
 /// The shell loop run on the host (POSIX sh and GNU coreutils), for one session's nonce; with
 /// `prober`, the [`prober`] instead when the host has perl.
@@ -109,22 +107,6 @@ pub fn usable(become_: Option<&Become>) -> bool {
     become_.is_none_or(|b| b.password.is_none())
 }
 
-/// 128 random bits, hex.
-pub fn nonce() -> String {
-    let mut bytes = [0u8; 16];
-    let read = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
-    if read.is_err() {
-        // Unlikely; still unpredictable enough for output that is not adversarial.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        bytes = (t ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Session {
     /// Start the shell loop on a new channel and wait until it is ready.
     pub async fn open(
@@ -172,16 +154,13 @@ impl Session {
 
     /// Run one script.
     pub async fn run(&mut self, script: &str, stdin: &[u8]) -> Result<ExecOutput, Failure> {
-        let mut frame = format!("{} {}\n", script.len(), stdin.len()).into_bytes();
-        frame.extend_from_slice(script.as_bytes());
-        frame.extend_from_slice(stdin);
-        self.answer(frame).await
+        self.answer(protocol::script_frame(script, stdin)).await
     }
 
     /// Ask the prober (only when [`Session::prober`]) for these probes: the output
     /// [`crate::transport::script::probe_script`] would give.
     pub async fn probe(&mut self, probes: &[Probe]) -> Result<ExecOutput, Failure> {
-        self.answer(prober::frame(probes)).await
+        self.answer(protocol::probe_frame(probes)).await
     }
 
     /// Send a frame and read its answer.
@@ -240,34 +219,6 @@ impl Session {
     }
 }
 
-/// Take one complete answer (stdout, `\nNONCE-\n`, stderr, `\nNONCE RC\n`) off the front of
-/// `buf`, if it holds one.
-pub fn take_answer(buf: &mut Vec<u8>, nonce: &str) -> Option<Result<ExecOutput, String>> {
-    let mid = format!("\n{nonce}-\n").into_bytes();
-    let end = format!("\n{nonce} ").into_bytes();
-    let m = find(buf, &mid)?;
-    let e = find(&buf[m + mid.len()..], &end)? + m + mid.len();
-    let nl = buf[e + end.len()..].iter().position(|&b| b == b'\n')?;
-    let rc_at = e + end.len();
-    let rc = String::from_utf8_lossy(&buf[rc_at..rc_at + nl])
-        .trim()
-        .parse();
-    let Ok(rc) = rc else {
-        return Some(Err("unexpected answer from the remote shell".into()));
-    };
-    let stdout = buf[..m].to_vec();
-    let stderr = buf[m + mid.len()..e].to_vec();
-    buf.drain(..rc_at + nl + 1);
-    Some(Ok(ExecOutput { rc, stdout, stderr }))
-}
-
-pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return None;
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,10 +236,9 @@ mod tests {
             .unwrap();
         let mut input = child.stdin.take().unwrap();
         let mut frame = |script: &str, stdin: &[u8]| {
-            let mut f = format!("{} {}\n", script.len(), stdin.len()).into_bytes();
-            f.extend_from_slice(script.as_bytes());
-            f.extend_from_slice(stdin);
-            input.write_all(&f).unwrap();
+            input
+                .write_all(&protocol::script_frame(script, stdin))
+                .unwrap();
         };
         // A script that ignores its stdin must not desynchronise the stream; nor must one that
         // exits, uses the positional parameters, or removes the scratch directory.

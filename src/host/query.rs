@@ -11,7 +11,7 @@
 //! processes its probes start: `getent`, `id`, `stat`, `date`, `cat`, `dpkg-query`,
 //! `systemctl`, the facts script's programs and the shell around them.
 
-use crate::facts::Subsets;
+use super::facts_script::Subsets;
 use crate::shlex::quote;
 
 /// A read-only question with a shell answer and a native one.
@@ -50,7 +50,7 @@ pub enum Query {
     },
     /// `dpkg --get-selections '*'`: every package dpkg knows a selection for, sorted.
     Selections,
-    /// The facts script's output ([`crate::facts::script`]).
+    /// The facts script's output ([`super::facts_script::script`]).
     Facts { subsets: Subsets, chroot: bool },
     /// The hex digest (`ALGOsum`) of a readable regular file; exit code 1 and nothing for
     /// anything else.
@@ -130,7 +130,7 @@ impl Query {
                 s
             }
             Query::Selections => "dpkg --get-selections '*' 2>/dev/null; true".into(),
-            Query::Facts { subsets, chroot } => crate::facts::script(subsets, *chroot),
+            Query::Facts { subsets, chroot } => super::facts_script::script(subsets, *chroot),
             Query::Digest { algo, path } => {
                 let p = quote(path);
                 format!("[ -f {p} ] && [ -r {p} ] && {algo}sum < {p} | cut -d' ' -f1")
