@@ -2,8 +2,10 @@
 //!
 //! Every failure a user can see is an [`Error`]: a kind (which decides the process exit code,
 //! following ansible-playbook), a message, and, when the error comes from a file we read, the
-//! [`Span`] it points at. Errors render on one line as `file:line:col: message`, so editors and
-//! terminals can jump to the offending place.
+//! [`Span`] it points at, and the lower-level error it came from ([`std::error::Error::source`],
+//! for I/O and SSH failures). Errors display on one line as `file:line:col: message`, so
+//! editors and terminals can jump to the offending place; [`Error::render`] adds the
+//! offending line with a caret under the column, as prov prints a fatal error.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -59,6 +61,8 @@ pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
     pub span: Option<Span>,
+    /// The failure underneath (an I/O or SSH error), for [`std::error::Error::source`].
+    pub cause: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -69,6 +73,7 @@ impl Error {
             kind,
             message: message.into(),
             span: None,
+            cause: None,
         }
     }
 
@@ -122,8 +127,58 @@ impl Error {
     }
 
     pub fn io(path: &Path, err: std::io::Error) -> Error {
-        Error::runtime(format!("{}: {err}", path.display()))
+        Error::runtime(format!("{}: {err}", path.display())).caused_by(err)
     }
+
+    /// Keep the failure underneath as this error's [`source`](std::error::Error::source).
+    pub fn caused_by(mut self, err: impl std::error::Error + Send + Sync + 'static) -> Error {
+        self.cause = Some(Arc::new(err));
+        self
+    }
+
+    /// The error as prov prints it when it stops: the one-line form, then, when it points
+    /// into a file that can still be read, that line with a caret under the column.
+    pub fn render(&self) -> String {
+        let mut out = self.to_string();
+        if let Some(span) = &self.span
+            && let Some(excerpt) = excerpt(span)
+        {
+            out.push('\n');
+            out.push_str(&excerpt);
+        }
+        out
+    }
+}
+
+/// The line a span points at, with a caret under its column (None when the file or the line
+/// cannot be read, and for a file that says `no_log` anywhere: its lines may hold what must
+/// never be printed):
+///
+/// ```text
+///   |
+/// 3 |   - nme: x
+///   |     ^
+/// ```
+fn excerpt(span: &Span) -> Option<String> {
+    let text = std::fs::read_to_string(span.file.as_ref()).ok()?;
+    if text.contains("no_log") {
+        return None;
+    }
+    let line = text.lines().nth((span.line as usize).checked_sub(1)?)?;
+    if line.len() > 400 {
+        return None;
+    }
+    let number = span.line.to_string();
+    let gutter = " ".repeat(number.len());
+    // Under the column: the same tabs as the line has before it, spaces for the rest.
+    let under: String = line
+        .chars()
+        .take((span.col as usize).saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    Some(format!(
+        "{gutter} |\n{number} | {line}\n{gutter} | {under}^"
+    ))
 }
 
 impl fmt::Display for Error {
@@ -135,7 +190,13 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// Levenshtein distance, for "did you mean" suggestions.
 fn distance(a: &str, b: &str) -> usize {
@@ -183,6 +244,65 @@ mod tests {
         );
         assert_eq!(suggest("whn", ["when", "register"]), Some("when"));
         assert_eq!(suggest("zzzzzz", ["when", "register"]), None);
+    }
+
+    #[test]
+    fn rendered_errors_show_the_line_and_a_caret() {
+        let dir = std::env::temp_dir().join(format!("prov-render-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = Arc::new(dir.join("pb.yml"));
+        std::fs::write(
+            file.as_ref(),
+            "- hosts: all\n  tasks:\n    - nme: x\n\t- tab: y\n",
+        )
+        .unwrap();
+        let table = [
+            (
+                Error::parse(Span::new(file.clone(), 3, 7), "unknown keyword 'nme'"),
+                format!(
+                    "{}:3:7: unknown keyword 'nme'\n  |\n3 |     - nme: x\n  |       ^",
+                    file.display()
+                ),
+            ),
+            (
+                Error::parse(Span::new(file.clone(), 4, 2), "tab"),
+                format!("{}:4:2: tab\n  |\n4 | \t- tab: y\n  | \t^", file.display()),
+            ),
+            // A line past the end, or no file: the one line only.
+            (
+                Error::parse(Span::new(file.clone(), 40, 1), "late"),
+                format!("{}:40:1: late", file.display()),
+            ),
+            (Error::usage("no playbook"), "no playbook".to_string()),
+        ];
+        // A file with no_log tasks never has its lines echoed.
+        let secret = Arc::new(dir.join("secret.yml"));
+        std::fs::write(
+            secret.as_ref(),
+            "- user: {name: x, pasword: s3cret}\n  no_log: true\n",
+        )
+        .unwrap();
+        let e = Error::parse(Span::new(secret.clone(), 1, 20), "unsupported parameter");
+        assert_eq!(
+            e.render(),
+            format!("{}:1:20: unsupported parameter", secret.display())
+        );
+        for (e, want) in table {
+            assert_eq!(e.render(), want);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn io_errors_keep_their_source() {
+        use std::error::Error as _;
+        let e = Error::io(
+            Path::new("/nonexistent"),
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        let source = e.source().expect("a source");
+        assert_eq!(source.to_string(), "entity not found");
+        assert!(Error::runtime("x").source().is_none());
     }
 
     #[test]

@@ -43,7 +43,7 @@ fn main() {
         match prov::run::main(cli).await {
             Ok(code) => code,
             Err(e) => {
-                eprintln!("ERROR: {e}");
+                eprintln!("ERROR: {}", e.render());
                 e.exit_code()
             }
         }

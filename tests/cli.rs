@@ -255,7 +255,7 @@ fn exit_codes_follow_ansible_playbook() {
 }
 
 #[test]
-fn bad_inputs_give_one_line_errors_with_positions() {
+fn bad_inputs_give_errors_with_positions_and_the_line_under_a_caret() {
     let cases: &[(&str, &str, &str)] = &[
         (
             "yaml.yml",
@@ -317,11 +317,32 @@ fn bad_inputs_give_one_line_errors_with_positions() {
         let p = Project::new().file(file, content);
         let r = Prov::apply(&p, file).run();
         r.code(5);
-        let line = r.stderr.trim();
-        assert_eq!(line.lines().count(), 1, "one line for {file}: {line}");
+        // `ERROR: FILE:LINE:COL: message`, then the line with a caret under the column:
+        //   |
+        // 3 |     - lineinfle: {path: /x}
+        //   |       ^
+        let lines: Vec<&str> = r.stderr.trim_end().lines().collect();
+        assert_eq!(lines.len(), 4, "{file}: {}", r.stderr);
         assert!(
-            line.contains(expected),
-            "{file}: expected {expected:?} in {line:?}"
+            lines[0].contains(expected),
+            "{file}: expected {expected:?} in {:?}",
+            lines[0]
+        );
+        let at: Vec<usize> = expected
+            .split(':')
+            .skip(1)
+            .take(2)
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let (line, col) = (at[0], at[1]);
+        let source = content.lines().nth(line - 1).unwrap();
+        let gutter = line.to_string().len();
+        assert_eq!(lines[1], format!("{} |", " ".repeat(gutter)), "{file}");
+        assert_eq!(lines[2], format!("{line} | {source}"), "{file}");
+        assert_eq!(
+            lines[3],
+            format!("{} | {}^", " ".repeat(gutter), " ".repeat(col - 1)),
+            "{file}"
         );
     }
     let inventories: &[(&str, &str, &str)] = &[

@@ -284,6 +284,7 @@ impl Ssh {
                             target,
                             format!("jump host {} cannot reach it: {e}", hop.host),
                         )
+                        .caused_by(e)
                     })?;
                 jump = Some(Box::new(via));
                 client::connect_stream(cfg, channel.into_stream(), handler).await
@@ -297,7 +298,7 @@ impl Ssh {
                     return Err(match why {
                         // A refused host key is a failure of that host, never something to retry.
                         Some(msg) => Error::new(ErrorKind::Unreachable, msg),
-                        None => unreachable(target, format!("cannot connect: {e}")),
+                        None => unreachable(target, format!("cannot connect: {e}")).caused_by(e),
                     });
                 }
             };
