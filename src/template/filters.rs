@@ -33,13 +33,26 @@ struct Args {
 }
 
 impl Args {
-    fn new(args: Rest<ValueOrKwargs>) -> Args {
+    /// The arguments of filter or test `name`; a keyword argument not in `known` is an error
+    /// (with a suggestion), not silently ignored. `None`: any keyword (`dict()`).
+    fn new(name: &str, args: Rest<ValueOrKwargs>, known: Option<&[&str]>) -> Result<Args, Error> {
         let mut pos: Vec<Value> = args.0.into_iter().map(ValueOrKwargs::into_value).collect();
         let kw = match pos.last() {
             Some(v) if v.is_kwargs() => pos.pop(),
             _ => None,
         };
-        Args { pos, kw }
+        if let (Some(kw), Some(known)) = (&kw, known) {
+            for k in kw.try_iter()? {
+                let k = to_text(&k);
+                if !known.contains(&k.as_str()) {
+                    return Err(err(format!(
+                        "'{name}' has no keyword argument '{k}'{}",
+                        crate::error::did_you_mean(&k, known.iter().copied())
+                    )));
+                }
+            }
+        }
+        Ok(Args { pos, kw })
     }
 
     /// Argument `index`, or keyword `name`.
@@ -157,7 +170,7 @@ fn f_bool(value: Value) -> bool {
 }
 
 fn f_int(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(args);
+    let a = Args::new("int", args, Some(&["base", "default"]))?;
     let default = a.get(0, "default").and_then(|v| v.as_i64()).unwrap_or(0);
     let base = a.get(1, "base").and_then(|v| v.as_i64()).unwrap_or(10) as u32;
     Ok(Value::from(match value.kind() {
@@ -187,7 +200,7 @@ fn f_int(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
 }
 
 fn f_float(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(args);
+    let a = Args::new("float", args, Some(&["default"]))?;
     let default = a
         .get(0, "default")
         .map(|v| v.to_string().parse::<f64>().unwrap_or(0.0))
@@ -206,7 +219,7 @@ fn f_string(value: Value) -> String {
 }
 
 fn f_default(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(args);
+    let a = Args::new("default", args, Some(&["default_value", "boolean"]))?;
     let fallback = a.get(0, "default_value").unwrap_or_else(|| Value::from(""));
     let boolean = a.flag(1, "boolean");
     if value.is_undefined() || (boolean && !value.is_true()) {
@@ -217,7 +230,11 @@ fn f_default(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
 }
 
 fn f_regex_replace(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(args);
+    let a = Args::new(
+        "regex_replace",
+        args,
+        Some(&["pattern", "replacement", "ignorecase", "multiline", "count"]),
+    )?;
     let pattern = a.text(0, "pattern").unwrap_or_default();
     let repl = a.text(1, "replacement").unwrap_or_default();
     let re = build_regex(&pattern, a.flag(2, "ignorecase"), a.flag(3, "multiline"))?;
@@ -230,7 +247,11 @@ fn f_regex_replace(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
 }
 
 fn f_regex_search(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(args);
+    let a = Args::new(
+        "regex_search",
+        args,
+        Some(&["regex", "ignorecase", "multiline"]),
+    )?;
     let pattern = a.text(0, "regex").unwrap_or_default();
     let groups: Vec<String> = a.pos.iter().skip(1).map(to_text).collect();
     let re = build_regex(&pattern, a.flag(99, "ignorecase"), a.flag(99, "multiline"))?;
@@ -261,7 +282,11 @@ fn f_regex_search(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
 }
 
 fn f_regex_findall(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(args);
+    let a = Args::new(
+        "regex_findall",
+        args,
+        Some(&["regex", "ignorecase", "multiline"]),
+    )?;
     let pattern = a.text(0, "regex").unwrap_or_default();
     let re = build_regex(&pattern, a.flag(1, "ignorecase"), a.flag(2, "multiline"))?;
     let text = to_text(&value);
@@ -342,7 +367,7 @@ fn flatten_into(out: &mut Vec<Value>, value: &Value, levels: Option<i64>) {
 }
 
 fn f_flatten(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(args);
+    let a = Args::new("flatten", args, Some(&["levels", "skip_nulls"]))?;
     let levels = a.get(0, "levels").and_then(|v| v.as_i64());
     let mut out = Vec::new();
     flatten_into(&mut out, &value, levels);
@@ -350,7 +375,7 @@ fn f_flatten(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
 }
 
 fn f_dict2items(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(args);
+    let a = Args::new("dict2items", args, Some(&["key_name", "value_name"]))?;
     let key = a.text(0, "key_name").unwrap_or_else(|| "key".into());
     let val = a.text(1, "value_name").unwrap_or_else(|| "value".into());
     if value.kind() != ValueKind::Map {
@@ -369,7 +394,7 @@ fn f_dict2items(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
 }
 
 fn f_items2dict(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(args);
+    let a = Args::new("items2dict", args, Some(&["key_name", "value_name"]))?;
     let key = a.text(0, "key_name").unwrap_or_else(|| "key".into());
     let val = a.text(1, "value_name").unwrap_or_else(|| "value".into());
     let mut out = indexmap::IndexMap::new();
@@ -384,7 +409,7 @@ fn f_items2dict(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
 }
 
 fn f_combine(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(args);
+    let a = Args::new("combine", args, Some(&["recursive", "list_merge"]))?;
     let recursive = a.flag(usize::MAX, "recursive");
     let mut acc = value;
     for other in &a.pos {
@@ -477,7 +502,18 @@ fn python_compact_json(v: &serde_json::Value) -> String {
 }
 
 fn f_to_json(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(args);
+    let a = Args::new(
+        "to_json",
+        args,
+        Some(&[
+            "indent",
+            "sort_keys",
+            "ensure_ascii",
+            "separators",
+            "vault_to_text",
+            "preprocess_unsafe",
+        ]),
+    )?;
     let indent = a
         .get(usize::MAX, "indent")
         .and_then(|v| v.as_i64())
@@ -490,7 +526,17 @@ fn f_to_json(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
 }
 
 fn f_to_nice_json(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(args);
+    let a = Args::new(
+        "to_nice_json",
+        args,
+        Some(&[
+            "indent",
+            "sort_keys",
+            "ensure_ascii",
+            "vault_to_text",
+            "preprocess_unsafe",
+        ]),
+    )?;
     let indent = a
         .get(usize::MAX, "indent")
         .and_then(|v| v.as_i64())
@@ -505,7 +551,19 @@ fn f_from_json(value: Value) -> FResult {
 }
 
 fn f_to_yaml(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(args);
+    let a = Args::new(
+        "to_yaml",
+        args,
+        Some(&[
+            "indent",
+            "default_flow_style",
+            "width",
+            "sort_keys",
+            "allow_unicode",
+            "explicit_start",
+            "explicit_end",
+        ]),
+    )?;
     let indent = a
         .get(usize::MAX, "indent")
         .and_then(|v| v.as_i64())
@@ -514,7 +572,19 @@ fn f_to_yaml(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
 }
 
 fn f_to_nice_yaml(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(args);
+    let a = Args::new(
+        "to_nice_yaml",
+        args,
+        Some(&[
+            "indent",
+            "default_flow_style",
+            "width",
+            "sort_keys",
+            "allow_unicode",
+            "explicit_start",
+            "explicit_end",
+        ]),
+    )?;
     let indent = a
         .get(usize::MAX, "indent")
         .and_then(|v| v.as_i64())
@@ -655,7 +725,7 @@ fn f_type_debug(value: Value) -> &'static str {
 }
 
 fn f_split(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(args);
+    let a = Args::new("split", args, Some(&["sep", "maxsplit"]))?;
     let text = to_text(&value);
     let max = a.get(1, "maxsplit").and_then(|v| v.as_i64()).unwrap_or(-1);
     let parts: Vec<Value> = match a.text(0, "sep").filter(|s| !s.is_empty()) {
@@ -716,7 +786,7 @@ fn f_extract(key: Value, container: Value, more: Option<Value>) -> FResult {
 
 /// `dict(...)` as Python's: from a list of pairs, a mapping, and/or keyword arguments.
 fn g_dict(args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(args);
+    let a = Args::new("dict", args, None)?;
     let mut out: indexmap::IndexMap<String, Value> = indexmap::IndexMap::new();
     for p in &a.pos {
         match p.kind() {
@@ -743,21 +813,25 @@ fn g_dict(args: Rest<ValueOrKwargs>) -> FResult {
 
 // ---- tests ----
 
-fn t_truthy(value: Value, args: Rest<ValueOrKwargs>) -> bool {
-    let a = Args::new(args);
-    if a.flag(0, "convert_bool") {
+fn t_truthy(value: Value, args: Rest<ValueOrKwargs>) -> Result<bool, Error> {
+    let a = Args::new("truthy", args, Some(&["convert_bool"]))?;
+    Ok(if a.flag(0, "convert_bool") {
         to_bool(&value)
     } else {
         value.is_true()
-    }
+    })
 }
 
-fn t_falsy(value: Value, args: Rest<ValueOrKwargs>) -> bool {
-    !t_truthy(value, args)
+fn t_falsy(value: Value, args: Rest<ValueOrKwargs>) -> Result<bool, Error> {
+    t_truthy(value, args).map(|t| !t)
 }
 
 fn regex_test(value: &Value, args: Rest<ValueOrKwargs>, anchored: bool) -> Result<bool, Error> {
-    let a = Args::new(args);
+    let a = Args::new(
+        if anchored { "match" } else { "search" },
+        args,
+        Some(&["pattern", "ignorecase", "multiline"]),
+    )?;
     let pattern = a.text(0, "pattern").unwrap_or_default();
     let pattern = if anchored {
         format!("^(?:{})", python_regex(&pattern))
@@ -830,7 +904,11 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
 }
 
 fn t_version(value: Value, args: Rest<ValueOrKwargs>) -> Result<bool, Error> {
-    let a = Args::new(args);
+    let a = Args::new(
+        "version",
+        args,
+        Some(&["version", "operator", "strict", "version_type"]),
+    )?;
     let other = a
         .text(0, "version")
         .ok_or_else(|| err("version test needs a version to compare with"))?;
@@ -958,6 +1036,43 @@ mod tests {
     fn render(expr: &str) -> String {
         let ctx = crate::vars::Context::new(vec![]);
         crate::template::render_text(expr, &ctx).unwrap()
+    }
+
+    #[test]
+    fn a_misspelled_keyword_argument_is_an_error() {
+        let ctx = crate::vars::Context::new(vec![]);
+        let fails = |expr: &str| {
+            crate::template::render_text(expr, &ctx)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = fails("{{ 'aXb' | regex_replace('x', 'y', ignorcase=true) }}");
+        assert!(
+            e.contains(
+                "'regex_replace' has no keyword argument 'ignorcase' (did you mean 'ignorecase'?)"
+            ),
+            "{e}"
+        );
+        let e = fails("{{ '10' | int(bse=8) }}");
+        assert!(
+            e.contains("'int' has no keyword argument 'bse' (did you mean 'base'?)"),
+            "{e}"
+        );
+        let e = fails("{{ 'a' is match('A', ignore_case=true) }}");
+        assert!(
+            e.contains("'match' has no keyword argument 'ignore_case'"),
+            "{e}"
+        );
+        // Keywords Ansible accepts are accepted, used or not; dict() takes any.
+        assert_eq!(
+            render("{{ 'aXb' | regex_replace('x', 'y', ignorecase=true) }}"),
+            "ayb"
+        );
+        assert_eq!(
+            render("{{ {'a': 1} | to_json(ensure_ascii=false) }}"),
+            "{\"a\": 1}"
+        );
+        assert_eq!(render("{{ dict(anything=1).anything }}"), "1");
     }
 
     #[test]
