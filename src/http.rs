@@ -4,7 +4,9 @@
 //! GET responses are cached per run by URL: a key needed by twenty hosts is downloaded once,
 //! also when all twenty ask at the same moment (the others wait for the first download).
 //! Modules call [`Client::get`] from their (synchronous) `prepare`, which runs on the engine's
-//! multi-threaded runtime; the call blocks only the current worker.
+//! multi-threaded runtime; the call blocks only the current worker. One reqwest client per
+//! certificate and redirect policy serves the whole run, so connections to a server are
+//! reused (a request's timeout is its own).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -51,15 +53,16 @@ type Slot = Arc<Mutex<Option<Arc<Response>>>>;
 #[derive(Default)]
 pub struct Client {
     cache: Mutex<HashMap<String, Slot>>,
+    /// reqwest clients by (validate_certs, follow_redirects), made on first use.
+    clients: Mutex<HashMap<(bool, bool), reqwest::Client>>,
 }
 
-fn build(validate_certs: bool, follow: bool, timeout: Duration) -> Result<reqwest::Client> {
+fn build(validate_certs: bool, follow: bool) -> Result<reqwest::Client> {
     static PROVIDER: OnceLock<()> = OnceLock::new();
     PROVIDER.get_or_init(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
     reqwest::Client::builder()
-        .timeout(timeout)
         .connect_timeout(Duration::from_secs(10))
         .redirect(if follow {
             reqwest::redirect::Policy::limited(10)
@@ -128,6 +131,22 @@ impl Client {
         Ok(r)
     }
 
+    /// The run's client for this policy. Kept only on the engine's runtime: pooled
+    /// connections belong to the runtime that opened them, and outside one each request
+    /// gets a runtime of its own.
+    fn client(&self, validate_certs: bool, follow: bool) -> Result<reqwest::Client> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return build(validate_certs, follow);
+        }
+        let mut clients = self.clients.lock().unwrap();
+        if let Some(c) = clients.get(&(validate_certs, follow)) {
+            return Ok(c.clone());
+        }
+        let c = build(validate_certs, follow)?;
+        clients.insert((validate_certs, follow), c.clone());
+        Ok(c)
+    }
+
     /// Send any request (never cached).
     pub fn send(&self, req: &Request) -> Result<Response> {
         if !(req.url.starts_with("http://") || req.url.starts_with("https://")) {
@@ -136,15 +155,12 @@ impl Client {
                 req.url
             )));
         }
-        let client = build(
-            req.validate_certs,
-            req.follow_redirects,
-            req.timeout.unwrap_or(Duration::from_secs(30)),
-        )?;
+        let client = self.client(req.validate_certs, req.follow_redirects)?;
+        let timeout = req.timeout.unwrap_or(Duration::from_secs(30));
         let method = reqwest::Method::from_bytes(req.method.as_bytes())
             .map_err(|_| Error::runtime(format!("bad HTTP method '{}'", req.method)))?;
         block(async {
-            let mut b = client.request(method, &req.url);
+            let mut b = client.request(method, &req.url).timeout(timeout);
             for (k, v) in &req.headers {
                 b = b.header(k, v);
             }
@@ -201,6 +217,49 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
     use std::io::{Read, Write};
+
+    /// Two keep-alive requests from one run reach the server on one connection.
+    #[test]
+    fn a_run_reuses_its_connections() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            // One connection, two requests on it.
+            let (mut s, _) = listener.accept().unwrap();
+            for _ in 0..2 {
+                let mut buf = [0u8; 2048];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = s.read(&mut buf).unwrap();
+                    got.extend_from_slice(&buf[..n]);
+                }
+                write!(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").unwrap();
+            }
+        });
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = Arc::new(Client::default());
+        rt.block_on(async {
+            for path in ["a", "b"] {
+                let req = Request {
+                    method: "GET".into(),
+                    url: format!("http://127.0.0.1:{port}/{path}"),
+                    validate_certs: true,
+                    follow_redirects: true,
+                    timeout: Some(Duration::from_secs(5)),
+                    ..Default::default()
+                };
+                let c = client.clone();
+                let r = tokio::task::spawn_blocking(move || c.send(&req));
+                assert_eq!(r.await.unwrap().unwrap().body, b"ok");
+            }
+        });
+        server.join().unwrap();
+        assert_eq!(client.clients.lock().unwrap().len(), 1);
+    }
 
     #[test]
     fn gets_are_cached_and_statuses_returned() {
