@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use russh::keys::{HashAlg, PublicKey};
-use sha1::Digest as _;
 
 /// What the known_hosts files say about a host's key.
 #[derive(Debug, PartialEq)]
@@ -40,19 +39,13 @@ pub fn fingerprint(key: &PublicKey) -> String {
 }
 
 fn hmac_sha1(key: &[u8], msg: &[u8]) -> Vec<u8> {
-    let mut k = [0u8; 64];
-    if key.len() > 64 {
-        k[..20].copy_from_slice(&sha1::Sha1::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = sha1::Sha1::new();
-    inner.update(k.map(|b| b ^ 0x36));
-    inner.update(msg);
-    let mut outer = sha1::Sha1::new();
-    outer.update(k.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().to_vec()
+    use hmac::{KeyInit, Mac};
+    // HMAC takes a key of any length; were one refused, the name would match nothing.
+    let Ok(mut mac) = hmac::Hmac::<sha1_hmac::Sha1>::new_from_slice(key) else {
+        return Vec::new();
+    };
+    mac.update(msg);
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// OpenSSH's pattern matching: `*` and `?` are wildcards, everything else (`[` too) is literal.
