@@ -101,13 +101,6 @@ impl Error {
         self
     }
 
-    pub fn at_opt(self, span: Option<&Span>) -> Error {
-        match span {
-            Some(s) => self.at(s.clone()),
-            None => self,
-        }
-    }
-
     /// Prefix the message with context ("while templating X: ...").
     pub fn context(mut self, ctx: impl fmt::Display) -> Error {
         self.message = format!("{ctx}: {}", self.message);

@@ -115,10 +115,6 @@ impl Context {
         self.deadline.as_deref()
     }
 
-    pub fn layers(&self) -> &[Layer] {
-        &self.layers
-    }
-
     /// The untemplated value of a variable and whether it is lazy.
     fn raw(&self, name: &str) -> Option<(&Value, bool)> {
         self.layers

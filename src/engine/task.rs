@@ -217,7 +217,6 @@ pub(super) fn prepare_module(
     let env = ModuleEnv {
         vars: ctx.clone(),
         check_mode: check,
-        diff,
         role_path: t.role.as_ref().map(|r| super::absolute(&r.path)),
         playbook_dir: super::absolute(&pc.play.dir),
         is_chroot,

@@ -22,10 +22,6 @@ impl AttrSpec {
         })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.mode.is_none() && self.owner.is_none() && self.group.is_none()
-    }
-
     /// Attributes for a file that does not exist yet (everything asked for applies).
     pub fn for_new(&self, is_dir: bool, src_mode: Option<u32>) -> Result<Attrs> {
         let default = if is_dir { 0o755 } else { 0o644 };

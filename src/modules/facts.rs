@@ -9,7 +9,7 @@ use minijinja::Value;
 
 use crate::vars::VarMap;
 
-pub use crate::host::facts_script::{Subsets, script};
+pub use crate::host::facts_script::Subsets;
 
 fn kv(out: &str) -> Vec<(&str, &str)> {
     out.lines().filter_map(|l| l.split_once('=')).collect()
@@ -274,6 +274,7 @@ pub fn to_vars(facts: &VarMap) -> VarMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::facts_script::script;
 
     const SAMPLE: &str = "is_chroot=1\nuname_m=x86_64\nkernel=6.1.0\nkernel_version=#1 SMP\nsystem=Linux\nnodename=buildhost\nelf=b700\netc_hostname=golyat-1\nfqdn=buildhost.example\nuser_id=root\nuser_uid=0\ndebian_version=12.5\nproc1=systemd\nhas_systemd=1\npkg_mgr=apt\nosr_ID=debian\nosr_VERSION_ID=\"12\"\nosr_VERSION_CODENAME=bookworm\nchroot_target=1\nmemtotal_kb=2048000\nvcpus=2\ninterfaces=eth0 lo \nroute=default via 192.168.10.1 dev eth0 proto static\naddr=lo 127.0.0.1/8\naddr=eth0 192.168.10.101/24\nmac=eth0 52:54:00:12:34:56\n";
 

@@ -54,8 +54,8 @@ pub use args::Args;
 // The vocabulary modules speak with the engine and the transports lives in `crate::host`.
 pub use crate::host::query;
 pub use crate::host::{
-    Answer, Attrs, CONTENT_LIMIT, CmdOutput, Command, FileKind, FileProbe, FileState, Observed,
-    Probe, Stamp, Step, WriteFile,
+    Answer, Attrs, CONTENT_LIMIT, CmdOutput, Command, FileKind, FileState, Observed, Probe, Stamp,
+    Step, WriteFile,
 };
 
 use crate::error::{Error, Result};
@@ -102,7 +102,6 @@ pub struct ModuleEnv {
     /// The task's variables (facts included) for this host and loop item.
     pub vars: Arc<Context>,
     pub check_mode: bool,
-    pub diff: bool,
     /// Directories to search for a relative `src` (role's files/templates, playbook dir).
     pub role_path: Option<PathBuf>,
     pub playbook_dir: PathBuf,

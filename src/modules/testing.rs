@@ -13,7 +13,6 @@ pub fn env() -> ModuleEnv {
     ModuleEnv {
         vars: Context::new(vec![]),
         check_mode: false,
-        diff: true,
         role_path: None,
         playbook_dir: PathBuf::from("."),
         is_chroot: false,

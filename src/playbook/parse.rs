@@ -13,7 +13,7 @@ use crate::error::{Error, Result, Span, did_you_mean};
 use crate::vars::VarMap;
 use crate::yaml::{Node, Yaml};
 
-pub use super::tasks::{load_task_file, parse_kv, parse_tasks, resolve_task_file};
+pub use super::tasks::{load_task_file, parse_tasks, resolve_task_file};
 
 /// State shared while parsing one playbook.
 pub struct ParseCtx {

@@ -488,10 +488,6 @@ impl Chroot {
         }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// A program run with chroot(2) into the root, in a clean environment.
     fn command(&self, program: &str) -> Result<tokio::process::Command> {
         let root = CString::new(self.root.as_os_str().as_bytes())
@@ -616,10 +612,6 @@ impl Transport for Chroot {
 
     fn counters(&self) -> &Counters {
         &self.counters
-    }
-
-    fn is_root(&self) -> bool {
-        true
     }
 
     async fn close(&self) -> Result<()> {

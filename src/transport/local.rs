@@ -45,8 +45,4 @@ impl Transport for Local {
     fn counters(&self) -> &Counters {
         &self.counters
     }
-
-    fn is_root(&self) -> bool {
-        self.root
-    }
 }

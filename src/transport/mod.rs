@@ -86,8 +86,6 @@ pub trait Transport: Send + Sync {
     /// `local`, `chroot /mnt`, `ssh boxp@host:22`.
     fn describe(&self) -> String;
     fn counters(&self) -> &Counters;
-    /// Scripts already run as root (become to root is then a no-op).
-    fn is_root(&self) -> bool;
     /// Undo any preparation (chroot mounts) and close connections.
     async fn close(&self) -> Result<()> {
         Ok(())

@@ -20,7 +20,6 @@ const REMOVED: &[&str] = &[
     "/var/lib/dbus/machine-id",
     "/var/lib/systemd/random-seed",
     "/var/lib/systemd/credential.secret",
-    "/etc/systemd/system/multi-user.target.wants/prov-auto-install.service",
 ];
 
 /// fstab with `/` and `/boot/efi` by the new UUIDs (entries added when missing), and the
@@ -158,6 +157,9 @@ pub fn apply(
         replace(&mut script, source, path, &local, mode)?;
     }
     let mut removed: Vec<String> = REMOVED.iter().map(|s| s.to_string()).collect();
+    removed.push(format!(
+        "/etc/systemd/system/multi-user.target.wants/{AUTO_UNIT}"
+    ));
     if let Ok(entries) = std::fs::read_dir(source.join("etc/ssh")) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();

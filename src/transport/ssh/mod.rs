@@ -625,10 +625,6 @@ impl Transport for Ssh {
         &self.counters
     }
 
-    fn is_root(&self) -> bool {
-        self.root
-    }
-
     async fn refresh(&self) {
         let idle: Vec<session::Session> = match &self.sessions {
             Some(pool) => pool.lock().unwrap().drain().flat_map(|(_, v)| v).collect(),
