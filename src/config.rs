@@ -27,12 +27,12 @@ pub struct Config {
     pub gathering_explicit: bool,
 }
 
+/// An ansible.cfg or environment boolean (an empty value is unset, not false).
 fn truthy(v: &str) -> Option<bool> {
-    match v.trim().to_lowercase().as_str() {
-        "1" | "yes" | "true" | "on" | "y" | "t" => Some(true),
-        "0" | "no" | "false" | "off" | "n" | "f" => Some(false),
-        _ => None,
+    if v.trim().is_empty() {
+        return None;
     }
+    crate::template::filters::parse_bool(&minijinja::Value::from(v))
 }
 
 /// Look up an environment variable under its `ANSIBLE_` or `PROV_` name.

@@ -32,7 +32,7 @@ use tokio::sync::Notify;
 
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
-use crate::playbook::{Action, Directives, LoopControl, Play, Playbook, RoleInfo, Task};
+use crate::playbook::{Action, Directives, Play, Playbook, RoleInfo, Task};
 use crate::report::{HostOutcome, Reporter, Status};
 use crate::vars::{Context, Hostvars, Layer, VarMap};
 use host::{HostRun, RoundTrips, Stats};
@@ -649,27 +649,17 @@ fn gather_task(play: &Play) -> Task {
     d.tags = vec!["always".into()];
     d.when.clear();
     d.check_mode = Some(Value::from(false));
-    Task {
-        span: play.span.clone(),
-        name: Some("Gathering Facts".into()),
-        action: Action::Module {
+    let mut task = Task::new(
+        play.span.clone(),
+        Arc::new(play.span.file.as_ref().clone()),
+        Action::Module {
             module: setup,
             args,
         },
         d,
-        role: None,
-        register: None,
-        notify: Vec::new(),
-        listen: Vec::new(),
-        loop_: None,
-        loop_control: LoopControl::default(),
-        changed_when: None,
-        failed_when: None,
-        until: None,
-        retries: None,
-        delay: None,
-        file: Arc::new(play.span.file.as_ref().clone()),
-    }
+    );
+    task.name = Some("Gathering Facts".into());
+    task
 }
 
 pub fn absolute(p: &std::path::Path) -> PathBuf {

@@ -180,29 +180,7 @@ impl Args {
     }
 }
 
-/// Ansible's boolean argument conversion.
-pub fn parse_bool(v: &Value) -> Option<bool> {
-    match v.kind() {
-        ValueKind::Bool => Some(v.is_true()),
-        ValueKind::Number => match v.as_i64() {
-            Some(1) => Some(true),
-            Some(0) => Some(false),
-            _ => None,
-        },
-        ValueKind::String => match v
-            .as_str()
-            .unwrap_or_default()
-            .trim()
-            .to_lowercase()
-            .as_str()
-        {
-            "yes" | "on" | "1" | "true" | "y" | "t" => Some(true),
-            "no" | "off" | "0" | "false" | "n" | "f" | "" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
-}
+pub use crate::template::filters::parse_bool;
 
 #[cfg(test)]
 mod tests {

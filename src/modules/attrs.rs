@@ -5,6 +5,27 @@ use super::mode::{ModeSpec, octal};
 use super::{Args, Attrs, Diff, FileState};
 use crate::error::{Error, Result};
 
+/// A module's accepted options followed by the file-attribute options every file-managing
+/// module takes (Ansible's `add_file_common_args`): `mode`, `owner`, `group` (applied) and
+/// `unsafe_writes`, `attributes`, the SELinux contexts (accepted, without effect here).
+macro_rules! with_file_options {
+    ($($option:literal),* $(,)?) => {
+        &[
+            $($option,)*
+            "mode",
+            "owner",
+            "group",
+            "unsafe_writes",
+            "attributes",
+            "selevel",
+            "serole",
+            "setype",
+            "seuser",
+        ]
+    };
+}
+pub(crate) use with_file_options;
+
 /// The attributes a task asks for.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AttrSpec {

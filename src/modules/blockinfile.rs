@@ -16,7 +16,7 @@ use crate::template::filters::python_regex;
 
 pub struct BlockInFile;
 
-const OPTIONS: &[&str] = &[
+const OPTIONS: &[&str] = super::attrs::with_file_options![
     "path",
     "dest",
     "destfile",
@@ -34,15 +34,6 @@ const OPTIONS: &[&str] = &[
     "marker_end",
     "append_newline",
     "prepend_newline",
-    "mode",
-    "owner",
-    "group",
-    "unsafe_writes",
-    "attributes",
-    "selevel",
-    "serole",
-    "setype",
-    "seuser",
 ];
 
 impl Module for BlockInFile {

@@ -21,13 +21,10 @@ use crate::template::to_text;
 
 pub struct Copy;
 
-const OPTIONS: &[&str] = &[
+const OPTIONS: &[&str] = super::attrs::with_file_options![
     "src",
     "content",
     "dest",
-    "mode",
-    "owner",
-    "group",
     "backup",
     "force",
     "validate",
@@ -37,12 +34,6 @@ const OPTIONS: &[&str] = &[
     "local_follow",
     "decrypt",
     "checksum",
-    "unsafe_writes",
-    "attributes",
-    "selevel",
-    "serole",
-    "setype",
-    "seuser",
 ];
 
 impl Module for Copy {

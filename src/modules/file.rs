@@ -19,14 +19,11 @@ use crate::shlex::quote;
 
 pub struct File;
 
-const OPTIONS: &[&str] = &[
+const OPTIONS: &[&str] = super::attrs::with_file_options![
     "path",
     "dest",
     "name",
     "state",
-    "mode",
-    "owner",
-    "group",
     "src",
     "recurse",
     "force",
@@ -35,13 +32,7 @@ const OPTIONS: &[&str] = &[
     "modification_time_format",
     "access_time",
     "access_time_format",
-    "unsafe_writes",
-    "attributes",
     "attr",
-    "selevel",
-    "serole",
-    "setype",
-    "seuser",
 ];
 
 impl Module for File {

@@ -13,12 +13,9 @@ use crate::error::{Error, Result};
 
 pub struct GetUrl;
 
-const OPTIONS: &[&str] = &[
+const OPTIONS: &[&str] = super::attrs::with_file_options![
     "url",
     "dest",
-    "mode",
-    "owner",
-    "group",
     "checksum",
     "force",
     "backup",
@@ -32,12 +29,6 @@ const OPTIONS: &[&str] = &[
     "use_proxy",
     "http_agent",
     "decompress",
-    "unsafe_writes",
-    "attributes",
-    "selevel",
-    "serole",
-    "setype",
-    "seuser",
 ];
 
 impl Module for GetUrl {

@@ -17,7 +17,7 @@ use crate::template::filters::{python_regex, python_replacement};
 
 pub struct LineInFile;
 
-const OPTIONS: &[&str] = &[
+const OPTIONS: &[&str] = super::attrs::with_file_options![
     "path",
     "dest",
     "destfile",
@@ -35,15 +35,6 @@ const OPTIONS: &[&str] = &[
     "backup",
     "firstmatch",
     "validate",
-    "mode",
-    "owner",
-    "group",
-    "unsafe_writes",
-    "attributes",
-    "selevel",
-    "serole",
-    "setype",
-    "seuser",
 ];
 
 impl Module for LineInFile {

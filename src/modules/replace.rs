@@ -11,27 +11,9 @@ use crate::template::filters::{python_regex, python_replacement};
 
 pub struct Replace;
 
-const OPTIONS: &[&str] = &[
-    "path",
-    "dest",
-    "destfile",
-    "name",
-    "regexp",
-    "replace",
-    "after",
-    "before",
-    "backup",
-    "validate",
-    "encoding",
-    "mode",
-    "owner",
-    "group",
-    "unsafe_writes",
-    "attributes",
-    "selevel",
-    "serole",
-    "setype",
-    "seuser",
+const OPTIONS: &[&str] = super::attrs::with_file_options![
+    "path", "dest", "destfile", "name", "regexp", "replace", "after", "before", "backup",
+    "validate", "encoding",
 ];
 
 impl Module for Replace {

@@ -16,12 +16,9 @@ use crate::vars::{Layer, VarMap};
 
 pub struct Template;
 
-const OPTIONS: &[&str] = &[
+const OPTIONS: &[&str] = super::attrs::with_file_options![
     "src",
     "dest",
-    "mode",
-    "owner",
-    "group",
     "backup",
     "force",
     "validate",
@@ -36,12 +33,6 @@ const OPTIONS: &[&str] = &[
     "comment_start_string",
     "comment_end_string",
     "output_encoding",
-    "unsafe_writes",
-    "attributes",
-    "selevel",
-    "serole",
-    "setype",
-    "seuser",
 ];
 
 impl Module for Template {

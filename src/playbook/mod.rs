@@ -198,6 +198,29 @@ impl std::fmt::Debug for dyn Module {
 }
 
 impl Task {
+    /// A task with `action` and nothing else set: the one place a task is made whole (the
+    /// parser fills in what the YAML says; the engine makes its implicit ones from it).
+    pub fn new(span: Span, file: Arc<PathBuf>, action: Action, d: Directives) -> Task {
+        Task {
+            span,
+            name: None,
+            action,
+            d,
+            role: None,
+            register: None,
+            notify: Vec::new(),
+            listen: Vec::new(),
+            loop_: None,
+            loop_control: LoopControl::default(),
+            changed_when: None,
+            failed_when: None,
+            until: None,
+            retries: None,
+            delay: None,
+            file,
+        }
+    }
+
     /// The name shown in output: `role : name`, or the module name.
     pub fn display_name(&self) -> String {
         let base = match (&self.name, &self.action) {

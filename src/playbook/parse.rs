@@ -163,7 +163,7 @@ pub(super) fn bool_of(node: &Node, what: &str) -> Result<bool> {
     match &node.value {
         Yaml::Bool(b) => Ok(*b),
         Yaml::Str(s) => {
-            crate::modules::args::parse_bool(&Value::from(s.as_str())).ok_or_else(|| {
+            crate::template::filters::parse_bool(&Value::from(s.as_str())).ok_or_else(|| {
                 Error::parse(
                     node.span.clone(),
                     format!("{what} must be a boolean, got '{s}'"),

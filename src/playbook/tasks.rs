@@ -251,24 +251,13 @@ pub(super) fn parse_task(
     let map = node.expect_map("a task")?;
     let is_block = node.get("block").is_some();
     let mut own = Directives::default();
-    let mut task = Task {
-        span: node.span.clone(),
-        name: None,
-        action: Action::Meta("noop".into()),
-        d: Directives::default(),
-        role: role.cloned(),
-        register: None,
-        notify: Vec::new(),
-        listen: Vec::new(),
-        loop_: None,
-        loop_control: LoopControl::default(),
-        changed_when: None,
-        failed_when: None,
-        until: None,
-        retries: None,
-        delay: None,
-        file: file.clone(),
-    };
+    let mut task = Task::new(
+        node.span.clone(),
+        file.clone(),
+        Action::Meta("noop".into()),
+        Directives::default(),
+    );
+    task.role = role.cloned();
     let mut action: Option<(String, Node, Span)> = None;
     let mut extra_args: Option<&Node> = None;
     let mut local_action = false;

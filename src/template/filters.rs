@@ -75,23 +75,37 @@ impl Args {
     }
 }
 
-/// Ansible's boolean conversion: yes/on/1/true (any case) are true, everything else false.
-pub fn to_bool(value: &Value) -> bool {
+/// Ansible's boolean conversion (the `bool` filter, module options, playbook keywords,
+/// ansible.cfg): yes/on/1/true/y/t true, no/off/0/false/n/f/"" false (any case, trimmed),
+/// anything else `None`. The one parser of Ansible booleans (YAML's own are in yaml.rs).
+pub fn parse_bool(value: &Value) -> Option<bool> {
     match value.kind() {
-        ValueKind::Bool => value.is_true(),
-        ValueKind::None | ValueKind::Undefined => false,
-        ValueKind::Number => value.as_i64() == Some(1) || value.to_string() == "1.0",
-        ValueKind::String => matches!(
-            value
-                .as_str()
-                .unwrap_or_default()
-                .trim()
-                .to_lowercase()
-                .as_str(),
-            "yes" | "on" | "1" | "true" | "y" | "t"
-        ),
-        _ => false,
+        ValueKind::Bool => Some(value.is_true()),
+        ValueKind::Number if value.to_string() == "1.0" => Some(true),
+        ValueKind::Number if value.to_string() == "0.0" => Some(false),
+        ValueKind::Number => match value.as_i64() {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        ValueKind::String => match value
+            .as_str()
+            .unwrap_or_default()
+            .trim()
+            .to_lowercase()
+            .as_str()
+        {
+            "yes" | "on" | "1" | "true" | "y" | "t" => Some(true),
+            "no" | "off" | "0" | "false" | "n" | "f" | "" => Some(false),
+            _ => None,
+        },
+        _ => None,
     }
+}
+
+/// [`parse_bool`] where anything not true is false (the `bool` filter).
+pub fn to_bool(value: &Value) -> bool {
+    parse_bool(value) == Some(true)
 }
 
 fn items(value: &Value) -> Result<Vec<Value>, Error> {
@@ -1073,6 +1087,27 @@ mod tests {
             "{\"a\": 1}"
         );
         assert_eq!(render("{{ dict(anything=1).anything }}"), "1");
+    }
+
+    #[test]
+    fn one_boolean_parser_for_options_keywords_and_config() {
+        use super::parse_bool;
+        use minijinja::Value;
+        for (v, want) in [
+            (Value::from("Yes"), Some(true)),
+            (Value::from(" t "), Some(true)),
+            (Value::from("off"), Some(false)),
+            (Value::from(""), Some(false)),
+            (Value::from("maybe"), None),
+            (Value::from(1), Some(true)),
+            (Value::from(0), Some(false)),
+            (Value::from(2), None),
+            (Value::from(1.0), Some(true)),
+            (Value::from(true), Some(true)),
+            (Value::from(()), None),
+        ] {
+            assert_eq!(parse_bool(&v), want, "{v:?}");
+        }
     }
 
     #[test]

@@ -8,8 +8,11 @@
 //! host or chroot with perl answers file probes through [`prober`] instead, with the same output:
 //! [`Exec::probes`] says which probes a script answers.)
 //!
-//! Implementations: [`local::Local`] (the controller itself) and [`chroot::Chroot`] (a
-//! directory prepared as a root filesystem, commands run with chroot(2)).
+//! Implementations: [`local::Local`] (the controller itself), [`chroot::Chroot`] (a directory
+//! prepared as a root filesystem, commands run with chroot(2); [`guard`] keeps live-only
+//! commands from reaching the build machine) and [`ssh::Ssh`] (russh, with persistent
+//! sessions). The host vocabulary they answer and execute is [`crate::host`]; the framing of
+//! the resident sessions is [`protocol`].
 
 pub mod chroot;
 pub mod guard;
