@@ -7,6 +7,7 @@
 //! as a binary keyring (`*.gpg`, mode 0644). A key that does not match `id` fails the task and
 //! writes nothing.
 
+use super::args::Presence;
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, plan_write};
 use super::mode::ModeSpec;
@@ -44,10 +45,7 @@ impl Module for AptKey {
             Error::runtime("apt_key: prov writes one keyring per repository: set keyring (e.g. /etc/apt/keyrings/NAME.gpg) and reference it with Signed-By")
         })?;
         let id = a.str(&["id"])?;
-        let present = a
-            .choice(&["state"], &["present", "absent"], Some("present"))?
-            .as_deref()
-            == Some("present");
+        let present = a.choose(&["state"], Presence::Present)? == Presence::Present;
         if !present {
             return Ok(Box::new(KeyPlan {
                 keyring,

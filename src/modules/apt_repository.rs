@@ -2,6 +2,7 @@
 //! `/etc/apt/sources.list.d/<filename>.list`, refreshing the package lists when it changes
 //! (`update_cache`, default yes, as in Ansible).
 
+use super::args::Presence;
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, plan_write};
 use super::mode::ModeSpec;
@@ -63,10 +64,7 @@ impl Module for AptRepository {
         Ok(Box::new(RepoLinePlan {
             path: format!("/etc/apt/sources.list.d/{filename}.list"),
             repo,
-            present: a
-                .choice(&["state"], &["present", "absent"], Some("present"))?
-                .as_deref()
-                == Some("present"),
+            present: a.choose(&["state"], Presence::Present)? == Presence::Present,
             mode: a.mode(&["mode"])?.unwrap_or(ModeSpec::Octal(0o644)),
             update_cache: a.bool(&["update_cache", "update-cache"], true)?,
         }))

@@ -168,6 +168,18 @@ impl Args {
         }
     }
 
+    /// A choice parsed into its enum ([`Choice`]): the error lists the allowed values.
+    pub fn choose<T: Choice>(&self, names: &[&str], default: T) -> Result<T> {
+        let values: Vec<&str> = T::VALUES.iter().map(|(name, _)| *name).collect();
+        Ok(match self.choice(names, &values, None)? {
+            Some(s) => T::VALUES
+                .iter()
+                .find(|(name, _)| *name == s)
+                .map_or(default, |(_, v)| *v),
+            None => default,
+        })
+    }
+
     /// `mode`: an integer (YAML `0644` is already 420), an octal string, a symbolic mode
     /// (`u=rw,g=r,o=`), or `preserve`.
     pub fn mode(&self, names: &[&str]) -> Result<Option<super::mode::ModeSpec>> {
@@ -182,9 +194,48 @@ impl Args {
 
 pub use crate::template::filters::parse_bool;
 
+/// A module option with a fixed set of values, parsed once into an enum ([`Args::choose`]).
+pub trait Choice: Copy + 'static {
+    /// Each value as written in a task, and what it means.
+    const VALUES: &'static [(&'static str, Self)];
+}
+
+/// `state: present | absent`, the choice of most modules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Presence {
+    Present,
+    Absent,
+}
+
+impl Choice for Presence {
+    const VALUES: &'static [(&'static str, Presence)] =
+        &[("present", Presence::Present), ("absent", Presence::Absent)];
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn choices_become_enums_and_bad_ones_list_the_allowed() {
+        let a = Args::from_pairs("user", &[("state", Value::from("absent"))]);
+        assert_eq!(
+            a.choose(&["state"], Presence::Present).unwrap(),
+            Presence::Absent
+        );
+        let none = Args::from_pairs("user", &[]);
+        assert_eq!(
+            none.choose(&["state"], Presence::Present).unwrap(),
+            Presence::Present
+        );
+        let err = Args::from_pairs("user", &[("state", Value::from("gone"))])
+            .choose(&["state"], Presence::Present)
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "user: option 'state' must be one of present, absent, got 'gone'"
+        );
+    }
 
     #[test]
     fn converts_like_ansible() {

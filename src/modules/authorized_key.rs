@@ -6,6 +6,7 @@
 //! existing file is left untouched. With `manage_dir`, `~/.ssh` is 0700 and the file 0600,
 //! both owned by the user. `exclusive` replaces every other key — only when asked.
 
+use super::args::Presence;
 use base64::Engine as _;
 
 use super::attrs::AttrSpec;
@@ -188,10 +189,7 @@ impl Module for AuthorizedKey {
             keys,
             path: a.str(&["path"])?,
             manage_dir: a.bool(&["manage_dir"], true)?,
-            present: a
-                .choice(&["state"], &["present", "absent"], Some("present"))?
-                .as_deref()
-                == Some("present"),
+            present: a.choose(&["state"], Presence::Present)? == Presence::Present,
             exclusive: a.bool(&["exclusive"], false)?,
         }))
     }

@@ -5,6 +5,7 @@
 //! replaced in place, a new one goes after the last `insertafter` match (default `EOF`) or
 //! before the last `insertbefore` match (or `BOF`).
 
+use super::args::Presence;
 use regex::Regex;
 
 use super::attrs::AttrSpec;
@@ -88,10 +89,7 @@ impl Module for BlockInFile {
                 make_parents: create,
                 src_mode: None,
             },
-            present: a
-                .choice(&["state"], &["present", "absent"], Some("present"))?
-                .as_deref()
-                == Some("present"),
+            present: a.choose(&["state"], Presence::Present)? == Presence::Present,
             block: a.str(&["block", "content"])?.unwrap_or_default(),
             marker0: format!("{}\n", marker.replace("{mark}", &begin)),
             marker1: format!("{}\n", marker.replace("{mark}", &end)),

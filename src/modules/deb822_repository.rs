@@ -5,6 +5,7 @@
 //! fetches it and writes it next to the source in `/etc/apt/keyrings/` (`.asc` when armored,
 //! `.gpg` when binary), as Ansible does.
 
+use super::args::Presence;
 use minijinja::Value;
 
 use super::attrs::AttrSpec;
@@ -75,10 +76,7 @@ impl Module for Deb822Repository {
         let stem = file_stem(&name);
         let path = format!("/etc/apt/sources.list.d/{stem}.sources");
         let mode = a.mode(&["mode"])?.unwrap_or(ModeSpec::Octal(0o644));
-        if a.choice(&["state"], &["present", "absent"], Some("present"))?
-            .as_deref()
-            == Some("absent")
-        {
+        if a.choose(&["state"], Presence::Present)? == Presence::Absent {
             return Ok(Box::new(RepoPlan {
                 path,
                 content: None,

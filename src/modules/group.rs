@@ -1,5 +1,6 @@
 //! `group`: local groups (groupadd/groupmod/groupdel).
 
+use super::args::Presence;
 use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
 use crate::error::Result;
 use crate::shlex::quote;
@@ -24,10 +25,7 @@ impl Module for Group {
     fn prepare(&self, a: Args, _env: &ModuleEnv) -> Result<Box<dyn Planner>> {
         Ok(Box::new(GroupPlan {
             name: a.req_str(&["name"])?,
-            present: a
-                .choice(&["state"], &["present", "absent"], Some("present"))?
-                .as_deref()
-                == Some("present"),
+            present: a.choose(&["state"], Presence::Present)? == Presence::Present,
             gid: a.int(&["gid"])?,
             system: a.bool(&["system"], false)?,
             non_unique: a.bool(&["non_unique"], false)?,

@@ -7,6 +7,7 @@
 //! does not match. Python regex semantics are kept where they differ (a line's trailing newline
 //! does not stop `$` from matching).
 
+use super::args::Presence;
 use regex::{Captures, Regex};
 
 use super::attrs::AttrSpec;
@@ -47,10 +48,7 @@ impl Module for LineInFile {
     fn prepare(&self, a: Args, _env: &ModuleEnv) -> Result<Box<dyn Planner>> {
         super::file::unsupported(&a, &["attributes", "selevel", "serole", "setype", "seuser"])?;
         let path = a.req_str(&["path", "dest", "destfile", "name"])?;
-        let present = a
-            .choice(&["state"], &["present", "absent"], Some("present"))?
-            .as_deref()
-            == Some("present");
+        let present = a.choose(&["state"], Presence::Present)? == Presence::Present;
         let regexp = a.str(&["regexp", "regex"])?;
         let search_string = a.str(&["search_string"])?;
         let line = a.str(&["line", "value"])?;

@@ -5,6 +5,7 @@
 //! A chroot has no kernel of its own: there only the persistent files are written and the
 //! live part is reported as skipped.
 
+use super::args::Presence;
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, plan_write};
 use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
@@ -23,10 +24,7 @@ impl Module for Modprobe {
     fn prepare(&self, a: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>> {
         Ok(Box::new(ModPlan {
             name: a.req_str(&["name"])?,
-            present: a
-                .choice(&["state"], &["present", "absent"], Some("present"))?
-                .as_deref()
-                == Some("present"),
+            present: a.choose(&["state"], Presence::Present)? == Presence::Present,
             params: a.str(&["params"])?.unwrap_or_default(),
             persistent: a
                 .choice(

@@ -2,6 +2,7 @@
 //! `/etc/sysctl.conf`), applied to the running kernel with `reload` (`sysctl -p FILE`) or
 //! `sysctl_set` (`sysctl -w`). In a chroot only the file is written; the live part is skipped.
 
+use super::args::Presence;
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, plan_write};
 use super::lineinfile::split_lines;
@@ -28,10 +29,7 @@ impl Module for Sysctl {
         ])
     }
     fn prepare(&self, a: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>> {
-        let present = a
-            .choice(&["state"], &["present", "absent"], Some("present"))?
-            .as_deref()
-            == Some("present");
+        let present = a.choose(&["state"], Presence::Present)? == Presence::Present;
         let value = a.str(&["value", "val"])?;
         if present && value.is_none() {
             return Err(crate::error::Error::runtime(

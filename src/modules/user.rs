@@ -1,6 +1,7 @@
 //! `user`: local user accounts (useradd/usermod/userdel): uid, primary and supplementary
 //! groups (`append`), shell, home, comment, system accounts, hashed password and locking.
 
+use super::args::Presence;
 use std::collections::BTreeSet;
 
 use super::query::{Db, Query};
@@ -68,10 +69,7 @@ impl Module for User {
         };
         Ok(Box::new(UserPlan {
             name: a.req_str(&["name"])?,
-            present: a
-                .choice(&["state"], &["present", "absent"], Some("present"))?
-                .as_deref()
-                == Some("present"),
+            present: a.choose(&["state"], Presence::Present)? == Presence::Present,
             uid: a.int(&["uid"])?,
             group: a.str(&["group"])?,
             groups,
