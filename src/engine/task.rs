@@ -233,8 +233,10 @@ pub(super) fn prepare_module(
             Default::default()
         },
     };
-    let planner = module.prepare(args, &env)?;
-    let probes = planner.probes();
+    let mut planner = module.prepare(args, &env)?;
+    let mut asked = crate::modules::Probes::default();
+    planner.ask(&mut asked);
+    let probes = asked.into_list();
     Ok(Prepared {
         planner,
         probes,

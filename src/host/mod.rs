@@ -10,6 +10,7 @@ pub mod query;
 pub mod step;
 
 pub use probe::{
-    Answer, CONTENT_LIMIT, CmdOutput, FileKind, FileProbe, FileState, Observed, Probe, sha256_hex,
+    Answer, CONTENT_LIMIT, CmdOutput, CmdRef, FileKind, FileProbe, FileRef, FileState, Observed,
+    Probe, Probes, sha256_hex,
 };
 pub use step::{Attrs, Command, Stamp, Step, WriteFile};

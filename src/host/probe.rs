@@ -133,25 +133,128 @@ pub enum Answer {
 }
 
 impl Observed {
-    pub fn file(&self, i: usize) -> Result<&FileState> {
-        match self.answers.get(i) {
+    /// The answer to a file probe asked with [`Probes`].
+    pub fn file(&self, r: FileRef) -> Result<&FileState> {
+        match self.answers.get(r.0) {
             Some(Answer::File(f)) => Ok(f),
-            _ => Err(Error::runtime(format!(
-                "internal error: probe {i} is not a file probe"
-            ))),
+            _ => Err(Error::runtime(
+                "internal error: a file probe's answer was read that was never asked",
+            )),
         }
     }
-    pub fn cmd(&self, i: usize) -> Result<&CmdOutput> {
-        match self.answers.get(i) {
+
+    /// The answer to a command or query probe asked with [`Probes`].
+    pub fn cmd(&self, r: CmdRef) -> Result<&CmdOutput> {
+        match self.answers.get(r.0) {
             Some(Answer::Command(c)) => Ok(c),
-            _ => Err(Error::runtime(format!(
-                "internal error: probe {i} is not a command probe"
-            ))),
+            _ => Err(Error::runtime(
+                "internal error: a command probe's answer was read that was never asked",
+            )),
         }
+    }
+}
+
+#[cfg(test)]
+impl Observed {
+    /// Answer `i`, a file's (tests that compare transports answer for answer).
+    pub fn file_at(&self, i: usize) -> Result<&FileState> {
+        self.file(FileRef(i))
+    }
+    /// Answer `i`, a command's.
+    pub fn cmd_at(&self, i: usize) -> Result<&CmdOutput> {
+        self.cmd(CmdRef(i))
+    }
+}
+
+/// Where the answer to a file probe will be: handed out by [`Probes`], read with
+/// [`Observed::file`]. A planner keeps its handles by name, so adding a probe cannot shift
+/// which answer another one reads, and a file answer cannot be read as a command's. The
+/// default handle is one never asked (reading it is an error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileRef(usize);
+
+/// Where the answer to a command or query probe will be ([`Observed::cmd`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CmdRef(usize);
+
+impl Default for FileRef {
+    fn default() -> FileRef {
+        FileRef(usize::MAX)
+    }
+}
+
+impl Default for CmdRef {
+    fn default() -> CmdRef {
+        CmdRef(usize::MAX)
+    }
+}
+
+/// The probes a planner asks for, in order, each with its handle.
+#[derive(Debug, Default)]
+pub struct Probes(Vec<Probe>);
+
+impl Probes {
+    pub fn file(&mut self, probe: FileProbe) -> FileRef {
+        self.0.push(Probe::File(probe));
+        FileRef(self.0.len() - 1)
+    }
+    /// Stat, not following a link.
+    pub fn stat(&mut self, path: &str) -> FileRef {
+        self.push_file(Probe::stat(path))
+    }
+    pub fn stat_follow(&mut self, path: &str) -> FileRef {
+        self.push_file(Probe::stat_follow(path))
+    }
+    /// Stat (following links) plus content and checksum.
+    pub fn read(&mut self, path: &str) -> FileRef {
+        self.push_file(Probe::read(path))
+    }
+    /// A read-only shell snippet.
+    pub fn command(&mut self, script: impl Into<String>) -> CmdRef {
+        self.0.push(Probe::Command(script.into()));
+        CmdRef(self.0.len() - 1)
+    }
+    /// A named question.
+    pub fn query(&mut self, q: super::query::Query) -> CmdRef {
+        self.0.push(Probe::Query(q));
+        CmdRef(self.0.len() - 1)
+    }
+    fn push_file(&mut self, p: Probe) -> FileRef {
+        self.0.push(p);
+        FileRef(self.0.len() - 1)
+    }
+    pub fn into_list(self) -> Vec<Probe> {
+        self.0
     }
 }
 
 /// The sha256 of `data`, as [`FileState::sha256`] holds it (lowercase hex).
 pub fn sha256_hex(data: &[u8]) -> String {
     format!("{:x}", sha2::Sha256::digest(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_read_their_own_answers_only() {
+        let mut p = Probes::default();
+        let f = p.read("/etc/hostname");
+        let c = p.command("true");
+        let list = p.into_list();
+        assert_eq!(list.len(), 2);
+        assert!(matches!(&list[0], Probe::File(fp) if fp.content && fp.path == "/etc/hostname"));
+        let obs = Observed {
+            answers: vec![
+                Answer::File(FileState::missing("/etc/hostname")),
+                Answer::Command(CmdOutput::default()),
+            ],
+        };
+        assert_eq!(obs.file(f).unwrap().path, "/etc/hostname");
+        assert_eq!(obs.cmd(c).unwrap().rc, 0);
+        // A handle that was never asked is an error, not another probe's answer.
+        assert!(obs.file(FileRef::default()).is_err());
+        assert!(obs.cmd(CmdRef::default()).is_err());
+    }
 }

@@ -13,7 +13,7 @@ use std::cmp::Ordering;
 use minijinja::Value;
 
 use super::query::{Policy, Query};
-use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use super::{Args, CmdRef, Command, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step};
 use crate::error::{Error, Result};
 use crate::shlex::quote;
 
@@ -135,6 +135,10 @@ struct Installed {
 }
 
 struct AptPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    lists_at: CmdRef,
+    packages_at: CmdRef,
+    upgrade_at: Option<CmdRef>,
     pkgs: Vec<Pkg>,
     state: String,
     update_cache: bool,
@@ -221,6 +225,9 @@ impl Module for Apt {
         ];
         env_vars.extend(env.environment.iter().cloned());
         Ok(Box::new(AptPlan {
+            lists_at: Default::default(),
+            packages_at: Default::default(),
+            upgrade_at: Default::default(),
             pkgs,
             state,
             update_cache: a.bool(&["update_cache", "update-cache"], false)?,
@@ -356,12 +363,12 @@ impl AptPlan {
 }
 
 impl Planner for AptPlan {
-    fn probes(&self) -> Vec<Probe> {
+    fn ask(&mut self, p: &mut Probes) {
         // The lists' age (the last successful update, else the lists directory) and whether
         // a source is newer than that.
-        let mut p = vec![Probe::Query(Query::AptListsAge)];
+        self.lists_at = p.query(Query::AptListsAge);
         if !self.pkgs.is_empty() {
-            p.push(Probe::Query(self.packages_probe()));
+            self.packages_at = p.query(self.packages_probe());
         }
         if let Some(u) = &self.upgrade {
             let verb = if matches!(u.as_str(), "dist" | "full") {
@@ -369,15 +376,14 @@ impl Planner for AptPlan {
             } else {
                 "upgrade"
             };
-            p.push(Probe::Command(format!(
+            self.upgrade_at = Some(p.command(format!(
                 "apt-get -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -s -q {verb} 2>/dev/null | grep -c '^Inst ' ; true"
             )));
         }
-        p
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let cache = &obs.cmd(0)?.stdout;
+        let cache = &obs.cmd(self.lists_at)?.stdout;
         let age: Option<u64> = cache
             .lines()
             .find_map(|l| l.strip_prefix("cache_age="))
@@ -395,7 +401,7 @@ impl Planner for AptPlan {
         let mut installed = std::collections::HashMap::new();
         let mut policy = Vec::new();
         if !self.pkgs.is_empty() {
-            let out = &obs.cmd(1)?.stdout;
+            let out = &obs.cmd(self.packages_at)?.stdout;
             let (dpkg, apt) = match out.split_once("@@policy\n") {
                 Some((d, a)) => (d, a),
                 None => (out.as_str(), ""),
@@ -600,14 +606,10 @@ impl Planner for AptPlan {
             ));
         }
         if let Some(u) = &self.upgrade {
-            let count: u64 = obs
-                .answers
-                .last()
-                .and_then(|a| match a {
-                    super::Answer::Command(c) => c.stdout.trim().parse().ok(),
-                    _ => None,
-                })
-                .unwrap_or(0);
+            let count: u64 = match self.upgrade_at {
+                Some(at) => obs.cmd(at)?.stdout.trim().parse().unwrap_or(0),
+                None => 0,
+            };
             if count > 0 || needs_update {
                 let verb = if matches!(u.as_str(), "dist" | "full") {
                     "dist-upgrade"
@@ -650,6 +652,7 @@ impl Planner for AptPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Probe;
     use crate::modules::testing::{args, cmd, plan_answers};
 
     const POLICY: &str = "kubelet:\n  Installed: (none)\n  Candidate: 1.32.1-1.1\n  Version table:\n     1.32.1-1.1 500\n        500 http://127.0.0.1/core:/stable:/v1.32/deb  Packages\n     1.32.0-1.1 500\n        500 http://127.0.0.1/core:/stable:/v1.32/deb  Packages\ncri-o:\n  Installed: (none)\n  Candidate: 1.32.2-1.1\n  Version table:\n     1.32.2-1.1 500\n        500 http://127.0.0.1/isv:/cri-o:/stable:/v1.32/deb  Packages\n";

@@ -11,7 +11,7 @@ use super::args::Presence;
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, plan_write};
 use super::mode::ModeSpec;
-use super::{Args, Fixed, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use super::{Args, FileRef, Fixed, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step};
 use crate::error::{Error, Result};
 use crate::pgp;
 
@@ -48,6 +48,8 @@ impl Module for AptKey {
         let present = a.choose(&["state"], Presence::Present)? == Presence::Present;
         if !present {
             return Ok(Box::new(KeyPlan {
+                keyring_at: Default::default(),
+                dir_at: Default::default(),
                 keyring,
                 key: None,
                 id,
@@ -96,6 +98,8 @@ impl Module for AptKey {
             )))));
         }
         Ok(Box::new(KeyPlan {
+            keyring_at: Default::default(),
+            dir_at: Default::default(),
             keyring,
             key: Some((binary, fingerprints)),
             id,
@@ -104,25 +108,29 @@ impl Module for AptKey {
 }
 
 struct KeyPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    keyring_at: FileRef,
+    dir_at: FileRef,
     keyring: String,
     key: Option<(Vec<u8>, Vec<String>)>,
     id: Option<String>,
 }
 
 impl Planner for KeyPlan {
-    fn probes(&self) -> Vec<Probe> {
+    fn ask(&mut self, p: &mut Probes) {
         let dir = self
             .keyring
             .rsplit_once('/')
             .map(|(d, _)| if d.is_empty() { "/" } else { d })
             .unwrap_or(".")
             .to_string();
-        vec![Probe::read(&self.keyring), Probe::stat_follow(&dir)]
+        self.keyring_at = p.read(&self.keyring);
+        self.dir_at = p.stat_follow(&dir);
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let cur = obs.file(0)?;
-        let dir = obs.file(1)?;
+        let cur = obs.file(self.keyring_at)?;
+        let dir = obs.file(self.dir_at)?;
         let mut plan = Plan::ok().with("keyring", self.keyring.as_str());
         match self.key {
             Some((binary, fps)) => {

@@ -6,7 +6,7 @@ use super::args::Presence;
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, plan_write};
 use super::mode::ModeSpec;
-use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use super::{Args, Command, FileRef, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step};
 use crate::error::{Error, Result};
 
 pub struct AptRepository;
@@ -62,6 +62,7 @@ impl Module for AptRepository {
             .str(&["filename"])?
             .unwrap_or_else(|| default_filename(&repo));
         Ok(Box::new(RepoLinePlan {
+            cur_at: Default::default(),
             path: format!("/etc/apt/sources.list.d/{filename}.list"),
             repo,
             present: a.choose(&["state"], Presence::Present)? == Presence::Present,
@@ -72,6 +73,8 @@ impl Module for AptRepository {
 }
 
 struct RepoLinePlan {
+    /// Where a probe's answer is (asked in `ask`).
+    cur_at: FileRef,
     path: String,
     repo: String,
     present: bool,
@@ -80,12 +83,12 @@ struct RepoLinePlan {
 }
 
 impl Planner for RepoLinePlan {
-    fn probes(&self) -> Vec<Probe> {
-        vec![Probe::read(&self.path)]
+    fn ask(&mut self, p: &mut Probes) {
+        self.cur_at = p.read(&self.path);
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let cur = obs.file(0)?;
+        let cur = obs.file(self.cur_at)?;
         let text = cur.text().unwrap_or_default();
         let has = text.lines().any(|l| normalize(l) == self.repo);
         let mut plan = Plan::ok()

@@ -13,7 +13,7 @@ use super::attrs::AttrSpec;
 use super::content::{WriteSpec, plan_write};
 use super::mode::ModeSpec;
 use super::query::Query;
-use super::{Args, Attrs, Fixed, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use super::{Args, Attrs, CmdRef, Fixed, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step};
 use crate::error::Result;
 
 pub struct AuthorizedKey;
@@ -184,6 +184,7 @@ impl Module for AuthorizedKey {
         }
         let predicted_home = env.predicted.users.get(&user).cloned();
         Ok(Box::new(KeyPlan {
+            keys_at: Default::default(),
             predicted_home,
             user,
             keys,
@@ -196,6 +197,8 @@ impl Module for AuthorizedKey {
 }
 
 struct KeyPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    keys_at: CmdRef,
     user: String,
     keys: Vec<PublicKey>,
     path: Option<String>,
@@ -207,15 +210,15 @@ struct KeyPlan {
 }
 
 impl Planner for KeyPlan {
-    fn probes(&self) -> Vec<Probe> {
-        vec![Probe::Query(Query::AuthorizedKeys {
+    fn ask(&mut self, p: &mut Probes) {
+        self.keys_at = p.query(Query::AuthorizedKeys {
             user: self.user.clone(),
             path: self.path.clone(),
-        })]
+        });
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let mut out = obs.cmd(0)?.stdout.clone();
+        let mut out = obs.cmd(self.keys_at)?.stdout.clone();
         if out.trim() == "nouser" {
             let Some(home) = &self.predicted_home else {
                 return Ok(Plan::fail(format!("Failed to lookup user {}", self.user)));

@@ -11,7 +11,7 @@ use regex::Regex;
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, check_validate, plan_write};
 use super::lineinfile::split_lines;
-use super::{Args, Module, ModuleEnv, Observed, Plan, Planner, Probe};
+use super::{Args, FileRef, Module, ModuleEnv, Observed, Plan, Planner, Probes};
 use crate::error::{Error, Result};
 use crate::template::filters::python_regex;
 
@@ -80,6 +80,7 @@ impl Module for BlockInFile {
         check_validate("blockinfile", &validate)?;
         let create = a.bool(&["create"], false)?;
         Ok(Box::new(BlockPlan {
+            cur_at: Default::default(),
             spec: WriteSpec {
                 path: a.req_str(&["path", "dest", "destfile", "name"])?,
                 attrs: AttrSpec::from_args(&a)?,
@@ -104,6 +105,8 @@ impl Module for BlockInFile {
 }
 
 struct BlockPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    cur_at: FileRef,
     spec: WriteSpec,
     present: bool,
     block: String,
@@ -118,12 +121,12 @@ struct BlockPlan {
 }
 
 impl Planner for BlockPlan {
-    fn probes(&self) -> Vec<Probe> {
-        vec![Probe::read(&self.spec.path)]
+    fn ask(&mut self, p: &mut Probes) {
+        self.cur_at = p.read(&self.spec.path);
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let cur = obs.file(0)?;
+        let cur = obs.file(self.cur_at)?;
         let path = &self.spec.path;
         if cur.is_dir() {
             return Ok(Plan::fail(format!("Path {path} is a directory !")).with("rc", 256));

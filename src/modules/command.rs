@@ -7,7 +7,9 @@
 //! `removes` decide (Ansible's rule), and it always reports changed when it runs unless
 //! `changed_when` says otherwise.
 
-use super::{Args, Command, FreeForm, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use super::{
+    Args, CmdRef, Command, FreeForm, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step,
+};
 use crate::error::{Error, Result};
 use crate::template::to_text;
 
@@ -113,6 +115,8 @@ fn prepare(a: Args, env: &ModuleEnv, shell: bool) -> Result<Box<dyn Planner>> {
         cmd.stdin = Some(data);
     }
     Ok(Box::new(CommandPlan {
+        creates_at: Default::default(),
+        removes_at: Default::default(),
         cmd,
         display,
         creates: a.str(&["creates"])?,
@@ -121,6 +125,9 @@ fn prepare(a: Args, env: &ModuleEnv, shell: bool) -> Result<Box<dyn Planner>> {
 }
 
 struct CommandPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    creates_at: CmdRef,
+    removes_at: CmdRef,
     cmd: Command,
     display: String,
     creates: Option<String>,
@@ -128,44 +135,40 @@ struct CommandPlan {
 }
 
 /// A probe answering whether a path (or glob) exists, relative to `chdir`.
-fn exists_probe(path: &str, chdir: &Option<String>) -> Probe {
+fn exists_probe(path: &str, chdir: &Option<String>) -> String {
     let cd = chdir
         .as_ref()
         .map(|d| format!("cd {} 2>/dev/null; ", crate::shlex::quote(d)))
         .unwrap_or_default();
     // Unquoted on purpose: `creates` accepts globs, as in Ansible.
     let glob = path.replace(['\'', '"', '`', '$', ';', '&', '|', '(', ')', '<', '>'], "");
-    Probe::Command(format!(
+    format!(
         "{cd}for p in {glob}; do [ -e \"$p\" ] || [ -L \"$p\" ] && {{ echo yes; exit 0; }}; done; echo no"
-    ))
+    )
 }
 
 impl Planner for CommandPlan {
-    fn probes(&self) -> Vec<Probe> {
-        let mut p = Vec::new();
+    fn ask(&mut self, p: &mut Probes) {
         if let Some(c) = &self.creates {
-            p.push(exists_probe(c, &self.cmd.chdir));
+            self.creates_at = p.command(exists_probe(c, &self.cmd.chdir));
         }
         if let Some(r) = &self.removes {
-            p.push(exists_probe(r, &self.cmd.chdir));
+            self.removes_at = p.command(exists_probe(r, &self.cmd.chdir));
         }
-        p
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let mut i = 0;
         let base = Plan::ok().with("cmd", self.display.as_str());
-        if let Some(c) = &self.creates {
-            if obs.cmd(i)?.stdout.trim() == "yes" {
-                return Ok(base
-                    .with("msg", format!("Did not run command since '{c}' exists"))
-                    .with("rc", 0)
-                    .with("stdout", format!("skipped, since {c} exists")));
-            }
-            i += 1;
+        if let Some(c) = &self.creates
+            && obs.cmd(self.creates_at)?.stdout.trim() == "yes"
+        {
+            return Ok(base
+                .with("msg", format!("Did not run command since '{c}' exists"))
+                .with("rc", 0)
+                .with("stdout", format!("skipped, since {c} exists")));
         }
         if let Some(r) = &self.removes
-            && obs.cmd(i)?.stdout.trim() != "yes"
+            && obs.cmd(self.removes_at)?.stdout.trim() != "yes"
         {
             return Ok(base
                 .with(

@@ -14,7 +14,8 @@ use super::attrs::AttrSpec;
 use super::content::{WriteSpec, check_validate, plan_write};
 use super::mode::ModeSpec;
 use super::{
-    Args, Diff, FileState, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step, WriteFile,
+    Args, Diff, FileRef, FileState, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step,
+    WriteFile,
 };
 use crate::error::{Error, Result};
 use crate::template::to_text;
@@ -96,6 +97,8 @@ impl Module for Copy {
             }
             (None, Some(s)) if a.bool(&["remote_src"], false)? => {
                 return Ok(Box::new(RemoteCopy {
+                    src_at: Default::default(),
+                    cur_at: Default::default(),
                     src: s.clone(),
                     spec,
                     force,
@@ -112,6 +115,10 @@ impl Module for Copy {
                 .to_string()
         });
         Ok(Box::new(CopyPlan {
+            dest_at: Default::default(),
+            parent_at: Default::default(),
+            into_at: Default::default(),
+            sources_at: Default::default(),
             dest,
             spec,
             force,
@@ -202,6 +209,11 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<Source>) -> Result<()> {
 }
 
 struct CopyPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    dest_at: FileRef,
+    parent_at: FileRef,
+    into_at: FileRef,
+    sources_at: Vec<FileRef>,
     dest: String,
     spec: WriteSpec,
     force: bool,
@@ -217,23 +229,20 @@ fn join(dir: &str, rel: &str) -> String {
 }
 
 impl Planner for CopyPlan {
-    fn probes(&self) -> Vec<Probe> {
+    fn ask(&mut self, p: &mut Probes) {
         if self.single_file {
-            let mut p = vec![Probe::read(&self.dest)];
-            let parent = parent_of(&self.dest);
-            p.push(Probe::stat_follow(&parent));
+            self.dest_at = p.read(&self.dest);
+            self.parent_at = p.stat_follow(&parent_of(&self.dest));
             if let Some(b) = &self.base {
-                p.push(Probe::read(&join(&self.dest, b)));
+                self.into_at = p.read(&join(&self.dest, b));
             }
-            p
         } else {
-            let mut p = vec![Probe::stat_follow(&self.dest)];
-            p.extend(
-                self.sources
-                    .iter()
-                    .map(|s| Probe::read(&join(&self.dest, s.rel.as_deref().unwrap_or("")))),
-            );
-            p
+            self.dest_at = p.stat_follow(&self.dest);
+            self.sources_at = self
+                .sources
+                .iter()
+                .map(|s| p.read(&join(&self.dest, s.rel.as_deref().unwrap_or(""))))
+                .collect();
         }
     }
 
@@ -241,13 +250,13 @@ impl Planner for CopyPlan {
         let mut plan = Plan::ok().with("dest", self.dest.as_str());
         if self.single_file {
             let src = &self.sources[0];
-            let dest_state = obs.file(0)?;
+            let dest_state = obs.file(self.dest_at)?;
             let into_dir = self.base.is_some() && (dest_state.is_dir() || self.dest.ends_with('/'));
             let (path, cur) = if into_dir {
                 let b = self.base.clone().unwrap_or_default();
-                (join(&self.dest, &b), obs.file(2)?.clone())
+                (join(&self.dest, &b), obs.file(self.into_at)?.clone())
             } else {
-                if !obs.file(1)?.is_dir() {
+                if !obs.file(self.parent_at)?.is_dir() {
                     return Ok(Plan::fail(format!(
                         "Destination directory {} does not exist",
                         parent_of(&self.dest)
@@ -268,7 +277,7 @@ impl Planner for CopyPlan {
             return Ok(plan);
         }
         // A directory tree.
-        let root = obs.file(0)?;
+        let root = obs.file(self.dest_at)?;
         if root.exists && !root.is_dir() {
             return Ok(Plan::fail(format!("dest {} is not a directory", self.dest)));
         }
@@ -288,9 +297,9 @@ impl Planner for CopyPlan {
                 attrs,
             });
         }
-        for (i, src) in self.sources.iter().enumerate() {
+        for (src, at) in self.sources.iter().zip(&self.sources_at) {
             let path = join(&self.dest, src.rel.as_deref().unwrap_or(""));
-            let cur: &FileState = obs.file(i + 1)?;
+            let cur: &FileState = obs.file(*at)?;
             match &src.data {
                 None => {
                     if !cur.exists {
@@ -339,19 +348,23 @@ fn parent_of(path: &str) -> String {
 
 /// `remote_src: true`: copy a file that is already on the host.
 struct RemoteCopy {
+    /// Where a probe's answer is (asked in `ask`).
+    src_at: FileRef,
+    cur_at: FileRef,
     src: String,
     spec: WriteSpec,
     force: bool,
 }
 
 impl Planner for RemoteCopy {
-    fn probes(&self) -> Vec<Probe> {
-        vec![Probe::read(&self.src), Probe::read(&self.spec.path)]
+    fn ask(&mut self, p: &mut Probes) {
+        self.src_at = p.read(&self.src);
+        self.cur_at = p.read(&self.spec.path);
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let src = obs.file(0)?;
-        let cur = obs.file(1)?;
+        let src = obs.file(self.src_at)?;
+        let cur = obs.file(self.cur_at)?;
         if !src.is_file() {
             return Ok(Plan::fail(format!("Source {} not found", self.src)));
         }

@@ -11,7 +11,9 @@ use minijinja::Value;
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, plan_write};
 use super::mode::ModeSpec;
-use super::{Args, Attrs, Diff, Fixed, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use super::{
+    Args, Attrs, Diff, FileRef, Fixed, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step,
+};
 use crate::error::{Error, Result};
 use crate::template::to_text;
 
@@ -78,6 +80,10 @@ impl Module for Deb822Repository {
         let mode = a.mode(&["mode"])?.unwrap_or(ModeSpec::Octal(0o644));
         if a.choose(&["state"], Presence::Present)? == Presence::Absent {
             return Ok(Box::new(RepoPlan {
+                file_at: Default::default(),
+                dir_at: Default::default(),
+                key_at: Default::default(),
+                keyrings_at: Default::default(),
                 path,
                 content: None,
                 key: None,
@@ -211,6 +217,10 @@ impl Module for Deb822Repository {
             })
             .collect();
         Ok(Box::new(RepoPlan {
+            file_at: Default::default(),
+            dir_at: Default::default(),
+            key_at: Default::default(),
+            keyrings_at: Default::default(),
             path,
             content: Some(content),
             key,
@@ -221,6 +231,11 @@ impl Module for Deb822Repository {
 }
 
 struct RepoPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    file_at: FileRef,
+    dir_at: FileRef,
+    key_at: FileRef,
+    keyrings_at: FileRef,
     path: String,
     content: Option<String>,
     key: Option<(String, Vec<u8>)>,
@@ -229,20 +244,17 @@ struct RepoPlan {
 }
 
 impl Planner for RepoPlan {
-    fn probes(&self) -> Vec<Probe> {
-        let mut p = vec![
-            Probe::read(&self.path),
-            Probe::stat_follow("/etc/apt/sources.list.d"),
-        ];
+    fn ask(&mut self, p: &mut Probes) {
+        self.file_at = p.read(&self.path);
+        self.dir_at = p.stat_follow("/etc/apt/sources.list.d");
         if let Some((k, _)) = &self.key {
-            p.push(Probe::read(k));
-            p.push(Probe::stat_follow("/etc/apt/keyrings"));
+            self.key_at = p.read(k);
+            self.keyrings_at = p.stat_follow("/etc/apt/keyrings");
         }
-        p
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let cur = obs.file(0)?;
+        let cur = obs.file(self.file_at)?;
         let mut plan = Plan::ok()
             .with("dest", self.path.as_str())
             .with("repo", self.stem.as_str());
@@ -257,7 +269,7 @@ impl Planner for RepoPlan {
             return Ok(plan);
         };
         if let Some((key_path, data)) = &self.key {
-            if !obs.file(3)?.exists {
+            if !obs.file(self.keyrings_at)?.exists {
                 plan.step(Step::MakeDir {
                     path: "/etc/apt/keyrings".into(),
                     attrs: Attrs {
@@ -274,11 +286,11 @@ impl Planner for RepoPlan {
                 },
                 ..Default::default()
             };
-            plan_write(&mut plan, obs.file(2)?, data.clone(), &spec)?;
+            plan_write(&mut plan, obs.file(self.key_at)?, data.clone(), &spec)?;
             plan.result
                 .insert("key_filename".into(), Value::from(key_path.as_str()));
         }
-        if !obs.file(1)?.exists {
+        if !obs.file(self.dir_at)?.exists {
             plan.step(Step::MakeDir {
                 path: "/etc/apt/sources.list.d".into(),
                 attrs: Attrs {

@@ -2,7 +2,7 @@
 //! what `apt-mark hold` sets.
 
 use super::query::Query;
-use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use super::{Args, CmdRef, Command, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step};
 use crate::error::Result;
 use crate::shlex::quote;
 
@@ -17,6 +17,7 @@ impl Module for DpkgSelections {
     }
     fn prepare(&self, a: Args, _env: &ModuleEnv) -> Result<Box<dyn Planner>> {
         Ok(Box::new(SelectionPlan {
+            selections_at: Default::default(),
             name: a.req_str(&["name"])?,
             selection: a
                 .choice(
@@ -30,19 +31,21 @@ impl Module for DpkgSelections {
 }
 
 struct SelectionPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    selections_at: CmdRef,
     name: String,
     selection: String,
 }
 
 impl Planner for SelectionPlan {
-    fn probes(&self) -> Vec<Probe> {
+    fn ask(&mut self, p: &mut Probes) {
         // Every selection (`'*'` includes packages that are not installed), not just this
         // package's: the probe is then the same for all items of a loop, run once for all.
-        vec![Probe::Query(Query::Selections)]
+        self.selections_at = p.query(Query::Selections);
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let out = &obs.cmd(0)?.stdout;
+        let out = &obs.cmd(self.selections_at)?.stdout;
         let current = out
             .lines()
             .find_map(|l| {

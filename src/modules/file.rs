@@ -11,8 +11,8 @@ use minijinja::Value;
 use super::attrs::AttrSpec;
 use super::mode::{ModeSpec, octal};
 use super::{
-    Args, Attrs, Command, Diff, FileKind, FileState, Module, ModuleEnv, Observed, Plan, Planner,
-    Probe, Stamp, Step,
+    Args, Attrs, CmdRef, Command, Diff, FileKind, FileRef, FileState, Module, ModuleEnv, Observed,
+    Plan, Planner, Probes, Stamp, Step,
 };
 use crate::error::Result;
 use crate::shlex::quote;
@@ -68,6 +68,10 @@ impl Module for File {
             )));
         }
         Ok(Box::new(FilePlan {
+            path_at: Default::default(),
+            followed_at: Default::default(),
+            src_at: Default::default(),
+            tree_at: Default::default(),
             src_abs: src.as_ref().map(|s| resolve_src(&path, s)),
             path,
             state,
@@ -108,6 +112,11 @@ fn resolve_src(path: &str, src: &str) -> String {
 }
 
 struct FilePlan {
+    /// Where a probe's answer is (asked in `ask`).
+    path_at: FileRef,
+    followed_at: FileRef,
+    src_at: FileRef,
+    tree_at: Option<CmdRef>,
     path: String,
     state: Option<String>,
     src: Option<String>,
@@ -225,22 +234,20 @@ impl FilePlan {
 }
 
 impl Planner for FilePlan {
-    fn probes(&self) -> Vec<Probe> {
-        let mut p = vec![Probe::stat(&self.path), Probe::stat_follow(&self.path)];
-        p.push(Probe::stat(
-            self.src_abs.as_deref().unwrap_or("/nonexistent-prov-src"),
-        ));
+    fn ask(&mut self, p: &mut Probes) {
+        self.path_at = p.stat(&self.path);
+        self.followed_at = p.stat_follow(&self.path);
+        self.src_at = p.stat(self.src_abs.as_deref().unwrap_or("/nonexistent-prov-src"));
         if self.recurse
             && let Some(cmd) = recurse_probe(&self.path, &self.attrs)
         {
-            p.push(Probe::Command(cmd));
+            self.tree_at = Some(p.command(cmd));
         }
-        p
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let cur = obs.file(0)?;
-        let followed = obs.file(1)?;
+        let cur = obs.file(self.path_at)?;
+        let followed = obs.file(self.followed_at)?;
         let eff = if self.follow && cur.is_link && followed.exists {
             followed
         } else {
@@ -277,8 +284,8 @@ impl Planner for FilePlan {
                     });
                 } else if eff.is_dir() {
                     self.attr_steps(&mut plan, eff)?;
-                    if self.recurse
-                        && let Ok(out) = obs.cmd(3)
+                    if let Some(at) = self.tree_at
+                        && let Ok(out) = obs.cmd(at)
                         && !out.stdout.trim().is_empty()
                     {
                         plan.diffs.push(Diff::new(
@@ -338,7 +345,7 @@ impl Planner for FilePlan {
             }
             "link" => {
                 let src = self.src.clone().unwrap_or_default();
-                let src_state = obs.file(2)?;
+                let src_state = obs.file(self.src_at)?;
                 if cur.is_link && cur.link_target.as_deref() == Some(src.as_str()) {
                     self.link_attr_steps(&mut plan, cur)?;
                 } else if cur.exists && !cur.is_link {
@@ -395,7 +402,7 @@ impl Planner for FilePlan {
             }
             "hard" => {
                 let src = self.src.clone().unwrap_or_default();
-                let src_state = obs.file(2)?;
+                let src_state = obs.file(self.src_at)?;
                 if !src_state.exists {
                     return Ok(Plan::fail(format!(
                         "src does not exist: {}",

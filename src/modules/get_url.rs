@@ -8,7 +8,7 @@ use sha2::Digest;
 
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, plan_write, sha256_hex};
-use super::{Args, Fixed, Module, ModuleEnv, Observed, Plan, Planner, Probe};
+use super::{Args, FileRef, Fixed, Module, ModuleEnv, Observed, Plan, Planner, Probes};
 use crate::error::{Error, Result};
 
 pub struct GetUrl;
@@ -105,6 +105,8 @@ impl Module for GetUrl {
             }
         }
         Ok(Box::new(GetUrlPlan {
+            dest_at: Default::default(),
+            inside_at: Default::default(),
             url,
             file_name: response
                 .url
@@ -148,6 +150,9 @@ fn digest(algo: &str, data: &[u8]) -> Result<String> {
 }
 
 struct GetUrlPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    dest_at: FileRef,
+    inside_at: FileRef,
     url: String,
     file_name: String,
     spec: WriteSpec,
@@ -158,22 +163,20 @@ struct GetUrlPlan {
 }
 
 impl Planner for GetUrlPlan {
-    fn probes(&self) -> Vec<Probe> {
-        vec![
-            Probe::read(&self.spec.path),
-            Probe::read(&format!(
-                "{}/{}",
-                self.spec.path.trim_end_matches('/'),
-                self.file_name
-            )),
-        ]
+    fn ask(&mut self, p: &mut Probes) {
+        self.dest_at = p.read(&self.spec.path);
+        self.inside_at = p.read(&format!(
+            "{}/{}",
+            self.spec.path.trim_end_matches('/'),
+            self.file_name
+        ));
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let dest = obs.file(0)?;
+        let dest = obs.file(self.dest_at)?;
         let (cur, path) = if dest.is_dir() {
             (
-                obs.file(1)?,
+                obs.file(self.inside_at)?,
                 format!(
                     "{}/{}",
                     self.spec.path.trim_end_matches('/'),

@@ -1,7 +1,7 @@
 //! `group`: local groups (groupadd/groupmod/groupdel).
 
 use super::args::Presence;
-use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use super::{Args, CmdRef, Command, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step};
 use crate::error::Result;
 use crate::shlex::quote;
 
@@ -24,6 +24,7 @@ impl Module for Group {
     }
     fn prepare(&self, a: Args, _env: &ModuleEnv) -> Result<Box<dyn Planner>> {
         Ok(Box::new(GroupPlan {
+            entry_at: Default::default(),
             name: a.req_str(&["name"])?,
             present: a.choose(&["state"], Presence::Present)? == Presence::Present,
             gid: a.int(&["gid"])?,
@@ -34,6 +35,8 @@ impl Module for Group {
 }
 
 struct GroupPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    entry_at: CmdRef,
     name: String,
     present: bool,
     gid: Option<i64>,
@@ -52,15 +55,12 @@ fn run(argv: Vec<String>) -> Step {
 }
 
 impl Planner for GroupPlan {
-    fn probes(&self) -> Vec<Probe> {
-        vec![Probe::Command(format!(
-            "getent group {} ; true",
-            quote(&self.name)
-        ))]
+    fn ask(&mut self, p: &mut Probes) {
+        self.entry_at = p.command(format!("getent group {} ; true", quote(&self.name)));
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let line = obs.cmd(0)?.stdout.trim().to_string();
+        let line = obs.cmd(self.entry_at)?.stdout.trim().to_string();
         let current_gid: Option<i64> = line.split(':').nth(2).and_then(|g| g.parse().ok());
         let mut plan = Plan::ok().with("name", self.name.as_str());
         if !self.present {

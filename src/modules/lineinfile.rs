@@ -12,7 +12,7 @@ use regex::{Captures, Regex};
 
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, check_validate, plan_write};
-use super::{Args, Module, ModuleEnv, Observed, Plan, Planner, Probe};
+use super::{Args, FileRef, Module, ModuleEnv, Observed, Plan, Planner, Probes};
 use crate::error::{Error, Result};
 use crate::template::filters::{python_regex, python_replacement};
 
@@ -90,6 +90,7 @@ impl Module for LineInFile {
             _ => None,
         };
         Ok(Box::new(LinePlan {
+            cur_at: Default::default(),
             spec: WriteSpec {
                 path,
                 attrs: AttrSpec::from_args(&a)?,
@@ -114,6 +115,8 @@ impl Module for LineInFile {
 }
 
 struct LinePlan {
+    /// Where a probe's answer is (asked in `ask`).
+    cur_at: FileRef,
     spec: WriteSpec,
     present: bool,
     regexp: Option<Regex>,
@@ -142,12 +145,12 @@ fn strip_eol(line: &str) -> &str {
 }
 
 impl Planner for LinePlan {
-    fn probes(&self) -> Vec<Probe> {
-        vec![Probe::read(&self.spec.path)]
+    fn ask(&mut self, p: &mut Probes) {
+        self.cur_at = p.read(&self.spec.path);
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let cur = obs.file(0)?;
+        let cur = obs.file(self.cur_at)?;
         let path = self.spec.path.clone();
         if cur.is_dir() {
             return Ok(Plan::fail(format!("Path {path} is a directory !")).with("rc", 256));

@@ -1,9 +1,10 @@
 //! Modules: what a task does, decided once from the host's current state.
 //!
 //! A module turns a task's (templated) arguments into a [`Planner`] ([`Module::prepare`]). The
-//! planner names the host state it needs ([`Probe`]s: file stats and contents, read-only
-//! commands), the engine reads all of them in one round trip, and [`Planner::plan`] — a pure
-//! function of that state — returns a [`Plan`]: whether the task changes anything, the diff,
+//! planner asks for the host state it needs ([`Planner::ask`]: file stats and contents,
+//! read-only commands, named queries), keeping a typed handle to each answer ([`FileRef`],
+//! [`CmdRef`]: no answer is read by position); the engine reads all of them in one round
+//! trip, and [`Planner::plan`] — a pure function of that state — returns a [`Plan`]: whether the task changes anything, the diff,
 //! and the [`Step`]s that make the change. `--check` reports the plan; a real run executes its
 //! steps. Both use the same plan, so the dry run cannot drift from what apply does, and every
 //! module is unit-tested by feeding `plan` a fixture state (pyinfra's data-driven style).
@@ -54,8 +55,8 @@ pub use args::Args;
 // The vocabulary modules speak with the engine and the transports lives in `crate::host`.
 pub use crate::host::query;
 pub use crate::host::{
-    Answer, Attrs, CONTENT_LIMIT, CmdOutput, Command, FileKind, FileState, Observed, Probe, Stamp,
-    Step, WriteFile,
+    Answer, Attrs, CONTENT_LIMIT, CmdOutput, CmdRef, Command, FileKind, FileRef, FileState,
+    Observed, Probe, Probes, Stamp, Step, WriteFile,
 };
 
 use crate::error::{Error, Result};
@@ -89,10 +90,9 @@ pub trait Module: Send + Sync + 'static {
 
 /// Decides a task's change from the state its probes read.
 pub trait Planner: Send {
-    /// The host state this task needs (read in one round trip).
-    fn probes(&self) -> Vec<Probe> {
-        Vec::new()
-    }
+    /// Ask for the host state this task needs (read in one round trip), keeping the handles
+    /// that [`Planner::plan`] reads the answers with.
+    fn ask(&mut self, _probes: &mut Probes) {}
     /// Decide. Must not touch the host: all effects go into [`Plan::steps`].
     fn plan(self: Box<Self>, observed: &Observed) -> Result<Plan>;
 }

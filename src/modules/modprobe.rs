@@ -8,7 +8,9 @@
 use super::args::Presence;
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, plan_write};
-use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use super::{
+    Args, CmdRef, Command, FileRef, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step,
+};
 use crate::error::Result;
 use crate::shlex::quote;
 
@@ -23,6 +25,9 @@ impl Module for Modprobe {
     }
     fn prepare(&self, a: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>> {
         Ok(Box::new(ModPlan {
+            loaded_at: Default::default(),
+            load_at: Default::default(),
+            options_at: Default::default(),
             name: a.req_str(&["name"])?,
             present: a.choose(&["state"], Presence::Present)? == Presence::Present,
             params: a.str(&["params"])?.unwrap_or_default(),
@@ -39,6 +44,10 @@ impl Module for Modprobe {
 }
 
 struct ModPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    loaded_at: CmdRef,
+    load_at: FileRef,
+    options_at: FileRef,
     name: String,
     present: bool,
     params: String,
@@ -56,21 +65,19 @@ impl ModPlan {
 }
 
 impl Planner for ModPlan {
-    fn probes(&self) -> Vec<Probe> {
+    fn ask(&mut self, p: &mut Probes) {
         // Module names use - and _ interchangeably; /sys/module uses _.
         let sys = self.name.replace('-', "_");
-        vec![
-            Probe::Command(format!(
-                "[ -d /sys/module/{} ] && echo loaded || echo absent",
-                quote(&sys)
-            )),
-            Probe::read(&self.load_file()),
-            Probe::read(&self.options_file()),
-        ]
+        self.loaded_at = p.command(format!(
+            "[ -d /sys/module/{} ] && echo loaded || echo absent",
+            quote(&sys)
+        ));
+        self.load_at = p.read(&self.load_file());
+        self.options_at = p.read(&self.options_file());
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let loaded = obs.cmd(0)?.stdout.trim() == "loaded";
+        let loaded = obs.cmd(self.loaded_at)?.stdout.trim() == "loaded";
         let mut plan = Plan::ok().with("name", self.name.as_str());
         match self.persistent.as_str() {
             "present" => {
@@ -82,7 +89,7 @@ impl Planner for ModPlan {
                 };
                 plan_write(
                     &mut plan,
-                    obs.file(1)?,
+                    obs.file(self.load_at)?,
                     format!("{}\n", self.name).into_bytes(),
                     &spec,
                 )?;
@@ -94,18 +101,21 @@ impl Planner for ModPlan {
                     };
                     plan_write(
                         &mut plan,
-                        obs.file(2)?,
+                        obs.file(self.options_at)?,
                         format!("options {} {}\n", self.name, self.params).into_bytes(),
                         &spec,
                     )?;
                 }
             }
             "absent" => {
-                for (i, path) in [(1, self.load_file()), (2, self.options_file())] {
-                    if obs.file(i)?.exists {
+                for (at, path) in [
+                    (self.load_at, self.load_file()),
+                    (self.options_at, self.options_file()),
+                ] {
+                    if obs.file(at)?.exists {
                         plan.diffs.push(super::Diff::new(
                             &path,
-                            obs.file(i)?.text().unwrap_or_default(),
+                            obs.file(at)?.text().unwrap_or_default(),
                             "",
                         ));
                         plan.step(Step::Remove { path });

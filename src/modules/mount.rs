@@ -4,7 +4,9 @@
 
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, plan_write};
-use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use super::{
+    Args, CmdRef, Command, FileRef, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step,
+};
 use crate::error::{Error, Result};
 use crate::shlex::quote;
 
@@ -54,6 +56,8 @@ impl Module for Mount {
             opts.push_str(",noauto");
         }
         Ok(Box::new(MountPlan {
+            fstab_at: Default::default(),
+            mounted_at: Default::default(),
             path: a
                 .req_str(&["path", "name"])?
                 .trim_end_matches('/')
@@ -72,6 +76,9 @@ impl Module for Mount {
 }
 
 struct MountPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    fstab_at: FileRef,
+    mounted_at: CmdRef,
     path: String,
     src: Option<String>,
     fstype: Option<String>,
@@ -95,20 +102,18 @@ fn run(argv: Vec<String>) -> Step {
 }
 
 impl Planner for MountPlan {
-    fn probes(&self) -> Vec<Probe> {
-        vec![
-            Probe::read(&self.fstab),
-            Probe::Command(format!(
-                "awk -v p={} '$2 == p {{ print \"mounted\"; exit }}' /proc/mounts 2>/dev/null; true",
-                quote(&self.path)
-            )),
-        ]
+    fn ask(&mut self, p: &mut Probes) {
+        self.fstab_at = p.read(&self.fstab);
+        self.mounted_at = p.command(format!(
+            "awk -v p={} '$2 == p {{ print \"mounted\"; exit }}' /proc/mounts 2>/dev/null; true",
+            quote(&self.path)
+        ));
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let cur = obs.file(0)?;
+        let cur = obs.file(self.fstab_at)?;
         let text = cur.text().unwrap_or_default();
-        let mounted = obs.cmd(1)?.stdout.trim() == "mounted";
+        let mounted = obs.cmd(self.mounted_at)?.stdout.trim() == "mounted";
         let entry = format!(
             "{} {} {} {} {} {}",
             self.src.clone().unwrap_or_default(),

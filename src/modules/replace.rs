@@ -5,7 +5,7 @@ use regex::RegexBuilder;
 
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, check_validate, plan_write};
-use super::{Args, Module, ModuleEnv, Observed, Plan, Planner, Probe};
+use super::{Args, FileRef, Module, ModuleEnv, Observed, Plan, Planner, Probes};
 use crate::error::{Error, Result};
 use crate::template::filters::{python_regex, python_replacement};
 
@@ -28,6 +28,7 @@ impl Module for Replace {
         let validate = a.str(&["validate"])?;
         check_validate("replace", &validate)?;
         Ok(Box::new(ReplacePlan {
+            cur_at: Default::default(),
             spec: WriteSpec {
                 path: a.req_str(&["path", "dest", "destfile", "name"])?,
                 attrs: AttrSpec::from_args(&a)?,
@@ -46,6 +47,8 @@ impl Module for Replace {
 }
 
 struct ReplacePlan {
+    /// Where a probe's answer is (asked in `ask`).
+    cur_at: FileRef,
     spec: WriteSpec,
     regexp: String,
     replace: String,
@@ -54,12 +57,12 @@ struct ReplacePlan {
 }
 
 impl Planner for ReplacePlan {
-    fn probes(&self) -> Vec<Probe> {
-        vec![Probe::read(&self.spec.path)]
+    fn ask(&mut self, p: &mut Probes) {
+        self.cur_at = p.read(&self.spec.path);
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let cur = obs.file(0)?;
+        let cur = obs.file(self.cur_at)?;
         if !cur.exists {
             return Ok(
                 Plan::fail(format!("Path {} does not exist !", self.spec.path)).with("rc", 257),

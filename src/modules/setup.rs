@@ -5,7 +5,7 @@
 use minijinja::Value;
 
 use super::query::Query;
-use super::{Args, Module, ModuleEnv, Observed, Plan, Planner, Probe};
+use super::{Args, CmdRef, Module, ModuleEnv, Observed, Plan, Planner, Probes};
 use crate::error::{Error, Result};
 use crate::inventory::pattern::glob_match;
 use crate::modules::facts::{Subsets, parse};
@@ -26,6 +26,7 @@ impl Module for Setup {
         let subsets = Subsets::parse(&a.list(&["gather_subset"])?)
             .map_err(|m| Error::runtime(format!("setup: {m}")))?;
         Ok(Box::new(SetupPlan {
+            facts_at: Default::default(),
             facts: Query::Facts {
                 subsets,
                 chroot: env.chroot_connection,
@@ -36,17 +37,19 @@ impl Module for Setup {
 }
 
 struct SetupPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    facts_at: CmdRef,
     facts: Query,
     filter: Vec<String>,
 }
 
 impl Planner for SetupPlan {
-    fn probes(&self) -> Vec<Probe> {
-        vec![Probe::Query(self.facts.clone())]
+    fn ask(&mut self, p: &mut Probes) {
+        self.facts_at = p.query(self.facts.clone());
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let out = obs.cmd(0)?;
+        let out = obs.cmd(self.facts_at)?;
         let mut facts = parse(&out.stdout);
         if !self.filter.is_empty() {
             facts.retain(|k, _| {

@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 
-use super::{Args, CONTENT_LIMIT, Module, ModuleEnv, Observed, Plan, Planner, Probe};
+use super::{Args, CONTENT_LIMIT, FileRef, Module, ModuleEnv, Observed, Plan, Planner, Probes};
 use crate::error::Result;
 
 pub struct Slurp;
@@ -16,22 +16,25 @@ impl Module for Slurp {
     }
     fn prepare(&self, a: Args, _env: &ModuleEnv) -> Result<Box<dyn Planner>> {
         Ok(Box::new(SlurpPlan {
+            src_at: Default::default(),
             src: a.req_str(&["src", "path"])?,
         }))
     }
 }
 
 struct SlurpPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    src_at: FileRef,
     src: String,
 }
 
 impl Planner for SlurpPlan {
-    fn probes(&self) -> Vec<Probe> {
-        vec![Probe::read(&self.src)]
+    fn ask(&mut self, p: &mut Probes) {
+        self.src_at = p.read(&self.src);
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let f = obs.file(0)?;
+        let f = obs.file(self.src_at)?;
         if !f.exists {
             return Ok(Plan::fail(format!("file not found: {}", self.src)));
         }

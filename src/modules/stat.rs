@@ -4,7 +4,7 @@ use minijinja::Value;
 
 use super::mode::octal;
 use super::query::Query;
-use super::{Args, FileKind, Module, ModuleEnv, Observed, Plan, Planner, Probe};
+use super::{Args, CmdRef, FileKind, FileRef, Module, ModuleEnv, Observed, Plan, Planner, Probes};
 use crate::error::{Error, Result};
 
 pub struct Stat;
@@ -43,6 +43,8 @@ impl Module for Stat {
             )?
             .unwrap_or_default();
         Ok(Box::new(StatPlan {
+            stat_at: Default::default(),
+            digest_at: Default::default(),
             path: a.req_str(&["path", "dest", "name"])?,
             follow: a.bool(&["follow"], false)?,
             checksum: a.bool(&["get_checksum"], true)?,
@@ -52,6 +54,9 @@ impl Module for Stat {
 }
 
 struct StatPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    stat_at: FileRef,
+    digest_at: CmdRef,
     path: String,
     follow: bool,
     checksum: bool,
@@ -59,23 +64,22 @@ struct StatPlan {
 }
 
 impl Planner for StatPlan {
-    fn probes(&self) -> Vec<Probe> {
-        let mut p = vec![if self.follow {
-            Probe::stat_follow(&self.path)
+    fn ask(&mut self, p: &mut Probes) {
+        self.stat_at = if self.follow {
+            p.stat_follow(&self.path)
         } else {
-            Probe::stat(&self.path)
-        }];
+            p.stat(&self.path)
+        };
         if self.checksum {
-            p.push(Probe::Query(Query::Digest {
+            self.digest_at = p.query(Query::Digest {
                 algo: self.algo.clone(),
                 path: self.path.clone(),
-            }));
+            });
         }
-        p
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let f = obs.file(0)?;
+        let f = obs.file(self.stat_at)?;
         if !f.exists && !f.is_link {
             return Ok(Plan::ok().with("stat", Value::from_pairs([("exists", Value::from(false))])));
         }
@@ -118,7 +122,7 @@ impl Planner for StatPlan {
         }
         if self.checksum
             && kind == FileKind::File
-            && let Ok(c) = obs.cmd(1)
+            && let Ok(c) = obs.cmd(self.digest_at)
         {
             let sum = c.stdout.trim();
             if !sum.is_empty() {

@@ -6,7 +6,9 @@ use super::args::Presence;
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, plan_write};
 use super::lineinfile::split_lines;
-use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use super::{
+    Args, CmdRef, Command, FileRef, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step,
+};
 use crate::error::Result;
 
 pub struct Sysctl;
@@ -37,6 +39,8 @@ impl Module for Sysctl {
             ));
         }
         Ok(Box::new(SysctlPlan {
+            file_at: Default::default(),
+            live_at: Default::default(),
             name: a.req_str(&["name", "key"])?,
             value: value.map(|v| v.trim().to_string()),
             present,
@@ -52,6 +56,9 @@ impl Module for Sysctl {
 }
 
 struct SysctlPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    file_at: FileRef,
+    live_at: CmdRef,
     name: String,
     value: Option<String>,
     present: bool,
@@ -89,16 +96,14 @@ fn proc_path(key: &str) -> String {
 }
 
 impl Planner for SysctlPlan {
-    fn probes(&self) -> Vec<Probe> {
-        vec![
-            Probe::read(&self.file),
-            // The running value, read from /proc/sys without a process.
-            Probe::Query(super::query::Query::Lines(proc_path(&self.name))),
-        ]
+    fn ask(&mut self, p: &mut Probes) {
+        self.file_at = p.read(&self.file);
+        // The running value, read from /proc/sys without a process.
+        self.live_at = p.query(super::query::Query::Lines(proc_path(&self.name)));
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let cur = obs.file(0)?;
+        let cur = obs.file(self.file_at)?;
         let text = cur.text().unwrap_or_default();
         let mut lines = split_lines(&text);
         let key_of = |l: &str| -> Option<String> {
@@ -156,7 +161,7 @@ impl Planner for SysctlPlan {
         plan.result.shift_remove("checksum");
         plan.result.shift_remove("size");
         let file_changed = plan.changed;
-        let live = obs.cmd(1)?.stdout.trim().to_string();
+        let live = obs.cmd(self.live_at)?.stdout.trim().to_string();
         let live_differs =
             self.present && norm(&live) != norm(self.value.as_deref().unwrap_or_default());
         let mut live_steps = Vec::new();

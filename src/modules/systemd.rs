@@ -8,7 +8,7 @@
 //! and exits 0).
 
 use super::query::Query;
-use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use super::{Args, CmdRef, Command, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step};
 use crate::error::{Error, Result};
 
 pub struct Systemd;
@@ -61,6 +61,7 @@ impl Module for Systemd {
             ));
         }
         Ok(Box::new(UnitPlan {
+            state_at: Default::default(),
             name: a.str(&["name", "service", "unit"])?,
             state: a.choice(
                 &["state"],
@@ -96,6 +97,7 @@ impl Module for Service {
             }
         }
         Ok(Box::new(UnitPlan {
+            state_at: Default::default(),
             name: Some(a.req_str(&["name"])?),
             state: a.choice(
                 &["state"],
@@ -115,6 +117,8 @@ impl Module for Service {
 }
 
 struct UnitPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    state_at: CmdRef,
     name: Option<String>,
     state: Option<String>,
     enabled: Option<bool>,
@@ -141,12 +145,11 @@ fn systemctl(args: &[&str]) -> Step {
 }
 
 impl Planner for UnitPlan {
-    fn probes(&self) -> Vec<Probe> {
-        match &self.name {
-            None => Vec::new(),
-            // `is-enabled` reads the unit files (as `systemctl enable` writes them); the
-            // running state is only asked of a running systemd.
-            Some(n) => vec![Probe::Query(Query::UnitState(n.clone()))],
+    fn ask(&mut self, p: &mut Probes) {
+        // `is-enabled` reads the unit files (as `systemctl enable` writes them); the
+        // running state is only asked of a running systemd.
+        if let Some(n) = &self.name {
+            self.state_at = p.query(Query::UnitState(n.clone()));
         }
     }
 
@@ -167,7 +170,7 @@ impl Planner for UnitPlan {
             return Ok(plan);
         };
         plan.result.insert("name".into(), name.as_str().into());
-        let out = &obs.cmd(0)?.stdout;
+        let out = &obs.cmd(self.state_at)?.stdout;
         let field = |k: &str| {
             out.lines()
                 .find_map(|l| l.strip_prefix(&format!("{k}=")))

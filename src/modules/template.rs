@@ -9,7 +9,7 @@ use minijinja::Value;
 
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, check_validate, plan_write};
-use super::{Args, Module, ModuleEnv, Observed, Plan, Planner, Probe};
+use super::{Args, FileRef, Module, ModuleEnv, Observed, Plan, Planner, Probes};
 use crate::error::{Error, Result};
 use crate::template::TemplateOptions;
 use crate::vars::{Layer, VarMap};
@@ -104,6 +104,8 @@ impl Module for Template {
                 .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777),
         };
         Ok(Box::new(TemplatePlan {
+            dest_at: Default::default(),
+            parent_at: Default::default(),
             spec,
             content: text.into_bytes(),
             force: a.bool(&["force"], true)?,
@@ -118,23 +120,27 @@ fn hostname() -> String {
 }
 
 struct TemplatePlan {
+    /// Where a probe's answer is (asked in `ask`).
+    dest_at: FileRef,
+    parent_at: FileRef,
     spec: WriteSpec,
     content: Vec<u8>,
     force: bool,
 }
 
 impl Planner for TemplatePlan {
-    fn probes(&self) -> Vec<Probe> {
+    fn ask(&mut self, p: &mut Probes) {
         let parent = match self.spec.path.rsplit_once('/') {
             Some(("", _)) => "/".to_string(),
             Some((d, _)) => d.to_string(),
             None => ".".to_string(),
         };
-        vec![Probe::read(&self.spec.path), Probe::stat_follow(&parent)]
+        self.dest_at = p.read(&self.spec.path);
+        self.parent_at = p.stat_follow(&parent);
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let cur = obs.file(0)?;
+        let cur = obs.file(self.dest_at)?;
         let mut plan = Plan::ok().with("dest", self.spec.path.as_str());
         if cur.is_dir() {
             return Ok(Plan::fail(format!(
@@ -142,8 +148,8 @@ impl Planner for TemplatePlan {
                 self.spec.path
             )));
         }
-        if !cur.exists && !obs.file(1)?.is_dir() {
-            let parent = obs.file(1)?.path.clone();
+        if !cur.exists && !obs.file(self.parent_at)?.is_dir() {
+            let parent = obs.file(self.parent_at)?.path.clone();
             return Ok(Plan::fail(format!(
                 "Destination directory {parent} does not exist"
             )));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use sha2::Digest;
 
 use super::{
-    Answer, Args, CmdOutput, FileKind, FileState, Module, ModuleEnv, Observed, Plan, Probe,
+    Answer, Args, CmdOutput, FileKind, FileState, Module, ModuleEnv, Observed, Plan, Probe, Probes,
 };
 use crate::vars::Context;
 
@@ -80,8 +80,10 @@ pub fn cmd(rc: i32, stdout: &str) -> Answer {
 
 /// Plan with the given answers; probes beyond them see missing files / empty commands.
 pub fn plan_answers_env(m: &dyn Module, args: Args, answers: Vec<Answer>, env: &ModuleEnv) -> Plan {
-    let planner = m.prepare(args, env).expect("prepare");
-    let probes = planner.probes();
+    let mut planner = m.prepare(args, env).expect("prepare");
+    let mut asked = Probes::default();
+    planner.ask(&mut asked);
+    let probes = asked.into_list();
     let mut all = answers;
     for p in probes.iter().skip(all.len()) {
         all.push(match p {
@@ -102,7 +104,9 @@ pub fn plan_with(m: &dyn Module, args: Args, files: &[FileState]) -> Plan {
 
 /// The probes a module asks for.
 pub fn probes_of(m: &dyn Module, args: Args) -> Vec<Probe> {
-    m.prepare(args, &env()).expect("prepare").probes()
+    let mut asked = Probes::default();
+    m.prepare(args, &env()).expect("prepare").ask(&mut asked);
+    asked.into_list()
 }
 
 pub fn args(module: &'static str, pairs: &[(&str, minijinja::Value)]) -> Args {

@@ -5,7 +5,7 @@ use super::args::Presence;
 use std::collections::BTreeSet;
 
 use super::query::{Db, Query};
-use super::{Args, Command, Module, ModuleEnv, Observed, Plan, Planner, Probe, Step};
+use super::{Args, CmdRef, Command, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step};
 use crate::error::Result;
 
 pub struct User;
@@ -68,6 +68,10 @@ impl Module for User {
             Some(_) => Some(a.list(&["groups"])?),
         };
         Ok(Box::new(UserPlan {
+            passwd_at: Default::default(),
+            groups_at: Default::default(),
+            members_at: Default::default(),
+            shadow_at: Default::default(),
             name: a.req_str(&["name"])?,
             present: a.choose(&["state"], Presence::Present)? == Presence::Present,
             uid: a.int(&["uid"])?,
@@ -99,6 +103,11 @@ impl Module for User {
 }
 
 struct UserPlan {
+    /// Where a probe's answer is (asked in `ask`).
+    passwd_at: CmdRef,
+    groups_at: CmdRef,
+    members_at: Option<CmdRef>,
+    shadow_at: Option<CmdRef>,
     name: String,
     present: bool,
     uid: Option<i64>,
@@ -151,53 +160,50 @@ fn run(argv: Vec<String>) -> Step {
 }
 
 impl UserPlan {
-    /// The groups the task names (`groups` and `group`): probe 2 reads them when there are any.
+    /// The groups the task names (`groups` and `group`), whose entries are asked for.
     fn named_groups(&self) -> Vec<String> {
         let mut wanted: Vec<String> = self.groups.clone().unwrap_or_default();
         wanted.extend(self.group.iter().cloned());
         wanted
     }
 
-    /// Probe 3 (2 without named groups) reads the password hash when the task sets one.
+    /// Whether the password hash is asked for (the task sets one, or locks it).
     fn reads_shadow(&self) -> bool {
         self.password.is_some() || self.password_lock.is_some()
     }
 
-    /// The output of probe `i`, or nothing when the probe was not asked for.
-    fn optional(obs: &Observed, asked: bool, i: usize) -> Result<&str> {
-        Ok(if asked { &obs.cmd(i)?.stdout } else { "" })
+    /// The output of a probe, or nothing when it was not asked for.
+    fn optional(obs: &Observed, at: Option<CmdRef>) -> Result<&str> {
+        Ok(match at {
+            Some(at) => &obs.cmd(at)?.stdout,
+            None => "",
+        })
     }
 }
 
 impl Planner for UserPlan {
-    fn probes(&self) -> Vec<Probe> {
-        let mut p = vec![
-            Probe::Query(Query::Getent {
-                db: Db::Passwd,
-                keys: vec![self.name.clone()],
-            }),
-            Probe::Query(Query::GroupNames(self.name.clone())),
-        ];
+    fn ask(&mut self, p: &mut Probes) {
+        self.passwd_at = p.query(Query::Getent {
+            db: Db::Passwd,
+            keys: vec![self.name.clone()],
+        });
+        self.groups_at = p.query(Query::GroupNames(self.name.clone()));
         let wanted = self.named_groups();
         if !wanted.is_empty() {
-            p.push(Probe::Query(Query::Getent {
+            self.members_at = Some(p.query(Query::Getent {
                 db: Db::Group,
                 keys: wanted,
             }));
         }
         if self.reads_shadow() {
-            p.push(Probe::Query(Query::ShadowHash(self.name.clone())));
+            self.shadow_at = Some(p.query(Query::ShadowHash(self.name.clone())));
         }
-        p
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let has_groups = !self.named_groups().is_empty();
-        let group_entries = Self::optional(obs, has_groups, 2)?.to_string();
-        let shadow = Self::optional(obs, self.reads_shadow(), 2 + usize::from(has_groups))?
-            .trim()
-            .to_string();
-        let passwd = obs.cmd(0)?.stdout.trim().to_string();
+        let group_entries = Self::optional(obs, self.members_at)?.to_string();
+        let shadow = Self::optional(obs, self.shadow_at)?.trim().to_string();
+        let passwd = obs.cmd(self.passwd_at)?.stdout.trim().to_string();
         let exists = !passwd.is_empty();
         let mut plan = Plan::ok().with("name", self.name.as_str());
         let label = format!("user {}", self.name);
@@ -328,7 +334,7 @@ impl Planner for UserPlan {
         }
         if self.groups.is_some() {
             let ids: Vec<String> = obs
-                .cmd(1)?
+                .cmd(self.groups_at)?
                 .stdout
                 .split_whitespace()
                 .map(str::to_string)
@@ -422,6 +428,7 @@ impl Planner for UserPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::Probe;
     use crate::modules::testing::{args, cmd, plan_answers};
     use minijinja::Value;
 

@@ -255,10 +255,10 @@ mod tests {
         let alone = natively(&probes, &empty.display().to_string());
         let mut own = 0;
         for (i, q) in queries.iter().enumerate() {
-            let (a, b) = (mine.cmd(i).unwrap(), theirs.cmd(i).unwrap());
+            let (a, b) = (mine.cmd_at(i).unwrap(), theirs.cmd_at(i).unwrap());
             assert_eq!(a, b, "{q:?}");
             if native(q, b) {
-                assert_eq!(alone.cmd(i).unwrap(), b, "{q:?} needed a program");
+                assert_eq!(alone.cmd_at(i).unwrap(), b, "{q:?} needed a program");
                 own += 1;
             }
         }
@@ -427,12 +427,12 @@ mod tests {
                 .collect()
         };
         for (i, q) in queries.iter().enumerate() {
-            let (a, b) = (mine.cmd(i).unwrap(), theirs.cmd(i).unwrap());
+            let (a, b) = (mine.cmd_at(i).unwrap(), theirs.cmd_at(i).unwrap());
             assert_eq!((a.rc, &a.stderr), (b.rc, &b.stderr), "{q:?}");
             assert_eq!(steady(a), steady(b), "{q:?}");
         }
         // And they are this machine's.
-        let all = &mine.cmd(0).unwrap().stdout;
+        let all = &mine.cmd_at(0).unwrap().stdout;
         let uname = std::process::Command::new("uname")
             .arg("-m")
             .output()
@@ -576,7 +576,7 @@ mod tests {
         let probes: Vec<Probe> = queries.iter().cloned().map(Probe::Query).collect();
         let (mine, theirs) = both_ways(&probes);
         for (i, q) in queries.iter().enumerate() {
-            let (a, b) = (mine.cmd(i).unwrap(), theirs.cmd(i).unwrap());
+            let (a, b) = (mine.cmd_at(i).unwrap(), theirs.cmd_at(i).unwrap());
             if *q == Query::AptListsAge {
                 // Seconds may tick between the two.
                 let age = |t: &str| -> i64 {
@@ -593,24 +593,24 @@ mod tests {
             assert_eq!(a, b, "{q:?}");
         }
         // Not the same mistake twice: the answers are the machine's.
-        assert!(mine.cmd(0).unwrap().stdout.starts_with("root:x:0:0:"));
+        assert!(mine.cmd_at(0).unwrap().stdout.starts_with("root:x:0:0:"));
         if mine
-            .cmd(0)
+            .cmd_at(0)
             .unwrap()
             .stdout
             .contains(&format!("{member}:x:"))
         {
-            assert!(mine.cmd(3).unwrap().stdout.contains(&group));
+            assert!(mine.cmd_at(3).unwrap().stdout.contains(&group));
         }
-        assert_eq!(mine.cmd(9).unwrap().stdout, "1\n");
-        assert_eq!(mine.cmd(10).unwrap().stdout, "one\ntwo\n");
+        assert_eq!(mine.cmd_at(9).unwrap().stdout, "1\n");
+        assert_eq!(mine.cmd_at(10).unwrap().stdout, "one\ntwo\n");
         assert!(
-            mine.cmd(13)
+            mine.cmd_at(13)
                 .unwrap()
                 .stdout
                 .contains("dir=700|0|0\nfile=644|0|0\ncontent:\nssh-ed25519 AAAA a@b\n")
         );
-        assert_eq!(mine.cmd(15).unwrap().stdout, "nouser\n");
+        assert_eq!(mine.cmd_at(15).unwrap().stdout, "nouser\n");
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -695,31 +695,34 @@ mod tests {
             }
         }
         // The answers are the files' (not merely the same mistakes twice).
-        let text_file = mine.file(0).unwrap();
+        let text_file = mine.file_at(0).unwrap();
         assert_eq!(text_file.mode, 0o4750);
         assert_eq!(
             text_file.content.as_deref(),
             Some("héllo\n\nno newline".as_bytes())
         );
         assert_eq!(
-            mine.file(2).unwrap().content.as_deref(),
+            mine.file_at(2).unwrap().content.as_deref(),
             Some(&b"\x00\x01\n@E 0\n\xff"[..])
         );
-        let big = mine.file(4).unwrap();
+        let big = mine.file_at(4).unwrap();
         assert_eq!((big.content.as_ref(), big.size), (None, CONTENT_LIMIT + 1));
         assert_eq!(
             big.sha256.as_deref(),
             Some(crate::host::sha256_hex(&vec![b'x'; CONTENT_LIMIT as usize + 1]).as_str())
         );
         assert_eq!(
-            mine.file(9).unwrap().content.as_deref(),
+            mine.file_at(9).unwrap().content.as_deref(),
             text_file.content.as_deref()
         );
-        assert_eq!(mine.file(8).unwrap().link_target.as_deref(), Some("text"));
-        assert!(mine.file(10).unwrap().exists && !mine.file(12).unwrap().exists);
-        assert_eq!(mine.cmd(1).unwrap().stderr, "err\n");
         assert_eq!(
-            mine.file(15).unwrap().content.as_deref(),
+            mine.file_at(8).unwrap().link_target.as_deref(),
+            Some("text")
+        );
+        assert!(mine.file_at(10).unwrap().exists && !mine.file_at(12).unwrap().exists);
+        assert_eq!(mine.cmd_at(1).unwrap().stderr, "err\n");
+        assert_eq!(
+            mine.file_at(15).unwrap().content.as_deref(),
             Some(&b"Linux\n"[..])
         );
         std::fs::remove_dir_all(&d).unwrap();

@@ -482,22 +482,22 @@ mod tests {
         out.extend_from_slice(b"@X 2 3 3 4\nhi\noops\n");
         out.extend_from_slice(b"@F 3 symbolic link|777|0|0|root|root|4|1|1|1|2\n@L 3 real\n");
         let obs = parse_probe_output(&probes, &out).unwrap();
-        let a = obs.file(0).unwrap();
+        let a = obs.file_at(0).unwrap();
         assert_eq!(a.mode, 0o644);
         assert_eq!(a.kind, Some(FileKind::File));
         assert_eq!(a.content.as_deref(), Some(&b"a\nb\x00c"[..]));
         assert_eq!(a.sha256.as_deref(), Some("abc123"));
         assert_eq!(a.inode, 77);
-        assert!(!obs.file(1).unwrap().exists);
+        assert!(!obs.file_at(1).unwrap().exists);
         assert_eq!(
-            obs.cmd(2).unwrap(),
+            obs.cmd_at(2).unwrap(),
             &CmdOutput {
                 rc: 3,
                 stdout: "hi\n".into(),
                 stderr: "oops".into()
             }
         );
-        let l = obs.file(3).unwrap();
+        let l = obs.file_at(3).unwrap();
         assert!(l.is_link);
         assert_eq!(l.link_target.as_deref(), Some("real"));
     }
@@ -532,7 +532,7 @@ mod tests {
             let obs = parse_probe_output(&probes, &out.stdout).unwrap_or_else(|e| {
                 panic!("{shell}: {e}: {}", String::from_utf8_lossy(&out.stdout))
             });
-            let file = obs.file(0).unwrap();
+            let file = obs.file_at(0).unwrap();
             assert_eq!(
                 file.content.as_deref(),
                 Some("héllo\n\n".as_bytes()),
@@ -543,14 +543,14 @@ mod tests {
                 file.sha256.as_deref(),
                 Some(crate::host::sha256_hex("héllo\n\n".as_bytes()).as_str())
             );
-            assert!(!obs.file(1).unwrap().exists);
-            let c = obs.cmd(2).unwrap();
+            assert!(!obs.file_at(1).unwrap().exists);
+            let c = obs.cmd_at(2).unwrap();
             assert_eq!(
                 (c.rc, c.stdout.as_str(), c.stderr.as_str()),
                 (3, "é\n\n", "err\n"),
                 "{shell}"
             );
-            assert_eq!(obs.cmd(3).unwrap().stdout, "no newline", "{shell}");
+            assert_eq!(obs.cmd_at(3).unwrap().stdout, "no newline", "{shell}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
