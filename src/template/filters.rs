@@ -564,46 +564,33 @@ fn f_from_json(value: Value) -> FResult {
     Ok(crate::vars::from_json(&json))
 }
 
-fn f_to_yaml(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(
-        "to_yaml",
-        args,
-        Some(&[
-            "indent",
-            "default_flow_style",
-            "width",
-            "sort_keys",
-            "allow_unicode",
-            "explicit_start",
-            "explicit_end",
-        ]),
-    )?;
+/// The keywords Ansible's `to_yaml` and `to_nice_yaml` take (only `indent` changes prov's output).
+const YAML_KEYWORDS: &[&str] = &[
+    "indent",
+    "default_flow_style",
+    "width",
+    "sort_keys",
+    "allow_unicode",
+    "explicit_start",
+    "explicit_end",
+];
+
+/// `to_yaml` (indent 2) and `to_nice_yaml` (indent 4).
+fn yaml_filter(name: &str, value: Value, args: Rest<ValueOrKwargs>, indent: i64) -> FResult {
+    let a = Args::new(name, args, Some(YAML_KEYWORDS))?;
     let indent = a
         .get(usize::MAX, "indent")
         .and_then(|v| v.as_i64())
-        .unwrap_or(2) as usize;
+        .unwrap_or(indent) as usize;
     Ok(Value::from(crate::yaml::emit(&value, indent)))
 }
 
+fn f_to_yaml(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
+    yaml_filter("to_yaml", value, args, 2)
+}
+
 fn f_to_nice_yaml(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(
-        "to_nice_yaml",
-        args,
-        Some(&[
-            "indent",
-            "default_flow_style",
-            "width",
-            "sort_keys",
-            "allow_unicode",
-            "explicit_start",
-            "explicit_end",
-        ]),
-    )?;
-    let indent = a
-        .get(usize::MAX, "indent")
-        .and_then(|v| v.as_i64())
-        .unwrap_or(4) as usize;
-    Ok(Value::from(crate::yaml::emit(&value, indent)))
+    yaml_filter("to_nice_yaml", value, args, 4)
 }
 
 fn f_from_yaml(value: Value) -> FResult {
