@@ -7,7 +7,6 @@ use minijinja::Value;
 
 use super::loops::*;
 use super::task::*;
-use super::{PlayCtx, Shared};
 use crate::error::Error;
 use crate::modules::{Observed, Probe};
 use crate::playbook::{Action, Task};
@@ -26,13 +25,11 @@ pub(super) fn batchable(t: &Task) -> bool {
 /// A loop whose items' probes go to the host in one round trip; the items are then planned
 /// and applied in order, each seeing the files earlier items wrote.
 pub(super) async fn run_batched(
-    s: &Shared,
-    pc: &PlayCtx,
-    t: &Task,
-    h: usize,
+    tr: TaskRun<'_>,
     extra: &[Layer],
     items: Vec<Value>,
 ) -> Vec<(Option<String>, ItemRun)> {
+    let TaskRun { s, pc, t, h } = tr;
     enum Slot {
         Done(Box<ItemRun>),
         Ready(Box<Prepared>),
@@ -46,7 +43,7 @@ pub(super) async fn run_batched(
         labels.push(item_label(t, item, &ctx));
         slots.push(match gate(s, t, &ctx) {
             Err(run) => Slot::Done(run),
-            Ok(check) => match prepare_module(s, pc, t, h, &ctx, check) {
+            Ok(check) => match prepare_module(tr, &ctx, check) {
                 Ok(p) => Slot::Ready(Box::new(p)),
                 Err(e) => Slot::Done(Box::new(ItemRun::from_error(e))),
             },
@@ -94,7 +91,7 @@ pub(super) async fn run_batched(
     let mut maps = std::collections::VecDeque::new();
     if let Some((all, m, run_as)) = batch {
         maps = m;
-        shared = Some(read_state(s, pc, t, h, &base, &all, &run_as).await);
+        shared = Some(read_state(tr, &base, &all, &run_as).await);
     }
     let mut local = LoopState::default();
     let mut out = Vec::with_capacity(total);
@@ -113,10 +110,10 @@ pub(super) async fn run_batched(
                         conn.clone(),
                     )),
                     Some(Err(e)) => Err(e.clone()),
-                    _ => read_state(s, pc, t, h, &ctx, &prep.probes, &prep.run_as).await,
+                    _ => read_state(tr, &ctx, &prep.probes, &prep.run_as).await,
                 };
                 let run = match state {
-                    Ok((obs, conn)) => finish_module(s, pc, t, h, *prep, (obs, conn), &mut local)
+                    Ok((obs, conn)) => finish_module(tr, *prep, (obs, conn), &mut local)
                         .await
                         .unwrap_or_else(ItemRun::from_error),
                     Err(e) => ItemRun::from_error(e),

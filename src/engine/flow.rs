@@ -255,7 +255,16 @@ impl Shared {
             );
             set.spawn(async move {
                 let _permit = sem.acquire().await;
-                let out = task::run_task_host(&s, &pc, &t, h, &extra).await;
+                let out = task::run_task_host(
+                    task::TaskRun {
+                        s: &s,
+                        pc: &pc,
+                        t: &t,
+                        h,
+                    },
+                    &extra,
+                )
+                .await;
                 (h, out)
             });
         }

@@ -25,6 +25,16 @@ use crate::template::{eval_condition, render_text, render_value, to_text};
 use crate::transport::{Exec, Transport, script};
 use crate::vars::{Context, Layer, VarMap};
 
+/// One task on one host within a play: what every step of running it needs (the run's shared
+/// state, the play, the task, the host's index), passed as one value.
+#[derive(Clone, Copy)]
+pub(super) struct TaskRun<'a> {
+    pub s: &'a Shared,
+    pub pc: &'a PlayCtx,
+    pub t: &'a Task,
+    pub h: usize,
+}
+
 /// The result of one item (or of the task, without a loop).
 #[derive(Default)]
 pub(super) struct ItemRun {
@@ -116,12 +126,10 @@ pub fn no_log(t: &Task, ctx: &Arc<Context>) -> bool {
 
 /// Where the task runs: the host itself or a delegate.
 pub(super) async fn target(
-    s: &Shared,
-    pc: &PlayCtx,
-    t: &Task,
-    h: usize,
+    tr: TaskRun<'_>,
     ctx: &Arc<Context>,
 ) -> Result<(Arc<dyn Transport>, Option<String>)> {
+    let TaskRun { s, pc, t, h } = tr;
     if let Some(d) = &t.d.delegate_to {
         let name = render_text(&to_text(d), ctx)?;
         if let Some(&dh) = s.index.get(&name) {
@@ -191,14 +199,8 @@ pub(super) struct LoopState {
 pub(super) type Conn = (Arc<dyn Transport>, Option<String>);
 
 /// Template the arguments and let the module prepare its plan (controller side only).
-pub(super) fn prepare_module(
-    s: &Shared,
-    pc: &PlayCtx,
-    t: &Task,
-    h: usize,
-    ctx: &Arc<Context>,
-    check: bool,
-) -> Result<Prepared> {
+pub(super) fn prepare_module(tr: TaskRun<'_>, ctx: &Arc<Context>, check: bool) -> Result<Prepared> {
+    let TaskRun { s, pc, t, h } = tr;
     let Action::Module { module, args } = &t.action else {
         unreachable!()
     };
@@ -254,18 +256,16 @@ pub(super) fn prepare_module(
 
 /// Read the host state for these probes: one round trip (none without probes).
 pub(super) async fn read_state(
-    s: &Shared,
-    pc: &PlayCtx,
-    t: &Task,
-    h: usize,
+    tr: TaskRun<'_>,
     ctx: &Arc<Context>,
     probes: &[Probe],
     run_as: &RunAs,
 ) -> Result<(Observed, Option<Conn>)> {
+    let TaskRun { s, .. } = tr;
     if probes.is_empty() {
         return Ok((Observed::default(), None));
     }
-    let (c, d) = target(s, pc, t, h, ctx).await?;
+    let (c, d) = target(tr, ctx).await?;
     let out = exec_cancellable(
         s,
         &c,
@@ -292,14 +292,12 @@ pub(super) async fn read_state(
 
 /// Plan from the observed state, then report (check mode) or execute the steps.
 pub(super) async fn finish_module(
-    s: &Shared,
-    pc: &PlayCtx,
-    t: &Task,
-    h: usize,
+    tr: TaskRun<'_>,
     prep: Prepared,
     (mut observed, conn): (Observed, Option<Conn>),
     local: &mut LoopState,
 ) -> Result<ItemRun> {
+    let TaskRun { s, h, .. } = tr;
     let Prepared {
         planner,
         probes,
@@ -366,7 +364,7 @@ pub(super) async fn finish_module(
     }
     let (c, d) = match conn {
         Some(c) => c,
-        None => target(s, pc, t, h, ctx).await?,
+        None => target(tr, ctx).await?,
     };
     run.delegated = d;
     let result = run_steps(s, &c, &plan.steps, &run_as, &observed, local, run).await;
@@ -457,16 +455,13 @@ pub(super) async fn run_steps(
 
 /// One module invocation: prepare, read the host (one round trip), plan, report or execute.
 pub(super) async fn run_module(
-    s: &Shared,
-    pc: &PlayCtx,
-    t: &Task,
-    h: usize,
+    tr: TaskRun<'_>,
     ctx: &Arc<Context>,
     check: bool,
 ) -> Result<ItemRun> {
-    let prep = prepare_module(s, pc, t, h, ctx, check)?;
-    let state = read_state(s, pc, t, h, ctx, &prep.probes, &prep.run_as).await?;
-    finish_module(s, pc, t, h, prep, state, &mut LoopState::default()).await
+    let prep = prepare_module(tr, ctx, check)?;
+    let state = read_state(tr, ctx, &prep.probes, &prep.run_as).await?;
+    finish_module(tr, prep, state, &mut LoopState::default()).await
 }
 
 /// `when` and `check_mode` for one item: the check flag, or the item's final result.
@@ -500,13 +495,8 @@ pub(super) fn gate(
 }
 
 /// Run one item: conditions, the action (with `until` retries), then changed/failed_when.
-pub(super) async fn run_item(
-    s: &Shared,
-    pc: &PlayCtx,
-    t: &Task,
-    h: usize,
-    ctx: &Arc<Context>,
-) -> ItemRun {
+pub(super) async fn run_item(tr: TaskRun<'_>, ctx: &Arc<Context>) -> ItemRun {
+    let TaskRun { s, pc, t, h } = tr;
     let check = match gate(s, t, ctx) {
         Ok(c) => c,
         Err(run) => return *run,
@@ -533,7 +523,7 @@ pub(super) async fn run_item(
     let mut run = ItemRun::default();
     for attempt in 1..=attempts {
         run = match &t.action {
-            Action::Module { .. } => run_module(s, pc, t, h, ctx, check)
+            Action::Module { .. } => run_module(tr, ctx, check)
                 .await
                 .unwrap_or_else(ItemRun::from_error),
             Action::IncludeVars { args } => {
@@ -651,13 +641,8 @@ pub(super) fn apply_effects(s: &Shared, h: usize, run: &ItemRun) {
 }
 
 /// Run a task on one host and update the host's state and counters.
-pub async fn run_task_host(
-    s: &Shared,
-    pc: &PlayCtx,
-    t: &Task,
-    h: usize,
-    extra: &[Layer],
-) -> HostOutcome {
+pub(super) async fn run_task_host(tr: TaskRun<'_>, extra: &[Layer]) -> HostOutcome {
+    let TaskRun { s, pc, t, h } = tr;
     let start = Instant::now();
     let trips_before = s.hosts[h].lock().unwrap().round_trips();
     let name = s.host_name(h);
@@ -667,7 +652,7 @@ pub async fn run_task_host(
     let mut runs: Vec<(Option<String>, ItemRun)> = Vec::new();
     match &t.loop_ {
         None => {
-            let r = run_item(s, pc, t, h, &ctx).await;
+            let r = run_item(tr, &ctx).await;
             apply_effects(s, h, &r);
             runs.push((None, r));
         }
@@ -676,7 +661,7 @@ pub async fn run_task_host(
                 None,
                 ItemRun::failed(format!("Invalid data passed to loop: {}", e.message)),
             )),
-            Ok(items) if batchable(t) => runs = run_batched(s, pc, t, h, extra, items).await,
+            Ok(items) if batchable(t) => runs = run_batched(tr, extra, items).await,
             Ok(items) => {
                 let total = items.len();
                 for (i, item) in items.into_iter().enumerate() {
@@ -689,7 +674,7 @@ pub async fn run_task_host(
                         Arc::new(item_vars(t, &item, i, total)),
                     ));
                     let label = item_label(t, &item, &item_ctx);
-                    let mut r = run_item(s, pc, t, h, &item_ctx).await;
+                    let mut r = run_item(tr, &item_ctx).await;
                     apply_effects(s, h, &r);
                     r.result.insert(t.loop_control.loop_var.clone(), item);
                     r.result.insert(
