@@ -218,7 +218,11 @@ pub fn copy(
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) => {}
-            Err(e) => return Err(Error::runtime(format!("waiting for mkfs.ext4: {e}"))),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::runtime(format!("waiting for mkfs.ext4: {e}")));
+            }
         }
         if cancel.is_cancelled() {
             let _ = child.kill();

@@ -72,7 +72,8 @@ pub fn rewrite_fstab(text: &str, ids: &Ids) -> (String, Option<String>) {
 
 /// The boot menu with the new root UUID where the old one was, and no automatic install.
 pub fn rewrite_grub_cfg(text: &str, old_root: &str, ids: &Ids) -> Result<String> {
-    if old_root.is_empty() || !text.contains(old_root) {
+    // A UUID, not a fragment that would match elsewhere in the menu.
+    if old_root.len() < 16 || !text.contains(old_root) {
         return Err(Error::runtime(format!(
             "/boot/grub/grub.cfg does not name the root filesystem's UUID {old_root}: the installed disk could not find its root"
         )));
@@ -125,15 +126,14 @@ fn replace(script: &mut String, source: &Path, path: &str, local: &Path, mode: u
     Ok(())
 }
 
-/// Give the written root filesystem (partition 3 of `target`) its own identity. `scratch` is
-/// a private directory for the new files.
-pub fn apply(
-    target: &Path,
-    layout: &Layout,
-    ids: &Ids,
-    source: &Path,
-    scratch: &Path,
-) -> Result<()> {
+/// The installed system's fstab and boot menu, computed before the disk is touched (a source
+/// whose fstab or grub.cfg cannot be rewritten stops the install while the disk is intact).
+pub struct Texts {
+    fstab: String,
+    grub: String,
+}
+
+pub fn prepare(source: &Path, ids: &Ids) -> Result<Texts> {
     let read = |p: &str| {
         let f = source.join(p);
         std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))
@@ -145,6 +145,19 @@ pub fn apply(
         )
     })?;
     let grub = rewrite_grub_cfg(&read("boot/grub/grub.cfg")?, &old_root, ids)?;
+    Ok(Texts { fstab, grub })
+}
+
+/// Give the written root filesystem (partition 3 of `target`) its own identity. `scratch` is
+/// a private directory for the new files.
+pub fn apply(
+    target: &Path,
+    layout: &Layout,
+    source: &Path,
+    texts: &Texts,
+    scratch: &Path,
+) -> Result<()> {
+    let (fstab, grub) = (&texts.fstab, &texts.grub);
     let mut script = String::new();
     for (path, text, mode) in [
         ("/etc/fstab", fstab.as_str(), 0o644),
@@ -211,13 +224,18 @@ mod tests {
 
     #[test]
     fn the_boot_menu_names_the_new_root_and_installs_nothing() {
-        let cfg = "search --fs-uuid --set=root aaaa\n    linux /boot/vmlinuz root=UUID=aaaa ro console=ttyS0 prov.install=auto quiet\n";
-        let new = rewrite_grub_cfg(cfg, "aaaa", &ids()).unwrap();
-        assert!(!new.contains("aaaa"));
+        let old = "aaaaaaaa-0000-4000-8000-000000000000";
+        let cfg = format!(
+            "search --fs-uuid --set=root {old}\n    linux /boot/vmlinuz root=UUID={old} ro console=ttyS0 prov.install=auto quiet\n"
+        );
+        let new = rewrite_grub_cfg(&cfg, old, &ids()).unwrap();
+        assert!(!new.contains(old));
         assert!(!new.contains(AUTO_WORD));
         assert!(
             new.contains("root=UUID=11111111-2222-4333-8444-555555555555 ro console=ttyS0 quiet")
         );
-        assert!(rewrite_grub_cfg(cfg, "bbbb", &ids()).is_err());
+        assert!(rewrite_grub_cfg(&cfg, "bbbbbbbb-0000-4000-8000-000000000000", &ids()).is_err());
+        // A fragment of a UUID would match elsewhere: refused.
+        assert!(rewrite_grub_cfg(&cfg, "aaaa", &ids()).is_err());
     }
 }

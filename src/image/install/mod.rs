@@ -21,7 +21,7 @@ pub mod synthetic;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Seek, Write};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,13 +80,29 @@ impl Log {
         }
     }
 
-    /// To the console and the log file.
+    /// To the log file, then the console (a closed terminal is no reason to stop).
     fn say(&self, text: &str) {
-        for l in text.lines() {
-            eprintln!("[prov install] {l}");
-        }
         self.note(text);
+        for l in text.lines() {
+            show(&format!("[prov install] {l}\n"));
+        }
     }
+}
+
+/// Write to the console, ignoring a terminal that went away (SIGHUP, a closed pipe): what is
+/// said also goes to the log file, and an install must not die of its own messages.
+fn show(text: &str) {
+    let mut err = std::io::stderr();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
+}
+
+/// Sysfs and udev strings as shown: control characters (a device can report anything as its
+/// model or serial) become `?`.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// The disk (or, with `--allow-file`, the file) to install on.
@@ -144,8 +160,7 @@ impl<'a> Ask<'a> {
     }
 
     fn ask(&self, question: &str) -> Result<String> {
-        eprint!("{question}");
-        let _ = std::io::stderr().flush();
+        show(question);
         loop {
             if self.cancel.is_cancelled() {
                 return Err(Error::new(ErrorKind::Interrupted, "interrupted"));
@@ -169,11 +184,15 @@ impl<'a> Ask<'a> {
 fn disk_line(d: &Disk) -> String {
     format!(
         "{:<9} {:>9}  {:<24} {:<7} {}",
-        d.name,
+        printable(&d.name),
         human(d.bytes),
-        if d.model.is_empty() { "-" } else { &d.model },
+        if d.model.is_empty() {
+            "-".to_string()
+        } else {
+            printable(&d.model)
+        },
         d.transport,
-        d.serial
+        printable(&d.serial)
     )
 }
 
@@ -188,16 +207,16 @@ fn contents(d: &Disk) -> String {
             let label = if p.label.is_empty() {
                 String::new()
             } else {
-                format!(" \"{}\"", p.label)
+                format!(" \"{}\"", printable(&p.label))
             };
             format!(
                 "  {:<12} {:>9}  {}{label}",
                 p.name,
                 human(p.bytes),
                 if p.fs_type.is_empty() {
-                    "unknown contents"
+                    "unknown contents".to_string()
                 } else {
-                    &p.fs_type
+                    printable(&p.fs_type)
                 }
             )
         })
@@ -206,21 +225,27 @@ fn contents(d: &Disk) -> String {
 }
 
 /// What the failed or interrupted install leaves on the disk, by the last step that finished.
-fn state_after(done: &[&str]) -> &'static str {
-    match done.last().copied() {
-        None | Some("boot loader images") => "untouched: nothing was written to it",
-        Some("wipe") => {
-            "its partition table and filesystem signatures are erased (the old data is no longer reachable); it has no new partitions and will not boot"
+fn state_after(done: &[&str], stopped_in: Option<&str>) -> &'static str {
+    match (stopped_in, done.last().copied()) {
+        (Some("wipe"), _) => {
+            "possibly partly wiped: its old partition table and filesystem signatures may be erased; it will not boot"
         }
-        Some("partition") => {
+        (Some("sync"), _) => {
+            "written, but not confirmed on the disk (the final sync failed); it may not boot"
+        }
+        (_, None | Some("boot loader images")) => "untouched: nothing was written to it",
+        (_, Some("wipe")) => {
+            "wiped: its old partition table and filesystem signatures are erased; it has no new partitions and will not boot"
+        }
+        (_, Some("partition")) => {
             "it has the new partition table but no filesystems yet; it will not boot"
         }
-        Some("copy") => {
+        (_, Some("copy")) => {
             "the root filesystem is copied but still carries the USB system's identity, and there is no EFI system partition; it will not boot"
         }
-        Some("identity") => "there is no EFI system partition; it will not boot",
-        Some("EFI system partition") => "it boots with UEFI; legacy BIOS boot code is missing",
-        _ => "the install is complete but the kernel may still show the old partitions",
+        (_, Some("identity")) => "there is no EFI system partition; it will not boot",
+        (_, Some("EFI system partition")) => "it boots with UEFI; legacy BIOS boot code is missing",
+        _ => "written, but not confirmed on the disk; it may not boot",
     }
 }
 
@@ -332,7 +357,7 @@ fn choose(sys: &System, survey: &[(Disk, Option<Reason>)], ask: &Ask) -> Result<
             }
         }
     }
-    eprint!("{text}");
+    show(&text);
     if eligible.is_empty() {
         return Err(Error::runtime("no disk to install on (see why above)"));
     }
@@ -350,7 +375,7 @@ fn choose(sys: &System, survey: &[(Disk, Option<Reason>)], ask: &Ask) -> Result<
         match pick {
             Some(d) => break *d,
             None if answer.is_empty() => continue,
-            None => eprintln!("'{answer}' is not one of the disks offered"),
+            None => show(&format!("'{answer}' is not one of the disks offered\n")),
         }
     };
     listed(sys, d).map(Some)
@@ -379,7 +404,7 @@ fn confirm(target: &Target, ask: &Ask, log: &Log) -> Result<bool> {
         text.push_str(&contents(d));
         text.push('\n');
     }
-    eprint!("{text}");
+    show(&text);
     let answer = ask.ask(&format!(
         "Type the disk's name ({}) to install on it, anything else to stop: ",
         target.name
@@ -412,6 +437,8 @@ const STEPS: &[&str] = &[
 struct Steps<'a> {
     log: &'a Log,
     done: Vec<&'static str>,
+    /// The step under way (the one a failure or a signal stopped).
+    current: Option<&'static str>,
     cancel: &'a Cancel,
 }
 
@@ -421,8 +448,10 @@ impl Steps<'_> {
             return Err(Error::new(ErrorKind::Interrupted, "interrupted"));
         }
         self.log.say(&format!("{name} ..."));
+        self.current = Some(name);
         let started = Instant::now();
         let out = f()?;
+        self.current = None;
         self.log.say(&format!(
             "{name}: done in {:.1} s",
             started.elapsed().as_secs_f64()
@@ -430,6 +459,54 @@ impl Steps<'_> {
         self.done.push(name);
         Ok(out)
     }
+}
+
+/// Make sure the disk is still the one confirmed and nothing holds it, right before it is
+/// wiped: the same device number and size (a disk swapped while prov waited for an answer
+/// could have taken the name), and an exclusive open succeeds (the kernel refuses it while a
+/// partition is mounted, swapped on or held by device-mapper, whatever mountinfo says).
+fn claim(target: &Target) -> Result<()> {
+    if !target.block {
+        return Ok(());
+    }
+    let md = std::fs::metadata(&target.path).map_err(|e| Error::io(&target.path, e))?;
+    let dev = format!("{}:{}", libc::major(md.rdev()), libc::minor(md.rdev()));
+    let same =
+        target.disk.as_ref().is_none_or(|d| d.dev == dev) && size_of(&target.path)? == target.bytes;
+    if !same {
+        return Err(Error::runtime(format!(
+            "{} is no longer the disk that was confirmed (device {dev}); nothing was written",
+            target.path.display()
+        )));
+    }
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_EXCL)
+        .open(&target.path)
+        .map(drop)
+        .map_err(|e| {
+            Error::runtime(format!(
+                "{} is in use ({e}): a partition is mounted or held; nothing was written",
+                target.path.display()
+            ))
+        })
+}
+
+/// Zero the first MiB of each new partition, so that no signature of an old filesystem at the
+/// same place shows through before (or besides) the new one.
+fn zero_partition_starts(path: &Path, layout: &Layout) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    let zeros = vec![0u8; 1 << 20];
+    for (start, len) in [layout.bios, layout.esp, layout.root] {
+        let n = (len * disk::SECTOR).min(zeros.len() as u64) as usize;
+        f.write_all_at(&zeros[..n], start * disk::SECTOR)
+            .map_err(|e| Error::io(path, e))?;
+    }
+    Ok(())
 }
 
 /// Tell the kernel to read the new partition table (block devices; best effort: the next
@@ -507,6 +584,14 @@ fn image_info(source: &Path) -> Result<(Boot, u64)> {
         Ok(text) => {
             let info: ImageInfo = serde_json::from_str(&text)
                 .map_err(|e| Error::runtime(format!("{}: {e}", p.display())))?;
+            // FAT32 needs about 33 MiB; anything this small is a broken record.
+            if info.esp_bytes < 64 << 20 {
+                return Err(Error::runtime(format!(
+                    "{}: an EFI system partition of {} bytes is too small (64 MiB at least)",
+                    p.display(),
+                    info.esp_bytes
+                )));
+            }
             Ok((info.boot, info.esp_bytes))
         }
         Err(_) if cfg!(target_arch = "x86_64") => Ok((Boot::amd64(), 512 << 20)),
@@ -523,10 +608,11 @@ fn install_on(
     total: u64,
     log: &Log,
     cancel: &Cancel,
-) -> std::result::Result<(), (Error, Vec<&'static str>)> {
+) -> std::result::Result<(), (Error, Vec<&'static str>, Option<&'static str>)> {
     let mut steps = Steps {
         log,
         done: Vec::new(),
+        current: None,
         cancel,
     };
     let r = (|| {
@@ -536,22 +622,31 @@ fn install_on(
             "new identifiers: root filesystem {}, ESP {}, disk {}",
             ids.root_uuid, ids.esp_id, ids.disk_guid
         ));
+        // A fresh directory only root can enter: what is staged there goes onto the disk.
         let scratch = std::env::temp_dir().join(format!("prov-install.{}", std::process::id()));
-        std::fs::create_dir_all(&scratch).map_err(|e| Error::io(&scratch, e))?;
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(&scratch)
+            .map_err(|e| Error::io(&scratch, e))?;
         let r = (|| {
+            // Everything that can fail without touching the disk fails here, first.
+            let texts = identity::prepare(source, &ids)?;
             let grub = steps.run("boot loader images", || {
                 rootfs::make_grub(source, &ids, boot, &scratch)
             })?;
             let p = target.path.display().to_string();
             steps.run("wipe", || {
+                claim(target)?;
                 disk::run("wipefs", &["--all", "--force", "--quiet", &p], &[]).map(|_| ())
             })?;
-            steps.run("partition", || disk::write_gpt(&target.path, &layout, &ids))?;
+            steps.run("partition", || {
+                disk::write_gpt(&target.path, &layout, &ids)?;
+                zero_partition_starts(&target.path, &layout)
+            })?;
             steps.run("copy", || {
                 copy_with_progress(target, &layout, &ids, source, total, cancel, log)
             })?;
             steps.run("identity", || {
-                identity::apply(&target.path, &layout, &ids, source, &scratch)
+                identity::apply(&target.path, &layout, source, &texts, &scratch)
             })?;
             let now = crate::image::layout::now();
             steps.run("EFI system partition", || {
@@ -583,7 +678,7 @@ fn install_on(
         let _ = std::fs::remove_dir_all(&scratch);
         r
     })();
-    r.map_err(|e| (e, steps.done))
+    r.map_err(|e| (e, steps.done, steps.current))
 }
 
 /// `prov image install`: the exit code (0 installed, 1 stopped or failed, 128+N on signal N).
@@ -725,12 +820,10 @@ pub fn install(args: &ImageInstallArgs, cancel: Arc<Cancel>) -> Result<i32> {
             ));
             Ok(0)
         }
-        Err((e, done)) => {
-            let step = STEPS
-                .iter()
-                .find(|s| !done.contains(s))
-                .copied()
-                .unwrap_or("sync");
+        Err((e, done, current)) => {
+            let step = current
+                .or_else(|| STEPS.iter().find(|s| !done.contains(s)).copied())
+                .unwrap_or("boot loader images");
             let interrupted = e.kind == ErrorKind::Interrupted || cancel.is_cancelled();
             let what = if interrupted {
                 format!("interrupted during step '{step}'")
@@ -740,9 +833,9 @@ pub fn install(args: &ImageInstallArgs, cancel: Arc<Cancel>) -> Result<i32> {
             log.say(&format!(
                 "{what}\n{} is now {}.",
                 target.name,
-                state_after(&done)
+                state_after(&done, current)
             ));
-            if done.contains(&"wipe") {
+            if done.contains(&"wipe") || current == Some("wipe") {
                 log.say("Run the install again to finish it.");
             }
             if interrupted {
@@ -766,6 +859,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn device_strings_are_shown_without_control_characters() {
+        assert_eq!(printable("Samsung\x1b[2J SSD\n"), "Samsung?[2J SSD?");
+        assert_eq!(printable("SN-123"), "SN-123");
+    }
+
+    #[test]
     fn progress_says_bytes_rate_and_time_left() {
         assert_eq!(
             progress_line(300 << 20, 900 << 20, Duration::from_secs(10)),
@@ -779,22 +878,28 @@ mod tests {
 
     #[test]
     fn each_step_says_what_it_leaves_on_the_disk() {
-        assert!(state_after(&[]).starts_with("untouched"));
-        assert!(state_after(&["boot loader images"]).starts_with("untouched"));
-        assert!(state_after(&["boot loader images", "wipe"]).contains("no new partitions"));
+        assert!(state_after(&[], None).starts_with("untouched"));
+        assert!(state_after(&["boot loader images"], None).starts_with("untouched"));
+        assert!(state_after(&["boot loader images"], Some("wipe")).contains("partly wiped"));
+        assert!(state_after(&["boot loader images", "wipe"], None).contains("no new partitions"));
         assert!(
-            state_after(&["boot loader images", "wipe", "partition"]).contains("no filesystems")
+            state_after(&["boot loader images", "wipe", "partition"], Some("copy"))
+                .contains("no filesystems")
         );
         assert!(
-            state_after(&[
-                "boot loader images",
-                "wipe",
-                "partition",
-                "copy",
-                "identity",
-                "EFI system partition"
-            ])
+            state_after(
+                &[
+                    "boot loader images",
+                    "wipe",
+                    "partition",
+                    "copy",
+                    "identity",
+                    "EFI system partition"
+                ],
+                Some("BIOS boot")
+            )
             .contains("boots with UEFI")
         );
+        assert!(state_after(&["boot loader images"], Some("sync")).contains("not confirmed"));
     }
 }
