@@ -111,6 +111,32 @@ pub(super) fn claim(target: &Target) -> Result<()> {
         })
 }
 
+/// Remove the scratch directories of installs that were killed (`prov-install.PID` whose
+/// process is gone and that belong to this user), so a SIGKILL leaves nothing for long.
+pub(super) fn remove_dead_scratch(tmp: &Path) {
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    for e in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("prov-install.")
+            .and_then(|p| p.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        let Ok(md) = std::fs::symlink_metadata(e.path()) else {
+            continue;
+        };
+        // SAFETY: kill with signal 0 only asks whether the process exists.
+        let gone = pid > 0
+            && unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if md.is_dir() && md.uid() == me && gone {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Zero the first MiB of each new partition, so that no signature of an old filesystem at the
 /// same place shows through before (or besides) the new one.
 pub(super) fn zero_partition_starts(path: &Path, layout: &Layout) -> Result<()> {
@@ -220,6 +246,7 @@ pub(super) fn install_on(
             ids.root_uuid, ids.esp_id, ids.disk_guid
         ));
         // A fresh directory only root can enter: what is staged there goes onto the disk.
+        remove_dead_scratch(&std::env::temp_dir());
         let scratch = std::env::temp_dir().join(format!("prov-install.{}", std::process::id()));
         std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
             .create(&scratch)
@@ -281,6 +308,22 @@ pub(super) fn install_on(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_killed_install_s_scratch_is_removed_a_live_one_kept() {
+        let tmp = std::env::temp_dir().join(format!("prov-scratch-{}", std::process::id()));
+        let live = tmp.join(format!("prov-install.{}", std::process::id()));
+        // Pid 4194304 is above the kernel's limit: no such process.
+        let dead = tmp.join("prov-install.4194304");
+        let other = tmp.join("prov-install.notapid");
+        for d in [&live, &dead, &other] {
+            std::fs::create_dir_all(d.join("sub")).unwrap();
+        }
+        remove_dead_scratch(&tmp);
+        assert!(live.exists() && other.exists());
+        assert!(!dead.exists());
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
 
     #[test]
     fn progress_says_bytes_rate_and_time_left() {
