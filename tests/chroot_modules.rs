@@ -37,6 +37,9 @@ fn modules_converge_then_change_nothing() {
     // The root has perl: its state was read by the resident prober, one process for the run.
     let trips = &second.json()["round_trips"]["localhost"];
     assert!(trips["probed"].as_u64().unwrap() >= 10, "{trips}");
+    // The bytes that went each way are reported.
+    assert!(trips["bytes_sent"].as_u64().unwrap() > 1000, "{trips}");
+    assert!(trips["bytes_received"].as_u64().unwrap() > 1000, "{trips}");
 }
 
 #[test]

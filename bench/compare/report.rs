@@ -325,11 +325,21 @@ pub fn markdown(
             .filter_map(|t| t["connect_seconds"].as_f64())
             .collect();
         let execs: Vec<f64> = trips.values().filter_map(|t| t["execs"].as_f64()).collect();
+        let sent: Vec<f64> = trips
+            .values()
+            .filter_map(|t| t["bytes_sent"].as_f64())
+            .collect();
+        let received: Vec<f64> = trips
+            .values()
+            .filter_map(|t| t["bytes_received"].as_f64())
+            .collect();
         let _ = writeln!(
             out,
-            "Per host: connecting (TCP, key exchange, authentication) {:.0} ms median; {:.0} scripts run (one per task that reads the host). Tasks run on all hosts at once (one task after the other, as Ansible's linear strategy); the slowest host decides each task's time.\n",
+            "Per host: connecting (TCP, key exchange, authentication) {:.0} ms median; {:.0} scripts run (one per task that reads the host, more for a query that needs a second look); {:.1} KiB sent and {:.1} KiB received (scripts, probes and their answers; medians). Tasks run on all hosts at once (one task after the other, as Ansible's linear strategy); the slowest host decides each task's time.\n",
             median(connect) * 1000.0,
-            median(execs)
+            median(execs),
+            median(sent) / 1024.0,
+            median(received) / 1024.0
         );
         let _ = writeln!(
             out,

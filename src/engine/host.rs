@@ -36,6 +36,9 @@ pub struct RoundTrips {
     pub probed: u64,
     /// Time spent opening connections (SSH: TCP, handshake, authentication).
     pub connect_seconds: f64,
+    /// Bytes of scripts, probes and input sent to the host, and of output received.
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
 }
 
 /// One host during a run.
@@ -99,6 +102,8 @@ impl HostRun {
             t.execs += n.execs();
             t.channels += n.channels.load(std::sync::atomic::Ordering::Relaxed);
             t.probed += n.probed.load(std::sync::atomic::Ordering::Relaxed);
+            t.bytes_sent += n.sent.load(std::sync::atomic::Ordering::Relaxed);
+            t.bytes_received += n.received.load(std::sync::atomic::Ordering::Relaxed);
         }
         t
     }

@@ -18,6 +18,7 @@ use super::predict::*;
 use super::run_as::*;
 use super::{PlayCtx, Shared, connect};
 use crate::error::{Error, ErrorKind, Result};
+use crate::host::resolve::Rounds;
 use crate::modules::{Args, Diff, FileState, ModuleEnv, Observed, Plan, Probe, Step};
 use crate::playbook::{Action, Task};
 use crate::report::{HostOutcome, ItemOutcome, Status};
@@ -254,7 +255,8 @@ pub(super) fn prepare_module(tr: TaskRun<'_>, ctx: &Arc<Context>, check: bool) -
     })
 }
 
-/// Read the host state for these probes: one round trip (none without probes).
+/// Read the host state for these probes: one round trip (none without probes), more only for
+/// a query that needs a second look ([`crate::host::resolve`]).
 pub(super) async fn read_state(
     tr: TaskRun<'_>,
     ctx: &Arc<Context>,
@@ -266,28 +268,33 @@ pub(super) async fn read_state(
         return Ok((Observed::default(), None));
     }
     let (c, d) = target(tr, ctx).await?;
-    let out = exec_cancellable(
-        s,
-        &c,
-        Exec {
-            script: script::probe_script(probes),
-            stdin: Vec::new(),
-            become_: run_as.become_.clone(),
-            timeout: run_as.timeout,
-            probes: Some(probes.to_vec()),
-        },
-        false,
-    )
-    .await?;
-    let obs = script::parse_probe_output(probes, &out.stdout).map_err(|e| {
-        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        if stderr.is_empty() {
-            e
-        } else {
-            Error::runtime(format!("reading the host's state failed: {stderr}"))
-        }
-    })?;
-    Ok((obs, Some((c, d))))
+    let reader = run_as.become_.as_ref().map_or("", |b| b.user.as_str());
+    let mut rounds = Rounds::new(probes, c.counters().reads.reader(reader))?;
+    while let Some(wire) = rounds.wire() {
+        let out = exec_cancellable(
+            s,
+            &c,
+            Exec {
+                script: script::probe_script(&wire),
+                stdin: Vec::new(),
+                become_: run_as.become_.clone(),
+                timeout: run_as.timeout,
+                probes: Some(wire.clone()),
+            },
+            false,
+        )
+        .await?;
+        let obs = script::parse_probe_output(&wire, &out.stdout).map_err(|e| {
+            let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            if stderr.is_empty() {
+                e
+            } else {
+                Error::runtime(format!("reading the host's state failed: {stderr}"))
+            }
+        })?;
+        rounds.feed(obs)?;
+    }
+    Ok((rounds.finish()?, Some((c, d))))
 }
 
 /// Plan from the observed state, then report (check mode) or execute the steps.

@@ -1,6 +1,7 @@
 //! What a task asks of a host before it decides anything: [`Probe`]s (a file's state, a
-//! read-only command, a named [query](super::query)) and their [`Answer`]s, in the same order
-//! ([`Observed`]). Every transport answers them; modules read them.
+//! read-only command, a named [query](super::query), a [primitive](super::primitive)) and their
+//! [`Answer`]s, in the same order ([`Observed`]). Every transport answers them (queries as the
+//! primitives they need); modules read them.
 
 use sha2::Digest;
 
@@ -12,8 +13,11 @@ pub enum Probe {
     File(FileProbe),
     /// A read-only shell snippet; its rc/stdout/stderr are returned.
     Command(String),
-    /// A named question, answered as its shell form would be ([`Query::shell`](super::query::Query::shell)).
+    /// A named question, answered as the program it is named after would answer it; computed
+    /// from primitives before it reaches a transport ([`super::resolve`]).
     Query(super::query::Query),
+    /// A generic question ([`super::primitive`]), answered as a command record.
+    Primitive(super::primitive::Primitive),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -226,6 +230,45 @@ impl Probes {
     pub fn into_list(self) -> Vec<Probe> {
         self.0
     }
+}
+
+/// GNU stat's format for a file's state, which the prober prints too.
+pub const STAT_FORMAT: &str = "%F|%a|%u|%g|%U|%G|%s|%Y|%X|%d|%i";
+
+fn kind_of(text: &str) -> FileKind {
+    match text {
+        "regular file" | "regular empty file" => FileKind::File,
+        "directory" => FileKind::Directory,
+        "symbolic link" => FileKind::Link,
+        _ => FileKind::Other,
+    }
+}
+
+/// A [`FileState`] from stat's [`STAT_FORMAT`] fields.
+pub fn parse_stat(path: &str, fields: &str) -> Result<FileState> {
+    let f: Vec<&str> = fields.split('|').collect();
+    if f.len() != 11 {
+        return Err(Error::runtime(format!(
+            "unexpected stat output for {path}: {fields}"
+        )));
+    }
+    let num = |i: usize| f[i].trim().parse::<u64>().unwrap_or(0);
+    Ok(FileState {
+        path: path.to_string(),
+        exists: true,
+        kind: Some(kind_of(f[0])),
+        mode: u32::from_str_radix(f[1].trim(), 8).unwrap_or(0),
+        uid: num(2) as u32,
+        gid: num(3) as u32,
+        owner: f[4].to_string(),
+        group: f[5].to_string(),
+        size: num(6),
+        mtime: num(7) as f64,
+        atime: num(8) as f64,
+        dev: num(9),
+        inode: num(10),
+        ..Default::default()
+    })
 }
 
 /// The sha256 of `data`, as [`FileState::sha256`] holds it (lowercase hex).

@@ -1,20 +1,23 @@
-//! Named questions about the host ([`Probe::Query`](super::Probe::Query)): each has a shell
-//! form, run like a command probe (its stdout, stderr and exit code are the answer), and the
-//! resident prober on SSH hosts and chroots with perl (`src/transport/prober.pl`) answers the
-//! same question with the same output, from files where it can and by running the one program
-//! that knows where it cannot (a unit's state other than enabled, a dpkg database with a
-//! pending journal or several architectures of a package, a large file's digest). Unit tests
-//! (`transport::prober`) run both forms on this machine and compare them, and run the prober
-//! again with an empty PATH to show which answers needed no program.
+//! Named questions about the host ([`Probe::Query`](super::Probe::Query)), each answered as the
+//! program it is named after prints its answer (`getent`, `id -Gn`, `dpkg-query -W`,
+//! `systemctl is-enabled`...), so a module parses one format. The answer is computed on the
+//! controller from [primitives](super::primitive) the host answers (files read, globs, account
+//! lookups), in rounds ([`super::resolve`]); the one program that knows is run only where the
+//! files cannot say (a unit's state other than enabled, a dpkg database with a pending journal
+//! or several instances of a package, apt's candidates, a large file's digest).
 //!
 //! They exist because, with nothing to change, a fleet run's cost on the hosts is the
 //! processes its probes start: `getent`, `id`, `stat`, `date`, `cat`, `dpkg-query`,
-//! `systemctl`, the facts script's programs and the shell around them.
+//! `systemctl` and the shell around them. `transport::prober`'s tests compare every answer with
+//! the real program's on this machine, through the prober and through the shell.
 
-use super::facts_script::Subsets;
-use crate::shlex::quote;
+use super::gather::Subsets;
+use super::primitive::{Primitive, Run};
+use super::resolve::{Got, Next, Reads};
+use super::{CmdOutput, FileProbe, Probe, dpkg, units};
+use crate::error::Result;
 
-/// A read-only question with a shell answer and a native one.
+/// A read-only question, answered as a program would answer it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Query {
     /// `getent passwd NAME...` or `getent group NAME...`: the entries found, one per line
@@ -50,7 +53,7 @@ pub enum Query {
     },
     /// `dpkg --get-selections '*'`: every package dpkg knows a selection for, sorted.
     Selections,
-    /// The facts script's output ([`super::facts_script::script`]).
+    /// The facts' `key=value` lines ([`super::gather`]).
     Facts { subsets: Subsets, chroot: bool },
     /// The hex digest (`ALGOsum`) of a readable regular file; exit code 1 and nothing for
     /// anything else.
@@ -73,115 +76,464 @@ pub enum Db {
     Group,
 }
 
-impl Db {
-    fn name(self) -> &'static str {
+fn done(stdout: impl Into<String>) -> Result<Next> {
+    Ok(Next::Done(CmdOutput {
+        rc: 0,
+        stdout: stdout.into(),
+        stderr: String::new(),
+    }))
+}
+
+fn ask(probes: Vec<Probe>) -> Result<Next> {
+    Ok(Next::Ask(probes))
+}
+
+fn run(argv: &[&str]) -> Probe {
+    Probe::Primitive(Primitive::Run(Run::new(argv)))
+}
+
+fn glob(pattern: impl Into<String>) -> Probe {
+    Probe::Primitive(Primitive::Glob(pattern.into()))
+}
+
+/// The first line, as `${v%%<newline>*}` keeps it.
+fn first_line(s: &str) -> &str {
+    s.split('\n').next().unwrap_or("")
+}
+
+/// A glob's matches as file states (of the paths themselves), by path.
+fn globbed(out: &CmdOutput) -> Result<Vec<(String, super::FileState)>> {
+    super::primitive::glob_matches(&out.stdout)
+        .into_iter()
+        .map(|(path, fields)| {
+            let mut f = super::probe::parse_stat(&path, &fields)?;
+            f.is_link = f.kind == Some(super::FileKind::Link);
+            Ok((path, f))
+        })
+        .collect()
+}
+
+/// `getent passwd` fields of a line.
+fn passwd_fields(line: &str) -> Option<Vec<&str>> {
+    let f: Vec<&str> = first_line(line).split(':').collect();
+    (f.len() >= 7).then_some(f)
+}
+
+const STATUS: &str = "/var/lib/dpkg/status";
+const AVAILABLE: &str = "/var/lib/dpkg/available";
+const UPDATES: &str = "/var/lib/dpkg/updates";
+
+impl Query {
+    /// What the query needs after the rounds `got` answered: more primitives, or its answer.
+    pub fn next(&self, got: &Got, reads: &Reads) -> Result<Next> {
         match self {
-            Db::Passwd => "passwd",
-            Db::Group => "group",
+            Query::Getent { db, keys } => {
+                if got.rounds() == 0 {
+                    return ask(keys
+                        .iter()
+                        .map(|k| {
+                            Probe::Primitive(match db {
+                                Db::Passwd => Primitive::Passwd(k.clone()),
+                                Db::Group => Primitive::Group(k.clone()),
+                            })
+                        })
+                        .collect());
+                }
+                let mut out = String::new();
+                for k in 0..keys.len() {
+                    out.push_str(&got.cmd(0, k)?.stdout);
+                }
+                done(out)
+            }
+            Query::GroupNames(user) => {
+                if got.rounds() == 0 {
+                    return ask(vec![
+                        Probe::Primitive(Primitive::Passwd(user.clone())),
+                        Probe::Primitive(Primitive::Groups),
+                    ]);
+                }
+                let Some(pw) = passwd_fields(&got.cmd(0, 0)?.stdout) else {
+                    return done("");
+                };
+                let (name, gid) = (pw[0], pw[3]);
+                let groups: Vec<Vec<&str>> = got
+                    .cmd(0, 1)?
+                    .stdout
+                    .lines()
+                    .map(|l| l.split(':').collect::<Vec<_>>())
+                    .filter(|g| g.len() >= 4)
+                    .collect();
+                let primary = groups.iter().find(|g| g[2] == gid).map_or(gid, |g| g[0]);
+                let mut names = vec![primary];
+                for g in &groups {
+                    if g[2] != gid && g[3].split(',').any(|m| m == name) {
+                        names.push(g[0]);
+                    }
+                }
+                done(format!("{}\n", names.join(" ")))
+            }
+            Query::ShadowHash(user) => {
+                if got.rounds() == 0 {
+                    return ask(vec![Probe::Primitive(Primitive::Shadow(user.clone()))]);
+                }
+                done(got.cmd(0, 0)?.stdout.clone())
+            }
+            Query::Lines(path) => {
+                if got.rounds() == 0 {
+                    return ask(vec![Probe::Primitive(Primitive::Read {
+                        path: path.clone(),
+                        limit: super::CONTENT_LIMIT,
+                        unless: None,
+                    })]);
+                }
+                let c = got.cmd(0, 0)?;
+                match super::primitive::Read::parse(c.rc, &c.stdout) {
+                    super::primitive::Read::Data { bytes, .. } => {
+                        // `while read`: complete lines only.
+                        let end = bytes.rfind('\n').map_or(0, |i| i + 1);
+                        done(&bytes[..end])
+                    }
+                    _ => done(""),
+                }
+            }
+            Query::AptListsAge => {
+                if got.rounds() == 0 {
+                    return ask(vec![
+                        Probe::Primitive(Primitive::Now),
+                        Probe::stat("/var/lib/apt/periodic/update-success-stamp"),
+                        Probe::stat("/var/lib/apt/lists"),
+                        Probe::stat("/etc/apt/sources.list"),
+                        glob("/etc/apt/sources.list.d/*"),
+                    ]);
+                }
+                let now: i64 = got.cmd(0, 0)?.stdout.trim().parse().unwrap_or(0);
+                let mtime =
+                    |f: &super::FileState| (f.exists || f.is_link).then_some(f.mtime as i64);
+                let stamp = mtime(got.file(0, 1)?)
+                    .or(mtime(got.file(0, 2)?))
+                    .unwrap_or(0);
+                let mut sources = mtime(got.file(0, 3)?).unwrap_or(0);
+                for (_, f) in globbed(got.cmd(0, 4)?)? {
+                    sources = sources.max(f.mtime as i64);
+                }
+                done(format!(
+                    "cache_age={}\nsources_newer={}\n",
+                    now - stamp,
+                    u8::from(sources > stamp)
+                ))
+            }
+            Query::AuthorizedKeys { user, path } => authorized_keys(user, path.as_deref(), got),
+            Query::UnitState(name) => unit_state(name, got),
+            Query::Packages { names, policy } => packages(names, policy.as_ref(), got, reads),
+            Query::Selections => {
+                if got.rounds() == 0 {
+                    return ask(vec![
+                        reads.ask(STATUS),
+                        Probe::stat_follow(UPDATES),
+                        glob(format!("{UPDATES}/*")),
+                        Probe::Primitive(Primitive::Read {
+                            path: "/var/lib/dpkg/arch".into(),
+                            limit: 4096,
+                            unless: None,
+                        }),
+                    ]);
+                }
+                if got.rounds() == 1 {
+                    let status = reads.text(STATUS, got.cmd(0, 0)?)?;
+                    if let Some(status) = status.filter(|_| settled(got, 1).unwrap_or(false)) {
+                        let arch = got.cmd(0, 3)?;
+                        let arch = match super::primitive::Read::parse(arch.rc, &arch.stdout) {
+                            super::primitive::Read::Data { bytes, .. } => Some(bytes),
+                            _ => None,
+                        };
+                        let db = dpkg::Database::parse(&status);
+                        if let Some(out) = dpkg::selections(&db, arch.as_deref()) {
+                            return done(out);
+                        }
+                    }
+                    return ask(vec![run(&["dpkg", "--get-selections", "*"])]);
+                }
+                done(got.cmd(1, 0)?.stdout.clone())
+            }
+            Query::Facts { subsets, chroot } => super::gather::next(subsets, *chroot, got),
+            Query::Digest { algo, path } => digest(algo, path, got),
         }
     }
 }
 
-impl Query {
-    /// The shell form (POSIX sh; read-only).
-    pub fn shell(&self) -> String {
-        match self {
-            Query::Getent { db, keys } => {
-                let keys: Vec<String> = keys.iter().map(|k| quote(k)).collect();
-                format!("getent {} {}; true", db.name(), keys.join(" "))
-            }
-            Query::GroupNames(user) => format!("id -Gn {} 2>/dev/null; true", quote(user)),
-            Query::ShadowHash(user) => {
-                format!("getent shadow {} | cut -d: -f2; true", quote(user))
-            }
-            Query::Lines(path) => format!(
-                "f={}; {{ while IFS= read -r l; do printf '%s\\n' \"$l\"; done < \"$f\"; }} 2>/dev/null; true",
-                quote(path)
-            ),
-            Query::AptListsAge => "now=$(date +%s); st=; li=; src=0\nfor l in $(stat -c '%Y:%n' -- /var/lib/apt/periodic/update-success-stamp /var/lib/apt/lists /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null); do\n t=${l%%:*}; f=${l#*:}\n case \"$f\" in\n  */update-success-stamp) st=$t ;;\n  /var/lib/apt/lists) li=$t ;;\n  *) [ \"$t\" -gt \"$src\" ] && src=$t ;;\n esac\ndone\ns=${st:-${li:-0}}; echo \"cache_age=$((now - s))\"; echo \"sources_newer=$((src > s))\"".into(),
-            Query::AuthorizedKeys { user, path } => {
-                let path = match path {
-                    Some(p) => quote(p),
-                    None => "\"$home/.ssh/authorized_keys\"".into(),
-                };
-                format!(
-                    "e=$(getent passwd {u}) || {{ echo nouser; exit 0; }}\nIFS=: read -r _n _x uid gid _c home _s <<EOF\n$e\nEOF\necho \"uid=$uid\"; echo \"gid=$gid\"; echo \"home=$home\"\np={path}; echo \"path=$p\"\nd=${{p%/*}}; d=${{d:-/}}\nif [ -e \"$p\" ]; then s=$(stat -c '%a|%u|%g' -- \"$d\" \"$p\"); echo \"dir=${{s%%\n*}}\"; echo \"file=${{s#*\n}}\"\nelif [ -e \"$d\" ]; then echo \"dir=$(stat -c '%a|%u|%g' -- \"$d\")\"; fi\nif [ -f \"$p\" ]; then echo 'content:'; cat \"$p\"; fi",
-                    u = quote(user)
-                )
-            }
-            Query::UnitState(name) => {
-                let n = quote(name);
-                format!(
-                    "e=$(systemctl is-enabled {n} 2>&1); echo \"enabled_rc=$?\"; echo \"enabled=${{e%%\n*}}\"\nif [ -d /run/systemd/system ]; then echo booted=yes; a=$(systemctl is-active {n} 2>/dev/null); echo \"active=${{a%%\n*}}\"\nelse echo booted=no; echo active=inactive; fi"
-                )
-            }
-            Query::Packages { names, policy } => {
-                let names = crate::shlex::join(names);
-                let mut s = format!(
-                    "q=$(dpkg-query -W -f='${{Package}}\\t${{Version}}\\t${{db:Status-Abbrev}}\\t${{Status}}\\n' {names} 2>/dev/null)\nprintf '%s\\n' \"$q\"\n"
-                );
-                if let Some(p) = policy {
-                    s.push_str(&format!(
-                        "need={}\nfor w in {}; do\n f=0\n while IFS='\t' read -r n v a _r; do\n  [ \"${{n%%:*}}\" = \"${{w%%=*}}\" ] || continue\n  case \"$a\" in ?i*) ;; *) continue ;; esac\n  case \"$w\" in *=*) [ \"$v\" = \"${{w#*=}}\" ] && f=1 ;; *) f=1 ;; esac\n done <<EOF\n$q\nEOF\n [ \"$f\" = 1 ] || need=1\ndone\nif [ \"$need\" = 1 ]; then\n echo '@@policy'\n apt-cache -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= policy {names} 2>/dev/null\nfi\ntrue",
-                        u8::from(p.always),
-                        crate::shlex::join(&p.wanted),
-                    ));
-                }
-                s
-            }
-            Query::Selections => "dpkg --get-selections '*' 2>/dev/null; true".into(),
-            Query::Facts { subsets, chroot } => super::facts_script::script(subsets, *chroot),
-            Query::Digest { algo, path } => {
-                let p = quote(path);
-                format!("[ -f {p} ] && [ -r {p} ] && {algo}sum < {p} | cut -d' ' -f1")
-            }
-        }
-    }
+/// dpkg's journal is empty (answers `at` and `at + 1` of round 0: the updates directory and
+/// its glob): else dpkg reads it over the status file, and only dpkg can say.
+fn settled(got: &Got, at: usize) -> Result<bool> {
+    Ok(got.file(0, at)?.is_dir()
+        && super::primitive::glob_matches(&got.cmd(0, at + 1)?.stdout).is_empty())
+}
 
-    /// How the prober is asked: a name and its arguments (no NUL bytes in any).
-    pub fn words(&self) -> Vec<String> {
-        let mut w: Vec<String> = match self {
-            Query::Getent { db, keys } => {
-                let mut w = vec!["getent".to_string(), db.name().to_string()];
-                w.extend(keys.iter().cloned());
-                w
-            }
-            Query::GroupNames(u) => vec!["groups".into(), u.clone()],
-            Query::ShadowHash(u) => vec!["shadow".into(), u.clone()],
-            Query::Lines(p) => vec!["lines".into(), p.clone()],
-            Query::AptListsAge => vec!["aptlists".into()],
-            Query::AuthorizedKeys { user, path } => {
-                let mut w = vec!["authkeys".to_string(), user.clone()];
-                w.extend(path.iter().cloned());
-                w
-            }
-            Query::UnitState(n) => vec!["unit".into(), n.clone()],
-            Query::Packages { names, policy } => {
-                // `packages`, the names, then `-` (no policy) or `+ ALWAYS` and the wanted.
-                let mut w = vec!["packages".to_string()];
-                w.extend(names.iter().cloned());
-                match policy {
-                    None => w.push("-".into()),
-                    Some(p) => {
-                        w.push("+".into());
-                        w.push(u8::from(p.always).to_string());
-                        w.extend(p.wanted.iter().cloned());
-                    }
-                }
-                w
-            }
-            Query::Selections => vec!["selections".into()],
-            Query::Facts { subsets, chroot } => vec![
-                "facts".into(),
-                u8::from(subsets.network).to_string(),
-                u8::from(subsets.hardware).to_string(),
-                u8::from(*chroot).to_string(),
-            ],
-            Query::Digest { algo, path } => vec!["digest".into(), algo.clone(), path.clone()],
-        };
-        for x in &mut w {
-            x.retain(|c| c != '\0');
-        }
-        w
+/// The keys file of a user whose home is `home`, and its directory.
+fn keys_file(home: &str, path: Option<&str>) -> (String, String) {
+    let p = path.map_or_else(|| format!("{home}/.ssh/authorized_keys"), str::to_string);
+    let d = match p.rsplit_once('/') {
+        Some(("", _)) | None => "/".to_string(),
+        Some((d, _)) => d.to_string(),
+    };
+    (p, d)
+}
+
+/// What [`authorized_keys`] asks of the keys file `p` in directory `d`.
+fn keys_probes(p: &str, d: &str) -> Vec<Probe> {
+    vec![
+        Probe::File(FileProbe {
+            path: p.into(),
+            follow: true,
+            content: true,
+            checksum: false,
+        }),
+        Probe::stat(p),
+        Probe::stat_follow(d),
+        Probe::stat(d),
+    ]
+}
+
+/// The user and their keys file. The home is guessed in the first round (`/root`,
+/// `/home/USER`), so the usual case is one round trip; a user whose home is elsewhere takes a
+/// second.
+fn authorized_keys(user: &str, path: Option<&str>, got: &Got) -> Result<Next> {
+    let guess = if user == "root" {
+        "/root".to_string()
+    } else {
+        format!("/home/{user}")
+    };
+    if got.rounds() == 0 {
+        let (p, d) = keys_file(&guess, path);
+        let mut a = vec![Probe::Primitive(Primitive::Passwd(user.into()))];
+        a.extend(keys_probes(&p, &d));
+        return ask(a);
     }
+    let Some(pw) = passwd_fields(&got.cmd(0, 0)?.stdout) else {
+        return done("nouser\n");
+    };
+    let home = pw[5];
+    let (p, d) = keys_file(home, path);
+    let (round, at) = if path.is_some() || home == guess {
+        (0, 1)
+    } else if got.rounds() == 1 {
+        return ask(keys_probes(&p, &d));
+    } else {
+        (1, 0)
+    };
+    // `-e` follows links: a dangling one is not there.
+    let exists = |f: &super::FileState| f.exists && f.kind != Some(super::FileKind::Link);
+    let attrs = |f: &super::FileState| format!("{:o}|{}|{}", f.mode & 0o7777, f.uid, f.gid);
+    let [followed, file, dir_followed, dir] = [0, 1, 2, 3].map(|k| got.file(round, at + k));
+    let (followed, file, dir_followed, dir) = (followed?, file?, dir_followed?, dir?);
+    let mut o = format!("uid={}\ngid={}\nhome={home}\npath={p}\n", pw[2], pw[3]);
+    if exists(followed) {
+        o.push_str(&format!("dir={}\nfile={}\n", attrs(dir), attrs(file)));
+    } else if exists(dir_followed) {
+        o.push_str(&format!("dir={}\n", attrs(dir)));
+    }
+    if followed.is_file() {
+        o.push_str("content:\n");
+        o.push_str(&followed.text().unwrap_or_default());
+    }
+    done(o)
+}
+
+fn unit_state(name: &str, got: &Got) -> Result<Next> {
+    let file = units::file_name(name);
+    const BOOTED: &str = "/run/systemd/system";
+    if got.rounds() == 0 {
+        let mut a = vec![
+            Probe::stat_follow(BOOTED),
+            Probe::Primitive(Primitive::Run(Run {
+                when_dir: Some(BOOTED.into()),
+                ..Run::new(&["systemctl", "is-active", name])
+            })),
+            Probe::Primitive(Primitive::Env("SYSTEMD_UNIT_PATH".into())),
+        ];
+        if let Some(file) = &file {
+            a.push(glob(format!("{}/*", units::CONFIG)));
+            a.push(glob(format!("{}/*/{file}", units::CONFIG)));
+            a.extend(
+                units::UNIT_PATH
+                    .iter()
+                    .map(|d| Probe::stat(&format!("{d}/{file}"))),
+            );
+        }
+        return ask(a);
+    }
+    let enabled = match &file {
+        Some(file) if got.cmd(0, 2)?.rc != 0 => {
+            let in_path: Vec<super::FileState> = (0..units::UNIT_PATH.len())
+                .map(|k| got.file(0, 5 + k).cloned())
+                .collect::<Result<_>>()?;
+            units::certainly_enabled(
+                file,
+                &in_path,
+                &globbed(got.cmd(0, 3)?)?,
+                &globbed(got.cmd(0, 4)?)?,
+            )
+        }
+        _ => false,
+    };
+    // Only systemctl can say what else the unit is (a second look).
+    if !enabled && got.rounds() == 1 {
+        return ask(vec![Probe::Primitive(Primitive::Run(Run {
+            merge: true,
+            ..Run::new(&["systemctl", "is-enabled", name])
+        }))]);
+    }
+    let (rc, state) = if enabled {
+        (0, "enabled".to_string())
+    } else {
+        let c = got.cmd(1, 0)?;
+        (c.rc, first_line(&c.stdout).to_string())
+    };
+    let mut o = format!("enabled_rc={rc}\nenabled={state}\n");
+    if got.file(0, 0)?.is_dir() {
+        let active = got.cmd(0, 1)?;
+        o.push_str(&format!(
+            "booted=yes\nactive={}\n",
+            first_line(&active.stdout)
+        ));
+    } else {
+        o.push_str("booted=no\nactive=inactive\n");
+    }
+    done(o)
+}
+
+fn packages(names: &[String], policy: Option<&Policy>, got: &Got, reads: &Reads) -> Result<Next> {
+    let apt_cache = || {
+        let mut argv = vec![
+            "apt-cache",
+            "-o",
+            "Dir::Cache::pkgcache=",
+            "-o",
+            "Dir::Cache::srcpkgcache=",
+            "policy",
+        ];
+        argv.extend(names.iter().map(String::as_str));
+        run(&argv)
+    };
+    // apt is asked at once when it will be whatever dpkg says.
+    let always = policy.is_some_and(|p| p.always);
+    if got.rounds() == 0 {
+        let mut a = vec![
+            reads.ask(STATUS),
+            reads.ask(AVAILABLE),
+            Probe::stat_follow(UPDATES),
+            glob(format!("{UPDATES}/*")),
+        ];
+        if always {
+            a.push(apt_cache());
+        }
+        return ask(a);
+    }
+    // Round 0 answers from the files, else round 1 is dpkg-query's; apt-cache's comes after.
+    let status = reads.text(STATUS, got.cmd(0, 0)?)?;
+    let available = reads.text(AVAILABLE, got.cmd(0, 1)?)?;
+    let native: Option<String> = match status.filter(|_| settled(got, 2).unwrap_or(false)) {
+        Some(st) => dpkg::query(
+            &dpkg::Database::parse(&st),
+            &dpkg::Database::parse(available.as_deref().unwrap_or("")),
+            names,
+        ),
+        None => None,
+    };
+    let (lines, next_round) = match native {
+        Some(l) => (l, 1),
+        None if got.rounds() == 1 => {
+            let mut argv = vec![
+                "dpkg-query".to_string(),
+                "-W".into(),
+                dpkg::QUERY_FORMAT.into(),
+            ];
+            argv.extend(names.iter().cloned());
+            return ask(vec![Probe::Primitive(Primitive::Run(Run {
+                argv,
+                ..Run::new(&[])
+            }))]);
+        }
+        None => (got.cmd(1, 0)?.stdout.clone(), 2),
+    };
+    let mut o = format!("{}\n", lines.trim_end_matches('\n'));
+    let Some(p) = policy else { return done(o) };
+    let answer = if always {
+        got.cmd(0, 4)?
+    } else if p.wanted.iter().all(|w| installed(&lines, w)) {
+        return done(o);
+    } else if got.rounds() == next_round {
+        return ask(vec![apt_cache()]);
+    } else {
+        got.cmd(next_round, 0)?
+    };
+    o.push_str("@@policy\n");
+    o.push_str(&answer.stdout);
+    done(o)
+}
+
+/// Whether `name` or `name=version` is installed (at that version) by dpkg-query's lines.
+fn installed(lines: &str, wanted: &str) -> bool {
+    let (wn, wv) = match wanted.split_once('=') {
+        Some((n, v)) => (n, Some(v)),
+        None => (wanted, None),
+    };
+    lines.lines().any(|l| {
+        // `IFS=<tab> read -r n v a _r`: runs of tabs separate, edges are trimmed.
+        let mut f = l.trim_matches('\t').split('\t').filter(|s| !s.is_empty());
+        let (n, v, s) = (f.next(), f.next(), f.next());
+        n.and_then(|n| n.split(':').next()) == Some(wn)
+            && s.is_some_and(|s| s.chars().nth(1) == Some('i'))
+            && wv.is_none_or(|wv| v == Some(wv))
+    })
+}
+
+fn digest(algo: &str, path: &str, got: &Got) -> Result<Next> {
+    use sha2::Digest;
+    if got.rounds() == 0 {
+        return ask(vec![Probe::File(FileProbe {
+            path: path.into(),
+            follow: true,
+            content: true,
+            checksum: false,
+        })]);
+    }
+    let f = got.file(0, 0)?;
+    if got.rounds() == 1 {
+        if !f.is_file() {
+            return Ok(Next::Done(CmdOutput {
+                rc: 1,
+                ..Default::default()
+            }));
+        }
+        let hex = f.content.as_deref().and_then(|c| {
+            Some(match algo {
+                "sha1" => format!("{:x}", sha1::Sha1::digest(c)),
+                "sha224" => format!("{:x}", sha2::Sha224::digest(c)),
+                "sha256" => format!("{:x}", sha2::Sha256::digest(c)),
+                "sha384" => format!("{:x}", sha2::Sha384::digest(c)),
+                "sha512" => format!("{:x}", sha2::Sha512::digest(c)),
+                _ => return None,
+            })
+        });
+        if let Some(hex) = hex {
+            return done(format!("{hex}\n"));
+        }
+        if f.content.is_none() && f.size <= super::CONTENT_LIMIT {
+            // Not readable.
+            return Ok(Next::Done(CmdOutput {
+                rc: 1,
+                ..Default::default()
+            }));
+        }
+        let sum = format!("{algo}sum");
+        return ask(vec![Probe::Primitive(Primitive::Run(Run {
+            stdin: Some(path.into()),
+            ..Run::new(&[&sum])
+        }))]);
+    }
+    let out = &got.cmd(1, 0)?.stdout;
+    done(match out.split(' ').next() {
+        Some(h) if !h.is_empty() => format!("{}\n", h.trim_end()),
+        _ => String::new(),
+    })
 }

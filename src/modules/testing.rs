@@ -88,7 +88,9 @@ pub fn plan_answers_env(m: &dyn Module, args: Args, answers: Vec<Answer>, env: &
     for p in probes.iter().skip(all.len()) {
         all.push(match p {
             Probe::File(f) => Answer::File(FileState::missing(&f.path)),
-            Probe::Command(_) | Probe::Query(_) => Answer::Command(CmdOutput::default()),
+            Probe::Command(_) | Probe::Query(_) | Probe::Primitive(_) => {
+                Answer::Command(CmdOutput::default())
+            }
         });
     }
     planner.plan(&Observed { answers: all }).expect("plan")
@@ -100,6 +102,28 @@ pub fn plan_answers(m: &dyn Module, args: Args, answers: Vec<Answer>) -> Plan {
 
 pub fn plan_with(m: &dyn Module, args: Args, files: &[FileState]) -> Plan {
     plan_answers(m, args, files.iter().cloned().map(Answer::File).collect())
+}
+
+/// A query answered by this machine, its primitives run by the probe script in `sh`.
+pub fn answer_here(q: &crate::host::query::Query) -> CmdOutput {
+    use crate::transport::script::{parse_probe_output, probe_script};
+    let cache = crate::host::resolve::ReadCache::default();
+    let probes = [Probe::Query(q.clone())];
+    let mut rounds = crate::host::resolve::Rounds::new(&probes, cache.reader("")).unwrap();
+    while let Some(wire) = rounds.wire() {
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(probe_script(&wire))
+            .output()
+            .unwrap();
+        rounds
+            .feed(parse_probe_output(&wire, &out.stdout).unwrap())
+            .unwrap();
+    }
+    match rounds.finish().unwrap().answers.remove(0) {
+        Answer::Command(c) => c,
+        a => panic!("{a:?}"),
+    }
 }
 
 /// The probes a module asks for.

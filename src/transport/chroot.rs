@@ -35,7 +35,7 @@ use async_trait::async_trait;
 
 use super::guard;
 use super::prober::Piped;
-use super::{Counters, Exec, ExecOutput, Transport, run_process, wrap_become};
+use super::{Counters, Exec, ExecOutput, Transport, cmd_len, run_process, wrap_become};
 use crate::error::{Error, Result};
 
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -560,6 +560,10 @@ impl Chroot {
         };
         match answer {
             Ok(Ok(out)) => {
+                self.counters.traffic(
+                    super::protocol::probe_frame(probes).len(),
+                    out.stdout.len() + out.stderr.len(),
+                );
                 self.counters.execs.fetch_add(1, Ordering::Relaxed);
                 self.counters.probed.fetch_add(1, Ordering::Relaxed);
                 Ok(Some(out))
@@ -603,7 +607,11 @@ impl Transport for Chroot {
         if as_root && let Some(dir) = &self.scratch {
             cmd.env("PROV_TMP", dir);
         }
-        run_process(cmd, stdin, exec.timeout).await
+        let sent = cmd_len(&cmd) + stdin.len();
+        let out = run_process(cmd, stdin, exec.timeout).await?;
+        self.counters
+            .traffic(sent, out.stdout.len() + out.stderr.len());
+        Ok(out)
     }
 
     fn describe(&self) -> String {

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{Counters, Exec, ExecOutput, Transport, run_process, wrap_become};
+use super::{Counters, Exec, ExecOutput, Transport, cmd_len, run_process, wrap_become};
 use crate::error::Result;
 
 pub struct Local {
@@ -35,7 +35,11 @@ impl Transport for Local {
             wrap_become(&exec.script, &exec.stdin, exec.become_.as_ref(), self.root);
         let mut cmd = tokio::process::Command::new("/bin/sh");
         cmd.arg("-c").arg(script);
-        run_process(cmd, stdin, exec.timeout).await
+        let sent = cmd_len(&cmd) + stdin.len();
+        let out = run_process(cmd, stdin, exec.timeout).await?;
+        self.counters
+            .traffic(sent, out.stdout.len() + out.stderr.len());
+        Ok(out)
     }
 
     fn describe(&self) -> String {

@@ -69,6 +69,13 @@ pub struct Counters {
     /// Probe scripts answered by a resident prober (SSH hosts and chroots with perl) rather
     /// than by a shell.
     pub probed: AtomicU64,
+    /// Bytes sent to the host and received from it (SSH: channel data; chroot: the prober's
+    /// and scripts' pipes).
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+    /// Not a counter: what queries read from this host (dpkg's database), kept for the run and
+    /// sent again only when it changed ([`crate::host::resolve`]).
+    pub reads: crate::host::resolve::ReadCache,
 }
 
 impl Counters {
@@ -78,6 +85,11 @@ impl Counters {
     }
     pub fn execs(&self) -> u64 {
         self.execs.load(Ordering::Relaxed)
+    }
+    /// Count bytes that went to the host and came back.
+    pub fn traffic(&self, sent: usize, received: usize) {
+        self.sent.fetch_add(sent as u64, Ordering::Relaxed);
+        self.received.fetch_add(received as u64, Ordering::Relaxed);
     }
 }
 
@@ -167,6 +179,11 @@ pub fn become_failure(stderr: &[u8]) -> Option<String> {
     } else {
         None
     }
+}
+
+/// The bytes of a command's arguments (a script run with `sh -c`), for [`Counters::traffic`].
+pub fn cmd_len(cmd: &tokio::process::Command) -> usize {
+    cmd.as_std().get_args().map(|a| a.len()).sum()
 }
 
 /// Run a child process with stdin, collecting output; kill it on timeout or drop.

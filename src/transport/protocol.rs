@@ -5,8 +5,8 @@
 //! - A script: `LEN_SCRIPT LEN_STDIN\n`, then the script, then its stdin ([`script_frame`]).
 //! - Probes (the prober only): `P LEN\n` and a payload listing them ([`probe_frame`]):
 //!   `F i follow content checksum len\n` and `len` bytes of path for a file probe;
-//!   `Q i len\n` and the query's words (NUL-separated,
-//!   [`Query::words`](crate::host::query::Query::words)) for a named query; `C len\n` and the
+//!   `Q i len\n` and a primitive's words (NUL-separated,
+//!   [`Primitive::words`](crate::host::primitive::Primitive::words)); `C len\n` and the
 //!   shell script that answers the command probes ([`script::probe_script_for`]).
 //! - Every answer: stdout, `\nNONCE-\n`, stderr, `\nNONCE RC\n` ([`take_answer`]). The nonce is
 //!   random per session ([`nonce`]), so no output can contain it.
@@ -41,12 +41,13 @@ pub fn probe_frame(probes: &[Probe]) -> Vec<u8> {
                 );
                 payload.extend_from_slice(f.path.as_bytes());
             }
-            Probe::Query(q) => {
+            Probe::Primitive(q) => {
                 let words = q.words().join("\0");
                 payload.extend_from_slice(format!("Q {i} {}\n", words.len()).as_bytes());
                 payload.extend_from_slice(words.as_bytes());
             }
-            Probe::Command(_) => {}
+            // Queries are answered as primitives (`host::resolve`); unanswered here.
+            Probe::Command(_) | Probe::Query(_) => {}
         }
     }
     let commands = script::probe_script_for(probes, |p| matches!(p, Probe::Command(_)));

@@ -20,7 +20,7 @@ use crate::host::{
 };
 use crate::shlex::quote;
 
-const STAT_FORMAT: &str = "%F|%a|%u|%g|%U|%G|%s|%Y|%X|%d|%i";
+use crate::host::probe::{STAT_FORMAT, parse_stat};
 
 /// The script that answers all probes.
 ///
@@ -95,7 +95,10 @@ pub fn probe_script_for(probes: &[Probe], keep: impl Fn(&Probe) -> bool) -> Stri
                 s.push_str(&format!("else\n printf '@N {i}\\n'\nfi\n"));
             }
             Probe::Command(cmd) => s.push_str(&command_record(i, cmd)),
-            Probe::Query(q) => s.push_str(&command_record(i, &q.shell())),
+            Probe::Primitive(p) => s.push_str(&command_record(i, &p.shell())),
+            // Answered as primitives (`host::resolve`); asked here, it goes unanswered, which
+            // the parse reports.
+            Probe::Query(_) => {}
         }
     }
     s
@@ -140,41 +143,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn kind_of(text: &str) -> FileKind {
-    match text {
-        "regular file" | "regular empty file" => FileKind::File,
-        "directory" => FileKind::Directory,
-        "symbolic link" => FileKind::Link,
-        _ => FileKind::Other,
-    }
-}
-
-fn parse_stat(path: &str, fields: &str) -> Result<FileState> {
-    let f: Vec<&str> = fields.split('|').collect();
-    if f.len() != 11 {
-        return Err(Error::runtime(format!(
-            "unexpected stat output for {path}: {fields}"
-        )));
-    }
-    let num = |i: usize| f[i].trim().parse::<u64>().unwrap_or(0);
-    Ok(FileState {
-        path: path.to_string(),
-        exists: true,
-        kind: Some(kind_of(f[0])),
-        mode: u32::from_str_radix(f[1].trim(), 8).unwrap_or(0),
-        uid: num(2) as u32,
-        gid: num(3) as u32,
-        owner: f[4].to_string(),
-        group: f[5].to_string(),
-        size: num(6),
-        mtime: num(7) as f64,
-        atime: num(8) as f64,
-        dev: num(9),
-        inode: num(10),
-        ..Default::default()
-    })
-}
-
 /// Parse the probe script's output into answers, in probe order.
 pub fn parse_probe_output(probes: &[Probe], out: &[u8]) -> Result<Observed> {
     let mut answers: Vec<Option<Answer>> = vec![None; probes.len()];
@@ -192,7 +160,7 @@ pub fn parse_probe_output(probes: &[Probe], out: &[u8]) -> Result<Observed> {
         let Some(probe) = probes.get(i) else { continue };
         let path = match probe {
             Probe::File(f) => f.path.as_str(),
-            Probe::Command(_) | Probe::Query(_) => "",
+            Probe::Command(_) | Probe::Query(_) | Probe::Primitive(_) => "",
         };
         fn file<'x>(
             answers: &'x mut [Option<Answer>],

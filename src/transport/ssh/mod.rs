@@ -506,7 +506,7 @@ impl Ssh {
                     }
                 }
             };
-            let out = match &exec.probes {
+            let (out, sent) = match &exec.probes {
                 Some(probes) if s.prober => {
                     let out = s.probe(probes).await;
                     if out.is_ok() {
@@ -514,10 +514,16 @@ impl Ssh {
                             .probed
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
-                    out
+                    (out, super::protocol::probe_frame(probes).len())
                 }
-                _ => s.run(&exec.script, &exec.stdin).await,
+                _ => (
+                    s.run(&exec.script, &exec.stdin).await,
+                    super::protocol::script_frame(&exec.script, &exec.stdin).len(),
+                ),
             };
+            if let Ok(o) = &out {
+                self.counters.traffic(sent, o.stdout.len() + o.stderr.len());
+            }
             match out {
                 Ok(out) => {
                     sessions.lock().unwrap().entry(key).or_default().push(s);
@@ -604,6 +610,10 @@ impl Transport for Ssh {
             match status {
                 Some(rc) => {
                     out.rc = rc;
+                    self.counters.traffic(
+                        script.len() + stdin.len(),
+                        out.stdout.len() + out.stderr.len(),
+                    );
                     Ok(out)
                 }
                 None => Err(lost(&"the channel closed without an exit status")),

@@ -1,0 +1,408 @@
+//! Facts gathered from a host: `key=value` lines about it, for the subsets `gather_subset`
+//! asks for, computed on the controller from [primitives](super::primitive) (files of /proc,
+//! /sys and /etc, the prober's user, `hostname -f` and `ip`). On a chroot target the
+//! architecture is read from the ELF header of the root's `/bin/sh` and the hostname from its
+//! `/etc/hostname`, so an arm64 root prepared on an amd64 machine reports `aarch64`. What the
+//! lines mean is decided above the transports, in `modules::facts`.
+
+use super::primitive::{Primitive, Read, Run};
+use super::resolve::{Got, Next};
+use super::{CmdOutput, FileState, Probe};
+use crate::error::Result;
+
+/// Fact subsets, as `gather_subset` names them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Subsets {
+    pub network: bool,
+    pub hardware: bool,
+}
+
+impl Subsets {
+    /// Parse `gather_subset` (`all`, `min`, `network`, `hardware`, `!all`, `!network` ...).
+    pub fn parse(items: &[String]) -> Result<Subsets, String> {
+        let mut s = Subsets {
+            network: true,
+            hardware: true,
+        };
+        if items.is_empty() {
+            return Ok(s);
+        }
+        let mut positive = false;
+        for raw in items {
+            let (neg, name) = match raw.strip_prefix('!') {
+                Some(n) => (true, n),
+                None => (false, raw.as_str()),
+            };
+            match (neg, name) {
+                (false, "all") => {
+                    s = Subsets {
+                        network: true,
+                        hardware: true,
+                    };
+                    positive = true;
+                }
+                (true, "all") | (true, "min") => {
+                    if !positive {
+                        s = Subsets {
+                            network: false,
+                            hardware: false,
+                        };
+                    }
+                }
+                (false, "min") => {
+                    if !positive {
+                        s = Subsets {
+                            network: false,
+                            hardware: false,
+                        };
+                    }
+                }
+                (n, "network" | "interfaces" | "default_ipv4") => s.network = !n,
+                (n, "hardware" | "devices" | "mounts") => s.hardware = !n,
+                (
+                    _,
+                    "virtual" | "facter" | "ohai" | "distribution" | "platform" | "local" | "env"
+                    | "date_time" | "user" | "service_mgr" | "pkg_mgr" | "python" | "selinux"
+                    | "apparmor" | "caps" | "cmdline" | "dns" | "fips" | "lsb" | "os_family"
+                    | "ssh_pub_keys" | "chroot" | "system",
+                ) => {}
+                _ => return Err(format!("unknown gather_subset '{raw}'")),
+            }
+            if !neg && name != "all" && name != "min" && !positive {
+                // A positive subset other than all means min + that subset.
+                match name {
+                    "network" | "interfaces" | "default_ipv4" => s.hardware = false,
+                    "hardware" | "devices" | "mounts" => s.network = false,
+                    _ => {}
+                }
+                positive = true;
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// What round 0 asks, by position.
+const ROUND0: &[Ask] = &[
+    Ask::Env("debian_chroot"),
+    Ask::StatFollow("/proc/1/root/."),
+    Ask::StatFollow("/"),
+    Ask::Read("/proc/sys/kernel/arch"),
+    Ask::Read("/proc/sys/kernel/osrelease"),
+    Ask::Read("/proc/sys/kernel/version"),
+    Ask::Read("/proc/sys/kernel/ostype"),
+    Ask::Read("/proc/sys/kernel/hostname"),
+    Ask::Read("/etc/hostname"),
+    Ask::Run(&["hostname", "-f"]),
+    Ask::Me,
+    Ask::Read("/etc/debian_version"),
+    Ask::Read("/proc/1/comm"),
+    Ask::Stat("/sbin/init"),
+    Ask::StatFollow("/run/systemd/system"),
+    Ask::StatFollow("/lib/systemd/systemd"),
+    Ask::StatFollow("/usr/lib/systemd/systemd"),
+    Ask::Read("/etc/machine-id"),
+    Ask::Read("/etc/os-release"),
+    Ask::Read("/usr/lib/os-release"),
+    Ask::Read("/proc/meminfo"),
+    Ask::Read("/proc/cpuinfo"),
+    Ask::Read("/proc/uptime"),
+    Ask::Read("/proc/net/route"),
+];
+
+/// Asked after [`ROUND0`] on a chroot: the root's own architecture, its /bin/sh's ELF machine
+/// field.
+const ELF: &[&str] = &["od", "-An", "-tx1", "-j18", "-N2", "/bin/sh"];
+
+/// Asked after [`ROUND0`] (and [`ELF`]) for the network subset, in case `ip` is on PATH.
+const IP: &[&[&str]] = &[
+    &["ip", "-4", "-o", "route", "show", "default"],
+    &["ip", "-4", "-o", "addr", "show"],
+];
+
+/// The programs whose presence on PATH the facts report (`pkg_mgr`) or use (`ip`).
+const PROGRAMS: &[&str] = &["apt-get", "dnf", "apk", "ip"];
+
+/// When `uname` answers what /proc cannot.
+const UNAME: &[&str] = &["-m", "-r", "-v", "-s", "-n"];
+
+#[derive(Clone, Copy)]
+enum Ask {
+    Env(&'static str),
+    Stat(&'static str),
+    StatFollow(&'static str),
+    Read(&'static str),
+    Run(&'static [&'static str]),
+    Me,
+}
+
+impl Ask {
+    fn probe(self) -> Probe {
+        match self {
+            Ask::Env(n) => Probe::Primitive(Primitive::Env(n.into())),
+            Ask::Stat(p) => Probe::stat(p),
+            Ask::StatFollow(p) => Probe::stat_follow(p),
+            Ask::Read(p) => Probe::Primitive(Primitive::Read {
+                path: p.into(),
+                limit: super::CONTENT_LIMIT,
+                unless: None,
+            }),
+            Ask::Run(argv) => Probe::Primitive(Primitive::Run(Run::new(argv))),
+            Ask::Me => Probe::Primitive(Primitive::Me),
+        }
+    }
+}
+
+/// Round 0's answer to the ask of this kind and argument.
+fn at(ask: &str) -> usize {
+    ROUND0
+        .iter()
+        .position(|a| match *a {
+            Ask::Env(x) | Ask::Stat(x) | Ask::StatFollow(x) | Ask::Read(x) => x == ask,
+            Ask::Run(argv) => argv.join(" ") == ask,
+            Ask::Me => ask == "me",
+        })
+        .expect("a facts ask that round 0 has")
+}
+
+/// A file's text from a read, when it could be read.
+fn text(c: &CmdOutput) -> Option<String> {
+    match Read::parse(c.rc, &c.stdout) {
+        Read::Data { bytes, .. } => Some(bytes),
+        _ => None,
+    }
+}
+
+/// `IFS= read -r v < FILE`: the first line, nothing when unreadable.
+fn first_line(c: &CmdOutput) -> String {
+    text(c)
+        .map(|t| t.split('\n').next().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+/// The facts' next round, or their lines.
+pub fn next(subsets: &Subsets, chroot: bool, got: &Got) -> Result<Next> {
+    let run = |argv: &[&str]| Probe::Primitive(Primitive::Run(Run::new(argv)));
+    // After ROUND0: the interfaces' addresses, the programs on PATH, then ELF, IP.
+    let which_at = ROUND0.len() + 1;
+    let elf_at = which_at + 1;
+    let ip_at = elf_at + usize::from(chroot);
+    if got.rounds() == 0 {
+        let mut a: Vec<Probe> = ROUND0.iter().map(|a| a.probe()).collect();
+        a.push(Probe::Primitive(Primitive::ReadAll {
+            pattern: "/sys/class/net/*/address".into(),
+            limit: 4096,
+        }));
+        a.push(Probe::Primitive(Primitive::Which(
+            PROGRAMS.iter().map(|p| p.to_string()).collect(),
+        )));
+        if chroot {
+            a.push(run(ELF));
+        }
+        if subsets.network {
+            a.extend(IP.iter().map(|argv| run(argv)));
+        }
+        return Ok(Next::Ask(a));
+    }
+    let r0 = |ask: &str| got.cmd(0, at(ask));
+    let f0 = |ask: &str| got.file(0, at(ask));
+    let arch_known = text(r0("/proc/sys/kernel/arch")?).is_some();
+    let release_known = text(r0("/proc/sys/kernel/osrelease")?).is_some();
+    let addresses = super::primitive::read_all(&got.cmd(0, ROUND0.len())?.stdout);
+    let found = &got.cmd(0, which_at)?.stdout;
+    let on_path = |p: &str| found.lines().any(|l| l.rsplit('/').next() == Some(p));
+    // uname where /proc cannot say: a second look.
+    let unames: Vec<&str> = UNAME
+        .iter()
+        .copied()
+        .filter(|o| {
+            if *o == "-m" {
+                !arch_known
+            } else {
+                !release_known
+            }
+        })
+        .collect();
+    if got.rounds() == 1 && !unames.is_empty() {
+        return Ok(Next::Ask(
+            unames.iter().map(|o| run(&["uname", o])).collect(),
+        ));
+    }
+    let mut uname = std::collections::HashMap::new();
+    for (k, o) in unames.iter().enumerate() {
+        uname.insert(*o, got.cmd(1, k)?.stdout.trim_end_matches('\n').to_string());
+    }
+    let mut o = Lines::default();
+    let in_chroot = chroot || !r0("debian_chroot")?.stdout.is_empty();
+    let same = |a: &FileState, b: &FileState| a.dev == b.dev && a.inode == b.inode;
+    let proc1 = f0("/proc/1/root/.")?;
+    let root = f0("/")?;
+    let is_chroot = if in_chroot {
+        true
+    } else if proc1.exists {
+        !same(proc1, root)
+    } else {
+        !(root.exists && root.inode == 2)
+    };
+    o.kv("is_chroot", if is_chroot { "1" } else { "0" });
+    if arch_known {
+        o.kv("uname_m", &first_line(r0("/proc/sys/kernel/arch")?));
+    } else {
+        o.kv("uname_m", &uname["-m"]);
+    }
+    for (key, file, opt) in [
+        ("kernel", "/proc/sys/kernel/osrelease", "-r"),
+        ("kernel_version", "/proc/sys/kernel/version", "-v"),
+        ("system", "/proc/sys/kernel/ostype", "-s"),
+        ("nodename", "/proc/sys/kernel/hostname", "-n"),
+    ] {
+        if release_known {
+            o.kv(key, &first_line(r0(file)?));
+        } else {
+            o.kv(key, &uname[opt]);
+        }
+    }
+    o.kv("etc_hostname", &first_line(r0("/etc/hostname")?));
+    o.kv("fqdn", r0("hostname -f")?.stdout.trim_end_matches('\n'));
+    let me = r0("me")?.stdout.trim_end().to_string();
+    let (uid, name) = me.split_once(' ').unwrap_or((&me, ""));
+    o.kv("user_uid", uid);
+    o.kv("user_id", if name.is_empty() { uid } else { name });
+    o.kv("debian_version", &first_line(r0("/etc/debian_version")?));
+    let comm = first_line(r0("/proc/1/comm")?);
+    o.kv("proc1", &comm);
+    if comm != "systemd" {
+        let init = f0("/sbin/init")?;
+        o.kv("init_link", init.link_target.as_deref().unwrap_or(""));
+    }
+    if f0("/run/systemd/system")?.is_dir() {
+        o.kv("run_systemd", "1");
+    }
+    let exe = |f: &FileState| f.is_file() && f.mode & 0o111 != 0;
+    if exe(f0("/lib/systemd/systemd")?) || exe(f0("/usr/lib/systemd/systemd")?) {
+        o.kv("has_systemd", "1");
+    }
+    for (p, m) in [("apt-get", "apt"), ("dnf", "dnf"), ("apk", "apk")] {
+        if on_path(p) {
+            o.kv("pkg_mgr", m);
+        }
+    }
+    o.kv("machine_id", &first_line(r0("/etc/machine-id")?));
+    if let Some(t) = text(r0("/etc/os-release")?).or(text(r0("/usr/lib/os-release")?)) {
+        // `while read -r l || [ -n "$l" ]`: every line, the last even without its newline.
+        for l in t.strip_suffix('\n').unwrap_or(&t).split('\n') {
+            if !t.is_empty() {
+                match l.split_once('=') {
+                    Some((k, v)) => o.kv(&format!("osr_{k}"), v),
+                    None => o.raw(&format!("osr_{l}")),
+                }
+            }
+        }
+    }
+    if chroot {
+        let elf: String = got
+            .cmd(0, elf_at)?
+            .stdout
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        o.kv("elf", &elf);
+        o.kv("chroot_target", "1");
+    }
+    if subsets.hardware {
+        hardware(&mut o, r0)?;
+    }
+    if subsets.network {
+        // Every interface has an address attribute (empty for some kinds).
+        let name = |p: &str| p.split('/').nth(4).unwrap_or("").to_string();
+        let names: String = addresses
+            .iter()
+            .map(|(p, _)| format!("{} ", name(p)))
+            .collect();
+        o.kv("interfaces", &names);
+        if on_path("ip") {
+            if let Some(r) = got
+                .cmd(0, ip_at)?
+                .stdout
+                .lines()
+                .find(|l| l.starts_with("default"))
+            {
+                o.kv("route", r);
+            }
+            for l in got.cmd(0, ip_at + 1)?.stdout.lines() {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                if w.len() >= 4 {
+                    o.kv("addr", &format!("{} {}", w[1], w[3]));
+                }
+            }
+            for (p, mac) in &addresses {
+                let mac = mac.split('\n').next().unwrap_or("");
+                o.kv("mac", &format!("{} {mac}", name(p)));
+            }
+        } else if let Some(t) = text(r0("/proc/net/route")?) {
+            for l in t.lines() {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                if w.len() >= 3 && w[1] == "00000000" {
+                    o.kv("procroute", &format!("{} {}", w[0], w[2]));
+                    break;
+                }
+            }
+        }
+    }
+    Ok(Next::Done(CmdOutput {
+        rc: 0,
+        stdout: o.0,
+        stderr: String::new(),
+    }))
+}
+
+/// The facts' output.
+#[derive(Default)]
+struct Lines(String);
+
+impl Lines {
+    fn kv(&mut self, key: &str, value: &str) {
+        self.0.push_str(&format!("{key}={value}\n"));
+    }
+    fn raw(&mut self, line: &str) {
+        self.0.push_str(line);
+        self.0.push('\n');
+    }
+}
+
+/// Memory, processors and uptime.
+fn hardware<'g>(o: &mut Lines, r0: impl Fn(&str) -> Result<&'g CmdOutput>) -> Result<()> {
+    for l in text(r0("/proc/meminfo")?).unwrap_or_default().lines() {
+        let mut w = l.split_whitespace();
+        let (k, v) = (w.next().unwrap_or(""), w.next().unwrap_or(""));
+        match k {
+            "MemTotal:" => o.kv("memtotal_kb", v),
+            "MemFree:" => o.kv("memfree_kb", v),
+            "SwapTotal:" => o.kv("swaptotal_kb", v),
+            _ => {}
+        }
+    }
+    let (mut n, mut cores, mut ids) = (0, None, Vec::new());
+    let cpuinfo = text(r0("/proc/cpuinfo")?).unwrap_or_default();
+    for l in cpuinfo.lines() {
+        let (k, v) = l.split_once(':').unwrap_or((l, ""));
+        let v = v.strip_prefix(' ').unwrap_or(v);
+        if k.starts_with("processor") {
+            n += 1;
+        } else if k.starts_with("physical id") {
+            if !ids.contains(&v) {
+                ids.push(v);
+            }
+        } else if k.starts_with("cpu cores") && cores.is_none() {
+            cores = Some(v.to_string());
+        }
+    }
+    o.kv("vcpus", &n.to_string());
+    // `set -- $ids`: the words of the distinct ids.
+    let sockets: usize = ids.iter().map(|i| i.split_whitespace().count()).sum();
+    o.kv("cpu_sockets", &sockets.to_string());
+    o.kv("cpu_cores", cores.as_deref().unwrap_or(""));
+    let uptime = text(r0("/proc/uptime")?).unwrap_or_default();
+    o.kv("uptime", uptime.split_whitespace().next().unwrap_or(""));
+    Ok(())
+}
