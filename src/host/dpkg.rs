@@ -128,27 +128,27 @@ pub fn query(status: &Database, available: &Database, names: &[String]) -> Optio
 
 /// `dpkg --get-selections '*'`: every package whose selection is known, sorted by name, the
 /// name architecture-qualified where dpkg qualifies it (Multi-Arch: same, or a foreign
-/// architecture), tabs up to column 48, the selection. The native architecture is dpkg's own
-/// package's, which the first line of dpkg's `arch` file (`arch`, when there is one: native
-/// first, then the foreign ones) must agree with: a crossgrade can leave them apart, and then
-/// only dpkg can say. `None` too when a package has several instances.
-pub fn selections(status: &Database, arch: Option<&str>) -> Option<String> {
+/// architecture), tabs up to column 48, the selection. With `names`, as `dpkg
+/// --get-selections NAME...` prints it: each name's line in the order given (repeats too).
+/// The native architecture is dpkg's own package's, which the first line of dpkg's `arch`
+/// file (`arch`, when there is one: native first, then the foreign ones) must agree with: a
+/// crossgrade can leave them apart, and then only dpkg can say. `None` too when a package has
+/// several instances, or a name is not a plain one (a pattern, an architecture).
+pub fn selections(status: &Database, arch: Option<&str>, names: &[String]) -> Option<String> {
     if status.order.is_empty() || status.by_name.values().any(|v| v.len() > 1) {
+        return None;
+    }
+    if names.iter().any(|n| !plain_name(n)) {
         return None;
     }
     let native = *status.paragraphs("dpkg").first()?.get("Architecture")?;
     if arch.is_some_and(|a| a.lines().next() != Some(native)) {
         return None;
     }
-    let mut names = status.order.clone();
-    names.sort_unstable();
-    let mut out = String::new();
-    for n in names {
-        let p = &status.paragraphs(n)[0];
+    let line = |n: &str| -> Option<String> {
+        let p = status.paragraphs(n).first()?;
         let w = p.get("Status").copied().unwrap_or("").split(' ').next();
-        let Some(w) = w.filter(|w| !w.is_empty() && *w != "unknown") else {
-            continue;
-        };
+        let w = w.filter(|w| !w.is_empty() && *w != "unknown")?;
         let arch = p.get("Architecture").copied().unwrap_or("");
         let multi = p.get("Multi-Arch").copied().unwrap_or("");
         let mut name = n.to_string();
@@ -156,12 +156,16 @@ pub fn selections(status: &Database, arch: Option<&str>) -> Option<String> {
             name = format!("{name}:{arch}");
         }
         let tabs = 6usize.saturating_sub(name.len() >> 3).max(1);
-        out.push_str(&name);
-        out.push_str(&"\t".repeat(tabs));
-        out.push_str(w);
-        out.push('\n');
-    }
-    Some(out)
+        Some(format!("{name}{}{w}\n", "\t".repeat(tabs)))
+    };
+    let all: Vec<&str> = if names.is_empty() {
+        let mut all = status.order.clone();
+        all.sort_unstable();
+        all
+    } else {
+        names.iter().map(String::as_str).collect()
+    };
+    Some(all.into_iter().filter_map(line).collect())
 }
 
 #[cfg(test)]
@@ -208,16 +212,16 @@ mod tests {
         );
         // Two instances (amd64 and i386): dpkg's to say.
         assert_eq!(query_line(&st, &none, "libgcc-s1"), None);
-        assert_eq!(selections(&st, None), None);
+        assert_eq!(selections(&st, None, &[]), None);
     }
 
     #[test]
     fn selections_as_dpkg_prints_them() {
         let st = Database::parse(DEBIAN);
-        let out = selections(&st, None).unwrap();
+        let out = selections(&st, None, &[]).unwrap();
         // dpkg's arch file as mmdebstrap leaves it, and with a foreign architecture added.
-        assert_eq!(selections(&st, Some("amd64\n")).unwrap(), out);
-        assert_eq!(selections(&st, Some("amd64\narm64\n")).unwrap(), out);
+        assert_eq!(selections(&st, Some("amd64\n"), &[]).unwrap(), out);
+        assert_eq!(selections(&st, Some("amd64\narm64\n"), &[]).unwrap(), out);
         assert!(out.starts_with("adduser\t\t\t\t\t\tinstall\n"), "{out}");
         assert!(out.contains("\nifupdown\t\t\t\t\tdeinstall\n"), "{out}");
         assert!(out.contains("\nkubelet\t\t\t\t\t\thold\n"), "{out}");
@@ -230,8 +234,19 @@ mod tests {
         let mut sorted: Vec<&str> = out.lines().collect();
         sorted.sort();
         assert_eq!(sorted, out.lines().collect::<Vec<_>>());
+        // Of some packages only, in the order asked (as dpkg prints them).
+        assert_eq!(
+            selections(
+                &st,
+                None,
+                &["libc6".into(), "kubelet".into(), "nope".into()]
+            )
+            .unwrap(),
+            "libc6:amd64\t\t\t\t\tinstall\nkubelet\t\t\t\t\t\thold\n"
+        );
+        assert_eq!(selections(&st, None, &["bas*".into()]), None);
         // A crossgrade half done.
-        assert_eq!(selections(&st, Some("arm64\namd64\n")), None);
-        assert_eq!(selections(&Database::parse(""), None), None);
+        assert_eq!(selections(&st, Some("arm64\namd64\n"), &[]), None);
+        assert_eq!(selections(&Database::parse(""), None, &[]), None);
     }
 }

@@ -142,11 +142,7 @@ impl Ask {
             Ask::Env(n) => Probe::Primitive(Primitive::Env(n.into())),
             Ask::Stat(p) => Probe::stat(p),
             Ask::StatFollow(p) => Probe::stat_follow(p),
-            Ask::Read(p) => Probe::Primitive(Primitive::Read {
-                path: p.into(),
-                limit: super::CONTENT_LIMIT,
-                unless: None,
-            }),
+            Ask::Read(p) => Probe::Primitive(Primitive::read(p, super::CONTENT_LIMIT)),
             Ask::Run(argv) => Probe::Primitive(Primitive::Run(Run::new(argv))),
             Ask::Me => Probe::Primitive(Primitive::Me),
         }

@@ -18,11 +18,14 @@ use crate::shlex::quote;
 pub enum Primitive {
     /// A regular file's bytes, at most `limit`, after a line holding its version tag
     /// (`size:mtime:inode:ctime`, following links): exit code 0. Exit code 1 when it is not a
-    /// readable regular file; 3 and nothing else when its tag is still `unless`.
+    /// readable regular file; 3 and nothing else when its tag is still `unless`. With
+    /// `paragraphs`, only those of its blank-line separated paragraphs (a deb822 file's) whose
+    /// first line is `FIELD: VALUE` for one of the values, each followed by an empty line.
     Read {
         path: String,
         limit: u64,
         unless: Option<String>,
+        paragraphs: Option<Paragraphs>,
     },
     /// The existing paths a pattern matches, sorted bytewise, each as its `lstat` fields (the
     /// probe script's stat format) on a line, the path's length in bytes on the next, then the
@@ -53,6 +56,27 @@ pub enum Primitive {
     /// One program run without a shell, found on PATH, with `LC_ALL=C`: its exit code and
     /// stdout.
     Run(Run),
+}
+
+/// Which paragraphs [`Primitive::Read`] keeps: those whose first line is `FIELD: VALUE` for
+/// one of `values` (words without white space; others are never matched).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Paragraphs {
+    pub field: String,
+    pub values: Vec<String>,
+}
+
+impl Paragraphs {
+    /// The values that can match, as one space-separated word list with a space at each end.
+    fn words(&self) -> String {
+        let v: Vec<&str> = self
+            .values
+            .iter()
+            .map(String::as_str)
+            .filter(|v| !v.is_empty() && !v.contains(char::is_whitespace))
+            .collect();
+        format!(" {} ", v.join(" "))
+    }
 }
 
 /// How [`Primitive::Run`] runs its program.
@@ -147,6 +171,16 @@ fn env_name(name: &str) -> bool {
 }
 
 impl Primitive {
+    /// Read the whole of a file (up to `limit` bytes), not knowing its tag.
+    pub fn read(path: &str, limit: u64) -> Primitive {
+        Primitive::Read {
+            path: path.into(),
+            limit,
+            unless: None,
+            paragraphs: None,
+        }
+    }
+
     /// The shell form (POSIX sh, run in a subshell whose exit code and stdout are the answer).
     pub fn shell(&self) -> String {
         let stat_format = STAT_FORMAT;
@@ -155,11 +189,22 @@ impl Primitive {
                 path,
                 limit,
                 unless,
-            } => format!(
-                "p={}; [ -f \"$p\" ] && [ -r \"$p\" ] || exit 1\nt=$(stat -L -c '%s:%Y:%i:%Z' -- \"$p\") || exit 1\n[ \"$t\" = {} ] && exit 3\nprintf '%s\\n' \"$t\"; head -c {limit} -- \"$p\"",
-                quote(path),
-                quote(unless.as_deref().unwrap_or("-"))
-            ),
+                paragraphs,
+            } => {
+                let body = match paragraphs {
+                    None => format!("head -c {limit} -- \"$p\""),
+                    Some(k) => format!(
+                        "awk -v f={} -v v={} 'BEGIN {{ RS = \"\" }} {{ n = index($0, \"\\n\"); l = n ? substr($0, 1, n - 1) : $0; if (index(l, f \": \") == 1 && index(v, \" \" substr(l, length(f) + 3) \" \")) printf \"%s\\n\\n\", $0 }}' \"$p\"",
+                        quote(&k.field),
+                        quote(&k.words())
+                    ),
+                };
+                format!(
+                    "p={}; [ -f \"$p\" ] && [ -r \"$p\" ] || exit 1\nt=$(stat -L -c '%s:%Y:%i:%Z' -- \"$p\") || exit 1\n[ \"$t\" = {} ] && exit 3\nprintf '%s\\n' \"$t\"; {body}",
+                    quote(path),
+                    quote(unless.as_deref().unwrap_or("-"))
+                )
+            }
             Primitive::Glob(pattern) => {
                 let pattern: Vec<String> = pattern.split('*').map(quote).collect();
                 format!(
@@ -213,11 +258,16 @@ impl Primitive {
                 path,
                 limit,
                 unless,
+                paragraphs,
             } => vec![
                 "read".into(),
                 path.clone(),
                 limit.to_string(),
                 unless.clone().unwrap_or_else(|| "-".into()),
+                paragraphs
+                    .as_ref()
+                    .map_or(String::new(), |k| k.field.clone()),
+                paragraphs.as_ref().map_or(String::new(), Paragraphs::words),
             ],
             Primitive::Glob(p) => vec!["glob".into(), p.clone()],
             Primitive::ReadAll { pattern, limit } => {

@@ -12,7 +12,7 @@
 //! the real program's on this machine, through the prober and through the shell.
 
 use super::gather::Subsets;
-use super::primitive::{Primitive, Run};
+use super::primitive::{Paragraphs, Primitive, Run};
 use super::resolve::{Got, Next, Reads};
 use super::{CmdOutput, FileProbe, Probe, dpkg, units};
 use crate::error::Result;
@@ -51,8 +51,9 @@ pub enum Query {
         names: Vec<String>,
         policy: Option<Policy>,
     },
-    /// `dpkg --get-selections '*'`: every package dpkg knows a selection for, sorted.
-    Selections,
+    /// `dpkg --get-selections NAME...`: the selections of these packages (plain names), or of
+    /// every package dpkg knows a selection for (no names), sorted, each once.
+    Selections(Vec<String>),
     /// The facts' `key=value` lines ([`super::gather`]).
     Facts { subsets: Subsets, chroot: bool },
     /// The hex digest (`ALGOsum`) of a readable regular file; exit code 1 and nothing for
@@ -180,11 +181,10 @@ impl Query {
             }
             Query::Lines(path) => {
                 if got.rounds() == 0 {
-                    return ask(vec![Probe::Primitive(Primitive::Read {
-                        path: path.clone(),
-                        limit: super::CONTENT_LIMIT,
-                        unless: None,
-                    })]);
+                    return ask(vec![Probe::Primitive(Primitive::read(
+                        path,
+                        super::CONTENT_LIMIT,
+                    ))]);
                 }
                 let c = got.cmd(0, 0)?;
                 match super::primitive::Read::parse(c.rc, &c.stdout) {
@@ -225,21 +225,24 @@ impl Query {
             Query::AuthorizedKeys { user, path } => authorized_keys(user, path.as_deref(), got),
             Query::UnitState(name) => unit_state(name, got),
             Query::Packages { names, policy } => packages(names, policy.as_ref(), got, reads),
-            Query::Selections => {
+            Query::Selections(names) => {
+                // dpkg's own paragraph says which architecture is native.
+                let mut wanted = names.clone();
+                wanted.push("dpkg".into());
+                let only = (!names.is_empty()).then_some(Paragraphs {
+                    field: "Package".into(),
+                    values: wanted,
+                });
                 if got.rounds() == 0 {
                     return ask(vec![
-                        reads.ask(STATUS),
+                        reads.ask(STATUS, only.as_ref()),
                         Probe::stat_follow(UPDATES),
                         glob(format!("{UPDATES}/*")),
-                        Probe::Primitive(Primitive::Read {
-                            path: "/var/lib/dpkg/arch".into(),
-                            limit: 4096,
-                            unless: None,
-                        }),
+                        Probe::Primitive(Primitive::read("/var/lib/dpkg/arch", 4096)),
                     ]);
                 }
                 if got.rounds() == 1 {
-                    let status = reads.text(STATUS, got.cmd(0, 0)?)?;
+                    let status = reads.text(STATUS, only.as_ref(), got.cmd(0, 0)?)?;
                     if let Some(status) = status.filter(|_| settled(got, 1).unwrap_or(false)) {
                         let arch = got.cmd(0, 3)?;
                         let arch = match super::primitive::Read::parse(arch.rc, &arch.stdout) {
@@ -247,11 +250,13 @@ impl Query {
                             _ => None,
                         };
                         let db = dpkg::Database::parse(&status);
-                        if let Some(out) = dpkg::selections(&db, arch.as_deref()) {
+                        if let Some(out) = dpkg::selections(&db, arch.as_deref(), names) {
                             return done(out);
                         }
                     }
-                    return ask(vec![run(&["dpkg", "--get-selections", "*"])]);
+                    let mut argv = vec!["dpkg", "--get-selections"];
+                    argv.extend(names.iter().map(String::as_str));
+                    return ask(vec![run(&argv)]);
                 }
                 done(got.cmd(1, 0)?.stdout.clone())
             }
@@ -414,12 +419,17 @@ fn packages(names: &[String], policy: Option<&Policy>, got: &Got, reads: &Reads)
         argv.extend(names.iter().map(String::as_str));
         run(&argv)
     };
+    // Only the paragraphs of these packages are read.
+    let only = Paragraphs {
+        field: "Package".into(),
+        values: names.to_vec(),
+    };
     // apt is asked at once when it will be whatever dpkg says.
     let always = policy.is_some_and(|p| p.always);
     if got.rounds() == 0 {
         let mut a = vec![
-            reads.ask(STATUS),
-            reads.ask(AVAILABLE),
+            reads.ask(STATUS, Some(&only)),
+            reads.ask(AVAILABLE, Some(&only)),
             Probe::stat_follow(UPDATES),
             glob(format!("{UPDATES}/*")),
         ];
@@ -429,8 +439,8 @@ fn packages(names: &[String], policy: Option<&Policy>, got: &Got, reads: &Reads)
         return ask(a);
     }
     // Round 0 answers from the files, else round 1 is dpkg-query's; apt-cache's comes after.
-    let status = reads.text(STATUS, got.cmd(0, 0)?)?;
-    let available = reads.text(AVAILABLE, got.cmd(0, 1)?)?;
+    let status = reads.text(STATUS, Some(&only), got.cmd(0, 0)?)?;
+    let available = reads.text(AVAILABLE, Some(&only), got.cmd(0, 1)?)?;
     let native: Option<String> = match status.filter(|_| settled(got, 2).unwrap_or(false)) {
         Some(st) => dpkg::query(
             &dpkg::Database::parse(&st),

@@ -4,13 +4,14 @@
 //! one round trip; a query that needs more (a unit systemctl must judge, a user's home before
 //! their keys, the facts' second look) asks again, with only what is still open.
 //!
-//! [`Reads`] keeps the files queries read (dpkg's database), per host for the run, with their
-//! version tags: the host sends a file again only when it changed.
+//! [`Reads`] keeps what queries read of files (the paragraphs of dpkg's database they asked
+//! for), per host for the run, with the files' version tags: the host sends it again only when
+//! the file changed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::primitive::{Primitive, Read};
+use super::primitive::{Paragraphs, Primitive, Read};
 use super::query::Query;
 use super::{Answer, CmdOutput, FileState, Observed, Probe};
 use crate::error::{Error, Result};
@@ -50,36 +51,48 @@ impl ReadCache {
 pub const READ_LIMIT: u64 = 64 << 20;
 
 impl Reads<'_> {
-    fn key(&self, path: &str) -> (String, String) {
-        (self.reader.to_string(), path.to_string())
+    fn key(&self, path: &str, only: Option<&Paragraphs>) -> (String, String) {
+        let what = match only {
+            None => path.to_string(),
+            Some(k) => format!("{path}\0{}\0{}", k.field, k.values.join(" ")),
+        };
+        (self.reader.to_string(), what)
     }
 
-    /// The probe that reads `path` (only when it changed since the last read).
-    pub fn ask(&self, path: &str) -> Probe {
+    /// The probe that reads `path` (or `only` its paragraphs of these packages...), only when
+    /// it changed since the last read.
+    pub fn ask(&self, path: &str, only: Option<&Paragraphs>) -> Probe {
         let unless = self
             .cache
             .0
             .lock()
             .unwrap()
-            .get(&self.key(path))
+            .get(&self.key(path, only))
             .map(|(tag, _)| tag.clone());
         Probe::Primitive(Primitive::Read {
             path: path.into(),
             limit: READ_LIMIT,
             unless,
+            paragraphs: only.cloned(),
         })
     }
 
     /// The file's text from the answer to [`Reads::ask`]: `None` when it is not a readable
     /// regular file, or larger than [`READ_LIMIT`].
-    pub fn text(&self, path: &str, answer: &CmdOutput) -> Result<Option<Arc<str>>> {
+    pub fn text(
+        &self,
+        path: &str,
+        only: Option<&Paragraphs>,
+        answer: &CmdOutput,
+    ) -> Result<Option<Arc<str>>> {
+        let key = self.key(path, only);
         let mut cache = self.cache.0.lock().unwrap();
         match Read::parse(answer.rc, &answer.stdout) {
             Read::Missing => {
-                cache.remove(&self.key(path));
+                cache.remove(&key);
                 Ok(None)
             }
-            Read::Unchanged => match cache.get(&self.key(path)) {
+            Read::Unchanged => match cache.get(&key) {
                 Some((_, text)) => Ok(Some(text.clone())),
                 None => Err(Error::runtime(format!(
                     "the host said {path} is unchanged, but it was never read"
@@ -91,11 +104,11 @@ impl Reads<'_> {
                     .next()
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(0);
-                if size > READ_LIMIT {
+                if size > READ_LIMIT && only.is_none() {
                     return Ok(None);
                 }
                 let text: Arc<str> = bytes.into();
-                cache.insert(self.key(path), (tag, text.clone()));
+                cache.insert(key, (tag, text.clone()));
                 Ok(Some(text))
             }
         }

@@ -41,7 +41,7 @@ impl Planner for SelectionPlan {
     fn ask(&mut self, p: &mut Probes) {
         // Every selection (`'*'` includes packages that are not installed), not just this
         // package's: the probe is then the same for all items of a loop, run once for all.
-        self.selections_at = p.query(Query::Selections);
+        self.selections_at = p.query(Query::Selections(vec![self.name.clone()]));
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {

@@ -195,13 +195,23 @@ sub matches {
 sub ask {
     my ($q, @a) = @_;
     if ($q eq "read") {
-        my ($p, $limit, $unless) = @a;
+        my ($p, $limit, $unless, $field, $values) = @a;
         my @s = stat($p);
         return (1, "") unless @s && -f _ && -r _;
         my $t = "$s[7]:$s[9]:$s[1]:$s[10]";
         return (3, "") if $t eq $unless;
-        my $d = slurp($p, $limit);
-        return defined $d ? (0, "$t\n$d") : (1, "");
+        my $d = slurp($p, length $field ? undef : $limit);
+        return (1, "") unless defined $d;
+        return (0, "$t\n$d") unless length $field;
+        # awk's paragraph mode: records between runs of empty lines.
+        my $o = "";
+        for my $r (split /\n\n+/, $d) {
+            $r =~ s/\A\n+//;
+            $r =~ s/\n+\z//;
+            next unless length $r && $r =~ /\A\Q$field\E: ([^\n]*)/;
+            $o .= "$r\n\n" if index($values, " $1 ") >= 0;
+        }
+        return (0, "$t\n$o");
     }
     return (0, join("", map { fields(lstat($_)) . "\n" . length($_) . "\n$_\n" } matches($a[0])))
         if $q eq "glob";

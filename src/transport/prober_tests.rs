@@ -56,7 +56,7 @@ fn program(q: &Query) -> String {
             }
             s
         }
-        Query::Selections => "dpkg --get-selections '*' 2>/dev/null; true".into(),
+        Query::Selections(names) => format!("dpkg --get-selections {} 2>/dev/null; true", join(names)),
         Query::Facts { .. } => unreachable!("the facts are compared with programs one by one"),
         Query::Digest { algo, path } => {
             let p = quote(path);
@@ -422,8 +422,16 @@ mod cases {
         let arch_file = std::fs::read_to_string("/var/lib/dpkg/arch").ok();
         let native = names.len() == all
             && arch_file.is_none_or(|a| a.lines().next() == Some(own_arch.trim()));
-        let own = three_ways(&[Query::Selections], |_, _| native);
-        assert_eq!(own, usize::from(native));
+        let of = |n: &[&str]| Query::Selections(n.iter().map(|s| s.to_string()).collect());
+        let queries = [
+            of(&[]),
+            of(&["dpkg", "bash", "dpkg"]),
+            of(&["libc6"]),
+            of(&["no-such-package-prov"]),
+            of(&["bas*"]),
+        ];
+        let own = three_ways(&queries, |q, _| native && *q != of(&["bas*"]));
+        assert_eq!(own, if native { 4 } else { 0 });
     }
 
     /// Digests: SHA-1 natively for files up to 1 KiB, the `*sum` programs otherwise, nothing for
@@ -603,6 +611,23 @@ mod cases {
                 path: p,
                 limit,
                 unless,
+                paragraphs: None,
+            })
+        };
+        std::fs::write(
+            d.join("status"),
+            "\n\nPackage: a\nStatus: x\n\n\nPackage: b\nDescription: y\n a: z\n\nPackage: ab\n\nVersion: 1\nPackage: a\n\nPackage: c",
+        )
+        .unwrap();
+        let paragraphs = |values: &[&str]| {
+            Probe::Primitive(Primitive::Read {
+                path: path("status"),
+                limit: 10,
+                unless: None,
+                paragraphs: Some(crate::host::primitive::Paragraphs {
+                    field: "Package".into(),
+                    values: values.iter().map(|v| v.to_string()).collect(),
+                }),
             })
         };
         let prim = Probe::Primitive;
@@ -671,6 +696,9 @@ mod cases {
                 pattern: "/sys/class/net/*/address".into(),
                 limit: 4096,
             }),
+            paragraphs(&["a", "c", "x y", "'"]),
+            paragraphs(&[]),
+            paragraphs(&["Status:"]),
         ];
         let (mine, theirs) = both_ways(&probes);
         for (i, p) in probes.iter().enumerate() {
@@ -696,7 +724,7 @@ mod cases {
         // Sorted as whole paths ('.' before '/'), links included, dotfiles not.
         assert_eq!(names(7), ["a.wants/x y", "a/x y", "b.wants/x y"]);
         assert_eq!(names(8), ["a.wants/x y", "b.wants/x y"]);
-        assert_eq!(names(9).len(), 5);
+        assert_eq!(names(9).len(), 6);
         assert!(names(10).is_empty());
         assert_eq!(names(11), ["text"]);
         assert!(out(12).stdout.starts_with("root:x:0:0:"));
@@ -726,7 +754,7 @@ mod cases {
             (file("/text"), file("/odd 'name'\n*")),
             (Some("one\n"), Some(""))
         );
-        assert_eq!(files.len(), 2);
+        assert_eq!(files.len(), 3);
         assert!(
             out(35)
                 .stdout
@@ -744,10 +772,10 @@ mod cases {
         let cache = ReadCache::default();
         let path = std::env::var("PATH").unwrap_or_default();
         let ask = |reads: &crate::host::resolve::Reads| {
-            let p = reads.ask(&name);
+            let p = reads.ask(&name, None);
             let obs = natively(std::slice::from_ref(&p), &path);
             let c = obs.cmd_at(0).unwrap().clone();
-            (c.rc, reads.text(&name, &c).unwrap())
+            (c.rc, reads.text(&name, None, &c).unwrap())
         };
         let reads = cache.reader("");
         std::fs::write(&status, "Package: a\n").unwrap();
