@@ -104,8 +104,9 @@ sub run {
     return ($rc, defined $err ? $err : "");
 }
 
-# User and group names by id, for one frame (a later task may add users).
-my (%user, %group);
+# User and group names by id, and files split into paragraphs (by tag and path), for one frame
+# (a later task may add users).
+my (%user, %group, %para);
 # GNU stat's `%F|%a|%u|%g|%U|%G|%s|%Y|%X|%d|%i` (see script.rs).
 sub fields {
     my @s = @_;
@@ -200,16 +201,19 @@ sub ask {
         return (1, "") unless @s && -f _ && -r _;
         my $t = "$s[7]:$s[9]:$s[1]:$s[10]";
         return (3, "") if $t eq $unless;
-        my $d = slurp($p, length $field ? undef : $limit);
-        return (1, "") unless defined $d;
-        return (0, "$t\n$d") unless length $field;
-        # awk's paragraph mode: records between runs of empty lines.
+        unless (length $field) {
+            my $d = slurp($p, $limit);
+            return defined $d ? (0, "$t\n$d") : (1, "");
+        }
+        # awk's paragraph mode: records between runs of empty lines. Split once per frame.
+        unless (exists $para{"$t $p"}) {
+            my $d = slurp($p);
+            return (1, "") unless defined $d;
+            $para{"$t $p"} = [ grep { length } map { s/\A\n+//r =~ s/\n+\z//r } split /\n\n+/, $d ];
+        }
         my $o = "";
-        for my $r (split /\n\n+/, $d) {
-            $r =~ s/\A\n+//;
-            $r =~ s/\n+\z//;
-            next unless length $r && $r =~ /\A\Q$field\E: ([^\n]*)/;
-            $o .= "$r\n\n" if index($values, " $1 ") >= 0;
+        for my $r (@{ $para{"$t $p"} }) {
+            $o .= "$r\n\n" if $r =~ /\A\Q$field\E: ([^\n]*)/ && index($values, " $1 ") >= 0;
         }
         return (0, "$t\n$o");
     }
@@ -266,7 +270,7 @@ sub ask {
 
 out("\@PROV-PROBER\n");
 while (defined(my $head = line())) {
-    (%user, %group) = ();
+    (%user, %group, %para) = ();
     my ($kind, $n) = split(/[ \n]/, $head);
     my ($rc, $err) = (0, "");
     if ($kind eq "P") {
