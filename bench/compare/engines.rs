@@ -106,7 +106,10 @@ impl Tools {
             .map(PathBuf::from)
             .unwrap_or_else(|_| home.join(".cache"));
         Tools {
-            prov: PathBuf::from(env!("CARGO_BIN_EXE_prov")),
+            // Another build (an earlier commit's, for a before/after comparison).
+            prov: std::env::var_os("PROV_BENCH_BIN")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_prov"))),
             ansible: cache.join("prov-test/ansible-12.3.0/bin/ansible-playbook"),
             pyinfra: cache.join("prov-bench/pyinfra/bin/pyinfra"),
             acr: cache.join("prov-bench/acr/bin/ansible"),
