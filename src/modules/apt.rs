@@ -134,13 +134,34 @@ struct Installed {
     held: bool,
 }
 
+/// `state`: what the packages should be.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum AptState {
+    Present,
+    Absent,
+    Latest,
+    /// `fixed` (apt-get -f): as present here.
+    Fixed,
+    BuildDep,
+}
+
+impl super::args::Choice for AptState {
+    const VALUES: &'static [(&'static str, AptState)] = &[
+        ("present", AptState::Present),
+        ("absent", AptState::Absent),
+        ("latest", AptState::Latest),
+        ("fixed", AptState::Fixed),
+        ("build-dep", AptState::BuildDep),
+    ];
+}
+
 struct AptPlan {
     /// Where a probe's answer is (asked in `ask`).
     lists_at: CmdRef,
     packages_at: CmdRef,
     upgrade_at: Option<CmdRef>,
     pkgs: Vec<Pkg>,
-    state: String,
+    state: AptState,
     update_cache: bool,
     cache_valid_time: Option<u64>,
     install_recommends: Option<bool>,
@@ -187,14 +208,8 @@ impl Module for Apt {
                 },
             })
             .collect();
-        let state = a
-            .choice(
-                &["state"],
-                &["present", "absent", "latest", "fixed", "build-dep"],
-                Some("present"),
-            )?
-            .unwrap_or_default();
-        if state == "build-dep" {
+        let state = a.choose(&["state"], AptState::Present)?;
+        if state == AptState::BuildDep {
             return Err(Error::runtime(
                 "apt: state=build-dep is not supported by prov",
             ));
@@ -300,14 +315,14 @@ impl AptPlan {
     /// its caches in memory (probes must not write), which is the dearest part of a probe.
     fn packages_probe(&self) -> Query {
         let names = self.pkgs.iter().map(|p| p.name.clone()).collect();
-        if self.state == "absent" {
+        if self.state == AptState::Absent {
             return Query::Packages {
                 names,
                 policy: None,
             };
         }
         // Without a candidate to compare, apt must be asked: `latest`, or a version pattern.
-        let always = self.state == "latest"
+        let always = self.state == AptState::Latest
             || self.pkgs.iter().any(|p| {
                 p.version
                     .as_deref()
@@ -434,14 +449,14 @@ impl Planner for AptPlan {
         let mut need_held_change = Vec::new();
         for p in &self.pkgs {
             let cur = installed.get(&p.name);
-            match self.state.as_str() {
-                "absent" => {
+            match self.state {
+                AptState::Absent => {
                     if let Some(c) = cur {
                         remove.push(p.name.clone());
                         before.push_str(&format!("{} {}\n", p.name, c.version));
                     }
                 }
-                "latest" => {
+                AptState::Latest => {
                     if p.version.is_some() {
                         return Ok(Plan::fail(format!(
                             "apt: version specification not allowed with state=latest: {}",
@@ -480,8 +495,7 @@ impl Planner for AptPlan {
                         _ => {}
                     }
                 }
-                _ => {
-                    // present / fixed
+                AptState::Present | AptState::Fixed | AptState::BuildDep => {
                     match (&p.version, cur) {
                         (None, Some(_)) => {}
                         (Some(v), Some(c)) if c.version == *v => {}

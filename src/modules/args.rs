@@ -170,14 +170,18 @@ impl Args {
 
     /// A choice parsed into its enum ([`Choice`]): the error lists the allowed values.
     pub fn choose<T: Choice>(&self, names: &[&str], default: T) -> Result<T> {
+        Ok(self.choose_opt(names)?.unwrap_or(default))
+    }
+
+    /// A choice parsed into its enum, `None` when the option is not given.
+    pub fn choose_opt<T: Choice>(&self, names: &[&str]) -> Result<Option<T>> {
         let values: Vec<&str> = T::VALUES.iter().map(|(name, _)| *name).collect();
-        Ok(match self.choice(names, &values, None)? {
-            Some(s) => T::VALUES
+        Ok(self.choice(names, &values, None)?.and_then(|s| {
+            T::VALUES
                 .iter()
                 .find(|(name, _)| *name == s)
-                .map_or(default, |(_, v)| *v),
-            None => default,
-        })
+                .map(|(_, v)| *v)
+        }))
     }
 
     /// `mode`: an integer (YAML `0644` is already 420), an octal string, a symbolic mode
@@ -195,9 +199,17 @@ impl Args {
 pub use crate::template::filters::parse_bool;
 
 /// A module option with a fixed set of values, parsed once into an enum ([`Args::choose`]).
-pub trait Choice: Copy + 'static {
+pub trait Choice: Copy + PartialEq + 'static {
     /// Each value as written in a task, and what it means.
     const VALUES: &'static [(&'static str, Self)];
+
+    /// The value as written in a task.
+    fn name(self) -> &'static str {
+        Self::VALUES
+            .iter()
+            .find(|(_, v)| *v == self)
+            .map_or("", |(n, _)| n)
+    }
 }
 
 /// `state: present | absent`, the choice of most modules.
@@ -268,5 +280,56 @@ mod tests {
         let a = Args::new("t", &v, "__omit__").unwrap();
         assert!(!a.has("a"));
         assert!(a.has("b"));
+    }
+
+    /// Every module's `state`, parsed once: a wrong one is an error at prepare that lists the
+    /// allowed values.
+    #[test]
+    fn module_states_list_their_values() {
+        for (module, extra, allowed) in [
+            (
+                "apt",
+                ("name", "curl"),
+                "present, absent, latest, fixed, build-dep",
+            ),
+            (
+                "file",
+                ("path", "/x"),
+                "file, directory, link, hard, absent, touch",
+            ),
+            (
+                "systemd",
+                ("name", "ssh"),
+                "started, stopped, restarted, reloaded",
+            ),
+            (
+                "service",
+                ("name", "ssh"),
+                "started, stopped, restarted, reloaded",
+            ),
+            (
+                "mount",
+                ("path", "/mnt"),
+                "mounted, unmounted, present, absent, remounted, absent_from_fstab, ephemeral",
+            ),
+            ("lineinfile", ("path", "/x"), "present, absent"),
+        ] {
+            let a = Args::from_pairs(
+                module,
+                &[
+                    (extra.0, Value::from(extra.1)),
+                    ("state", Value::from("gone")),
+                ],
+            );
+            let m = super::super::lookup(module).unwrap();
+            let err = match m.prepare(a, &super::super::testing::env()) {
+                Err(e) => e.to_string(),
+                Ok(_) => panic!("{module} took state=gone"),
+            };
+            assert!(
+                err.contains(&format!("must be one of {allowed}, got 'gone'")),
+                "{module}: {err}"
+            );
+        }
     }
 }

@@ -8,6 +8,7 @@
 
 use minijinja::Value;
 
+use super::args::Choice;
 use super::attrs::AttrSpec;
 use super::mode::{ModeSpec, octal};
 use super::{
@@ -54,17 +55,15 @@ impl Module for File {
                 "seuser",
             ],
         )?;
-        let state = a.choice(
-            &["state"],
-            &["file", "directory", "link", "hard", "absent", "touch"],
-            None,
-        )?;
+        let state: Option<Wanted> = a.choose_opt(&["state"])?;
         let path = a.req_str(&["path", "dest", "name"])?;
         let src = a.str(&["src"])?;
-        if matches!(state.as_deref(), Some("link" | "hard")) && src.is_none() {
+        if let Some(s @ (Wanted::Link | Wanted::Hard)) = state
+            && src.is_none()
+        {
             return Err(crate::error::Error::runtime(format!(
                 "file: src is required for state={}",
-                state.unwrap_or_default()
+                s.name()
             )));
         }
         Ok(Box::new(FilePlan {
@@ -111,6 +110,28 @@ fn resolve_src(path: &str, src: &str) -> String {
     format!("{}/{src}", if dir.is_empty() { "/" } else { dir })
 }
 
+/// `state`: what the path should be.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Wanted {
+    File,
+    Directory,
+    Link,
+    Hard,
+    Absent,
+    Touch,
+}
+
+impl Choice for Wanted {
+    const VALUES: &'static [(&'static str, Wanted)] = &[
+        ("file", Wanted::File),
+        ("directory", Wanted::Directory),
+        ("link", Wanted::Link),
+        ("hard", Wanted::Hard),
+        ("absent", Wanted::Absent),
+        ("touch", Wanted::Touch),
+    ];
+}
+
 struct FilePlan {
     /// Where a probe's answer is (asked in `ask`).
     path_at: FileRef,
@@ -118,7 +139,7 @@ struct FilePlan {
     src_at: FileRef,
     tree_at: Option<CmdRef>,
     path: String,
-    state: Option<String>,
+    state: Option<Wanted>,
     src: Option<String>,
     src_abs: Option<String>,
     attrs: AttrSpec,
@@ -253,28 +274,26 @@ impl Planner for FilePlan {
         } else {
             cur
         };
-        let state = self.state.clone().unwrap_or_else(|| {
-            if cur.is_link {
-                "link".into()
-            } else if cur.is_dir() {
-                "directory".into()
-            } else {
-                "file".into()
-            }
+        let state = self.state.unwrap_or(if cur.is_link {
+            Wanted::Link
+        } else if cur.is_dir() {
+            Wanted::Directory
+        } else {
+            Wanted::File
         });
         let path = self.path.clone();
         let mut plan = Plan::ok()
             .with("path", path.as_str())
-            .with("state", state.as_str());
-        match state.as_str() {
-            "absent" => {
+            .with("state", state.name());
+        match state {
+            Wanted::Absent => {
                 if cur.exists || cur.is_link {
                     plan.diffs
                         .push(state_diff(&path, kind_name(cur), "absent", ""));
                     plan.step(Step::Remove { path });
                 }
             }
-            "directory" => {
+            Wanted::Directory => {
                 if !eff.exists {
                     plan.diffs
                         .push(state_diff(&path, "absent", "directory", ""));
@@ -302,7 +321,7 @@ impl Planner for FilePlan {
                     )));
                 }
             }
-            "file" => {
+            Wanted::File => {
                 if !eff.exists {
                     return Ok(Plan::fail(format!(
                         "file ({path}) is absent, cannot continue"
@@ -316,7 +335,7 @@ impl Planner for FilePlan {
                 }
                 self.attr_steps(&mut plan, eff)?;
             }
-            "touch" => {
+            Wanted::Touch => {
                 if !cur.exists {
                     plan.diffs.push(state_diff(&path, "absent", "touch", ""));
                     if let Some(step) = self.touch_step(cur) {
@@ -343,7 +362,7 @@ impl Planner for FilePlan {
                     self.attr_steps(&mut plan, eff)?;
                 }
             }
-            "link" => {
+            Wanted::Link => {
                 let src = self.src.clone().unwrap_or_default();
                 let src_state = obs.file(self.src_at)?;
                 if cur.is_link && cur.link_target.as_deref() == Some(src.as_str()) {
@@ -400,7 +419,7 @@ impl Planner for FilePlan {
                     }
                 }
             }
-            "hard" => {
+            Wanted::Hard => {
                 let src = self.src.clone().unwrap_or_default();
                 let src_state = obs.file(self.src_at)?;
                 if !src_state.exists {
@@ -446,7 +465,6 @@ impl Planner for FilePlan {
                     }
                 }
             }
-            _ => unreachable!("state validated in prepare"),
         }
         if let Some(m) = &self.attrs.mode
             && let Ok(mode) = m.resolve(eff.mode, eff.is_dir(), None)

@@ -2,6 +2,7 @@
 //! host, mounting and unmounting (`mounted`, `unmounted`, `remounted`). In a chroot the fstab
 //! is edited and the live part is skipped.
 
+use super::args::Choice;
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, plan_write};
 use super::{
@@ -23,32 +24,21 @@ impl Module for Mount {
         ])
     }
     fn prepare(&self, a: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>> {
-        let state = a
-            .choice(
-                &["state"],
-                &[
-                    "mounted",
-                    "unmounted",
-                    "present",
-                    "absent",
-                    "remounted",
-                    "absent_from_fstab",
-                    "ephemeral",
-                ],
-                None,
-            )?
+        let state: Mounting = a
+            .choose_opt(&["state"])?
             .ok_or_else(|| Error::runtime("mount: state is required"))?;
-        if state == "ephemeral" {
+        if state == Mounting::Ephemeral {
             return Err(Error::runtime(
                 "mount: state=ephemeral is not supported by prov",
             ));
         }
-        let needs_entry = matches!(state.as_str(), "present" | "mounted");
+        let needs_entry = matches!(state, Mounting::Present | Mounting::Mounted);
         let src = a.str(&["src"])?;
         let fstype = a.str(&["fstype"])?;
         if needs_entry && (src.is_none() || fstype.is_none()) {
             return Err(Error::runtime(format!(
-                "mount: src and fstype are required with state={state}"
+                "mount: src and fstype are required with state={}",
+                state.name()
             )));
         }
         let mut opts = a.str(&["opts"])?.unwrap_or_else(|| "defaults".into());
@@ -75,6 +65,30 @@ impl Module for Mount {
     }
 }
 
+/// `state`: the mount and its fstab entry.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mounting {
+    Mounted,
+    Unmounted,
+    Present,
+    Absent,
+    Remounted,
+    AbsentFromFstab,
+    Ephemeral,
+}
+
+impl Choice for Mounting {
+    const VALUES: &'static [(&'static str, Mounting)] = &[
+        ("mounted", Mounting::Mounted),
+        ("unmounted", Mounting::Unmounted),
+        ("present", Mounting::Present),
+        ("absent", Mounting::Absent),
+        ("remounted", Mounting::Remounted),
+        ("absent_from_fstab", Mounting::AbsentFromFstab),
+        ("ephemeral", Mounting::Ephemeral),
+    ];
+}
+
 struct MountPlan {
     /// Where a probe's answer is (asked in `ask`).
     fstab_at: FileRef,
@@ -85,7 +99,7 @@ struct MountPlan {
     opts: String,
     dump: String,
     passno: String,
-    state: String,
+    state: Mounting,
     fstab: String,
     backup: bool,
     chroot: bool,
@@ -130,8 +144,8 @@ impl Planner for MountPlan {
                     == Some(self.path.as_str())
         };
         let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-        let want_entry = matches!(self.state.as_str(), "present" | "mounted");
-        let drop_entry = matches!(self.state.as_str(), "absent" | "absent_from_fstab");
+        let want_entry = matches!(self.state, Mounting::Present | Mounting::Mounted);
+        let drop_entry = matches!(self.state, Mounting::Absent | Mounting::AbsentFromFstab);
         if want_entry {
             match lines.iter().position(|l| is_ours(l)) {
                 Some(i) => {
@@ -165,16 +179,18 @@ impl Planner for MountPlan {
         plan.result.shift_remove("checksum");
         plan.result.shift_remove("size");
         let fstab_changed = plan.changed;
-        let live: Option<Vec<String>> = match self.state.as_str() {
-            "mounted" if !mounted => Some(vec!["mount".into(), self.path.clone()]),
-            "mounted" if fstab_changed => Some(vec![
+        let live: Option<Vec<String>> = match self.state {
+            Mounting::Mounted if !mounted => Some(vec!["mount".into(), self.path.clone()]),
+            Mounting::Mounted if fstab_changed => Some(vec![
                 "mount".into(),
                 "-o".into(),
                 format!("remount,{}", self.opts),
                 self.path.clone(),
             ]),
-            "unmounted" | "absent" if mounted => Some(vec!["umount".into(), self.path.clone()]),
-            "remounted" => Some(vec![
+            Mounting::Unmounted | Mounting::Absent if mounted => {
+                Some(vec!["umount".into(), self.path.clone()])
+            }
+            Mounting::Remounted => Some(vec![
                 "mount".into(),
                 "-o".into(),
                 "remount".into(),
@@ -189,7 +205,7 @@ impl Planner for MountPlan {
                     plan.skipped = Some("skipped (chroot)".into());
                 }
             } else {
-                if self.state == "mounted" && !mounted {
+                if self.state == Mounting::Mounted && !mounted {
                     plan.steps
                         .push(run(vec!["mkdir".into(), "-p".into(), self.path.clone()]));
                 }
@@ -198,7 +214,7 @@ impl Planner for MountPlan {
                     format!("mounted: {mounted}\n"),
                     format!(
                         "mounted: {}\n",
-                        self.state != "unmounted" && self.state != "absent"
+                        !matches!(self.state, Mounting::Unmounted | Mounting::Absent)
                     ),
                 ));
                 plan.step(run(argv));

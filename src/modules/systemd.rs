@@ -7,6 +7,7 @@
 //! instead of silently "succeeding" (systemctl prints "Running in chroot, ignoring command"
 //! and exits 0).
 
+use super::args::Choice;
 use super::query::Query;
 use super::{Args, CmdRef, Command, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step};
 use crate::error::{Error, Result};
@@ -63,11 +64,7 @@ impl Module for Systemd {
         Ok(Box::new(UnitPlan {
             state_at: Default::default(),
             name: a.str(&["name", "service", "unit"])?,
-            state: a.choice(
-                &["state"],
-                &["started", "stopped", "restarted", "reloaded"],
-                None,
-            )?,
+            state: a.choose_opt(&["state"])?,
             enabled: a.opt_bool(&["enabled"])?,
             masked: a.opt_bool(&["masked"])?,
             daemon_reload: a.bool(&["daemon_reload", "daemon-reload"], false)?,
@@ -99,11 +96,7 @@ impl Module for Service {
         Ok(Box::new(UnitPlan {
             state_at: Default::default(),
             name: Some(a.req_str(&["name"])?),
-            state: a.choice(
-                &["state"],
-                &["started", "stopped", "restarted", "reloaded"],
-                None,
-            )?,
+            state: a.choose_opt(&["state"])?,
             enabled: a.opt_bool(&["enabled"])?,
             masked: None,
             daemon_reload: false,
@@ -116,11 +109,29 @@ impl Module for Service {
     }
 }
 
+/// `state`: what the unit should be doing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Activity {
+    Started,
+    Stopped,
+    Restarted,
+    Reloaded,
+}
+
+impl Choice for Activity {
+    const VALUES: &'static [(&'static str, Activity)] = &[
+        ("started", Activity::Started),
+        ("stopped", Activity::Stopped),
+        ("restarted", Activity::Restarted),
+        ("reloaded", Activity::Reloaded),
+    ];
+}
+
 struct UnitPlan {
     /// Where a probe's answer is (asked in `ask`).
     state_at: CmdRef,
     name: Option<String>,
-    state: Option<String>,
+    state: Option<Activity>,
     enabled: Option<bool>,
     masked: Option<bool>,
     daemon_reload: bool,
@@ -230,23 +241,23 @@ impl Planner for UnitPlan {
             }
             plan.result.insert("enabled".into(), e.into());
         }
-        if let Some(state) = &self.state {
+        if let Some(state) = self.state {
             if self.chroot {
                 plan.result.insert(
                     "state_skipped".into(),
-                    format!("{state}: skipped (chroot)").into(),
+                    format!("{}: skipped (chroot)", state.name()).into(),
                 );
                 if !plan.changed {
                     plan.skipped = Some("skipped (chroot)".into());
                 }
             } else {
                 let running = matches!(active.as_str(), "active" | "activating" | "reloading");
-                let verb = match state.as_str() {
-                    "started" if !running => Some("start"),
-                    "stopped" if running => Some("stop"),
-                    "restarted" => Some("restart"),
-                    "reloaded" if running => Some("reload"),
-                    "reloaded" => Some("start"),
+                let verb = match state {
+                    Activity::Started if !running => Some("start"),
+                    Activity::Stopped if running => Some("stop"),
+                    Activity::Restarted => Some("restart"),
+                    Activity::Reloaded if running => Some("reload"),
+                    Activity::Reloaded => Some("start"),
                     _ => None,
                 };
                 if let Some(v) = verb {
@@ -255,9 +266,9 @@ impl Planner for UnitPlan {
                         "state: {}\n",
                         if running { "started" } else { "stopped" }
                     ));
-                    after.push_str(&format!("state: {state}\n"));
+                    after.push_str(&format!("state: {}\n", state.name()));
                 }
-                plan.result.insert("state".into(), state.as_str().into());
+                plan.result.insert("state".into(), state.name().into());
             }
         }
         if !before.is_empty() {
