@@ -6,6 +6,7 @@ use std::sync::Arc;
 use minijinja::Value;
 
 use super::loops::*;
+use super::outcome::*;
 use super::task::*;
 use crate::error::Error;
 use crate::modules::{Observed, Probe};
@@ -134,4 +135,26 @@ pub(super) async fn run_batched(
         out.push((Some(label), run));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loops_read_the_host_once_unless_items_depend_on_each_other() {
+        let batch = |yaml: &str| batchable(&crate::playbook::testing::task(yaml).unwrap());
+        assert!(batch("copy: {dest: /x, content: y}\nloop: [1, 2]"));
+        assert!(!batch("set_fact: {x: 1}\nloop: [1, 2]"));
+        assert!(!batch(
+            "copy: {dest: /x, content: y}\nuntil: r is success\nregister: r"
+        ));
+        assert!(!batch(
+            "copy: {dest: /x, content: y}\nloop_control: {pause: 1}"
+        ));
+        assert!(!batch(
+            "copy: {dest: /x, content: y}\ndelegate_to: localhost"
+        ));
+        assert!(!batch("include_tasks: x.yml"));
+    }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use minijinja::Value;
 
 use super::loops::*;
+use super::outcome::*;
 use super::task::*;
 use super::{PlayCtx, Shared};
 use crate::error::{Error, Result};
@@ -13,6 +14,37 @@ use crate::playbook::{Action, Task};
 use crate::report::{HostOutcome, Status};
 use crate::template::{eval_condition, render_value, to_text};
 use crate::vars::{Context, Layer, VarMap};
+
+/// The files include_vars loads: `file`, found in the first of `dirs` that has it, or every
+/// YAML and JSON file of `dir` (found the same way), sorted by name.
+fn var_files(
+    file: Option<String>,
+    dir: Option<String>,
+    dirs: &[std::path::PathBuf],
+) -> Result<Vec<std::path::PathBuf>> {
+    if let Some(f) = file {
+        let p = crate::template::lookup::find_file(&f, dirs)
+            .ok_or_else(|| Error::runtime(format!("include_vars: could not find '{f}'")))?;
+        return Ok(vec![p]);
+    }
+    let Some(d) = dir else {
+        return Err(Error::runtime("include_vars needs file or dir"));
+    };
+    let dir = crate::template::lookup::find_file(&d, dirs)
+        .ok_or_else(|| Error::runtime(format!("include_vars: could not find directory '{d}'")))?;
+    let mut found: Vec<_> = std::fs::read_dir(&dir)
+        .map_err(|e| Error::io(&dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("yml" | "yaml" | "json")
+            )
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
 
 /// include_vars: load variables files into the host's include_vars level.
 pub(super) fn include_vars(
@@ -28,7 +60,6 @@ pub(super) fn include_vars(
             .filter(|v| !v.is_undefined() && !v.is_none())
             .map(|v| to_text(&v))
     };
-    let mut files = Vec::new();
     let mut dirs = vec![];
     if let Some(r) = &t.role {
         dirs.push(r.path.join("vars"));
@@ -39,29 +70,11 @@ pub(super) fn include_vars(
     }
     dirs.push(pc.play.dir.join("vars"));
     dirs.push(pc.play.dir.clone());
-    if let Some(f) = get("file").or_else(|| get("_raw_params")) {
-        let p = crate::template::lookup::find_file(&f, &dirs)
-            .ok_or_else(|| Error::runtime(format!("include_vars: could not find '{f}'")))?;
-        files.push(p);
-    } else if let Some(d) = get("dir") {
-        let dir = crate::template::lookup::find_file(&d, &dirs).ok_or_else(|| {
-            Error::runtime(format!("include_vars: could not find directory '{d}'"))
-        })?;
-        let mut found: Vec<_> = std::fs::read_dir(&dir)
-            .map_err(|e| Error::io(&dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                matches!(
-                    p.extension().and_then(|e| e.to_str()),
-                    Some("yml" | "yaml" | "json")
-                )
-            })
-            .collect();
-        found.sort();
-        files.extend(found);
-    } else {
-        return Err(Error::runtime("include_vars needs file or dir"));
-    }
+    let files = var_files(
+        get("file").or_else(|| get("_raw_params")),
+        get("dir"),
+        &dirs,
+    )?;
     let mut vars = VarMap::new();
     for f in &files {
         vars.extend(crate::vars::load_var_file(f)?);
@@ -282,4 +295,58 @@ pub async fn resolve_include(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn include_vars_finds_a_file_or_a_directory_s_files() {
+        let d = std::env::temp_dir().join(format!("prov-include-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("role/vars/os")).unwrap();
+        std::fs::create_dir_all(d.join("play/vars")).unwrap();
+        for f in [
+            "role/vars/main.yml",
+            "play/vars/main.yml",
+            "play/vars/only.yml",
+        ] {
+            std::fs::write(d.join(f), "x: 1\n").unwrap();
+        }
+        for f in ["b.yml", "a.json", "c.yaml", "notes.txt"] {
+            std::fs::write(d.join("role/vars/os").join(f), "{}").unwrap();
+        }
+        let dirs = vec![d.join("role/vars"), d.join("play/vars")];
+        let names = |v: Vec<std::path::PathBuf>| -> Vec<String> {
+            v.iter()
+                .map(|p| p.strip_prefix(&d).unwrap().display().to_string())
+                .collect()
+        };
+        // The role's own file first, then the play's.
+        let got = var_files(Some("main.yml".into()), None, &dirs).unwrap();
+        assert_eq!(names(got), ["role/vars/main.yml"]);
+        let got = var_files(Some("only.yml".into()), None, &dirs).unwrap();
+        assert_eq!(names(got), ["play/vars/only.yml"]);
+        let got = var_files(None, Some("os".into()), &dirs).unwrap();
+        assert_eq!(
+            names(got),
+            [
+                "role/vars/os/a.json",
+                "role/vars/os/b.yml",
+                "role/vars/os/c.yaml"
+            ]
+        );
+        for (file, dir, msg) in [
+            (Some("nope.yml"), None, "could not find 'nope.yml'"),
+            (None, Some("nope"), "could not find directory 'nope'"),
+            (None, None, "needs file or dir"),
+        ] {
+            let e = var_files(file.map(Into::into), dir.map(Into::into), &dirs)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(msg), "{e}");
+        }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

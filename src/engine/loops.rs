@@ -193,3 +193,89 @@ pub(super) fn item_label(t: &Task, item: &Value, ctx: &Arc<Context>) -> String {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vars::Layer;
+
+    fn ctx(yaml: &str) -> Arc<Context> {
+        let v = crate::yaml::parse_str(yaml, "vars.yml").unwrap().to_value();
+        Context::new(vec![Layer::raw("test", crate::vars::value_to_map(&v))])
+    }
+
+    fn items(kind: &str, yaml: &str) -> Result<String> {
+        let v = crate::yaml::parse_str(yaml, "t.yml").unwrap().to_value();
+        let c = ctx("xs: [a, b]\nn: 3");
+        let items = loop_items(kind, &v, &c)?;
+        Ok(crate::template::py_repr(&Value::from(items)))
+    }
+
+    #[test]
+    fn every_loop_kind_gives_ansibles_items() {
+        for (kind, yaml, want) in [
+            ("loop", "[1, 2]", "[1, 2]"),
+            ("loop", "'{{ xs }}'", "['a', 'b']"),
+            ("loop", "~", "[]"),
+            ("items", "[[1, 2], 3, [[4]]]", "[1, 2, 3, [4]]"),
+            ("dict", "{a: 1}", "[{'key': 'a', 'value': 1}]"),
+            ("indexed_items", "[x, y]", "[[0, 'x'], [1, 'y']]"),
+            ("together", "[[1, 2], [3]]", "[[1, 3], [2, None]]"),
+            (
+                "nested",
+                "[[1, 2], [a, b]]",
+                "[[1, 'a'], [1, 'b'], [2, 'a'], [2, 'b']]",
+            ),
+            ("sequence", "start=1 end=3 format=n%d", "['n1', 'n2', 'n3']"),
+            ("sequence", "count={{ n }}", "['1', '2', '3']"),
+            ("sequence", "start=5 end=1 stride=-2", "['5', '3', '1']"),
+            (
+                "subelements",
+                "[[{name: u, keys: [k1, k2]}], keys]",
+                "[[{'name': 'u', 'keys': ['k1', 'k2']}, 'k1'], [{'name': 'u', 'keys': ['k1', 'k2']}, 'k2']]",
+            ),
+        ] {
+            assert_eq!(items(kind, yaml).unwrap(), want, "{kind}: {yaml}");
+        }
+    }
+
+    #[test]
+    fn wrong_loops_are_errors() {
+        for (kind, yaml, msg) in [
+            ("loop", "{a: 1}", "loop needs a list"),
+            ("dict", "[1]", "with_dict needs a dictionary"),
+            ("sequence", "start=1", "with_sequence needs end or count"),
+            ("sequence", "end=x", "with_sequence: bad end 'x'"),
+            ("sequence", "step=2 end=3", "unknown option 'step'"),
+            ("subelements", "[x]", "with_subelements needs [list, 'key']"),
+            ("bogus", "[]", "unknown loop kind 'bogus'"),
+        ] {
+            let e = items(kind, yaml).unwrap_err().to_string();
+            assert!(e.contains(msg), "{kind}: {e}");
+        }
+    }
+
+    #[test]
+    fn item_variables_and_labels() {
+        let t = crate::playbook::testing::task(
+            "debug: {msg: x}\nloop_control: {loop_var: pkg, index_var: i, extended: true, label: '{{ pkg.name }}'}",
+        )
+        .unwrap();
+        let item = Value::from_pairs([("name", Value::from("curl"))]);
+        let vars = item_vars(&t, &item, 1, 3);
+        assert_eq!(vars["pkg"], item);
+        assert_eq!(vars["ansible_loop_var"], Value::from("pkg"));
+        assert_eq!(vars["i"], Value::from(1));
+        let lp = &vars["ansible_loop"];
+        assert_eq!(lp.get_attr("index").unwrap(), Value::from(2));
+        assert_eq!(lp.get_attr("last").unwrap(), Value::from(false));
+        assert_eq!(lp.get_attr("first").unwrap(), Value::from(false));
+        let c = Context::new(vec![Layer::raw("loop", vars)]);
+        assert_eq!(item_label(&t, &item, &c), "curl");
+        // Without a label: the item as a string, or its Python form.
+        let plain = crate::playbook::testing::task("debug: {msg: x}").unwrap();
+        assert_eq!(item_label(&plain, &Value::from("a"), &c), "a");
+        assert_eq!(item_label(&plain, &item, &c), "{'name': 'curl'}");
+        assert!(!item_vars(&plain, &item, 0, 1).contains_key("ansible_loop"));
+    }
+}

@@ -18,6 +18,7 @@ mod flow;
 pub mod host;
 mod include;
 mod loops;
+mod outcome;
 mod predict;
 mod run_as;
 pub mod task;

@@ -148,3 +148,136 @@ pub(super) fn apply_overlay(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::{Attrs, WriteFile};
+    use std::collections::HashMap;
+
+    fn seen(files: &[FileState]) -> Observed {
+        Observed {
+            answers: files.iter().cloned().map(Answer::File).collect(),
+        }
+    }
+
+    fn existing(path: &str, mode: u32, owner: &str) -> FileState {
+        FileState {
+            path: path.into(),
+            exists: true,
+            kind: Some(FileKind::File),
+            mode,
+            owner: owner.into(),
+            group: owner.into(),
+            content: Some(b"old".to_vec()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_write_keeps_what_it_does_not_set() {
+        let mut overlay = HashMap::new();
+        let obs = seen(&[existing("/etc/a", 0o600, "boxp")]);
+        let write = |path: &str, mode: Option<u32>| {
+            Step::Write(WriteFile {
+                path: path.into(),
+                content: b"new\n".to_vec(),
+                source: None,
+                attrs: Attrs {
+                    mode,
+                    ..Default::default()
+                },
+                validate: None,
+                backup: false,
+                follow: false,
+                make_parents: false,
+            })
+        };
+        predict(&mut overlay, &write("/etc/a", None), &obs);
+        let a = &overlay["/etc/a"];
+        assert_eq!((a.mode, a.owner.as_str(), a.size), (0o600, "boxp", 4));
+        assert_eq!(a.content.as_deref(), Some(&b"new\n"[..]));
+        assert_eq!(a.sha256, Some(crate::host::sha256_hex(b"new\n")));
+        // A new file: root's, 0644 unless said.
+        predict(&mut overlay, &write("/etc/b", Some(0o640)), &obs);
+        let b = &overlay["/etc/b"];
+        assert_eq!((b.mode, b.owner.as_str()), (0o640, "root"));
+    }
+
+    #[test]
+    fn removals_links_attributes_and_touches() {
+        let mut overlay = HashMap::new();
+        let obs = seen(&[existing("/srv/x", 0o644, "root")]);
+        predict(
+            &mut overlay,
+            &Step::Link {
+                src: "/srv/x".into(),
+                path: "/srv/l".into(),
+                hard: false,
+            },
+            &obs,
+        );
+        assert_eq!(overlay["/srv/l"].link_target.as_deref(), Some("/srv/x"));
+        predict(
+            &mut overlay,
+            &Step::SetAttrs {
+                path: "/srv/x".into(),
+                attrs: Attrs {
+                    mode: Some(0o600),
+                    owner: Some("boxp".into()),
+                    ..Default::default()
+                },
+                recurse: false,
+                follow: false,
+            },
+            &obs,
+        );
+        assert_eq!(
+            (overlay["/srv/x"].mode, overlay["/srv/x"].owner.as_str()),
+            (0o600, "boxp")
+        );
+        predict(
+            &mut overlay,
+            &Step::Touch {
+                path: "/srv/t".into(),
+                mtime: crate::modules::Stamp::Now,
+                atime: crate::modules::Stamp::Now,
+            },
+            &obs,
+        );
+        assert!(overlay["/srv/t"].is_file());
+        predict(
+            &mut overlay,
+            &Step::Remove {
+                path: "/srv/x".into(),
+            },
+            &obs,
+        );
+        assert!(!overlay["/srv/x"].exists);
+    }
+
+    #[test]
+    fn later_probes_see_the_predictions() {
+        let mut overlay = HashMap::new();
+        overlay.insert("/etc/a".to_string(), existing("/etc/a", 0o600, "boxp"));
+        let probes = vec![
+            Probe::stat("/etc/a"),
+            Probe::read("/etc/a"),
+            Probe::stat("/etc/b"),
+        ];
+        let mut obs = seen(&[
+            FileState::missing("/etc/a"),
+            FileState::missing("/etc/a"),
+            FileState::missing("/etc/b"),
+        ]);
+        apply_overlay(&overlay, &probes, &mut obs);
+        let file = |i: usize| match &obs.answers[i] {
+            Answer::File(f) => f.clone(),
+            a => panic!("{a:?}"),
+        };
+        // A stat gets no content, a read does; what was never predicted stays as read.
+        assert!(file(0).exists && file(0).content.is_none());
+        assert_eq!(file(1).content.as_deref(), Some(&b"old"[..]));
+        assert!(!file(2).exists);
+    }
+}

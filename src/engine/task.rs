@@ -14,12 +14,13 @@ use minijinja::value::ValueKind;
 use super::batch::*;
 use super::include::*;
 use super::loops::*;
+use super::outcome::*;
 use super::predict::*;
 use super::run_as::*;
 use super::{PlayCtx, Shared, connect};
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::resolve::Rounds;
-use crate::modules::{Args, Diff, FileState, ModuleEnv, Observed, Plan, Probe, Step};
+use crate::modules::{Args, FileState, ModuleEnv, Observed, Plan, Probe, Step};
 use crate::playbook::{Action, Task};
 use crate::report::{HostOutcome, ItemOutcome, Status};
 use crate::template::{eval_condition, render_text, render_value, to_text};
@@ -34,83 +35,6 @@ pub(super) struct TaskRun<'a> {
     pub pc: &'a PlayCtx,
     pub t: &'a Task,
     pub h: usize,
-}
-
-/// The result of one item (or of the task, without a loop).
-#[derive(Default)]
-pub(super) struct ItemRun {
-    pub(super) status: Option<Status>,
-    pub(super) msg: Option<String>,
-    pub(super) diffs: Vec<Diff>,
-    pub(super) result: VarMap,
-    pub(super) set_facts: Option<VarMap>,
-    pub(super) facts: Option<VarMap>,
-    pub(super) included_vars: Option<VarMap>,
-    pub(super) delegated: Option<String>,
-    pub(super) show: bool,
-}
-
-impl ItemRun {
-    pub(super) fn status(&self) -> Status {
-        self.status.unwrap_or(Status::Ok)
-    }
-    /// Turn this run into a failure with `msg` (also the registered `msg`).
-    pub(super) fn fail(&mut self, msg: String) {
-        self.status = Some(Status::Failed);
-        self.result.insert("msg".into(), Value::from(msg.as_str()));
-        self.msg = Some(msg);
-    }
-    pub(super) fn failed(msg: impl Into<String>) -> ItemRun {
-        let msg = msg.into();
-        let mut r = ItemRun {
-            status: Some(Status::Failed),
-            msg: Some(msg.clone()),
-            ..Default::default()
-        };
-        r.result.insert("msg".into(), Value::from(msg));
-        r
-    }
-    pub(super) fn unreachable(msg: impl Into<String>) -> ItemRun {
-        let msg = msg.into();
-        let mut r = ItemRun {
-            status: Some(Status::Unreachable),
-            msg: Some(msg.clone()),
-            ..Default::default()
-        };
-        r.result.insert("msg".into(), Value::from(msg));
-        r.result.insert("unreachable".into(), Value::from(true));
-        r
-    }
-    pub(super) fn skipped(msg: impl Into<String>) -> ItemRun {
-        let msg = msg.into();
-        let mut r = ItemRun {
-            status: Some(Status::Skipped),
-            msg: Some(msg.clone()),
-            ..Default::default()
-        };
-        r.result.insert("skip_reason".into(), Value::from(msg));
-        r
-    }
-    pub(super) fn from_error(e: Error) -> ItemRun {
-        match e.kind {
-            ErrorKind::Unreachable => ItemRun::unreachable(e.to_string()),
-            _ => ItemRun::failed(e.to_string()),
-        }
-    }
-    /// The registered value: the module's fields plus Ansible's flags.
-    pub(super) fn value(&self) -> Value {
-        let mut m = self.result.clone();
-        let st = self.status();
-        m.insert("changed".into(), Value::from(st == Status::Changed));
-        m.insert("failed".into(), Value::from(st == Status::Failed));
-        if st == Status::Skipped {
-            m.insert("skipped".into(), Value::from(true));
-        }
-        if let (Some(msg), false) = (&self.msg, m.contains_key("msg")) {
-            m.insert("msg".into(), Value::from(msg.as_str()));
-        }
-        crate::vars::map_to_value(&m)
-    }
 }
 
 pub(super) fn flag(v: &Option<Value>, ctx: &Arc<Context>) -> Result<Option<bool>> {
@@ -566,60 +490,6 @@ pub(super) async fn run_item(tr: TaskRun<'_>, ctx: &Arc<Context>) -> ItemRun {
                 ));
             }
             Err(e) => return ItemRun::from_error(e),
-        }
-    }
-    run
-}
-
-/// The context with the result bound to the `register` name (for changed_when/failed_when/until).
-pub(super) fn bind_result(t: &Task, ctx: &Arc<Context>, run: &ItemRun) -> Arc<Context> {
-    let mut m = VarMap::new();
-    if let Some(r) = &t.register {
-        m.insert(r.clone(), run.value());
-    }
-    ctx.with(Layer::fixed("result", Arc::new(m)))
-}
-
-pub(super) fn post_conditions(t: &Task, ctx: &Arc<Context>, mut run: ItemRun) -> ItemRun {
-    if t.changed_when.is_none() && t.failed_when.is_none() {
-        return run;
-    }
-    let bound = bind_result(t, ctx, &run);
-    if let Some(conds) = &t.changed_when {
-        let mut changed = true;
-        for c in conds {
-            match eval_condition(c, &bound) {
-                Ok(v) => changed &= v,
-                Err(e) => return ItemRun::failed(format!("changed_when: {}", e.message)),
-            }
-        }
-        if run.status() != Status::Failed {
-            run.status = Some(if changed { Status::Changed } else { Status::Ok });
-        }
-        if conds.is_empty() {
-            run.status = Some(Status::Ok);
-        }
-    }
-    if let Some(conds) = &t.failed_when {
-        let bound = bind_result(t, ctx, &run);
-        let mut failed = !conds.is_empty();
-        for c in conds {
-            match eval_condition(c, &bound) {
-                Ok(v) => failed &= v,
-                Err(e) => return ItemRun::failed(format!("failed_when: {}", e.message)),
-            }
-        }
-        run.result
-            .insert("failed_when_result".into(), Value::from(failed));
-        if failed {
-            run.status = Some(Status::Failed);
-            if run.msg.is_none() {
-                run.msg = Some("failed_when condition was true".into());
-            }
-        } else if run.status() == Status::Failed {
-            let changed = run.result.get("rc").is_some() && t.changed_when.is_none();
-            run.status = Some(if changed { Status::Changed } else { Status::Ok });
-            run.msg = None;
         }
     }
     run

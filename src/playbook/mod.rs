@@ -12,6 +12,8 @@ pub mod keywords;
 pub mod parse;
 pub mod role;
 mod tasks;
+#[cfg(test)]
+pub mod testing;
 
 use std::path::PathBuf;
 use std::sync::Arc;

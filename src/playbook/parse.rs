@@ -439,20 +439,7 @@ pub(super) fn parse_play(node: &Node, ctx: &mut ParseCtx) -> Result<Play> {
 mod tests {
     use super::*;
     use crate::playbook::Action;
-    use crate::playbook::tasks::parse_task;
-
-    fn task(yaml: &str) -> Result<Task> {
-        let node = crate::yaml::parse_str(yaml, "t.yml")?;
-        let mut ctx = ParseCtx::new(Path::new("."), &[]);
-        parse_task(
-            &node,
-            &Directives::default(),
-            None,
-            &Arc::new(PathBuf::from("t.yml")),
-            &mut ctx,
-            false,
-        )
-    }
+    use crate::playbook::testing::task;
 
     #[test]
     fn fqcn_and_short_names() {
