@@ -15,9 +15,15 @@ use std::time::{Duration, Instant};
 use minijinja::Value;
 use serde_json::json;
 
-use crate::cli::Format;
 use crate::engine::host::{RoundTrips, Stats};
 use crate::modules::Diff;
+
+/// How results are printed: Ansible's text, or one JSON document at the end (`--format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
 
 /// How a task ended on a host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]

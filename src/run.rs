@@ -280,7 +280,11 @@ async fn apply_run(
         )));
     }
     let mut inv = load_inventory(&opts.inventory_sources)?;
-    let playbook = crate::playbook::parse::load_playbook(&playbook_path, &opts.roles_path)?;
+    let playbook = crate::playbook::parse::load_playbook(
+        &playbook_path,
+        &opts.roles_path,
+        &crate::modules::CATALOG,
+    )?;
     // group_vars/ and host_vars/ beside the playbook(s) beat those beside the inventory.
     for play in &playbook.plays {
         inv.load_vars_dirs(&play.dir)?;

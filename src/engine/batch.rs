@@ -17,7 +17,7 @@ use crate::vars::Layer;
 /// Can a loop read the host once for all its items? Not when items depend on each other
 /// through variables (set_fact, include_vars), retry, pause, or go to another host.
 pub(super) fn batchable(t: &Task) -> bool {
-    matches!(&t.action, Action::Module { module, .. } if !matches!(module.name(), "set_fact" | "setup"))
+    matches!(&t.action, Action::Module { module, .. } if !matches!(*module, "set_fact" | "setup"))
         && t.until.is_none()
         && t.loop_control.pause.is_none()
         && t.d.delegate_to.is_none()

@@ -219,8 +219,11 @@ pub async fn resolve_include(
                 let tasks = match cached {
                     Some(t) => t,
                     None => {
-                        let mut pctx =
-                            crate::playbook::parse::ParseCtx::new(&pc.play.dir, &s.opts.roles_path);
+                        let mut pctx = crate::playbook::parse::ParseCtx::new(
+                            &pc.play.dir,
+                            &s.opts.roles_path,
+                            &crate::modules::CATALOG,
+                        );
                         match crate::playbook::parse::load_task_file(
                             &path,
                             &inherit,
@@ -274,8 +277,11 @@ pub async fn resolve_include(
                     defaults_from: text(defaults_from)?,
                     ..Default::default()
                 };
-                let mut pctx =
-                    crate::playbook::parse::ParseCtx::new(&pc.play.dir, &s.opts.roles_path);
+                let mut pctx = crate::playbook::parse::ParseCtx::new(
+                    &pc.play.dir,
+                    &s.opts.roles_path,
+                    &crate::modules::CATALOG,
+                );
                 let role = match crate::playbook::role::load_role(
                     &rname, &t.span, &entry, &inherit, &mut pctx,
                 ) {

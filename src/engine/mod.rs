@@ -640,7 +640,6 @@ impl Shared {
 
 /// The implicit "Gathering Facts" task of a play.
 fn gather_task(play: &Play) -> Task {
-    let setup = crate::modules::lookup("setup").expect("setup module");
     let args = if play.gather_subset.is_empty() {
         Value::from_pairs(Vec::<(String, Value)>::new())
     } else {
@@ -654,7 +653,7 @@ fn gather_task(play: &Play) -> Task {
         play.span.clone(),
         Arc::new(play.span.file.as_ref().clone()),
         Action::Module {
-            module: setup,
+            module: "setup",
             args,
         },
         d,

@@ -126,9 +126,14 @@ pub(super) type Conn = (Arc<dyn Transport>, Option<String>);
 /// Template the arguments and let the module prepare its plan (controller side only).
 pub(super) fn prepare_module(tr: TaskRun<'_>, ctx: &Arc<Context>, check: bool) -> Result<Prepared> {
     let TaskRun { s, pc, t, h } = tr;
-    let Action::Module { module, args } = &t.action else {
-        unreachable!()
+    let Action::Module { module: name, args } = &t.action else {
+        return Err(Error::runtime(
+            "internal error: a module was run for a task that names none",
+        ));
     };
+    // The parser checked the name against the same catalog.
+    let module = crate::modules::lookup(name)
+        .ok_or_else(|| Error::runtime(format!("unknown module '{name}'")))?;
     let rendered = render_value(args, ctx)?;
     let args = Args::new(module.name(), &rendered, &s.omit)?;
     let diff = t.d.diff.unwrap_or(s.opts.diff);

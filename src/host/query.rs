@@ -1,4 +1,4 @@
-//! Named questions about the host ([`Probe::Query`](super::Probe::Query)), each answered as the
+//! Named questions about the host ([`Probe::Query`]), each answered as the
 //! program it is named after prints its answer (`getent`, `id -Gn`, `dpkg-query -W`,
 //! `systemctl is-enabled`...), so a module parses one format. The answer is computed on the
 //! controller from [primitives](super::primitive) the host answers (files read, globs, account

@@ -62,14 +62,8 @@ pub use crate::host::{
 use crate::error::{Error, Result};
 use crate::vars::{Context, VarMap};
 
-/// How a module accepts a free-form string (`module: some text`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FreeForm {
-    /// `k=v k2=v2` pairs only.
-    KeyValue,
-    /// The text is the command (`_raw_params`); `creates=`, `chdir=` ... are still pairs.
-    Command,
-}
+pub use crate::playbook::catalog::FreeForm;
+use crate::playbook::catalog::{Catalog, PREFIXES, Signature};
 
 /// A module: static description plus [`Module::prepare`].
 pub trait Module: Send + Sync + 'static {
@@ -287,14 +281,6 @@ static MODULES: &[&dyn Module] = &[
     &template::Template,
 ];
 
-/// Collections whose prefixes name our modules: `ansible.builtin.copy` == `copy`.
-const PREFIXES: &[&str] = &[
-    "ansible.builtin.",
-    "ansible.legacy.",
-    "ansible.posix.",
-    "community.general.",
-];
-
 /// Find a module by short name, FQCN or alias.
 pub fn lookup(name: &str) -> Option<&'static dyn Module> {
     let short = PREFIXES
@@ -317,22 +303,21 @@ pub fn all_names() -> Vec<&'static str> {
     v
 }
 
-/// Names handled by the engine itself rather than a module.
-pub const ENGINE_ACTIONS: &[&str] = &[
-    "meta",
-    "include_tasks",
-    "import_tasks",
-    "include_role",
-    "import_role",
-    "include_vars",
-    "block",
-];
+/// The modules as the parser sees them ([`crate::playbook::catalog`]).
+pub struct Registry;
 
-/// Short name of an engine action, if `name` is one (with or without FQCN).
-pub fn engine_action(name: &str) -> Option<&'static str> {
-    let short = PREFIXES
-        .iter()
-        .find_map(|p| name.strip_prefix(p))
-        .unwrap_or(name);
-    ENGINE_ACTIONS.iter().copied().find(|a| *a == short)
+/// The one catalog of this build's modules.
+pub static CATALOG: Registry = Registry;
+
+impl Catalog for Registry {
+    fn module(&self, name: &str) -> Option<Signature> {
+        lookup(name).map(|m| Signature {
+            name: m.name(),
+            options: m.options(),
+            free_form: m.free_form(),
+        })
+    }
+    fn names(&self) -> Vec<&'static str> {
+        all_names()
+    }
 }

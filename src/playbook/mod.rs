@@ -4,10 +4,12 @@
 //! `import_tasks`/`import_role`/`import_playbook`, and the inheritance of keywords from plays,
 //! roles and blocks down to each task ([`Directives`]: `when` conditions accumulate, tags
 //! union, block `vars` stack, `become`/`environment`/`ignore_errors`... are overridden by the
-//! innermost). Module names and their options are checked here, so a typo is an error with
-//! `file:line:col` and a suggestion before anything runs. Dynamic includes stay as
-//! [`Action::IncludeTasks`]/[`Action::IncludeRole`] and are parsed when reached.
+//! innermost). Module names and their options are checked here, against the modules'
+//! [`catalog`], so a typo is an error with `file:line:col` and a suggestion before anything
+//! runs. Dynamic includes stay as [`Action::IncludeTasks`]/[`Action::IncludeRole`] and are
+//! parsed when reached.
 
+pub mod catalog;
 pub mod keywords;
 pub mod parse;
 pub mod role;
@@ -21,7 +23,6 @@ use std::sync::Arc;
 use minijinja::Value;
 
 use crate::error::Span;
-use crate::modules::Module;
 use crate::vars::VarMap;
 
 /// A parsed playbook file (with imported playbooks spliced in).
@@ -167,7 +168,8 @@ pub struct Task {
 #[derive(Debug)]
 pub enum Action {
     Module {
-        module: &'static dyn Module,
+        /// The module's canonical name ([`catalog::Signature::name`]).
+        module: &'static str,
         args: Value,
     },
     Block {
@@ -191,12 +193,6 @@ pub enum Action {
         args: Value,
     },
     Meta(String),
-}
-
-impl std::fmt::Debug for dyn Module {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Module({})", self.name())
-    }
 }
 
 impl Task {
@@ -227,7 +223,7 @@ impl Task {
     pub fn display_name(&self) -> String {
         let base = match (&self.name, &self.action) {
             (Some(n), _) => n.clone(),
-            (None, Action::Module { module, .. }) => module.name().to_string(),
+            (None, Action::Module { module, .. }) => module.to_string(),
             (None, Action::Block { .. }) => "block".into(),
             (None, Action::IncludeTasks { .. }) => "include_tasks".into(),
             (None, Action::IncludeRole { .. }) => "include_role".into(),
@@ -242,7 +238,7 @@ impl Task {
 
     pub fn module_name(&self) -> Option<&'static str> {
         match &self.action {
-            Action::Module { module, .. } => Some(module.name()),
+            Action::Module { module, .. } => Some(module),
             _ => None,
         }
     }

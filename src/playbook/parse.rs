@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use minijinja::Value;
 
+use super::catalog::Catalog;
 use super::keywords::{self, PLAY};
 use super::role::{RoleRef, load_role_refs};
 use super::{Directives, Play, Playbook, RoleInfo, Task};
@@ -28,11 +29,18 @@ pub struct ParseCtx {
     /// The files being parsed, outermost first (canonical paths): the playbook, then each
     /// imported tasks file. A file that is already here imports itself.
     pub task_files: Vec<PathBuf>,
+    /// The modules tasks may name.
+    pub catalog: &'static dyn Catalog,
 }
 
 impl ParseCtx {
-    pub fn new(playbook_dir: &Path, roles_path: &[PathBuf]) -> ParseCtx {
+    pub fn new(
+        playbook_dir: &Path,
+        roles_path: &[PathBuf],
+        catalog: &'static dyn Catalog,
+    ) -> ParseCtx {
         ParseCtx {
+            catalog,
             roles_path: roles_path.to_vec(),
             playbook_dir: playbook_dir.to_path_buf(),
             extra_handlers: Vec::new(),
@@ -51,9 +59,13 @@ impl ParseCtx {
 }
 
 /// Load a playbook file (plays and `import_playbook`s).
-pub fn load_playbook(path: &Path, roles_path: &[PathBuf]) -> Result<Playbook> {
+pub fn load_playbook(
+    path: &Path,
+    roles_path: &[PathBuf],
+    catalog: &'static dyn Catalog,
+) -> Result<Playbook> {
     let mut plays = Vec::new();
-    load_plays(path, roles_path, &mut plays, 0)?;
+    load_plays(path, roles_path, catalog, &mut plays, 0)?;
     Ok(Playbook {
         path: path.to_path_buf(),
         plays,
@@ -63,6 +75,7 @@ pub fn load_playbook(path: &Path, roles_path: &[PathBuf]) -> Result<Playbook> {
 pub(super) fn load_plays(
     path: &Path,
     roles_path: &[PathBuf],
+    catalog: &'static dyn Catalog,
     out: &mut Vec<Arc<Play>>,
     depth: usize,
 ) -> Result<()> {
@@ -120,10 +133,10 @@ pub(super) fn load_plays(
                     ),
                 ));
             }
-            load_plays(&target, roles_path, out, depth + 1)?;
+            load_plays(&target, roles_path, catalog, out, depth + 1)?;
             continue;
         }
-        let mut ctx = ParseCtx::new(&dir, roles_path);
+        let mut ctx = ParseCtx::new(&dir, roles_path, catalog);
         ctx.task_files
             .push(path.canonicalize().unwrap_or_else(|_| path.to_path_buf()));
         out.push(Arc::new(parse_play(item, &mut ctx)?));

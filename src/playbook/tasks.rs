@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use minijinja::Value;
 
+use super::catalog::{ENGINE_ACTIONS, FreeForm, Signature, engine_action as engine_action_name};
 use super::keywords::{BLOCK, TASK, WITH_LOOPS};
 use super::parse::*;
 use super::{Action, Directives, Loop, LoopControl, RoleInfo, Task};
 use crate::error::{Error, Result, Span, did_you_mean};
-use crate::modules::{self, FreeForm};
 use crate::vars::VarMap;
 use crate::yaml::{Node, Yaml};
 
@@ -177,11 +177,11 @@ pub(super) fn inherit(parent: &Directives, own: Directives) -> Directives {
 }
 
 pub(super) fn module_args(
-    module: &'static dyn modules::Module,
+    module: Signature,
     v: &Node,
     span: &Span,
 ) -> Result<(Value, Vec<(String, Span)>)> {
-    let free = module.free_form() == FreeForm::Command;
+    let free = module.free_form == FreeForm::Command;
     match &v.value {
         Yaml::Null => Ok((Value::from_pairs(Vec::<(String, Value)>::new()), Vec::new())),
         Yaml::Map(entries) => {
@@ -210,11 +210,8 @@ pub(super) fn module_args(
     }
 }
 
-pub(super) fn check_module_options(
-    module: &'static dyn modules::Module,
-    keys: &[(String, Span)],
-) -> Result<()> {
-    let Some(options) = module.options() else {
+pub(super) fn check_module_options(module: Signature, keys: &[(String, Span)]) -> Result<()> {
+    let Some(options) = module.options else {
         return Ok(());
     };
     for (k, span) in keys {
@@ -231,7 +228,7 @@ pub(super) fn check_module_options(
                 span.clone(),
                 format!(
                     "unsupported parameter '{k}' for module '{}'{}",
-                    module.name(),
+                    module.name,
                     did_you_mean(k, shown.iter().copied())
                 ),
             ));
@@ -376,7 +373,7 @@ pub(super) fn parse_task(
                 if TASK.contains(&other) {
                     continue; // keywords without effect here (already validated above)
                 }
-                if modules::lookup(other).is_some() || modules::engine_action(other).is_some() {
+                if ctx.catalog.module(other).is_some() || engine_action_name(other).is_some() {
                     if let Some((prev, _, _)) = &action {
                         return Err(Error::parse(
                             k.span.clone(),
@@ -385,9 +382,9 @@ pub(super) fn parse_task(
                     }
                     action = Some((other.to_string(), v.clone(), k.span.clone()));
                 } else {
-                    let mut candidates: Vec<&str> = modules::all_names();
+                    let mut candidates: Vec<&str> = ctx.catalog.names();
                     candidates.extend(TASK.iter().copied());
-                    candidates.extend(modules::ENGINE_ACTIONS.iter().copied());
+                    candidates.extend(ENGINE_ACTIONS.iter().copied());
                     return Err(Error::parse(
                         k.span.clone(),
                         format!(
@@ -495,10 +492,12 @@ pub(super) fn build_action(
     ctx: &mut ParseCtx,
     handler: bool,
 ) -> Result<Action> {
-    if let Some(engine) = modules::engine_action(name) {
+    if let Some(engine) = engine_action_name(name) {
         return engine_action(engine, v, span, task, role, file, ctx, handler);
     }
-    let module = modules::lookup(name)
+    let module = ctx
+        .catalog
+        .module(name)
         .ok_or_else(|| Error::parse(span.clone(), format!("unknown module '{name}'")))?;
     let (mut args, mut keys) = module_args(module, v, span)?;
     if let Some(extra) = extra_args {
@@ -514,7 +513,10 @@ pub(super) fn build_action(
         keys.extend(extra_keys);
     }
     check_module_options(module, &keys)?;
-    Ok(Action::Module { module, args })
+    Ok(Action::Module {
+        module: module.name,
+        args,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -10,7 +10,7 @@ use crate::error::Result;
 /// The task this YAML mapping writes (file `t.yml`, no role, no inherited keywords).
 pub fn task(yaml: &str) -> Result<Task> {
     let node = crate::yaml::parse_str(yaml, "t.yml")?;
-    let mut ctx = ParseCtx::new(Path::new("."), &[]);
+    let mut ctx = ParseCtx::new(Path::new("."), &[], &crate::modules::CATALOG);
     super::tasks::parse_task(
         &node,
         &Default::default(),
