@@ -7,20 +7,20 @@
 //! [`report`], [`image`] (worker disk images), plus [`yaml`] (YAML as Ansible reads it) and [`error`].
 
 pub mod cli;
-pub mod config;
-pub mod engine;
-pub mod error;
-pub mod host;
-pub mod http;
+pub(crate) mod config;
+pub(crate) mod engine;
+pub(crate) mod error;
+pub(crate) mod host;
+pub(crate) mod http;
 pub mod image;
-pub mod inventory;
-pub mod modules;
+pub(crate) mod inventory;
+pub(crate) mod modules;
 pub mod pgp;
-pub mod playbook;
-pub mod report;
+pub(crate) mod playbook;
+pub(crate) mod report;
 pub mod run;
-pub mod shlex;
-pub mod template;
+pub(crate) mod shlex;
+pub(crate) mod template;
 pub mod transport;
-pub mod vars;
+pub(crate) mod vars;
 pub mod yaml;

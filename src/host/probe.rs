@@ -198,10 +198,6 @@ impl Default for CmdRef {
 pub struct Probes(Vec<Probe>);
 
 impl Probes {
-    pub fn file(&mut self, probe: FileProbe) -> FileRef {
-        self.0.push(Probe::File(probe));
-        FileRef(self.0.len() - 1)
-    }
     /// Stat, not following a link.
     pub fn stat(&mut self, path: &str) -> FileRef {
         self.push_file(Probe::stat(path))

@@ -278,13 +278,28 @@ impl Module for Apt {
     }
 }
 
+/// What apt offers of one package.
+#[derive(Debug, PartialEq)]
+struct Candidates {
+    /// As apt-cache names it (`name` or `name:arch`).
+    name: String,
+    /// The version apt would install (`None`: `(none)`).
+    candidate: Option<String>,
+    /// Every version in the version table, as listed.
+    versions: Vec<String>,
+}
+
 /// Parse `apt-cache policy` output: candidate and available versions per package.
-fn parse_policy(text: &str) -> Vec<(String, Option<String>, Vec<String>)> {
-    let mut out: Vec<(String, Option<String>, Vec<String>)> = Vec::new();
+fn parse_policy(text: &str) -> Vec<Candidates> {
+    let mut out: Vec<Candidates> = Vec::new();
     let mut in_table = false;
     for line in text.lines() {
         if !line.starts_with(' ') && line.ends_with(':') {
-            out.push((line.trim_end_matches(':').to_string(), None, Vec::new()));
+            out.push(Candidates {
+                name: line.trim_end_matches(':').to_string(),
+                candidate: None,
+                versions: Vec::new(),
+            });
             in_table = false;
             continue;
         }
@@ -292,7 +307,7 @@ fn parse_policy(text: &str) -> Vec<(String, Option<String>, Vec<String>)> {
         let t = line.trim();
         if let Some(c) = t.strip_prefix("Candidate:") {
             let c = c.trim();
-            cur.1 = (c != "(none)").then(|| c.to_string());
+            cur.candidate = (c != "(none)").then(|| c.to_string());
         } else if t.starts_with("Version table:") {
             in_table = true;
         } else if in_table && line.starts_with("     ") && !line.starts_with("        ") {
@@ -302,7 +317,7 @@ fn parse_policy(text: &str) -> Vec<(String, Option<String>, Vec<String>)> {
                 .next()
                 .unwrap_or("");
             if !v.is_empty() {
-                cur.2.push(v.to_string());
+                cur.versions.push(v.to_string());
             }
         }
     }
@@ -440,7 +455,7 @@ impl Planner for AptPlan {
         let known = |name: &str| {
             policy
                 .iter()
-                .find(|(n, _, _)| n == name || n.split(':').next() == Some(name))
+                .find(|c| c.name == name || c.name.split(':').next() == Some(name))
         };
         let mut install: Vec<String> = Vec::new();
         let mut remove: Vec<String> = Vec::new();
@@ -463,7 +478,7 @@ impl Planner for AptPlan {
                             p.name
                         )));
                     }
-                    let candidate = known(&p.name).and_then(|(_, c, _)| c.clone());
+                    let candidate = known(&p.name).and_then(|c| c.candidate.clone());
                     match (cur, candidate) {
                         (None, cand) => {
                             if self.only_upgrade {
@@ -506,13 +521,21 @@ impl Planner for AptPlan {
                             let pkg_known = known(&p.name);
                             if !needs_update {
                                 match (pkg_known, v) {
-                                    (None, _) | (Some((_, None, _)), None) => {
+                                    (None, _)
+                                    | (
+                                        Some(Candidates {
+                                            candidate: None, ..
+                                        }),
+                                        None,
+                                    ) => {
                                         return Ok(Plan::fail(format!(
                                             "No package matching '{}' is available",
                                             p.name
                                         )));
                                     }
-                                    (Some((_, _, versions)), Some(v)) if !versions.contains(v) => {
+                                    (Some(Candidates { versions, .. }), Some(v))
+                                        if !versions.contains(v) =>
+                                    {
                                         return Ok(Plan::fail(format!(
                                             "No package matching '{}={v}' is available (available: {})",
                                             p.name,
@@ -542,7 +565,7 @@ impl Planner for AptPlan {
                             });
                             let shown = v
                                 .clone()
-                                .or_else(|| pkg_known.and_then(|k| k.1.clone()))
+                                .or_else(|| pkg_known.and_then(|k| k.candidate.clone()))
                                 .unwrap_or_else(|| "(candidate)".into());
                             after.push_str(&format!("{} {shown}\n", p.name));
                         }

@@ -39,7 +39,8 @@ impl Args {
         Ok(Args { module, map })
     }
 
-    /// Build from pairs (tests, internal use).
+    /// Build from pairs (tests).
+    #[cfg(test)]
     pub fn from_pairs(module: &'static str, pairs: &[(&str, Value)]) -> Args {
         Args {
             module,
@@ -68,10 +69,6 @@ impl Args {
 
     pub fn has(&self, name: &str) -> bool {
         self.get(&[name]).is_some()
-    }
-
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.map.keys()
     }
 
     pub fn map(&self) -> &IndexMap<String, Value> {

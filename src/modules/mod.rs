@@ -55,8 +55,8 @@ pub use args::Args;
 // The vocabulary modules speak with the engine and the transports lives in `crate::host`.
 pub use crate::host::query;
 pub use crate::host::{
-    Answer, Attrs, CONTENT_LIMIT, CmdOutput, CmdRef, Command, FileKind, FileRef, FileState,
-    Observed, Probe, Probes, Stamp, Step, WriteFile,
+    Answer, Attrs, CONTENT_LIMIT, CmdRef, Command, FileKind, FileRef, FileState, Observed, Probe,
+    Probes, Stamp, Step, WriteFile,
 };
 
 use crate::error::{Error, Result};

@@ -4,9 +4,8 @@ use std::path::PathBuf;
 
 use sha2::Digest;
 
-use super::{
-    Answer, Args, CmdOutput, FileKind, FileState, Module, ModuleEnv, Observed, Plan, Probe, Probes,
-};
+use super::{Answer, Args, FileKind, FileState, Module, ModuleEnv, Observed, Plan, Probe, Probes};
+use crate::host::CmdOutput;
 use crate::vars::Context;
 
 pub fn env() -> ModuleEnv {

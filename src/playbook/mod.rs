@@ -28,7 +28,6 @@ use crate::vars::VarMap;
 /// A parsed playbook file (with imported playbooks spliced in).
 #[derive(Debug)]
 pub struct Playbook {
-    pub path: PathBuf,
     pub plays: Vec<Arc<Play>>,
 }
 
@@ -186,8 +185,6 @@ pub enum Action {
         tasks_from: Option<Value>,
         vars_from: Option<Value>,
         defaults_from: Option<Value>,
-        public: bool,
-        params: VarMap,
     },
     IncludeVars {
         args: Value,

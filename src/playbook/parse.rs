@@ -66,10 +66,7 @@ pub fn load_playbook(
 ) -> Result<Playbook> {
     let mut plays = Vec::new();
     load_plays(path, roles_path, catalog, &mut plays, 0)?;
-    Ok(Playbook {
-        path: path.to_path_buf(),
-        plays,
-    })
+    Ok(Playbook { plays })
 }
 
 pub(super) fn load_plays(
@@ -552,5 +549,14 @@ mod tests {
                 .contains("async tasks are not supported")
         );
         assert!(task("debug: msg=x\nlisten: y").is_err());
+    }
+
+    #[test]
+    fn include_role_public_is_refused_not_ignored() {
+        let e = task("include_role: {name: common, public: true}")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("public: true is not supported"), "{e}");
+        assert!(task("include_role: {name: common, public: false}").is_ok());
     }
 }

@@ -640,17 +640,21 @@ pub(super) fn engine_action(
                 .get("name")
                 .ok_or_else(|| Error::parse(v.span.clone(), format!("{name} needs 'name'")))?;
             if name == "include_role" {
+                // The role's vars and defaults stay its own; exporting them to the play is not
+                // done yet, so asking for it is an error rather than silently ignored.
+                if let Some(p) = entry.get("public")
+                    && bool_of(p, "public")?
+                {
+                    return Err(Error::parse(
+                        p.span.clone(),
+                        "include_role: public: true is not supported by prov yet (the role's variables stay private to it; use import_role)",
+                    ));
+                }
                 return Ok(Action::IncludeRole {
                     name: role_name.to_value(),
                     tasks_from: entry.get("tasks_from").map(Node::to_value),
                     vars_from: entry.get("vars_from").map(Node::to_value),
                     defaults_from: entry.get("defaults_from").map(Node::to_value),
-                    public: entry
-                        .get("public")
-                        .map(|p| bool_of(p, "public"))
-                        .transpose()?
-                        .unwrap_or(false),
-                    params: VarMap::new(),
                 });
             }
             if task.loop_.is_some() {
