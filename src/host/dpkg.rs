@@ -1,9 +1,11 @@
 //! dpkg's database read on the controller: from the text of `/var/lib/dpkg/status` (and
 //! `available`), the lines `dpkg-query -W` and `dpkg --get-selections` print, or `None` where
 //! only dpkg can say (a pending journal, a package with several instances, a status this does
-//! not know, foreign architectures configured). Tested against fixture databases of Debian 12
-//! and Ubuntu 24.04 and, in `transport::prober`, against this machine's dpkg.
+//! not know, foreign architectures configured); and dpkg's order of versions. Tested against
+//! fixture databases of Debian 12 and Ubuntu 24.04 and, in `transport::prober`, against this
+//! machine's dpkg.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
 /// The `dpkg-query -W` format [`query_line`] reproduces.
@@ -168,6 +170,72 @@ pub fn selections(status: &Database, arch: Option<&str>, names: &[String]) -> Op
     Some(all.into_iter().filter_map(line).collect())
 }
 
+/// Compare Debian package versions (`[epoch:]upstream[-revision]`) as dpkg does.
+pub fn compare_deb_versions(a: &str, b: &str) -> Ordering {
+    fn split(v: &str) -> (u64, &str, &str) {
+        let (epoch, rest) = match v.split_once(':') {
+            Some((e, r)) if e.chars().all(|c| c.is_ascii_digit()) => (e.parse().unwrap_or(0), r),
+            _ => (0, v),
+        };
+        match rest.rsplit_once('-') {
+            Some((u, r)) => (epoch, u, r),
+            None => (epoch, rest, ""),
+        }
+    }
+    fn order(c: Option<u8>) -> i32 {
+        match c {
+            Some(b'~') => -1,
+            None => 0,
+            Some(c) if c.is_ascii_digit() => 0,
+            Some(c) if c.is_ascii_alphabetic() => i32::from(c),
+            Some(c) => i32::from(c) + 256,
+        }
+    }
+    fn verrevcmp(a: &[u8], b: &[u8]) -> Ordering {
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit())
+            {
+                let ac = order(a.get(i).copied().filter(|c| !c.is_ascii_digit()));
+                let bc = order(b.get(j).copied().filter(|c| !c.is_ascii_digit()));
+                if ac != bc {
+                    return ac.cmp(&bc);
+                }
+                if i < a.len() && !a[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if j < b.len() && !b[j].is_ascii_digit() {
+                    j += 1;
+                }
+            }
+            while i < a.len() && a[i] == b'0' {
+                i += 1;
+            }
+            while j < b.len() && b[j] == b'0' {
+                j += 1;
+            }
+            let (si, sj) = (i, j);
+            while i < a.len() && a[i].is_ascii_digit() {
+                i += 1;
+            }
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let (na, nb) = (&a[si..i], &b[sj..j]);
+            let c = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+            if c != Ordering::Equal {
+                return c;
+            }
+        }
+        Ordering::Equal
+    }
+    let (ea, ua, ra) = split(a);
+    let (eb, ub, rb) = split(b);
+    ea.cmp(&eb)
+        .then_with(|| verrevcmp(ua.as_bytes(), ub.as_bytes()))
+        .then_with(|| verrevcmp(ra.as_bytes(), rb.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +316,21 @@ mod tests {
         // A crossgrade half done.
         assert_eq!(selections(&st, Some("arm64\namd64\n"), &[]), None);
         assert_eq!(selections(&Database::parse(""), None, &[]), None);
+    }
+
+    #[test]
+    fn deb_versions_compare_like_dpkg() {
+        use Ordering::*;
+        for (a, b, o) in [
+            ("1.32.0-1.1", "1.32.1-1.1", Less),
+            ("1.32.10-1.1", "1.32.9-1.1", Greater),
+            ("1:1.0", "2.0", Greater),
+            ("1.0~rc1", "1.0", Less),
+            ("1.0", "1.0-0", Equal),
+            ("1.0a", "1.0", Greater),
+            ("2.30-1", "2.30-1", Equal),
+        ] {
+            assert_eq!(compare_deb_versions(a, b), o, "{a} vs {b}");
+        }
     }
 }

@@ -10,8 +10,11 @@
 
 use std::cmp::Ordering;
 
+use crate::host::dpkg::compare_deb_versions;
+
 use minijinja::Value;
 
+use super::args::choice;
 use super::query::{Policy, Query};
 use super::{Args, CmdRef, Command, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step};
 use crate::error::{Error, Result};
@@ -55,72 +58,6 @@ const OPTIONS: &[&str] = &[
     "update_cache_retry_max_delay",
 ];
 
-/// Compare Debian package versions (`[epoch:]upstream[-revision]`) as dpkg does.
-pub fn compare_deb_versions(a: &str, b: &str) -> Ordering {
-    fn split(v: &str) -> (u64, &str, &str) {
-        let (epoch, rest) = match v.split_once(':') {
-            Some((e, r)) if e.chars().all(|c| c.is_ascii_digit()) => (e.parse().unwrap_or(0), r),
-            _ => (0, v),
-        };
-        match rest.rsplit_once('-') {
-            Some((u, r)) => (epoch, u, r),
-            None => (epoch, rest, ""),
-        }
-    }
-    fn order(c: Option<u8>) -> i32 {
-        match c {
-            Some(b'~') => -1,
-            None => 0,
-            Some(c) if c.is_ascii_digit() => 0,
-            Some(c) if c.is_ascii_alphabetic() => i32::from(c),
-            Some(c) => i32::from(c) + 256,
-        }
-    }
-    fn verrevcmp(a: &[u8], b: &[u8]) -> Ordering {
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() || j < b.len() {
-            while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit())
-            {
-                let ac = order(a.get(i).copied().filter(|c| !c.is_ascii_digit()));
-                let bc = order(b.get(j).copied().filter(|c| !c.is_ascii_digit()));
-                if ac != bc {
-                    return ac.cmp(&bc);
-                }
-                if i < a.len() && !a[i].is_ascii_digit() {
-                    i += 1;
-                }
-                if j < b.len() && !b[j].is_ascii_digit() {
-                    j += 1;
-                }
-            }
-            while i < a.len() && a[i] == b'0' {
-                i += 1;
-            }
-            while j < b.len() && b[j] == b'0' {
-                j += 1;
-            }
-            let (si, sj) = (i, j);
-            while i < a.len() && a[i].is_ascii_digit() {
-                i += 1;
-            }
-            while j < b.len() && b[j].is_ascii_digit() {
-                j += 1;
-            }
-            let (na, nb) = (&a[si..i], &b[sj..j]);
-            let c = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
-            if c != Ordering::Equal {
-                return c;
-            }
-        }
-        Ordering::Equal
-    }
-    let (ea, ua, ra) = split(a);
-    let (eb, ub, rb) = split(b);
-    ea.cmp(&eb)
-        .then_with(|| verrevcmp(ua.as_bytes(), ub.as_bytes()))
-        .then_with(|| verrevcmp(ra.as_bytes(), rb.as_bytes()))
-}
-
 #[derive(Clone, Debug, PartialEq)]
 struct Pkg {
     name: String,
@@ -134,25 +71,16 @@ struct Installed {
     held: bool,
 }
 
-/// `state`: what the packages should be.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum AptState {
-    Present,
-    Absent,
-    Latest,
-    /// `fixed` (apt-get -f): as present here.
-    Fixed,
-    BuildDep,
-}
-
-impl super::args::Choice for AptState {
-    const VALUES: &'static [(&'static str, AptState)] = &[
-        ("present", AptState::Present),
-        ("absent", AptState::Absent),
-        ("latest", AptState::Latest),
-        ("fixed", AptState::Fixed),
-        ("build-dep", AptState::BuildDep),
-    ];
+choice! {
+    /// `state`: what the packages should be.
+    enum AptState {
+        Present = "present",
+        Absent = "absent",
+        Latest = "latest",
+        /// `fixed` (apt-get -f): as present here.
+        Fixed = "fixed",
+        BuildDep = "build-dep",
+    }
 }
 
 struct AptPlan {
@@ -728,22 +656,6 @@ mod tests {
             ("state", Value::from("latest")),
         ]);
         assert!(latest.contains("@@policy"), "{latest}");
-    }
-
-    #[test]
-    fn deb_versions_compare_like_dpkg() {
-        use Ordering::*;
-        for (a, b, o) in [
-            ("1.32.0-1.1", "1.32.1-1.1", Less),
-            ("1.32.10-1.1", "1.32.9-1.1", Greater),
-            ("1:1.0", "2.0", Greater),
-            ("1.0~rc1", "1.0", Less),
-            ("1.0", "1.0-0", Equal),
-            ("1.0a", "1.0", Greater),
-            ("2.30-1", "2.30-1", Equal),
-        ] {
-            assert_eq!(compare_deb_versions(a, b), o, "{a} vs {b}");
-        }
     }
 
     #[test]

@@ -209,16 +209,31 @@ pub trait Choice: Copy + PartialEq + 'static {
     }
 }
 
-/// `state: present | absent`, the choice of most modules.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Presence {
-    Present,
-    Absent,
-}
+/// An enum of a module option's values, each with its spelling in a task, and its [`Choice`]
+/// table: `choice! { enum Presence { Present = "present", Absent = "absent" } }`.
+macro_rules! choice {
+    ($(#[$m:meta])* $vis:vis enum $name:ident {
+        $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)?
+    }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        $vis enum $name {
+            $($(#[$vm])* $variant),+
+        }
 
-impl Choice for Presence {
-    const VALUES: &'static [(&'static str, Presence)] =
-        &[("present", Presence::Present), ("absent", Presence::Absent)];
+        impl $crate::modules::args::Choice for $name {
+            const VALUES: &'static [(&'static str, $name)] = &[$(($text, $name::$variant)),+];
+        }
+    };
+}
+pub(crate) use choice;
+
+choice! {
+    /// `state: present | absent`, the choice of most modules.
+    pub enum Presence {
+        Present = "present",
+        Absent = "absent",
+    }
 }
 
 #[cfg(test)]

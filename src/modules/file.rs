@@ -9,6 +9,7 @@
 use minijinja::Value;
 
 use super::args::Choice;
+use super::args::choice;
 use super::attrs::AttrSpec;
 use super::mode::{ModeSpec, octal};
 use super::{
@@ -110,26 +111,16 @@ fn resolve_src(path: &str, src: &str) -> String {
     format!("{}/{src}", if dir.is_empty() { "/" } else { dir })
 }
 
-/// `state`: what the path should be.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Wanted {
-    File,
-    Directory,
-    Link,
-    Hard,
-    Absent,
-    Touch,
-}
-
-impl Choice for Wanted {
-    const VALUES: &'static [(&'static str, Wanted)] = &[
-        ("file", Wanted::File),
-        ("directory", Wanted::Directory),
-        ("link", Wanted::Link),
-        ("hard", Wanted::Hard),
-        ("absent", Wanted::Absent),
-        ("touch", Wanted::Touch),
-    ];
+choice! {
+    /// `state`: what the path should be.
+    enum Wanted {
+        File = "file",
+        Directory = "directory",
+        Link = "link",
+        Hard = "hard",
+        Absent = "absent",
+        Touch = "touch",
+    }
 }
 
 struct FilePlan {

@@ -3,6 +3,7 @@
 //! is edited and the live part is skipped.
 
 use super::args::Choice;
+use super::args::choice;
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, plan_write};
 use super::{
@@ -65,28 +66,17 @@ impl Module for Mount {
     }
 }
 
-/// `state`: the mount and its fstab entry.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Mounting {
-    Mounted,
-    Unmounted,
-    Present,
-    Absent,
-    Remounted,
-    AbsentFromFstab,
-    Ephemeral,
-}
-
-impl Choice for Mounting {
-    const VALUES: &'static [(&'static str, Mounting)] = &[
-        ("mounted", Mounting::Mounted),
-        ("unmounted", Mounting::Unmounted),
-        ("present", Mounting::Present),
-        ("absent", Mounting::Absent),
-        ("remounted", Mounting::Remounted),
-        ("absent_from_fstab", Mounting::AbsentFromFstab),
-        ("ephemeral", Mounting::Ephemeral),
-    ];
+choice! {
+    /// `state`: the mount and its fstab entry.
+    enum Mounting {
+        Mounted = "mounted",
+        Unmounted = "unmounted",
+        Present = "present",
+        Absent = "absent",
+        Remounted = "remounted",
+        AbsentFromFstab = "absent_from_fstab",
+        Ephemeral = "ephemeral",
+    }
 }
 
 struct MountPlan {

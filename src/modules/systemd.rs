@@ -8,6 +8,7 @@
 //! and exits 0).
 
 use super::args::Choice;
+use super::args::choice;
 use super::query::Query;
 use super::{Args, CmdRef, Command, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step};
 use crate::error::{Error, Result};
@@ -109,22 +110,14 @@ impl Module for Service {
     }
 }
 
-/// `state`: what the unit should be doing.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Activity {
-    Started,
-    Stopped,
-    Restarted,
-    Reloaded,
-}
-
-impl Choice for Activity {
-    const VALUES: &'static [(&'static str, Activity)] = &[
-        ("started", Activity::Started),
-        ("stopped", Activity::Stopped),
-        ("restarted", Activity::Restarted),
-        ("reloaded", Activity::Reloaded),
-    ];
+choice! {
+    /// `state`: what the unit should be doing.
+    enum Activity {
+        Started = "started",
+        Stopped = "stopped",
+        Restarted = "restarted",
+        Reloaded = "reloaded",
+    }
 }
 
 struct UnitPlan {
