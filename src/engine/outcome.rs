@@ -36,36 +36,27 @@ impl ItemRun {
         self.result.insert("msg".into(), Value::from(msg.as_str()));
         self.msg = Some(msg);
     }
-    pub(super) fn failed(msg: impl Into<String>) -> ItemRun {
+    /// An item that ended with `status`, its message also in the result under `key`.
+    fn ended(status: Status, msg: impl Into<String>, key: &str) -> ItemRun {
         let msg = msg.into();
         let mut r = ItemRun {
-            status: Some(Status::Failed),
+            status: Some(status),
             msg: Some(msg.clone()),
             ..Default::default()
         };
-        r.result.insert("msg".into(), Value::from(msg));
+        r.result.insert(key.into(), Value::from(msg));
         r
     }
+    pub(super) fn failed(msg: impl Into<String>) -> ItemRun {
+        ItemRun::ended(Status::Failed, msg, "msg")
+    }
     pub(super) fn unreachable(msg: impl Into<String>) -> ItemRun {
-        let msg = msg.into();
-        let mut r = ItemRun {
-            status: Some(Status::Unreachable),
-            msg: Some(msg.clone()),
-            ..Default::default()
-        };
-        r.result.insert("msg".into(), Value::from(msg));
+        let mut r = ItemRun::ended(Status::Unreachable, msg, "msg");
         r.result.insert("unreachable".into(), Value::from(true));
         r
     }
     pub(super) fn skipped(msg: impl Into<String>) -> ItemRun {
-        let msg = msg.into();
-        let mut r = ItemRun {
-            status: Some(Status::Skipped),
-            msg: Some(msg.clone()),
-            ..Default::default()
-        };
-        r.result.insert("skip_reason".into(), Value::from(msg));
-        r
+        ItemRun::ended(Status::Skipped, msg, "skip_reason")
     }
     pub(super) fn from_error(e: Error) -> ItemRun {
         match e.kind {
