@@ -289,3 +289,34 @@ fn probes_as_another_user_and_of_pseudo_files() {
     run.ok();
     assert_eq!(run.task("localhost", "as nobody")["status"], "ok");
 }
+
+#[test]
+fn package_is_apt_on_debian_and_says_so_elsewhere() {
+    // Ansible's generic `package` runs as apt where the host has apt-get, with the same
+    // arguments; on a host without it, the task fails naming what it has.
+    let root = Root::new();
+    let p = Project::new().file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: installed\n      ansible.builtin.package: {name: [dpkg, perl-base], state: present}\n    - name: absent already\n      package: {name: no-such-package-prov, state: absent, use: auto}\n",
+    );
+    let run = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    run.ok();
+    assert_eq!(run.task("localhost", "installed")["status"], "ok");
+    assert_eq!(run.task("localhost", "absent already")["status"], "ok");
+    std::fs::rename(
+        root.file("usr/bin/apt-get"),
+        root.file("usr/bin/apt-get.hidden"),
+    )
+    .unwrap();
+    let run = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    run.code(2);
+    let task = run.task("localhost", "installed");
+    assert_eq!(task["status"], "failed");
+    assert!(
+        task["msg"]
+            .as_str()
+            .unwrap()
+            .contains("no package manager found"),
+        "{task}"
+    );
+}

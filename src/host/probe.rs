@@ -214,6 +214,11 @@ impl Probes {
         self.0.push(Probe::Command(script.into()));
         CmdRef(self.0.len() - 1)
     }
+    /// A generic question ([`super::primitive`]).
+    pub fn primitive(&mut self, q: super::primitive::Primitive) -> CmdRef {
+        self.0.push(Probe::Primitive(q));
+        CmdRef(self.0.len() - 1)
+    }
     /// A named question.
     pub fn query(&mut self, q: super::query::Query) -> CmdRef {
         self.0.push(Probe::Query(q));

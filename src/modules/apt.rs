@@ -10,19 +10,18 @@
 
 use std::cmp::Ordering;
 
-use crate::host::dpkg::compare_deb_versions;
-
 use minijinja::Value;
 
 use super::args::choice;
 use super::query::{Policy, Query};
 use super::{Args, CmdRef, Command, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step};
 use crate::error::{Error, Result};
+use crate::host::dpkg::compare_deb_versions;
 use crate::shlex::quote;
 
 pub struct Apt;
 
-const OPTIONS: &[&str] = &[
+pub(super) const OPTIONS: &[&str] = &[
     "name",
     "pkg",
     "package",

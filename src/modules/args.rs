@@ -39,6 +39,12 @@ impl Args {
         Ok(Args { module, map })
     }
 
+    /// These arguments without one (a key another module does not take).
+    pub fn without(mut self, key: &str) -> Args {
+        self.map.shift_remove(key);
+        self
+    }
+
     /// Build from pairs (tests).
     #[cfg(test)]
     pub fn from_pairs(module: &'static str, pairs: &[(&str, Value)]) -> Args {

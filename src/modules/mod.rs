@@ -32,6 +32,7 @@ pub mod lineinfile;
 pub mod mode;
 pub mod modprobe;
 pub mod mount;
+pub mod package;
 pub mod ping;
 pub mod replace;
 pub mod set_fact;
@@ -249,6 +250,7 @@ impl Planner for Fixed {
 
 static MODULES: &[&dyn Module] = &[
     &apt::Apt,
+    &package::Package,
     &apt_key::AptKey,
     &apt_repository::AptRepository,
     &assert::Assert,
