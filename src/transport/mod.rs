@@ -4,8 +4,8 @@
 //! its stdin and return rc/stdout/stderr — one round trip. Everything else (reading several
 //! files and stats at once, writing a file atomically with owner/mode, running a command) is
 //! built on that in [`script`], identically for every transport, so a chroot run exercises
-//! exactly the code an SSH run uses and targets need nothing but `sh` and coreutils. (An SSH
-//! host or chroot with perl answers file probes through [`prober`] instead, with the same output:
+//! exactly the code an SSH run uses and targets need nothing but `sh`, coreutils and awk. (An
+//! SSH host or chroot with perl answers probes through [`prober`] instead, with the same output:
 //! [`Exec::probes`] says which probes a script answers.)
 //!
 //! Implementations: [`local::Local`] (the controller itself), [`chroot::Chroot`] (a directory

@@ -1,8 +1,8 @@
 //! The SSH transport: one authenticated connection per host (russh) for the whole run, and on
 //! it a persistent shell per identity ([`session`]; the perl [prober](super::prober) where the
 //! host has perl) that runs each script, or a channel per script where a session cannot be
-//! used (a become password, a host without GNU head). The target needs a POSIX shell and
-//! coreutils; perl, present on every Debian and Ubuntu, only makes probes cheaper.
+//! used (a become password, a host without GNU head). The target needs a POSIX shell,
+//! coreutils and awk; perl, present on every Debian and Ubuntu, only makes probes cheaper.
 //!
 //! A connection goes straight over TCP, through a `ProxyCommand` (its stdio is the stream:
 //! `cloudflared access ssh --hostname %h`, `nc %h %p`), or through `ProxyJump` hosts (a
