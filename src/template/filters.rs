@@ -967,6 +967,7 @@ fn path_test(value: &Value, f: impl Fn(&Path) -> bool) -> bool {
 /// Register every filter and test on an environment.
 pub fn register(env: &mut Environment<'static>) {
     env.add_filter("bool", f_bool);
+    env.add_filter("comment", super::comment::comment);
     env.add_filter("int", f_int);
     env.add_filter("float", f_float);
     env.add_filter("string", f_string);

@@ -16,6 +16,7 @@
 //! bytes), and `range()` stops a loop with the task's `timeout` message once the context's
 //! [`crate::vars::Deadline`] has passed.
 
+mod comment;
 pub mod filters;
 pub mod lookup;
 
