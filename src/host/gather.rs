@@ -161,17 +161,9 @@ fn at(ask: &str) -> usize {
         .expect("a facts ask that round 0 has")
 }
 
-/// A file's text from a read, when it could be read.
-fn text(c: &CmdOutput) -> Option<String> {
-    match Read::parse(c.rc, &c.stdout) {
-        Read::Data { bytes, .. } => Some(bytes),
-        _ => None,
-    }
-}
-
 /// `IFS= read -r v < FILE`: the first line, nothing when unreadable.
 fn first_line(c: &CmdOutput) -> String {
-    text(c)
+    Read::text(c)
         .map(|t| t.split('\n').next().unwrap_or("").to_string())
         .unwrap_or_default()
 }
@@ -202,8 +194,8 @@ pub fn next(subsets: &Subsets, chroot: bool, got: &Got) -> Result<Next> {
     }
     let r0 = |ask: &str| got.cmd(0, at(ask));
     let f0 = |ask: &str| got.file(0, at(ask));
-    let arch_known = text(r0("/proc/sys/kernel/arch")?).is_some();
-    let release_known = text(r0("/proc/sys/kernel/osrelease")?).is_some();
+    let arch_known = Read::text(r0("/proc/sys/kernel/arch")?).is_some();
+    let release_known = Read::text(r0("/proc/sys/kernel/osrelease")?).is_some();
     let addresses = super::primitive::read_all(&got.cmd(0, ROUND0.len())?.stdout);
     let found = &got.cmd(0, which_at)?.stdout;
     let on_path = |p: &str| found.lines().any(|l| l.rsplit('/').next() == Some(p));
@@ -284,7 +276,7 @@ pub fn next(subsets: &Subsets, chroot: bool, got: &Got) -> Result<Next> {
         }
     }
     o.kv("machine_id", &first_line(r0("/etc/machine-id")?));
-    if let Some(t) = text(r0("/etc/os-release")?).or(text(r0("/usr/lib/os-release")?)) {
+    if let Some(t) = Read::text(r0("/etc/os-release")?).or(Read::text(r0("/usr/lib/os-release")?)) {
         // `while read -r l || [ -n "$l" ]`: every line, the last even without its newline.
         for l in t.strip_suffix('\n').unwrap_or(&t).split('\n') {
             if !t.is_empty() {
@@ -335,7 +327,7 @@ pub fn next(subsets: &Subsets, chroot: bool, got: &Got) -> Result<Next> {
                 let mac = mac.split('\n').next().unwrap_or("");
                 o.kv("mac", &format!("{} {mac}", name(p)));
             }
-        } else if let Some(t) = text(r0("/proc/net/route")?) {
+        } else if let Some(t) = Read::text(r0("/proc/net/route")?) {
             for l in t.lines() {
                 let w: Vec<&str> = l.split_whitespace().collect();
                 if w.len() >= 3 && w[1] == "00000000" {
@@ -368,7 +360,7 @@ impl Lines {
 
 /// Memory, processors and uptime.
 fn hardware<'g>(o: &mut Lines, r0: impl Fn(&str) -> Result<&'g CmdOutput>) -> Result<()> {
-    for l in text(r0("/proc/meminfo")?).unwrap_or_default().lines() {
+    for l in Read::text(r0("/proc/meminfo")?).unwrap_or_default().lines() {
         let mut w = l.split_whitespace();
         let (k, v) = (w.next().unwrap_or(""), w.next().unwrap_or(""));
         match k {
@@ -379,7 +371,7 @@ fn hardware<'g>(o: &mut Lines, r0: impl Fn(&str) -> Result<&'g CmdOutput>) -> Re
         }
     }
     let (mut n, mut cores, mut ids) = (0, None, Vec::new());
-    let cpuinfo = text(r0("/proc/cpuinfo")?).unwrap_or_default();
+    let cpuinfo = Read::text(r0("/proc/cpuinfo")?).unwrap_or_default();
     for l in cpuinfo.lines() {
         let (k, v) = l.split_once(':').unwrap_or((l, ""));
         let v = v.strip_prefix(' ').unwrap_or(v);
@@ -398,7 +390,7 @@ fn hardware<'g>(o: &mut Lines, r0: impl Fn(&str) -> Result<&'g CmdOutput>) -> Re
     let sockets: usize = ids.iter().map(|i| i.split_whitespace().count()).sum();
     o.kv("cpu_sockets", &sockets.to_string());
     o.kv("cpu_cores", cores.as_deref().unwrap_or(""));
-    let uptime = text(r0("/proc/uptime")?).unwrap_or_default();
+    let uptime = Read::text(r0("/proc/uptime")?).unwrap_or_default();
     o.kv("uptime", uptime.split_whitespace().next().unwrap_or(""));
     Ok(())
 }

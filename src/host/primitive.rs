@@ -126,6 +126,14 @@ impl Read {
             _ => Read::Missing,
         }
     }
+
+    /// The text of an uncached read's answer, when the file could be read.
+    pub fn text(answer: &super::CmdOutput) -> Option<String> {
+        match Read::parse(answer.rc, &answer.stdout) {
+            Read::Data { bytes, .. } => Some(bytes),
+            _ => None,
+        }
+    }
 }
 
 /// A glob's matches from the command record: `(path, lstat fields)`.

@@ -12,7 +12,7 @@
 //! the real program's on this machine, through the prober and through the shell.
 
 use super::gather::Subsets;
-use super::primitive::{Paragraphs, Primitive, Run};
+use super::primitive::{Paragraphs, Primitive, Read, Run};
 use super::resolve::{Got, Next, Reads};
 use super::{CmdOutput, FileProbe, Probe, dpkg, units};
 use crate::error::Result;
@@ -186,15 +186,9 @@ impl Query {
                         super::CONTENT_LIMIT,
                     ))]);
                 }
-                let c = got.cmd(0, 0)?;
-                match super::primitive::Read::parse(c.rc, &c.stdout) {
-                    super::primitive::Read::Data { bytes, .. } => {
-                        // `while read`: complete lines only.
-                        let end = bytes.rfind('\n').map_or(0, |i| i + 1);
-                        done(&bytes[..end])
-                    }
-                    _ => done(""),
-                }
+                // `while read`: complete lines only.
+                let text = Read::text(got.cmd(0, 0)?).unwrap_or_default();
+                done(&text[..text.rfind('\n').map_or(0, |i| i + 1)])
             }
             Query::AptListsAge => {
                 if got.rounds() == 0 {
@@ -244,11 +238,7 @@ impl Query {
                 if got.rounds() == 1 {
                     let status = reads.text(STATUS, only.as_ref(), got.cmd(0, 0)?)?;
                     if let Some(status) = status.filter(|_| settled(got, 1).unwrap_or(false)) {
-                        let arch = got.cmd(0, 3)?;
-                        let arch = match super::primitive::Read::parse(arch.rc, &arch.stdout) {
-                            super::primitive::Read::Data { bytes, .. } => Some(bytes),
-                            _ => None,
-                        };
+                        let arch = Read::text(got.cmd(0, 3)?);
                         let db = dpkg::Database::parse(&status);
                         if let Some(out) = dpkg::selections(&db, arch.as_deref(), names) {
                             return done(out);

@@ -552,18 +552,17 @@ impl Chroot {
         let Prober::Running(p) = &mut *state else {
             return Ok(None);
         };
+        let frame = super::protocol::probe_frame(probes);
         let answer = match timeout {
-            Some(t) => tokio::time::timeout(t, p.probe(probes))
+            Some(t) => tokio::time::timeout(t, p.probe(&frame))
                 .await
                 .map_err(|_| Error::runtime(format!("command timed out after {}s", t.as_secs()))),
-            None => Ok(p.probe(probes).await),
+            None => Ok(p.probe(&frame).await),
         };
         match answer {
             Ok(Ok(out)) => {
-                self.counters.traffic(
-                    super::protocol::probe_frame(probes).len(),
-                    out.stdout.len() + out.stderr.len(),
-                );
+                self.counters
+                    .traffic(frame.len(), out.stdout.len() + out.stderr.len());
                 self.counters.execs.fetch_add(1, Ordering::Relaxed);
                 self.counters.probed.fetch_add(1, Ordering::Relaxed);
                 Ok(Some(out))

@@ -22,10 +22,10 @@
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::host::{CONTENT_LIMIT, Probe};
+use crate::host::CONTENT_LIMIT;
 use crate::shlex::quote;
 use crate::transport::ExecOutput;
-use crate::transport::protocol::{nonce, probe_frame, take_answer};
+use crate::transport::protocol::{nonce, take_answer};
 
 /// The program (perl builtins only).
 const PROGRAM: &str = include_str!("prober.pl");
@@ -95,11 +95,11 @@ impl Piped {
         }
     }
 
-    /// The output [`super::script::probe_script`] would give for these probes; an error when the
-    /// prober went away.
-    pub async fn probe(&mut self, probes: &[Probe]) -> Result<ExecOutput, String> {
+    /// The output [`super::script::probe_script`] would give for the probes of this frame
+    /// ([`super::protocol::probe_frame`]); an error when the prober went away.
+    pub async fn probe(&mut self, frame: &[u8]) -> Result<ExecOutput, String> {
         self.stdin
-            .write_all(&probe_frame(probes))
+            .write_all(frame)
             .await
             .map_err(|e| e.to_string())?;
         loop {

@@ -3,10 +3,11 @@
 //! after answers it on this machine; and with an empty PATH, which answers needed no program.
 
 use super::*;
+use crate::host::Probe;
 use crate::host::query::Query;
 use crate::host::resolve::{ReadCache, Rounds};
 use crate::host::{Answer, CmdOutput, FileProbe, Observed};
-use crate::transport::protocol::script_frame;
+use crate::transport::protocol::{probe_frame, script_frame};
 use crate::transport::script;
 use std::io::Write;
 

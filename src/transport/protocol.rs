@@ -17,10 +17,19 @@ use crate::transport::script;
 
 /// The frame that runs `script` on `stdin`.
 pub fn script_frame(script: &str, stdin: &[u8]) -> Vec<u8> {
-    let mut frame = format!("{} {}\n", script.len(), stdin.len()).into_bytes();
+    let mut frame = script_header(script, stdin).into_bytes();
     frame.extend_from_slice(script.as_bytes());
     frame.extend_from_slice(stdin);
     frame
+}
+
+/// The length of [`script_frame`], without building it (stdin may be a whole file).
+pub fn script_frame_len(script: &str, stdin: &[u8]) -> usize {
+    script_header(script, stdin).len() + script.len() + stdin.len()
+}
+
+fn script_header(script: &str, stdin: &[u8]) -> String {
+    format!("{} {}\n", script.len(), stdin.len())
 }
 
 /// The frame that asks the prober for these probes.
@@ -102,4 +111,19 @@ pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
         return None;
     }
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_script_frame_is_as_long_as_said() {
+        for (script, stdin) in [("", &b""[..]), ("echo é", &b"0123456789"[..])] {
+            assert_eq!(
+                script_frame_len(script, stdin),
+                script_frame(script, stdin).len()
+            );
+        }
+    }
 }

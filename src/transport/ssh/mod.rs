@@ -508,17 +508,19 @@ impl Ssh {
             };
             let (out, sent) = match &exec.probes {
                 Some(probes) if s.prober => {
-                    let out = s.probe(probes).await;
+                    let frame = super::protocol::probe_frame(probes);
+                    let sent = frame.len();
+                    let out = s.probe(frame).await;
                     if out.is_ok() {
                         self.counters
                             .probed
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
-                    (out, super::protocol::probe_frame(probes).len())
+                    (out, sent)
                 }
                 _ => (
                     s.run(&exec.script, &exec.stdin).await,
-                    super::protocol::script_frame(&exec.script, &exec.stdin).len(),
+                    super::protocol::script_frame_len(&exec.script, &exec.stdin),
                 ),
             };
             if let Ok(o) = &out {

@@ -25,7 +25,6 @@ use russh::ChannelMsg;
 use russh::client::Msg;
 
 use super::super::{Become, ExecOutput, wrap_become};
-use crate::host::Probe;
 use crate::transport::prober;
 use crate::transport::protocol::{self, find, nonce, take_answer};
 
@@ -157,10 +156,11 @@ impl Session {
         self.answer(protocol::script_frame(script, stdin)).await
     }
 
-    /// Ask the prober (only when [`Session::prober`]) for these probes: the output
-    /// [`crate::transport::script::probe_script`] would give.
-    pub async fn probe(&mut self, probes: &[Probe]) -> Result<ExecOutput, Failure> {
-        self.answer(protocol::probe_frame(probes)).await
+    /// Send the prober (only when [`Session::prober`]) a probe frame
+    /// ([`protocol::probe_frame`]): the output [`crate::transport::script::probe_script`] would
+    /// give for its probes.
+    pub async fn probe(&mut self, frame: Vec<u8>) -> Result<ExecOutput, Failure> {
+        self.answer(frame).await
     }
 
     /// Send a frame and read its answer.
