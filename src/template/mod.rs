@@ -16,6 +16,7 @@
 //! bytes), and `range()` stops a loop with the task's `timeout` message once the context's
 //! [`crate::vars::Deadline`] has passed.
 
+mod backslash;
 mod comment;
 pub mod filters;
 pub mod lookup;
@@ -209,23 +210,25 @@ fn single_expression(s: &str) -> Option<&str> {
     Some(inner.trim())
 }
 
-/// Template a string. A string that is one `{{ expr }}` keeps the expression's type.
+/// Template a string written in YAML (Ansible's backslash rule applies, see [`backslash`]).
+/// A string that is one `{{ expr }}` keeps the expression's type.
 pub fn render_str(s: &str, ctx: &Arc<Context>) -> Result<Value> {
     if !is_template(s) {
         return Ok(Value::from(s));
     }
-    if let Some(expr) = single_expression(s) {
+    let source = backslash::escape(s);
+    if let Some(expr) = single_expression(&source) {
         return eval_expression(expr, ctx);
     }
-    render_text_with(env(), s, ctx)
+    render_text_with(env(), &source, ctx)
 }
 
-/// Template a string and always return text.
+/// Template a string written in YAML and always return text.
 pub fn render_text(s: &str, ctx: &Arc<Context>) -> Result<String> {
     if !is_template(s) {
         return Ok(s.to_string());
     }
-    Ok(render_text_with(env(), s, ctx)?
+    Ok(render_text_with(env(), &backslash::escape(s), ctx)?
         .as_str()
         .unwrap_or_default()
         .to_string())
