@@ -127,25 +127,20 @@ impl Planner for MountPlan {
             self.dump,
             self.passno
         );
-        let is_ours = |l: &str| {
-            let t = l.trim();
-            !t.starts_with('#')
-                && t.split_whitespace().nth(1).map(|p| p.trim_end_matches('/'))
-                    == Some(self.path.as_str())
-        };
+        let is_ours = |l: &str| fstab_entry_matches(l, &self.path, self.src.as_deref());
         let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
         let want_entry = matches!(self.state, Mounting::Present | Mounting::Mounted);
         let drop_entry = matches!(self.state, Mounting::Absent | Mounting::AbsentFromFstab);
         if want_entry {
-            match lines.iter().position(|l| is_ours(l)) {
-                Some(i) => {
-                    let same = lines[i].split_whitespace().collect::<Vec<_>>()
-                        == entry.split_whitespace().collect::<Vec<_>>();
-                    if !same {
-                        lines[i] = entry.clone();
-                    }
+            let mut found = false;
+            for line in lines.iter_mut().filter(|l| is_ours(l)) {
+                found = true;
+                if line.split_whitespace().ne(entry.split_whitespace()) {
+                    line.clone_from(&entry);
                 }
-                None => lines.push(entry.clone()),
+            }
+            if !found {
+                lines.push(entry.clone());
             }
         } else if drop_entry {
             lines.retain(|l| !is_ours(l));
@@ -212,6 +207,30 @@ impl Planner for MountPlan {
         }
         Ok(plan)
     }
+}
+
+/// Is this fstab line the entry for `path`, as Ansible's mount module decides: a line of
+/// four to six fields (comments after `#` ignored) whose mount point is `path`; for swap
+/// (mount point `none`, type `swap`) the source must match too when one is given, so one swap
+/// entry never replaces another.
+fn fstab_entry_matches(line: &str, path: &str, src: Option<&str>) -> bool {
+    let fields: Vec<&str> = line
+        .split('#')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    if !(4..=6).contains(&fields.len()) {
+        return false;
+    }
+    let point = fields[1].trim_end_matches('/');
+    let point = if point.is_empty() { "/" } else { point };
+    if point != path {
+        return false;
+    }
+    let other_swap =
+        fields[1] == "none" && fields[2] == "swap" && src.is_some_and(|s| s != fields[0]);
+    !other_swap
 }
 
 #[cfg(test)]
@@ -283,5 +302,44 @@ mod tests {
             panic!()
         };
         assert_eq!(String::from_utf8_lossy(&w.content), "# /data old\n");
+    }
+
+    /// Ansible matches swap entries (mount point `none`) by their source: adding a second swap
+    /// file keeps the first, removing one keeps the other.
+    #[test]
+    fn swap_entries_are_told_apart_by_source() {
+        let fstab = "UUID=x / ext4 defaults 0 1\n/swapfile none swap sw 0 0\n";
+        let swap = |src: &str, state: &str| {
+            args(
+                "mount",
+                &[
+                    ("path", Value::from("none")),
+                    ("src", Value::from(src)),
+                    ("fstype", Value::from("swap")),
+                    ("opts", Value::from("sw")),
+                    ("state", Value::from(state)),
+                ],
+            )
+        };
+        let answers = || vec![Answer::File(file("/etc/fstab", 0o644, fstab)), cmd(0, "")];
+        let written = |p: &Plan| match &p.steps[0] {
+            Step::Write(w) => String::from_utf8_lossy(&w.content).into_owned(),
+            other => panic!("{other:?}"),
+        };
+        let p = plan_answers(&Mount, swap("/swap2", "present"), answers());
+        assert_eq!(written(&p), format!("{fstab}/swap2 none swap sw 0 0\n"));
+        let p = plan_answers(&Mount, swap("/swapfile", "present"), answers());
+        assert!(!p.changed);
+        let p = plan_answers(&Mount, swap("/swap2", "absent"), answers());
+        assert!(!p.changed, "{:?}", p.steps);
+        let p = plan_answers(&Mount, swap("/swapfile", "absent"), answers());
+        assert_eq!(written(&p), "UUID=x / ext4 defaults 0 1\n");
+        assert!(fstab_entry_matches(
+            "/a /data ext4 defaults # note",
+            "/data",
+            None
+        ));
+        assert!(!fstab_entry_matches("/a /data", "/data", None));
+        assert!(fstab_entry_matches("UUID=x / ext4 defaults 0 1", "/", None));
     }
 }
