@@ -339,10 +339,9 @@ impl Planner for UserPlan {
                 .split_whitespace()
                 .map(str::to_string)
                 .collect();
-            let primary = known_groups
-                .iter()
-                .find(|(_, id)| id == cur_gid)
-                .map(|(n, _)| n.clone());
+            // `id -Gn`'s order: the primary group first, whether or not the task names it;
+            // Ansible leaves it out of the comparison.
+            let primary = ids.first().cloned();
             let current: BTreeSet<String> = ids
                 .into_iter()
                 .filter(|g| Some(g) != primary.as_ref())
@@ -515,6 +514,40 @@ mod tests {
         };
         assert!(!plan_answers(&User, with_password("$6$a"), answers()).changed);
         assert!(plan_answers(&User, with_password("$6$b"), answers()).changed);
+    }
+
+    /// `groups:` without `group:`: the primary group (here the user's own, which the task does
+    /// not name) is not a supplementary group to remove, so the second run is unchanged.
+    #[test]
+    fn an_unnamed_primary_group_is_not_a_difference() {
+        let alice = || {
+            args(
+                "user",
+                &[
+                    ("name", Value::from("alice")),
+                    ("groups", Value::from(vec!["developers", "ops"])),
+                ],
+            )
+        };
+        let members = "developers:x:1002:alice\nops:x:1003:alice\n";
+        let answers = |ids: &str| {
+            vec![
+                cmd(0, "alice:x:1001:1001::/home/alice:/bin/sh\n"),
+                cmd(0, ids),
+                cmd(0, members),
+                cmd(0, ""),
+            ]
+        };
+        let p = plan_answers(&User, alice(), answers("alice developers ops\n"));
+        assert!(!p.changed, "{p:?}");
+        let p = plan_answers(&User, alice(), answers("alice developers ops wheel\n"));
+        let Step::Run { cmd: c, .. } = &p.steps[0] else {
+            panic!()
+        };
+        assert_eq!(
+            c.argv.as_deref().unwrap(),
+            ["usermod", "-G", "developers,ops", "alice"]
+        );
     }
 
     #[test]
