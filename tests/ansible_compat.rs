@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Project, Prov};
+use common::{Project, Prov, Root};
 
 fn msg(run: &common::Run, host: &str, task: &str) -> serde_json::Value {
     run.task(host, task)["result"]["msg"].clone()
@@ -45,4 +45,178 @@ fn backslashes_in_expressions_are_taken_as_ansible_takes_them() {
         r#"["9.2", "9.2", "x\\3 it\\'s a\\\\b", "tab\\there|q\tz", true]"#
     );
     assert_eq!(msg(&r, "localhost", "condition"), "ok");
+}
+
+/// How roles pick per-distribution files: `with_first_found` over `include_vars` looks in the
+/// role's `vars/`, `lookup('first_found', {files, paths})` relative to the role (not under
+/// `files/`: ansible-core 2.19 looks there only for `with_` on a file action), `skip: true`
+/// gives no item (the task is skipped), and a missing file without it is an error.
+#[test]
+fn first_found_picks_per_distribution_files() {
+    let p = Project::new()
+        .file("roles/r/vars/Debian.yml", "who: debian\n")
+        .file("roles/r/vars/default.yml", "who: default\n")
+        .file("roles/r/files/motd-default", "x\n")
+        .file(
+            "roles/r/tasks/main.yml",
+            r#"
+- name: vars by distribution
+  include_vars: "{{ item }}"
+  with_first_found:
+    - "{{ distro }}-12.yml"
+    - "{{ distro }}.yml"
+    - default.yml
+- name: found
+  debug: {msg: "{{ who }}"}
+- name: as a lookup
+  debug:
+    msg: "{{ lookup('first_found', {'files': [distro ~ '.yml', 'default.yml'], 'paths': ['vars']}) | basename }}"
+- name: a file under files/
+  debug: {msg: "{{ lookup('first_found', ['files/motd-' ~ distro, 'files/motd-default']) | basename }}"}
+- name: not under files/ as a lookup
+  debug: {msg: "{{ lookup('first_found', ['motd-default'], errors='ignore') is none }}"}
+- name: nothing found, skip
+  include_vars: "{{ item }}"
+  with_first_found:
+    - files: [nope.yml]
+      skip: true
+"#,
+        )
+        .file("site.yml", "- hosts: localhost\n  gather_facts: false\n  roles: [r]\n");
+    let run = |distro: &str| {
+        Prov::apply(&p, "site.yml")
+            .args(["-i", "localhost,", "-c", "local", "-e"])
+            .arg(format!("distro={distro}"))
+            .json()
+            .run()
+    };
+    let r = run("Debian");
+    r.ok();
+    assert_eq!(msg(&r, "localhost", "r : found"), "debian");
+    assert_eq!(msg(&r, "localhost", "r : as a lookup"), "Debian.yml");
+    assert_eq!(
+        msg(&r, "localhost", "r : a file under files/"),
+        "motd-default"
+    );
+    assert_eq!(
+        msg(&r, "localhost", "r : not under files/ as a lookup"),
+        true
+    );
+    assert_eq!(
+        r.task("localhost", "r : nothing found, skip")["status"],
+        "skipped"
+    );
+    let r = run("Arch");
+    r.ok();
+    assert_eq!(msg(&r, "localhost", "r : found"), "default");
+    assert_eq!(msg(&r, "localhost", "r : as a lookup"), "default.yml");
+
+    let p = Project::new().file(
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: none\n      include_vars: \"{{ item }}\"\n      with_first_found: [a.yml, b.yml]\n",
+    );
+    let r = Prov::apply(&p, "site.yml")
+        .args(["-i", "localhost,", "-c", "local"])
+        .json()
+        .run();
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.task_msg("localhost", "none")
+            .contains("No file was found when using first_found"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// Ansible evaluates a loop first, but when that fails on an undefined variable it looks at
+/// `when`: false skips the task, true reports the loop's error.
+#[test]
+fn an_undefined_loop_under_a_false_condition_is_skipped() {
+    let p = Project::new().file(
+        "site.yml",
+        r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: guarded
+      debug: {msg: "{{ item }}"}
+      loop: "{{ only_on_redhat_packages }}"
+      when: false
+    - name: guarded with_items
+      debug: {msg: "{{ item }}"}
+      with_items: "{{ only_on_redhat_packages }}"
+      when: ansible_check_mode and false
+    - name: unguarded
+      debug: {msg: "{{ item }}"}
+      loop: "{{ only_on_redhat_packages }}"
+      when: true
+"#,
+    );
+    let r = Prov::apply(&p, "site.yml")
+        .args(["-i", "localhost,", "-c", "local"])
+        .json()
+        .run();
+    assert_eq!(r.task("localhost", "guarded")["status"], "skipped");
+    assert_eq!(
+        r.task("localhost", "guarded with_items")["status"],
+        "skipped"
+    );
+    assert_eq!(r.task("localhost", "unguarded")["status"], "failed");
+    assert!(
+        r.task_msg("localhost", "unguarded")
+            .contains("only_on_redhat_packages"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// In check mode a command's items are skipped; `with_subelements` over those results leaves
+/// skipped items out (Ansible's subelements lookup), so the dependent task has no items.
+/// Groups an earlier task of the dry run would create are known to `user`.
+#[test]
+fn check_mode_follows_skipped_results_and_predicted_groups() {
+    let root = Root::new();
+    let p = Project::new().file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: list
+      command: "echo {{ item }}"
+      loop: [a, b]
+      register: out
+      changed_when: false
+    - name: each line
+      debug: {msg: "{{ item.1 }}"}
+      with_subelements:
+        - "{{ out.results }}"
+        - stdout_lines
+    - name: group
+      group: {name: developers}
+    - name: user
+      user: {name: alice, groups: [developers], shell: /bin/sh}
+"#,
+    );
+    let r = Prov::apply(&p, "site.yml")
+        .chroot(&root)
+        .args(["--check"])
+        .json()
+        .run();
+    r.ok();
+    assert_eq!(r.task("localhost", "user")["status"], "changed");
+    assert!(!root.read("etc/group").contains("developers"));
+    let r = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    r.ok();
+    assert_eq!(r.task("localhost", "user")["status"], "changed");
+    let lines = r.task("localhost", "each line");
+    assert_eq!(
+        lines["result"]["results"].as_array().map(Vec::len),
+        Some(2),
+        "{lines}"
+    );
+    // groups: without group: the user's own primary group is no difference (changed=0).
+    let r = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    r.ok();
+    assert_eq!(r.task("localhost", "user")["status"], "ok", "{}", r.stdout);
 }

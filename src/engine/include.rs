@@ -148,7 +148,7 @@ pub async fn resolve_include(
     }
     let items: Vec<Option<Value>> = match &t.loop_ {
         None => vec![None],
-        Some(l) => match loop_items(&l.kind, &l.value, &ctx) {
+        Some(l) => match loop_items(t, l, &ctx) {
             Ok(v) => v.into_iter().map(Some).collect(),
             Err(e) => return Err(fail(e.to_string())),
         },

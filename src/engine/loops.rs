@@ -7,154 +7,48 @@ use minijinja::Value;
 use minijinja::value::ValueKind;
 
 use crate::error::{Error, Result};
-use crate::playbook::Task;
+use crate::playbook::{Action, Loop, Task};
 use crate::template::{render_value, to_text};
 use crate::vars::{Context, VarMap};
 
-/// Evaluate a loop to its items.
-pub(super) fn loop_items(kind: &str, value: &Value, ctx: &Arc<Context>) -> Result<Vec<Value>> {
-    let v = render_value(value, ctx)?;
-    let seq = |v: &Value| -> Result<Vec<Value>> {
-        match v.kind() {
+/// Evaluate a loop to its items: `loop:` is a list, `with_<name>:` is lookup `name` with the
+/// value as its terms (a string is one term), as Ansible runs it.
+pub(super) fn loop_items(t: &Task, l: &Loop, ctx: &Arc<Context>) -> Result<Vec<Value>> {
+    let v = render_value(&l.value, ctx)?;
+    if l.kind == "loop" {
+        return match v.kind() {
             ValueKind::Seq | ValueKind::Iterable => Ok(v.try_iter()?.collect()),
             ValueKind::None => Ok(Vec::new()),
-            ValueKind::String => Ok(vec![v.clone()]),
             _ => Err(Error::runtime(format!(
                 "loop needs a list, got {}",
-                crate::template::py_repr(v)
+                crate::template::py_repr(&v)
             ))),
-        }
+        };
+    }
+    let terms = if crate::template::is_list(&v) {
+        v.try_iter()?.collect()
+    } else {
+        vec![v]
     };
-    Ok(match kind {
-        "loop" | "list" => seq(&v)?,
-        "items" | "flattened" => {
-            let mut out = Vec::new();
-            for i in seq(&v)? {
-                if crate::template::is_list(&i) {
-                    out.extend(i.try_iter()?);
-                } else {
-                    out.push(i);
-                }
-            }
-            out
-        }
-        "dict" => {
-            if v.kind() != ValueKind::Map {
-                return Err(Error::runtime("with_dict needs a dictionary"));
-            }
-            crate::vars::value_to_map(&v)
-                .into_iter()
-                .map(|(k, val)| Value::from_pairs([("key", Value::from(k)), ("value", val)]))
-                .collect()
-        }
-        "indexed_items" => seq(&v)?
-            .into_iter()
-            .enumerate()
-            .map(|(i, x)| Value::from(vec![Value::from(i as i64), x]))
-            .collect(),
-        "together" => {
-            let lists: Vec<Vec<Value>> = seq(&v)?.iter().map(seq).collect::<Result<_>>()?;
-            let n = lists.iter().map(Vec::len).max().unwrap_or(0);
-            (0..n)
-                .map(|i| {
-                    Value::from(
-                        lists
-                            .iter()
-                            .map(|l| l.get(i).cloned().unwrap_or(Value::from(())))
-                            .collect::<Vec<_>>(),
-                    )
-                })
-                .collect()
-        }
-        "nested" | "cartesian" => {
-            let lists: Vec<Vec<Value>> = seq(&v)?.iter().map(seq).collect::<Result<_>>()?;
-            let mut acc: Vec<Vec<Value>> = vec![Vec::new()];
-            for l in lists {
-                acc = acc
-                    .into_iter()
-                    .flat_map(|prefix| {
-                        l.iter()
-                            .map(move |x| [prefix.clone(), vec![x.clone()]].concat())
-                    })
-                    .collect();
-            }
-            acc.into_iter().map(Value::from).collect()
-        }
-        "sequence" => {
-            let text = to_text(&v);
-            let mut start = 1i64;
-            let mut end = None;
-            let mut stride = 1i64;
-            let mut format = "%d".to_string();
-            for part in text.split_whitespace() {
-                let (k, val) = part.split_once('=').unwrap_or(("end", part));
-                let num = || {
-                    val.parse::<i64>()
-                        .map_err(|_| Error::runtime(format!("with_sequence: bad {k} '{val}'")))
-                };
-                match k {
-                    "start" => start = num()?,
-                    "end" => end = Some(num()?),
-                    "count" => end = Some(start + num()? - 1),
-                    "stride" => stride = num()?,
-                    "format" => format = val.to_string(),
-                    _ => {
-                        return Err(Error::runtime(format!(
-                            "with_sequence: unknown option '{k}'"
-                        )));
-                    }
-                }
-            }
-            let end = end.ok_or_else(|| Error::runtime("with_sequence needs end or count"))?;
-            let mut out = Vec::new();
-            let mut i = start;
-            while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
-                out.push(Value::from(
-                    format
-                        .replace("%d", &i.to_string())
-                        .replace("%02d", &format!("{i:02}")),
-                ));
-                i += stride;
-                if stride == 0 {
-                    break;
-                }
-            }
-            out
-        }
-        "fileglob" => {
-            let mut out = Vec::new();
-            for pat in seq(&v)? {
-                let pat = to_text(&pat);
-                let (dir, file) = pat.rsplit_once('/').unwrap_or((".", &pat));
-                if let Ok(entries) = std::fs::read_dir(dir) {
-                    let mut names: Vec<String> = entries
-                        .filter_map(|e| e.ok())
-                        .filter(|e| e.path().is_file())
-                        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-                        .filter(|n| crate::inventory::pattern::glob_match(file, n))
-                        .collect();
-                    names.sort();
-                    out.extend(names.into_iter().map(|n| Value::from(format!("{dir}/{n}"))));
-                }
-            }
-            out
-        }
-        "subelements" => {
-            let parts = seq(&v)?;
-            let (list, key) = match parts.as_slice() {
-                [l, k, ..] => (seq(l)?, to_text(k)),
-                _ => return Err(Error::runtime("with_subelements needs [list, 'key']")),
-            };
-            let mut out = Vec::new();
-            for el in list {
-                for sub in seq(&el.get_attr(&key)?)? {
-                    out.push(Value::from(vec![el.clone(), sub]));
-                }
-            }
-            out
-        }
-        other => return Err(Error::runtime(format!("unknown loop kind '{other}'"))),
-    })
+    Ok(crate::template::lookup::run(
+        ctx,
+        &l.kind,
+        terms,
+        &None,
+        Some(action_name(t)),
+    )?)
+}
+
+/// The task's action as Ansible names it (what `with_first_found` looks at).
+fn action_name(t: &Task) -> &'static str {
+    match &t.action {
+        Action::Module { module, .. } => module,
+        Action::IncludeTasks { .. } => "include_tasks",
+        Action::IncludeRole { .. } => "include_role",
+        Action::IncludeVars { .. } => "include_vars",
+        Action::Block { .. } => "block",
+        Action::Meta(_) => "meta",
+    }
 }
 
 /// The loop variables of one item.
@@ -205,12 +99,18 @@ mod tests {
     }
 
     fn items(kind: &str, yaml: &str) -> Result<String> {
-        let v = crate::yaml::parse_str(yaml, "t.yml").unwrap().to_value();
+        let t = crate::playbook::testing::task("include_vars: {file: x.yml}").unwrap();
+        let l = Loop {
+            kind: kind.into(),
+            value: crate::yaml::parse_str(yaml, "t.yml").unwrap().to_value(),
+        };
         let c = ctx("xs: [a, b]\nn: 3");
-        let items = loop_items(kind, &v, &c)?;
+        let items = loop_items(&t, &l, &c)?;
         Ok(crate::template::py_repr(&Value::from(items)))
     }
 
+    /// `with_<name>` is lookup `name` (the lookups' own rules are tested in
+    /// `template::lookup_data`); a string is one term.
     #[test]
     fn every_loop_kind_gives_ansibles_items() {
         for (kind, yaml, want) in [
@@ -218,22 +118,11 @@ mod tests {
             ("loop", "'{{ xs }}'", "['a', 'b']"),
             ("loop", "~", "[]"),
             ("items", "[[1, 2], 3, [[4]]]", "[1, 2, 3, [4]]"),
+            ("items", "'{{ xs }}'", "['a', 'b']"),
+            ("items", "plain", "['plain']"),
             ("dict", "{a: 1}", "[{'key': 'a', 'value': 1}]"),
-            ("indexed_items", "[x, y]", "[[0, 'x'], [1, 'y']]"),
-            ("together", "[[1, 2], [3]]", "[[1, 3], [2, None]]"),
-            (
-                "nested",
-                "[[1, 2], [a, b]]",
-                "[[1, 'a'], [1, 'b'], [2, 'a'], [2, 'b']]",
-            ),
-            ("sequence", "start=1 end=3 format=n%d", "['n1', 'n2', 'n3']"),
             ("sequence", "count={{ n }}", "['1', '2', '3']"),
-            ("sequence", "start=5 end=1 stride=-2", "['5', '3', '1']"),
-            (
-                "subelements",
-                "[[{name: u, keys: [k1, k2]}], keys]",
-                "[[{'name': 'u', 'keys': ['k1', 'k2']}, 'k1'], [{'name': 'u', 'keys': ['k1', 'k2']}, 'k2']]",
-            ),
+            ("first_found", "[{files: [nope.yml], skip: true}]", "[]"),
         ] {
             assert_eq!(items(kind, yaml).unwrap(), want, "{kind}: {yaml}");
         }
@@ -243,12 +132,13 @@ mod tests {
     fn wrong_loops_are_errors() {
         for (kind, yaml, msg) in [
             ("loop", "{a: 1}", "loop needs a list"),
-            ("dict", "[1]", "with_dict needs a dictionary"),
-            ("sequence", "start=1", "with_sequence needs end or count"),
-            ("sequence", "end=x", "with_sequence: bad end 'x'"),
-            ("sequence", "step=2 end=3", "unknown option 'step'"),
-            ("subelements", "[x]", "with_subelements needs [list, 'key']"),
-            ("bogus", "[]", "unknown loop kind 'bogus'"),
+            ("dict", "[1]", "with_dict expects a dict"),
+            (
+                "first_found",
+                "[nope.yml]",
+                "No file was found when using first_found",
+            ),
+            ("bogus", "[]", "lookup plugin 'bogus' is not supported"),
         ] {
             let e = items(kind, yaml).unwrap_err().to_string();
             assert!(e.contains(msg), "{kind}: {e}");

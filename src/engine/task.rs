@@ -538,10 +538,15 @@ pub(super) async fn run_task_host(tr: TaskRun<'_>, extra: &[Layer]) -> HostOutco
             apply_effects(s, h, &r);
             runs.push((None, r));
         }
-        Some(l) => match loop_items(&l.kind, &l.value, &ctx) {
+        Some(l) => match loop_items(t, l, &ctx) {
+            // Ansible evaluates a failed loop's `when` first (without an item): false skips
+            // the task, so a loop over a variable only defined where `when` holds is fine.
             Err(e) => runs.push((
                 None,
-                ItemRun::failed(format!("Invalid data passed to loop: {}", e.message)),
+                match gate(s, t, &ctx) {
+                    Err(skipped) if skipped.status == Some(Status::Skipped) => *skipped,
+                    _ => ItemRun::failed(format!("Invalid data passed to loop: {}", e.message)),
+                },
             )),
             Ok(items) if batchable(t) => runs = run_batched(tr, extra, items).await,
             Ok(items) => {
@@ -577,7 +582,8 @@ pub(super) async fn run_task_host(tr: TaskRun<'_>, extra: &[Layer]) -> HostOutco
         .unwrap_or(false);
     let ignore_unreachable = t.d.ignore_unreachable.unwrap_or(false);
     // Aggregate.
-    let looped = t.loop_.is_some();
+    // A loop that could not be evaluated ended as the task itself (one run without a label).
+    let looped = t.loop_.is_some() && !matches!(runs.as_slice(), [(None, _)]);
     let statuses: Vec<Status> = runs.iter().map(|(_, r)| r.status()).collect();
     let status = if statuses.contains(&Status::Unreachable) {
         Status::Unreachable

@@ -92,6 +92,8 @@ impl Planner for GroupPlan {
                 "state: present\n",
             ));
             plan.step(run(argv));
+            plan.predictions
+                .push(super::Prediction::Group(self.name.clone()));
         } else if let (Some(want), Some(have)) = (self.gid, current_gid)
             && want != have
         {

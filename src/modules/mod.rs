@@ -188,16 +188,19 @@ pub struct Plan {
 pub enum Prediction {
     /// A user account would be created, with this home directory.
     User { name: String, home: String },
+    /// A group would be created.
+    Group(String),
     /// These packages would be installed.
     Packages(Vec<String>),
 }
 
 /// What earlier tasks of a dry run would have done (empty outside check mode): files they
-/// would have written, users they would have created, packages they would have installed.
+/// would have written, users and groups they would have created, packages they would have installed.
 #[derive(Clone, Debug, Default)]
 pub struct Predicted {
     pub paths: Vec<String>,
     pub users: std::collections::HashMap<String, String>,
+    pub groups: std::collections::BTreeSet<String>,
     pub packages: Vec<String>,
 }
 
@@ -206,6 +209,9 @@ impl Predicted {
         match p {
             Prediction::User { name, home } => {
                 self.users.insert(name.clone(), home.clone());
+            }
+            Prediction::Group(name) => {
+                self.groups.insert(name.clone());
             }
             Prediction::Packages(names) => self.packages.extend(names.iter().cloned()),
         }

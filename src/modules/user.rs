@@ -52,7 +52,7 @@ impl Module for User {
     fn options(&self) -> Option<&'static [&'static str]> {
         Some(OPTIONS)
     }
-    fn prepare(&self, a: Args, _env: &ModuleEnv) -> Result<Box<dyn Planner>> {
+    fn prepare(&self, a: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>> {
         super::file::unsupported(
             &a,
             &[
@@ -77,6 +77,7 @@ impl Module for User {
             uid: a.int(&["uid"])?,
             group: a.str(&["group"])?,
             groups,
+            predicted_groups: env.predicted.groups.clone(),
             append: a.bool(&["append"], false)?,
             shell: a.str(&["shell"])?,
             home: a.str(&["home"])?,
@@ -113,6 +114,8 @@ struct UserPlan {
     uid: Option<i64>,
     group: Option<String>,
     groups: Option<Vec<String>>,
+    /// Groups earlier tasks of this dry run would create (check mode).
+    predicted_groups: std::collections::BTreeSet<String>,
     append: bool,
     shell: Option<String>,
     home: Option<String>,
@@ -241,7 +244,9 @@ impl Planner for UserPlan {
             .filter(|g| !g.is_empty())
             .collect();
         for g in wanted.iter().chain(self.group.iter()) {
-            if !known_groups.iter().any(|(n, id)| n == g || id == g) {
+            if !known_groups.iter().any(|(n, id)| n == g || id == g)
+                && !self.predicted_groups.contains(g)
+            {
                 return Ok(Plan::fail(format!("Group {g} does not exist")));
             }
         }

@@ -977,6 +977,7 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("regex_search", f_regex_search);
     env.add_filter("regex_findall", f_regex_findall);
     env.add_filter("regex_escape", f_regex_escape);
+    env.add_filter("password_hash", super::password::password_hash);
     env.add_filter("union", f_union);
     env.add_filter("difference", f_difference);
     env.add_filter("intersect", f_intersect);
@@ -1123,12 +1124,12 @@ mod tests {
     #[test]
     fn regex_filters_use_python_syntax() {
         assert_eq!(
-            render(r"{{ 'ansible.com' | regex_replace('^a.*i(.*)$', 'a\\1') }}"),
+            render(r"{{ 'ansible.com' | regex_replace('^a.*i(.*)$', 'a\1') }}"),
             "able.com"
         );
         assert_eq!(
             render(
-                r"{{ 'localhost:80' | regex_replace('^(?P<host>.+):(?P<port>\\d+)$', '\\g<host>, \\g<port>') }}"
+                r"{{ 'localhost:80' | regex_replace('^(?P<host>.+):(?P<port>\d+)$', '\g<host>, \g<port>') }}"
             ),
             "localhost, 80"
         );
@@ -1138,7 +1139,7 @@ mod tests {
         );
         assert_eq!(
             render(
-                r"{{ 'server1/database42' | regex_search('server([0-9]+)/database([0-9]+)', '\\1', '\\2') }}"
+                r"{{ 'server1/database42' | regex_search('server([0-9]+)/database([0-9]+)', '\1', '\2') }}"
             ),
             "['1', '42']"
         );

@@ -10,16 +10,19 @@ use std::path::{Path, PathBuf};
 use minijinja::value::{Rest, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind, State, Value};
 
-use super::to_text;
+use std::sync::Arc;
+
+use super::{is_list, to_text};
 use crate::vars::Context;
 
 fn err(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg.into())
 }
 
-fn var_text(state: &State, name: &str) -> Option<String> {
-    state
-        .lookup(name)
+fn var_text(ctx: &Arc<Context>, name: &str) -> Option<String> {
+    ctx.get(name)
+        .ok()
+        .flatten()
         .filter(|v| !v.is_undefined() && !v.is_none())
         .map(|v| to_text(&v))
 }
@@ -51,10 +54,8 @@ pub fn find_file(name: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
     dirs.iter().map(|d| d.join(p)).find(|c| c.exists())
 }
 
-fn find(state: &State, name: &str, subdir: &str) -> Result<PathBuf, Error> {
-    let role = var_text(state, "role_path");
-    let pb = var_text(state, "playbook_dir");
-    let dirs = search_paths(role.as_deref(), pb.as_deref(), subdir);
+fn find(ctx: &Arc<Context>, name: &str, subdir: &str) -> Result<PathBuf, Error> {
+    let dirs = dirs_of(ctx, subdir);
     find_file(name, &dirs).ok_or_else(|| {
         let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
         err(format!(
@@ -62,6 +63,12 @@ fn find(state: &State, name: &str, subdir: &str) -> Result<PathBuf, Error> {
             searched.join(", ")
         ))
     })
+}
+
+fn dirs_of(ctx: &Arc<Context>, subdir: &str) -> Vec<PathBuf> {
+    let role = var_text(ctx, "role_path");
+    let pb = var_text(ctx, "playbook_dir");
+    search_paths(role.as_deref(), pb.as_deref(), subdir)
 }
 
 fn split_kwargs(args: Vec<Value>) -> (Vec<Value>, Option<Value>) {
@@ -80,12 +87,35 @@ fn kwarg(kw: &Option<Value>, name: &str) -> Option<Value> {
         .filter(|v| !v.is_undefined())
 }
 
-fn run_lookup(
-    state: &State,
+/// Run lookup `name` on its terms. `with` is the task's action when the lookup is a loop
+/// (`with_<name>`), which is where `first_found` looks (`vars/` for include_vars ...).
+pub fn run(
+    ctx: &Arc<Context>,
     name: &str,
     terms: Vec<Value>,
     kw: &Option<Value>,
+    with: Option<&str>,
 ) -> Result<Vec<Value>, Error> {
+    let name = name.strip_prefix("ansible.builtin.").unwrap_or(name);
+    if let Some(items) = super::lookup_data::run(name, &terms, &|k| kwarg(kw, k)) {
+        return items;
+    }
+    match name {
+        "first_found" => return first_found(ctx, &terms, kw, with),
+        "varnames" => return varnames(ctx, &terms),
+        "password" => {
+            return terms
+                .iter()
+                .map(|t| super::password::lookup(&to_text(t), kw, ctx).map(Value::from))
+                .collect();
+        }
+        "file" | "env" | "template" | "vars" | "fileglob" | "pipe" | "lines" => {}
+        other => {
+            return Err(err(format!(
+                "lookup plugin '{other}' is not supported by prov (see the README's list)"
+            )));
+        }
+    }
     let mut flat = Vec::new();
     for t in terms {
         if super::is_list(&t) {
@@ -99,7 +129,7 @@ fn run_lookup(
         let term = to_text(&term);
         match name {
             "file" => {
-                let path = find(state, &term, "files")?;
+                let path = find(ctx, &term, "files")?;
                 let mut text = std::fs::read_to_string(&path)
                     .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
                 if kwarg(kw, "rstrip").is_none_or(|v| v.is_true()) {
@@ -117,32 +147,31 @@ fn run_lookup(
                 out.push(Value::from(std::env::var(&term).unwrap_or(default)));
             }
             "template" => {
-                let path = find(state, &term, "templates")?;
+                let path = find(ctx, &term, "templates")?;
                 let source = std::fs::read_to_string(&path)
                     .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
-                let ctx = state
-                    .lookup("vars")
-                    .and_then(|v| v.downcast_object::<Context>())
-                    .ok_or_else(|| err("lookup('template') needs task variables"))?;
                 let text = super::render_file(
                     &source,
                     &path.display().to_string(),
-                    &ctx,
+                    ctx,
                     Default::default(),
                 )
                 .map_err(|e| err(e.message))?;
                 out.push(Value::from(text));
             }
-            "vars" => match state.lookup(&term) {
+            "vars" => match ctx.get(&term).map_err(|e| err(e.message))? {
                 Some(v) if !v.is_undefined() => out.push(v),
                 _ => match kwarg(kw, "default") {
                     Some(d) => out.push(d),
                     None => return Err(err(format!("lookup('vars'): no variable '{term}'"))),
                 },
             },
+            "fileglob" => out.extend(fileglob(ctx, &term)),
+            "pipe" => out.push(Value::from(shell(&term)?.trim_end().to_string())),
+            "lines" => out.extend(shell(&term)?.lines().map(|l| Value::from(l.to_string()))),
             other => {
                 return Err(err(format!(
-                    "lookup plugin '{other}' is not supported by prov (file, env, template and vars are)"
+                    "lookup plugin '{other}' is not supported by prov"
                 )));
             }
         }
@@ -150,9 +179,20 @@ fn run_lookup(
     Ok(out)
 }
 
+/// The task's variables a template renders with.
+fn context(state: &State) -> Result<Arc<Context>, Error> {
+    state
+        .lookup("vars")
+        .and_then(|v| v.downcast_object::<Context>())
+        .ok_or_else(|| err("lookups need the task's variables"))
+}
+
 fn lookup(state: &State, name: String, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     let (terms, kw) = split_kwargs(args.0.into_iter().map(ValueOrKwargs::into_value).collect());
-    let values = run_lookup(state, &name, terms, &kw)?;
+    let values = match run(&context(state)?, &name, terms, &kw, None) {
+        Err(_) if ignores_errors(&kw)? => return Ok(Value::from(())),
+        r => r?,
+    };
     if kwarg(&kw, "wantlist").is_some_and(|v| v.is_true()) {
         return Ok(Value::from(values));
     }
@@ -164,7 +204,176 @@ fn lookup(state: &State, name: String, args: Rest<ValueOrKwargs>) -> Result<Valu
 
 fn query(state: &State, name: String, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     let (terms, kw) = split_kwargs(args.0.into_iter().map(ValueOrKwargs::into_value).collect());
-    Ok(Value::from(run_lookup(state, &name, terms, &kw)?))
+    match run(&context(state)?, &name, terms, &kw, None) {
+        Err(_) if ignores_errors(&kw)? => Ok(Value::from(Vec::<Value>::new())),
+        r => Ok(Value::from(r?)),
+    }
+}
+
+/// `errors='ignore'` (or `'warn'`): a failed lookup gives `None` (`query`: `[]`).
+fn ignores_errors(kw: &Option<Value>) -> Result<bool, Error> {
+    match kwarg(kw, "errors").map(|v| to_text(&v)).as_deref() {
+        None | Some("strict") => Ok(false),
+        Some("ignore" | "warn") => Ok(true),
+        Some(other) => Err(err(format!(
+            "lookup: errors must be strict, warn or ignore, not '{other}'"
+        ))),
+    }
+}
+
+/// `first_found`: the first file of `files` (in each of `paths`) that exists, searched like
+/// any lookup's relative file; `skip: true` gives nothing instead of an error. As a loop
+/// (`with_first_found`) it looks in `templates/`, `vars/` or `files/` after the task's action,
+/// as a lookup in the role and playbook directories themselves.
+fn first_found(
+    ctx: &Arc<Context>,
+    terms: &[Value],
+    kw: &Option<Value>,
+    with: Option<&str>,
+) -> Result<Vec<Value>, Error> {
+    let texts = |v: Option<Value>, splitters: &[char]| -> Vec<String> {
+        match v {
+            None => Vec::new(),
+            Some(v) if is_list(&v) => v
+                .try_iter()
+                .into_iter()
+                .flatten()
+                .map(|x| to_text(&x))
+                .collect(),
+            Some(v) if v.is_undefined() || v.is_none() => Vec::new(),
+            Some(v) => to_text(&v).split(splitters).map(str::to_string).collect(),
+        }
+    };
+    let mut skip = kwarg(kw, "skip").is_some_and(|v| v.is_true());
+    let mut candidates = Vec::new();
+    let mut add = |files: Vec<String>, paths: Vec<String>| {
+        if paths.is_empty() {
+            candidates.extend(files);
+        } else {
+            for p in &paths {
+                candidates.extend(files.iter().map(|f| format!("{p}/{f}")));
+            }
+        }
+    };
+    let kw_paths = texts(kwarg(kw, "paths"), &[',', ':', ';']);
+    fn walk(v: &Value, out: &mut Vec<Value>) {
+        if is_list(v) {
+            for x in v.try_iter().into_iter().flatten() {
+                walk(&x, out);
+            }
+        } else if !v.is_undefined() {
+            out.push(v.clone());
+        }
+    }
+    let mut flat = Vec::new();
+    for t in terms {
+        walk(t, &mut flat);
+    }
+    if flat.is_empty() {
+        add(texts(kwarg(kw, "files"), &[',', ';']), kw_paths.clone());
+    }
+    for term in flat {
+        if term.kind() == minijinja::value::ValueKind::Map {
+            let get = |k: &str| term.get_attr(k).ok().filter(|v| !v.is_undefined());
+            if let Some(s) = get("skip") {
+                skip = s.is_true();
+            }
+            let paths =
+                get("paths").map_or_else(|| kw_paths.clone(), |p| texts(Some(p), &[',', ':', ';']));
+            add(texts(get("files"), &[',', ';']), paths);
+        } else {
+            add(vec![to_text(&term)], kw_paths.clone());
+        }
+    }
+    // As a loop, after the action's kind of file; as a lookup, in no subdirectory.
+    let subdir = match with {
+        Some(action) if action.contains("template") => "templates",
+        Some(action) if action.contains("var") => "vars",
+        Some(_) => "files",
+        None => "",
+    };
+    let dirs = dirs_of(ctx, subdir);
+    for c in &candidates {
+        if let Some(found) = find_file(c, &dirs) {
+            return Ok(vec![Value::from(found.display().to_string())]);
+        }
+    }
+    if skip {
+        return Ok(Vec::new());
+    }
+    Err(err(format!(
+        "No file was found when using first_found (looked for: {})",
+        candidates.join(", ")
+    )))
+}
+
+/// `varnames`: the names of the variables matching each regular expression (from the start).
+fn varnames(ctx: &Arc<Context>, terms: &[Value]) -> Result<Vec<Value>, Error> {
+    let names = ctx.names();
+    let mut out = Vec::new();
+    for t in terms {
+        let pattern = to_text(t);
+        let re = regex::Regex::new(&format!("^(?:{pattern})")).map_err(|e| {
+            err(format!(
+                "varnames: invalid regular expression '{pattern}': {e}"
+            ))
+        })?;
+        out.extend(
+            names
+                .iter()
+                .filter(|n| re.is_match(n))
+                .map(|n| Value::from(n.as_str())),
+        );
+    }
+    Ok(out)
+}
+
+/// `fileglob`: the files (not directories) matching a pattern, relative ones under `files/`.
+fn fileglob(ctx: &Arc<Context>, pattern: &str) -> Vec<Value> {
+    let (dir, file) = pattern.rsplit_once('/').unwrap_or(("", pattern));
+    let dirs: Vec<PathBuf> = if Path::new(pattern).is_absolute() {
+        vec![PathBuf::from(if dir.is_empty() { "/" } else { dir })]
+    } else {
+        dirs_of(ctx, "files")
+            .into_iter()
+            .map(|d| d.join(dir))
+            .collect()
+    };
+    for d in dirs {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_file())
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .filter(|n| crate::inventory::pattern::glob_match(file, n))
+            .collect();
+        if !names.is_empty() {
+            names.sort();
+            return names
+                .into_iter()
+                .map(|n| Value::from(d.join(n).display().to_string()))
+                .collect();
+        }
+    }
+    Vec::new()
+}
+
+/// `pipe` and `lines`: a command run by `/bin/sh` on the controller; a failure is an error.
+fn shell(command: &str) -> Result<String, Error> {
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", command])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| err(format!("lookup_plugin.pipe({command}): {e}")))?;
+    if !out.status.success() {
+        return Err(err(format!(
+            "lookup_plugin.pipe({command}) returned {}",
+            out.status.code().unwrap_or(-1)
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 pub fn register(env: &mut Environment<'static>) {

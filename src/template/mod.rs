@@ -20,6 +20,8 @@ mod backslash;
 mod comment;
 pub mod filters;
 pub mod lookup;
+mod lookup_data;
+mod password;
 
 use std::sync::{Arc, LazyLock};
 
