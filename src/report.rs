@@ -76,6 +76,8 @@ pub struct HostOutcome {
     pub no_log: bool,
     /// Scripts run on the host for this task (each one round trip).
     pub round_trips: u64,
+    /// The Ansible module that ran in prov's place (shown with `-v`).
+    pub via: Option<String>,
 }
 
 impl HostOutcome {
@@ -93,6 +95,7 @@ impl HostOutcome {
             show_result: false,
             no_log: false,
             round_trips: 0,
+            via: None,
         }
     }
 
@@ -372,6 +375,11 @@ impl Reporter {
             Status::Unreachable => format!("fatal: [{host}]: UNREACHABLE!"),
             _ => format!("{word}: [{host}]"),
         };
+        if self.verbosity > 0
+            && let Some(m) = &r.via
+        {
+            line.push_str(&format!(" (ansible module {m})"));
+        }
         let show = r.show_result
             || self.verbosity > 0
             || (matches!(r.status, Status::Failed | Status::Unreachable) && r.items.is_empty());

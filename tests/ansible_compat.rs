@@ -220,3 +220,138 @@ fn check_mode_follows_skipped_results_and_predicted_groups() {
     r.ok();
     assert_eq!(r.task("localhost", "user")["status"], "ok", "{}", r.stdout);
 }
+
+/// A role's own module in `library/` and a collection module prov does not implement.
+const FOREIGN_ROLE: &str = r#"
+- name: role library module
+  stamp: {path: /etc/stamp, text: hello}
+- name: collection module
+  community.general.ini_file: {path: /etc/app.ini, section: main, option: level, value: "3", mode: "0640"}
+- name: redhat only
+  dnf: {name: httpd}
+  when: ansible_facts.os_family == 'RedHat'
+- name: redhat only, short name routed to a collection
+  selinux: {state: disabled}
+  when: false
+"#;
+
+/// `library/stamp.py`: writes `text` to `path`, honouring check and diff mode.
+const STAMP_MODULE: &str = r#"#!/usr/bin/python3
+from ansible.module_utils.basic import AnsibleModule
+import os
+def main():
+    m = AnsibleModule(argument_spec=dict(path=dict(type='path', required=True), text=dict(type='str', required=True)), supports_check_mode=True)
+    p, text = m.params['path'], m.params['text'] + '\n'
+    before = open(p).read() if os.path.exists(p) else ''
+    changed = before != text
+    if changed and not m.check_mode:
+        with open(p, 'w') as f:
+            f.write(text)
+    m.exit_json(changed=changed, diff=dict(before=before, after=text), path=p)
+main()
+"#;
+
+/// Modules prov does not implement parse (a RedHat-only task behind a false `when` is just
+/// skipped) and run through Ansible's own module code when the controller has ansible-core:
+/// same file, idempotent, check mode and diff from the module.
+#[test]
+fn modules_prov_lacks_run_through_ansibles_code() {
+    let python = common::ansible_python();
+    let python = python.to_str().unwrap();
+    let root = Root::new();
+    let p = Project::new()
+        .file("roles/r/library/stamp.py", STAMP_MODULE)
+        .file("roles/r/tasks/main.yml", FOREIGN_ROLE)
+        .file("site.yml", "- hosts: all\n  roles: [r]\n");
+    let run = |check: bool| {
+        let mut prov = Prov::apply(&p, "site.yml")
+            .chroot(&root)
+            .env("PROV_ANSIBLE_PYTHON", python)
+            .json();
+        if check {
+            prov = prov.args(["--check", "--diff"]);
+        }
+        let r = prov.run();
+        r.ok();
+        r
+    };
+    let r = run(true);
+    assert_eq!(
+        r.task("localhost", "r : role library module")["status"],
+        "changed"
+    );
+    assert_eq!(
+        r.task("localhost", "r : collection module")["status"],
+        "changed"
+    );
+    let diff = &r.task("localhost", "r : role library module")["diff"][0];
+    assert_eq!(diff["after"], "hello\n", "{diff}");
+    assert!(!root.exists("etc/stamp") && !root.exists("etc/app.ini"));
+    assert_eq!(r.task("localhost", "r : redhat only")["status"], "skipped");
+    let r = run(false);
+    assert_eq!(root.read("etc/stamp"), "hello\n");
+    // ini_file starts a new file with an empty line (its own behaviour, same under Ansible).
+    assert_eq!(root.read("etc/app.ini"), "\n[main]\nlevel = 3\n");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(root.file("etc/app.ini"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o640);
+    assert_eq!(
+        r.task("localhost", "r : collection module")["status"],
+        "changed"
+    );
+    let r = run(false);
+    for t in ["r : role library module", "r : collection module"] {
+        assert_eq!(r.task("localhost", t)["status"], "ok", "{t}: {}", r.stdout);
+    }
+    // -v names the module that ran in prov's place.
+    let out = Prov::apply(&p, "site.yml")
+        .chroot(&root)
+        .env("PROV_ANSIBLE_PYTHON", python)
+        .args(["-v"])
+        .run();
+    assert!(
+        out.stdout
+            .contains("(ansible module community.general.ini_file)"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// Without ansible-core on the controller, such a task fails when it runs and says why; the
+/// rest of the play still parsed and ran.
+#[test]
+fn without_ansible_a_foreign_module_fails_clearly() {
+    let p = Project::new().file(
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: before\n      debug: {msg: hi}\n    - name: foreign\n      community.general.ini_file: {path: /tmp/x.ini, section: a, option: b, value: c}\n",
+    );
+    let r = Prov::apply(&p, "site.yml")
+        .args(["-i", "localhost,", "-c", "local"])
+        .env("PROV_ANSIBLE_PYTHON", "/nonexistent/python3")
+        .env("PATH", "/nonexistent")
+        .json()
+        .run();
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert_eq!(r.task("localhost", "before")["status"], "ok");
+    let msg = r.task_msg("localhost", "foreign");
+    assert!(
+        msg.contains("not implemented by prov") && msg.contains("ansible-core"),
+        "{msg}"
+    );
+    // A name Ansible does not know either is still a parse error.
+    let p = Project::new().file(
+        "site.yml",
+        "- hosts: localhost\n  tasks:\n    - nosuch_module_anywhere: {}\n",
+    );
+    let r = Prov::apply(&p, "site.yml")
+        .args(["-i", "localhost,", "-c", "local"])
+        .run();
+    assert!(
+        r.stderr.contains("is not a module or task keyword"),
+        "{}",
+        r.stderr
+    );
+}

@@ -791,3 +791,33 @@ fn a_target_without_gnu_head_gets_a_channel_per_script() {
     );
     assert!(execs > 2 && channels >= execs, "{trips}");
 }
+
+#[test]
+fn an_ansible_module_runs_over_the_same_session_with_become() {
+    // A module prov lacks runs as Ansible's own code on the host, sent over the task's SSH
+    // session and run as root by sudo; the second run changes nothing.
+    let client = Client::new();
+    let host = SshHost::start("foreign-1", &client);
+    client.trust(&[&host]);
+    let p = Project::new()
+        .file("hosts.yml", &client.inventory(&[&host], "tester"))
+        .file(
+            "site.yml",
+            "- hosts: all\n  become: true\n  gather_facts: false\n  tasks:\n    - name: ini\n      community.general.ini_file: {path: /root/app.ini, section: s, option: o, value: v, mode: \"0600\"}\n",
+        );
+    let python = common::ansible_python();
+    let apply = || {
+        let run = client
+            .apply(&p, "site.yml")
+            .env("PROV_ANSIBLE_PYTHON", python.to_str().unwrap())
+            .json()
+            .run();
+        run.ok();
+        run
+    };
+    assert_eq!(apply().task("foreign-1", "ini")["status"], "changed");
+    assert_eq!(host.root.read("root/app.ini"), "\n[s]\no = v\n");
+    assert_eq!(host.root.owner("root/app.ini"), (0, 0));
+    assert_eq!(host.root.mode("root/app.ini"), 0o600);
+    assert_eq!(apply().task("foreign-1", "ini")["status"], "ok");
+}

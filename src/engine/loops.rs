@@ -40,9 +40,10 @@ pub(super) fn loop_items(t: &Task, l: &Loop, ctx: &Arc<Context>) -> Result<Vec<V
 }
 
 /// The task's action as Ansible names it (what `with_first_found` looks at).
-fn action_name(t: &Task) -> &'static str {
+fn action_name(t: &Task) -> &str {
     match &t.action {
         Action::Module { module, .. } => module,
+        Action::Foreign { module, .. } => module,
         Action::IncludeTasks { .. } => "include_tasks",
         Action::IncludeRole { .. } => "include_role",
         Action::IncludeVars { .. } => "include_vars",

@@ -15,6 +15,7 @@
 mod batch;
 pub mod connect;
 mod flow;
+mod foreign;
 pub mod host;
 mod include;
 mod loops;

@@ -24,6 +24,8 @@ pub(super) struct ItemRun {
     pub(super) included_vars: Option<VarMap>,
     pub(super) delegated: Option<String>,
     pub(super) show: bool,
+    /// The Ansible module that ran in prov's place ([`super::foreign`]).
+    pub(super) via: Option<String>,
 }
 
 impl ItemRun {

@@ -462,6 +462,9 @@ pub(super) async fn run_item(tr: TaskRun<'_>, ctx: &Arc<Context>) -> ItemRun {
             Action::Module { .. } => run_module(tr, ctx, check)
                 .await
                 .unwrap_or_else(ItemRun::from_error),
+            Action::Foreign { .. } => super::foreign::run_foreign(tr, ctx, check)
+                .await
+                .unwrap_or_else(ItemRun::from_error),
             Action::IncludeVars { args } => {
                 include_vars(t, pc, args, ctx).unwrap_or_else(ItemRun::from_error)
             }
@@ -638,6 +641,7 @@ pub(super) async fn run_task_host(tr: TaskRun<'_>, extra: &[Layer]) -> HostOutco
         outcome.msg = r.msg.clone();
         outcome.diffs = r.diffs.clone();
         outcome.delegated = r.delegated.clone();
+        outcome.via = r.via.clone();
         outcome.show_result = r.show;
         r.value()
     };

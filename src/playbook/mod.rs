@@ -190,6 +190,16 @@ pub enum Action {
         args: Value,
     },
     Meta(String),
+    /// A module prov does not implement (an Ansible builtin, a collection's module or one in a
+    /// `library/` directory, see [`catalog::foreign_module`]): it runs only through Ansible's
+    /// own module code, and fails when it runs where that is not available.
+    Foreign {
+        /// The name as the task wrote it (`community.general.ufw`, `selinux`).
+        module: String,
+        args: Value,
+        /// The `library/` directories of the role and playbook, where a local module may be.
+        library: Vec<PathBuf>,
+    },
 }
 
 impl Task {
@@ -226,6 +236,7 @@ impl Task {
             (None, Action::IncludeRole { .. }) => "include_role".into(),
             (None, Action::IncludeVars { .. }) => "include_vars".into(),
             (None, Action::Meta(m)) => format!("meta: {m}"),
+            (None, Action::Foreign { module, .. }) => module.clone(),
         };
         match &self.role {
             Some(r) => format!("{} : {base}", r.name),

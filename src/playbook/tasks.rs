@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use minijinja::Value;
 
-use super::catalog::{ENGINE_ACTIONS, FreeForm, Signature, engine_action as engine_action_name};
+use super::catalog::{
+    ENGINE_ACTIONS, FreeForm, Signature, engine_action as engine_action_name, foreign_module,
+};
 use super::keywords::{BLOCK, TASK, WITH_LOOPS};
 use super::parse::*;
 use super::{Action, Directives, Loop, LoopControl, RoleInfo, Task};
@@ -373,7 +375,10 @@ pub(super) fn parse_task(
                 if TASK.contains(&other) {
                     continue; // keywords without effect here (already validated above)
                 }
-                if ctx.catalog.module(other).is_some() || engine_action_name(other).is_some() {
+                if ctx.catalog.module(other).is_some()
+                    || engine_action_name(other).is_some()
+                    || foreign_module(other, &library_dirs(role, ctx))
+                {
                     if let Some((prev, _, _)) = &action {
                         return Err(Error::parse(
                             k.span.clone(),
@@ -480,6 +485,46 @@ pub(super) fn parse_loop_control(v: &Node) -> Result<LoopControl> {
     Ok(lc)
 }
 
+/// Where a role's or playbook's own modules may be (`library/`).
+fn library_dirs(role: Option<&Arc<RoleInfo>>, ctx: &ParseCtx) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = role.map(|r| r.path.join("library")).into_iter().collect();
+    dirs.push(ctx.playbook_dir.join("library"));
+    dirs
+}
+
+/// A task of a module prov does not implement ([`Action::Foreign`]).
+fn foreign_action(
+    name: &str,
+    v: &Node,
+    extra_args: Option<&Node>,
+    span: &Span,
+    role: Option<&Arc<RoleInfo>>,
+    ctx: &ParseCtx,
+) -> Result<Action> {
+    let library = library_dirs(role, ctx);
+    if !foreign_module(name, &library) {
+        return Err(Error::parse(
+            span.clone(),
+            format!("unknown module '{name}'"),
+        ));
+    }
+    let any = Signature {
+        name: "",
+        options: None,
+        free_form: FreeForm::KeyValue,
+    };
+    let (mut args, _) = module_args(any, v, span)?;
+    if let Some(extra) = extra_args {
+        let (extra_v, _) = module_args(any, extra, &extra.span)?;
+        args = crate::vars::deep_merge(&extra_v, &args, false);
+    }
+    Ok(Action::Foreign {
+        module: name.to_string(),
+        args,
+        library,
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn build_action(
     name: &str,
@@ -495,10 +540,9 @@ pub(super) fn build_action(
     if let Some(engine) = engine_action_name(name) {
         return engine_action(engine, v, span, task, role, file, ctx, handler);
     }
-    let module = ctx
-        .catalog
-        .module(name)
-        .ok_or_else(|| Error::parse(span.clone(), format!("unknown module '{name}'")))?;
+    let Some(module) = ctx.catalog.module(name) else {
+        return foreign_action(name, v, extra_args, span, role, ctx);
+    };
     let (mut args, mut keys) = module_args(module, v, span)?;
     if let Some(extra) = extra_args {
         let (extra_v, extra_keys) = match &extra.value {

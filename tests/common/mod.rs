@@ -693,6 +693,28 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The test fixtures' ansible-playbook (a venv with the pinned `ansible` package, made once by
+/// `tests/fixtures/ansible.sh`).
+#[allow(dead_code)]
+pub fn ansible_playbook() -> PathBuf {
+    let out = std::process::Command::new("sh")
+        .arg(repo_root().join("tests/fixtures/ansible.sh"))
+        .output()
+        .expect("running tests/fixtures/ansible.sh");
+    assert!(
+        out.status.success(),
+        "installing ansible: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// The Python of that venv (it imports ansible-core).
+#[allow(dead_code)]
+pub fn ansible_python() -> PathBuf {
+    ansible_playbook().with_file_name("python")
+}
+
 /// Where image tests keep the bootstrap cache (`prov image build --cache`), keyed by definition
 /// and day by prov itself: ~/.cache/prov-test/image-cache or $PROV_TEST_CACHE/image-cache.
 pub fn image_cache_dir() -> PathBuf {
