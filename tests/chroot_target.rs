@@ -320,3 +320,43 @@ fn package_is_apt_on_debian_and_says_so_elsewhere() {
         "{task}"
     );
 }
+
+#[test]
+fn apt_marks_a_dependency_it_is_given_as_manually_installed() {
+    // Ansible's apt leaves every package it was given marked manual (so autoremove keeps it),
+    // also one that was already installed as a dependency. The second run changes nothing,
+    // and the dry run predicts the change without making it.
+    let root = Root::new();
+    let p = Project::new().file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: keep adduser\n      apt: {name: adduser, state: present}\n",
+    );
+    let showauto = || {
+        let out = std::process::Command::new("chroot")
+            .arg(root.file(""))
+            .args(["apt-mark", "showauto", "adduser"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(
+        showauto(),
+        "adduser\n",
+        "the test root installs adduser as a dependency"
+    );
+    let run = Prov::apply(&p, "site.yml")
+        .chroot(&root)
+        .args(["--check", "--diff"])
+        .json()
+        .run();
+    run.ok();
+    assert_eq!(run.task("localhost", "keep adduser")["status"], "changed");
+    assert_eq!(showauto(), "adduser\n");
+    let run = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    run.ok();
+    assert_eq!(run.task("localhost", "keep adduser")["status"], "changed");
+    assert_eq!(showauto(), "");
+    let run = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    run.ok();
+    assert_eq!(run.task("localhost", "keep adduser")["status"], "ok");
+}

@@ -45,6 +45,16 @@ impl<'a> Database<'a> {
         Database { by_name, order }
     }
 
+    /// Does the package have a current version (apt's view: unpacked or further, not merely
+    /// known or left as configuration files)?
+    pub fn installed(&self, name: &str) -> bool {
+        self.paragraphs(name).iter().any(|f| {
+            f.get("Status")
+                .and_then(|s| s.split_whitespace().nth(2))
+                .is_some_and(|st| !matches!(st, "not-installed" | "config-files"))
+        })
+    }
+
     fn paragraphs(&self, name: &str) -> &[Fields<'a>] {
         self.by_name.get(name).map_or(&[], Vec::as_slice)
     }

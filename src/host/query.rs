@@ -51,6 +51,9 @@ pub enum Query {
         names: Vec<String>,
         policy: Option<Policy>,
     },
+    /// Which of these installed packages apt marked automatically installed, as
+    /// `apt-mark showauto NAME...` prints them: from apt's extended_states and dpkg's status.
+    AutoInstalled(Vec<String>),
     /// `dpkg --get-selections NAME...`: the selections of these packages (plain names), or of
     /// every package dpkg knows a selection for (no names), sorted, each once.
     Selections(Vec<String>),
@@ -122,6 +125,31 @@ fn passwd_fields(line: &str) -> Option<Vec<&str>> {
 
 const STATUS: &str = "/var/lib/dpkg/status";
 const AVAILABLE: &str = "/var/lib/dpkg/available";
+const EXTENDED_STATES: &str = "/var/lib/apt/extended_states";
+
+/// The names among `names` whose extended_states paragraph says `Auto-Installed: 1` (for any
+/// architecture), sorted and each once, as `apt-mark showauto` lists them.
+fn auto_installed(extended_states: &str, names: &[String]) -> String {
+    let mut auto = std::collections::BTreeSet::new();
+    for para in extended_states.split("\n\n") {
+        let field = |f: &str| {
+            para.lines()
+                .find_map(|l| l.strip_prefix(f).and_then(|v| v.strip_prefix(':')))
+                .map(str::trim)
+        };
+        if field("Auto-Installed") == Some("1")
+            && let Some(p) = field("Package")
+        {
+            auto.insert(p.to_string());
+        }
+    }
+    let wanted: std::collections::BTreeSet<&str> = names.iter().map(String::as_str).collect();
+    wanted
+        .into_iter()
+        .filter(|n| auto.contains(*n))
+        .map(|n| format!("{n}\n"))
+        .collect()
+}
 const UPDATES: &str = "/var/lib/dpkg/updates";
 
 impl Query {
@@ -249,6 +277,24 @@ impl Query {
                     return ask(vec![run(&argv)]);
                 }
                 done(got.cmd(1, 0)?.stdout.clone())
+            }
+            Query::AutoInstalled(names) => {
+                let only = Paragraphs {
+                    field: "Package".into(),
+                    values: names.clone(),
+                };
+                if got.rounds() == 0 {
+                    return ask(vec![
+                        reads.ask(EXTENDED_STATES, Some(&only)),
+                        reads.ask(STATUS, Some(&only)),
+                    ]);
+                }
+                let text = reads.text(EXTENDED_STATES, Some(&only), got.cmd(0, 0)?)?;
+                let status = reads.text(STATUS, Some(&only), got.cmd(0, 1)?)?;
+                let db = dpkg::Database::parse(status.as_deref().unwrap_or(""));
+                let installed: Vec<String> =
+                    names.iter().filter(|n| db.installed(n)).cloned().collect();
+                done(auto_installed(text.as_deref().unwrap_or(""), &installed))
             }
             Query::Facts { subsets, chroot } => super::gather::next(subsets, *chroot, got),
             Query::Digest { algo, path } => digest(algo, path, got),

@@ -86,6 +86,8 @@ struct AptPlan {
     /// Where a probe's answer is (asked in `ask`).
     lists_at: CmdRef,
     packages_at: CmdRef,
+    /// Which of the named packages apt marked automatically installed.
+    auto_at: Option<CmdRef>,
     upgrade_at: Option<CmdRef>,
     pkgs: Vec<Pkg>,
     state: AptState,
@@ -169,6 +171,7 @@ impl Module for Apt {
         Ok(Box::new(AptPlan {
             lists_at: Default::default(),
             packages_at: Default::default(),
+            auto_at: None,
             upgrade_at: Default::default(),
             pkgs,
             state,
@@ -326,6 +329,13 @@ impl Planner for AptPlan {
         self.lists_at = p.query(Query::AptListsAge);
         if !self.pkgs.is_empty() {
             self.packages_at = p.query(self.packages_probe());
+            if matches!(
+                self.state,
+                AptState::Present | AptState::Latest | AptState::Fixed
+            ) {
+                let names = self.pkgs.iter().map(|p| p.name.clone()).collect();
+                self.auto_at = Some(p.query(Query::AutoInstalled(names)));
+            }
         }
         if let Some(u) = &self.upgrade {
             let verb = if matches!(u.as_str(), "dist" | "full") {
@@ -558,6 +568,28 @@ impl Planner for AptPlan {
                 .collect();
             plan.predictions.push(super::Prediction::Packages(names));
         }
+        // As Ansible: the named packages end up marked manually installed (apt-get install
+        // does that for those it installs; the others already there are marked here).
+        if let Some(at) = self.auto_at {
+            let auto = obs.cmd(at)?.stdout.clone();
+            let manual: Vec<&str> = auto
+                .lines()
+                .filter(|n| {
+                    installed.contains_key(*n)
+                        && !install.iter().any(|i| i.split('=').next() == Some(*n))
+                })
+                .collect();
+            if !manual.is_empty() {
+                for n in &manual {
+                    before.push_str(&format!("{n} (automatically installed)\n"));
+                    after.push_str(&format!("{n} (manually installed)\n"));
+                }
+                let names: Vec<String> = manual.iter().map(|n| quote(n)).collect();
+                plan.step(
+                    self.run(self.with_lock_wait(&format!("apt-mark manual {}", names.join(" ")))),
+                );
+            }
+        }
         if !remove.is_empty() {
             let verb = if self.purge { "purge" } else { "remove" };
             let pkgs = remove
@@ -706,6 +738,35 @@ mod tests {
             POLICY,
         );
         assert!(!p.changed && p.steps.is_empty(), "{p:?}");
+    }
+
+    /// Ansible's apt marks the packages it is given as manually installed, also those that
+    /// were already there as dependencies; the second run has nothing left to do.
+    #[test]
+    fn an_automatically_installed_package_is_marked_manual() {
+        let dpkg = "cri-o\t1.32.2-1.1\tii \tinstall ok installed\n";
+        let answers = |auto: &str| {
+            vec![
+                cmd(0, "cache_age=60\nnow=1\n"),
+                cmd(0, &format!("{dpkg}@@policy\n{POLICY}")),
+                cmd(0, auto),
+            ]
+        };
+        let a = || args("apt", &[("name", Value::from("cri-o"))]);
+        let p = plan_answers(&Apt, a(), answers("cri-o\n"));
+        assert!(p.changed, "{p:?}");
+        let Step::Run { cmd: c, .. } = &p.steps[0] else {
+            panic!("{p:?}")
+        };
+        assert!(
+            c.shell
+                .as_deref()
+                .unwrap_or_default()
+                .contains("apt-mark manual cri-o"),
+            "{c:?}"
+        );
+        assert_eq!(p.diffs[0].after, "cri-o (manually installed)\n");
+        assert!(!plan_answers(&Apt, a(), answers("")).changed);
     }
 
     #[test]

@@ -132,6 +132,7 @@ fn program(q: &Query) -> String {
         s
     }
     Query::Selections(names) => format!("dpkg --get-selections {} 2>/dev/null; true", join(names)),
+    Query::AutoInstalled(names) => format!("apt-mark showauto {} 2>/dev/null; true", join(names)),
     Query::Facts { .. } => unreachable!("the facts are compared with programs one by one"),
     Query::Digest { algo, path } => {
         let p = quote(path);
@@ -318,6 +319,25 @@ fn selections_are_answered_as_dpkg_answers_them() {
     ];
     let own = three_ways(&queries, |q, _| native && *q != of(&["bas*"]));
     assert_eq!(own, if native { 4 } else { 0 });
+}
+
+/// `apt-mark showauto` natively, for every package of this machine's dpkg database.
+#[test]
+fn automatic_installs_are_answered_as_apt_mark_answers_them() {
+    let status = std::fs::read_to_string("/var/lib/dpkg/status").unwrap();
+    let mut names: Vec<String> = status
+        .lines()
+        .filter_map(|l| l.strip_prefix("Package: "))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    let queries = [
+        Query::AutoInstalled(names.clone()),
+        Query::AutoInstalled(vec!["libc6".into(), "no-such-package-prov".into()]),
+        Query::AutoInstalled(names.iter().take(40).cloned().collect()),
+    ];
+    assert_eq!(three_ways(&queries, |_, _| true), 3);
 }
 
 /// Digests: SHA-1 natively for files up to 1 KiB, the `*sum` programs otherwise, nothing for
