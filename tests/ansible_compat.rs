@@ -355,3 +355,37 @@ fn without_ansible_a_foreign_module_fails_clearly() {
         r.stderr
     );
 }
+
+/// `ansible_connection` is defined for every connection (Ansible's play context sets it):
+/// `chroot` under `--chroot`, the `-c` or play connection, else the host's own or `ssh`;
+/// `ansible_role_name` inside a role.
+#[test]
+fn connection_and_role_name_variables_are_defined() {
+    let p = Project::new()
+        .file("roles/web/tasks/main.yml", "- name: role\n  debug: {msg: \"{{ ansible_role_name }}\"}\n")
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  roles: [web]\n  tasks:\n    - name: conn\n      debug: {msg: \"{{ ansible_connection }}\"}\n",
+        );
+    let root = Root::new();
+    let r = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    r.ok();
+    assert_eq!(msg(&r, "localhost", "conn"), "chroot");
+    assert_eq!(msg(&r, "localhost", "web : role"), "web");
+    let r = Prov::apply(&p, "site.yml")
+        .args(["-i", "localhost,", "-c", "local"])
+        .json()
+        .run();
+    r.ok();
+    assert_eq!(msg(&r, "localhost", "conn"), "local");
+    let p = p.file(
+        "hosts.yml",
+        "all:\n  hosts:\n    box: {ansible_connection: local}\n",
+    );
+    let r = Prov::apply(&p, "site.yml")
+        .args(["-i", "hosts.yml"])
+        .json()
+        .run();
+    r.ok();
+    assert_eq!(msg(&r, "box", "conn"), "local");
+}

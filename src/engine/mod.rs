@@ -230,6 +230,14 @@ pub fn batches(serial: Option<&Value>, hosts: &[usize]) -> Result<Vec<Vec<usize>
     Ok(out)
 }
 
+/// `ansible_connection` when nothing sets it: Ansible's default, ssh.
+static CONNECTION_DEFAULT: std::sync::LazyLock<Arc<VarMap>> = std::sync::LazyLock::new(|| {
+    Arc::new(VarMap::from([(
+        "ansible_connection".to_string(),
+        Value::from("ssh"),
+    )]))
+});
+
 impl Engine {
     pub fn new(
         opts: RunOptions,
@@ -473,6 +481,16 @@ impl Shared {
             "playbook_dir".into(),
             Value::from(absolute(&play.dir).display().to_string()),
         );
+        // The connection as prov makes it, when the command line or the play chose it (else
+        // the host's own `ansible_connection`, or the default below).
+        let chosen = match (&self.opts.chroot, &self.opts.connection, &play.connection) {
+            (Some(_), _, _) => Some("chroot"),
+            (None, Some(c), _) | (None, None, Some(c)) => Some(c.as_str()),
+            _ => None,
+        };
+        if let Some(c) = chosen {
+            m.insert("ansible_connection".into(), Value::from(c));
+        }
         m.insert("ansible_check_mode".into(), Value::from(self.opts.check));
         m.insert("ansible_diff_mode".into(), Value::from(self.opts.diff));
         m.insert("omit".into(), Value::from(self.omit.as_str()));
@@ -548,6 +566,10 @@ impl Shared {
         let host = self.hosts[h].lock().unwrap();
         let role: Option<&Arc<RoleInfo>> = task.and_then(|t| t.role.as_ref());
         let mut layers = Vec::with_capacity(16 + extra.len());
+        layers.push(Layer::fixed(
+            "connection default",
+            CONNECTION_DEFAULT.clone(),
+        ));
         layers.push(Layer::raw_shared("role defaults", pc.defaults_all.clone()));
         if let Some(r) = role {
             layers.push(Layer::raw_shared("role defaults", r.defaults.clone()));
@@ -574,6 +596,7 @@ impl Shared {
         if let Some(r) = role {
             let mut m = VarMap::new();
             m.insert("role_name".into(), Value::from(r.name.as_str()));
+            m.insert("ansible_role_name".into(), Value::from(r.name.as_str()));
             m.insert(
                 "role_path".into(),
                 Value::from(absolute(&r.path).display().to_string()),
