@@ -17,6 +17,7 @@ pub(crate) mod inventory;
 pub(crate) mod modules;
 pub mod pgp;
 pub(crate) mod playbook;
+pub(crate) mod pyre;
 pub(crate) mod report;
 pub mod run;
 pub(crate) mod shlex;

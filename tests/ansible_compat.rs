@@ -389,3 +389,39 @@ fn connection_and_role_name_variables_are_defined() {
     r.ok();
     assert_eq!(msg(&r, "box", "conn"), "local");
 }
+
+/// Python's regular expressions: look-ahead and look-behind in `regexp` options and the regex
+/// filters, as hardening roles use them (Ansible's results).
+#[test]
+fn python_regular_expressions_with_look_around() {
+    let root = Root::new();
+    root.write(
+        "etc/demo.conf",
+        "#PermitRootLogin yes\nPermitRootLogin yes\nPort 22\n",
+    );
+    let p = Project::new().file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: not the comment
+      lineinfile: {path: /etc/demo.conf, regexp: '^(?!#)\s*PermitRootLogin', line: PermitRootLogin no}
+    - name: after the word
+      debug: {msg: "{{ 'Port 22' | regex_replace('(?<=Port )\\d+', '2222') }}"}
+    - name: backreference
+      debug: {msg: "{{ 'aa-bb-cd' | regex_findall('(\\w)\\1') }}"}
+"#,
+    );
+    let r = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    r.ok();
+    assert_eq!(
+        root.read("etc/demo.conf"),
+        "#PermitRootLogin yes\nPermitRootLogin no\nPort 22\n"
+    );
+    assert_eq!(msg(&r, "localhost", "after the word"), "Port 2222");
+    assert_eq!(
+        msg(&r, "localhost", "backreference"),
+        serde_json::json!(["a", "b"])
+    );
+}

@@ -6,14 +6,13 @@
 //! before the last `insertbefore` match (or `BOF`).
 
 use super::args::Presence;
-use regex::Regex;
 
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, check_validate, plan_write};
 use super::lineinfile::split_lines;
 use super::{Args, FileRef, Module, ModuleEnv, Observed, Plan, Planner, Probes};
 use crate::error::{Error, Result};
-use crate::template::filters::python_regex;
+use crate::pyre::Pattern;
 
 pub struct BlockInFile;
 
@@ -63,13 +62,7 @@ impl Module for BlockInFile {
             _ => None,
         };
         let insert_re = pattern
-            .map(|p| {
-                Regex::new(&python_regex(&p)).map_err(|e| {
-                    Error::runtime(format!(
-                        "blockinfile: invalid regular expression '{p}': {e}"
-                    ))
-                })
-            })
+            .map(|p| Pattern::plain(&p).map_err(|e| Error::runtime(format!("blockinfile: {e}"))))
             .transpose()?;
         let marker = a
             .str(&["marker"])?
@@ -112,7 +105,7 @@ struct BlockPlan {
     block: String,
     marker0: String,
     marker1: String,
-    insert_re: Option<Regex>,
+    insert_re: Option<Pattern>,
     insertafter: Option<String>,
     insertbefore: Option<String>,
     create: bool,
@@ -173,7 +166,10 @@ impl Planner for BlockPlan {
                 if let Some(re) = &self.insert_re {
                     let mut found = None;
                     for (i, l) in lines.iter().enumerate() {
-                        if re.is_match(l.strip_suffix('\n').unwrap_or(l)) {
+                        if re
+                            .is_match(l.strip_suffix('\n').unwrap_or(l))
+                            .map_err(|e| Error::runtime(format!("blockinfile: {e}")))?
+                        {
                             found = Some(i);
                         }
                     }

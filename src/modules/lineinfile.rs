@@ -8,13 +8,12 @@
 //! does not stop `$` from matching).
 
 use super::args::Presence;
-use regex::{Captures, Regex};
 
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, check_validate, plan_write};
 use super::{Args, FileRef, Module, ModuleEnv, Observed, Plan, Planner, Probes};
 use crate::error::{Error, Result};
-use crate::template::filters::{python_regex, python_replacement};
+use crate::pyre::{Pattern, python_replacement};
 
 pub struct LineInFile;
 
@@ -72,11 +71,8 @@ impl Module for LineInFile {
         } else if regexp.is_none() && search_string.is_none() && line.is_none() {
             return fail("one of line, search_string, or regexp is required with state=absent");
         }
-        let compile = |p: &str| {
-            Regex::new(&python_regex(p)).map_err(|e| {
-                Error::runtime(format!("lineinfile: invalid regular expression '{p}': {e}"))
-            })
-        };
+        let compile =
+            |p: &str| Pattern::plain(p).map_err(|e| Error::runtime(format!("lineinfile: {e}")));
         let validate = a.str(&["validate"])?;
         check_validate("lineinfile", &validate)?;
         let create = a.bool(&["create"], false)?;
@@ -119,12 +115,12 @@ struct LinePlan {
     cur_at: FileRef,
     spec: WriteSpec,
     present: bool,
-    regexp: Option<Regex>,
+    regexp: Option<Pattern>,
     search_string: Option<String>,
     line: Option<String>,
     insertafter: Option<String>,
     insertbefore: Option<String>,
-    ins_re: Option<Regex>,
+    ins_re: Option<Pattern>,
     backrefs: bool,
     create: bool,
     firstmatch: bool,
@@ -167,12 +163,12 @@ impl Planner for LinePlan {
                     Plan::fail(format!("Destination {path} does not exist !")).with("rc", 257)
                 );
             }
-            self.present(&mut lines)
+            self.present(&mut lines)?
         } else {
             if !cur.exists {
                 return Ok(plan.with("msg", "file not present").with("found", 0));
             }
-            let n = self.absent(&mut lines);
+            let n = self.absent(&mut lines)?;
             plan.result.insert("found".into(), (n as i64).into());
             (
                 if n > 0 {
@@ -202,17 +198,27 @@ impl Planner for LinePlan {
     }
 }
 
+/// What `present`'s search found: the matching line and the insertion point (Ansible's
+/// `index`), the regexp's groups, and whether the line itself is already there.
+struct Found<'c, 't> {
+    index: [i64; 2],
+    captures: Option<&'c fancy_regex::Captures<'t, str>>,
+    matched: bool,
+    exact_line_match: bool,
+}
+
 impl LinePlan {
-    fn present(&self, lines: &mut Vec<String>) -> (String, bool) {
+    fn present(&self, lines: &mut Vec<String>) -> Result<(String, bool)> {
+        let failed = |e: String| Error::runtime(format!("lineinfile: {e}"));
         let line = self.line.clone().unwrap_or_default();
         let mut index: [i64; 2] = [-1, -1];
-        let mut found: Option<Captures> = None;
+        let mut found: Option<fancy_regex::Captures<'_, str>> = None;
         let mut matched = false;
         let mut exact_line_match = false;
         let snapshot = lines.clone();
         if let Some(re) = &self.regexp {
             for (n, l) in snapshot.iter().enumerate() {
-                if let Some(c) = re.captures(body(l)) {
+                if let Some(c) = re.captures(body(l)).map_err(failed)? {
                     index[0] = n as i64;
                     found = Some(c);
                     matched = true;
@@ -238,7 +244,9 @@ impl LinePlan {
                 if line == strip_eol(l) {
                     index[0] = n as i64;
                     exact_line_match = true;
-                } else if self.ins_re.as_ref().is_some_and(|r| r.is_match(body(l))) {
+                } else if let Some(r) = &self.ins_re
+                    && r.is_match(body(l)).map_err(failed)?
+                {
                     if self.insertafter.is_some() {
                         index[1] = n as i64 + 1;
                         if self.firstmatch {
@@ -254,12 +262,32 @@ impl LinePlan {
                 }
             }
         }
+        Ok(self.edit(
+            lines,
+            Found {
+                index,
+                captures: found.as_ref(),
+                matched,
+                exact_line_match,
+            },
+        ))
+    }
+
+    /// Change the lines as Ansible's `present` does, given what the search found.
+    fn edit(&self, lines: &mut Vec<String>, f: Found<'_, '_>) -> (String, bool) {
+        let Found {
+            index,
+            captures: found,
+            matched,
+            exact_line_match,
+        } = f;
+        let line = self.line.clone().unwrap_or_default();
         let added = ("line added".to_string(), true);
         let none = (String::new(), false);
         let ia = self.insertafter.as_deref();
         let ib = self.insertbefore.as_deref();
         if index[0] != -1 {
-            let mut new_line = match (&found, self.backrefs) {
+            let mut new_line = match (found, self.backrefs) {
                 (Some(c), true) => {
                     let mut dst = String::new();
                     c.expand(&python_replacement(&line), &mut dst);
@@ -331,20 +359,25 @@ impl LinePlan {
         }
     }
 
-    fn absent(&self, lines: &mut Vec<String>) -> usize {
-        let before = lines.len();
+    fn absent(&self, lines: &mut Vec<String>) -> Result<usize> {
         let line = self.line.clone().unwrap_or_default();
-        lines.retain(|l| {
+        let mut kept = Vec::with_capacity(lines.len());
+        for l in lines.iter() {
             let hit = if let Some(re) = &self.regexp {
                 re.is_match(body(l))
+                    .map_err(|e| Error::runtime(format!("lineinfile: {e}")))?
             } else if let Some(s) = &self.search_string {
                 l.contains(s.as_str())
             } else {
                 line == strip_eol(l)
             };
-            !hit
-        });
-        before - lines.len()
+            if !hit {
+                kept.push(l.clone());
+            }
+        }
+        let removed = lines.len() - kept.len();
+        *lines = kept;
+        Ok(removed)
     }
 }
 

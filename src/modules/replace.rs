@@ -1,13 +1,11 @@
 //! `replace`: substitute every match of a (multi-line) regular expression in a file, optionally
 //! only in the section `after`/`before` other patterns, as Ansible's module does.
 
-use regex::RegexBuilder;
-
 use super::attrs::AttrSpec;
 use super::content::{WriteSpec, check_validate, plan_write};
 use super::{Args, FileRef, Module, ModuleEnv, Observed, Plan, Planner, Probes};
 use crate::error::{Error, Result};
-use crate::template::filters::{python_regex, python_replacement};
+use crate::pyre::{Flags, Pattern};
 
 pub struct Replace;
 
@@ -82,11 +80,16 @@ impl Planner for ReplacePlan {
         };
         let (section, range) = match &pattern {
             Some(p) => {
-                let re = RegexBuilder::new(&python_regex(p))
-                    .dot_matches_new_line(true)
-                    .build()
-                    .map_err(|e| Error::runtime(format!("replace: invalid pattern '{p}': {e}")))?;
-                match re.captures(&contents).and_then(|c| c.name("subsection")) {
+                let flags = Flags {
+                    dotall: true,
+                    ..Flags::default()
+                };
+                let re =
+                    Pattern::new(p, flags).map_err(|e| Error::runtime(format!("replace: {e}")))?;
+                let caps = re
+                    .captures(&contents)
+                    .map_err(|e| Error::runtime(format!("replace: {e}")))?;
+                match caps.as_ref().and_then(|c| c.name("subsection")) {
                     Some(m) => (m.as_str().to_string(), Some((m.start(), m.end()))),
                     None => {
                         return Ok(Plan::fail(format!(
@@ -97,19 +100,14 @@ impl Planner for ReplacePlan {
             }
             None => (contents.clone(), None),
         };
-        let re = RegexBuilder::new(&python_regex(&self.regexp))
-            .multi_line(true)
-            .build()
-            .map_err(|e| {
-                Error::runtime(format!(
-                    "replace: invalid regular expression '{}': {e}",
-                    self.regexp
-                ))
-            })?;
-        let count = re.find_iter(&section).count();
-        let replaced = re
-            .replace_all(&section, python_replacement(&self.replace).as_str())
-            .into_owned();
+        let flags = Flags {
+            multiline: true,
+            ..Flags::default()
+        };
+        let fail = |e: String| Error::runtime(format!("replace: {e}"));
+        let re = Pattern::new(&self.regexp, flags).map_err(fail)?;
+        let count = re.count(&section).map_err(fail)?;
+        let replaced = re.replace(&section, &self.replace, 0).map_err(fail)?;
         let mut plan = Plan::ok();
         let new = if count > 0 && replaced != section {
             plan.result

@@ -11,10 +11,10 @@
 use std::cmp::Ordering;
 use std::path::Path;
 
+use crate::pyre::Pattern;
 use base64::Engine as _;
 use minijinja::value::{Rest, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind, Value};
-use regex::{Regex, RegexBuilder};
 use sha2::Digest;
 
 use super::to_text;
@@ -117,66 +117,13 @@ fn items(value: &Value) -> Result<Vec<Value>, Error> {
     }
 }
 
-fn build_regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<Regex, Error> {
-    RegexBuilder::new(&python_regex(pattern))
-        .case_insensitive(ignorecase)
-        .multi_line(multiline)
-        .build()
-        .map_err(|e| err(format!("invalid regular expression '{pattern}': {e}")))
-}
-
-/// Translate the parts of Python regex syntax that Rust's regex spells differently.
-pub fn python_regex(pattern: &str) -> String {
-    pattern.replace("(?P<", "(?<").replace("\\Z", "\\z")
-}
-
-/// Translate a Python replacement string (`\1`, `\g<1>`, `\g<name>`) into Rust's (`${1}`).
-pub fn python_replacement(repl: &str) -> String {
-    let mut out = String::new();
-    let chars: Vec<char> = repl.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '$' {
-            out.push_str("$$");
-        } else if c == '\\' && i + 1 < chars.len() {
-            let n = chars[i + 1];
-            if n.is_ascii_digit() {
-                let mut j = i + 1;
-                while j < chars.len() && chars[j].is_ascii_digit() && j < i + 3 {
-                    j += 1;
-                }
-                let digits: String = chars[i + 1..j].iter().collect();
-                out.push_str(&format!("${{{digits}}}"));
-                i = j;
-                continue;
-            } else if n == 'g' && chars.get(i + 2) == Some(&'<') {
-                if let Some(end) = chars[i + 3..].iter().position(|&c| c == '>') {
-                    let name: String = chars[i + 3..i + 3 + end].iter().collect();
-                    out.push_str(&format!("${{{name}}}"));
-                    i = i + 4 + end;
-                    continue;
-                }
-            } else if n == 'n' {
-                out.push('\n');
-                i += 2;
-                continue;
-            } else if n == 't' {
-                out.push('\t');
-                i += 2;
-                continue;
-            } else if n == '\\' {
-                out.push('\\');
-                i += 2;
-                continue;
-            }
-            out.push(c);
-        } else {
-            out.push(c);
-        }
-        i += 1;
-    }
-    out
+fn build_regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<Pattern, Error> {
+    let flags = crate::pyre::Flags {
+        ignorecase,
+        multiline,
+        dotall: false,
+    };
+    Pattern::new(pattern, flags).map_err(err)
 }
 
 fn f_bool(value: Value) -> bool {
@@ -254,10 +201,7 @@ fn f_regex_replace(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
     let re = build_regex(&pattern, a.flag(2, "ignorecase"), a.flag(3, "multiline"))?;
     let count = a.get(4, "count").and_then(|v| v.as_i64()).unwrap_or(0) as usize;
     let text = to_text(&value);
-    Ok(Value::from(
-        re.replacen(&text, count, python_replacement(&repl).as_str())
-            .into_owned(),
-    ))
+    Ok(Value::from(re.replace(&text, &repl, count).map_err(err)?))
 }
 
 fn f_regex_search(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
@@ -270,7 +214,7 @@ fn f_regex_search(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
     let groups: Vec<String> = a.pos.iter().skip(1).map(to_text).collect();
     let re = build_regex(&pattern, a.flag(99, "ignorecase"), a.flag(99, "multiline"))?;
     let text = to_text(&value);
-    let Some(caps) = re.captures(&text) else {
+    let Some(caps) = re.captures(&text).map_err(err)? else {
         return Ok(Value::from(()));
     };
     if groups.is_empty() {
@@ -305,7 +249,9 @@ fn f_regex_findall(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
     let re = build_regex(&pattern, a.flag(1, "ignorecase"), a.flag(2, "multiline"))?;
     let text = to_text(&value);
     let out: Vec<Value> = re
-        .captures_iter(&text)
+        .captures_all(&text)
+        .map_err(err)?
+        .into_iter()
         .map(|caps| match caps.len() {
             1 => Value::from(caps.get(0).map(|m| m.as_str()).unwrap_or_default()),
             2 => Value::from(caps.get(1).map(|m| m.as_str()).unwrap_or_default()),
@@ -320,7 +266,7 @@ fn f_regex_findall(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
 }
 
 fn f_regex_escape(value: Value) -> String {
-    regex::escape(&to_text(&value))
+    crate::pyre::escape(&to_text(&value))
 }
 
 fn f_union(a: Value, b: Value) -> FResult {
@@ -834,13 +780,14 @@ fn regex_test(value: &Value, args: Rest<ValueOrKwargs>, anchored: bool) -> Resul
         Some(&["pattern", "ignorecase", "multiline"]),
     )?;
     let pattern = a.text(0, "pattern").unwrap_or_default();
+    // Python's re.match: anchored at the start of the text, whatever the flags.
     let pattern = if anchored {
-        format!("^(?:{})", python_regex(&pattern))
+        format!("\\A(?:{pattern})")
     } else {
         pattern
     };
     let re = build_regex(&pattern, a.flag(1, "ignorecase"), a.flag(2, "multiline"))?;
-    Ok(re.is_match(&to_text(value)))
+    re.is_match(&to_text(value)).map_err(err)
 }
 
 fn t_match(value: Value, args: Rest<ValueOrKwargs>) -> Result<bool, Error> {
