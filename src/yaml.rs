@@ -212,6 +212,41 @@ fn parse_with(text: &str, path: &Path, keep_duplicates: bool) -> Result<Node> {
     loader.document()
 }
 
+/// Every document of a YAML stream (`from_yaml_all`); an empty stream has none.
+pub fn parse_all(text: &str, origin: &str) -> Result<Vec<Node>> {
+    let mut options = Options::default();
+    options.emit_anchor_events = true;
+    let mut loader = Loader {
+        file: Arc::new(PathBuf::from(origin)),
+        parser: Parser::new_from_str_with_options(text, options),
+        anchors: HashMap::new(),
+        anchor_names: HashMap::new(),
+        written: 0,
+        expanded: 0,
+        keep_duplicates: false,
+    };
+    let mut docs = Vec::new();
+    loop {
+        let (ev, span) = loader.next()?;
+        match ev {
+            Event::StreamStart | Event::DocumentEnd => continue,
+            Event::StreamEnd => return Ok(docs),
+            Event::DocumentStart(..) => {
+                let (ev, span) = loader.next()?;
+                if matches!(ev, Event::DocumentEnd) {
+                    docs.push(Node {
+                        value: Yaml::Null,
+                        span,
+                    });
+                } else {
+                    docs.push(loader.node(ev, span)?);
+                }
+            }
+            _ => return Err(Error::parse(span, "unexpected YAML event")),
+        }
+    }
+}
+
 /// Parse YAML text that has no file of its own (e.g. `from_yaml`, `-e` values).
 pub fn parse_str(text: &str, origin: &str) -> Result<Node> {
     parse(text, &PathBuf::from(origin))

@@ -15,12 +15,31 @@ use crate::report::{HostOutcome, Status};
 use crate::template::{eval_condition, render_value, to_text};
 use crate::vars::{Context, Layer, VarMap};
 
-/// The files include_vars loads: `file`, found in the first of `dirs` that has it, or every
-/// YAML and JSON file of `dir` (found the same way), sorted by name.
+/// include_vars' options for a directory (Ansible's names and defaults).
+#[derive(Default)]
+struct DirOptions {
+    /// How many directories of the sorted walk are read (0: all). Ansible counts the
+    /// directories it walks, not their depth.
+    depth: usize,
+    /// Only files whose name this Python regex finds something in.
+    files_matching: Option<crate::pyre::Pattern>,
+    /// Names (regexes anchored at the end) of files to skip.
+    ignore_files: Vec<String>,
+    /// Extensions of variable files; another one fails unless `ignore_unknown_extensions`.
+    extensions: Vec<String>,
+    ignore_unknown_extensions: bool,
+    /// The role's `vars/main.yml`, never included again.
+    role_main: Option<std::path::PathBuf>,
+}
+
+/// The files include_vars loads: `file`, found in the first of `dirs` that has it, or the
+/// files of `dir` (found the same way) as Ansible walks it: directories in sorted order, each
+/// one's files sorted by name.
 fn var_files(
     file: Option<String>,
     dir: Option<String>,
     dirs: &[std::path::PathBuf],
+    opts: &DirOptions,
 ) -> Result<Vec<std::path::PathBuf>> {
     if let Some(f) = file {
         let p = crate::template::lookup::find_file(&f, dirs)
@@ -32,18 +51,76 @@ fn var_files(
     };
     let dir = crate::template::lookup::find_file(&d, dirs)
         .ok_or_else(|| Error::runtime(format!("include_vars: could not find directory '{d}'")))?;
-    let mut found: Vec<_> = std::fs::read_dir(&dir)
-        .map_err(|e| Error::io(&dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("yml" | "yaml" | "json")
-            )
-        })
-        .collect();
-    found.sort();
+    let mut walked: Vec<(std::path::PathBuf, Vec<String>)> = Vec::new();
+    walk(&dir, &mut walked)?;
+    walked.sort_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
+    if opts.depth > 0 {
+        walked.truncate(opts.depth);
+    }
+    let mut found = Vec::new();
+    for (root, mut names) in walked {
+        names.sort();
+        for name in names {
+            let path = root.join(&name);
+            if opts.role_main.as_deref() == Some(path.as_path()) {
+                continue;
+            }
+            if let Some(m) = &opts.files_matching
+                && !m.is_match(&name).map_err(Error::runtime)?
+            {
+                continue;
+            }
+            let ignored = opts.ignore_files.iter().any(|pat| {
+                crate::pyre::Pattern::plain(&format!("{pat}$"))
+                    .and_then(|p| p.is_match(&name))
+                    .unwrap_or(false)
+            });
+            if ignored {
+                continue;
+            }
+            let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+            if !opts.extensions.iter().any(|e| e == ext) {
+                if opts.ignore_unknown_extensions {
+                    continue;
+                }
+                return Err(Error::runtime(format!(
+                    "include_vars: {} does not have a valid extension: {}",
+                    path.display(),
+                    opts.extensions.join(", ")
+                )));
+            }
+            found.push(path);
+        }
+    }
     Ok(found)
+}
+
+/// Every directory under `dir` (itself included, links followed) with its files' names.
+fn walk(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, Vec<String>)>) -> Result<()> {
+    let mut files = Vec::new();
+    let mut subdirs = Vec::new();
+    for e in std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .flatten()
+    {
+        let p = e.path();
+        if p.is_dir() {
+            subdirs.push(p);
+        } else {
+            files.push(e.file_name().to_string_lossy().into_owned());
+        }
+    }
+    out.push((dir.to_path_buf(), files));
+    if out.len() > 10_000 {
+        return Err(Error::runtime(format!(
+            "include_vars: more than 10000 directories under {} (a link loop?)",
+            dir.display()
+        )));
+    }
+    for d in subdirs {
+        walk(&d, out)?;
+    }
+    Ok(())
 }
 
 /// include_vars: load variables files into the host's include_vars level.
@@ -70,10 +147,47 @@ pub(super) fn include_vars(
     }
     dirs.push(pc.play.dir.join("vars"));
     dirs.push(pc.play.dir.clone());
+    let list = |k: &str| -> Vec<String> {
+        match a.get_attr(k) {
+            Ok(v) if crate::template::is_list(&v) => v
+                .try_iter()
+                .into_iter()
+                .flatten()
+                .map(|x| to_text(&x))
+                .collect(),
+            Ok(v) if !v.is_undefined() && !v.is_none() => {
+                to_text(&v).split_whitespace().map(str::to_string).collect()
+            }
+            _ => Vec::new(),
+        }
+    };
+    let extensions = list("extensions");
+    let opts = DirOptions {
+        depth: match get("depth") {
+            Some(d) => d.trim().parse().map_err(|_| {
+                Error::runtime(format!("include_vars: depth must be a number, not '{d}'"))
+            })?,
+            None => 0,
+        },
+        files_matching: get("files_matching")
+            .map(|m| crate::pyre::Pattern::plain(&m).map_err(Error::runtime))
+            .transpose()?,
+        ignore_files: list("ignore_files"),
+        extensions: if extensions.is_empty() {
+            vec!["yaml".into(), "yml".into(), "json".into()]
+        } else {
+            extensions
+        },
+        ignore_unknown_extensions: a
+            .get_attr("ignore_unknown_extensions")
+            .is_ok_and(|v| crate::template::filters::to_bool(&v)),
+        role_main: t.role.as_ref().map(|r| r.path.join("vars/main.yml")),
+    };
     let files = var_files(
         get("file").or_else(|| get("_raw_params")),
         get("dir"),
         &dirs,
+        &opts,
     )?;
     let mut vars = VarMap::new();
     for f in &files {
@@ -320,9 +434,11 @@ mod tests {
         ] {
             std::fs::write(d.join(f), "x: 1\n").unwrap();
         }
-        for f in ["b.yml", "a.json", "c.yaml", "notes.txt"] {
+        for f in ["b.yml", "a.json", "c.yaml"] {
             std::fs::write(d.join("role/vars/os").join(f), "{}").unwrap();
         }
+        std::fs::create_dir_all(d.join("role/vars/os/deeper")).unwrap();
+        std::fs::write(d.join("role/vars/os/deeper/z.yml"), "{}").unwrap();
         let dirs = vec![d.join("role/vars"), d.join("play/vars")];
         let names = |v: Vec<std::path::PathBuf>| -> Vec<String> {
             v.iter()
@@ -330,25 +446,57 @@ mod tests {
                 .collect()
         };
         // The role's own file first, then the play's.
-        let got = var_files(Some("main.yml".into()), None, &dirs).unwrap();
+        let plain = DirOptions {
+            extensions: vec!["yaml".into(), "yml".into(), "json".into()],
+            ..Default::default()
+        };
+        let got = var_files(Some("main.yml".into()), None, &dirs, &plain).unwrap();
         assert_eq!(names(got), ["role/vars/main.yml"]);
-        let got = var_files(Some("only.yml".into()), None, &dirs).unwrap();
+        let got = var_files(Some("only.yml".into()), None, &dirs, &plain).unwrap();
         assert_eq!(names(got), ["play/vars/only.yml"]);
-        let got = var_files(None, Some("os".into()), &dirs).unwrap();
+        // Ansible's walk: this directory's files sorted, then the subdirectories'.
+        let got = var_files(None, Some("os".into()), &dirs, &plain).unwrap();
         assert_eq!(
             names(got),
             [
                 "role/vars/os/a.json",
                 "role/vars/os/b.yml",
-                "role/vars/os/c.yaml"
+                "role/vars/os/c.yaml",
+                "role/vars/os/deeper/z.yml"
             ]
+        );
+        let opts = DirOptions {
+            depth: 1,
+            files_matching: Some(crate::pyre::Pattern::plain("^[ab]").unwrap()),
+            ignore_files: vec!["json".into()],
+            extensions: plain.extensions.clone(),
+            ..Default::default()
+        };
+        let got = var_files(None, Some("os".into()), &dirs, &opts).unwrap();
+        assert_eq!(names(got), ["role/vars/os/b.yml"]);
+        // A file of another kind fails, unless unknown extensions are ignored.
+        std::fs::write(d.join("role/vars/os/b-notes.txt"), "x").unwrap();
+        let e = var_files(None, Some("os".into()), &dirs, &opts).unwrap_err();
+        assert!(
+            e.to_string().contains("does not have a valid extension"),
+            "{e}"
+        );
+        let opts = DirOptions {
+            ignore_unknown_extensions: true,
+            ..opts
+        };
+        assert_eq!(
+            var_files(None, Some("os".into()), &dirs, &opts)
+                .unwrap()
+                .len(),
+            1
         );
         for (file, dir, msg) in [
             (Some("nope.yml"), None, "could not find 'nope.yml'"),
             (None, Some("nope"), "could not find directory 'nope'"),
             (None, None, "needs file or dir"),
         ] {
-            let e = var_files(file.map(Into::into), dir.map(Into::into), &dirs)
+            let e = var_files(file.map(Into::into), dir.map(Into::into), &dirs, &plain)
                 .unwrap_err()
                 .to_string();
             assert!(e.contains(msg), "{e}");

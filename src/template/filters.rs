@@ -15,7 +15,6 @@ use crate::pyre::Pattern;
 use base64::Engine as _;
 use minijinja::value::{Rest, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind, Value};
-use sha2::Digest;
 
 use super::to_text;
 use crate::vars::{deep_merge, value_to_map};
@@ -627,23 +626,6 @@ fn f_mandatory(value: Value, msg: Option<String>) -> FResult {
     }
 }
 
-fn f_hash(value: Value, algo: Option<String>) -> FResult {
-    let data = to_text(&value);
-    let algo = algo.unwrap_or_else(|| "sha1".into());
-    let hex = match algo.as_str() {
-        "sha256" => format!("{:x}", sha2::Sha256::digest(data.as_bytes())),
-        "sha224" => format!("{:x}", sha2::Sha224::digest(data.as_bytes())),
-        "sha384" => format!("{:x}", sha2::Sha384::digest(data.as_bytes())),
-        "sha512" => format!("{:x}", sha2::Sha512::digest(data.as_bytes())),
-        other => {
-            return Err(err(format!(
-                "hash algorithm '{other}' is not supported (sha224/256/384/512 are)"
-            )));
-        }
-    };
-    Ok(Value::from(hex))
-}
-
 fn f_zip(value: Value, others: Rest<ValueOrKwargs>) -> FResult {
     let mut lists = vec![items(&value)?];
     for o in others.0 {
@@ -948,7 +930,6 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("quote", f_quote);
     env.add_filter("ternary", f_ternary);
     env.add_filter("mandatory", f_mandatory);
-    env.add_filter("hash", f_hash);
     env.add_filter("zip", f_zip);
     env.add_filter("type_debug", f_type_debug);
     env.add_filter("split", f_split);

@@ -19,6 +19,7 @@
 mod backslash;
 mod comment;
 pub mod filters;
+mod filters_more;
 pub mod lookup;
 mod lookup_data;
 mod password;
@@ -96,6 +97,7 @@ fn build_env(opts: &TemplateOptions) -> Environment<'static> {
     // Python's str/dict/list methods (`x.startswith('a')`, `d.items()`), as Ansible templates use them.
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     filters::register(&mut env);
+    filters_more::register(&mut env);
     lookup::register(&mut env);
     env.set_fuel(Some(TEMPLATE_FUEL));
     env.add_function("range", range);

@@ -1,0 +1,1013 @@
+//! The rest of Ansible's builtin filters and tests that work on plain data (ansible-core 2.19's
+//! `plugins/filter/core.py`, `mathstuff.py`, `urlsplit.py` and `plugins/test/*.py`): digests,
+//! combinatorics, math and sizes, UUIDs, dates, URLs, controller paths, multi-document YAML,
+//! and the task-result and value tests. Expected values in the tests are what Ansible prints.
+
+use std::path::{Component, Path, PathBuf};
+
+use minijinja::value::{Kwargs, Rest, ValueKind};
+use minijinja::{Environment, Error, ErrorKind, Value};
+use sha1::Digest as _;
+
+use super::to_text;
+
+type FResult = Result<Value, Error>;
+
+/// A parameter given by position or by name (`f(x)` or `f(name=x)`).
+fn param<T>(pos: Option<T>, kwargs: &Kwargs, name: &str) -> Result<Option<T>, Error>
+where
+    T: for<'a> minijinja::value::ArgType<'a, Output = T>,
+{
+    match kwargs.get::<Option<T>>(name)? {
+        Some(v) => Ok(Some(v)),
+        None => Ok(pos),
+    }
+}
+
+fn err(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+fn list(v: &Value) -> Result<Vec<Value>, Error> {
+    match v.kind() {
+        ValueKind::String => Ok(to_text(v)
+            .chars()
+            .map(|c| Value::from(c.to_string()))
+            .collect()),
+        ValueKind::None | ValueKind::Undefined => Err(err("expected a list")),
+        _ => Ok(v.try_iter()?.collect()),
+    }
+}
+
+/// A digest of the text as lowercase hex (`hash`, `checksum`, `sha1`, `md5`).
+pub fn digest(algo: &str, data: &[u8]) -> Result<String, Error> {
+    Ok(match algo {
+        "sha1" => format!("{:x}", sha1::Sha1::digest(data)),
+        "md5" => format!("{:x}", md5::Md5::digest(data)),
+        "sha224" => format!("{:x}", sha2::Sha224::digest(data)),
+        "sha256" => format!("{:x}", sha2::Sha256::digest(data)),
+        "sha384" => format!("{:x}", sha2::Sha384::digest(data)),
+        "sha512" => format!("{:x}", sha2::Sha512::digest(data)),
+        other => {
+            return Err(err(format!(
+                "hash algorithm '{other}' is not supported (md5, sha1, sha224/256/384/512 are)"
+            )));
+        }
+    })
+}
+
+fn f_hash(value: Value, algo: Option<String>) -> Result<String, Error> {
+    digest(
+        algo.as_deref().unwrap_or("sha1"),
+        to_text(&value).as_bytes(),
+    )
+}
+
+fn combinations(items: &[Value], k: usize) -> Vec<Vec<Value>> {
+    if k == 0 {
+        return vec![Vec::new()];
+    }
+    let mut out = Vec::new();
+    for (i, x) in items.iter().enumerate() {
+        for mut rest in combinations(&items[i + 1..], k - 1) {
+            rest.insert(0, x.clone());
+            out.push(rest);
+        }
+    }
+    out
+}
+
+fn permutations(items: &[Value], k: usize) -> Vec<Vec<Value>> {
+    if k == 0 {
+        return vec![Vec::new()];
+    }
+    let mut out = Vec::new();
+    for (i, x) in items.iter().enumerate() {
+        let mut others = items.to_vec();
+        others.remove(i);
+        for mut rest in permutations(&others, k - 1) {
+            rest.insert(0, x.clone());
+            out.push(rest);
+        }
+    }
+    out
+}
+
+fn lists_of(value: Vec<Vec<Value>>) -> Value {
+    Value::from(value.into_iter().map(Value::from).collect::<Vec<_>>())
+}
+
+fn f_combinations(value: Value, r: usize) -> FResult {
+    Ok(lists_of(combinations(&list(&value)?, r)))
+}
+
+fn f_permutations(value: Value, r: Option<usize>) -> FResult {
+    let items = list(&value)?;
+    let r = r.unwrap_or(items.len());
+    Ok(lists_of(permutations(&items, r)))
+}
+
+fn f_product(value: Value, others: Rest<Value>, kwargs: Kwargs) -> FResult {
+    let repeat: usize = kwargs.get::<Option<usize>>("repeat")?.unwrap_or(1);
+    kwargs.assert_all_used()?;
+    let mut pools = vec![list(&value)?];
+    for o in others.iter() {
+        pools.push(list(o)?);
+    }
+    let pools: Vec<Vec<Value>> = (0..repeat).flat_map(|_| pools.clone()).collect();
+    let mut acc: Vec<Vec<Value>> = vec![Vec::new()];
+    for pool in &pools {
+        acc = acc
+            .into_iter()
+            .flat_map(|p| {
+                pool.iter()
+                    .map(move |x| [p.clone(), vec![x.clone()]].concat())
+            })
+            .collect();
+    }
+    Ok(lists_of(acc))
+}
+
+fn f_zip_longest(value: Value, others: Rest<Value>, kwargs: Kwargs) -> FResult {
+    let fill: Value = kwargs
+        .get::<Option<Value>>("fillvalue")?
+        .unwrap_or(Value::from(()));
+    kwargs.assert_all_used()?;
+    let mut lists = vec![list(&value)?];
+    for o in others.iter() {
+        lists.push(list(o)?);
+    }
+    let n = lists.iter().map(Vec::len).max().unwrap_or(0);
+    Ok(lists_of(
+        (0..n)
+            .map(|i| {
+                lists
+                    .iter()
+                    .map(|l| l.get(i).cloned().unwrap_or(fill.clone()))
+                    .collect()
+            })
+            .collect(),
+    ))
+}
+
+/// The `subelements` filter (core.py's, unlike the lookup it keeps the list in the element).
+fn f_subelements(value: Value, key: Value, skip_missing: Option<bool>, kwargs: Kwargs) -> FResult {
+    let skip_missing = param(skip_missing, &kwargs, "skip_missing")?;
+    kwargs.assert_all_used()?;
+    let elements: Vec<Value> = match value.kind() {
+        ValueKind::Map => value
+            .try_iter()?
+            .map(|k| value.get_item(&k))
+            .collect::<Result<_, _>>()?,
+        ValueKind::Seq | ValueKind::Iterable => value.try_iter()?.collect(),
+        _ => return Err(err("obj must be a list of dicts or a nested dict")),
+    };
+    let path: Vec<String> = match key.kind() {
+        ValueKind::String => to_text(&key).split('.').map(str::to_string).collect(),
+        ValueKind::Seq => key.try_iter()?.map(|k| to_text(&k)).collect(),
+        _ => return Err(err("subelements must be a list or a string")),
+    };
+    let mut out = Vec::new();
+    for element in elements {
+        let mut values = element.clone();
+        for k in &path {
+            if values.kind() != ValueKind::Map {
+                return Err(err(format!(
+                    "the key {k} should point to a dictionary, got '{}'",
+                    super::py_repr(&values)
+                )));
+            }
+            match values.get_attr(k).ok().filter(|v| !v.is_undefined()) {
+                Some(v) => values = v,
+                None if skip_missing.unwrap_or(false) => {
+                    values = Value::from(Vec::<Value>::new());
+                    break;
+                }
+                None => {
+                    return Err(err(format!(
+                        "could not find '{k}' key in iterated item {}",
+                        super::py_repr(&values)
+                    )));
+                }
+            }
+        }
+        if values.kind() != ValueKind::Seq {
+            return Err(err(format!(
+                "the key '{}' should point to a list, got {}",
+                path.join("."),
+                super::py_repr(&values)
+            )));
+        }
+        for v in values.try_iter()? {
+            out.push(Value::from(vec![element.clone(), v]));
+        }
+    }
+    Ok(Value::from(out))
+}
+
+fn f_from_yaml_all(value: Value) -> FResult {
+    let docs =
+        crate::yaml::parse_all(&to_text(&value), "<from_yaml_all>").map_err(|e| err(e.message))?;
+    Ok(Value::from(
+        docs.iter().map(|d| d.to_value()).collect::<Vec<_>>(),
+    ))
+}
+
+fn number(v: &Value, what: &str) -> Result<f64, Error> {
+    if let Ok(f) = f64::try_from(v.clone()) {
+        return Ok(f);
+    }
+    to_text(v)
+        .trim()
+        .parse()
+        .map_err(|_| err(format!("{what}: '{}' is not a number", to_text(v))))
+}
+
+fn f_log(value: Value, base: Option<Value>, kwargs: Kwargs) -> FResult {
+    let base = param(base, &kwargs, "base")?;
+    kwargs.assert_all_used()?;
+    let x = number(&value, "log")?;
+    let r = match base {
+        None => x.ln(),
+        Some(b) => x.ln() / number(&b, "log")?.ln(),
+    };
+    Ok(Value::from(r))
+}
+
+fn f_pow(value: Value, y: Value) -> FResult {
+    Ok(Value::from(number(&value, "pow")?.powf(number(&y, "pow")?)))
+}
+
+fn f_root(value: Value, base: Option<Value>, kwargs: Kwargs) -> FResult {
+    let base = param(base, &kwargs, "base")?;
+    kwargs.assert_all_used()?;
+    let x = number(&value, "root")?;
+    Ok(Value::from(match base {
+        None => x.sqrt(),
+        Some(b) => x.powf(1.0 / number(&b, "root")?),
+    }))
+}
+
+const SIZE_UNITS: [&str; 9] = ["", "K", "M", "G", "T", "P", "E", "Z", "Y"];
+
+/// `human_readable`: `1.00 KB`, `1.00 Mb` (isbits), as `formatters.bytes_to_human`.
+fn f_human_readable(
+    value: Value,
+    isbits: Option<bool>,
+    unit: Option<String>,
+    kwargs: Kwargs,
+) -> FResult {
+    let isbits = param(isbits, &kwargs, "isbits")?;
+    let unit = param(unit, &kwargs, "unit")?;
+    kwargs.assert_all_used()?;
+    let n = number(&value, "human_readable")?;
+    let isbits = isbits.unwrap_or(false);
+    let (suffix, base) = if isbits {
+        ("b", "bits")
+    } else {
+        ("B", "Bytes")
+    };
+    let limit = |i: usize| 1024f64.powi(i as i32);
+    let i = match unit.as_deref().and_then(|u| u.chars().next()) {
+        Some(c) => SIZE_UNITS
+            .iter()
+            .position(|s| s.starts_with(c.to_ascii_uppercase()) && !s.is_empty())
+            .unwrap_or(0),
+        None => (0..SIZE_UNITS.len())
+            .rev()
+            .find(|&i| n >= limit(i))
+            .unwrap_or(0),
+    };
+    let value = n / limit(i);
+    let text = if i == 0 {
+        format!("{value:.2} {base}")
+    } else {
+        format!("{value:.2} {}{suffix}", SIZE_UNITS[i])
+    };
+    Ok(Value::from(text))
+}
+
+/// `human_to_bytes`: `'1 KB'` is 1024, `'2 Gb'` with isbits, as `formatters.human_to_bytes`.
+fn f_human_to_bytes(
+    value: Value,
+    default_unit: Option<String>,
+    isbits: Option<bool>,
+    kwargs: Kwargs,
+) -> FResult {
+    let default_unit = param(default_unit, &kwargs, "default_unit")?;
+    let isbits = param(isbits, &kwargs, "isbits")?;
+    kwargs.assert_all_used()?;
+    let text = to_text(&value);
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: f64 = num.parse().map_err(|_| {
+        err(format!(
+            "human_to_bytes() can't interpret following string: {text}"
+        ))
+    })?;
+    let unit = unit.trim();
+    let unit = if unit.is_empty() {
+        default_unit.unwrap_or_default()
+    } else {
+        unit.to_string()
+    };
+    let isbits = isbits.unwrap_or(false);
+    let letter = unit.chars().next().map(|c| c.to_ascii_uppercase());
+    let power = match letter {
+        None => 0,
+        Some(l) => SIZE_UNITS
+            .iter()
+            .position(|s| s.starts_with(l) && !s.is_empty())
+            .ok_or_else(|| err(format!("human_to_bytes() failed to convert {text}")))?,
+    };
+    if let Some(last) = unit.chars().last().filter(|_| unit.len() > 1 || power == 0) {
+        let want = if isbits { 'b' } else { 'B' };
+        if unit.len() > 1 && last != want && !(last == 'B' && !isbits) {
+            return Err(err(format!(
+                "human_to_bytes() failed to convert {text}. Value is not a valid string ({} expected)",
+                if isbits { "bits" } else { "bytes" }
+            )));
+        }
+    }
+    Ok(Value::from(
+        (num * 1024f64.powi(power as i32)).round() as i64
+    ))
+}
+
+/// `to_uuid`: a version-5 UUID of the text in Ansible's namespace (or the one given).
+fn f_to_uuid(value: Value, namespace: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
+    let namespace = param(namespace, &kwargs, "namespace")?;
+    kwargs.assert_all_used()?;
+    let ns = namespace.unwrap_or_else(|| "361E6D51-FAEC-444A-9079-341386DA8E2E".into());
+    let hex: String = ns.chars().filter(|c| *c != '-').collect();
+    if hex.len() != 32 {
+        return Err(err(format!("to_uuid: '{ns}' is not a UUID")));
+    }
+    let mut bytes = Vec::with_capacity(16);
+    for i in 0..16 {
+        bytes.push(
+            u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+                .map_err(|_| err(format!("to_uuid: '{ns}' is not a UUID")))?,
+        );
+    }
+    let mut h = sha1::Sha1::new();
+    h.update(&bytes);
+    h.update(to_text(&value).as_bytes());
+    let mut d: [u8; 20] = h.finalize().into();
+    d[6] = (d[6] & 0x0f) | 0x50;
+    d[8] = (d[8] & 0x3f) | 0x80;
+    let x: String = d[..16].iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..]
+    ))
+}
+
+/// `strftime`: the controller's local time (or UTC) of `second` (now by default), formatted by
+/// the C library as Python's time.strftime is.
+fn f_strftime(
+    format: String,
+    second: Option<Value>,
+    utc: Option<bool>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
+    let second = param(second, &kwargs, "second")?;
+    let utc = param(utc, &kwargs, "utc")?;
+    kwargs.assert_all_used()?;
+    let t: libc::time_t = match second {
+        Some(s) if !s.is_none() => number(&s, "strftime")? as libc::time_t,
+        _ => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as libc::time_t)
+            .unwrap_or(0),
+    };
+    let fmt = std::ffi::CString::new(format)
+        .map_err(|_| err("strftime: the format contains a NUL byte"))?;
+    // SAFETY: `tm` is a plain C struct filled by gmtime_r/localtime_r from a valid time_t;
+    // strftime writes at most `buf.len()` bytes and returns how many it wrote.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        let ok = if utc.unwrap_or(false) {
+            !libc::gmtime_r(&t, &mut tm).is_null()
+        } else {
+            !libc::localtime_r(&t, &mut tm).is_null()
+        };
+        if !ok {
+            return Err(err(format!("strftime: {t} is not a representable time")));
+        }
+        let mut buf = vec![0u8; 1024];
+        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), fmt.as_ptr(), &tm);
+        buf.truncate(n);
+        Ok(String::from_utf8_lossy(&buf).into_owned())
+    }
+}
+
+/// Python's `urllib.parse.urlsplit` of a URL, as the `urlsplit` filter returns it.
+fn url_parts(url: &str) -> Value {
+    let (scheme, rest) = match url.split_once(':') {
+        Some((s, r))
+            if !s.is_empty()
+                && s.starts_with(|c: char| c.is_ascii_alphabetic())
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
+            (s.to_ascii_lowercase(), r)
+        }
+        _ => (String::new(), url),
+    };
+    let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (netloc, path) = match rest.strip_prefix("//") {
+        Some(r) => match r.find('/') {
+            Some(i) => (&r[..i], &r[i..]),
+            None => (r, ""),
+        },
+        None => ("", rest),
+    };
+    let (userinfo, hostport) = match netloc.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, netloc),
+    };
+    let (username, password) = match userinfo {
+        Some(u) => match u.split_once(':') {
+            Some((a, b)) => (Value::from(a), Value::from(b)),
+            None => (Value::from(u), Value::from(())),
+        },
+        None => (Value::from(()), Value::from(())),
+    };
+    let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
+        let (h, after) = h.split_once(']').unwrap_or((h, ""));
+        (h.to_string(), after.strip_prefix(':').unwrap_or(""))
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p),
+            None => (hostport.to_string(), ""),
+        }
+    };
+    Value::from_pairs([
+        ("fragment", Value::from(fragment)),
+        (
+            "hostname",
+            if host.is_empty() {
+                Value::from(())
+            } else {
+                Value::from(host.to_ascii_lowercase())
+            },
+        ),
+        ("netloc", Value::from(netloc)),
+        ("password", password),
+        ("path", Value::from(path)),
+        (
+            "port",
+            port.parse::<i64>()
+                .map(Value::from)
+                .unwrap_or(Value::from(())),
+        ),
+        ("query", Value::from(query)),
+        ("scheme", Value::from(scheme)),
+        ("username", username),
+    ])
+}
+
+fn f_urlsplit(value: Value, query: Option<String>) -> FResult {
+    let parts = url_parts(&to_text(&value));
+    match query.as_deref() {
+        None | Some("") => Ok(parts),
+        Some(q) => parts
+            .get_attr(q)
+            .ok()
+            .filter(|v| !v.is_undefined())
+            .ok_or_else(|| err(format!("urlsplit: unknown URL component: {q}"))),
+    }
+}
+
+fn f_urldecode(value: Value) -> String {
+    let text = to_text(&value);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = |b: u8| (b as char).to_digit(16);
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    let ok = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
+        .is_ok();
+    if ok {
+        u64::from_ne_bytes(b)
+    } else {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+    }
+}
+
+/// `random`: an item of a list, or an int below the number (`start`, `step` for ranges).
+fn f_random(value: Value, start: Option<i64>, step: Option<i64>, kwargs: Kwargs) -> FResult {
+    let start = param(start, &kwargs, "start")?;
+    let step = param(step, &kwargs, "step")?;
+    if kwargs.get::<Option<Value>>("seed")?.is_some() {
+        return Err(err(
+            "random: seed= is not supported by prov (Python's generator cannot be reproduced)",
+        ));
+    }
+    kwargs.assert_all_used()?;
+    if let Ok(end) = i64::try_from(value.clone()) {
+        let start = start.unwrap_or(0);
+        let step = step.unwrap_or(1).max(1);
+        let count = ((end - start) + step - 1) / step;
+        if count <= 0 {
+            return Err(err("random: empty range"));
+        }
+        return Ok(Value::from(
+            start + (random_u64() % count as u64) as i64 * step,
+        ));
+    }
+    let items = list(&value)?;
+    if items.is_empty() {
+        return Err(err("random: the list is empty"));
+    }
+    Ok(items[(random_u64() % items.len() as u64) as usize].clone())
+}
+
+fn f_shuffle(value: Value) -> FResult {
+    let mut items = list(&value)?;
+    for i in (1..items.len()).rev() {
+        let j = (random_u64() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+    Ok(Value::from(items))
+}
+
+/// Python's `os.path.normpath`.
+pub fn normpath(p: &str) -> String {
+    if p.is_empty() {
+        return ".".into();
+    }
+    let absolute = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !absolute {
+                    parts.push("..");
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    let body = parts.join("/");
+    match (absolute, body.is_empty()) {
+        (true, _) => format!("/{body}"),
+        (false, true) => ".".into(),
+        (false, false) => body,
+    }
+}
+
+fn f_expanduser(value: Value) -> String {
+    let p = to_text(&value);
+    match p.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+            let home = std::env::var("HOME").unwrap_or_default();
+            format!("{home}{rest}")
+        }
+        _ => p,
+    }
+}
+
+fn f_expandvars(value: Value) -> String {
+    let p = to_text(&value);
+    let re = crate::pyre::Pattern::plain(r"\$(\w+|\{[^}]*\})").expect("a valid pattern");
+    let Ok(all) = re.captures_all(&p) else {
+        return p;
+    };
+    let mut out = String::new();
+    let mut last = 0;
+    for c in all {
+        let (Some(m), Some(name)) = (c.get(0), c.get(1)) else {
+            continue;
+        };
+        let name = name.as_str().trim_start_matches('{').trim_end_matches('}');
+        out.push_str(&p[last..m.start()]);
+        match std::env::var(name) {
+            Ok(v) => out.push_str(&v),
+            Err(_) => out.push_str(m.as_str()),
+        }
+        last = m.end();
+    }
+    out.push_str(&p[last..]);
+    out
+}
+
+fn f_realpath(value: Value) -> String {
+    let p = to_text(&value);
+    match std::fs::canonicalize(&p) {
+        Ok(c) => c.display().to_string(),
+        Err(_) => {
+            let abs = if p.starts_with('/') {
+                p
+            } else {
+                format!(
+                    "{}/{p}",
+                    std::env::current_dir().unwrap_or_default().display()
+                )
+            };
+            normpath(&abs)
+        }
+    }
+}
+
+fn f_relpath(value: Value, start: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
+    let start = param(start, &kwargs, "start")?;
+    kwargs.assert_all_used()?;
+    let abs = |p: &str| {
+        normpath(&if p.starts_with('/') {
+            p.to_string()
+        } else {
+            format!(
+                "{}/{p}",
+                std::env::current_dir().unwrap_or_default().display()
+            )
+        })
+    };
+    let target = abs(&to_text(&value));
+    let start = abs(&start.unwrap_or_else(|| ".".into()));
+    let t: Vec<Component> = Path::new(&target).components().collect();
+    let s: Vec<Component> = Path::new(&start).components().collect();
+    let common = t.iter().zip(&s).take_while(|(a, b)| a == b).count();
+    let mut rel = PathBuf::new();
+    for _ in common..s.len() {
+        rel.push("..");
+    }
+    for c in &t[common..] {
+        rel.push(c.as_os_str());
+    }
+    let r = rel.display().to_string();
+    Ok(if r.is_empty() { ".".into() } else { r })
+}
+
+fn f_commonpath(value: Value) -> Result<String, Error> {
+    let paths: Vec<String> = list(&value)?.iter().map(to_text).collect();
+    let Some(first) = paths.first() else {
+        return Err(err("commonpath() arg is an empty sequence"));
+    };
+    let absolute = first.starts_with('/');
+    if paths.iter().any(|p| p.starts_with('/') != absolute) {
+        return Err(err("Can't mix absolute and relative paths"));
+    }
+    let split = |p: &str| -> Vec<String> {
+        p.split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .map(str::to_string)
+            .collect()
+    };
+    let mut common = split(first);
+    for p in &paths[1..] {
+        let parts = split(p);
+        let n = common
+            .iter()
+            .zip(&parts)
+            .take_while(|(a, b)| a == b)
+            .count();
+        common.truncate(n);
+    }
+    let body = common.join("/");
+    Ok(if absolute { format!("/{body}") } else { body })
+}
+
+fn f_fileglob(value: Value) -> Vec<String> {
+    let pattern = to_text(&value);
+    let (dir, file) = pattern.rsplit_once('/').unwrap_or((".", &pattern));
+    let dir = if dir.is_empty() { "/" } else { dir };
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| crate::inventory::pattern::glob_match(file, n))
+        .map(|n| {
+            if pattern.contains('/') {
+                format!("{}/{n}", dir.trim_end_matches('/'))
+            } else {
+                n
+            }
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+// Tests.
+
+fn result_flag(v: &Value, key: &str) -> bool {
+    v.get_attr(key).is_ok_and(|f| f.is_true())
+}
+
+fn t_all(value: Value) -> Result<bool, Error> {
+    Ok(list(&value)?.iter().all(Value::is_true))
+}
+
+fn t_any(value: Value) -> Result<bool, Error> {
+    Ok(list(&value)?.iter().any(Value::is_true))
+}
+
+fn t_nan(value: Value) -> bool {
+    f64::try_from(value).is_ok_and(f64::is_nan)
+}
+
+fn t_reachable(value: Value) -> bool {
+    !result_flag(&value, "unreachable")
+}
+
+fn t_unreachable(value: Value) -> bool {
+    result_flag(&value, "unreachable")
+}
+
+fn t_timedout(value: Value) -> bool {
+    value
+        .get_attr("timedout")
+        .is_ok_and(|t| t.get_attr("period").is_ok_and(|p| p.is_true()) || t.is_true())
+}
+
+/// `finished`/`started`: prov runs no task asynchronously, so a result is both, unless it
+/// says otherwise (`finished: 0`).
+fn t_finished(value: Value) -> bool {
+    value
+        .get_attr("finished")
+        .map_or(true, |f| f.is_undefined() || f.is_true())
+}
+
+fn t_started(value: Value) -> bool {
+    value
+        .get_attr("started")
+        .map_or(true, |f| f.is_undefined() || f.is_true())
+}
+
+fn t_same_file(value: Value, other: Value) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (
+        std::fs::metadata(to_text(&value)),
+        std::fs::metadata(to_text(&other)),
+    ) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+fn t_mount(value: Value) -> bool {
+    let p = to_text(&value);
+    std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| {
+        m.lines().any(|l| {
+            l.split_whitespace().nth(4) == Some(p.trim_end_matches('/'))
+                || (p == "/" && l.split_whitespace().nth(4) == Some("/"))
+        })
+    })
+}
+
+fn t_url(value: Value, schemes: Option<Vec<String>>) -> bool {
+    let parts = url_parts(&to_text(&value));
+    let scheme = parts
+        .get_attr("scheme")
+        .map(|s| to_text(&s))
+        .unwrap_or_default();
+    let netloc = parts
+        .get_attr("netloc")
+        .map(|s| to_text(&s))
+        .unwrap_or_default();
+    let ok = !scheme.is_empty() && !netloc.is_empty();
+    ok && schemes.is_none_or(|s| s.contains(&scheme))
+}
+
+fn t_uri(value: Value, schemes: Option<Vec<String>>) -> bool {
+    let parts = url_parts(&to_text(&value));
+    let scheme = parts
+        .get_attr("scheme")
+        .map(|s| to_text(&s))
+        .unwrap_or_default();
+    !scheme.is_empty() && schemes.is_none_or(|s| s.contains(&scheme))
+}
+
+fn t_urn(value: Value) -> bool {
+    crate::pyre::Pattern::plain(r"(?i)^urn:[a-z0-9][a-z0-9-]{0,31}:[a-z0-9()+,\-.:=@;$_!*'%/?#]+$")
+        .and_then(|p| p.is_match(&to_text(&value)))
+        .unwrap_or(false)
+}
+
+fn t_vault_encrypted(value: Value) -> bool {
+    to_text(&value).trim_start().starts_with("$ANSIBLE_VAULT;")
+}
+
+pub fn register(env: &mut Environment<'static>) {
+    env.add_filter("hash", f_hash);
+    env.add_filter("checksum", |v: Value| f_hash(v, Some("sha1".into())));
+    env.add_filter("sha1", |v: Value| f_hash(v, Some("sha1".into())));
+    env.add_filter("md5", |v: Value| f_hash(v, Some("md5".into())));
+    env.add_filter("combinations", f_combinations);
+    env.add_filter("permutations", f_permutations);
+    env.add_filter("product", f_product);
+    env.add_filter("zip_longest", f_zip_longest);
+    env.add_filter("subelements", f_subelements);
+    env.add_filter("from_yaml_all", f_from_yaml_all);
+    env.add_filter("log", f_log);
+    env.add_filter("pow", f_pow);
+    env.add_filter("root", f_root);
+    env.add_filter("human_readable", f_human_readable);
+    env.add_filter("human_to_bytes", f_human_to_bytes);
+    env.add_filter("to_uuid", f_to_uuid);
+    env.add_filter("strftime", f_strftime);
+    env.add_filter("urlsplit", f_urlsplit);
+    env.add_filter("urldecode", f_urldecode);
+    env.add_filter("random", f_random);
+    env.add_filter("shuffle", f_shuffle);
+    env.add_filter("normpath", |v: Value| normpath(&to_text(&v)));
+    env.add_filter("expanduser", f_expanduser);
+    env.add_filter("expandvars", f_expandvars);
+    env.add_filter("realpath", f_realpath);
+    env.add_filter("relpath", f_relpath);
+    env.add_filter("commonpath", f_commonpath);
+    env.add_filter("fileglob", f_fileglob);
+    env.add_test("all", t_all);
+    env.add_test("any", t_any);
+    env.add_test("nan", t_nan);
+    env.add_test("reachable", t_reachable);
+    env.add_test("unreachable", t_unreachable);
+    env.add_test("timedout", t_timedout);
+    env.add_test("finished", t_finished);
+    env.add_test("started", t_started);
+    env.add_test("same_file", t_same_file);
+    env.add_test("mount", t_mount);
+    env.add_test("url", t_url);
+    env.add_test("uri", t_uri);
+    env.add_test("urn", t_urn);
+    env.add_test("vault_encrypted", t_vault_encrypted);
+}
+
+#[cfg(test)]
+mod tests {
+    fn render(expr: &str) -> String {
+        let ctx = crate::vars::Context::new(vec![]);
+        crate::template::render_text(expr, &ctx).unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
+
+    /// Each expected value is what ansible-core 2.19 prints for the same expression.
+    #[test]
+    fn filters_give_ansibles_values() {
+        for (expr, want) in [
+            (
+                "{{ 'abc' | hash }}",
+                "a9993e364706816aba3e25717850c26c9cd0d89d",
+            ),
+            (
+                "{{ 'abc' | hash('md5') }}",
+                "900150983cd24fb0d6963f7d28e17f72",
+            ),
+            (
+                "{{ 'abc' | checksum }}",
+                "a9993e364706816aba3e25717850c26c9cd0d89d",
+            ),
+            ("{{ 'abc' | md5 }}", "900150983cd24fb0d6963f7d28e17f72"),
+            (
+                "{{ [1, 2, 3] | combinations(2) | list }}",
+                "[[1, 2], [1, 3], [2, 3]]",
+            ),
+            (
+                "{{ [1, 2, 3] | permutations(2) | list }}",
+                "[[1, 2], [1, 3], [2, 1], [2, 3], [3, 1], [3, 2]]",
+            ),
+            (
+                "{{ [1, 2] | product(['a', 'b']) | list }}",
+                "[[1, 'a'], [1, 'b'], [2, 'a'], [2, 'b']]",
+            ),
+            (
+                "{{ [1, 2] | zip_longest([3], fillvalue='x') | list }}",
+                "[[1, 3], [2, 'x']]",
+            ),
+            (
+                "{{ [{'n': 1, 'ks': [5, 6]}] | subelements('ks') }}",
+                "[[{'n': 1, 'ks': [5, 6]}, 5], [{'n': 1, 'ks': [5, 6]}, 6]]",
+            ),
+            (
+                "{{ 'a: 1\n---\n- b\n' | from_yaml_all | list }}",
+                "[{'a': 1}, ['b']]",
+            ),
+            ("{{ 8 | log(2) }}", "3.0"),
+            ("{{ 2 | pow(10) }}", "1024.0"),
+            ("{{ 27 | root(3) }}", "3.0"),
+            ("{{ 1 | human_readable }}", "1.00 Bytes"),
+            ("{{ 1048576 | human_readable }}", "1.00 MB"),
+            ("{{ 1536 | human_readable(unit='K') }}", "1.50 KB"),
+            ("{{ 1048576 | human_readable(isbits=True) }}", "1.00 Mb"),
+            ("{{ '1 KB' | human_to_bytes }}", "1024"),
+            ("{{ '2M' | human_to_bytes }}", "2097152"),
+            ("{{ '10' | human_to_bytes(default_unit='K') }}", "10240"),
+            (
+                "{{ 'golyat-1' | to_uuid }}",
+                "c31ab054-8332-57f6-b4f4-2e98c475729b",
+            ),
+            (
+                "{{ '%Y-%m-%d %H:%M' | strftime(0, utc=True) }}",
+                "1970-01-01 00:00",
+            ),
+            (
+                "{{ ('https://u:p@Example.com:8443/a/b?x=1#f' | urlsplit).hostname }}",
+                "example.com",
+            ),
+            (
+                "{{ 'https://u:p@Example.com:8443/a/b?x=1#f' | urlsplit('port') }}",
+                "8443",
+            ),
+            (
+                "{{ 'https://example.com/a?x=1' | urlsplit('query') }}",
+                "x=1",
+            ),
+            ("{{ 'example.com/x' is url }}", "False"),
+            ("{{ 'a%20b+c%2F' | urldecode }}", "a b c/"),
+            ("{{ '/a/./b/../c//' | normpath }}", "/a/c"),
+            ("{{ '../x/./y' | normpath }}", "../x/y"),
+            (
+                "{{ '/etc/ssh/sshd_config' | relpath('/etc/apt') }}",
+                "../ssh/sshd_config",
+            ),
+            ("{{ ['/etc/ssh/a', '/etc/ssl/b'] | commonpath }}", "/etc"),
+            ("{{ [3] | random }}", "3"),
+            ("{{ [1] | shuffle }}", "[1]"),
+        ] {
+            assert_eq!(render(expr), want, "{expr}");
+        }
+        let n: i64 = render("{{ 10 | random(start=5) }}").parse().unwrap();
+        assert!((5..10).contains(&n));
+    }
+
+    #[test]
+    fn tests_give_ansibles_answers() {
+        for (expr, want) in [
+            ("{{ [1, true] is all }}", "True"),
+            ("{{ [0, ''] is any }}", "False"),
+            ("{{ {'unreachable': true} is unreachable }}", "True"),
+            ("{{ {'changed': false} is reachable }}", "True"),
+            ("{{ {'rc': 0} is finished }}", "True"),
+            ("{{ 'https://example.com/x' is url }}", "True"),
+            ("{{ 'example.com/x' is url }}", "False"),
+            ("{{ 'mailto:a@b' is uri }}", "True"),
+            ("{{ 'urn:isbn:0451450523' is urn }}", "True"),
+            (
+                "{{ '$ANSIBLE_VAULT;1.1;AES256\n6162' is vault_encrypted }}",
+                "True",
+            ),
+            ("{{ '/' is mount }}", "True"),
+            ("{{ '/etc' is same_file('/etc/../etc') }}", "True"),
+        ] {
+            assert_eq!(render(expr), want, "{expr}");
+        }
+    }
+
+    #[test]
+    fn wrong_input_is_an_error() {
+        let ctx = crate::vars::Context::new(vec![]);
+        for (expr, msg) in [
+            ("{{ 'x' | hash('crc32') }}", "not supported"),
+            ("{{ '1 XB' | human_to_bytes }}", "failed to convert"),
+            ("{{ [1] | random(seed=1) }}", "seed= is not supported"),
+            ("{{ 'x' | to_uuid('bad') }}", "is not a UUID"),
+            (
+                "{{ 'http://x' | urlsplit('nope') }}",
+                "unknown URL component",
+            ),
+        ] {
+            let e = crate::template::render_text(expr, &ctx)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(msg), "{expr}: {e}");
+        }
+    }
+}
