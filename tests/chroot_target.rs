@@ -360,3 +360,22 @@ fn apt_marks_a_dependency_it_is_given_as_manually_installed() {
     run.ok();
     assert_eq!(run.task("localhost", "keep adduser")["status"], "ok");
 }
+
+#[test]
+fn user_password_ageing_is_set_with_chage_once() {
+    let root = Root::new();
+    let p = Project::new().file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: ageing\n      user: {name: ager, password_expire_max: 90, password_expire_min: 1, password_expire_warn: 14}\n",
+    );
+    let run = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    run.ok();
+    assert_eq!(run.task("localhost", "ageing")["status"], "changed");
+    let shadow = root.read("etc/shadow");
+    let line = shadow.lines().find(|l| l.starts_with("ager:")).unwrap();
+    let f: Vec<&str> = line.split(':').collect();
+    assert_eq!((f[3], f[4], f[5]), ("1", "90", "14"), "{line}");
+    let run = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    run.ok();
+    assert_eq!(run.task("localhost", "ageing")["status"], "ok");
+}

@@ -28,6 +28,9 @@ pub enum Query {
     GroupNames(String),
     /// The password hash field of `getent shadow USER` (nothing for an unknown user).
     ShadowHash(String),
+    /// The whole `getent shadow USER` line (password ageing fields; nothing for an unknown
+    /// user).
+    ShadowEntry(String),
     /// The complete lines of a small text file (a `/proc/sys` value), read by the shell itself;
     /// nothing when it cannot be read.
     Lines(String),
@@ -206,6 +209,17 @@ impl Query {
                     return ask(vec![Probe::Primitive(Primitive::Shadow(user.clone()))]);
                 }
                 done(got.cmd(0, 0)?.stdout.clone())
+            }
+            Query::ShadowEntry(user) => {
+                if got.rounds() == 0 {
+                    return ask(vec![run(&["getent", "shadow", user])]);
+                }
+                let out = got.cmd(0, 0)?;
+                done(if out.rc == 0 {
+                    out.stdout.clone()
+                } else {
+                    String::new()
+                })
             }
             Query::Lines(path) => {
                 if got.rounds() == 0 {

@@ -39,6 +39,10 @@ const OPTIONS: &[&str] = &[
     "ssh_key_comment",
     "ssh_key_passphrase",
     "skeleton",
+    "password_expire_min",
+    "password_expire_max",
+    "password_expire_warn",
+    "password_expire_account_disable",
     "umask",
     "seuser",
     "hidden",
@@ -72,6 +76,11 @@ impl Module for User {
             groups_at: Default::default(),
             members_at: Default::default(),
             shadow_at: Default::default(),
+            ageing_at: None,
+            expire_min: a.int(&["password_expire_min"])?,
+            expire_max: a.int(&["password_expire_max"])?,
+            expire_warn: a.int(&["password_expire_warn"])?,
+            expire_inactive: a.int(&["password_expire_account_disable"])?,
             name: a.req_str(&["name"])?,
             present: a.choose(&["state"], Presence::Present)? == Presence::Present,
             uid: a.int(&["uid"])?,
@@ -109,6 +118,12 @@ struct UserPlan {
     groups_at: CmdRef,
     members_at: Option<CmdRef>,
     shadow_at: Option<CmdRef>,
+    /// The shadow entry, for password ageing.
+    ageing_at: Option<CmdRef>,
+    expire_min: Option<i64>,
+    expire_max: Option<i64>,
+    expire_warn: Option<i64>,
+    expire_inactive: Option<i64>,
     name: String,
     present: bool,
     uid: Option<i64>,
@@ -171,6 +186,37 @@ impl UserPlan {
     }
 
     /// Whether the password hash is asked for (the task sets one, or locks it).
+    /// The ageing options as `chage` flags with the shadow field each one is (4: min, 5: max,
+    /// 6: warn, 7: inactive).
+    fn ageing(&self) -> Vec<(&'static str, usize, i64)> {
+        [
+            ("-m", 3, self.expire_min),
+            ("-M", 4, self.expire_max),
+            ("-W", 5, self.expire_warn),
+            ("-I", 6, self.expire_inactive),
+        ]
+        .into_iter()
+        .filter_map(|(flag, field, v)| v.map(|v| (flag, field, v)))
+        .collect()
+    }
+
+    /// `chage` for the ageing options that differ from the shadow entry (`None`: a new
+    /// account, every option given).
+    fn chage(&self, entry: Option<&str>) -> Option<Vec<String>> {
+        let fields: Vec<&str> = entry.map(|e| e.split(':').collect()).unwrap_or_default();
+        let mut argv = vec!["chage".to_string()];
+        for (flag, field, want) in self.ageing() {
+            let have = fields.get(field).and_then(|v| v.parse::<i64>().ok());
+            if entry.is_none() || have != Some(want) {
+                argv.extend([flag.to_string(), want.to_string()]);
+            }
+        }
+        (argv.len() > 1).then(|| {
+            argv.push(self.name.clone());
+            argv
+        })
+    }
+
     fn reads_shadow(&self) -> bool {
         self.password.is_some() || self.password_lock.is_some()
     }
@@ -200,6 +246,9 @@ impl Planner for UserPlan {
         }
         if self.reads_shadow() {
             self.shadow_at = Some(p.query(Query::ShadowHash(self.name.clone())));
+        }
+        if !self.ageing().is_empty() {
+            self.ageing_at = Some(p.query(Query::ShadowEntry(self.name.clone())));
         }
     }
 
@@ -310,6 +359,10 @@ impl Planner for UserPlan {
             if self.password_lock == Some(true) {
                 plan.step(run(vec!["usermod".into(), "-L".into(), self.name.clone()]));
             }
+            // A new account gets its ageing after useradd, as Ansible's set_password_expire.
+            if let Some(argv) = self.chage(None) {
+                plan.step(run(argv));
+            }
             return Ok(plan.with("state", "present"));
         }
         let (cur_uid, cur_gid, cur_comment, cur_home, cur_shell) = (
@@ -419,6 +472,26 @@ impl Planner for UserPlan {
             argv.extend(c.opts);
             argv.push(self.name.clone());
             plan.diffs.push(super::Diff::new(&label, c.before, c.after));
+            plan.step(run(argv));
+        }
+        let entry = Self::optional(obs, self.ageing_at)?.trim().to_string();
+        if let Some(argv) = self.chage(Some(&entry)) {
+            let fields: Vec<&str> = entry.split(':').collect();
+            let (mut before, mut after) = (String::new(), String::new());
+            for (flag, field, want) in self.ageing() {
+                let have = fields.get(field).copied().unwrap_or("");
+                if have.parse::<i64>().ok() != Some(want) {
+                    let name = match flag {
+                        "-m" => "password_expire_min",
+                        "-M" => "password_expire_max",
+                        "-W" => "password_expire_warn",
+                        _ => "password_expire_account_disable",
+                    };
+                    before.push_str(&format!("{name}: {have}\n"));
+                    after.push_str(&format!("{name}: {want}\n"));
+                }
+            }
+            plan.diffs.push(super::Diff::new(&label, before, after));
             plan.step(run(argv));
         }
         Ok(plan
@@ -552,6 +625,52 @@ mod tests {
         assert_eq!(
             c.argv.as_deref().unwrap(),
             ["usermod", "-G", "developers,ops", "alice"]
+        );
+    }
+
+    /// Password ageing: `chage` with the fields that differ from the shadow entry.
+    #[test]
+    fn password_ageing_changes_only_what_differs() {
+        let a = || {
+            args(
+                "user",
+                &[
+                    ("name", Value::from("boxp")),
+                    ("password_expire_max", Value::from(90)),
+                    ("password_expire_min", Value::from(1)),
+                    ("password_expire_warn", Value::from(7)),
+                ],
+            )
+        };
+        let answers = |shadow: &str| {
+            vec![
+                cmd(0, "boxp:x:1000:1000::/home/boxp:/bin/sh\n"),
+                cmd(0, "boxp\n"),
+                cmd(0, shadow),
+            ]
+        };
+        let p = plan_answers(&User, a(), answers("boxp:$6$x:19000:0:99999:7:::\n"));
+        let Step::Run { cmd: c, .. } = &p.steps[0] else {
+            panic!("{p:?}")
+        };
+        assert_eq!(
+            c.argv.as_deref().unwrap(),
+            ["chage", "-m", "1", "-M", "90", "boxp"]
+        );
+        assert_eq!(
+            p.diffs[0].after,
+            "password_expire_min: 1\npassword_expire_max: 90\n"
+        );
+        let p = plan_answers(&User, a(), answers("boxp:$6$x:19000:1:90:7:::\n"));
+        assert!(!p.changed, "{p:?}");
+        // A new account: useradd, then every option.
+        let p = plan_answers(&User, a(), vec![cmd(0, ""), cmd(0, ""), cmd(0, "")]);
+        let Step::Run { cmd: c, .. } = &p.steps[1] else {
+            panic!("{p:?}")
+        };
+        assert_eq!(
+            c.argv.as_deref().unwrap(),
+            ["chage", "-m", "1", "-M", "90", "-W", "7", "boxp"]
         );
     }
 

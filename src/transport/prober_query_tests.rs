@@ -93,6 +93,7 @@ fn program(q: &Query) -> String {
         format!("getent {} {}; true", match db { Db::Passwd => "passwd", Db::Group => "group" }, keys.join(" "))
     }
     Query::GroupNames(user) => format!("id -Gn {} 2>/dev/null; true", quote(user)),
+    Query::ShadowEntry(user) => format!("getent shadow {}; true", quote(user)),
     Query::ShadowHash(user) => {
         format!("getent shadow {} | cut -d: -f2; true", quote(user))
     }
