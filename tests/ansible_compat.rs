@@ -425,3 +425,46 @@ fn python_regular_expressions_with_look_around() {
         serde_json::json!(["a", "b"])
     );
 }
+
+/// `group_by` puts hosts into groups made from their variables; a later play targets the
+/// group, and `groups`/`group_names` show it (Ansible's behaviour).
+#[test]
+fn group_by_makes_groups_later_plays_target() {
+    let p = Project::new()
+        .file(
+            "hosts.yml",
+            "all:\n  hosts:\n    a: {ansible_connection: local, tier: web}\n    b: {ansible_connection: local, tier: db}\n",
+        )
+        .file(
+            "site.yml",
+            r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: group
+      group_by: {key: "tier_{{ tier }}", parents: [tiers]}
+    - name: names
+      debug: {msg: "{{ group_names }}"}
+- hosts: tier_web
+  gather_facts: false
+  tasks:
+    - name: only web
+      debug: {msg: "{{ groups['tier_db'] }} {{ groups['tiers'] | default('none') }}"}
+"#,
+        );
+    let r = Prov::apply(&p, "site.yml")
+        .args(["-i", "hosts.yml"])
+        .json()
+        .run();
+    r.ok();
+    assert_eq!(
+        msg(&r, "a", "names"),
+        serde_json::json!(["tier_web", "tiers"])
+    );
+    assert_eq!(msg(&r, "a", "only web"), "['b'] ['a', 'b']");
+    assert!(
+        !r.tasks_with("b", "ok").iter().any(|t| t == "only web"),
+        "{}",
+        r.stdout
+    );
+}

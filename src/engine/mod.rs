@@ -143,7 +143,8 @@ impl Outcome {
 /// State shared by all tasks of a run.
 pub struct Shared {
     pub opts: RunOptions,
-    pub inventory: Inventory,
+    /// The run's inventory; group_by adds to it.
+    pub inventory: std::sync::RwLock<Inventory>,
     pub reporter: Reporter,
     pub hosts: Vec<Mutex<HostRun>>,
     pub index: HashMap<String, usize>,
@@ -278,7 +279,7 @@ impl Engine {
             }
             Shared {
                 opts,
-                inventory,
+                inventory: std::sync::RwLock::new(inventory),
                 reporter,
                 hosts,
                 index,
@@ -358,10 +359,11 @@ impl Shared {
         let ctx = Context::new(vec![Layer::raw("extra vars", self.opts.extra_vars.clone())]);
         let pattern =
             crate::template::render_text(&play.hosts, &ctx).map_err(|e| e.at(play.span.clone()))?;
-        let mut names = crate::inventory::pattern::select(&self.inventory, &pattern)?;
+        let inventory = self.inventory.read().unwrap();
+        let mut names = crate::inventory::pattern::select(&inventory, &pattern)?;
         if let Some(limit) = &self.opts.limit {
             let allowed: std::collections::HashSet<String> =
-                crate::inventory::pattern::select(&self.inventory, limit)?
+                crate::inventory::pattern::select(&inventory, limit)?
                     .into_iter()
                     .collect();
             names.retain(|n| allowed.contains(n));
@@ -452,6 +454,36 @@ impl Shared {
 
     pub fn host_name(&self, h: usize) -> String {
         self.hosts[h].lock().unwrap().name.clone()
+    }
+
+    /// group_by: host `h` joins a group (made a child of `parents`) for the rest of the run;
+    /// every host's `groups` and this host's `group_names` follow.
+    pub fn join_group(&self, h: usize, m: &crate::modules::group_by::GroupMembership) {
+        let name = self.host_name(h);
+        let (groups, names) = {
+            let mut inv = self.inventory.write().unwrap();
+            inv.add_host(&name, &m.group);
+            for p in &m.parents {
+                if p != &m.group {
+                    inv.add_child(p, &m.group);
+                }
+            }
+            let names: Vec<Value> = inv
+                .group_names(&name)
+                .into_iter()
+                .filter(|g| g != "ungrouped")
+                .map(Value::from)
+                .collect();
+            (inv.groups_value(), names)
+        };
+        for (i, host) in self.hosts.iter().enumerate() {
+            let mut host = host.lock().unwrap();
+            let magic = Arc::make_mut(&mut host.magic);
+            magic.insert("groups".into(), groups.clone());
+            if i == h {
+                magic.insert("group_names".into(), Value::from(names.clone()));
+            }
+        }
     }
 
     fn play_magic(&self, play: &Play, all: &[Value], batch: &[Value]) -> VarMap {

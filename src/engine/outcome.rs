@@ -26,6 +26,8 @@ pub(super) struct ItemRun {
     pub(super) show: bool,
     /// The Ansible module that ran in prov's place ([`super::foreign`]).
     pub(super) via: Option<String>,
+    /// A group the host joins (group_by).
+    pub(super) group: Option<crate::modules::group_by::GroupMembership>,
 }
 
 impl ItemRun {

@@ -269,6 +269,7 @@ pub(super) async fn finish_module(
         return Ok(run);
     }
     run.set_facts = plan.facts.clone();
+    run.group = plan.group.clone();
     if let Some(f) = plan.result.get("ansible_facts")
         && plan.facts.is_none()
     {
@@ -517,11 +518,16 @@ pub(super) fn apply_effects(s: &Shared, h: usize, run: &ItemRun) {
     if let Some(f) = &run.facts {
         host.add_facts(f);
     }
+
     if let Some(v) = &run.included_vars {
         let inc = Arc::make_mut(&mut host.included);
         for (k, val) in v {
             inc.insert(k.clone(), val.clone());
         }
+    }
+    drop(host);
+    if let Some(g) = &run.group {
+        s.join_group(h, g);
     }
 }
 

@@ -28,6 +28,7 @@ pub mod fail;
 pub mod file;
 pub mod get_url;
 pub mod group;
+pub mod group_by;
 pub mod lineinfile;
 pub mod mode;
 pub mod modprobe;
@@ -176,6 +177,8 @@ pub struct Plan {
     pub skipped: Option<String>,
     /// Facts to set on the host (set_fact, setup).
     pub facts: Option<VarMap>,
+    /// A group of the run's inventory to put the host in (group_by).
+    pub group: Option<group_by::GroupMembership>,
     /// For modules whose effect is a command (command/shell): in check mode they are
     /// skipped rather than predicted, per Ansible's rules.
     pub runs_command: bool,
@@ -265,6 +268,7 @@ static MODULES: &[&dyn Module] = &[
     &dpkg_selections::DpkgSelections,
     &get_url::GetUrl,
     &group::Group,
+    &group_by::GroupBy,
     &modprobe::Modprobe,
     &mount::Mount,
     &sysctl::Sysctl,
