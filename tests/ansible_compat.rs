@@ -468,3 +468,39 @@ fn group_by_makes_groups_later_plays_target() {
         r.stdout
     );
 }
+
+/// `delegate_facts: true`: facts a delegated task sets belong to the delegate (Ansible's
+/// behaviour); without it they stay with the host.
+#[test]
+fn delegate_facts_give_facts_to_the_delegate() {
+    let p = Project::new()
+        .file(
+            "hosts.yml",
+            "all:\n  hosts:\n    a: {ansible_connection: local}\n    b: {ansible_connection: local}\n",
+        )
+        .file(
+            "site.yml",
+            r#"
+- hosts: a
+  gather_facts: false
+  tasks:
+    - set_fact: {given: from_a}
+      delegate_to: b
+      delegate_facts: true
+    - set_fact: {kept: on_a}
+      delegate_to: b
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: show
+      debug: {msg: "{{ given | default('-') }} {{ kept | default('-') }}"}
+"#,
+        );
+    let r = Prov::apply(&p, "site.yml")
+        .args(["-i", "hosts.yml"])
+        .json()
+        .run();
+    r.ok();
+    assert_eq!(msg(&r, "a", "show"), "- on_a");
+    assert_eq!(msg(&r, "b", "show"), "from_a -");
+}

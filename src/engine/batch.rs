@@ -126,7 +126,7 @@ pub(super) async fn run_batched(
                 }
             }
         };
-        apply_effects(s, h, &run);
+        apply_effects(s, t, h, &run);
         run.result.insert(t.loop_control.loop_var.clone(), item);
         run.result.insert(
             "ansible_loop_var".into(),

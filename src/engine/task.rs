@@ -258,6 +258,12 @@ pub(super) async fn finish_module(
         show: debug,
         ..Default::default()
     };
+    // A task that reads nothing (set_fact) is still delegated, for its output and its facts.
+    if run.delegated.is_none()
+        && let Some(d) = &tr.t.d.delegate_to
+    {
+        run.delegated = Some(render_text(&to_text(d), ctx)?);
+    }
     if let Some(msg) = plan.failed {
         run.fail(msg);
         return Ok(run);
@@ -505,7 +511,13 @@ pub(super) async fn run_item(tr: TaskRun<'_>, ctx: &Arc<Context>) -> ItemRun {
 }
 
 /// Apply an item's effects on the host right away (so later items see set_fact values).
-pub(super) fn apply_effects(s: &Shared, h: usize, run: &ItemRun) {
+pub(super) fn apply_effects(s: &Shared, t: &Task, h: usize, run: &ItemRun) {
+    // delegate_facts: what the task learns belongs to the delegate (when it is a host of
+    // the inventory), as Ansible assigns it.
+    let h = match (&run.delegated, t.d.delegate_facts) {
+        (Some(d), Some(true)) => s.index.get(d).copied().unwrap_or(h),
+        _ => h,
+    };
     let mut host = s.hosts[h].lock().unwrap();
     if run.status() == Status::Failed || run.status() == Status::Unreachable {
         return;
@@ -544,7 +556,7 @@ pub(super) async fn run_task_host(tr: TaskRun<'_>, extra: &[Layer]) -> HostOutco
     match &t.loop_ {
         None => {
             let r = run_item(tr, &ctx).await;
-            apply_effects(s, h, &r);
+            apply_effects(s, t, h, &r);
             runs.push((None, r));
         }
         Some(l) => match loop_items(t, l, &ctx) {
@@ -571,7 +583,7 @@ pub(super) async fn run_task_host(tr: TaskRun<'_>, extra: &[Layer]) -> HostOutco
                     ));
                     let label = item_label(t, &item, &item_ctx);
                     let mut r = run_item(tr, &item_ctx).await;
-                    apply_effects(s, h, &r);
+                    apply_effects(s, t, h, &r);
                     r.result.insert(t.loop_control.loop_var.clone(), item);
                     r.result.insert(
                         "ansible_loop_var".into(),

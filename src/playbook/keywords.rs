@@ -163,7 +163,6 @@ pub fn unsupported(key: &str) -> Option<&'static str> {
             "custom become executables and flags are not supported by prov"
         }
         "module_defaults" => "module_defaults is not supported by prov",
-        "delegate_facts" => "delegate_facts is not supported by prov",
         "vars_prompt" => "vars_prompt is not supported by prov (pass values with -e)",
         "connection" | "port" | "remote_user" => {
             "connection settings belong in the inventory or on the command line with prov"

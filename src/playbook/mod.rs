@@ -106,6 +106,8 @@ pub struct Directives {
     pub diff: Option<bool>,
     pub no_log: Option<Value>,
     pub delegate_to: Option<Value>,
+    /// Facts the task sets go to the delegate, not the host.
+    pub delegate_facts: Option<bool>,
     pub run_once: Option<bool>,
     pub any_errors_fatal: Option<bool>,
     pub throttle: Option<usize>,

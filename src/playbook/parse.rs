@@ -277,6 +277,7 @@ pub fn apply_directive(d: &mut Directives, key: &str, v: &Node) -> Result<bool> 
         "diff" => d.diff = Some(bool_of(v, "diff")?),
         "no_log" => d.no_log = Some(v.to_value()),
         "delegate_to" => d.delegate_to = Some(v.to_value()),
+        "delegate_facts" => d.delegate_facts = Some(bool_of(v, "delegate_facts")?),
         "run_once" => d.run_once = Some(bool_of(v, "run_once")?),
         "any_errors_fatal" => d.any_errors_fatal = Some(bool_of(v, "any_errors_fatal")?),
         "throttle" => {

@@ -170,6 +170,7 @@ pub(super) fn inherit(parent: &Directives, own: Directives) -> Directives {
         diff,
         no_log,
         delegate_to,
+        delegate_facts,
         run_once,
         any_errors_fatal,
         throttle,
