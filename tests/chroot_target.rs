@@ -379,3 +379,17 @@ fn user_password_ageing_is_set_with_chage_once() {
     run.ok();
     assert_eq!(run.task("localhost", "ageing")["status"], "ok");
 }
+
+#[test]
+fn reboot_is_skipped_in_a_chroot() {
+    let root = Root::new();
+    let p = Project::new().file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: reboot\n      reboot: {}\n",
+    );
+    let run = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    run.ok();
+    let r = run.task("localhost", "reboot");
+    assert_eq!(r["status"], "skipped", "{r}");
+    assert_eq!(r["msg"], "skipped (chroot)");
+}

@@ -821,3 +821,47 @@ fn an_ansible_module_runs_over_the_same_session_with_become() {
     assert_eq!(host.root.mode("root/app.ini"), 0o600);
     assert_eq!(apply().task("foreign-1", "ini")["status"], "ok");
 }
+
+#[test]
+fn reboot_waits_for_the_host_to_come_back() {
+    // A stand-in reboot: the command changes the boot id the task reads and drops every SSH
+    // session of the user (the listener stays, as a host that came back). prov reconnects,
+    // sees the new id, runs the test command and goes on over the new connection. A host
+    // whose boot id never changes times out with Ansible's message.
+    let client = Client::new();
+    let host = SshHost::start("reboot-1", &client);
+    client.trust(&[&host]);
+    let site = r#"
+- hosts: all
+  become: true
+  gather_facts: false
+  tasks:
+    - name: reboot
+      reboot:
+        reboot_command: "sh -c 'echo new > /tmp/boot-id; (sleep 1; pkill -KILL -f \"sshd: tester\") >/dev/null 2>&1 &'"
+        boot_time_command: "cat /tmp/boot-id 2>/dev/null || echo old"
+        reboot_timeout: 60
+    - name: after
+      command: cat /tmp/boot-id
+      changed_when: false
+    - name: never back
+      reboot: {reboot_command: "true", boot_time_command: "echo same", reboot_timeout: 3}
+"#;
+    let p = Project::new()
+        .file("hosts.yml", &client.inventory(&[&host], "tester"))
+        .file("site.yml", site);
+    let run = client.apply(&p, "site.yml").json().run();
+    run.code(2);
+    let r = run.task("reboot-1", "reboot");
+    assert_eq!(r["status"], "changed", "{r}");
+    assert_eq!(r["result"]["rebooted"], true);
+    assert_eq!(run.task("reboot-1", "after")["result"]["stdout"], "new");
+    // The first connection, and at least one after the reboot.
+    let connections = run.json()["round_trips"]["reboot-1"]["connections"].as_u64();
+    assert!(connections.is_some_and(|n| n >= 2), "{connections:?}");
+    let never = run.task_msg("reboot-1", "never back");
+    assert!(
+        never.contains("Timed out waiting for last boot time check"),
+        "{never}"
+    );
+}

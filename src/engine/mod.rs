@@ -21,6 +21,7 @@ mod include;
 mod loops;
 mod outcome;
 mod predict;
+mod reboot;
 mod run_as;
 pub mod task;
 

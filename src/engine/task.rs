@@ -302,6 +302,9 @@ pub(super) async fn finish_module(
         }
         return Ok(run);
     }
+    if let Some(spec) = &plan.reboot {
+        return super::reboot::reboot(tr, spec, &run_as, run).await;
+    }
     if plan.steps.is_empty() {
         return Ok(run);
     }

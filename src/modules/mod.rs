@@ -35,6 +35,7 @@ pub mod modprobe;
 pub mod mount;
 pub mod package;
 pub mod ping;
+pub mod reboot;
 pub mod replace;
 pub mod set_fact;
 pub mod setup;
@@ -179,6 +180,8 @@ pub struct Plan {
     pub facts: Option<VarMap>,
     /// A group of the run's inventory to put the host in (group_by).
     pub group: Option<group_by::GroupMembership>,
+    /// Reboot the host and wait for it (reboot); the engine does it after the plan.
+    pub reboot: Option<reboot::RebootSpec>,
     /// For modules whose effect is a command (command/shell): in check mode they are
     /// skipped rather than predicted, per Ansible's rules.
     pub runs_command: bool,
@@ -270,6 +273,7 @@ static MODULES: &[&dyn Module] = &[
     &group::Group,
     &group_by::GroupBy,
     &modprobe::Modprobe,
+    &reboot::Reboot,
     &mount::Mount,
     &sysctl::Sysctl,
     &uri::Uri,
