@@ -341,6 +341,21 @@ fn without_ansible_a_foreign_module_fails_clearly() {
         msg.contains("not implemented by prov") && msg.contains("ansible-core"),
         "{msg}"
     );
+    // An action that runs on the controller cannot be stood in for by module code.
+    let p2 = Project::new().file(
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: add\n      add_host: {name: x}\n",
+    );
+    let r = Prov::apply(&p2, "site.yml")
+        .args(["-i", "localhost,", "-c", "local"])
+        .json()
+        .run();
+    assert!(
+        r.task_msg("localhost", "add")
+            .contains("is an Ansible action that runs on the controller"),
+        "{}",
+        r.stdout
+    );
     // A name Ansible does not know either is still a parse error.
     let p = Project::new().file(
         "site.yml",

@@ -29,6 +29,21 @@ use crate::template::{render_value, to_text};
 use crate::transport::{Exec, script};
 use crate::vars::Context;
 
+/// ansible-core's names whose work is an action plugin on the controller (their module file is
+/// documentation only), minus those prov implements.
+const ACTION_ONLY: &[&str] = &[
+    "add_host",
+    "fetch",
+    "gather_facts",
+    "import_playbook",
+    "pause",
+    "raw",
+    "script",
+    "set_stats",
+    "validate_argument_spec",
+    "wait_for_connection",
+];
+
 /// The controller-side builder (run by the Python that has ansible-core).
 const BUILDER: &str = include_str!("ansible_module.py");
 
@@ -211,6 +226,15 @@ pub(super) async fn run_foreign(
             "internal error: a foreign module was run for a task that names none",
         ));
     };
+    let short = ["ansible.builtin.", "ansible.legacy."]
+        .iter()
+        .find_map(|p| module.strip_prefix(p))
+        .unwrap_or(module);
+    if ACTION_ONLY.contains(&short) {
+        return Ok(ItemRun::failed(format!(
+            "'{module}' is an Ansible action that runs on the controller, which prov does not implement; Ansible's module code cannot stand in for it"
+        )));
+    }
     let Some(python) = ansible_python() else {
         return Ok(ItemRun::failed(format!(
             "module '{module}' is not implemented by prov, and no Python with ansible-core was found on this controller to run Ansible's own module (install ansible-core, or set PROV_ANSIBLE_PYTHON to a Python that has it)"
