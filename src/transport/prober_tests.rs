@@ -84,14 +84,13 @@ fn by_shell(probes: &[Probe]) -> crate::host::Observed {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Written from a thread: sh runs the script as it reads it, so its output (more than a
+    // pipe holds) must be read meanwhile.
     let script = script::probe_script(probes);
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(script.as_bytes()));
     let shell = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
     script::parse_probe_output(probes, &shell.stdout).unwrap()
 }
 
