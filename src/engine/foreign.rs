@@ -20,13 +20,12 @@ use minijinja::Value;
 
 use super::outcome::ItemRun;
 use super::run_as::{RunAs, become_for, environment};
-use super::task::{TaskRun, exec_cancellable, no_log, target};
+use super::task::{TaskRun, exec_step, no_log, target};
 use crate::error::{Error, Result};
 use crate::modules::Diff;
 use crate::playbook::Action;
 use crate::report::Status;
 use crate::template::{render_value, to_text};
-use crate::transport::{Exec, script};
 use crate::vars::Context;
 
 /// ansible-core's names whose work is an action plugin on the controller (their module file is
@@ -272,21 +271,8 @@ pub(super) async fn run_foreign(
         },
         ok_rcs: vec![0],
     };
-    let (script_text, stdin) = script::step_script(&step)?;
     let (c, delegated) = target(tr, ctx).await?;
-    let out = exec_cancellable(
-        s,
-        &c,
-        Exec {
-            script: script_text,
-            stdin,
-            become_: run_as.become_.clone(),
-            timeout: run_as.timeout,
-            probes: None,
-        },
-        false,
-    )
-    .await?;
+    let out = exec_step(s, &c, &step, &run_as).await?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     let mut run = ItemRun {

@@ -12,12 +12,12 @@ use minijinja::Value;
 use super::connect;
 use super::outcome::ItemRun;
 use super::run_as::RunAs;
-use super::task::{TaskRun, exec_cancellable};
+use super::task::{TaskRun, exec_step};
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::step::Command;
 use crate::modules::Step;
 use crate::modules::reboot::RebootSpec;
-use crate::transport::{Exec, Transport, script};
+use crate::transport::Transport;
 
 /// Run a shell command on a connection: its exit code and output (trimmed).
 async fn shell(
@@ -33,20 +33,7 @@ async fn shell(
         },
         ok_rcs: vec![0],
     };
-    let (script_text, stdin) = script::step_script(&step)?;
-    let out = exec_cancellable(
-        tr.s,
-        c,
-        Exec {
-            script: script_text,
-            stdin,
-            become_: run_as.become_.clone(),
-            timeout: run_as.timeout,
-            probes: None,
-        },
-        false,
-    )
-    .await?;
+    let out = exec_step(tr.s, c, &step, run_as).await?;
     Ok((
         out.rc,
         String::from_utf8_lossy(&out.stdout).trim().to_string(),

@@ -321,6 +321,29 @@ pub(super) async fn finish_module(
     result
 }
 
+/// Execute one step as `run_as` (one round trip). A write runs whole even when interrupted.
+pub(super) async fn exec_step(
+    s: &Shared,
+    c: &Arc<dyn Transport>,
+    step: &Step,
+    run_as: &RunAs,
+) -> Result<crate::transport::ExecOutput> {
+    let (script_text, stdin) = script::step_script(step)?;
+    exec_cancellable(
+        s,
+        c,
+        Exec {
+            script: script_text,
+            stdin,
+            become_: run_as.become_.clone(),
+            timeout: run_as.timeout,
+            probes: None,
+        },
+        matches!(step, Step::Write(_)),
+    )
+    .await
+}
+
 /// Execute a plan's steps, one round trip each, stopping at the first failure.
 pub(super) async fn run_steps(
     s: &Shared,
@@ -332,21 +355,8 @@ pub(super) async fn run_steps(
     mut run: ItemRun,
 ) -> Result<ItemRun> {
     for step in steps {
-        let (script_text, stdin) = script::step_script(step)?;
         let started = Instant::now();
-        let out = exec_cancellable(
-            s,
-            c,
-            Exec {
-                script: script_text,
-                stdin,
-                become_: run_as.become_.clone(),
-                timeout: run_as.timeout,
-                probes: None,
-            },
-            matches!(step, Step::Write(_)),
-        )
-        .await?;
+        let out = exec_step(s, c, step, run_as).await?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         match step {
