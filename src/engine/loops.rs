@@ -124,6 +124,7 @@ mod tests {
             ("dict", "{a: 1}", "[{'key': 'a', 'value': 1}]"),
             ("sequence", "count={{ n }}", "['1', '2', '3']"),
             ("first_found", "[{files: [nope.yml], skip: true}]", "[]"),
+            ("community.general.flattened", "[[1, [2]], 3]", "[1, 2, 3]"),
         ] {
             assert_eq!(items(kind, yaml).unwrap(), want, "{kind}: {yaml}");
         }

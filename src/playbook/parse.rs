@@ -469,6 +469,13 @@ mod tests {
     }
 
     #[test]
+    fn with_loops_may_name_their_lookup_by_collection() {
+        let t = task("debug: {msg: x}\nwith_community.general.flattened: [[1]]").unwrap();
+        assert_eq!(t.loop_.unwrap().kind, "flattened");
+        assert!(task("debug: {msg: x}\nwith_ns.coll.nope: [1]").is_err());
+    }
+
+    #[test]
     fn typos_are_errors_with_suggestions() {
         let e = task("name: x\nlineinfle:\n  path: /f\n").unwrap_err();
         assert_eq!(

@@ -357,7 +357,11 @@ pub(super) fn parse_task(
                 action = Some((name, args_node, k.span.clone()));
             }
             k2 if k2.starts_with("with_") => {
-                let lookup = &k2[5..];
+                // `with_community.general.flattened` is the builtin lookup of that name.
+                let lookup = ["ansible.builtin.", "ansible.legacy.", "community.general."]
+                    .iter()
+                    .find_map(|p| k2[5..].strip_prefix(p))
+                    .unwrap_or(&k2[5..]);
                 if !WITH_LOOPS.contains(&lookup) {
                     return Err(Error::parse(
                         k.span.clone(),

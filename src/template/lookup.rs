@@ -96,7 +96,10 @@ pub fn run(
     kw: &Option<Value>,
     with: Option<&str>,
 ) -> Result<Vec<Value>, Error> {
-    let name = name.strip_prefix("ansible.builtin.").unwrap_or(name);
+    let name = ["ansible.builtin.", "ansible.legacy.", "community.general."]
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
+        .unwrap_or(name);
     if let Some(items) = super::lookup_data::run(name, &terms, &|k| kwarg(kw, k)) {
         return items;
     }
