@@ -2,9 +2,13 @@
 //! asks for, computed on the controller from [primitives](super::primitive) (files of /proc,
 //! /sys and /etc, the prober's user, `hostname -f` and `ip`). On a chroot target the
 //! architecture is read from the ELF header of the root's `/bin/sh` and the hostname from its
-//! `/etc/hostname`, so an arm64 root prepared on an amd64 machine reports `aarch64`. What the
-//! lines mean is decided above the transports, in `modules::facts`.
+//! `/etc/hostname`, so an arm64 root prepared on an amd64 machine reports `aarch64`. The
+//! facts roles branch on beyond these (virtualization, SELinux, mounts, memory, Python, the
+//! environment, the clock, LSB, local facts) are asked in the same round by
+//! [`gather_more`](super::gather_more). What the lines mean is decided above the transports, in
+//! `modules::facts` and `modules::facts_more`.
 
+use super::gather_more as more;
 use super::primitive::{Primitive, Read, Run};
 use super::resolve::{Got, Next};
 use super::{CmdOutput, FileState, Probe};
@@ -175,6 +179,8 @@ pub fn next(subsets: &Subsets, chroot: bool, got: &Got) -> Result<Next> {
     let which_at = ROUND0.len() + 1;
     let elf_at = which_at + 1;
     let ip_at = elf_at + usize::from(chroot);
+    // Then the other facts' asks (`gather_more`).
+    let more_at = ip_at + if subsets.network { IP.len() } else { 0 };
     if got.rounds() == 0 {
         let mut a: Vec<Probe> = ROUND0.iter().map(|a| a.probe()).collect();
         a.push(Probe::Primitive(Primitive::ReadAll {
@@ -190,6 +196,7 @@ pub fn next(subsets: &Subsets, chroot: bool, got: &Got) -> Result<Next> {
         if subsets.network {
             a.extend(IP.iter().map(|argv| run(argv)));
         }
+        a.extend(more::asks(subsets.hardware));
         return Ok(Next::Ask(a));
     }
     let r0 = |ask: &str| got.cmd(0, at(ask));
@@ -211,10 +218,21 @@ pub fn next(subsets: &Subsets, chroot: bool, got: &Got) -> Result<Next> {
             }
         })
         .collect();
-    if got.rounds() == 1 && !unames.is_empty() {
-        return Ok(Next::Ask(
-            unames.iter().map(|o| run(&["uname", o])).collect(),
-        ));
+    // A second look: uname, and what the other facts cannot know from round 0 (executable
+    // local facts, a RHEV host's processes); a third only for linked executable local facts.
+    let mut later = more::Later::plan(got, more_at)?;
+    let round1 = later.round1();
+    if got.rounds() == 1 && (!unames.is_empty() || !round1.is_empty()) {
+        let mut a: Vec<Probe> = unames.iter().map(|o| run(&["uname", o])).collect();
+        a.extend(round1);
+        return Ok(Next::Ask(a));
+    }
+    if got.rounds() >= 2 {
+        later.plan2(got, unames.len())?;
+        let round2 = later.round2();
+        if got.rounds() == 2 && !round2.is_empty() {
+            return Ok(Next::Ask(round2));
+        }
     }
     let mut uname = std::collections::HashMap::new();
     for (k, o) in unames.iter().enumerate() {
@@ -299,6 +317,17 @@ pub fn next(subsets: &Subsets, chroot: bool, got: &Got) -> Result<Next> {
     }
     if subsets.hardware {
         hardware(&mut o, r0)?;
+    }
+    for (k, v) in more::lines(
+        got,
+        more_at,
+        unames.len(),
+        &later,
+        subsets.hardware,
+        r0("/proc/cpuinfo")?,
+        r0("/proc/meminfo")?,
+    )? {
+        o.kv(&k, &v);
     }
     if subsets.network {
         // Every interface has an address attribute (empty for some kinds).

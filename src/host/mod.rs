@@ -11,6 +11,7 @@
 
 pub mod dpkg;
 pub mod gather;
+pub mod gather_more;
 pub mod primitive;
 pub mod probe;
 pub mod query;

@@ -2,7 +2,9 @@
 //! `key=value` lines ([`crate::host::gather`]) become Ansible's fact names and
 //! shapes here ([`parse`]: `architecture` is `x86_64`/`aarch64`, `distribution` is
 //! `Debian`/`Ubuntu`, `default_ipv4` is a dict, ...), and the `ansible_*` variables
-//! ([`to_vars`]). The `setup` module and the engine's implicit fact gathering use them.
+//! ([`to_vars`]). The `setup` module and the engine's implicit fact gathering use them. The
+//! facts of [`super::facts_more`] (virtualization, selinux, mounts, memory_mb, python, env,
+//! date_time, lsb, local) are added at the end of [`parse`].
 
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -258,6 +260,7 @@ pub fn parse(out: &str) -> VarMap {
         }
         f.insert("default_ipv4".into(), Value::from_pairs(default));
     }
+    super::facts_more::parse_more(&p, &mut f);
     f
 }
 

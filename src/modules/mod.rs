@@ -24,6 +24,7 @@ pub mod deb822_repository;
 pub mod debug;
 pub mod dpkg_selections;
 pub mod facts;
+pub mod facts_more;
 pub mod fail;
 pub mod file;
 pub mod get_url;

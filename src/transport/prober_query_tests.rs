@@ -515,7 +515,12 @@ fn facts_are_this_machines() {
     let steady = |o: &CmdOutput| -> String {
         o.stdout
             .lines()
-            .filter(|l| !l.starts_with("memfree_kb=") && !l.starts_with("uptime="))
+            // What changes between two looks: free memory, uptime and the `vol:` lines.
+            .filter(|l| {
+                !["memfree_kb=", "uptime=", "vol:"]
+                    .iter()
+                    .any(|p| l.starts_with(p))
+            })
             .map(|l| format!("{l}\n"))
             .collect()
     };
