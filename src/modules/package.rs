@@ -34,10 +34,17 @@ impl Module for Package {
     fn name(&self) -> &'static str {
         "package"
     }
+    /// Any option parses: a role's RedHat branch passes dnf's (`enablerepo`) behind a `when`
+    /// that is false on Debian. Options apt lacks fail when the task runs.
     fn options(&self) -> Option<&'static [&'static str]> {
-        Some(OPTIONS.as_slice())
+        None
     }
     fn prepare(&self, a: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>> {
+        if let Some(k) = a.map().keys().find(|k| !OPTIONS.contains(&k.as_str())) {
+            return Err(Error::runtime(format!(
+                "package: unsupported parameter '{k}' for apt, the package manager prov uses"
+            )));
+        }
         match a.str(&["use"])?.as_deref() {
             None | Some("auto" | "apt") => {}
             Some(other) => {
@@ -162,6 +169,21 @@ mod tests {
             .unwrap();
         assert!(
             e.to_string().contains("missing required arguments: state"),
+            "{e}"
+        );
+        // dnf's options parse (a RedHat branch behind a false `when`), and fail when run.
+        let t = crate::playbook::testing::task(
+            "package: {name: fail2ban, state: present, enablerepo: epel}\nwhen: false",
+        );
+        assert!(t.is_ok(), "{t:?}");
+        let mut dnf_only = pairs("fail2ban", "present");
+        dnf_only.push(("enablerepo", Value::from("epel")));
+        let e = Package
+            .prepare(args("package", &dnf_only), &env)
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string().contains("unsupported parameter 'enablerepo'"),
             "{e}"
         );
     }

@@ -298,39 +298,49 @@ fn f_human_to_bytes(
     let isbits = param(isbits, &kwargs, "isbits")?;
     kwargs.assert_all_used()?;
     let text = to_text(&value);
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let num: f64 = num.parse().map_err(|_| {
-        err(format!(
-            "human_to_bytes() can't interpret following string: {text}"
-        ))
-    })?;
-    let unit = unit.trim();
-    let unit = if unit.is_empty() {
-        default_unit.unwrap_or_default()
-    } else {
-        unit.to_string()
+    let fail = |why: String| err(format!("human_to_bytes() {why}"));
+    let re =
+        crate::pyre::Pattern::plain(r"^([0-9]*\.?[0-9]+)(?:\s*([A-Za-z]+))?\s*$").map_err(err)?;
+    let caps = re
+        .captures(&text)
+        .map_err(err)?
+        .ok_or_else(|| fail(format!("can't interpret following string: {text}")))?;
+    let num: f64 = caps[1]
+        .parse()
+        .map_err(|_| fail(format!("can't interpret following string: {text}")))?;
+    let Some(unit) = caps.get(2).map(|m| m.as_str().to_string()).or(default_unit) else {
+        return Ok(Value::from(num.round() as i64));
     };
-    let isbits = isbits.unwrap_or(false);
-    let letter = unit.chars().next().map(|c| c.to_ascii_uppercase());
-    let power = match letter {
-        None => 0,
-        Some(l) => SIZE_UNITS
+    let range_key = unit.chars().next().unwrap_or('B').to_ascii_uppercase();
+    let power = match range_key {
+        'B' => 0,
+        k => SIZE_UNITS
             .iter()
-            .position(|s| s.starts_with(l) && !s.is_empty())
-            .ok_or_else(|| err(format!("human_to_bytes() failed to convert {text}")))?,
+            .position(|u| u.starts_with(k) && !u.is_empty())
+            .ok_or_else(|| {
+                fail(format!(
+                    "failed to convert {text} (unit = {unit}). The suffix must be one of Y, Z, E, P, T, G, M, K, B"
+                ))
+            })?,
     };
-    if let Some(last) = unit.chars().last().filter(|_| unit.len() > 1 || power == 0) {
-        let want = if isbits { 'b' } else { 'B' };
-        if unit.len() > 1 && last != want && !(last == 'B' && !isbits) {
-            return Err(err(format!(
-                "human_to_bytes() failed to convert {text}. Value is not a valid string ({} expected)",
-                if isbits { "bits" } else { "bytes" }
-            )));
-        }
+    let (class, class_name) = if isbits.unwrap_or(false) {
+        ('b', "bit")
+    } else {
+        ('B', "byte")
+    };
+    // A two-letter unit must end in the class letter (KB, or Kb for bits), or name it.
+    if unit.chars().count() > 1
+        && !unit.to_lowercase().contains(class_name)
+        && unit.chars().nth(1) != Some(class)
+    {
+        let expect = if range_key == 'B' {
+            format!("expect {class} or {class_name}")
+        } else {
+            format!("expect {range_key}{class} or {range_key}")
+        };
+        return Err(fail(format!(
+            "failed to convert {text}. Value is not a valid string ({expect})"
+        )));
     }
     Ok(Value::from(
         (num * 1024f64.powi(power as i32)).round() as i64
@@ -930,6 +940,8 @@ mod tests {
             ("{{ '1 KB' | human_to_bytes }}", "1024"),
             ("{{ '2M' | human_to_bytes }}", "2097152"),
             ("{{ '10' | human_to_bytes(default_unit='K') }}", "10240"),
+            ("{{ '3 B' | human_to_bytes }}", "3"),
+            ("{{ '1.5 Mb' | human_to_bytes(isbits=True) }}", "1572864"),
             (
                 "{{ 'golyat-1' | to_uuid }}",
                 "c31ab054-8332-57f6-b4f4-2e98c475729b",
@@ -997,6 +1009,7 @@ mod tests {
         for (expr, msg) in [
             ("{{ 'x' | hash('crc32') }}", "not supported"),
             ("{{ '1 XB' | human_to_bytes }}", "failed to convert"),
+            ("{{ '1 Kb' | human_to_bytes }}", "expect KB or K"),
             ("{{ [1] | random(seed=1) }}", "seed= is not supported"),
             ("{{ 'x' | to_uuid('bad') }}", "is not a UUID"),
             (
