@@ -70,25 +70,33 @@ const LSB_RELEASE: &[&str] = &["lsb_release", "-a"];
 /// What Ansible's `python` fact reports about the interpreter running it, printed by the
 /// `python3` on PATH as one JSON line; with `tz_dst` (`time.tzname[1]`, as Ansible's
 /// date_time has it) and `selinux_python_present` (ansible-core's selinux binding is ctypes
-/// on libselinux.so.1: present when that library loads with the functions it binds).
-const PYTHON: &str = r#"import json, sys, time
-try:
-    from ssl import create_default_context, SSLContext
-    ssl = True
-except ImportError:
-    ssl = False
-try:
-    from ctypes import CDLL
-    lib = CDLL('libselinux.so.1', use_errno=True)
-    se = all(getattr(lib, n, None) for n in ('is_selinux_enabled', 'is_selinux_mls_enabled',
-        'lgetfilecon_raw', 'matchpathcon', 'security_policyvers', 'selinux_getenforcemode',
-        'security_getenforce', 'lsetfilecon', 'selinux_getpolicytype'))
-except (ImportError, OSError):
-    se = False
-impl = getattr(sys, 'implementation', None)
-print(json.dumps({'executable': sys.executable, 'has_sslcontext': ssl,
-    'type': getattr(impl, 'name', None), 'version_info': list(sys.version_info),
-    'tz_dst': time.tzname[1], 'selinux_python_present': se}))
+/// on libselinux.so.1). Kept cheap, as it runs at every fact gathering: started isolated
+/// without `site` (`-I -S`), and importing nothing beyond sys, os and time (json, ssl and
+/// ctypes would triple its start-up): `has_sslcontext` is whether the `_ssl` extension is
+/// there (ssl's SSLContext comes from it), `selinux_python_present` whether `_ctypes` and
+/// libselinux.so.1 are (the library has every function the binding uses).
+const PYTHON: &str = r#"import sys, os, time
+def has(mod):
+    if mod in sys.builtin_module_names:
+        return True
+    for d in sys.path:
+        try:
+            if any(f.startswith(mod + '.') for f in os.listdir(d or '.')):
+                return True
+        except OSError:
+            pass
+    return False
+def q(s):
+    return 'null' if s is None else '"%s"' % s.replace('\\', '\\\\').replace('"', '\\"')
+libs = ['/lib/%s/libselinux.so.1' % getattr(sys.implementation, '_multiarch', ''),
+        '/usr/lib/%s/libselinux.so.1' % getattr(sys.implementation, '_multiarch', ''),
+        '/lib64/libselinux.so.1', '/usr/lib64/libselinux.so.1', '/lib/libselinux.so.1',
+        '/usr/lib/libselinux.so.1']
+se = has('_ctypes') and any(os.path.exists(l) for l in libs)
+v = sys.version_info
+print('{"executable": %s, "has_sslcontext": %s, "type": %s, "version_info": [%d, %d, %d, %s, %d], "tz_dst": %s, "selinux_python_present": %s}' % (
+    q(sys.executable), 'true' if has('_ssl') else 'false', q(sys.implementation.name),
+    v[0], v[1], v[2], q(v[3]), v[4], q(time.tzname[1]), 'true' if se else 'false'))
 "#;
 
 /// Ansible's `fact_path` default.
@@ -165,7 +173,7 @@ pub fn asks(hardware: bool) -> Vec<Probe> {
     a.extend(EXISTS.iter().map(|p| Probe::stat_follow(p)));
     a.push(run(DATE));
     a.push(run(LSB_RELEASE));
-    a.push(run(&["python3", "-c", PYTHON]));
+    a.push(run(&["python3", "-I", "-S", "-c", PYTHON]));
     a.push(Probe::Primitive(Primitive::Glob(FACTS_D.into())));
     a.push(Probe::Primitive(Primitive::ReadAll {
         pattern: FACTS_D.into(),
