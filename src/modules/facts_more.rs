@@ -9,8 +9,8 @@
 //! - `selinux` is the state the files say (selinuxfs' `enforce` and `policyvers`,
 //!   `/etc/selinux/config`, as libselinux reads them), never Ansible's `{"status": "Missing
 //!   selinux Python library"}`: the state does not depend on a Python library.
-//!   `selinux_python_present` is whether the `python3` on PATH loads libselinux as
-//!   ansible-core's binding does.
+//!   `selinux_python_present` is whether the `python3` on PATH has ctypes and the target has
+//!   libselinux.so.1, what ansible-core's binding loads.
 //! - `python` describes the `python3` on the target's PATH, not the interpreter a module would
 //!   run with (`ansible_python_interpreter` is not visible to the facts); no `python3`, no
 //!   `python` fact.
