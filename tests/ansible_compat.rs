@@ -227,6 +227,8 @@ const FOREIGN_ROLE: &str = r#"
   stamp: {path: /etc/stamp, text: hello}
 - name: collection module
   community.general.ini_file: {path: /etc/app.ini, section: main, option: level, value: "3", mode: "0640"}
+- name: module facts
+  debug: {msg: "{{ stamp_path }} {{ ansible_facts.stamp_path }} {{ ansible_stamp_size }} {{ ansible_facts.stamp_size }}"}
 - name: redhat only
   dnf: {name: httpd}
   when: ansible_facts.os_family == 'RedHat'
@@ -247,7 +249,8 @@ def main():
     if changed and not m.check_mode:
         with open(p, 'w') as f:
             f.write(text)
-    m.exit_json(changed=changed, diff=dict(before=before, after=text), path=p)
+    m.exit_json(changed=changed, diff=dict(before=before, after=text), path=p,
+                ansible_facts=dict(stamp_path=p, ansible_stamp_size=len(text)))
 main()
 "#;
 
@@ -288,6 +291,11 @@ fn modules_prov_lacks_run_through_ansibles_code() {
     assert_eq!(diff["after"], "hello\n", "{diff}");
     assert!(!root.exists("etc/stamp") && !root.exists("etc/app.ini"));
     assert_eq!(r.task("localhost", "r : redhat only")["status"], "skipped");
+    // Facts a module returns: unprefixed ones are also variables of their own name.
+    assert_eq!(
+        msg(&r, "localhost", "r : module facts"),
+        "/etc/stamp /etc/stamp 6 6"
+    );
     let r = run(false);
     assert_eq!(root.read("etc/stamp"), "hello\n");
     // ini_file starts a new file with an empty line (its own behaviour, same under Ansible).

@@ -316,8 +316,22 @@ pub(super) async fn run_foreign(
     if diff && let Some(d) = data.get("diff") {
         run.diffs = diffs_of(d, module);
     }
-    if let Some(f) = data.get("ansible_facts").filter(|f| f.is_object()) {
-        run.facts = Some(crate::vars::value_to_map(&crate::vars::from_json(f)));
+    // Ansible's fact names: `ansible_x` is the fact `x`; an unprefixed one (service_facts'
+    // `services`) is also a variable of its own name.
+    if let Some(f) = data.get("ansible_facts").and_then(|f| f.as_object()) {
+        let mut facts = crate::vars::VarMap::new();
+        for (k, v) in f {
+            match k.strip_prefix("ansible_") {
+                Some(short) => {
+                    facts.insert(short.to_string(), crate::vars::from_json(v));
+                }
+                None => {
+                    facts.insert(k.clone(), crate::vars::from_json(v));
+                    run.plain_facts.push(k.clone());
+                }
+            }
+        }
+        run.facts = Some(facts);
     }
     let truthy = |k: &str| data.get(k).is_some_and(|v| v.as_bool().unwrap_or(false));
     run.msg = data.get("msg").and_then(|m| m.as_str()).map(str::to_string);

@@ -70,6 +70,9 @@ pub struct HostRun {
     pub overlay: HashMap<String, FileState>,
     /// In check mode, the users and packages earlier tasks would have created.
     pub predicted: crate::modules::Predicted,
+    /// Facts a module returned without the `ansible_` prefix (service_facts' `services`):
+    /// Ansible also makes them variables of their own name.
+    pub plain_facts: IndexSet<String>,
 }
 
 impl HostRun {
@@ -91,6 +94,7 @@ impl HostRun {
             notified: IndexSet::new(),
             overlay: HashMap::new(),
             predicted: Default::default(),
+            plain_facts: IndexSet::new(),
         }
     }
 
@@ -124,7 +128,9 @@ impl HostRun {
     }
 
     /// Merge gathered facts (`ansible_facts` keys, unprefixed).
-    pub fn add_facts(&mut self, facts: &VarMap) {
+    /// Merge facts (names without `ansible_`); those in `plain` are also variables of their
+    /// own name.
+    pub fn add_facts(&mut self, facts: &VarMap, plain: &[String]) {
         let mut all: VarMap = match self.facts.get("ansible_facts") {
             Some(v) => crate::vars::value_to_map(v),
             None => VarMap::new(),
@@ -132,6 +138,13 @@ impl HostRun {
         for (k, v) in facts {
             all.insert(k.clone(), v.clone());
         }
-        self.facts = Arc::new(crate::modules::facts::to_vars(&all));
+        self.plain_facts.extend(plain.iter().cloned());
+        let mut vars = crate::modules::facts::to_vars(&all);
+        for name in &self.plain_facts {
+            if let Some(v) = all.get(name) {
+                vars.insert(name.clone(), v.clone());
+            }
+        }
+        self.facts = Arc::new(vars);
     }
 }

@@ -21,6 +21,8 @@ pub(super) struct ItemRun {
     pub(super) result: VarMap,
     pub(super) set_facts: Option<VarMap>,
     pub(super) facts: Option<VarMap>,
+    /// Which of `facts` are also variables of their own name ([`super::host::HostRun::add_facts`]).
+    pub(super) plain_facts: Vec<String>,
     pub(super) included_vars: Option<VarMap>,
     pub(super) delegated: Option<String>,
     pub(super) show: bool,

@@ -541,7 +541,7 @@ pub(super) fn apply_effects(s: &Shared, t: &Task, h: usize, run: &ItemRun) {
         }
     }
     if let Some(f) = &run.facts {
-        host.add_facts(f);
+        host.add_facts(f, &run.plain_facts);
     }
 
     if let Some(v) = &run.included_vars {
