@@ -527,3 +527,33 @@ fn delegate_facts_give_facts_to_the_delegate() {
     assert_eq!(msg(&r, "a", "show"), "- on_a");
     assert_eq!(msg(&r, "b", "show"), "from_a -");
 }
+
+/// `notify` on a block: its tasks notify the handler when they change (geerlingguy.docker).
+#[test]
+fn a_block_may_notify() {
+    let root = Root::new();
+    let p = Project::new().file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - block:
+        - name: write
+          copy: {dest: /etc/block-notify, content: "x\n"}
+        - name: own
+          copy: {dest: /etc/block-own, content: "y\n"}
+          notify: other
+      notify: restart
+  handlers:
+    - name: restart
+      copy: {dest: /etc/handler-ran, content: "restart\n"}
+    - name: other
+      copy: {dest: /etc/other-ran, content: "other\n"}
+"#,
+    );
+    let r = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    r.ok();
+    assert_eq!(root.read("etc/handler-ran"), "restart\n");
+    assert_eq!(root.read("etc/other-ran"), "other\n");
+}

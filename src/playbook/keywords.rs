@@ -67,6 +67,7 @@ pub const BLOCK: &[&str] = &[
     "delegate_to",
     "diff",
     "environment",
+    "notify",
     "ignore_errors",
     "ignore_unreachable",
     "module_defaults",

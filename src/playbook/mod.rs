@@ -108,6 +108,8 @@ pub struct Directives {
     pub delegate_to: Option<Value>,
     /// Facts the task sets go to the delegate, not the host.
     pub delegate_facts: Option<bool>,
+    /// A block's `notify`: its tasks notify these unless they name their own.
+    pub notify: Vec<String>,
     pub run_once: Option<bool>,
     pub any_errors_fatal: Option<bool>,
     pub throttle: Option<usize>,

@@ -157,6 +157,9 @@ pub(super) fn inherit(parent: &Directives, own: Directives) -> Directives {
     }
     d.vars.extend(own.vars);
     d.environment.extend(own.environment);
+    if !own.notify.is_empty() {
+        d.notify = own.notify;
+    }
     macro_rules! take {
         ($($f:ident),*) => { $( if own.$f.is_some() { d.$f = own.$f; } )* };
     }
@@ -289,6 +292,7 @@ pub(super) fn parse_task(
                 }
                 task.register = Some(r.to_string());
             }
+            "notify" if is_block => own.notify = string_list(v, "notify")?,
             "notify" => task.notify = string_list(v, "notify")?,
             "listen" => {
                 if !handler {
@@ -410,6 +414,9 @@ pub(super) fn parse_task(
         own.delegate_to = Some(Value::from("localhost"));
     }
     task.d = inherit(parent, own);
+    if task.notify.is_empty() && !is_block {
+        task.notify = task.d.notify.clone();
+    }
     if is_block {
         if task.loop_.is_some() {
             return Err(Error::parse(node.span.clone(), "a block cannot loop"));
