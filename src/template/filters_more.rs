@@ -9,6 +9,7 @@ use minijinja::value::{Kwargs, Rest, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, Value};
 use sha1::Digest as _;
 
+use super::lookup_data::MAX_ITEMS;
 use super::to_text;
 
 type FResult = Result<Value, Error>;
@@ -97,13 +98,39 @@ fn lists_of(value: Vec<Vec<Value>>) -> Value {
     Value::from(value.into_iter().map(Value::from).collect::<Vec<_>>())
 }
 
+/// An error when a result would have more than [`MAX_ITEMS`] items (else memory runs out).
+fn within_limit(count: Option<u128>, what: &str) -> Result<(), Error> {
+    match count {
+        Some(n) if n <= MAX_ITEMS as u128 => Ok(()),
+        _ => Err(err(format!("{what}: more than {MAX_ITEMS} items"))),
+    }
+}
+
+/// n! / (n-k)! (and / k! for combinations), or None when it overflows.
+fn arrangements(n: usize, k: usize, ordered: bool) -> Option<u128> {
+    if k > n {
+        return Some(0);
+    }
+    let mut c: u128 = 1;
+    for i in 0..k {
+        c = c.checked_mul((n - i) as u128)?;
+        if !ordered {
+            c /= (i + 1) as u128;
+        }
+    }
+    Some(c)
+}
+
 fn f_combinations(value: Value, r: usize) -> FResult {
-    Ok(lists_of(combinations(&list(&value)?, r)))
+    let items = list(&value)?;
+    within_limit(arrangements(items.len(), r, false), "combinations")?;
+    Ok(lists_of(combinations(&items, r)))
 }
 
 fn f_permutations(value: Value, r: Option<usize>) -> FResult {
     let items = list(&value)?;
     let r = r.unwrap_or(items.len());
+    within_limit(arrangements(items.len(), r, true), "permutations")?;
     Ok(lists_of(permutations(&items, r)))
 }
 
@@ -115,6 +142,10 @@ fn f_product(value: Value, others: Rest<Value>, kwargs: Kwargs) -> FResult {
         pools.push(list(o)?);
     }
     let pools: Vec<Vec<Value>> = (0..repeat).flat_map(|_| pools.clone()).collect();
+    let total = pools
+        .iter()
+        .try_fold(1u128, |acc, p| acc.checked_mul(p.len() as u128));
+    within_limit(total, "product")?;
     let mut acc: Vec<Vec<Value>> = vec![Vec::new()];
     for pool in &pools {
         acc = acc
@@ -551,7 +582,7 @@ fn f_random(value: Value, start: Option<i64>, step: Option<i64>, kwargs: Kwargs)
     if let Ok(end) = i64::try_from(value.clone()) {
         let start = start.unwrap_or(0);
         let step = step.unwrap_or(1).max(1);
-        let count = ((end - start) + step - 1) / step;
+        let count = (end as i128 - start as i128 + step as i128 - 1) / step as i128;
         if count <= 0 {
             return Err(err("random: empty range"));
         }
@@ -1012,6 +1043,8 @@ mod tests {
             ("{{ '1 Kb' | human_to_bytes }}", "expect KB or K"),
             ("{{ [1] | random(seed=1) }}", "seed= is not supported"),
             ("{{ 'x' | to_uuid('bad') }}", "is not a UUID"),
+            ("{{ range(20) | list | permutations | list }}", "more than"),
+            ("{{ [1, 2] | product(repeat=40) | list }}", "more than"),
             (
                 "{{ 'http://x' | urlsplit('nope') }}",
                 "unknown URL component",

@@ -11,6 +11,10 @@ use minijinja::{Error, ErrorKind, Value};
 
 use super::{is_list, py_repr, to_text};
 
+/// The most items a lookup or filter makes: beyond it a typo (`count=1000000000`) would
+/// exhaust memory instead of failing.
+pub const MAX_ITEMS: usize = 10_000_000;
+
 fn err(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg.into())
 }
@@ -198,7 +202,10 @@ pub fn sequence(text: &str) -> Result<Vec<Value>, Error> {
         }
         (Some(e), None) => e,
         (None, Some(0)) => return Ok(Vec::new()),
-        (None, Some(c)) => start + (c - 1) * stride,
+        (None, Some(c)) => (c - 1)
+            .checked_mul(stride)
+            .and_then(|n| n.checked_add(start))
+            .ok_or_else(|| err("with_sequence: the numbers are too large"))?,
         (None, None) => return Err(err("with_sequence needs end or count")),
     };
     if stride == 0 {
@@ -209,11 +216,15 @@ pub fn sequence(text: &str) -> Result<Vec<Value>, Error> {
             "with_sequence: to count backwards make stride negative",
         ));
     }
-    let mut out = Vec::new();
-    let mut i = start;
-    while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
-        out.push(Value::from(format_int(&format, i)?));
-        i += stride;
+    let count = (end as i128 - start as i128) / stride as i128 + 1;
+    if count > MAX_ITEMS as i128 {
+        return Err(err(format!(
+            "with_sequence: {count} items is more than {MAX_ITEMS}"
+        )));
+    }
+    let mut out = Vec::with_capacity(count as usize);
+    for k in 0..count as i64 {
+        out.push(Value::from(format_int(&format, start + k * stride)?));
     }
     Ok(out)
 }
@@ -505,6 +516,12 @@ mod tests {
             ("sequence", "['end=3 count=2']", "both count and end"),
             ("sequence", "['end=3 format=x']", "bad format string"),
             ("sequence", "['end=3 format=%d%d']", "bad format string"),
+            (
+                "sequence",
+                "['count=9223372036854775807 stride=2']",
+                "too large",
+            ),
+            ("sequence", "['end=100000000000']", "is more than"),
             ("subelements", "[x]", "expects a list of two or three items"),
             (
                 "subelements",

@@ -24,6 +24,9 @@ const SALT_CHARS: &str = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 
 /// Random characters from `chars` (uniform: bytes beyond the last whole multiple are redrawn).
 pub fn random_text(len: usize, chars: &str) -> Result<String, Error> {
+    if len > 65_536 {
+        return Err(err(format!("a password of {len} characters is too long")));
+    }
     let chars: Vec<char> = chars.chars().collect();
     if chars.is_empty() {
         return Err(err("no characters to choose a password from"));
@@ -32,13 +35,15 @@ pub fn random_text(len: usize, chars: &str) -> Result<String, Error> {
     let mut urandom = std::fs::File::open("/dev/urandom")
         .map_err(|e| err(format!("cannot read /dev/urandom: {e}")))?;
     let mut out = String::with_capacity(len);
+    let mut made = 0;
     let mut buf = [0u8; 64];
-    while out.chars().count() < len {
+    while made < len {
         std::io::Read::read_exact(&mut urandom, &mut buf)
             .map_err(|e| err(format!("cannot read /dev/urandom: {e}")))?;
         for &b in &buf {
-            if (b as usize) < limit && out.chars().count() < len {
+            if (b as usize) < limit && made < len {
                 out.push(chars[b as usize % chars.len()]);
+                made += 1;
             }
         }
     }
