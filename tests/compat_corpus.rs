@@ -77,8 +77,8 @@ struct EngineRun {
     /// The first task that failed (not ignored), and its message; or the engine's error.
     failed_task: Option<String>,
     message: Option<String>,
-    /// prov: tasks whose result came from Ansible's own module code (their result carries
-    /// Ansible's `invocation`), i.e. modules prov does not implement.
+    /// prov: the modules it ran through Ansible's own module code, i.e. does not implement
+    /// (what it asked the Python with ansible-core to build, see [`logging_python`]).
     via_ansible: Vec<String>,
 }
 
@@ -171,12 +171,14 @@ fn compat_corpus() {
         .unwrap();
         std::fs::write(out_dir.join("report.md"), report(&results)).unwrap();
     }
-    // What holds today for the fast subset: both engines complete and reach the same state,
-    // prov's second run changes nothing, and its dry run predicts what Ansible's predicts.
+    // What holds today for the fast subset: both engines complete, report the same tasks
+    // changed and reach the same state, prov's second run changes nothing, and its dry run
+    // predicts what Ansible's predicts.
     for r in results.iter().filter(|r| r.fast) {
         assert!(
             r.ansible_ok
                 && r.prov_ok
+                && r.changed_like_ansible
                 && r.same_end_state
                 && r.prov_idempotent
                 && r.check_like_ansible,
@@ -212,7 +214,7 @@ fn load_corpus() -> Corpus {
     corpus
 }
 
-/// Everything for one role: both engines twice, the comparison, prov's dry run.
+/// Everything for one role: both engines twice, the comparison, both engines' dry runs.
 fn run_role(corpus_dir: &Path, role: &Role) -> RoleResult {
     let project = project(corpus_dir, role);
     let work = TempDir::new("compat");
@@ -397,21 +399,40 @@ fn run_prov(project: &Project, target: &Target, work: &Path, check: bool) -> Eng
         ),
         (
             "PROV_ANSIBLE_PYTHON",
-            ansible_python().display().to_string(),
+            logging_python(work).display().to_string(),
         ),
         ("NO_COLOR", "1".into()),
     ];
+    let log = work.join("ansible-modules.log");
+    let _ = std::fs::remove_file(&log);
     let out = run_isolated(target, work, false, &argv, &env, &project.dir.path);
     let mut run = engine_run(&out, prov_result);
     if let Some(doc) = json_doc(&out.stdout) {
         run.changed = doc["stats"][HOST]["changed"].as_u64().unwrap_or(0);
-        for_each_result(&doc, |name, r| {
-            if r["result"].get("invocation").is_some() && !run.via_ansible.contains(&name) {
-                run.via_ansible.push(name);
-            }
-        });
     }
+    let requests = std::fs::read_to_string(&log).unwrap_or_default();
+    let module = regex::Regex::new(r#""module":"([^"]+)""#).unwrap();
+    let names: BTreeSet<String> = module
+        .captures_iter(&requests)
+        .map(|c| c[1].to_string())
+        .collect();
+    run.via_ansible = names.into_iter().collect();
     run
+}
+
+/// The venv's Python behind a script that appends what it reads on stdin to
+/// `ansible-modules.log`: prov sends it one JSON request per module it lacks
+/// (`{"module": NAME, ...}`, src/engine/foreign.rs).
+fn logging_python(work: &Path) -> PathBuf {
+    let script = work.join("python3");
+    let text = format!(
+        "#!/bin/sh\ntee -a {} | exec {} \"$@\"\n",
+        work.join("ansible-modules.log").display(),
+        ansible_python().display()
+    );
+    std::fs::write(&script, text).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    script
 }
 
 /// What a run printed and returned.
@@ -578,7 +599,9 @@ fn failure_message(r: &Value) -> Option<String> {
     let one = |r: &Value| {
         let mut m = r["msg"].as_str().unwrap_or_default().to_string();
         for key in ["stderr", "module_stderr"] {
-            if let Some(s) = r.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            // Ansible's result has them at the top, prov's JSON under `result`.
+            let v = r.get(key).or_else(|| r["result"].get(key));
+            if let Some(s) = v.and_then(Value::as_str).filter(|s| !s.is_empty()) {
                 m = format!("{m} [{key}: {}]", s.trim());
             }
         }
@@ -896,10 +919,17 @@ fn report(results: &[RoleResult]) -> String {
     s
 }
 
-/// The commit prov was built from (`+dirty` with local changes).
+/// The commit prov was built from (`+dirty` with local changes to its sources).
 fn git_head() -> String {
     let dirty = Command::new("git")
-        .args(["status", "--porcelain", "--untracked-files=no"])
+        .args([
+            "status",
+            "--porcelain",
+            "--",
+            "src",
+            "Cargo.toml",
+            "Cargo.lock",
+        ])
         .current_dir(repo_root())
         .output()
         .is_ok_and(|o| !o.stdout.is_empty());
