@@ -20,6 +20,7 @@ mod backslash;
 mod comment;
 pub mod filters;
 mod filters_more;
+mod filters_paths;
 pub mod lookup;
 mod lookup_data;
 mod password;
@@ -98,6 +99,7 @@ fn build_env(opts: &TemplateOptions) -> Environment<'static> {
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     filters::register(&mut env);
     filters_more::register(&mut env);
+    filters_paths::register(&mut env);
     lookup::register(&mut env);
     env.set_fuel(Some(TEMPLATE_FUEL));
     env.add_function("range", range);
