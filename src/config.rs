@@ -25,6 +25,8 @@ pub struct Config {
     pub become_method: Option<String>,
     /// `gathering = explicit` turns off implicit fact gathering.
     pub gathering_explicit: bool,
+    /// `allow_broken_conditionals`: conditions may give non-booleans (pre-2.19 rule).
+    pub allow_broken_conditionals: Option<bool>,
 }
 
 /// An ansible.cfg or environment boolean (an empty value is unset, not false).
@@ -146,6 +148,9 @@ impl Config {
                 ("defaults", "private_key_file") => cfg.private_key_file = Some(expand_home(v)),
                 ("defaults", "timeout") => cfg.timeout = v.parse().ok(),
                 ("defaults", "gathering") => cfg.gathering_explicit = v == "explicit",
+                ("defaults", "allow_broken_conditionals") => {
+                    cfg.allow_broken_conditionals = truthy(v)
+                }
                 ("privilege_escalation", "become") => cfg.become_ = truthy(v),
                 ("privilege_escalation", "become_user") => cfg.become_user = Some(v.to_string()),
                 ("privilege_escalation", "become_method") => {
@@ -191,6 +196,9 @@ impl Config {
         }
         if let Some(v) = env("GATHERING") {
             self.gathering_explicit = v == "explicit";
+        }
+        if let Some(v) = env("ALLOW_BROKEN_CONDITIONALS") {
+            self.allow_broken_conditionals = truthy(&v);
         }
     }
 }

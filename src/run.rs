@@ -268,6 +268,7 @@ async fn apply_run(
     cancel: Arc<Cancel>,
 ) -> Result<(i32, Option<(String, String)>)> {
     let cfg = Config::load()?;
+    crate::template::allow_broken_conditionals(cfg.allow_broken_conditionals.unwrap_or(false));
     let opts = options(&args, &cfg, check_cmd)?;
     let playbook_path: PathBuf = args
         .playbook

@@ -106,7 +106,8 @@ fn roles_blocks_loops_includes_and_handlers() {
     assert_eq!(root.read("etc/loop-a"), "0:a\n");
     assert_eq!(root.read("etc/loop-b"), "1:b\n");
     assert_eq!(msg(&r, "localhost", "results"), "a=changed b=changed");
-    assert_eq!(root.read("etc/dict-x"), "1\n");
+    // `"{{ item.value }}\n"` with a number is the number: ansible-core 2.19 writes `1`.
+    assert_eq!(root.read("etc/dict-x"), "1");
     // Dynamic include with a loop, and include_role with tasks_from; import_role.
     assert_eq!(root.read("etc/inc-one"), "one included\n");
     assert_eq!(root.read("etc/inc-two"), "two included\n");

@@ -44,7 +44,12 @@ pub(super) async fn run_batched(
         labels.push(item_label(t, item, &ctx));
         slots.push(match gate(s, t, &ctx) {
             Err(run) => Slot::Done(run),
-            Ok(check) => match prepare_module(tr, &ctx, check) {
+            Ok(check) => match async {
+                let module = render_module(tr, &ctx, check).await?;
+                prepare_module(tr, &ctx, check, module)
+            }
+            .await
+            {
                 Ok(p) => Slot::Ready(Box::new(p)),
                 Err(e) => Slot::Done(Box::new(ItemRun::from_error(e))),
             },

@@ -24,6 +24,7 @@ mod predict;
 mod reboot;
 mod run_as;
 pub mod task;
+mod tilde;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

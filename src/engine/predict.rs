@@ -3,6 +3,16 @@
 
 use crate::modules::{Answer, FileKind, FileState, Observed, Probe, Step};
 
+/// The overlay's key for a path: `dir/` and `dir` are the same directory.
+pub(super) fn key(path: &str) -> String {
+    let t = path.trim_end_matches('/');
+    if t.is_empty() && path.starts_with('/') {
+        "/".into()
+    } else {
+        t.to_string()
+    }
+}
+
 /// Record the file states a planned step would produce (check mode).
 pub(super) fn predict(
     overlay: &mut std::collections::HashMap<String, FileState>,
@@ -18,7 +28,7 @@ pub(super) fn predict(
     match step {
         Step::Write(w) => {
             let base = overlay
-                .get(&w.path)
+                .get(&key(&w.path))
                 .cloned()
                 .or_else(|| known(&w.path))
                 .filter(|f| f.exists);
@@ -55,7 +65,7 @@ pub(super) fn predict(
                 content,
                 ..Default::default()
             };
-            overlay.insert(w.path.clone(), f);
+            overlay.insert(key(&w.path), f);
         }
         Step::MakeDir { path, attrs } => {
             let f = FileState {
@@ -67,10 +77,10 @@ pub(super) fn predict(
                 group: attrs.group.clone().unwrap_or_else(|| "root".into()),
                 ..Default::default()
             };
-            overlay.insert(path.clone(), f);
+            overlay.insert(key(path), f);
         }
         Step::Remove { path } => {
-            overlay.insert(path.clone(), FileState::missing(path));
+            overlay.insert(key(path), FileState::missing(path));
         }
         Step::Link { src, path, hard } => {
             let f = if *hard {
@@ -91,10 +101,10 @@ pub(super) fn predict(
                     ..Default::default()
                 }
             };
-            overlay.insert(path.clone(), f);
+            overlay.insert(key(path), f);
         }
         Step::SetAttrs { path, attrs, .. } => {
-            if let Some(mut f) = overlay.get(path).cloned().or_else(|| known(path)) {
+            if let Some(mut f) = overlay.get(&key(path)).cloned().or_else(|| known(path)) {
                 if let Some(m) = attrs.mode {
                     f.mode = m;
                 }
@@ -104,17 +114,17 @@ pub(super) fn predict(
                 if let Some(g) = &attrs.group {
                     f.group = g.clone();
                 }
-                overlay.insert(path.clone(), f);
+                overlay.insert(key(path), f);
             }
         }
         Step::Touch { path, .. } => {
             if overlay
-                .get(path)
+                .get(&key(path))
                 .or(known(path).as_ref())
                 .is_none_or(|f| !f.exists)
             {
                 overlay.insert(
-                    path.clone(),
+                    key(path),
                     FileState {
                         path: path.clone(),
                         exists: true,
@@ -138,7 +148,7 @@ pub(super) fn apply_overlay(
 ) {
     for (p, a) in probes.iter().zip(observed.answers.iter_mut()) {
         if let (Probe::File(fp), Answer::File(f)) = (p, a)
-            && let Some(pred) = overlay.get(&fp.path)
+            && let Some(pred) = overlay.get(&key(&fp.path))
         {
             let mut pred = pred.clone();
             if !fp.content {

@@ -10,7 +10,7 @@ use minijinja::value::ValueKind;
 use super::Shared;
 use crate::error::{Error, Result};
 use crate::playbook::Task;
-use crate::template::{eval_condition, render_value, to_text};
+use crate::template::{render_value, to_text};
 use crate::transport::Become;
 use crate::vars::Context;
 
@@ -20,7 +20,7 @@ pub(super) fn become_for(s: &Shared, t: &Task, ctx: &Arc<Context>) -> Result<Opt
         Ok(ctx.get(name)?.filter(|v| !v.is_none() && !v.is_undefined()))
     };
     let on = match &t.d.become_ {
-        Some(v) => eval_condition(v, ctx)?,
+        Some(v) => crate::template::eval_flag(v, ctx)?,
         None => match var("ansible_become")? {
             Some(v) => crate::template::filters::to_bool(&v),
             None => s.opts.become_,

@@ -38,7 +38,9 @@ pub(super) struct TaskRun<'a> {
 }
 
 pub(super) fn flag(v: &Option<Value>, ctx: &Arc<Context>) -> Result<Option<bool>> {
-    v.as_ref().map(|v| eval_condition(v, ctx)).transpose()
+    v.as_ref()
+        .map(|v| crate::template::eval_flag(v, ctx))
+        .transpose()
 }
 
 /// Whether a task's output is censored. `no_log` may be a template (`"{{ hide }}"`); one that
@@ -123,9 +125,14 @@ pub(super) struct LoopState {
 
 pub(super) type Conn = (Arc<dyn Transport>, Option<String>);
 
-/// Template the arguments and let the module prepare its plan (controller side only).
-pub(super) fn prepare_module(tr: TaskRun<'_>, ctx: &Arc<Context>, check: bool) -> Result<Prepared> {
-    let TaskRun { s, pc, t, h } = tr;
+/// The task's module and its templated arguments, with `~` at the start of its path options
+/// expanded on the target ([`super::tilde`]: a round trip only when there is one).
+pub(super) async fn render_module(
+    tr: TaskRun<'_>,
+    ctx: &Arc<Context>,
+    check: bool,
+) -> Result<(&'static dyn crate::modules::Module, Value)> {
+    let TaskRun { s, t, h, .. } = tr;
     let Action::Module { module: name, args } = &t.action else {
         return Err(Error::runtime(
             "internal error: a module was run for a task that names none",
@@ -135,6 +142,31 @@ pub(super) fn prepare_module(tr: TaskRun<'_>, ctx: &Arc<Context>, check: bool) -
     let module = crate::modules::lookup(name)
         .ok_or_else(|| Error::runtime(format!("unknown module '{name}'")))?;
     let rendered = render_value(args, ctx)?;
+    let users = super::tilde::wanted(module, &rendered);
+    if users.is_empty() {
+        return Ok((module, rendered));
+    }
+    let run_as = RunAs {
+        become_: become_for(s, t, ctx)?,
+        timeout: t.d.timeout.map(Duration::from_secs),
+    };
+    let predicted = if check {
+        s.hosts[h].lock().unwrap().predicted.users.clone()
+    } else {
+        Default::default()
+    };
+    let homes = super::tilde::homes(tr, ctx, &run_as, &users, &predicted).await?;
+    Ok((module, super::tilde::expand(module, &rendered, &homes)))
+}
+
+/// Let the module prepare its plan from its rendered arguments (controller side only).
+pub(super) fn prepare_module(
+    tr: TaskRun<'_>,
+    ctx: &Arc<Context>,
+    check: bool,
+    (module, rendered): (&'static dyn crate::modules::Module, Value),
+) -> Result<Prepared> {
+    let TaskRun { s, pc, t, h } = tr;
     let args = Args::new(module.name(), &rendered, &s.omit)?;
     let diff = t.d.diff.unwrap_or(s.opts.diff);
     let kind = connect::kind(s, pc, h)?;
@@ -354,9 +386,16 @@ pub(super) async fn run_steps(
     local: &mut LoopState,
     mut run: ItemRun,
 ) -> Result<ItemRun> {
+    let mut changed_any = false;
     for step in steps {
         let started = Instant::now();
         let out = exec_step(s, c, step, run_as).await?;
+        let unchanged = matches!(step, Step::Run { cmd, .. } if cmd.unchanged_rc == Some(out.rc));
+        changed_any |= !unchanged;
+        let out = crate::transport::ExecOutput {
+            rc: if unchanged { 0 } else { out.rc },
+            ..out
+        };
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         match step {
@@ -406,6 +445,9 @@ pub(super) async fn run_steps(
             }
         }
     }
+    if !changed_any && run.status == Some(Status::Changed) {
+        run.status = Some(Status::Ok);
+    }
     Ok(run)
 }
 
@@ -415,7 +457,8 @@ pub(super) async fn run_module(
     ctx: &Arc<Context>,
     check: bool,
 ) -> Result<ItemRun> {
-    let prep = prepare_module(tr, ctx, check)?;
+    let module = render_module(tr, ctx, check).await?;
+    let prep = prepare_module(tr, ctx, check, module)?;
     let state = read_state(tr, ctx, &prep.probes, &prep.run_as).await?;
     finish_module(tr, prep, state, &mut LoopState::default()).await
 }

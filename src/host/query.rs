@@ -457,18 +457,19 @@ fn unit_state(name: &str, got: &Got) -> Result<Next> {
 }
 
 fn packages(names: &[String], policy: Option<&Policy>, got: &Got, reads: &Reads) -> Result<Next> {
-    let apt_cache = || {
+    let apt_cache_of = |verb: &str, names: &[String]| {
         let mut argv = vec![
             "apt-cache",
             "-o",
             "Dir::Cache::pkgcache=",
             "-o",
             "Dir::Cache::srcpkgcache=",
-            "policy",
+            verb,
         ];
         argv.extend(names.iter().map(String::as_str));
         run(&argv)
     };
+    let apt_cache = || apt_cache_of("policy", names);
     // Only the paragraphs of these packages are read.
     let only = Paragraphs {
         field: "Package".into(),
@@ -517,18 +518,118 @@ fn packages(names: &[String], policy: Option<&Policy>, got: &Got, reads: &Reads)
     };
     let mut o = format!("{}\n", lines.trim_end_matches('\n'));
     let Some(p) = policy else { return done(o) };
-    let answer = if always {
-        got.cmd(0, 4)?
+    // Names dpkg does not have installed may be virtual packages (`apt-transport-https`,
+    // provided by apt): `apt-cache showpkg` says who provides them.
+    let missing: Vec<String> = names
+        .iter()
+        .filter(|n| !installed(&lines, n))
+        .cloned()
+        .collect();
+    let (answer, showpkg, round) = if always {
+        let answer = got.cmd(0, 4)?.stdout.clone();
+        if missing.is_empty() {
+            (answer, String::new(), next_round)
+        } else if got.rounds() == next_round {
+            return ask(vec![apt_cache_of("showpkg", &missing)]);
+        } else {
+            (
+                answer,
+                got.cmd(next_round, 0)?.stdout.clone(),
+                next_round + 1,
+            )
+        }
     } else if p.wanted.iter().all(|w| installed(&lines, w)) {
         return done(o);
     } else if got.rounds() == next_round {
-        return ask(vec![apt_cache()]);
+        let mut a = vec![apt_cache()];
+        if !missing.is_empty() {
+            a.push(apt_cache_of("showpkg", &missing));
+        }
+        return ask(a);
     } else {
-        got.cmd(next_round, 0)?
+        let showpkg = if missing.is_empty() {
+            String::new()
+        } else {
+            got.cmd(next_round, 1)?.stdout.clone()
+        };
+        (
+            got.cmd(next_round, 0)?.stdout.clone(),
+            showpkg,
+            next_round + 1,
+        )
     };
     o.push_str("@@policy\n");
-    o.push_str(&answer.stdout);
+    o.push_str(&answer);
+    let virtuals = virtual_packages(&showpkg);
+    if virtuals.is_empty() {
+        return done(o);
+    }
+    // Whether a virtual package's only provider is installed (Ansible then takes the virtual
+    // package as installed).
+    let sole: Vec<String> = virtuals
+        .iter()
+        .filter(|(_, p)| p.len() == 1)
+        .map(|(_, p)| p[0].clone())
+        .collect();
+    let provider_lines = if sole.is_empty() {
+        String::new()
+    } else if got.rounds() == round {
+        let mut argv = vec![
+            "dpkg-query".to_string(),
+            "-W".into(),
+            dpkg::QUERY_FORMAT.into(),
+        ];
+        argv.extend(sole);
+        return ask(vec![Probe::Primitive(Primitive::Run(Run {
+            argv,
+            ..Run::new(&[])
+        }))]);
+    } else {
+        got.cmd(round, 0)?.stdout.clone()
+    };
+    o.push_str("@@virtual\n");
+    for (name, providers) in &virtuals {
+        let sole_installed = providers.len() == 1 && installed(&provider_lines, &providers[0]);
+        o.push_str(&format!(
+            "{name}\t{}\t{}\n",
+            providers.join(","),
+            if sole_installed { "installed" } else { "" }
+        ));
+    }
     done(o)
+}
+
+/// The virtual packages in `apt-cache showpkg`'s output (no versions of their own, provided
+/// by others), each with its providers' names (each once, in apt's order).
+fn virtual_packages(showpkg: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for block in showpkg.split("Package: ").skip(1) {
+        let name = first_line(block).trim().to_string();
+        let mut section = "";
+        let mut versions = false;
+        let mut providers: Vec<String> = Vec::new();
+        for line in block.lines().skip(1) {
+            if !line.starts_with(' ') && line.trim_end().ends_with(':') {
+                section = line.trim_end();
+                continue;
+            }
+            match section {
+                "Versions:" if !line.trim().is_empty() && !line.starts_with(' ') => versions = true,
+                "Reverse Provides:" => {
+                    if let Some(p) = line.split_whitespace().next()
+                        && !providers.iter().any(|q| q == p)
+                    {
+                        providers.push(p.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !versions && !providers.is_empty() && !name.is_empty() {
+            out.push((name, providers));
+        }
+    }
+    out
 }
 
 /// Whether `name` or `name=version` is installed (at that version) by dpkg-query's lines.

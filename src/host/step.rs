@@ -20,6 +20,9 @@ pub struct Command {
     pub stdin: Option<Vec<u8>>,
     pub chdir: Option<String>,
     pub env: Vec<(String, String)>,
+    /// An exit code that means "succeeded and changed nothing" (apt's cache refresh when the
+    /// lists did not move): a plan whose steps all end so reports no change.
+    pub unchanged_rc: Option<i32>,
 }
 
 /// One effect on the host. Steps run in order; the first failure stops the task.

@@ -111,6 +111,9 @@ struct AptPlan {
 }
 
 impl Module for Apt {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["deb"]
+    }
     fn name(&self) -> &'static str {
         "apt"
     }
@@ -220,6 +223,38 @@ struct Candidates {
 }
 
 /// Parse `apt-cache policy` output: candidate and available versions per package.
+/// A virtual package apt knows providers of (the `@@virtual` lines of the query).
+#[derive(Debug, PartialEq)]
+struct Virtual {
+    name: String,
+    providers: Vec<String>,
+    /// It has one provider, and that is installed.
+    sole_installed: bool,
+}
+
+/// `name TAB provider,provider TAB installed|` lines.
+/// apt's own record of its last successful refresh (Ubuntu's update-notifier sets it).
+const UPDATE_STAMP: &str = "/var/lib/apt/periodic/update-success-stamp";
+/// The package lists, whose directory's time stands for the last refresh elsewhere.
+const LISTS: &str = "/var/lib/apt/lists";
+/// The update script's exit code for "refreshed, nothing changed".
+const UNCHANGED_RC: i32 = 3;
+
+fn parse_virtuals(text: &str) -> Vec<Virtual> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            let name = f.next()?.to_string();
+            let providers = f.next()?.split(',').map(str::to_string).collect();
+            Some(Virtual {
+                name,
+                providers,
+                sole_installed: f.next() == Some("installed"),
+            })
+        })
+        .collect()
+}
+
 fn parse_policy(text: &str) -> Vec<Candidates> {
     let mut out: Vec<Candidates> = Vec::new();
     let mut in_table = false;
@@ -367,6 +402,7 @@ impl Planner for AptPlan {
         let mut plan = Plan::ok();
         let mut installed = std::collections::HashMap::new();
         let mut policy = Vec::new();
+        let mut virtuals = Vec::new();
         if !self.pkgs.is_empty() {
             let out = &obs.cmd(self.packages_at)?.stdout;
             let (dpkg, apt) = match out.split_once("@@policy\n") {
@@ -387,7 +423,9 @@ impl Planner for AptPlan {
                     );
                 }
             }
+            let (apt, virt) = apt.split_once("@@virtual\n").unwrap_or((apt, ""));
             policy = parse_policy(apt);
+            virtuals = parse_virtuals(virt);
         }
         let known = |name: &str| {
             policy
@@ -399,8 +437,30 @@ impl Planner for AptPlan {
         let mut before = String::new();
         let mut after = String::new();
         let mut need_held_change = Vec::new();
+        let virtual_of = |name: &str| virtuals.iter().find(|v: &&Virtual| v.name == name);
         for p in &self.pkgs {
             let cur = installed.get(&p.name);
+            // As Ansible: a virtual package whose only provider is installed is installed;
+            // one with providers otherwise is left to apt-get to choose.
+            let virt = virtual_of(&p.name);
+            if cur.is_none() && virt.is_some_and(|v| v.sole_installed) && p.version.is_none() {
+                continue;
+            }
+            if cur.is_none()
+                && virt.is_some()
+                && p.version.is_none()
+                && self.state != AptState::Absent
+            {
+                if !self.only_upgrade {
+                    install.push(p.name.clone());
+                    after.push_str(&format!(
+                        "{} (virtual: {})\n",
+                        p.name,
+                        virt.map(|v| v.providers.join(", ")).unwrap_or_default()
+                    ));
+                }
+                continue;
+            }
             match self.state {
                 AptState::Absent => {
                     if let Some(c) = cur {
@@ -519,17 +579,25 @@ impl Planner for AptPlan {
         let only_cache =
             self.pkgs.is_empty() && self.upgrade.is_none() && !self.autoremove && !self.clean;
         if needs_update {
+            // As Ansible: the refresh changed something when the time of the last update
+            // (apt's update-success-stamp where it has one, else the lists directory) moved.
+            // The lists directory is then touched: its time is that of this refresh, for the
+            // next `cache_valid_time` (no file of prov's is left behind).
             let script = format!(
-                "{}\n",
+                "since() {{ if [ -e {UPDATE_STAMP} ]; then stat -c %y {UPDATE_STAMP}; elif [ -d {LISTS} ]; then stat -c %y {LISTS}; fi; }}\nbefore=$(since)\n{}\n",
                 self.with_lock_wait("apt-get update -q").replace(
                     "exit $rc\n",
-                    "[ $rc -eq 0 ] && { mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/update-success-stamp; }\nexit $rc\n"
+                    &format!("[ $rc -eq 0 ] || exit $rc\nafter=$(since)\ntouch {LISTS} 2>/dev/null\n[ \"$after\" = \"$before\" ] && exit {UNCHANGED_RC}\nexit 0\n")
                 )
             );
+            let mut step = self.run(script);
+            if let Step::Run { cmd, .. } = &mut step {
+                cmd.unchanged_rc = Some(UNCHANGED_RC);
+            }
             if only_cache {
-                plan.step(self.run(script));
+                plan.step(step);
             } else {
-                plan.steps.push(self.run(script));
+                plan.steps.push(step);
             }
             plan.result
                 .insert("cache_updated".into(), Value::from(true));
@@ -569,7 +637,8 @@ impl Planner for AptPlan {
             plan.predictions.push(super::Prediction::Packages(names));
         }
         // As Ansible: the named packages end up marked manually installed (apt-get install
-        // does that for those it installs; the others already there are marked here).
+        // does that for those it installs; the others already there are marked here). Like
+        // Ansible, marking is not reported as a change (and a dry run does not do it).
         if let Some(at) = self.auto_at {
             let auto = obs.cmd(at)?.stdout.clone();
             let manual: Vec<&str> = auto
@@ -580,12 +649,8 @@ impl Planner for AptPlan {
                 })
                 .collect();
             if !manual.is_empty() {
-                for n in &manual {
-                    before.push_str(&format!("{n} (automatically installed)\n"));
-                    after.push_str(&format!("{n} (manually installed)\n"));
-                }
                 let names: Vec<String> = manual.iter().map(|n| quote(n)).collect();
-                plan.step(
+                plan.steps.push(
                     self.run(self.with_lock_wait(&format!("apt-mark manual {}", names.join(" ")))),
                 );
             }
@@ -741,7 +806,8 @@ mod tests {
     }
 
     /// Ansible's apt marks the packages it is given as manually installed, also those that
-    /// were already there as dependencies; the second run has nothing left to do.
+    /// were already there as dependencies, without reporting a change; the second run has
+    /// nothing left to do.
     #[test]
     fn an_automatically_installed_package_is_marked_manual() {
         let dpkg = "cri-o\t1.32.2-1.1\tii \tinstall ok installed\n";
@@ -754,7 +820,7 @@ mod tests {
         };
         let a = || args("apt", &[("name", Value::from("cri-o"))]);
         let p = plan_answers(&Apt, a(), answers("cri-o\n"));
-        assert!(p.changed, "{p:?}");
+        assert!(!p.changed && p.diffs.is_empty(), "{p:?}");
         let Step::Run { cmd: c, .. } = &p.steps[0] else {
             panic!("{p:?}")
         };
@@ -765,8 +831,7 @@ mod tests {
                 .contains("apt-mark manual cri-o"),
             "{c:?}"
         );
-        assert_eq!(p.diffs[0].after, "cri-o (manually installed)\n");
-        assert!(!plan_answers(&Apt, a(), answers("")).changed);
+        assert!(plan_answers(&Apt, a(), answers("")).steps.is_empty());
     }
 
     #[test]

@@ -29,6 +29,9 @@ const OPTIONS: &[&str] = &[
 ];
 
 impl Module for AptKey {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["file", "keyring"]
+    }
     fn name(&self) -> &'static str {
         "apt_key"
     }

@@ -128,6 +128,9 @@ fn is_ignorable(line: &str) -> bool {
 }
 
 impl Module for AuthorizedKey {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["path"]
+    }
     fn name(&self) -> &'static str {
         "authorized_key"
     }
@@ -177,7 +180,10 @@ impl Module for AuthorizedKey {
                 }
             }
         }
-        if keys.is_empty() {
+        // A key URL that answers without a key is an outage or a typo, not a wish to revoke
+        // every key (`exclusive`): refused. An empty `key` written in the play is taken as
+        // Ansible takes it (no key to add; with `exclusive`, every key removed).
+        if keys.is_empty() && source != "the key option" {
             return Ok(Box::new(Fixed(Plan::fail(format!(
                 "refusing to use {source}: it contains no SSH public key (the authorized_keys file is left unchanged)"
             )))));
@@ -255,6 +261,16 @@ impl Planner for KeyPlan {
         let mut plan = Plan::ok()
             .with("user", self.user.as_str())
             .with("path", path.as_str());
+        // No keys (`key: ""`, a user without keys): as Ansible, nothing is written, not even
+        // the directory, unless `exclusive` has existing keys to remove.
+        let removes_keys = self.exclusive
+            && self.present
+            && content
+                .as_deref()
+                .is_some_and(|c| c.lines().any(|l| parse_key(l).is_some()));
+        if self.keys.is_empty() && !removes_keys {
+            return Ok(plan.with("keys", minijinja::Value::from(Vec::<String>::new())));
+        }
         if self.manage_dir {
             let d = field("dir");
             if d.is_empty() {
@@ -444,6 +460,41 @@ mod tests {
             vec![probe(Some(&format!("{K1}\n{K2}\n")))],
         );
         assert!(!p.changed);
+    }
+
+    /// Ansible: an empty `key` adds nothing and writes nothing (not even `~/.ssh`); with
+    /// `exclusive` it removes the keys the file has.
+    #[test]
+    fn an_empty_key_adds_nothing_and_exclusive_removes_all() {
+        let empty = |exclusive: bool| {
+            args(
+                "authorized_key",
+                &[
+                    ("user", Value::from("boxp")),
+                    ("key", Value::from("")),
+                    ("exclusive", Value::from(exclusive)),
+                ],
+            )
+        };
+        let no_dir = cmd(
+            0,
+            "uid=1000\ngid=1000\nhome=/home/boxp\npath=/home/boxp/.ssh/authorized_keys\n",
+        );
+        for exclusive in [false, true] {
+            let p = plan_answers(&AuthorizedKey, empty(exclusive), vec![no_dir.clone()]);
+            assert!(
+                !p.changed && p.steps.is_empty() && p.failed.is_none(),
+                "{p:?}"
+            );
+        }
+        let with_key = probe(Some(&format!("# mine\n{K1}\n")));
+        let p = plan_answers(&AuthorizedKey, empty(false), vec![with_key.clone()]);
+        assert!(!p.changed, "{p:?}");
+        let p = plan_answers(&AuthorizedKey, empty(true), vec![with_key]);
+        let Step::Write(w) = &p.steps[0] else {
+            panic!("{p:?}")
+        };
+        assert_eq!(String::from_utf8_lossy(&w.content), "# mine\n");
     }
 
     #[test]

@@ -37,6 +37,9 @@ const OPTIONS: &[&str] = super::attrs::with_file_options![
 ];
 
 impl Module for BlockInFile {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["path", "dest", "destfile", "name"]
+    }
     fn name(&self) -> &'static str {
         "blockinfile"
     }

@@ -33,6 +33,9 @@ const OPTIONS: &[&str] = &[
 ];
 
 impl Module for CommandModule {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["chdir", "creates", "removes"]
+    }
     fn name(&self) -> &'static str {
         "command"
     }
@@ -48,6 +51,9 @@ impl Module for CommandModule {
 }
 
 impl Module for ShellModule {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["chdir", "creates", "removes"]
+    }
     fn name(&self) -> &'static str {
         "shell"
     }

@@ -38,6 +38,9 @@ const OPTIONS: &[&str] = super::attrs::with_file_options![
 ];
 
 impl Module for Copy {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["dest"]
+    }
     fn name(&self) -> &'static str {
         "copy"
     }

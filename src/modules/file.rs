@@ -38,6 +38,9 @@ const OPTIONS: &[&str] = super::attrs::with_file_options![
 ];
 
 impl Module for File {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["path", "dest", "name", "src"]
+    }
     fn name(&self) -> &'static str {
         "file"
     }

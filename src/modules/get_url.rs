@@ -32,6 +32,9 @@ const OPTIONS: &[&str] = super::attrs::with_file_options![
 ];
 
 impl Module for GetUrl {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["dest"]
+    }
     fn name(&self) -> &'static str {
         "get_url"
     }

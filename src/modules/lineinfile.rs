@@ -38,6 +38,9 @@ const OPTIONS: &[&str] = super::attrs::with_file_options![
 ];
 
 impl Module for LineInFile {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["path", "dest", "destfile", "name"]
+    }
     fn name(&self) -> &'static str {
         "lineinfile"
     }

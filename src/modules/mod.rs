@@ -82,6 +82,11 @@ pub trait Module: Send + Sync + 'static {
     fn free_form(&self) -> FreeForm {
         FreeForm::KeyValue
     }
+    /// Options that are paths on the target (Ansible's `type='path'`): a leading `~` or
+    /// `~user` is expanded there before [`Module::prepare`] sees them.
+    fn path_options(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Parse arguments and do controller-side work (render a template, read a src file).
     fn prepare(&self, args: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>>;
 }

@@ -15,6 +15,9 @@ use crate::shlex::quote;
 pub struct Mount;
 
 impl Module for Mount {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["path", "name"]
+    }
     fn name(&self) -> &'static str {
         "mount"
     }

@@ -15,6 +15,9 @@ const OPTIONS: &[&str] = super::attrs::with_file_options![
 ];
 
 impl Module for Replace {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["path", "dest", "destfile", "name"]
+    }
     fn name(&self) -> &'static str {
         "replace"
     }

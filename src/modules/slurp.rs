@@ -8,6 +8,9 @@ use crate::error::Result;
 pub struct Slurp;
 
 impl Module for Slurp {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["src", "path"]
+    }
     fn name(&self) -> &'static str {
         "slurp"
     }

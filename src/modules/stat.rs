@@ -28,6 +28,9 @@ const OPTIONS: &[&str] = &[
 ];
 
 impl Module for Stat {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["path", "dest", "name"]
+    }
     fn name(&self) -> &'static str {
         "stat"
     }

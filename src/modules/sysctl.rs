@@ -14,6 +14,9 @@ use crate::error::Result;
 pub struct Sysctl;
 
 impl Module for Sysctl {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["sysctl_file"]
+    }
     fn name(&self) -> &'static str {
         "sysctl"
     }

@@ -82,10 +82,20 @@ impl Module for Service {
     fn name(&self) -> &'static str {
         "service"
     }
+    /// Any option parses, as Ansible's `service` action hands them to the service manager's
+    /// own module (systemd's `daemon_reload`, `masked`...): a task behind a false `when` never
+    /// fails; an option neither module has fails when the task runs.
     fn options(&self) -> Option<&'static [&'static str]> {
-        Some(SERVICE_OPTIONS)
+        None
     }
     fn prepare(&self, a: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>> {
+        if let Some(k) = a.map().keys().find(|k| {
+            !SERVICE_OPTIONS.contains(&k.as_str()) && !SYSTEMD_OPTIONS.contains(&k.as_str())
+        }) {
+            return Err(Error::runtime(format!(
+                "service: unsupported parameter '{k}' (supported: the service module's options and systemd's)"
+            )));
+        }
         if let Some(mgr) = env.fact("service_mgr") {
             let mgr = crate::template::to_text(&mgr);
             if mgr != "systemd" && a.str(&["use"])?.as_deref().unwrap_or("auto") == "auto" {
@@ -94,19 +104,14 @@ impl Module for Service {
                 )));
             }
         }
-        Ok(Box::new(UnitPlan {
-            state_at: Default::default(),
-            name: Some(a.req_str(&["name"])?),
-            state: a.choose_opt(&["state"])?,
-            enabled: a.opt_bool(&["enabled"])?,
-            masked: None,
-            daemon_reload: false,
-            daemon_reexec: false,
-            no_block: false,
-            force: false,
-            chroot: env.is_chroot,
-            packages_pending: !env.predicted.packages.is_empty(),
-        }))
+        a.req_str(&["name"])?;
+        // What Ansible's service action drops on systemd (with a warning), then the rest goes
+        // to the systemd module.
+        let mut a = a;
+        for unused in ["pattern", "runlevel", "sleep", "arguments", "args", "use"] {
+            a = a.without(unused);
+        }
+        Systemd.prepare(a, env)
     }
 }
 

@@ -36,6 +36,9 @@ const OPTIONS: &[&str] = super::attrs::with_file_options![
 ];
 
 impl Module for Template {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["dest"]
+    }
     fn name(&self) -> &'static str {
         "template"
     }

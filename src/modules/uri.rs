@@ -38,6 +38,9 @@ const OPTIONS: &[&str] = &[
 ];
 
 impl Module for Uri {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["dest"]
+    }
     fn name(&self) -> &'static str {
         "uri"
     }

@@ -50,6 +50,9 @@ const OPTIONS: &[&str] = &[
 ];
 
 impl Module for User {
+    fn path_options(&self) -> &'static [&'static str] {
+        &["home", "ssh_key_file"]
+    }
     fn name(&self) -> &'static str {
         "user"
     }
@@ -397,12 +400,21 @@ impl Planner for UserPlan {
                 .split_whitespace()
                 .map(str::to_string)
                 .collect();
-            // `id -Gn`'s order: the primary group first, whether or not the task names it;
-            // Ansible leaves it out of the comparison.
+            // `id -Gn`'s order: the primary group first, whether or not the user is a member
+            // of it by name. Ansible compares the groups that list the user as a member, the
+            // primary one only when it does (`user_group_membership(exclude_primary=False)`).
             let primary = ids.first().cloned();
+            let listed_in_primary = group_entries.lines().any(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                f.len() >= 4
+                    && Some(f[0]) == primary.as_deref()
+                    && f[3].split(',').any(|m| m == self.name)
+            });
             let current: BTreeSet<String> = ids
                 .into_iter()
-                .filter(|g| Some(g) != primary.as_ref())
+                .enumerate()
+                .filter(|(i, _)| *i > 0 || listed_in_primary)
+                .map(|(_, g)| g)
                 .collect();
             let want: BTreeSet<String> = wanted.iter().cloned().collect();
             let differs = if self.append {
@@ -450,7 +462,7 @@ impl Planner for UserPlan {
         let cur_hash = shadow.trim_start_matches('!');
         if let Some(p) = &self.password
             && self.update_always
-            && p != cur_hash
+            && p.trim_start_matches('!') != cur_hash
         {
             c.note("password", "(changed)", "(new hash)");
             c.opts.push("-p".into());
@@ -592,6 +604,52 @@ mod tests {
         };
         assert!(!plan_answers(&User, with_password("$6$a"), answers()).changed);
         assert!(plan_answers(&User, with_password("$6$b"), answers()).changed);
+        // Ansible compares hashes without their lock marks: `password: "!"` on an account
+        // whose hash is `!` (or `!!`) is no change.
+        let locked = || {
+            vec![
+                cmd(0, "boxp:x:1000:1000::/home/boxp:/bin/sh\n"),
+                cmd(0, "boxp\n"),
+                cmd(0, "!\n"),
+            ]
+        };
+        assert!(!plan_answers(&User, with_password("!"), locked()).changed);
+        assert!(!plan_answers(&User, with_password("!!"), locked()).changed);
+        assert!(plan_answers(&User, with_password("$6$a"), locked()).changed);
+    }
+
+    /// `group: users, groups: [users]`: once the user is listed as a member of its primary
+    /// group, that group is one of its memberships (Ansible's `exclude_primary=False`), so the
+    /// second run is unchanged; before, it is added.
+    #[test]
+    fn a_named_primary_group_counts_once_the_user_is_listed_in_it() {
+        let dave = || {
+            args(
+                "user",
+                &[
+                    ("name", Value::from("dave")),
+                    ("group", Value::from("users")),
+                    ("groups", Value::from(vec!["users"])),
+                ],
+            )
+        };
+        let answers = |members: &str| {
+            vec![
+                cmd(0, "dave:x:1001:100::/home/dave:/bin/sh\n"),
+                cmd(0, "users\n"),
+                cmd(0, &format!("users:x:100:{members}\n")),
+            ]
+        };
+        let p = plan_answers(&User, dave(), answers("dave"));
+        assert!(!p.changed, "{p:?}");
+        let p = plan_answers(&User, dave(), answers(""));
+        let Step::Run { cmd: c, .. } = &p.steps[0] else {
+            panic!("{p:?}")
+        };
+        assert_eq!(
+            c.argv.as_deref().unwrap(),
+            ["usermod", "-G", "users", "dave"]
+        );
     }
 
     /// `groups:` without `group:`: the primary group (here the user's own, which the task does

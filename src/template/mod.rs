@@ -226,6 +226,15 @@ pub fn render_str(s: &str, ctx: &Arc<Context>) -> Result<Value> {
     if let Some(expr) = single_expression(&source) {
         return eval_expression(expr, ctx);
     }
+    // Jinja drops one trailing newline, which leaves a single expression whose value keeps its
+    // type (`"{{ n }}\n"` is the number); Ansible then gives a string its newline back.
+    if let Some(expr) = source.strip_suffix('\n').and_then(single_expression) {
+        let v = eval_expression(expr, ctx)?;
+        return Ok(match v.as_str() {
+            Some(text) => Value::from(format!("{text}\n")),
+            None => v,
+        });
+    }
     render_text_with(env(), &source, ctx)
 }
 
@@ -335,11 +344,62 @@ pub fn eval_expression(expr: &str, ctx: &Arc<Context>) -> Result<Value> {
 
 /// Evaluate a condition (`when`, `changed_when`, `failed_when`, `that`).
 /// A condition written as `{{ ... }}` is templated first and its text evaluated, as Ansible does.
+/// Whether conditions may have results that are not booleans (ansible.cfg's
+/// `allow_broken_conditionals`, `ANSIBLE_ALLOW_BROKEN_CONDITIONALS`): the pre-2.19 rule, where
+/// a string, number or list counts by its truth. Off by default, as in ansible-core 2.19.
+static ALLOW_BROKEN_CONDITIONALS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Set the run's rule for conditions that are not booleans (see [`eval_condition`]).
+pub fn allow_broken_conditionals(allow: bool) {
+    ALLOW_BROKEN_CONDITIONALS.store(allow, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The Python name of a value's type, as Ansible's messages give it.
+fn python_type(v: &Value) -> &'static str {
+    match v.kind() {
+        ValueKind::Bool => "bool",
+        ValueKind::None | ValueKind::Undefined => "NoneType",
+        ValueKind::Number if v.as_i64().is_some() => "int",
+        ValueKind::Number => "float",
+        ValueKind::String => "str",
+        ValueKind::Bytes => "bytes",
+        ValueKind::Seq | ValueKind::Iterable => "list",
+        ValueKind::Map => "dict",
+        _ => "object",
+    }
+}
+
+/// A conditional (`when`, `changed_when`, `failed_when`, `until`, `assert`'s `that`): its
+/// result must be a boolean, as ansible-core 2.19 requires (`when: name is defined and name`
+/// is an error, not the truth of a string), unless broken conditionals are allowed.
 pub fn eval_condition(cond: &Value, ctx: &Arc<Context>) -> Result<bool> {
+    let v = eval_condition_value(cond, ctx)?;
+    if v.kind() == ValueKind::Bool
+        || ALLOW_BROKEN_CONDITIONALS.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return Ok(v.is_true());
+    }
+    Err(Error::runtime(format!(
+        "Conditional result ({}) was derived from value of type '{}' ('{}'). Conditionals must have a boolean result (allow_broken_conditionals = true in ansible.cfg, or ANSIBLE_ALLOW_BROKEN_CONDITIONALS=true, restores the old rule)",
+        if v.is_true() { "True" } else { "False" },
+        python_type(&v),
+        to_text(cond).trim()
+    )))
+}
+
+/// A boolean keyword given as a template or value (`become:`, `check_mode:`, `no_log:`):
+/// the truth of whatever it gives, as Ansible's boolean conversion of a keyword.
+pub fn eval_flag(cond: &Value, ctx: &Arc<Context>) -> Result<bool> {
+    Ok(eval_condition_value(cond, ctx)?.is_true())
+}
+
+/// What a condition evaluates to.
+fn eval_condition_value(cond: &Value, ctx: &Arc<Context>) -> Result<Value> {
     match cond.kind() {
-        ValueKind::Bool => return Ok(cond.is_true()),
-        ValueKind::None => return Ok(false),
-        ValueKind::Number => return Ok(cond.is_true()),
+        ValueKind::Bool => return Ok(cond.clone()),
+        ValueKind::None => return Ok(Value::from(false)),
+        ValueKind::Number => return Ok(cond.clone()),
         _ => {}
     }
     let text = cond
@@ -348,7 +408,7 @@ pub fn eval_condition(cond: &Value, ctx: &Arc<Context>) -> Result<bool> {
         .unwrap_or_else(|| cond.to_string());
     let expr = if is_template(&text) {
         match render_str(&text, ctx)? {
-            v if v.kind() == ValueKind::Bool => return Ok(v.is_true()),
+            v if v.kind() == ValueKind::Bool => return Ok(v),
             v => to_text(&v),
         }
     } else {
@@ -356,13 +416,10 @@ pub fn eval_condition(cond: &Value, ctx: &Arc<Context>) -> Result<bool> {
     };
     let expr = expr.trim();
     match expr {
-        "" => Ok(false),
-        "True" | "true" => Ok(true),
-        "False" | "false" => Ok(false),
-        _ => {
-            let v = eval_expression(expr, ctx)?;
-            Ok(v.is_true())
-        }
+        "" => Ok(Value::from(false)),
+        "True" | "true" => Ok(Value::from(true)),
+        "False" | "false" => Ok(Value::from(false)),
+        _ => eval_expression(expr, ctx),
     }
 }
 
@@ -542,7 +599,14 @@ mod tests {
 
     #[test]
     fn single_expression_keeps_native_type() {
-        let c = ctx("l: [1, 2]\nn: 3\nb: true\n");
+        let c = ctx("l: [1, 2]\nn: 3\nb: true\ns: x\n");
+        // ansible-core 2.19 printed 3, true, "x\n", [1, 2], "3\n\n" and " 3\n" for these.
+        assert_eq!(render_str("{{ n }}\n", &c).unwrap(), Value::from(3));
+        assert_eq!(render_str("{{ b }}\n", &c).unwrap(), Value::from(true));
+        assert_eq!(render_str("{{ s }}\n", &c).unwrap(), Value::from("x\n"));
+        assert_eq!(render_str("{{ l }}\n", &c).unwrap().len(), Some(2));
+        assert_eq!(render_str("{{ n }}\n\n", &c).unwrap(), Value::from("3\n\n"));
+        assert_eq!(render_str(" {{ n }}\n", &c).unwrap(), Value::from(" 3\n"));
         assert_eq!(render_str("{{ l }}", &c).unwrap().len(), Some(2));
         assert_eq!(render_str("{{ n + 1 }}", &c).unwrap(), Value::from(4));
         assert_eq!(render_str("{{ b }}", &c).unwrap(), Value::from(true));

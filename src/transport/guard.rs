@@ -1,8 +1,8 @@
 //! The chroot guard: stand-ins for the commands that act on a live system.
 //!
 //! A chroot shares the build machine's kernel, network, swap and service manager. A role that
-//! runs `modprobe`, `sysctl -p`, `swapoff -a`, `systemctl restart`, `netplan apply` or `mount
-//! /dev/sdb1` in an image build would change the build machine, not the image, and a
+//! runs `modprobe`, `sysctl -p`, `swapoff -a`, `systemctl restart`, `netplan apply`, `iptables
+//! -F` or `mount /dev/sdb1` in an image build would change the build machine, not the image, and a
 //! mis-guessed `ansible_is_chroot` (or a role without a `when:`) is enough to get there. So the
 //! chroot transport puts a directory of stand-ins first on every script's `PATH` (in the run's
 //! own tmpfs under `/run`, never in the image). Each stand-in passes what only reads or only
@@ -38,6 +38,21 @@ pub const GUARDED: &[&str] = &[
     "shutdown",
     "telinit",
     "hostname",
+    "iptables",
+    "ip6tables",
+    "iptables-legacy",
+    "ip6tables-legacy",
+    "iptables-nft",
+    "ip6tables-nft",
+    "iptables-restore",
+    "ip6tables-restore",
+    "iptables-legacy-restore",
+    "ip6tables-legacy-restore",
+    "iptables-nft-restore",
+    "ip6tables-nft-restore",
+    "ebtables",
+    "arptables",
+    "nft",
 ];
 
 /// The stand-in, one script for every name (it looks at `$0`).
@@ -95,6 +110,17 @@ mount)
     refuse "$@" ;;
 umount)
     has '-V --version -h --help' "$@" && real "$@"
+    refuse "$@" ;;
+iptables|ip6tables|iptables-legacy|ip6tables-legacy|iptables-nft|ip6tables-nft|ebtables|arptables)
+    # Listing and checking rules only reads them (the build machine's, which the root's
+    # firewall is not); everything else would change the build machine's firewall.
+    has '-L --list -L* -[!-]*L* -S --list-rules -S* -[!-]*S* -C --check -V --version -h --help' "$@" && real "$@"
+    refuse "$@" ;;
+*-restore)
+    has '-t --test -V --version -h --help' "$@" && real "$@"
+    refuse "$@" ;;
+nft)
+    has 'list -c --check -v --version -h --help' "$@" && real "$@"
     refuse "$@" ;;
 hostname)
     for a; do case "$a" in -b|--boot|-F|--file|-F*|--file=*) refuse "$@" ;; -*) ;; *) refuse "$@" ;; esac; done
@@ -187,6 +213,15 @@ mod tests {
         refused("umount", &["/proc"]);
         refused("reboot", &[]);
         refused("hostname", &["build-me"]);
+        refused("iptables", &["-F"]);
+        refused(
+            "iptables",
+            &["-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"],
+        );
+        refused("ip6tables", &["-P", "INPUT", "DROP"]);
+        refused("iptables-restore", &["/etc/iptables/rules.v4"]);
+        refused("nft", &["-f", "/etc/nftables.conf"]);
+        refused("nft", &["flush", "ruleset"]);
     }
 
     #[test]
@@ -201,6 +236,12 @@ mod tests {
         passed("mount", &[]);
         passed("hostname", &["-f"]);
         passed("hostname", &[]);
+        passed("iptables", &["-nvL"]);
+        passed("iptables", &["-S", "INPUT"]);
+        passed("iptables", &["-C", "INPUT", "-j", "ACCEPT"]);
+        passed("iptables-restore", &["--test", "/etc/iptables/rules.v4"]);
+        passed("nft", &["list", "ruleset"]);
+        passed("nft", &["-c", "-f", "/etc/nftables.conf"]);
         let (out, err) = call("systemctl", &["enable", "--now", "crio"]);
         assert_eq!(out, "real enable crio\n");
         assert!(err.contains("enables or disables only"), "{err}");
