@@ -557,3 +557,44 @@ fn a_block_may_notify() {
     assert_eq!(root.read("etc/handler-ran"), "restart\n");
     assert_eq!(root.read("etc/other-ran"), "other\n");
 }
+
+/// add_host runs once per task (a loop adds one host per item), is changed only when the
+/// inventory changes, and later plays target the new hosts with their groups and variables.
+/// ansible-core 2.19 printed the same statuses and messages for this playbook.
+#[test]
+fn add_host_grows_the_inventory_for_later_plays() {
+    let p = Project::new().file(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: add
+      add_host: {name: "box{{ item }}", groups: [web, "tier{{ item }}"], ansible_connection: local, role: "r{{ item }}"}
+      loop: [1, 2]
+    - name: again
+      add_host: {name: box1, groups: web, ansible_connection: local, role: r1}
+    - name: more vars
+      add_host: {name: box1, extra: true}
+    - name: seen
+      debug: msg="{{ groups['web'] | sort | join(',') }} {{ hostvars['box2']['role'] }} {{ groups['tier1'] }}"
+- hosts: web
+  gather_facts: false
+  tasks:
+    - name: each
+      debug: msg="{{ inventory_hostname }} {{ role }} {{ group_names | sort | join(',') }}"
+"#,
+    );
+    let r = Prov::apply(&p, "site.yml")
+        .args(["-i", "localhost,"])
+        .json()
+        .run();
+    r.ok();
+    let status = |host: &str, task: &str| r.task(host, task)["status"].clone();
+    assert_eq!(status("localhost", "add"), "changed");
+    assert_eq!(status("localhost", "again"), "ok");
+    assert_eq!(status("localhost", "more vars"), "changed");
+    assert_eq!(msg(&r, "localhost", "seen"), "box1,box2 r2 ['box1']");
+    assert_eq!(msg(&r, "box1", "each"), "box1 r1 tier1,web");
+    assert_eq!(msg(&r, "box2", "each"), "box2 r2 tier2,web");
+    assert_eq!(r.stats("box2")["ok"], 1);
+}

@@ -233,7 +233,9 @@ impl Shared {
         }
         let name = self.task_title(pc, t, hosts.first().copied(), extra);
         self.reporter.task(&name, handler);
-        let targets: Vec<usize> = if t.d.run_once == Some(true) {
+        // add_host bypasses the host loop, as Ansible's action: once per task.
+        let once = t.d.run_once == Some(true) || t.module_name() == Some("add_host");
+        let targets: Vec<usize> = if once {
             hosts.iter().copied().take(1).collect()
         } else {
             hosts.to_vec()
@@ -278,9 +280,7 @@ impl Shared {
             }
         }
         results.sort_by_key(|(h, _)| *h);
-        if t.d.run_once == Some(true)
-            && let Some((first, out)) = results.first()
-        {
+        if once && let Some((first, out)) = results.first() {
             let (register, value) = (t.register.clone(), out.result.clone());
             let facts = self.hosts[*first].lock().unwrap().host_vars.clone();
             for &h in hosts.iter().skip(1) {

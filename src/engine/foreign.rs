@@ -31,7 +31,6 @@ use crate::vars::Context;
 /// ansible-core's names whose work is an action plugin on the controller (their module file is
 /// documentation only), minus those prov implements.
 const ACTION_ONLY: &[&str] = &[
-    "add_host",
     "fetch",
     "gather_facts",
     "import_playbook",

@@ -18,6 +18,7 @@ mod flow;
 mod foreign;
 pub mod host;
 mod include;
+mod inventory_edit;
 mod loops;
 mod outcome;
 mod predict;
@@ -148,8 +149,9 @@ pub struct Shared {
     /// The run's inventory; group_by adds to it.
     pub inventory: std::sync::RwLock<Inventory>,
     pub reporter: Reporter,
-    pub hosts: Vec<Mutex<HostRun>>,
-    pub index: HashMap<String, usize>,
+    /// Every host of the inventory, by index; add_host appends (never removes).
+    pub hosts: boxcar::Vec<Mutex<HostRun>>,
+    pub index: std::sync::RwLock<HashMap<String, usize>>,
     pub cancel: Arc<Cancel>,
     pub omit: String,
     /// Parsed include files, by path.
@@ -241,6 +243,29 @@ static CONNECTION_DEFAULT: std::sync::LazyLock<Arc<VarMap>> = std::sync::LazyLoc
     )]))
 });
 
+/// A host's magic variables from the inventory: its names, `group_names` and `groups`.
+pub(crate) fn host_magic(inventory: &Inventory, name: &str, groups: &Value) -> VarMap {
+    let mut magic = VarMap::new();
+    magic.insert("inventory_hostname".into(), Value::from(name));
+    magic.insert(
+        "inventory_hostname_short".into(),
+        Value::from(name.split('.').next().unwrap_or(name)),
+    );
+    magic.insert(
+        "group_names".into(),
+        Value::from(
+            inventory
+                .group_names(name)
+                .into_iter()
+                .filter(|g| g != "ungrouped")
+                .map(Value::from)
+                .collect::<Vec<_>>(),
+        ),
+    );
+    magic.insert("groups".into(), groups.clone());
+    magic
+}
+
 impl Engine {
     pub fn new(
         opts: RunOptions,
@@ -251,31 +276,13 @@ impl Engine {
         let names: Vec<String> = inventory.hosts.keys().cloned().collect();
         let groups = inventory.groups_value();
         let shared = Arc::new_cyclic(|me: &Weak<Shared>| {
-            let mut hosts = Vec::new();
+            let hosts = boxcar::Vec::new();
             let mut index = HashMap::new();
             for (i, name) in names.iter().enumerate() {
-                let mut magic = VarMap::new();
-                magic.insert("inventory_hostname".into(), Value::from(name.as_str()));
-                magic.insert(
-                    "inventory_hostname_short".into(),
-                    Value::from(name.split('.').next().unwrap_or(name)),
-                );
-                magic.insert(
-                    "group_names".into(),
-                    Value::from(
-                        inventory
-                            .group_names(name)
-                            .into_iter()
-                            .filter(|g| g != "ungrouped")
-                            .map(Value::from)
-                            .collect::<Vec<_>>(),
-                    ),
-                );
-                magic.insert("groups".into(), groups.clone());
                 hosts.push(Mutex::new(HostRun::new(
                     name,
                     inventory.host_vars(name),
-                    magic,
+                    host_magic(&inventory, name, &groups),
                 )));
                 index.insert(name.clone(), i);
             }
@@ -284,7 +291,7 @@ impl Engine {
                 inventory: std::sync::RwLock::new(inventory),
                 reporter,
                 hosts,
-                index,
+                index: std::sync::RwLock::new(index),
                 cancel,
                 omit: format!(
                     "__omit_place_holder__{:x}",
@@ -317,7 +324,7 @@ impl Engine {
             signal: s.cancel.signal(),
             ..Default::default()
         };
-        for h in &s.hosts {
+        for (_, h) in s.hosts.iter() {
             let h = h.lock().unwrap();
             if h.stats == Stats::default() {
                 continue;
@@ -346,7 +353,7 @@ impl Shared {
         let conns: Vec<_> = self
             .hosts
             .iter()
-            .filter_map(|h| h.lock().unwrap().take_conn())
+            .filter_map(|(_, h)| h.lock().unwrap().take_conn())
             .collect();
         for c in conns {
             if let Err(e) = c.close().await {
@@ -372,7 +379,7 @@ impl Shared {
         }
         Ok(names
             .iter()
-            .filter_map(|n| self.index.get(n).copied())
+            .filter_map(|n| self.index.read().unwrap().get(n).copied())
             .collect())
     }
 
@@ -478,7 +485,7 @@ impl Shared {
                 .collect();
             (inv.groups_value(), names)
         };
-        for (i, host) in self.hosts.iter().enumerate() {
+        for (i, host) in self.hosts.iter() {
             let mut host = host.lock().unwrap();
             let magic = Arc::make_mut(&mut host.magic);
             magic.insert("groups".into(), groups.clone());
@@ -494,12 +501,12 @@ impl Shared {
         let names = Arc::new(
             self.hosts
                 .iter()
-                .map(|h| h.lock().unwrap().name.clone())
+                .map(|(_, h)| h.lock().unwrap().name.clone())
                 .collect::<Vec<_>>(),
         );
         let resolve = Arc::new(move |name: &str| -> Option<Arc<Context>> {
             let s = me.upgrade()?;
-            let h = *s.index.get(name)?;
+            let h = *s.index.read().unwrap().get(name)?;
             Some(s.hostvars_context(h))
         });
         m.insert(

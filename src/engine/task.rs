@@ -59,7 +59,8 @@ pub(super) async fn target(
     let TaskRun { s, pc, t, h } = tr;
     if let Some(d) = &t.d.delegate_to {
         let name = render_text(&to_text(d), ctx)?;
-        if let Some(&dh) = s.index.get(&name) {
+        let known = s.index.read().unwrap().get(&name).copied();
+        if let Some(dh) = known {
             return Ok((connect::connection(s, pc, dh).await?, Some(name)));
         }
         if matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1") {
@@ -324,6 +325,12 @@ pub(super) async fn finish_module(
     } else {
         Status::Ok
     });
+    // add_host changes the run's inventory, in a dry run too (as Ansible's action does).
+    if let Some(new) = &plan.add_host
+        && s.add_host(new)
+    {
+        run.status = Some(Status::Changed);
+    }
     if check {
         let mut host = s.hosts[h].lock().unwrap();
         for step in &plan.steps {
@@ -571,7 +578,7 @@ pub(super) fn apply_effects(s: &Shared, t: &Task, h: usize, run: &ItemRun) {
     // delegate_facts: what the task learns belongs to the delegate (when it is a host of
     // the inventory), as Ansible assigns it.
     let h = match (&run.delegated, t.d.delegate_facts) {
-        (Some(d), Some(true)) => s.index.get(d).copied().unwrap_or(h),
+        (Some(d), Some(true)) => s.index.read().unwrap().get(d).copied().unwrap_or(h),
         _ => h,
     };
     let mut host = s.hosts[h].lock().unwrap();

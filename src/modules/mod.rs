@@ -9,6 +9,7 @@
 //! steps. Both use the same plan, so the dry run cannot drift from what apply does, and every
 //! module is unit-tested by feeding `plan` a fixture state (pyinfra's data-driven style).
 
+pub mod add_host;
 pub mod apt;
 pub mod apt_key;
 pub mod apt_repository;
@@ -186,6 +187,8 @@ pub struct Plan {
     pub facts: Option<VarMap>,
     /// A group of the run's inventory to put the host in (group_by).
     pub group: Option<group_by::GroupMembership>,
+    /// A host to add to the run's inventory (add_host).
+    pub add_host: Option<add_host::NewHost>,
     /// Reboot the host and wait for it (reboot); the engine does it after the plan.
     pub reboot: Option<reboot::RebootSpec>,
     /// For modules whose effect is a command (command/shell): in check mode they are
@@ -267,6 +270,7 @@ impl Planner for Fixed {
 }
 
 static MODULES: &[&dyn Module] = &[
+    &add_host::AddHost,
     &apt::Apt,
     &package::Package,
     &apt_key::AptKey,
