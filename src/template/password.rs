@@ -2,7 +2,8 @@
 //! passlib writes them) and the `password` lookup (a random password kept in a file on the
 //! controller, Ansible's file format: `PASSWORD[ salt=SALT[ ident=IDENT]]`).
 //!
-//! The lookup's file is created whole or not at all: written to a temporary file, then linked
+//! The lookup's file is created whole or not at all: written to an unnamed temporary file
+//! (`O_TMPFILE`; a named one where the file system has none), then linked
 //! into place only if no other host or process made it first (whose password then wins), so a
 //! kill never leaves half a password and parallel hosts agree on one.
 
@@ -232,6 +233,74 @@ fn create_once(path: &Path, content: &str) -> Result<String, Error> {
             .create(dir)
             .map_err(io)?;
     }
+    let data = format!("{content}\n");
+    let result = match link_unnamed(path, data.as_bytes()) {
+        Some(r) => r,
+        None => link_named(path, data.as_bytes()),
+    };
+    match result {
+        Ok(()) => Ok(content.to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read_to_string(path)
+            .map(|s| s.trim_end().to_string())
+            .map_err(io),
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Write `data` to an unnamed file in `path`'s directory (`O_TMPFILE`), then give it its
+/// name: a kill at any moment leaves either nothing or the whole file. `None` where the file
+/// system has no unnamed files.
+fn link_unnamed(path: &Path, data: &[u8]) -> Option<std::io::Result<()>> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    use std::os::unix::io::AsRawFd;
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d.to_path_buf(),
+        None => std::path::PathBuf::from("."),
+    };
+    let mut f = match std::fs::OpenOptions::new()
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_TMPFILE)
+        .open(&dir)
+    {
+        Ok(f) => f,
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)
+            ) =>
+        {
+            return None;
+        }
+        Err(e) => return Some(Err(e)),
+    };
+    let result = (|| {
+        f.write_all(data)?;
+        f.sync_all()?;
+        let from = std::ffi::CString::new(format!("/proc/self/fd/{}", f.as_raw_fd()))?;
+        let to = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+        // SAFETY: both are valid NUL-terminated paths for the duration of the call.
+        let rc = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    })();
+    Some(result)
+}
+
+/// The fallback: a named temporary file beside `path`, linked, then removed.
+fn link_named(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -242,18 +311,12 @@ fn create_once(path: &Path, content: &str) -> Result<String, Error> {
             .create_new(true)
             .mode(0o600)
             .open(&tmp)?;
-        f.write_all(format!("{content}\n").as_bytes())?;
+        f.write_all(data)?;
         f.sync_all()?;
         std::fs::hard_link(&tmp, path)
     })();
     let _ = std::fs::remove_file(&tmp);
-    match result {
-        Ok(()) => Ok(content.to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read_to_string(path)
-            .map(|s| s.trim_end().to_string())
-            .map_err(io),
-        Err(e) => Err(io(e)),
-    }
+    result
 }
 
 /// The `password` lookup for one term.
@@ -383,6 +446,33 @@ mod tests {
         }
         // Ansible puts the comma of `,,` first.
         assert_eq!(chars_of("digits,,"), ",0123456789");
+        // Only the password files were ever named: no temporary file is left beside them.
+        let mut names: Vec<String> = std::fs::read_dir(dir.join("creds"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["db", "h"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Both ways of making the file give the whole content and refuse to replace a file.
+    #[test]
+    fn the_file_is_made_whole_once() {
+        let dir = std::env::temp_dir().join(format!("prov-pwlink-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let a = dir.join("a");
+        link_unnamed(&a, b"one\n")
+            .expect("this file system has O_TMPFILE")
+            .unwrap();
+        let again = link_unnamed(&a, b"two\n").unwrap().unwrap_err();
+        assert_eq!(again.kind(), std::io::ErrorKind::AlreadyExists);
+        let b = dir.join("b");
+        link_named(&b, b"three\n").unwrap();
+        assert!(link_named(&b, b"four\n").is_err());
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "one\n");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "three\n");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
