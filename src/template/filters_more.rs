@@ -551,35 +551,94 @@ fn t_vault_encrypted(value: Value) -> bool {
     to_text(&value).trim_start().starts_with("$ANSIBLE_VAULT;")
 }
 
+/// `json_query` (community.general): a JMESPath query over the value, as the Python jmespath
+/// package runs it (what it cannot express as JSON is an error).
+fn f_json_query(value: Value, query: String) -> Result<Value, Error> {
+    let fail = |what: String| Error::new(ErrorKind::InvalidOperation, what);
+    let expr = jmespath::compile(&legacy_literals(&query))
+        .map_err(|e| fail(format!("JMESPathError in json_query filter plugin: {e}")))?;
+    let data: jmespath::Variable = serde_json::from_value(crate::vars::to_json(&value))
+        .map_err(|e| fail(format!("json_query: the value is not JSON data: {e}")))?;
+    let out = expr
+        .search(data)
+        .map_err(|e| fail(format!("JMESPathError in json_query filter plugin: {e}")))?;
+    let json = serde_json::to_value(&*out)
+        .map_err(|e| fail(format!("json_query: the result is not JSON data: {e}")))?;
+    Ok(crate::vars::from_json(&json))
+}
+
+/// Python jmespath's legacy literals: a backquoted literal that is not JSON (`` `x` ``) is the
+/// string of its text (without leading blanks), as that package takes it.
+fn legacy_literals(query: &str) -> String {
+    let mut out = String::with_capacity(query.len());
+    let mut rest = query;
+    while let Some(start) = rest.find('`') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        // The literal ends at the next backquote not escaped with a backslash.
+        let mut end = None;
+        let mut escaped = false;
+        for (i, c) in after.char_indices() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '`' if !escaped => {
+                    end = Some(i);
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        let Some(end) = end else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let text = after[..end].replace("\\`", "`");
+        if serde_json::from_str::<serde_json::Value>(&text).is_ok() {
+            out.push('`');
+            out.push_str(&after[..end]);
+            out.push('`');
+        } else {
+            let json = serde_json::Value::String(text.trim_start().to_string()).to_string();
+            out.push('`');
+            out.push_str(&json.replace('`', "\\`"));
+            out.push('`');
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 pub fn register(env: &mut Environment<'static>) {
-    env.add_filter("hash", f_hash);
-    env.add_filter("checksum", |v: Value| f_hash(v, Some("sha1".into())));
-    env.add_filter("sha1", |v: Value| f_hash(v, Some("sha1".into())));
-    env.add_filter("md5", |v: Value| f_hash(v, Some("md5".into())));
-    env.add_filter("combinations", f_combinations);
-    env.add_filter("permutations", f_permutations);
-    env.add_filter("product", f_product);
-    env.add_filter("zip_longest", f_zip_longest);
-    env.add_filter("subelements", f_subelements);
-    env.add_filter("from_yaml_all", f_from_yaml_all);
-    env.add_filter("log", f_log);
-    env.add_filter("pow", f_pow);
-    env.add_filter("root", f_root);
-    env.add_filter("human_readable", f_human_readable);
-    env.add_filter("human_to_bytes", f_human_to_bytes);
-    env.add_filter("to_uuid", f_to_uuid);
-    env.add_filter("strftime", f_strftime);
-    env.add_filter("random", f_random);
-    env.add_filter("shuffle", f_shuffle);
-    env.add_test("all", t_all);
-    env.add_test("any", t_any);
-    env.add_test("nan", t_nan);
-    env.add_test("reachable", t_reachable);
-    env.add_test("unreachable", t_unreachable);
-    env.add_test("timedout", t_timedout);
-    env.add_test("finished", t_finished);
-    env.add_test("started", t_started);
-    env.add_test("vault_encrypted", t_vault_encrypted);
+    super::add_filter(env, "json_query", f_json_query);
+    super::add_filter(env, "hash", f_hash);
+    super::add_filter(env, "checksum", |v: Value| f_hash(v, Some("sha1".into())));
+    super::add_filter(env, "sha1", |v: Value| f_hash(v, Some("sha1".into())));
+    super::add_filter(env, "md5", |v: Value| f_hash(v, Some("md5".into())));
+    super::add_filter(env, "combinations", f_combinations);
+    super::add_filter(env, "permutations", f_permutations);
+    super::add_filter(env, "product", f_product);
+    super::add_filter(env, "zip_longest", f_zip_longest);
+    super::add_filter(env, "subelements", f_subelements);
+    super::add_filter(env, "from_yaml_all", f_from_yaml_all);
+    super::add_filter(env, "log", f_log);
+    super::add_filter(env, "pow", f_pow);
+    super::add_filter(env, "root", f_root);
+    super::add_filter(env, "human_readable", f_human_readable);
+    super::add_filter(env, "human_to_bytes", f_human_to_bytes);
+    super::add_filter(env, "to_uuid", f_to_uuid);
+    super::add_filter(env, "strftime", f_strftime);
+    super::add_filter(env, "random", f_random);
+    super::add_filter(env, "shuffle", f_shuffle);
+    super::add_test(env, "all", t_all);
+    super::add_test(env, "any", t_any);
+    super::add_test(env, "nan", t_nan);
+    super::add_test(env, "reachable", t_reachable);
+    super::add_test(env, "unreachable", t_unreachable);
+    super::add_test(env, "timedout", t_timedout);
+    super::add_test(env, "finished", t_finished);
+    super::add_test(env, "started", t_started);
+    super::add_test(env, "vault_encrypted", t_vault_encrypted);
 }
 
 #[cfg(test)]
@@ -587,6 +646,50 @@ mod tests {
     fn render(expr: &str) -> String {
         let ctx = crate::vars::Context::new(vec![]);
         crate::template::render_text(expr, &ctx).unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
+
+    /// The expected values are what the Python jmespath package (1.0) returned for the same
+    /// queries, as community.general's json_query runs them.
+    #[test]
+    fn json_query_answers_as_python_jmespath() {
+        let v = crate::yaml::parse_str(
+            "d: {users: [{name: a, groups: [x, y], uid: 1}, {name: b, groups: [y], uid: 2}], m: {k1: {v: 1}, k2: {v: 2}}}\n",
+            "vars.yml",
+        )
+        .unwrap()
+        .to_value();
+        let ctx = crate::vars::Context::new(vec![crate::vars::Layer::raw(
+            "t",
+            crate::vars::value_to_map(&v),
+        )]);
+        for (q, want) in [
+            ("users[*].name", r#"["a", "b"]"#),
+            ("users[?uid > `1`].name | [0]", r#""b""#),
+            ("users[?contains(groups, 'x')].name", r#"["a"]"#),
+            ("users[?contains(groups, `x`)].name", r#"["a"]"#),
+            ("m.*.v", "[1, 2]"),
+            ("missing", "null"),
+            ("length(users)", "2"),
+            ("users[?name=='b'].uid", "[2]"),
+        ] {
+            let expr = format!("{{{{ d | json_query(\"{q}\") | to_json }}}}");
+            let got =
+                crate::template::render_text(&expr, &ctx).unwrap_or_else(|e| panic!("{q}: {e}"));
+            assert_eq!(got, want, "{q}");
+        }
+        // Roles name it by its FQCN; prov's filters and tests answer to those too.
+        let fq = "{{ d | community.general.json_query('m.k1.v') }} {{ 'ab' is ansible.builtin.match('a') }} {{ [1] | ansible.builtin.to_json }}";
+        assert_eq!(
+            crate::template::render_text(fq, &ctx).unwrap(),
+            "1 True [1]"
+        );
+        let bad = crate::template::render_text("{{ d | json_query('users[') }}", &ctx);
+        assert!(bad.unwrap_err().to_string().contains("JMESPathError"));
+        assert_eq!(super::legacy_literals("a[?b==`x y`]"), r#"a[?b==`"x y"`]"#);
+        assert_eq!(
+            super::legacy_literals("a[?b==`1`] `unclosed"),
+            "a[?b==`1`] `unclosed"
+        );
     }
 
     /// Each expected value is what ansible-core 2.19 prints for the same expression.

@@ -332,20 +332,20 @@ fn t_urn(value: Value) -> bool {
 }
 
 pub fn register(env: &mut Environment<'static>) {
-    env.add_filter("urlsplit", f_urlsplit);
-    env.add_filter("urldecode", f_urldecode);
-    env.add_filter("normpath", |v: Value| normpath(&to_text(&v)));
-    env.add_filter("expanduser", f_expanduser);
-    env.add_filter("expandvars", f_expandvars);
-    env.add_filter("realpath", f_realpath);
-    env.add_filter("relpath", f_relpath);
-    env.add_filter("commonpath", f_commonpath);
-    env.add_filter("fileglob", f_fileglob);
-    env.add_test("same_file", t_same_file);
-    env.add_test("mount", t_mount);
-    env.add_test("url", t_url);
-    env.add_test("uri", t_uri);
-    env.add_test("urn", t_urn);
+    super::add_filter(env, "urlsplit", f_urlsplit);
+    super::add_filter(env, "urldecode", f_urldecode);
+    super::add_filter(env, "normpath", |v: Value| normpath(&to_text(&v)));
+    super::add_filter(env, "expanduser", f_expanduser);
+    super::add_filter(env, "expandvars", f_expandvars);
+    super::add_filter(env, "realpath", f_realpath);
+    super::add_filter(env, "relpath", f_relpath);
+    super::add_filter(env, "commonpath", f_commonpath);
+    super::add_filter(env, "fileglob", f_fileglob);
+    super::add_test(env, "same_file", t_same_file);
+    super::add_test(env, "mount", t_mount);
+    super::add_test(env, "url", t_url);
+    super::add_test(env, "uri", t_uri);
+    super::add_test(env, "urn", t_urn);
 }
 
 #[cfg(test)]

@@ -106,6 +106,41 @@ fn build_env(opts: &TemplateOptions) -> Environment<'static> {
     env
 }
 
+/// Collections whose filters and tests roles name by FQCN (`x | community.general.json_query(q)`,
+/// `x is ansible.builtin.match(p)`): each of prov's answers to these names too.
+const FQCN_PREFIXES: &[&str] = &[
+    "ansible.builtin.",
+    "ansible.legacy.",
+    "community.general.",
+    "ansible.utils.",
+];
+
+/// Register a filter under its name and its FQCNs.
+pub(crate) fn add_filter<F, Rv, Args>(env: &mut Environment<'static>, name: &'static str, f: F)
+where
+    F: minijinja::functions::Function<Rv, Args> + Clone,
+    Rv: minijinja::value::FunctionResult,
+    Args: for<'a> minijinja::value::FunctionArgs<'a>,
+{
+    for p in FQCN_PREFIXES {
+        env.add_filter(format!("{p}{name}"), f.clone());
+    }
+    env.add_filter(name, f);
+}
+
+/// Register a test under its name and its FQCNs.
+pub(crate) fn add_test<F, Rv, Args>(env: &mut Environment<'static>, name: &'static str, f: F)
+where
+    F: minijinja::functions::Function<Rv, Args> + Clone,
+    Rv: minijinja::value::FunctionResult,
+    Args: for<'a> minijinja::value::FunctionArgs<'a>,
+{
+    for p in FQCN_PREFIXES {
+        env.add_test(format!("{p}{name}"), f.clone());
+    }
+    env.add_test(name, f);
+}
+
 /// Jinja's `range()`, minijinja's own, but a loop over it ends with the task's `timeout`
 /// message once the template's deadline has passed.
 fn range(
