@@ -698,3 +698,24 @@ fn digest(algo: &str, path: &str, got: &Got) -> Result<Next> {
         _ => String::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    /// `apt-cache showpkg` of a virtual package that apt provides (offline: only dpkg's status
+    /// knows it) and of a real package with versions of its own.
+    #[test]
+    fn showpkg_names_the_providers_of_virtual_packages() {
+        let out = "Package: apt-transport-https\nVersions: \n\nReverse Depends: \n  extrepo,apt-transport-https\nDependencies: \nProvides: \nReverse Provides: \napt 2.6.2 (= 2.6.2)\napt 2.6.1 (= 2.6.1)\nPackage: bash\nVersions: \n5.2.15-2+b13 (/var/lib/dpkg/status)\n Description Language: \n                 File: /var/lib/dpkg/status\n\nReverse Depends: \nDependencies: \nProvides: \nReverse Provides: \nbash-static 5.2 (= 5.2)\nPackage: mail-transport-agent\nVersions: \n\nReverse Provides: \nexim4 4.96\npostfix 3.7\n";
+        assert_eq!(
+            super::virtual_packages(out),
+            vec![
+                ("apt-transport-https".to_string(), vec!["apt".to_string()]),
+                (
+                    "mail-transport-agent".to_string(),
+                    vec!["exim4".to_string(), "postfix".to_string()]
+                ),
+            ]
+        );
+        assert!(super::virtual_packages("").is_empty());
+    }
+}

@@ -19,14 +19,17 @@ use minijinja::{Environment, Error, ErrorKind, Value};
 use super::to_text;
 use crate::vars::{deep_merge, value_to_map};
 
-type FResult = Result<Value, Error>;
+pub(super) type FResult = Result<Value, Error>;
 
-fn err(msg: impl Into<String>) -> Error {
+pub use super::filters_json::to_json_string;
+use super::filters_json::*;
+
+pub(super) fn err(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg.into())
 }
 
 /// Positional and keyword arguments of a filter call.
-struct Args {
+pub(super) struct Args {
     pos: Vec<Value>,
     kw: Option<Value>,
 }
@@ -34,7 +37,11 @@ struct Args {
 impl Args {
     /// The arguments of filter or test `name`; a keyword argument not in `known` is an error
     /// (with a suggestion), not silently ignored. `None`: any keyword (`dict()`).
-    fn new(name: &str, args: Rest<ValueOrKwargs>, known: Option<&[&str]>) -> Result<Args, Error> {
+    pub(super) fn new(
+        name: &str,
+        args: Rest<ValueOrKwargs>,
+        known: Option<&[&str]>,
+    ) -> Result<Args, Error> {
         let mut pos: Vec<Value> = args.0.into_iter().map(ValueOrKwargs::into_value).collect();
         let kw = match pos.last() {
             Some(v) if v.is_kwargs() => pos.pop(),
@@ -55,7 +62,7 @@ impl Args {
     }
 
     /// Argument `index`, or keyword `name`.
-    fn get(&self, index: usize, name: &str) -> Option<Value> {
+    pub(super) fn get(&self, index: usize, name: &str) -> Option<Value> {
         if let Some(kw) = &self.kw
             && let Ok(v) = kw.get_attr(name)
             && !v.is_undefined()
@@ -65,7 +72,7 @@ impl Args {
         self.pos.get(index).cloned()
     }
 
-    fn flag(&self, index: usize, name: &str) -> bool {
+    pub(super) fn flag(&self, index: usize, name: &str) -> bool {
         self.get(index, name).is_some_and(|v| to_bool(&v))
     }
 
@@ -385,163 +392,6 @@ fn f_combine(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
         }
     }
     Ok(acc)
-}
-
-/// A value as JSON (serde), with Ansible's key order kept.
-pub fn to_json_string(
-    value: &Value,
-    indent: Option<usize>,
-    sort_keys: bool,
-) -> Result<String, Error> {
-    let mut json = serde_json::to_value(value).map_err(|e| err(format!("to_json: {e}")))?;
-    if sort_keys {
-        json = sort_json(json);
-    }
-    match indent {
-        None => {
-            // Python's json.dumps default separators: ", " and ": ".
-            Ok(python_compact_json(&json))
-        }
-        Some(n) => {
-            let mut buf = Vec::new();
-            let ind = " ".repeat(n);
-            let fmt = serde_json::ser::PrettyFormatter::with_indent(ind.as_bytes());
-            let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-            serde::Serialize::serialize(&json, &mut ser).map_err(|e| err(e.to_string()))?;
-            Ok(String::from_utf8(buf).unwrap_or_default())
-        }
-    }
-}
-
-fn sort_json(v: serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::Object(m) => {
-            let mut entries: Vec<_> = m.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            serde_json::Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k, sort_json(v)))
-                    .collect(),
-            )
-        }
-        serde_json::Value::Array(a) => {
-            serde_json::Value::Array(a.into_iter().map(sort_json).collect())
-        }
-        other => other,
-    }
-}
-
-fn python_compact_json(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Object(m) => {
-            let parts: Vec<String> = m
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{}: {}",
-                        serde_json::to_string(k).unwrap_or_default(),
-                        python_compact_json(v)
-                    )
-                })
-                .collect();
-            format!("{{{}}}", parts.join(", "))
-        }
-        serde_json::Value::Array(a) => {
-            format!(
-                "[{}]",
-                a.iter()
-                    .map(python_compact_json)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
-        other => other.to_string(),
-    }
-}
-
-fn f_to_json(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(
-        "to_json",
-        args,
-        Some(&[
-            "indent",
-            "sort_keys",
-            "ensure_ascii",
-            "separators",
-            "vault_to_text",
-            "preprocess_unsafe",
-        ]),
-    )?;
-    let indent = a
-        .get(usize::MAX, "indent")
-        .and_then(|v| v.as_i64())
-        .map(|i| i as usize);
-    Ok(Value::from(to_json_string(
-        &value,
-        indent,
-        a.flag(usize::MAX, "sort_keys"),
-    )?))
-}
-
-fn f_to_nice_json(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    let a = Args::new(
-        "to_nice_json",
-        args,
-        Some(&[
-            "indent",
-            "sort_keys",
-            "ensure_ascii",
-            "vault_to_text",
-            "preprocess_unsafe",
-        ]),
-    )?;
-    let indent = a
-        .get(usize::MAX, "indent")
-        .and_then(|v| v.as_i64())
-        .unwrap_or(4) as usize;
-    Ok(Value::from(to_json_string(&value, Some(indent), true)?))
-}
-
-fn f_from_json(value: Value) -> FResult {
-    let json: serde_json::Value =
-        serde_json::from_str(&to_text(&value)).map_err(|e| err(format!("from_json: {e}")))?;
-    Ok(crate::vars::from_json(&json))
-}
-
-/// The keywords Ansible's `to_yaml` and `to_nice_yaml` take (only `indent` changes prov's output).
-const YAML_KEYWORDS: &[&str] = &[
-    "indent",
-    "default_flow_style",
-    "width",
-    "sort_keys",
-    "allow_unicode",
-    "explicit_start",
-    "explicit_end",
-];
-
-/// `to_yaml` (indent 2) and `to_nice_yaml` (indent 4).
-fn yaml_filter(name: &str, value: Value, args: Rest<ValueOrKwargs>, indent: i64) -> FResult {
-    let a = Args::new(name, args, Some(YAML_KEYWORDS))?;
-    let indent = a
-        .get(usize::MAX, "indent")
-        .and_then(|v| v.as_i64())
-        .unwrap_or(indent) as usize;
-    Ok(Value::from(crate::yaml::emit(&value, indent)))
-}
-
-fn f_to_yaml(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    yaml_filter("to_yaml", value, args, 2)
-}
-
-fn f_to_nice_yaml(value: Value, args: Rest<ValueOrKwargs>) -> FResult {
-    yaml_filter("to_nice_yaml", value, args, 4)
-}
-
-fn f_from_yaml(value: Value) -> FResult {
-    let node =
-        crate::yaml::parse_str(&to_text(&value), "<from_yaml>").map_err(|e| err(e.message))?;
-    Ok(node.to_value())
 }
 
 fn f_b64encode(value: Value) -> String {
@@ -963,213 +813,5 @@ pub fn register(env: &mut Environment<'static>) {
 }
 
 #[cfg(test)]
-mod tests {
-    fn render(expr: &str) -> String {
-        let ctx = crate::vars::Context::new(vec![]);
-        crate::template::render_text(expr, &ctx).unwrap()
-    }
-
-    #[test]
-    fn a_misspelled_keyword_argument_is_an_error() {
-        let ctx = crate::vars::Context::new(vec![]);
-        let fails = |expr: &str| {
-            crate::template::render_text(expr, &ctx)
-                .unwrap_err()
-                .to_string()
-        };
-        let e = fails("{{ 'aXb' | regex_replace('x', 'y', ignorcase=true) }}");
-        assert!(
-            e.contains(
-                "'regex_replace' has no keyword argument 'ignorcase' (did you mean 'ignorecase'?)"
-            ),
-            "{e}"
-        );
-        let e = fails("{{ '10' | int(bse=8) }}");
-        assert!(
-            e.contains("'int' has no keyword argument 'bse' (did you mean 'base'?)"),
-            "{e}"
-        );
-        let e = fails("{{ 'a' is match('A', ignore_case=true) }}");
-        assert!(
-            e.contains("'match' has no keyword argument 'ignore_case'"),
-            "{e}"
-        );
-        // Keywords Ansible accepts are accepted, used or not; dict() takes any.
-        assert_eq!(
-            render("{{ 'aXb' | regex_replace('x', 'y', ignorecase=true) }}"),
-            "ayb"
-        );
-        assert_eq!(
-            render("{{ {'a': 1} | to_json(ensure_ascii=false) }}"),
-            "{\"a\": 1}"
-        );
-        assert_eq!(render("{{ dict(anything=1).anything }}"), "1");
-    }
-
-    #[test]
-    fn one_boolean_parser_for_options_keywords_and_config() {
-        use super::parse_bool;
-        use minijinja::Value;
-        for (v, want) in [
-            (Value::from("Yes"), Some(true)),
-            (Value::from(" t "), Some(true)),
-            (Value::from("off"), Some(false)),
-            (Value::from(""), Some(false)),
-            (Value::from("maybe"), None),
-            (Value::from(1), Some(true)),
-            (Value::from(0), Some(false)),
-            (Value::from(2), None),
-            (Value::from(1.0), Some(true)),
-            (Value::from(true), Some(true)),
-            (Value::from(()), None),
-        ] {
-            assert_eq!(parse_bool(&v), want, "{v:?}");
-        }
-    }
-
-    #[test]
-    fn bool_follows_ansible() {
-        assert_eq!(render("{{ 'no' | bool }}"), "False");
-        assert_eq!(render("{{ 'false' | bool }}"), "False");
-        assert_eq!(render("{{ '0' | bool }}"), "False");
-        assert_eq!(render("{{ 'off' | bool }}"), "False");
-        assert_eq!(render("{{ 'yes' | bool }}"), "True");
-        assert_eq!(render("{{ 'On' | bool }}"), "True");
-        assert_eq!(render("{{ 1 | bool }}"), "True");
-        assert_eq!(render("{{ none | bool }}"), "False");
-    }
-
-    #[test]
-    fn int_and_default() {
-        assert_eq!(render("{{ 'abc' | int }}"), "0");
-        assert_eq!(render("{{ '0644' | int }}"), "644");
-        assert_eq!(render("{{ '0644' | int(base=8) }}"), "420");
-        assert_eq!(render("{{ '3.7' | int }}"), "3");
-        assert_eq!(render("{{ x | d('fallback') }}"), "fallback");
-        assert_eq!(render("{{ '' | default('e', true) }}"), "e");
-    }
-
-    #[test]
-    fn regex_filters_use_python_syntax() {
-        assert_eq!(
-            render(r"{{ 'ansible.com' | regex_replace('^a.*i(.*)$', 'a\1') }}"),
-            "able.com"
-        );
-        assert_eq!(
-            render(
-                r"{{ 'localhost:80' | regex_replace('^(?P<host>.+):(?P<port>\d+)$', '\g<host>, \g<port>') }}"
-            ),
-            "localhost, 80"
-        );
-        assert_eq!(
-            render("{{ 'server1/database42' | regex_search('database[0-9]+') }}"),
-            "database42"
-        );
-        assert_eq!(
-            render(
-                r"{{ 'server1/database42' | regex_search('server([0-9]+)/database([0-9]+)', '\1', '\2') }}"
-            ),
-            "['1', '42']"
-        );
-        assert_eq!(render("{{ 'abc' | regex_search('x') }}"), "");
-        assert_eq!(
-            render("{{ 'a1b22' | regex_findall('[0-9]+') }}"),
-            "['1', '22']"
-        );
-    }
-
-    #[test]
-    fn sets_and_dicts() {
-        assert_eq!(render("{{ [1,2,2,3] | union([3,4]) }}"), "[1, 2, 3, 4]");
-        assert_eq!(render("{{ [1,2,3] | difference([2]) }}"), "[1, 3]");
-        assert_eq!(render("{{ [1,2,3] | intersect([2,3,4]) }}"), "[2, 3]");
-        assert_eq!(
-            render("{{ {'a': 1} | dict2items }}"),
-            "[{'key': 'a', 'value': 1}]"
-        );
-        assert_eq!(
-            render("{{ [{'key': 'a', 'value': 1}] | items2dict }}"),
-            "{'a': 1}"
-        );
-        assert_eq!(
-            render("{{ {'a': {'x': 1}} | combine({'a': {'y': 2}}, recursive=true) }}"),
-            "{'a': {'x': 1, 'y': 2}}"
-        );
-        assert_eq!(
-            render("{{ {'a': {'x': 1}} | combine({'a': {'y': 2}}) }}"),
-            "{'a': {'y': 2}}"
-        );
-        assert_eq!(render("{{ [1, [2, [3]]] | flatten }}"), "[1, 2, 3]");
-    }
-
-    #[test]
-    fn conversions() {
-        assert_eq!(
-            render("{{ {'a': [1, true, none]} | to_json }}"),
-            r#"{"a": [1, true, null]}"#
-        );
-        assert_eq!(render("{{ ('{\"a\": 1}' | from_json).a }}"), "1");
-        assert_eq!(render("{{ 'a: [1, 2]' | from_yaml }}"), "{'a': [1, 2]}");
-        assert_eq!(render("{{ {'a': [1, 2]} | to_yaml }}"), "a:\n- 1\n- 2\n");
-        assert_eq!(render("{{ 'hello' | b64encode }}"), "aGVsbG8=");
-        assert_eq!(render("{{ 'aGVsbG8=' | b64decode }}"), "hello");
-        assert_eq!(
-            render("{{ '/etc/ssh/sshd_config' | basename }}"),
-            "sshd_config"
-        );
-        assert_eq!(render("{{ '/etc/ssh/sshd_config' | dirname }}"), "/etc/ssh");
-        assert_eq!(render("{{ \"it's\" | quote }}"), "'it'\"'\"'s'");
-        assert_eq!(render("{{ true | ternary('a', 'b') }}"), "a");
-        assert_eq!(render("{{ 'a b  c' | split }}"), "['a', 'b', 'c']");
-        assert_eq!(render("{{ 'a,b' | split(',') }}"), "['a', 'b']");
-    }
-
-    #[test]
-    fn tests_follow_ansible() {
-        assert_eq!(render("{{ '1.32.0' is version('1.31', '>') }}"), "True");
-        assert_eq!(render("{{ '1.9' is version('1.10', 'lt') }}"), "True");
-        assert_eq!(render("{{ 'abc' is match('b') }}"), "False");
-        assert_eq!(render("{{ 'abc' is search('b') }}"), "True");
-        assert_eq!(render("{{ 'yes' is truthy(convert_bool=true) }}"), "True");
-        assert_eq!(render("{{ {'changed': true} is changed }}"), "True");
-        assert_eq!(render("{{ {'failed': false} is succeeded }}"), "True");
-        assert_eq!(render("{{ x is undefined }}"), "True");
-    }
-
-    #[test]
-    fn jinja_builtins_ansible_relies_on() {
-        assert_eq!(render("{{ [3, 1, 3] | unique | list }}"), "[3, 1]");
-        assert_eq!(
-            render("{{ ['a', 'b'] | first }}{{ ['a', 'b'] | last }}"),
-            "ab"
-        );
-        assert_eq!(render("{{ 'Ab' | lower }}{{ 'Ab' | upper }}"), "abAB");
-        assert_eq!(render("{{ 'a-b' | replace('-', '_') }}"), "a_b");
-        assert_eq!(render("{{ [1, 2] | join(',') }}"), "1,2");
-        assert_eq!(render("{{ 12 | string }}"), "12");
-        assert_eq!(render("{{ none is none }}"), "True");
-    }
-
-    #[test]
-    fn extract_and_dict_from_pairs() {
-        assert_eq!(
-            render("{{ ['a', 'b'] | map('extract', {'a': 1, 'b': 2}) | list }}"),
-            "[1, 2]"
-        );
-        assert_eq!(
-            render("{{ ['h'] | map('extract', {'h': {'ip': '10.0.0.1'}}, 'ip') | list }}"),
-            "['10.0.0.1']"
-        );
-        assert_eq!(
-            render("{{ dict(['a', 'b'] | zip([1, 2])) }}"),
-            "{'a': 1, 'b': 2}"
-        );
-        assert_eq!(render("{{ dict(x=1) }}"), "{'x': 1}");
-    }
-
-    #[test]
-    fn mandatory_fails_on_undefined() {
-        let ctx = crate::vars::Context::new(vec![]);
-        assert!(crate::template::render_text("{{ nope | mandatory }}", &ctx).is_err());
-    }
-}
+#[path = "filters_tests.rs"]
+mod tests;

@@ -19,6 +19,7 @@
 mod backslash;
 mod comment;
 pub mod filters;
+mod filters_json;
 mod filters_more;
 mod filters_paths;
 pub mod lookup;
