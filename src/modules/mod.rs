@@ -28,6 +28,7 @@ pub mod facts_more;
 pub mod fail;
 pub mod file;
 pub mod get_url;
+pub mod getent;
 pub mod group;
 pub mod group_by;
 pub mod lineinfile;
@@ -179,6 +180,9 @@ pub struct Plan {
     pub skipped: Option<String>,
     /// Facts to set on the host (set_fact, setup).
     pub facts: Option<VarMap>,
+    /// Keys of `result.ansible_facts` that are also variables of their own name, as the
+    /// unprefixed facts of Ansible's modules are (`getent_passwd`, `services`, `packages`).
+    pub plain_facts: Vec<String>,
     /// A group of the run's inventory to put the host in (group_by).
     pub group: Option<group_by::GroupMembership>,
     /// Reboot the host and wait for it (reboot); the engine does it after the plan.
@@ -271,6 +275,7 @@ static MODULES: &[&dyn Module] = &[
     &deb822_repository::Deb822Repository,
     &dpkg_selections::DpkgSelections,
     &get_url::GetUrl,
+    &getent::Getent,
     &group::Group,
     &group_by::GroupBy,
     &modprobe::Modprobe,
