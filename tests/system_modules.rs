@@ -175,3 +175,106 @@ fn getent_sets_the_facts_ansible_sets() {
     );
 }
 
+/// A tree for `find`: `/srv/t` with visible and hidden files and directories, a large file, a
+/// private file and a link to a directory.
+const FIND_TREE: &str = r#"
+    - name: tree
+      file: {path: "/srv/t/{{ item }}", state: directory}
+      loop: [sub, sub/.hid, empty]
+    - name: files
+      copy: {dest: "/srv/t/{{ item.0 }}", content: "{{ item.1 }}", mode: "{{ item.2 }}"}
+      loop:
+        - [a.conf, "a\n", "0644"]
+        - [.h.conf, "h\n", "0600"]
+        - [b.txt, "{{ 'x' * 3000 }}", "0755"]
+        - [sub/c.conf, "c\n", "0600"]
+        - [sub/.hid/d.conf, "d\n", "0644"]
+    - name: link
+      file: {src: sub, dest: /srv/t/lnk, state: link}
+"#;
+
+#[test]
+fn find_walks_as_ansible_walks() {
+    let mut play = String::from("- hosts: all\n  gather_facts: false\n  tasks:\n");
+    play.push_str(FIND_TREE);
+    let cases: &[(&str, &str)] = &[
+        ("top", "{paths: /srv/t}"),
+        ("any", "{paths: /srv/t/, recurse: true, file_type: any}"),
+        (
+            "several",
+            "{paths: [/srv/t, /etc/hostname, /nonexistent], patterns: '*.conf', recurse: true, hidden: true}",
+        ),
+        (
+            "regex",
+            "{paths: /srv/t, use_regex: true, patterns: ['^[ab]\\.', 'c'], excludes: 'b.*', recurse: true}",
+        ),
+        (
+            "depth",
+            "{paths: /srv/t, recurse: true, hidden: true, depth: 1, file_type: directory}",
+        ),
+        ("size", "{paths: /srv/t, recurse: true, size: 2k}"),
+        (
+            "mode",
+            "{paths: /srv/t, recurse: true, hidden: true, mode: '0600'}",
+        ),
+        (
+            "limit",
+            "{paths: /srv/t, recurse: true, hidden: true, limit: 2, excludes: [b.txt]}",
+        ),
+        ("old", "{paths: /srv/t, recurse: true, age: 1d}"),
+        ("links", "{paths: /srv/t, file_type: link}"),
+    ];
+    for (name, args) in cases {
+        play.push_str(&format!(
+            "    - name: find {name}\n      find: {args}\n      register: r\n    - name: show {name}\n      debug:\n        msg:\n          paths: \"{{{{ r.files | map(attribute='path') | list }}}}\"\n          matched: \"{{{{ r.matched }}}}\"\n          examined: \"{{{{ r.examined }}}}\"\n          msg: \"{{{{ r.msg }}}}\"\n          skipped: \"{{{{ r.skipped_paths }}}}\"\n          changed: \"{{{{ r.changed }}}}\"\n          first: \"{{{{ r.files[:1] | map('dict2items') | flatten | rejectattr('key', 'in', ['atime', 'mtime', 'ctime', 'inode', 'dev']) | list }}}}\"\n"
+        ));
+    }
+    let p = Project::new().file("site.yml", &play);
+    let root = Root::new();
+    let r = prov(&p, &root, &[]);
+    let a = ansible(&p, &Root::new(), &[]);
+    for (name, _) in cases {
+        let task = format!("show {name}");
+        assert_eq!(
+            r.task(HOST, &task)["result"]["msg"],
+            ansible_task(&a, &task)["msg"],
+            "{task}"
+        );
+    }
+    let shown = |n: &str| r.task(HOST, &format!("show {n}"))["result"]["msg"].clone();
+    // Directory order decides the order (as os.walk's): compare the set, and that each
+    // directory's files come before its directories and their walks.
+    let mut any: Vec<String> = serde_json::from_value(shown("any")["paths"].clone()).unwrap();
+    assert_eq!(&any[5..], ["/srv/t/sub/c.conf", "/srv/t/sub/.hid/d.conf"]);
+    assert!(["/srv/t/a.conf", "/srv/t/b.txt"].contains(&any[0].as_str()));
+    any.sort();
+    assert_eq!(
+        any,
+        [
+            "/srv/t/a.conf",
+            "/srv/t/b.txt",
+            "/srv/t/empty",
+            "/srv/t/lnk",
+            "/srv/t/sub",
+            "/srv/t/sub/.hid/d.conf",
+            "/srv/t/sub/c.conf"
+        ]
+    );
+    assert_eq!(
+        shown("several")["skipped"]["/nonexistent"],
+        "'/nonexistent' is not a directory"
+    );
+    // Never changed, in check mode too, with the same answers.
+    let again = prov(&p, &root, &[]);
+    assert_eq!(changed(&again), 0);
+    let check = prov(&p, &root, &["--check"]);
+    assert_eq!(changed(&check), 0);
+    for (name, _) in cases {
+        let task = format!("show {name}");
+        assert_eq!(
+            check.task(HOST, &task)["result"]["msg"],
+            again.task(HOST, &task)["result"]["msg"],
+            "{task}"
+        );
+    }
+}

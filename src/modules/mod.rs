@@ -27,6 +27,7 @@ pub mod facts;
 pub mod facts_more;
 pub mod fail;
 pub mod file;
+pub mod find;
 pub mod get_url;
 pub mod getent;
 pub mod group;
@@ -291,6 +292,7 @@ static MODULES: &[&dyn Module] = &[
     &debug::Debug,
     &fail::Fail,
     &file::File,
+    &find::Find,
     &lineinfile::LineInFile,
     &ping::Ping,
     &replace::Replace,
