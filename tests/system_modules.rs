@@ -278,3 +278,91 @@ fn find_walks_as_ansible_walks() {
         );
     }
 }
+
+/// A result without its `path`, which is random.
+fn without_path(mut v: Value) -> Value {
+    v.as_object_mut().unwrap().remove("path");
+    v
+}
+
+#[test]
+fn tempfile_creates_as_ansible_creates_and_is_skipped_in_check_mode() {
+    let p = Project::new().file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: a file
+      tempfile: {}
+      register: t1
+    - name: a directory
+      tempfile: {state: directory, prefix: x-, suffix: .d, path: /var/tmp/}
+      register: t2
+    - name: in a missing directory
+      tempfile: {path: /nonexistent}
+      register: t3
+      ignore_errors: true
+    - name: show file
+      debug: {var: t1}
+    - name: show directory
+      debug: {var: t2}
+    - name: show missing
+      debug: {var: t3.msg}
+"#,
+    );
+    let root = Root::new();
+    let r = prov(&p, &root, &[]);
+    let aroot = Root::new();
+    let a = ansible(&p, &aroot, &[]);
+    for (task, var) in [("show file", "t1"), ("show directory", "t2")] {
+        let (mine, theirs) = (prov_var(&r, task, var), ansible_var(&a, task, var));
+        assert_eq!(
+            without_path(mine.clone()),
+            without_path(theirs.clone()),
+            "{task}"
+        );
+        let path = mine["path"].as_str().unwrap();
+        let (dir, name) = path.rsplit_once('/').unwrap();
+        let (adir, aname) = theirs["path"].as_str().unwrap().rsplit_once('/').unwrap();
+        assert_eq!((dir, name.len()), (adir, aname.len()), "{task}");
+        assert!(root.exists(&path[1..]), "{path}");
+    }
+    let file = prov_var(&r, "show file", "t1")["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(file.starts_with("/tmp/ansible."), "{file}");
+    assert_eq!(root.mode(&file[1..]) & 0o7777, 0o600);
+    let dir = prov_var(&r, "show directory", "t2")["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        dir.starts_with("/var/tmp/x-") && dir.ends_with(".d"),
+        "{dir}"
+    );
+    assert_eq!(root.mode(&dir[1..]) & 0o7777, 0o700);
+    let missing = prov_var(&r, "show missing", "t3.msg");
+    let amissing = ansible_var(&a, "show missing", "t3.msg");
+    let prefix = "[Errno 2] No such file or directory: '/nonexistent/ansible.";
+    assert!(missing.as_str().unwrap().starts_with(prefix), "{missing}");
+    assert!(amissing.as_str().unwrap().starts_with(prefix), "{amissing}");
+    // Every run makes a new one.
+    let again = prov(&p, &root, &[]);
+    assert_eq!(changed(&again), 2);
+    assert_ne!(prov_var(&again, "show file", "t1")["path"], file.as_str());
+    // Check mode: skipped as Ansible skips it, nothing created.
+    let before = root.snapshot();
+    let check = prov(&p, &root, &["--check"]);
+    assert_eq!(changed(&check), 0);
+    assert_eq!(before.diff(&root.snapshot()), Vec::<String>::new());
+    let acheck = ansible(&p, &aroot, &["--check"]);
+    for task in ["a file", "a directory"] {
+        assert_eq!(check.task(HOST, task)["status"], "skipped");
+        assert_eq!(
+            check.task(HOST, task)["msg"],
+            ansible_task(&acheck, task)["msg"]
+        );
+    }
+}

@@ -46,6 +46,7 @@ pub mod slurp;
 pub mod stat;
 pub mod sysctl;
 pub mod systemd;
+pub mod tempfile;
 pub mod template;
 #[cfg(test)]
 pub mod testing;
@@ -303,6 +304,7 @@ static MODULES: &[&dyn Module] = &[
     &systemd::Systemd,
     &systemd::Service,
     &template::Template,
+    &tempfile::Tempfile,
 ];
 
 /// Find a module by short name, FQCN or alias.
