@@ -366,3 +366,48 @@ fn tempfile_creates_as_ansible_creates_and_is_skipped_in_check_mode() {
         );
     }
 }
+
+#[test]
+fn service_facts_in_a_chroot_are_ansibles() {
+    let p = Project::new().file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: gather
+      service_facts:
+      register: sf
+    - name: show
+      debug: {var: ansible_facts.services}
+    - name: plain
+      debug: {msg: "{{ services['ssh'].state }} {{ services | length }}"}
+    - name: registered
+      debug: {msg: "{{ sf.ansible_facts.services == services }}"}
+"#,
+    );
+    let root = Root::new();
+    let r = prov(&p, &root, &[]);
+    assert_eq!(changed(&r), 0);
+    let a = ansible(&p, &Root::new(), &[]);
+    let mine = prov_var(&r, "show", "ansible_facts.services");
+    assert_eq!(mine, ansible_var(&a, "show", "ansible_facts.services"));
+    // The test root's init scripts, by `service --status-all`; no systemd in a chroot.
+    assert_eq!(mine["ssh"]["source"], "sysv");
+    assert_eq!(mine["ssh"]["state"], "stopped");
+    assert!(
+        mine.as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.ends_with(".service"))
+    );
+    for task in ["plain", "registered"] {
+        assert_eq!(
+            r.task(HOST, task)["result"]["msg"],
+            ansible_task(&a, task)["msg"]
+        );
+    }
+    let check = prov(&p, &root, &["--check"]);
+    assert_eq!(changed(&check), 0);
+    assert_eq!(prov_var(&check, "show", "ansible_facts.services"), mine);
+}

@@ -40,6 +40,7 @@ pub mod package;
 pub mod ping;
 pub mod reboot;
 pub mod replace;
+pub mod service_facts;
 pub mod set_fact;
 pub mod setup;
 pub mod slurp;
@@ -297,6 +298,7 @@ static MODULES: &[&dyn Module] = &[
     &lineinfile::LineInFile,
     &ping::Ping,
     &replace::Replace,
+    &service_facts::ServiceFacts,
     &set_fact::SetFact,
     &setup::Setup,
     &slurp::Slurp,
