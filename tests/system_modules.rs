@@ -411,3 +411,94 @@ fn service_facts_in_a_chroot_are_ansibles() {
     assert_eq!(changed(&check), 0);
     assert_eq!(prov_var(&check, "show", "ansible_facts.services"), mine);
 }
+
+#[test]
+fn package_facts_in_a_chroot_list_dpkgs_packages() {
+    let p = Project::new().file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: gather
+      package_facts: {manager: auto}
+    - name: show
+      debug: {var: ansible_facts.packages}
+    - name: plain
+      debug: {msg: "{{ packages['dpkg'][0].version }} {{ 'no-such-package' in packages }}"}
+"#,
+    );
+    let root = Root::new();
+    let r = prov(&p, &root, &[]);
+    assert_eq!(changed(&r), 0);
+    let dpkg = root.sh("dpkg-query -W -f '${Version}' dpkg");
+    let version = String::from_utf8_lossy(&dpkg.stdout).into_owned();
+    assert!(!version.is_empty());
+    assert_eq!(
+        r.task(HOST, "plain")["result"]["msg"],
+        format!("{version} False")
+    );
+    let all = prov_var(&r, "show", "ansible_facts.packages");
+    let listed = root.sh("dpkg-query -W -f '${db:Status-Abbrev} ${Package}\\n' | grep -c '^ii'");
+    let installed: usize = String::from_utf8_lossy(&listed.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(all.as_object().unwrap().len(), installed);
+    let bash = &all["bash"][0];
+    assert_eq!(bash["source"], "apt");
+    assert_eq!(bash["category"], "shells");
+    // The test root has no apt lists: no origin.
+    assert_eq!(bash["origin"], "");
+    let check = prov(&p, &root, &["--check"]);
+    assert_eq!(changed(&check), 0);
+    assert_eq!(prov_var(&check, "show", "ansible_facts.packages"), all);
+}
+
+/// On this machine, where python3-apt lets Ansible's module answer (the test root has no
+/// python3-apt: there Ansible fails), the facts are Ansible's, origins and archive sections
+/// included.
+#[test]
+fn package_facts_on_this_machine_are_ansibles() {
+    let apt = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import apt"])
+        .status();
+    if !apt.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: /usr/bin/python3 has no python3-apt for Ansible's module");
+        return;
+    }
+    let p = Project::new().file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: gather
+      package_facts:
+    - name: show
+      debug: {var: ansible_facts.packages}
+"#,
+    );
+    let r = Prov::apply(&p, "site.yml")
+        .args(["-i", "localhost,", "-c", "local"])
+        .json()
+        .run();
+    r.ok();
+    let bin = ansible_playbook();
+    let out = std::process::Command::new(&bin)
+        .args(["-i", "localhost,", "-c", "local", "-e"])
+        .arg("ansible_python_interpreter=/usr/bin/python3")
+        .arg("site.yml")
+        .current_dir(&p.dir.path)
+        .env("ANSIBLE_HOME", p.path("ansible-home"))
+        .env("ANSIBLE_STDOUT_CALLBACK", "ansible.posix.json")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let start = stdout.find("\n{").map_or(0, |i| i + 1);
+    let a: Value = serde_json::from_str(&stdout[start..]).unwrap();
+    let theirs = ansible_var(&a, "show", "ansible_facts.packages");
+    let mine = prov_var(&r, "show", "ansible_facts.packages");
+    assert!(theirs.as_object().unwrap().len() > 10);
+    assert_eq!(mine, theirs);
+}

@@ -37,6 +37,7 @@ pub mod mode;
 pub mod modprobe;
 pub mod mount;
 pub mod package;
+pub mod package_facts;
 pub mod ping;
 pub mod reboot;
 pub mod replace;
@@ -271,6 +272,7 @@ impl Planner for Fixed {
 static MODULES: &[&dyn Module] = &[
     &apt::Apt,
     &package::Package,
+    &package_facts::PackageFacts,
     &apt_key::AptKey,
     &apt_repository::AptRepository,
     &assert::Assert,
