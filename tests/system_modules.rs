@@ -502,3 +502,65 @@ fn package_facts_on_this_machine_are_ansibles() {
     assert!(theirs.as_object().unwrap().len() > 10);
     assert_eq!(mine, theirs);
 }
+
+#[test]
+fn timezone_in_a_chroot_as_ansible_sets_it() {
+    let p = Project::new().file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: zone
+      community.general.timezone: {name: Europe/Paris}
+      register: tz
+    - name: show
+      debug: {msg: "{{ tz.changed }} {{ tz.msg | default('') }}"}
+    - name: hardware clock
+      timezone: {hwclock: local}
+      tags: [hw]
+"#,
+    );
+    let root = Root::new();
+    let before = root.snapshot();
+    let check = prov(&p, &root, &["--check", "--diff"]);
+    assert_eq!(before.diff(&root.snapshot()), Vec::<String>::new());
+    let predicted = check.tasks_with(HOST, "changed");
+    assert_eq!(predicted, ["zone"]);
+    let diff = &check.task(HOST, "zone")["diff"][0];
+    assert_eq!(diff["before"], "{\n    \"name\": \"Etc/UTC\"\n}\n");
+    assert_eq!(diff["after"], "{\n    \"name\": \"Europe/Paris\"\n}\n");
+
+    let r = prov(&p, &root, &[]);
+    assert_eq!(r.tasks_with(HOST, "changed"), predicted);
+    assert_eq!(root.read("etc/timezone"), "Europe/Paris\n");
+    assert_eq!(
+        std::fs::read_link(root.file("etc/localtime")).unwrap(),
+        std::path::Path::new("/usr/share/zoneinfo/Europe/Paris")
+    );
+    // The hardware clock is the build machine's: skipped, said so.
+    assert_eq!(r.task(HOST, "hardware clock")["status"], "skipped");
+    assert_eq!(r.task(HOST, "hardware clock")["msg"], "skipped (chroot)");
+
+    let aroot = Root::new();
+    // Not Ansible's hwclock task: in a chroot it would set this machine's hardware clock.
+    let acheck = ansible(&p, &aroot, &["--check", "--diff", "--skip-tags", "hw"]);
+    assert_eq!(
+        ansible_task(&acheck, "zone")["diff"]["before"]["name"],
+        "Etc/UTC"
+    );
+    let a = ansible(&p, &aroot, &["--skip-tags", "hw"]);
+    assert_eq!(
+        r.task(HOST, "show")["result"]["msg"],
+        ansible_task(&a, "show")["msg"]
+    );
+    assert_eq!(aroot.read("etc/timezone"), root.read("etc/timezone"));
+    assert_eq!(
+        std::fs::read_link(aroot.file("etc/localtime")).unwrap(),
+        std::fs::read_link(root.file("etc/localtime")).unwrap()
+    );
+
+    let again = prov(&p, &root, &["--diff"]);
+    assert_eq!(changed(&again), 0);
+    assert_eq!(again.task(HOST, "show")["result"]["msg"], "False ");
+}

@@ -52,6 +52,7 @@ pub mod tempfile;
 pub mod template;
 #[cfg(test)]
 pub mod testing;
+pub mod timezone;
 pub mod uri;
 pub mod user;
 
@@ -309,6 +310,7 @@ static MODULES: &[&dyn Module] = &[
     &systemd::Service,
     &template::Template,
     &tempfile::Tempfile,
+    &timezone::Timezone,
 ];
 
 /// Find a module by short name, FQCN or alias.
