@@ -564,3 +564,52 @@ fn timezone_in_a_chroot_as_ansible_sets_it() {
     assert_eq!(changed(&again), 0);
     assert_eq!(again.task(HOST, "show")["result"]["msg"], "False ");
 }
+
+#[test]
+fn hostname_in_a_chroot_as_ansible_sets_it() {
+    let p = Project::new().file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: name
+      hostname: {name: web1.example.org}
+      register: hn
+    - name: show
+      debug: {msg: "{{ hn.name }} {{ ansible_hostname }} {{ ansible_nodename }} {{ ansible_fqdn }} {{ ansible_domain }}"}
+"#,
+    );
+    let root = Root::new();
+    let before = root.snapshot();
+    let check = prov(&p, &root, &["--check", "--diff"]);
+    assert_eq!(before.diff(&root.snapshot()), Vec::<String>::new());
+    assert_eq!(check.tasks_with(HOST, "changed"), ["name"]);
+    let diff = &check.task(HOST, "name")["diff"][0];
+    let old = root.read("etc/hostname");
+    assert_eq!(diff["before"], format!("hostname = {}\n", old.trim()));
+    assert_eq!(diff["after"], "hostname = web1.example.org\n");
+
+    let r = prov(&p, &root, &[]);
+    assert_eq!(r.tasks_with(HOST, "changed"), ["name"]);
+    assert_eq!(root.read("etc/hostname"), "web1.example.org\n");
+    let aroot = Root::new();
+    let a = ansible(&p, &aroot, &["--diff"]);
+    assert_eq!(aroot.read("etc/hostname"), "web1.example.org\n");
+    assert_eq!(
+        r.task(HOST, "show")["result"]["msg"],
+        ansible_task(&a, "show")["msg"]
+    );
+    assert_eq!(ansible_task(&a, "name")["diff"]["before"], diff["before"]);
+    let again = prov(&p, &root, &[]);
+    assert_eq!(changed(&again), 0);
+
+    // use: systemd in a chroot: the file, and the live name said skipped.
+    let p = Project::new().file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: name\n      hostname: {name: db1, use: systemd}\n",
+    );
+    let r = prov(&p, &root, &[]);
+    assert_eq!(root.read("etc/hostname"), "db1\n");
+    assert_eq!(r.task(HOST, "name")["result"]["live"], "skipped (chroot)");
+}

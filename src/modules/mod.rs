@@ -32,6 +32,7 @@ pub mod get_url;
 pub mod getent;
 pub mod group;
 pub mod group_by;
+pub mod hostname;
 pub mod lineinfile;
 pub mod mode;
 pub mod modprobe;
@@ -284,6 +285,7 @@ static MODULES: &[&dyn Module] = &[
     &getent::Getent,
     &group::Group,
     &group_by::GroupBy,
+    &hostname::Hostname,
     &modprobe::Modprobe,
     &reboot::Reboot,
     &mount::Mount,
