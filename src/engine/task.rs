@@ -313,6 +313,7 @@ pub(super) async fn finish_module(
         && plan.facts.is_none()
     {
         run.facts = Some(crate::vars::value_to_map(f));
+        run.plain_facts = plan.plain_facts.clone();
     }
     if check && plan.runs_command {
         run.status = Some(Status::Skipped);

@@ -28,26 +28,33 @@ pub mod facts;
 pub mod facts_more;
 pub mod fail;
 pub mod file;
+pub mod find;
 pub mod get_url;
+pub mod getent;
 pub mod group;
 pub mod group_by;
+pub mod hostname;
 pub mod lineinfile;
 pub mod mode;
 pub mod modprobe;
 pub mod mount;
 pub mod package;
+pub mod package_facts;
 pub mod ping;
 pub mod reboot;
 pub mod replace;
+pub mod service_facts;
 pub mod set_fact;
 pub mod setup;
 pub mod slurp;
 pub mod stat;
 pub mod sysctl;
 pub mod systemd;
+pub mod tempfile;
 pub mod template;
 #[cfg(test)]
 pub mod testing;
+pub mod timezone;
 pub mod uri;
 pub mod user;
 
@@ -185,6 +192,9 @@ pub struct Plan {
     pub skipped: Option<String>,
     /// Facts to set on the host (set_fact, setup).
     pub facts: Option<VarMap>,
+    /// Keys of `result.ansible_facts` that are also variables of their own name, as the
+    /// unprefixed facts of Ansible's modules are (`getent_passwd`, `services`, `packages`).
+    pub plain_facts: Vec<String>,
     /// A group of the run's inventory to put the host in (group_by).
     pub group: Option<group_by::GroupMembership>,
     /// A host to add to the run's inventory (add_host).
@@ -273,6 +283,7 @@ static MODULES: &[&dyn Module] = &[
     &add_host::AddHost,
     &apt::Apt,
     &package::Package,
+    &package_facts::PackageFacts,
     &apt_key::AptKey,
     &apt_repository::AptRepository,
     &assert::Assert,
@@ -280,8 +291,10 @@ static MODULES: &[&dyn Module] = &[
     &deb822_repository::Deb822Repository,
     &dpkg_selections::DpkgSelections,
     &get_url::GetUrl,
+    &getent::Getent,
     &group::Group,
     &group_by::GroupBy,
+    &hostname::Hostname,
     &modprobe::Modprobe,
     &reboot::Reboot,
     &mount::Mount,
@@ -295,9 +308,11 @@ static MODULES: &[&dyn Module] = &[
     &debug::Debug,
     &fail::Fail,
     &file::File,
+    &find::Find,
     &lineinfile::LineInFile,
     &ping::Ping,
     &replace::Replace,
+    &service_facts::ServiceFacts,
     &set_fact::SetFact,
     &setup::Setup,
     &slurp::Slurp,
@@ -305,6 +320,8 @@ static MODULES: &[&dyn Module] = &[
     &systemd::Systemd,
     &systemd::Service,
     &template::Template,
+    &tempfile::Tempfile,
+    &timezone::Timezone,
 ];
 
 /// Find a module by short name, FQCN or alias.
