@@ -30,6 +30,7 @@ pub mod file;
 pub mod get_url;
 pub mod group;
 pub mod group_by;
+pub mod ini_file;
 pub mod lineinfile;
 pub mod mode;
 pub mod modprobe;
@@ -273,6 +274,7 @@ static MODULES: &[&dyn Module] = &[
     &get_url::GetUrl,
     &group::Group,
     &group_by::GroupBy,
+    &ini_file::IniFile,
     &modprobe::Modprobe,
     &reboot::Reboot,
     &mount::Mount,

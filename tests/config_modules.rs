@@ -1,0 +1,295 @@
+//! The configuration-file modules prov implements natively (ini_file, pam_limits, cron with
+//! `cron_file`), side by side with ansible-playbook: the same tasks run on copies of the same
+//! files with the test fixtures' Ansible and with prov (`-c local`, prov forbidden to fall back
+//! to Ansible's module code); every file must come out byte for byte the same with the same
+//! mode, every task must report the same `changed`, a second run must report what Ansible's
+//! second run reports, and prov's check mode on a third copy must predict exactly what apply
+//! did while changing nothing.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use common::{Project, Prov, TempDir, ansible_playbook, ansible_python};
+
+/// One task on its own file: the file's name, its content before (none: missing), and the
+/// module's arguments (YAML lines under the module, `{{ f }}` being the file's path).
+struct Case {
+    name: &'static str,
+    seed: Option<&'static str>,
+    args: &'static str,
+}
+
+/// The play: each case a task of `module` on `{{ d }}/<name>`.
+fn playbook(module: &str, cases: &[Case]) -> String {
+    let mut s = String::from("- hosts: localhost\n  gather_facts: false\n  tasks:\n");
+    for c in cases {
+        s.push_str(&format!(
+            "    - name: {}\n      vars: {{f: \"{{{{ d }}}}/{}\"}}\n      {module}:\n",
+            c.name, c.name
+        ));
+        for line in c.args.lines() {
+            s.push_str(&format!("        {line}\n"));
+        }
+    }
+    s
+}
+
+fn seed(dir: &Path, cases: &[Case]) {
+    for c in cases {
+        if let Some(text) = c.seed {
+            let p = dir.join(c.name);
+            std::fs::write(&p, text).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+}
+
+/// Every file under `dir` (backups, whose names hold a time, as `<name>~backup`): content
+/// and mode.
+fn files(dir: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        let meta = e.metadata().unwrap();
+        let key = match name.split_once('.') {
+            Some((base, rest)) if name.ends_with('~') && rest.contains('@') => {
+                format!("{base}~backup")
+            }
+            _ => name,
+        };
+        let content = if meta.is_file() {
+            std::fs::read(e.path()).unwrap()
+        } else {
+            b"<dir>".to_vec()
+        };
+        out.insert(key, (content, meta.permissions().mode() & 0o7777));
+    }
+    out
+}
+
+/// `changed` of each task, by name, from ansible-playbook's JSON callback.
+fn ansible_run(project: &Project, dir: &Path, work: &Path) -> BTreeMap<String, bool> {
+    let ansible = ansible_playbook();
+    let out = std::process::Command::new(&ansible)
+        .current_dir(&project.dir.path)
+        .args(["-i", "localhost,", "-c", "local", "site.yml", "-e"])
+        .arg(format!("d={}", dir.display()))
+        .arg("-e")
+        .arg(format!(
+            "ansible_python_interpreter={}",
+            ansible_python().display()
+        ))
+        .env("ANSIBLE_STDOUT_CALLBACK", "ansible.posix.json")
+        .env("ANSIBLE_HOME", work.join("home"))
+        .env("ANSIBLE_LOCAL_TEMP", work.join("tmp"))
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env_remove("ANSIBLE_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "ansible-playbook failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let mut changed = BTreeMap::new();
+    for t in doc["plays"][0]["tasks"].as_array().unwrap() {
+        let name = t["task"]["name"].as_str().unwrap().to_string();
+        changed.insert(name, t["hosts"]["localhost"]["changed"] == true);
+    }
+    changed
+}
+
+/// `changed` of each task, by name, from prov (`--check --diff` with `check`).
+fn prov_run(project: &Project, dir: &Path, check: bool) -> BTreeMap<String, bool> {
+    let mut p = Prov::apply(project, "site.yml")
+        .args(["-i", "localhost,", "-c", "local", "-e"])
+        .arg(format!("d={}", dir.display()))
+        // Any fallback to Ansible's module code fails the run.
+        .env("PROV_ANSIBLE_PYTHON", "/nonexistent/python3")
+        .json();
+    if check {
+        p = p.args(["--check", "--diff"]);
+    }
+    let r = p.run();
+    r.ok();
+    let doc = r.json();
+    let mut changed = BTreeMap::new();
+    for t in doc["plays"][0]["tasks"].as_array().unwrap() {
+        let name = t["task"]["name"].as_str().unwrap().to_string();
+        let status = &t["hosts"]["localhost"]["status"];
+        assert!(
+            status == "changed" || status == "ok",
+            "{name}: {}",
+            t["hosts"]["localhost"]
+        );
+        changed.insert(name, status == "changed");
+    }
+    changed
+}
+
+/// Run `cases` side by side (see the file's doc).
+fn side_by_side(module: &str, cases: &[Case]) {
+    let project = Project::new().file("site.yml", &playbook(module, cases));
+    let work = TempDir::new("config-work");
+    let (a, b, c) = (
+        TempDir::new("config-ansible"),
+        TempDir::new("config-prov"),
+        TempDir::new("config-check"),
+    );
+    for d in [&a, &b, &c] {
+        seed(&d.path, cases);
+    }
+    let before = files(&c.path);
+    let predicted = prov_run(&project, &c.path, true);
+    assert_eq!(files(&c.path), before, "check mode changed files");
+    let ansible_first = ansible_run(&project, &a.path, &work.path);
+    let prov_first = prov_run(&project, &b.path, false);
+    assert_eq!(prov_first, ansible_first, "first run: changed per task");
+    assert_eq!(predicted, prov_first, "check mode predicted other changes");
+    let (fa, fb) = (files(&a.path), files(&b.path));
+    for (name, got) in &fb {
+        let want = fa.get(name);
+        assert_eq!(
+            Some(got),
+            want,
+            "{name}: prov wrote {:?} (mode {:o}), Ansible {:?}",
+            String::from_utf8_lossy(&got.0),
+            got.1,
+            want.map(|w| (String::from_utf8_lossy(&w.0).into_owned(), w.1))
+        );
+    }
+    assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
+    let ansible_second = ansible_run(&project, &a.path, &work.path);
+    let prov_second = prov_run(&project, &b.path, false);
+    assert_eq!(prov_second, ansible_second, "second run: changed per task");
+    assert_eq!(files(&b.path), files(&a.path), "second run");
+}
+
+#[test]
+fn ini_file_matches_ansible() {
+    let s = "[main]\n# comment\nkey = old\n\n[other]\nkey = o2\n";
+    let cases = [
+        Case {
+            name: "new-file",
+            seed: None,
+            args: "path: \"{{ f }}\"\nsection: a\noption: x\nvalue: 1",
+        },
+        Case {
+            name: "new-file-mode",
+            seed: None,
+            args: "path: \"{{ f }}\"\nsection: a\noption: x\nvalue: \"1\"\nmode: \"0600\"",
+        },
+        Case {
+            name: "no-section",
+            seed: Some(""),
+            args: "path: \"{{ f }}\"\noption: x\nvalue: y\nsection: null",
+        },
+        Case {
+            name: "no-newline",
+            seed: Some("[a]\nx=1"),
+            args: "dest: \"{{ f }}\"\nsection: a\noption: x\nvalue: \"1\"\nno_extra_spaces: true",
+        },
+        Case {
+            name: "add-to-section",
+            seed: Some(s),
+            args: "path: \"{{ f }}\"\nsection: main\noption: new\nvalue: v",
+        },
+        Case {
+            name: "change",
+            seed: Some(s),
+            args: "path: \"{{ f }}\"\nsection: other\noption: key\nvalue: v",
+        },
+        Case {
+            name: "same",
+            seed: Some(s),
+            args: "path: \"{{ f }}\"\nsection: main\noption: key\nvalue: old",
+        },
+        Case {
+            name: "new-section",
+            seed: Some(s),
+            args: "path: \"{{ f }}\"\nsection: third\noption: k\nvalue: v",
+        },
+        Case {
+            name: "drop-section",
+            seed: Some(s),
+            args: "path: \"{{ f }}\"\nsection: main\nstate: absent",
+        },
+        Case {
+            name: "drop-option",
+            seed: Some(s),
+            args: "path: \"{{ f }}\"\nsection: main\noption: key\nstate: absent",
+        },
+        Case {
+            name: "commented",
+            seed: Some("[a]\n# x = 1\n; y = 2\n"),
+            args: "path: \"{{ f }}\"\nsection: a\noption: x\nvalue: \"2\"",
+        },
+        Case {
+            name: "inactive",
+            seed: Some("[a]\n# x = 1\n"),
+            args: "path: \"{{ f }}\"\nsection: a\noption: x\nvalue: \"2\"\nmodify_inactive_option: false",
+        },
+        Case {
+            name: "values",
+            seed: Some("[a]\nx = 1\nx = 2\nx = 3\n"),
+            args: "path: \"{{ f }}\"\nsection: a\noption: x\nvalues: [\"2\", \"4\"]",
+        },
+        Case {
+            name: "values-add",
+            seed: Some("[a]\nx = 1\nx = 2\n"),
+            args: "path: \"{{ f }}\"\nsection: a\noption: x\nvalues: [\"2\", \"4\"]\nexclusive: false",
+        },
+        Case {
+            name: "values-absent",
+            seed: Some("[a]\nx = 1\nx = 2\nx = 3\n"),
+            args: "path: \"{{ f }}\"\nsection: a\noption: x\nvalues: [\"2\"]\nstate: absent\nexclusive: false",
+        },
+        Case {
+            name: "no-value",
+            seed: Some("[mysqld]\nuser = mysql\n\n# end\n"),
+            args: "path: \"{{ f }}\"\nsection: mysqld\noption: skip-name-resolve\nallow_no_value: true",
+        },
+        Case {
+            name: "spaces",
+            seed: Some("[a]\nx   =   1\n"),
+            args: "path: \"{{ f }}\"\nsection: a\noption: x\nvalue: \"1\"\nignore_spaces: true",
+        },
+        Case {
+            name: "crlf",
+            seed: Some("[a]\r\nx = 1\r\n"),
+            args: "path: \"{{ f }}\"\nsection: a\noption: x\nvalue: \"1\"",
+        },
+        Case {
+            name: "crlf-change",
+            seed: Some("\u{feff}[a]\r\nx = 1\r\n"),
+            args: "path: \"{{ f }}\"\nsection: a\noption: y\nvalue: \"1\"",
+        },
+        Case {
+            name: "has-values",
+            seed: Some("[peer]\nkey = a\nip = 1\n[peer]\nkey = b\nip = 2\n"),
+            args: "path: \"{{ f }}\"\nsection: peer\nsection_has_values: [{option: key, value: b}]\noption: ip\nvalue: \"3\"",
+        },
+        Case {
+            name: "mode-only",
+            seed: Some("[a]\nx = 1\n"),
+            args: "path: \"{{ f }}\"\nsection: a\noption: x\nvalue: \"1\"\nmode: \"0640\"",
+        },
+        Case {
+            name: "backup",
+            seed: Some("[a]\nx = 1\n"),
+            args: "path: \"{{ f }}\"\nsection: a\noption: x\nvalue: \"2\"\nbackup: true",
+        },
+        Case {
+            name: "absent-missing",
+            seed: None,
+            args: "path: \"{{ f }}\"\nsection: a\noption: x\nstate: absent",
+        },
+    ];
+    side_by_side("community.general.ini_file", &cases);
+}
