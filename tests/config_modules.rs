@@ -293,3 +293,56 @@ fn ini_file_matches_ansible() {
     ];
     side_by_side("community.general.ini_file", &cases);
 }
+
+#[test]
+fn pam_limits_matches_ansible() {
+    let conf = "# /etc/security/limits.conf\n#\n#<domain>      <type>  <item>         <value>\n#\n\n#*               soft    core            0\n@student        hard    nproc           20\n\n# End of file\n";
+    let cases = [
+        Case {
+            name: "new",
+            seed: None,
+            args: "dest: \"{{ f }}\"\ndomain: \"*\"\nlimit_type: soft\nlimit_item: nofile\nvalue: 65536",
+        },
+        Case {
+            name: "append",
+            seed: Some(conf),
+            args: "dest: \"{{ f }}\"\ndomain: \"*\"\nlimit_type: \"-\"\nlimit_item: nofile\nvalue: \"65536\"\ncomment: raised for the database",
+        },
+        Case {
+            name: "replace",
+            seed: Some(conf),
+            args: "dest: \"{{ f }}\"\ndomain: \"@student\"\nlimit_type: hard\nlimit_item: nproc\nvalue: \"40\"",
+        },
+        Case {
+            name: "same",
+            seed: Some(conf),
+            args: "dest: \"{{ f }}\"\ndomain: \"@student\"\nlimit_type: hard\nlimit_item: nproc\nvalue: \"20\"",
+        },
+        Case {
+            name: "use-max",
+            seed: Some(conf),
+            args: "dest: \"{{ f }}\"\ndomain: \"@student\"\nlimit_type: hard\nlimit_item: nproc\nvalue: \"10\"\nuse_max: true",
+        },
+        Case {
+            name: "use-min",
+            seed: Some(conf),
+            args: "dest: \"{{ f }}\"\ndomain: \"@student\"\nlimit_type: hard\nlimit_item: nproc\nvalue: \"10\"\nuse_min: true",
+        },
+        Case {
+            name: "old-comment",
+            seed: Some("root soft core 0 # keep cores off\n"),
+            args: "dest: \"{{ f }}\"\ndomain: root\nlimit_type: soft\nlimit_item: core\nvalue: unlimited",
+        },
+        Case {
+            name: "nice",
+            seed: Some("@audio - rtprio 95\n"),
+            args: "dest: \"{{ f }}\"\ndomain: \"@audio\"\nlimit_type: \"-\"\nlimit_item: nice\nvalue: \"-19\"",
+        },
+        Case {
+            name: "no-final-newline",
+            seed: Some("@audio - rtprio 95"),
+            args: "dest: \"{{ f }}\"\ndomain: \"@audio\"\nlimit_type: \"-\"\nlimit_item: memlock\nvalue: unlimited",
+        },
+    ];
+    side_by_side("community.general.pam_limits", &cases);
+}

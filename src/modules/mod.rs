@@ -36,6 +36,7 @@ pub mod mode;
 pub mod modprobe;
 pub mod mount;
 pub mod package;
+pub mod pam_limits;
 pub mod ping;
 pub mod reboot;
 pub mod replace;
@@ -276,6 +277,7 @@ static MODULES: &[&dyn Module] = &[
     &group_by::GroupBy,
     &ini_file::IniFile,
     &modprobe::Modprobe,
+    &pam_limits::PamLimits,
     &reboot::Reboot,
     &mount::Mount,
     &sysctl::Sysctl,
