@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::{Project, Prov, TempDir, ansible_playbook, ansible_python};
+use common::{Project, Prov, Root, TempDir, ansible_playbook, ansible_python};
 
 /// One task on its own file: the file's name, its content before (none: missing), and the
 /// module's arguments (YAML lines under the module, `{{ f }}` being the file's path).
@@ -345,4 +345,238 @@ fn pam_limits_matches_ansible() {
         },
     ];
     side_by_side("community.general.pam_limits", &cases);
+}
+
+/// The packages of the compatibility corpus' test root (bench/compat/corpus.yml), which has
+/// cron and locales: [`Root::new`] then copies that root (built once, cached).
+fn use_corpus_root() {
+    let corpus =
+        std::fs::read_to_string(common::repo_root().join("bench/compat/corpus.yml")).unwrap();
+    let extra: Vec<&str> = corpus
+        .lines()
+        .skip_while(|l| !l.starts_with("rootfs_extra:"))
+        .skip(1)
+        .map_while(|l| l.strip_prefix("  - "))
+        .collect();
+    assert!(extra.contains(&"cron") && extra.contains(&"locales"));
+    // Every test of this file sets the same value.
+    unsafe { std::env::set_var("PROV_ROOTFS_EXTRA", extra.join(",")) };
+}
+
+/// `changed` of each task of ansible-playbook on a chroot target.
+fn ansible_chroot(project: &Project, root: &Root, work: &Path) -> BTreeMap<String, bool> {
+    let inventory = work.join("inventory.yml");
+    std::fs::write(
+        &inventory,
+        format!(
+            "all:\n  hosts:\n    localhost:\n      ansible_connection: community.general.chroot\n      ansible_host: {}\n      ansible_python_interpreter: /usr/bin/python3\n",
+            root.path.display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(ansible_playbook())
+        .current_dir(&project.dir.path)
+        .arg("-i")
+        .arg(&inventory)
+        .arg("site.yml")
+        .env("ANSIBLE_STDOUT_CALLBACK", "ansible.posix.json")
+        .env("ANSIBLE_HOME", work.join("home"))
+        .env("ANSIBLE_LOCAL_TEMP", work.join("tmp"))
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env_remove("ANSIBLE_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "ansible-playbook failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let mut changed = BTreeMap::new();
+    for t in doc["plays"][0]["tasks"].as_array().unwrap() {
+        let name = t["task"]["name"].as_str().unwrap().to_string();
+        changed.insert(name, t["hosts"]["localhost"]["changed"] == true);
+    }
+    changed
+}
+
+/// `changed` of each task of prov on a chroot target.
+fn prov_chroot(project: &Project, root: &Root, check: bool) -> BTreeMap<String, bool> {
+    let mut p = Prov::apply(project, "site.yml")
+        .chroot(root)
+        .env("PROV_ANSIBLE_PYTHON", "/nonexistent/python3")
+        .json();
+    if check {
+        p = p.args(["--check", "--diff"]);
+    }
+    let r = p.run();
+    r.ok();
+    let doc = r.json();
+    let mut changed = BTreeMap::new();
+    for t in doc["plays"][0]["tasks"].as_array().unwrap() {
+        let name = t["task"]["name"].as_str().unwrap().to_string();
+        let status = &t["hosts"]["localhost"]["status"];
+        assert!(
+            status == "changed" || status == "ok",
+            "{name}: {}",
+            t["hosts"]["localhost"]
+        );
+        changed.insert(name, status == "changed");
+    }
+    changed
+}
+
+/// Each file under `dirs` of a root: its content (as `normalize` shows it), mode and owner.
+fn tree(root: &Root, dirs: &[&str], normalize: fn(&str, Vec<u8>) -> Vec<u8>) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut todo: Vec<String> = dirs.iter().map(|d| d.to_string()).collect();
+    while let Some(rel) = todo.pop() {
+        let Ok(m) = std::fs::symlink_metadata(root.file(&rel)) else {
+            out.push(format!("{rel}: missing"));
+            continue;
+        };
+        let attrs = format!("{:o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid());
+        if m.is_dir() {
+            out.push(format!("{rel}/ {attrs}"));
+            for e in std::fs::read_dir(root.file(&rel)).unwrap() {
+                todo.push(format!(
+                    "{rel}/{}",
+                    e.unwrap().file_name().to_string_lossy()
+                ));
+            }
+        } else if m.file_type().is_symlink() {
+            let target = std::fs::read_link(root.file(&rel)).unwrap();
+            out.push(format!("{rel} -> {}", target.display()));
+        } else {
+            let content = normalize(&rel, std::fs::read(root.file(&rel)).unwrap());
+            out.push(format!(
+                "{rel} {attrs}\n{}",
+                String::from_utf8_lossy(&content)
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Run `play` side by side on three copies of the corpus root, each first given `seed` files
+/// (see the file's doc); `dirs` are the parts of the roots compared.
+fn side_by_side_chroot(
+    play: &str,
+    seed: &[(&str, &str)],
+    dirs: &[&str],
+    normalize: fn(&str, Vec<u8>) -> Vec<u8>,
+) -> (Root, Root) {
+    use_corpus_root();
+    let project = Project::new().file("site.yml", play);
+    let work = TempDir::new("config-chroot");
+    let (a, b, c) = (Root::new(), Root::new(), Root::new());
+    for root in [&a, &b, &c] {
+        for (path, content) in seed {
+            root.write(path, content);
+        }
+    }
+    let before = tree(&c, dirs, normalize);
+    let predicted = prov_chroot(&project, &c, true);
+    assert_eq!(
+        tree(&c, dirs, normalize),
+        before,
+        "check mode changed the root"
+    );
+    let ansible_first = ansible_chroot(&project, &a, &work.path);
+    let prov_first = prov_chroot(&project, &b, false);
+    assert_eq!(prov_first, ansible_first, "first run: changed per task");
+    assert_eq!(predicted, prov_first, "check mode predicted other changes");
+    assert_eq!(tree(&b, dirs, normalize), tree(&a, dirs, normalize));
+    let ansible_second = ansible_chroot(&project, &a, &work.path);
+    let prov_second = prov_chroot(&project, &b, false);
+    assert_eq!(prov_second, ansible_second, "second run: changed per task");
+    assert_eq!(tree(&b, dirs, normalize), tree(&a, dirs, normalize));
+    (a, b)
+}
+
+/// crontab(1)'s header of an installed crontab names its temporary file and the time.
+fn without_crontab_header(rel: &str, content: Vec<u8>) -> Vec<u8> {
+    if !rel.starts_with("var/spool/cron/crontabs/") {
+        return content;
+    }
+    let text = String::from_utf8(content).unwrap();
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    assert!(
+        lines.len() >= 3 && lines[0].starts_with("# DO NOT EDIT"),
+        "{text}"
+    );
+    lines.drain(..3);
+    lines.concat().into_bytes()
+}
+
+#[test]
+fn cron_matches_ansible() {
+    let play = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: cron file job
+      ansible.builtin.cron:
+        name: backup
+        user: root
+        job: /usr/local/bin/backup
+        minute: "0"
+        hour: "2"
+        cron_file: prov-backup
+    - name: cron file variable
+      cron: {name: MAILTO, env: true, job: ops@example.com, user: root, cron_file: prov-backup}
+    - name: cron file special time
+      cron: {name: cleanup, user: www-data, job: "find /tmp -mtime +7 -delete", special_time: daily, cron_file: /etc/cron.d/prov-backup}
+    - name: cron file job removed
+      cron: {name: old, cron_file: prov-old, state: absent}
+    - name: cron file job changed
+      cron: {name: keep, user: root, job: /bin/true, minute: "*/5", cron_file: prov-keep}
+    - name: user job
+      cron: {name: nightly, user: www-data, job: /srv/nightly.sh, minute: "30", hour: "1"}
+    - name: user job disabled
+      cron: {name: weekly, user: www-data, job: /srv/weekly.sh, weekday: "0", disabled: true}
+    - name: user variable first
+      cron: {name: SHELL, env: true, job: /bin/bash, user: www-data}
+    - name: root job
+      cron: {name: root job, job: "date > /dev/null", special_time: reboot}
+    - name: absent from a missing crontab
+      cron: {name: nothing, user: nobody, state: absent}
+"#;
+    let seed = [
+        (
+            "etc/cron.d/prov-old",
+            "#Ansible: old\n0 0 * * * root /bin/old\n",
+        ),
+        (
+            "etc/cron.d/prov-keep",
+            "SHELL=/bin/sh\n#Ansible: keep\n0 * * * * root /bin/true\n",
+        ),
+    ];
+    let (_a, b) = side_by_side_chroot(
+        play,
+        &seed,
+        &["etc/cron.d", "var/spool/cron/crontabs"],
+        without_crontab_header,
+    );
+    assert!(!b.exists("etc/cron.d/prov-old"));
+    let spool = String::from_utf8(without_crontab_header(
+        "var/spool/cron/crontabs/www-data",
+        std::fs::read(b.file("var/spool/cron/crontabs/www-data")).unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(
+        spool,
+        "SHELL=\"/bin/bash\"\n#Ansible: nightly\n30 1 * * * /srv/nightly.sh\n#Ansible: weekly\n#* * * * 0 /srv/weekly.sh\n"
+    );
+    assert!(
+        b.read("var/spool/cron/crontabs/root")
+            .ends_with("#Ansible: root job\n@reboot date > /dev/null\n")
+    );
+    assert_eq!(
+        b.read("etc/cron.d/prov-backup"),
+        "MAILTO=\"ops@example.com\"\n#Ansible: backup\n0 2 * * * root /usr/local/bin/backup\n#Ansible: cleanup\n@daily www-data find /tmp -mtime +7 -delete\n"
+    );
 }

@@ -20,6 +20,7 @@ pub mod blockinfile;
 pub mod command;
 pub mod content;
 pub mod copy;
+pub mod cron;
 pub mod deb822_repository;
 pub mod debug;
 pub mod dpkg_selections;
@@ -287,6 +288,7 @@ static MODULES: &[&dyn Module] = &[
     &command::CommandModule,
     &command::ShellModule,
     &copy::Copy,
+    &cron::Cron,
     &debug::Debug,
     &fail::Fail,
     &file::File,
