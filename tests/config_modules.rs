@@ -580,3 +580,45 @@ fn cron_matches_ansible() {
         "MAILTO=\"ops@example.com\"\n#Ansible: backup\n0 2 * * * root /usr/local/bin/backup\n#Ansible: cleanup\n@daily www-data find /tmp -mtime +7 -delete\n"
     );
 }
+
+fn locales(root: &Root) -> String {
+    let out = root.sh("locale -a");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn locale_gen_matches_ansible() {
+    let play = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: generate two
+      community.general.locale_gen:
+        name: [de_CH.UTF-8, en_US.UTF-8]
+    - name: generated already
+      locale_gen: {name: C.UTF-8}
+    - name: absent already
+      locale_gen: {name: fr_FR.UTF-8, state: absent}
+"#;
+    let (a, b) = side_by_side_chroot(play, &[], &["etc/locale.gen"], |_, c| c);
+    assert_eq!(locales(&a), locales(&b));
+    assert!(
+        locales(&b).contains("de_CH.utf8\nen_US.utf8\n"),
+        "{}",
+        locales(&b)
+    );
+    // Then one of them goes, under both.
+    let project = Project::new().file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: remove one\n      locale_gen: {name: en_US.UTF-8, state: absent}\n",
+    );
+    let work = TempDir::new("config-locale");
+    assert!(prov_chroot(&project, &b, true)["remove one"]);
+    assert!(ansible_chroot(&project, &a, &work.path)["remove one"]);
+    assert!(prov_chroot(&project, &b, false)["remove one"]);
+    assert_eq!(a.read("etc/locale.gen"), b.read("etc/locale.gen"));
+    assert_eq!(locales(&a), locales(&b));
+    assert!(!locales(&b).contains("en_US"));
+    assert!(!prov_chroot(&project, &b, false)["remove one"]);
+}

@@ -33,6 +33,7 @@ pub mod group;
 pub mod group_by;
 pub mod ini_file;
 pub mod lineinfile;
+pub mod locale_gen;
 pub mod mode;
 pub mod modprobe;
 pub mod mount;
@@ -293,6 +294,7 @@ static MODULES: &[&dyn Module] = &[
     &fail::Fail,
     &file::File,
     &lineinfile::LineInFile,
+    &locale_gen::LocaleGen,
     &ping::Ping,
     &replace::Replace,
     &set_fact::SetFact,
