@@ -622,3 +622,83 @@ fn locale_gen_matches_ansible() {
     assert!(!locales(&b).contains("en_US"));
     assert!(!prov_chroot(&project, &b, false)["remove one"]);
 }
+
+#[test]
+fn known_hosts_matches_ansible() {
+    const K1: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHD7bNvVeTZueVFF2LSdR0aUQyeAoElpTeiNi6vJwNnx";
+    const K2: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBjg4JJssjEKq+QzNheFtzcZiKKyCkhcjpCzwjk/fsBx";
+    let two: &'static str = Box::leak(
+        format!("# hosts\nexample.com {K2}\nother.org,10.0.0.9 {K1}\n[example.com]:2222 {K1}\n")
+            .into_boxed_str(),
+    );
+    let key = |host: &str, k: &str| -> &'static str {
+        Box::leak(
+            format!("path: \"{{{{ f }}}}\"\nname: '{host}'\nkey: '{host} {k}'").into_boxed_str(),
+        )
+    };
+    let cases = [
+        Case {
+            name: "new",
+            seed: None,
+            args: key("example.com", K1),
+        },
+        Case {
+            name: "replace",
+            seed: Some(two),
+            args: key("example.com", K1),
+        },
+        Case {
+            name: "same",
+            seed: Some(two),
+            args: key("other.org", K1),
+        },
+        Case {
+            name: "port",
+            seed: Some(two),
+            args: key("[example.com]:2222", K2),
+        },
+        Case {
+            name: "append",
+            seed: Some(two),
+            args: key("new.org", K1),
+        },
+        Case {
+            name: "remove-key",
+            seed: Some(two),
+            args: Box::leak(format!("{}\nstate: absent", key("example.com", K2)).into_boxed_str()),
+        },
+        Case {
+            name: "remove-host",
+            seed: Some(two),
+            args: "path: \"{{ f }}\"\nname: other.org\nstate: absent",
+        },
+        Case {
+            name: "remove-nothing",
+            seed: Some(two),
+            args: "path: \"{{ f }}\"\nname: gone.org\nstate: absent",
+        },
+    ];
+    side_by_side("ansible.builtin.known_hosts", &cases);
+}
+
+#[test]
+fn known_hosts_default_path_is_the_users() {
+    let play = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: ssh directory
+      file: {path: /root/.ssh, state: directory, mode: "0700"}
+    - name: learn a key
+      known_hosts:
+        name: git.example.org
+        key: git.example.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHD7bNvVeTZueVFF2LSdR0aUQyeAoElpTeiNi6vJwNnx
+"#;
+    let (_a, b) = side_by_side_chroot(play, &[], &["root/.ssh"], |_, c| c);
+    assert!(
+        b.read("root/.ssh/known_hosts")
+            .starts_with("git.example.org ssh-ed25519 ")
+    );
+}

@@ -32,6 +32,7 @@ pub mod get_url;
 pub mod group;
 pub mod group_by;
 pub mod ini_file;
+pub mod known_hosts;
 pub mod lineinfile;
 pub mod locale_gen;
 pub mod mode;
@@ -278,6 +279,7 @@ static MODULES: &[&dyn Module] = &[
     &group::Group,
     &group_by::GroupBy,
     &ini_file::IniFile,
+    &known_hosts::KnownHosts,
     &modprobe::Modprobe,
     &pam_limits::PamLimits,
     &reboot::Reboot,
