@@ -702,3 +702,44 @@ fn known_hosts_default_path_is_the_users() {
             .starts_with("git.example.org ssh-ed25519 ")
     );
 }
+
+#[test]
+fn alternatives_match_ansible() {
+    let play = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: select another choice
+      community.general.alternatives: {name: iptables, path: /usr/sbin/iptables-legacy}
+    - name: present already
+      alternatives: {name: pager, path: /bin/more, state: present}
+    - name: a new alternative
+      alternatives:
+        name: prov-head
+        link: /usr/local/bin/prov-head
+        path: /usr/bin/head
+        priority: 15
+        subcommands:
+          - {name: prov-tail, link: /usr/local/bin/prov-tail, path: /usr/bin/tail}
+    - name: auto already
+      alternatives: {name: ip6tables, path: /usr/sbin/ip6tables-nft, state: auto}
+    - name: another priority
+      alternatives: {name: ebtables, path: /usr/sbin/ebtables-nft, priority: 7, state: present}
+    - name: removed
+      alternatives: {name: awk, path: /usr/bin/mawk, state: absent}
+"#;
+    let (_a, b) = side_by_side_chroot(
+        play,
+        &[],
+        &[
+            "etc/alternatives",
+            "var/lib/dpkg/alternatives",
+            "usr/local/bin",
+        ],
+        |_, c| c,
+    );
+    assert_eq!(
+        std::fs::read_link(b.file("etc/alternatives/prov-head")).unwrap(),
+        Path::new("/usr/bin/head")
+    );
+}

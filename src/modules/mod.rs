@@ -9,6 +9,7 @@
 //! steps. Both use the same plan, so the dry run cannot drift from what apply does, and every
 //! module is unit-tested by feeding `plan` a fixture state (pyinfra's data-driven style).
 
+pub mod alternatives;
 pub mod apt;
 pub mod apt_key;
 pub mod apt_repository;
@@ -267,6 +268,7 @@ impl Planner for Fixed {
 }
 
 static MODULES: &[&dyn Module] = &[
+    &alternatives::Alternatives,
     &apt::Apt,
     &package::Package,
     &apt_key::AptKey,
