@@ -116,8 +116,8 @@ fn check_value(item: &str, value: &str, prefix: &str) -> std::result::Result<(),
     Ok(())
 }
 
-/// Python's `int()` of a string (surrounding whitespace allowed).
-fn int(s: &str) -> Option<i64> {
+/// Python's `int()` of a string (surrounding whitespace allowed; up to 38 digits).
+fn int(s: &str) -> Option<i128> {
     s.trim_matches(py_space).parse().ok()
 }
 
