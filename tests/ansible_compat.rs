@@ -226,7 +226,7 @@ const FOREIGN_ROLE: &str = r#"
 - name: role library module
   stamp: {path: /etc/stamp, text: hello}
 - name: collection module
-  community.general.ini_file: {path: /etc/app.ini, section: main, option: level, value: "3", mode: "0640"}
+  community.general.filesize: {path: /etc/app.bin, size: 1024B, mode: "0640"}
 - name: module facts
   debug: {msg: "{{ stamp_path }} {{ ansible_facts.stamp_path }} {{ ansible_stamp_size }} {{ ansible_facts.stamp_size }}"}
 - name: redhat only
@@ -289,7 +289,7 @@ fn modules_prov_lacks_run_through_ansibles_code() {
     );
     let diff = &r.task("localhost", "r : role library module")["diff"][0];
     assert_eq!(diff["after"], "hello\n", "{diff}");
-    assert!(!root.exists("etc/stamp") && !root.exists("etc/app.ini"));
+    assert!(!root.exists("etc/stamp") && !root.exists("etc/app.bin"));
     assert_eq!(r.task("localhost", "r : redhat only")["status"], "skipped");
     // Facts a module returns: unprefixed ones are also variables of their own name.
     assert_eq!(
@@ -298,10 +298,11 @@ fn modules_prov_lacks_run_through_ansibles_code() {
     );
     let r = run(false);
     assert_eq!(root.read("etc/stamp"), "hello\n");
-    // ini_file starts a new file with an empty line (its own behaviour, same under Ansible).
-    assert_eq!(root.read("etc/app.ini"), "\n[main]\nlevel = 3\n");
+    // filesize: 1024 zero bytes.
+    let data = std::fs::read(root.file("etc/app.bin")).unwrap();
+    assert!(data.len() == 1024 && data.iter().all(|b| *b == 0));
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(root.file("etc/app.ini"))
+    let mode = std::fs::metadata(root.file("etc/app.bin"))
         .unwrap()
         .permissions()
         .mode();
@@ -322,7 +323,7 @@ fn modules_prov_lacks_run_through_ansibles_code() {
         .run();
     assert!(
         out.stdout
-            .contains("(ansible module community.general.ini_file)"),
+            .contains("(ansible module community.general.filesize)"),
         "{}",
         out.stdout
     );
@@ -334,7 +335,7 @@ fn modules_prov_lacks_run_through_ansibles_code() {
 fn without_ansible_a_foreign_module_fails_clearly() {
     let p = Project::new().file(
         "site.yml",
-        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: before\n      debug: {msg: hi}\n    - name: foreign\n      community.general.ini_file: {path: /tmp/x.ini, section: a, option: b, value: c}\n",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: before\n      debug: {msg: hi}\n    - name: foreign\n      community.general.filesize: {path: /tmp/x.bin, size: 1024B}\n",
     );
     let r = Prov::apply(&p, "site.yml")
         .args(["-i", "localhost,", "-c", "local"])

@@ -803,7 +803,7 @@ fn an_ansible_module_runs_over_the_same_session_with_become() {
         .file("hosts.yml", &client.inventory(&[&host], "tester"))
         .file(
             "site.yml",
-            "- hosts: all\n  become: true\n  gather_facts: false\n  tasks:\n    - name: ini\n      community.general.ini_file: {path: /root/app.ini, section: s, option: o, value: v, mode: \"0600\"}\n",
+            "- hosts: all\n  become: true\n  gather_facts: false\n  tasks:\n    - name: filesize\n      community.general.filesize: {path: /root/app.bin, size: 1024B, mode: \"0600\"}\n",
         );
     let python = common::ansible_python();
     let apply = || {
@@ -815,11 +815,12 @@ fn an_ansible_module_runs_over_the_same_session_with_become() {
         run.ok();
         run
     };
-    assert_eq!(apply().task("foreign-1", "ini")["status"], "changed");
-    assert_eq!(host.root.read("root/app.ini"), "\n[s]\no = v\n");
-    assert_eq!(host.root.owner("root/app.ini"), (0, 0));
-    assert_eq!(host.root.mode("root/app.ini"), 0o600);
-    assert_eq!(apply().task("foreign-1", "ini")["status"], "ok");
+    assert_eq!(apply().task("foreign-1", "filesize")["status"], "changed");
+    let data = std::fs::read(host.root.file("root/app.bin")).unwrap();
+    assert!(data.len() == 1024 && data.iter().all(|b| *b == 0));
+    assert_eq!(host.root.owner("root/app.bin"), (0, 0));
+    assert_eq!(host.root.mode("root/app.bin"), 0o600);
+    assert_eq!(apply().task("foreign-1", "filesize")["status"], "ok");
 }
 
 #[test]

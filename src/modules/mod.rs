@@ -10,6 +10,7 @@
 //! module is unit-tested by feeding `plan` a fixture state (pyinfra's data-driven style).
 
 pub mod add_host;
+pub mod alternatives;
 pub mod apt;
 pub mod apt_key;
 pub mod apt_repository;
@@ -21,6 +22,7 @@ pub mod blockinfile;
 pub mod command;
 pub mod content;
 pub mod copy;
+pub mod cron;
 pub mod deb822_repository;
 pub mod debug;
 pub mod dpkg_selections;
@@ -34,12 +36,16 @@ pub mod getent;
 pub mod group;
 pub mod group_by;
 pub mod hostname;
+pub mod ini_file;
+pub mod known_hosts;
 pub mod lineinfile;
+pub mod locale_gen;
 pub mod mode;
 pub mod modprobe;
 pub mod mount;
 pub mod package;
 pub mod package_facts;
+pub mod pam_limits;
 pub mod ping;
 pub mod reboot;
 pub mod replace;
@@ -281,6 +287,7 @@ impl Planner for Fixed {
 
 static MODULES: &[&dyn Module] = &[
     &add_host::AddHost,
+    &alternatives::Alternatives,
     &apt::Apt,
     &package::Package,
     &package_facts::PackageFacts,
@@ -295,7 +302,10 @@ static MODULES: &[&dyn Module] = &[
     &group::Group,
     &group_by::GroupBy,
     &hostname::Hostname,
+    &ini_file::IniFile,
+    &known_hosts::KnownHosts,
     &modprobe::Modprobe,
+    &pam_limits::PamLimits,
     &reboot::Reboot,
     &mount::Mount,
     &sysctl::Sysctl,
@@ -305,11 +315,13 @@ static MODULES: &[&dyn Module] = &[
     &command::CommandModule,
     &command::ShellModule,
     &copy::Copy,
+    &cron::Cron,
     &debug::Debug,
     &fail::Fail,
     &file::File,
     &find::Find,
     &lineinfile::LineInFile,
+    &locale_gen::LocaleGen,
     &ping::Ping,
     &replace::Replace,
     &service_facts::ServiceFacts,
