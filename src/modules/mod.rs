@@ -47,6 +47,7 @@ pub mod systemd;
 pub mod template;
 #[cfg(test)]
 pub mod testing;
+pub mod unarchive;
 pub mod uri;
 pub mod user;
 
@@ -301,6 +302,7 @@ static MODULES: &[&dyn Module] = &[
     &systemd::Systemd,
     &systemd::Service,
     &template::Template,
+    &unarchive::Unarchive,
 ];
 
 /// Find a module by short name, FQCN or alias.

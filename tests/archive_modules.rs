@@ -1,0 +1,204 @@
+//! The archive modules (`unarchive`) against a real Debian root used with `--chroot`: an
+//! archive from the controller or already on the host is unpacked once, a second run changes
+//! nothing, check mode is skipped as Ansible's is, hostile archives are refused and nothing
+//! (no temporary archive) is left behind when unpacking fails. The test root has GNU tar and
+//! gzip only; the other compressions are covered by the module's unit tests on this machine.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Project, Prov, Root};
+
+fn play(tasks: &str) -> Project {
+    Project::new().file(
+        "site.yml",
+        &format!("- hosts: all\n  gather_facts: false\n  tasks:\n{tasks}"),
+    )
+}
+
+fn sh(script: &str, cwd: &std::path::Path) {
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(cwd)
+        .status()
+        .unwrap();
+    assert!(st.success(), "{script}");
+}
+
+/// `files/app.tar.gz` in the project: `app/bin/run` (0755), `app/README`, `app/conf/a.conf`.
+fn with_tarball(p: Project) -> Project {
+    sh(
+        "mkdir -p t/app/bin t/app/conf files && printf '#!/bin/sh\\necho hi\\n' > t/app/bin/run \
+         && chmod 755 t/app/bin/run && printf 'hello\\n' > t/app/README \
+         && printf 'a=1\\n' > t/app/conf/a.conf \
+         && tar --sort=name -czf files/app.tar.gz -C t app && rm -rf t",
+        &p.dir.path,
+    );
+    p
+}
+
+fn apply(p: &Project, root: &Root) -> common::Run {
+    let run = Prov::apply(p, "site.yml").chroot(root).json().run();
+    run.ok();
+    run
+}
+
+fn no_temp_archives(root: &Root) {
+    let left: Vec<_> = std::fs::read_dir(root.file("tmp"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".prov-unarchive"))
+        .collect();
+    assert!(left.is_empty(), "temporary archives left: {left:?}");
+}
+
+#[test]
+fn unarchive_from_the_controller_converges() {
+    let root = Root::new();
+    let p = with_tarball(play(
+        r#"    - name: dest
+      file: {path: /opt/app1, state: directory}
+    - name: unpack
+      unarchive: {src: app.tar.gz, dest: /opt/app1, list_files: true}
+      register: u
+    - name: show
+      when: not ansible_check_mode
+      assert:
+        that:
+          - "'app/bin/run' in u.files"
+          - "u.handler == 'TgzArchive'"
+          - "u.dest == '/opt/app1'"
+    - name: guarded
+      unarchive: {src: app.tar.gz, dest: /opt/app1, creates: /opt/app1/app/README}
+"#,
+    ));
+    let check = Prov::apply(&p, "site.yml")
+        .chroot(&root)
+        .arg("--check")
+        .json()
+        .run();
+    // Ansible's unarchive skips itself in check mode for tar archives (prov's dry run knows
+    // the file task would have made dest, so it gets that far).
+    check.ok();
+    assert!(!root.exists("opt/app1"));
+    assert_eq!(check.task("localhost", "unpack")["status"], "skipped");
+
+    let first = apply(&p, &root);
+    assert_eq!(first.task("localhost", "unpack")["status"], "changed");
+    assert_eq!(first.task("localhost", "guarded")["status"], "skipped");
+    assert_eq!(root.read("opt/app1/app/README"), "hello\n");
+    assert_eq!(root.mode("opt/app1/app/bin/run") & 0o777, 0o755);
+    no_temp_archives(&root);
+
+    let again = apply(&p, &root);
+    assert_eq!(
+        again.stats("localhost")["changed"],
+        0,
+        "{:?}",
+        again.tasks_with("localhost", "changed")
+    );
+    // A member changed on the host is put back.
+    root.write("opt/app1/app/README", "changed\n");
+    let third = apply(&p, &root);
+    assert_eq!(third.task("localhost", "unpack")["status"], "changed");
+    assert_eq!(root.read("opt/app1/app/README"), "hello\n");
+
+    // Check mode once dest exists: skipped, as Ansible's gtar handler does, nothing touched.
+    root.write("opt/app1/app/README", "changed\n");
+    let check = Prov::apply(&p, "site.yml")
+        .chroot(&root)
+        .arg("--check")
+        .json()
+        .run();
+    check.ok();
+    assert_eq!(check.task("localhost", "unpack")["status"], "skipped");
+    assert_eq!(root.read("opt/app1/app/README"), "changed\n");
+}
+
+#[test]
+fn unarchive_on_the_host_with_options() {
+    let root = Root::new();
+    let p = with_tarball(play(
+        r#"    - name: dest
+      file: {path: /srv/app, state: directory}
+    - name: unpack
+      unarchive:
+        src: /root/app.tar.gz
+        dest: /srv/app
+        remote_src: true
+        extra_opts: [--strip-components=1]
+        exclude: [conf]
+        owner: nobody
+        group: nogroup
+        mode: "u=rwX,g=rX,o="
+"#,
+    ));
+    std::fs::copy(p.path("files/app.tar.gz"), root.file("root/app.tar.gz")).unwrap();
+    let first = apply(&p, &root);
+    assert_eq!(first.task("localhost", "unpack")["status"], "changed");
+    assert_eq!(root.read("srv/app/README"), "hello\n");
+    assert!(!root.exists("srv/app/conf"), "excluded member unpacked");
+    assert!(!root.exists("srv/app/app"), "strip-components ignored");
+    assert_eq!(root.mode("srv/app/README") & 0o777, 0o640);
+    assert_eq!(root.mode("srv/app/bin/run") & 0o777, 0o750);
+    assert_eq!(root.mode("srv/app/bin") & 0o777, 0o750);
+    assert_eq!(root.owner("srv/app/README"), (65534, 65534));
+    let again = apply(&p, &root);
+    assert_eq!(
+        again.stats("localhost")["changed"],
+        0,
+        "{:?}",
+        again.tasks_with("localhost", "changed")
+    );
+    // An attribute changed by hand is a change (set back), not an unpack.
+    sh("chmod 0600 srv/app/README", &root.path);
+    let third = apply(&p, &root);
+    assert_eq!(third.task("localhost", "unpack")["status"], "changed");
+    assert_eq!(root.mode("srv/app/README") & 0o777, 0o640);
+}
+
+#[test]
+fn unarchive_refuses_bad_archives_and_leaves_nothing() {
+    let root = Root::new();
+    let p = play(
+        r#"    - name: dest
+      file: {path: /opt/x, state: directory}
+    - name: evil
+      unarchive: {src: evil.tar, dest: /opt/x}
+      ignore_errors: true
+    - name: broken
+      unarchive: {src: broken.tgz, dest: /opt/x}
+      ignore_errors: true
+    - name: nodest
+      unarchive: {src: evil.tar, dest: /opt/none}
+      ignore_errors: true
+    - name: missing
+      unarchive: {src: /nonexistent.tgz, dest: /opt/x, remote_src: true}
+      ignore_errors: true
+"#,
+    );
+    std::fs::create_dir_all(p.path("files")).unwrap();
+    // A member that climbs out of dest (as Python's tarfile writes it, no questions asked).
+    sh(
+        "python3 -c 'import io,tarfile\nt=tarfile.open(\"files/evil.tar\",\"w\")\nd=b\"pwned\\n\"\ni=tarfile.TarInfo(\"a/../../escaped\")\ni.size=len(d)\nt.addfile(i,io.BytesIO(d))\nt.close()'",
+        &p.dir.path,
+    );
+    std::fs::write(p.path("files/broken.tgz"), b"\x1f\x8b\x08\0garbage").unwrap();
+    let run = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    run.ok();
+    for (task, msg) in [
+        ("evil", "leaves the destination"),
+        ("broken", "Unable to list files in the archive"),
+        ("nodest", "dest '/opt/none' must be an existing dir"),
+        ("missing", "Source '/nonexistent.tgz' does not exist"),
+    ] {
+        let t = run.task("localhost", task);
+        assert_eq!(t["status"], "failed", "{task}: {t}");
+        assert!(run.task_msg("localhost", task).contains(msg), "{task}: {t}");
+    }
+    assert!(!root.exists("escaped") && !root.exists("opt/escaped"));
+    no_temp_archives(&root);
+}
