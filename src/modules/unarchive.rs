@@ -502,6 +502,24 @@ fn remote_probe(spec: &Spec, src: &str, check_mode: bool) -> String {
     s
 }
 
+/// The start of every unpack script: strict, C locale, `dest` and `src` set; a controller
+/// archive is read from stdin into a temporary file removed however the script ends.
+pub(super) fn prelude(dest: &str, remote_src: Option<&str>) -> String {
+    let mut s = String::from(
+        "set -u\nexport LC_ALL=C LANG=C LANGUAGE=C\ntmp=\ntrap '[ -z \"$tmp\" ] || rm -f -- \"$tmp\"' EXIT\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\n",
+    );
+    s.push_str(&format!("dest={}\n", quote(dest)));
+    match remote_src {
+        Some(src) => s.push_str(&format!("src={}\n", quote(src))),
+        None => s.push_str(
+            "tmp=$(mktemp \"${TMPDIR:-/tmp}/.prov-unarchive.XXXXXX\") || exit 1\n\
+             cat > \"$tmp\" || { echo 'failed to receive the archive' >&2; exit 1; }\n\
+             src=$tmp\n",
+        ),
+    }
+    s
+}
+
 /// The script that decides and unpacks on the host (see the module documentation).
 fn unpack_script(spec: &Spec, format: Format, remote_src: Option<&str>) -> String {
     let opts = words(&tar_opts(spec, format));
@@ -517,18 +535,7 @@ fn unpack_script(spec: &Spec, format: Format, remote_src: Option<&str>) -> Strin
         both.push("--keep-newer-files".into());
     }
     let both = words(&both);
-    let mut s = String::from(
-        "set -u\nexport LC_ALL=C LANG=C LANGUAGE=C\ntmp=\ntrap '[ -z \"$tmp\" ] || rm -f -- \"$tmp\"' EXIT\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\n",
-    );
-    s.push_str(&format!("dest={}\n", quote(&spec.dest)));
-    match remote_src {
-        Some(src) => s.push_str(&format!("src={}\n", quote(src))),
-        None => s.push_str(
-            "tmp=$(mktemp \"${TMPDIR:-/tmp}/.prov-unarchive.XXXXXX\") || exit 1\n\
-             cat > \"$tmp\" || { echo 'failed to receive the archive' >&2; exit 1; }\n\
-             src=$tmp\n",
-        ),
-    }
+    let mut s = prelude(&spec.dest, remote_src);
     let mut differ = vec![
         ": Mod time differs$",
         ": Warning: Cannot stat: No such file or directory$",
