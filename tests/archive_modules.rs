@@ -202,3 +202,37 @@ fn unarchive_refuses_bad_archives_and_leaves_nothing() {
     assert!(!root.exists("escaped") && !root.exists("opt/escaped"));
     no_temp_archives(&root);
 }
+
+/// The test root has no unzip: a zip archive, from the controller or on the host, fails as
+/// Ansible's handler search does, before anything is written.
+#[test]
+fn unarchive_zip_needs_unzip_on_the_host() {
+    let root = Root::new();
+    let p = play(
+        r#"    - name: from controller
+      unarchive: {src: a.zip, dest: /opt}
+      ignore_errors: true
+    - name: on host
+      unarchive: {src: /root/a.zip, dest: /opt, remote_src: true}
+      ignore_errors: true
+"#,
+    );
+    std::fs::create_dir_all(p.path("files/t")).unwrap();
+    sh(
+        "echo x > t/f && zip -q a.zip t/f && rm -r t",
+        &p.path("files"),
+    );
+    std::fs::copy(p.path("files/a.zip"), root.file("root/a.zip")).unwrap();
+    let run = Prov::apply(&p, "site.yml").chroot(&root).json().run();
+    run.ok();
+    for task in ["from controller", "on host"] {
+        assert_eq!(run.task("localhost", task)["status"], "failed");
+        let msg = run.task_msg("localhost", task);
+        assert!(
+            msg.contains("Unable to find required 'unzip' or 'zipinfo' binary in the path."),
+            "{task}: {msg}"
+        );
+    }
+    assert!(!root.exists("opt/t"));
+    no_temp_archives(&root);
+}

@@ -1,5 +1,5 @@
-//! `unarchive`: unpack a tar archive (plain, gzip, bzip2, xz or zstd) into an existing
-//! directory on the host, as Ansible's module does.
+//! `unarchive`: unpack a tar archive (plain, gzip, bzip2, xz or zstd) or a zip archive into
+//! an existing directory on the host, as Ansible's module does.
 //!
 //! `src` is a controller file (searched in the role's `files/` like copy's) unless
 //! `remote_src: true` names a path on the host; a URL with `remote_src` is downloaded by the
@@ -10,7 +10,8 @@
 //! script ([`Step::Run`]): a controller archive is streamed on its stdin into a temporary file
 //! that the script removes however it ends; the script exits with [`UNCHANGED_RC`] when
 //! nothing differed. As Ansible's, check mode does not predict tar archives: the task is
-//! skipped. Zip archives are refused with a clear error (not implemented natively).
+//! skipped. Zip archives are compared member by member and unpacked with `unzip` ([`zip`]),
+//! predicted in check mode as Ansible's are.
 
 use minijinja::Value;
 
@@ -220,12 +221,15 @@ impl Module for Unarchive {
         };
         // The controller's archive is listed here, with the controller's tar.
         let mut listing = None;
+        let mut zip_local = None;
         if let Source::Controller { shown, data } = &source {
             if early_fail.is_none() && data.is_empty() {
                 early_fail = Some(format!("Invalid archive '{shown}', the file is 0 bytes"));
             }
             let format = Format::from_bytes(data);
-            if early_fail.is_none() && format != Format::Zip && !env.check_mode {
+            if early_fail.is_none() && format == Format::Zip {
+                zip_local = Some(zip::list_here(&spec, data));
+            } else if early_fail.is_none() && !env.check_mode {
                 listing = Some(list_here(&spec, format, data));
             }
         }
@@ -233,6 +237,7 @@ impl Module for Unarchive {
             spec,
             source,
             listing,
+            zip_local,
             early_fail,
             check_mode: env.check_mode,
             creates: FileRef::default(),
@@ -330,6 +335,8 @@ struct UnarchivePlanner {
     source: Source,
     /// The controller archive's listing (`None` for a host archive, zip or check mode).
     listing: Option<std::result::Result<String, String>>,
+    /// The controller zip archive's listings.
+    zip_local: Option<std::result::Result<zip::Sections, String>>,
     /// A failure found at prepare time, reported after `creates` (as Ansible's order).
     early_fail: Option<String>,
     check_mode: bool,
@@ -345,9 +352,16 @@ impl Planner for UnarchivePlanner {
             self.creates = p.stat_follow(c);
         }
         self.dest = p.stat_follow(&self.spec.dest);
-        if let Source::Remote(src) = &self.source {
-            self.src = p.stat_follow(src);
-            self.probe = p.command(remote_probe(&self.spec, src, self.check_mode));
+        match (&self.source, &self.zip_local) {
+            (Source::Remote(src), _) => {
+                self.src = p.stat_follow(src);
+                self.probe = p.command(remote_probe(&self.spec, src, self.check_mode));
+            }
+            (Source::Controller { .. }, Some(Ok(sections))) => {
+                let names: Vec<String> = sections.names.lines().map(String::from).collect();
+                self.probe = p.command(zip::controller_probe(&self.spec.dest, &names));
+            }
+            _ => {}
         }
     }
 
@@ -387,7 +401,7 @@ impl Planner for UnarchivePlanner {
                 let out = o.cmd(self.probe)?;
                 let (magic, rest) = out.stdout.split_once('\n').unwrap_or((&out.stdout, ""));
                 let format = Format::from_hex(magic.trim());
-                let listing = if format == Format::Zip || self.check_mode {
+                let listing = if format != Format::Zip && self.check_mode {
                     None
                 } else if out.rc == 0 {
                     Some(Ok(rest.to_string()))
@@ -397,19 +411,53 @@ impl Planner for UnarchivePlanner {
                 (src.clone(), format, listing)
             }
         };
-        if format == Format::Zip {
-            return Ok(Plan::fail(format!(
-                "unarchive: '{shown}' is a zip archive; prov unpacks tar archives only (zip is not supported natively)"
-            )));
-        }
-        if self.check_mode {
-            return Ok(Plan::skip(CHECK_MODE_SKIP));
-        }
         let handler_fail = |why: String| {
             Plan::fail(format!(
                 "Failed to find handler for \"{shown}\". Make sure the required command to extract the file is installed.\n{why}"
             ))
         };
+        let (remote, stdin) = match &self.source {
+            Source::Controller { data, .. } => (None, Some(data.clone())),
+            Source::Remote(src) => (Some(src.as_str()), None),
+        };
+        let base = Plan::ok()
+            .with("handler", format.handler())
+            .with("dest", spec.dest.clone())
+            .with("src", shown.clone())
+            .with("state", "directory")
+            .with("mode", octal(dest.mode))
+            .with("owner", dest.owner.clone())
+            .with("group", dest.group.clone())
+            .with("uid", dest.uid)
+            .with("gid", dest.gid)
+            .with("size", dest.size);
+        if format == Format::Zip {
+            let sections = match (&self.source, &self.zip_local, listing) {
+                (Source::Controller { .. }, Some(Ok(local)), _) => {
+                    zip::Sections::parse(&o.cmd(self.probe)?.stdout, local.clone())
+                }
+                (Source::Controller { .. }, Some(Err(e)), _) => return Ok(Plan::fail(e.clone())),
+                (Source::Remote(_), _, Some(Ok(text))) => {
+                    zip::Sections::parse(&text, Default::default())
+                }
+                (Source::Remote(_), _, Some(Err(e))) => return Ok(handler_fail(e)),
+                _ => {
+                    return Err(Error::runtime(
+                        "internal error: unarchive planned a zip archive without its listing",
+                    ));
+                }
+            };
+            let zip = ZipRun {
+                spec,
+                remote,
+                stdin,
+                check_mode: self.check_mode,
+            };
+            return Ok(zip.plan(&sections, base, handler_fail));
+        }
+        if self.check_mode {
+            return Ok(Plan::skip(CHECK_MODE_SKIP));
+        }
         let files = match listing {
             Some(Ok(text)) => match members(&text) {
                 Ok(f) => f,
@@ -432,21 +480,7 @@ impl Planner for UnarchivePlanner {
                     .into(),
             ));
         }
-        let (remote, stdin) = match &self.source {
-            Source::Controller { data, .. } => (None, Some(data.clone())),
-            Source::Remote(src) => (Some(src.as_str()), None),
-        };
-        let mut plan = Plan::ok()
-            .with("handler", format.handler())
-            .with("dest", spec.dest.clone())
-            .with("src", shown)
-            .with("state", "directory")
-            .with("mode", octal(dest.mode))
-            .with("owner", dest.owner.clone())
-            .with("group", dest.group.clone())
-            .with("uid", dest.uid)
-            .with("gid", dest.gid)
-            .with("size", dest.size);
+        let mut plan = base;
         if spec.list_files {
             plan = plan.with(
                 "files",
@@ -466,6 +500,74 @@ impl Planner for UnarchivePlanner {
     }
 }
 
+/// A zip archive's plan ([`zip`]).
+struct ZipRun<'a> {
+    spec: &'a Spec,
+    remote: Option<&'a str>,
+    stdin: Option<Vec<u8>>,
+    check_mode: bool,
+}
+
+impl ZipRun<'_> {
+    fn plan(
+        self,
+        s: &zip::Sections,
+        mut plan: Plan,
+        handler_fail: impl Fn(String) -> Plan,
+    ) -> Plan {
+        if s.no_unzip {
+            return handler_fail(
+                "Unable to find required 'unzip' or 'zipinfo' binary in the path.".into(),
+            );
+        }
+        if s.names_rc != 0 {
+            return handler_fail(format!(
+                "Command \"unzip\" could not handle archive: {}",
+                s.names.trim()
+            ));
+        }
+        if let Err(e) = members(&s.names) {
+            return Plan::fail(e);
+        }
+        let files = zip::files_in_archive(self.spec, &s.names);
+        let d = match zip::decide(self.spec, s) {
+            Ok(d) => d,
+            Err(e) => return Plan::fail(e),
+        };
+        if self.spec.list_files {
+            plan = plan.with(
+                "files",
+                Value::from(
+                    files
+                        .iter()
+                        .map(|f| Value::from(f.as_str()))
+                        .collect::<Vec<_>>(),
+                ),
+            );
+        }
+        if !d.diff.is_empty() {
+            plan.diffs
+                .push(super::Diff::new(&self.spec.dest, "", d.diff));
+        }
+        if d.unarchived {
+            return plan;
+        }
+        if self.check_mode {
+            plan.changed = true;
+        } else {
+            plan.step(Step::Run {
+                cmd: Command {
+                    shell: Some(zip::unpack_script(self.spec, self.remote, &files)),
+                    stdin: self.stdin,
+                    ..Default::default()
+                },
+                ok_rcs: vec![0],
+            });
+        }
+        plan
+    }
+}
+
 /// Quote each word for the shell and join them.
 fn words(v: &[String]) -> String {
     v.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
@@ -475,17 +577,22 @@ fn words(v: &[String]) -> String {
 /// (for a tar archive, outside check mode) its listing.
 fn remote_probe(spec: &Spec, src: &str, check_mode: bool) -> String {
     let mut s = format!(
-        "src={}\nm=$(od -An -tx1 -N6 -- \"$src\" 2>/dev/null | tr -d ' \\n')\necho \"$m\"\n",
-        quote(src)
+        "src={}\ndest={}\nm=$(od -An -tx1 -N6 -- \"$src\" 2>/dev/null | tr -d ' \\n')\necho \"$m\"\n",
+        quote(src),
+        quote(&spec.dest)
     );
-    if check_mode {
-        return s;
-    }
-    s.push_str("case $m in\n");
+    s.push_str(&format!(
+        "zip() {{\n{}}}\ncase $m in\n",
+        zip::remote_probe(spec)
+    ));
     for (magic, format, ..) in MAGIC {
         if *format == Format::Zip {
-            s.push_str(&format!("{magic}*) exit 0 ;;\n"));
+            s.push_str(&format!("{magic}*) zip; exit 0 ;;\n"));
         }
+    }
+    if check_mode {
+        s.push_str("esac\n");
+        return s;
     }
     s.push_str("esac\nset --\ncase $m in\n");
     for (magic, format, flag, _) in MAGIC {
@@ -571,11 +678,24 @@ fn unpack_script(spec: &Spec, format: Format, remote_src: Option<&str>) -> Strin
          \x20 changed=1\n\
          fi\n"
     ));
+    s.push_str(&attrs_block(
+        spec,
+        &format!("tar --list --quoting-style=literal {opts} -f \"$src\" {include}"),
+    ));
+    s.push_str(&format!("[ \"$changed\" = 1 ] || exit {UNCHANGED_RC}\n"));
+    s
+}
+
+/// Set the task's mode/owner/group on every member `list_cmd` prints and on each top-level
+/// directory (Ansible's set_fs_attributes loop), from `dest` (the current directory); sets
+/// `changed=1` when one differed. Empty without attributes to set.
+fn attrs_block(spec: &Spec, list_cmd: &str) -> String {
+    let mut s = String::new();
     if spec.mode.is_some() || spec.owner.is_some() || spec.group.is_some() {
         // Every member and every top-level directory, as Ansible's set_fs_attributes loop.
         s.push_str(&format!(
             "paths() {{\n\
-             \x20 tar --list --quoting-style=literal {opts} -f \"$src\" {include} | sed -e 's|^/*||' -e '/^$/d' |\n\
+             \x20 {list_cmd} | sed -e 's|^/*||' -e '/^$/d' |\n\
              \x20 while IFS= read -r f; do\n\
              \x20   [ \"$f\" = / ] || f=${{f%/}}\n\
              \x20   printf '%s\\n' \"$f\"\n\
@@ -600,9 +720,11 @@ fn unpack_script(spec: &Spec, format: Format, remote_src: Option<&str>) -> Strin
             s.push_str(&format!("attr 1 chgrp -c -h -- {}\n", quote(g)));
         }
     }
-    s.push_str(&format!("[ \"$changed\" = 1 ] || exit {UNCHANGED_RC}\n"));
     s
 }
+
+#[path = "unarchive_zip.rs"]
+mod zip;
 
 #[cfg(test)]
 #[path = "unarchive_tests.rs"]
