@@ -1,4 +1,4 @@
-//! The archive modules (`unarchive`) against a real Debian root used with `--chroot`: an
+//! The archive modules (`unarchive`, `archive`) against a real Debian root used with `--chroot`: an
 //! archive from the controller or already on the host is unpacked once, a second run changes
 //! nothing, check mode is skipped as Ansible's is, hostile archives are refused and nothing
 //! (no temporary archive) is left behind when unpacking fails. The test root has GNU tar and
@@ -235,4 +235,85 @@ fn unarchive_zip_needs_unzip_on_the_host() {
     }
     assert!(!root.exists("opt/t"));
     no_temp_archives(&root);
+}
+
+/// `archive` in the root: a tree to a .tar.gz with an exclusion pattern, a single file
+/// compressed next to itself; a second run changes nothing; check mode predicts the change
+/// (as the collection's module: always, when there is something to archive) and writes nothing.
+#[test]
+fn archive_packs_a_tree_and_compresses_a_file() {
+    let root = Root::new();
+    let p = play(
+        r#"    - name: tree
+      archive:
+        path: /srv/data
+        dest: /var/backups/data.tgz
+        exclusion_patterns: ["*.tmp"]
+        mode: "0600"
+      register: a
+    - name: file
+      community.general.archive: {path: /srv/one.log, format: gz}
+      register: f
+    - name: show
+      when: not ansible_check_mode
+      assert:
+        that:
+          - "a.dest_state == 'archive'"
+          - "a.arcroot == '/srv/'"
+          - "'/srv/data/sub/b.txt' in a.archived"
+          - "f.dest == '/srv/one.log.gz'"
+          - "f.dest_state == 'compress'"
+"#,
+    );
+    sh(
+        "mkdir -p srv/data/sub && echo a > srv/data/a.txt && echo b > srv/data/sub/b.txt \
+         && echo t > srv/data/x.tmp && echo log > srv/one.log",
+        &root.path,
+    );
+    let check = Prov::apply(&p, "site.yml")
+        .chroot(&root)
+        .arg("--check")
+        .json()
+        .run();
+    check.ok();
+    assert_eq!(check.task("localhost", "tree")["status"], "changed");
+    assert_eq!(check.task("localhost", "file")["status"], "changed");
+    assert!(!root.exists("var/backups/data.tgz"));
+    let first = apply(&p, &root);
+    assert_eq!(first.task("localhost", "tree")["status"], "changed");
+    assert_eq!(root.mode("var/backups/data.tgz") & 0o777, 0o600);
+    let listing = Command::new("tar")
+        .args(["-tzf"])
+        .arg(root.file("var/backups/data.tgz"))
+        .output()
+        .unwrap();
+    let mut names: Vec<String> = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["data/a.txt", "data/sub/", "data/sub/b.txt"]);
+    assert!(root.exists("srv/one.log.gz"));
+    let again = apply(&p, &root);
+    assert_eq!(
+        again.stats("localhost")["changed"],
+        0,
+        "{:?}",
+        again.tasks_with("localhost", "changed")
+    );
+    let left = std::fs::read_dir(root.file("var/backups"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".prov-archive")
+        })
+        .count();
+    assert_eq!(left, 0);
+    root.write("srv/data/a.txt", "changed\n");
+    let third = apply(&p, &root);
+    assert_eq!(third.task("localhost", "tree")["status"], "changed");
+    assert_eq!(third.task("localhost", "file")["status"], "ok");
 }

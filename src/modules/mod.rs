@@ -12,6 +12,7 @@
 pub mod apt;
 pub mod apt_key;
 pub mod apt_repository;
+pub mod archive;
 pub mod args;
 pub mod assert;
 pub mod attrs;
@@ -303,6 +304,7 @@ static MODULES: &[&dyn Module] = &[
     &systemd::Service,
     &template::Template,
     &unarchive::Unarchive,
+    &archive::Archive,
 ];
 
 /// Find a module by short name, FQCN or alias.
