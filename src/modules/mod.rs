@@ -14,6 +14,7 @@ pub mod alternatives;
 pub mod apt;
 pub mod apt_key;
 pub mod apt_repository;
+pub mod archive;
 pub mod args;
 pub mod assert;
 pub mod attrs;
@@ -61,6 +62,7 @@ pub mod template;
 #[cfg(test)]
 pub mod testing;
 pub mod timezone;
+pub mod unarchive;
 pub mod uri;
 pub mod user;
 
@@ -334,6 +336,8 @@ static MODULES: &[&dyn Module] = &[
     &template::Template,
     &tempfile::Tempfile,
     &timezone::Timezone,
+    &unarchive::Unarchive,
+    &archive::Archive,
 ];
 
 /// Find a module by short name, FQCN or alias.
