@@ -10,6 +10,7 @@
 //! mode, `--remove` for `state: absent`. Only dpkg's update-alternatives is supported (no
 //! `family`, which is the Red Hat implementation's).
 
+use super::bin_path::BinPath;
 use super::{
     Args, Command, Diff, FileRef, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step,
 };
@@ -20,15 +21,6 @@ pub struct Alternatives;
 
 const ADMIN_DIR: &str = "/var/lib/dpkg/alternatives";
 const ALT_DIR: &str = "/etc/alternatives";
-const BIN_DIRS: &[&str] = &[
-    "/usr/local/sbin",
-    "/usr/local/bin",
-    "/usr/sbin",
-    "/usr/bin",
-    "/sbin",
-    "/bin",
-];
-
 fn err(m: impl std::fmt::Display) -> Error {
     Error::runtime(format!("alternatives: {m}"))
 }
@@ -106,7 +98,7 @@ impl Module for Alternatives {
             }
         };
         Ok(Box::new(AltPlan {
-            bins: Vec::new(),
+            bins: BinPath::default(),
             admin_at: Default::default(),
             dpkg_at: Default::default(),
             current_at: Default::default(),
@@ -122,7 +114,7 @@ impl Module for Alternatives {
 }
 
 struct AltPlan {
-    bins: Vec<FileRef>,
+    bins: BinPath,
     admin_at: FileRef,
     dpkg_at: FileRef,
     current_at: FileRef,
@@ -226,10 +218,7 @@ fn describe(fields: &[(&str, String)]) -> String {
 
 impl Planner for AltPlan {
     fn ask(&mut self, p: &mut Probes) {
-        self.bins = BIN_DIRS
-            .iter()
-            .map(|d| p.stat_follow(&format!("{d}/update-alternatives")))
-            .collect();
+        self.bins = BinPath::ask(p, "update-alternatives");
         self.dpkg_at = p.stat_follow("/var/lib/dpkg");
         self.admin_at = p.read(&format!("{ADMIN_DIR}/{}", self.name));
         self.current_at = p.stat(&format!("{ALT_DIR}/{}", self.name));
@@ -237,15 +226,8 @@ impl Planner for AltPlan {
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let mut found_bin = false;
-        for b in &self.bins {
-            found_bin |= obs.file(*b)?.is_file();
-        }
-        if !found_bin {
-            return Ok(Plan::fail(format!(
-                "Failed to find required executable \"update-alternatives\" in paths: {}",
-                BIN_DIRS.join(":")
-            )));
+        if let Some(fail) = self.bins.missing(obs)? {
+            return Ok(fail);
         }
         if !obs.file(self.dpkg_at)?.is_dir() {
             return Ok(Plan::fail(

@@ -23,17 +23,8 @@ fn alt_args(json: serde_json::Value) -> Args {
 fn run(json: serde_json::Value, admin: Option<&str>, current: Option<&str>, exists: bool) -> Plan {
     let name = json["name"].as_str().unwrap().to_string();
     let path = json["path"].as_str().unwrap_or("/x").to_string();
-    let mut answers: Vec<Answer> = BIN_DIRS
-        .iter()
-        .map(|d| {
-            let p = format!("{d}/update-alternatives");
-            Answer::File(if *d == "/usr/bin" {
-                file(&p, 0o755, "")
-            } else {
-                missing(&p)
-            })
-        })
-        .collect();
+    let mut answers: Vec<Answer> =
+        crate::modules::bin_path::in_usr_bin("update-alternatives", 0o755);
     answers.push(Answer::File(dir("/var/lib/dpkg", 0o755)));
     let admin_path = format!("{ADMIN_DIR}/{name}");
     answers.push(Answer::File(match admin {

@@ -21,17 +21,7 @@ fn cron_args(json: &serde_json::Value) -> Args {
 
 /// The answers to the `crontab` lookups: found in /usr/bin.
 fn bins() -> Vec<Answer> {
-    BIN_DIRS
-        .iter()
-        .map(|d| {
-            let p = format!("{d}/crontab");
-            Answer::File(if *d == "/usr/bin" {
-                file(&p, 0o2755, "")
-            } else {
-                missing(&p)
-            })
-        })
-        .collect()
+    crate::modules::bin_path::in_usr_bin("crontab", 0o2755)
 }
 
 fn with_file(json: &serde_json::Value, state: FileState) -> Plan {

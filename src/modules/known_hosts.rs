@@ -12,6 +12,7 @@
 use base64::Engine as _;
 
 use super::args::Presence;
+use super::bin_path::BinPath;
 use super::content::{WriteSpec, plan_write};
 use super::{
     Args, CmdRef, Command, Diff, FileKind, FileRef, FileState, Module, ModuleEnv, Observed, Plan,
@@ -20,16 +21,6 @@ use super::{
 use crate::error::{Error, Result};
 
 pub struct KnownHosts;
-
-/// Where get_bin_path looks for `ssh-keygen` (Ansible requires it).
-const BIN_DIRS: &[&str] = &[
-    "/usr/local/sbin",
-    "/usr/local/bin",
-    "/usr/sbin",
-    "/usr/bin",
-    "/sbin",
-    "/bin",
-];
 
 fn err(m: impl std::fmt::Display) -> Error {
     Error::runtime(format!("known_hosts: {m}"))
@@ -83,7 +74,7 @@ impl Module for KnownHosts {
         result.insert("hash_host", hash_host.into());
         result.insert("state", (if present { "present" } else { "absent" }).into());
         Ok(Box::new(KnownHostsPlan {
-            bins: Vec::new(),
+            bins: BinPath::default(),
             file_at: None,
             home_at: None,
             host,
@@ -299,7 +290,7 @@ fn splitlines_keep(s: &str) -> Vec<String> {
 }
 
 struct KnownHostsPlan {
-    bins: Vec<FileRef>,
+    bins: BinPath,
     file_at: Option<FileRef>,
     /// For a path under `~`: the shell expands it and prints the file (base64).
     home_at: Option<CmdRef>,
@@ -355,10 +346,7 @@ fn parse_home(out: &str) -> Result<FileState> {
 
 impl Planner for KnownHostsPlan {
     fn ask(&mut self, p: &mut Probes) {
-        self.bins = BIN_DIRS
-            .iter()
-            .map(|d| p.stat_follow(&format!("{d}/ssh-keygen")))
-            .collect();
+        self.bins = BinPath::ask(p, "ssh-keygen");
         match tilde(&self.path) {
             Some((home, tail)) => {
                 let f = if tail.is_empty() {
@@ -375,15 +363,8 @@ impl Planner for KnownHostsPlan {
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let mut found_bin = false;
-        for b in &self.bins {
-            found_bin |= obs.file(*b)?.is_file();
-        }
-        if !found_bin {
-            return Ok(Plan::fail(format!(
-                "Failed to find required executable \"ssh-keygen\" in paths: {}",
-                BIN_DIRS.join(":")
-            )));
+        if let Some(fail) = self.bins.missing(obs)? {
+            return Ok(fail);
         }
         let parsed;
         let cur: &FileState = match (self.file_at, self.home_at) {

@@ -23,17 +23,7 @@ fn kh_args(json: &serde_json::Value) -> Args {
 
 /// ssh-keygen found in /usr/bin, then the file.
 fn answers(state: FileState) -> Vec<Answer> {
-    let mut a: Vec<Answer> = BIN_DIRS
-        .iter()
-        .map(|d| {
-            let p = format!("{d}/ssh-keygen");
-            Answer::File(if *d == "/usr/bin" {
-                file(&p, 0o755, "")
-            } else {
-                missing(&p)
-            })
-        })
-        .collect();
+    let mut a: Vec<Answer> = crate::modules::bin_path::in_usr_bin("ssh-keygen", 0o755);
     a.push(Answer::File(state));
     a
 }

@@ -19,6 +19,7 @@ pub mod args;
 pub mod assert;
 pub mod attrs;
 pub mod authorized_key;
+pub mod bin_path;
 pub mod blockinfile;
 pub mod command;
 pub mod content;
