@@ -449,6 +449,10 @@ pub(super) async fn run_steps(
                 predict(&mut local.written, step, observed);
                 if let Some(b) = stdout.lines().find_map(|l| l.strip_prefix("backup_file=")) {
                     run.result.insert("backup_file".into(), Value::from(b));
+                    // pamd names its backup `backupdest` (planned as "").
+                    if run.result.contains_key("backupdest") {
+                        run.result.insert("backupdest".into(), Value::from(b));
+                    }
                 }
             }
         }

@@ -47,6 +47,7 @@ pub mod mount;
 pub mod package;
 pub mod package_facts;
 pub mod pam_limits;
+pub mod pamd;
 pub mod ping;
 pub mod reboot;
 pub mod replace;
@@ -308,6 +309,7 @@ static MODULES: &[&dyn Module] = &[
     &known_hosts::KnownHosts,
     &modprobe::Modprobe,
     &pam_limits::PamLimits,
+    &pamd::Pamd,
     &reboot::Reboot,
     &mount::Mount,
     &sysctl::Sysctl,
