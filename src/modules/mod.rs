@@ -34,6 +34,7 @@ pub mod file;
 pub mod find;
 pub mod get_url;
 pub mod getent;
+pub mod git;
 pub mod group;
 pub mod group_by;
 pub mod hostname;
@@ -302,6 +303,7 @@ static MODULES: &[&dyn Module] = &[
     &dpkg_selections::DpkgSelections,
     &get_url::GetUrl,
     &getent::Getent,
+    &git::Git,
     &group::Group,
     &group_by::GroupBy,
     &hostname::Hostname,
