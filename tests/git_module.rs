@@ -2,7 +2,7 @@
 //! a bare repository with commits and tags in a temporary directory, cloned by its path (made
 //! `file://` as Ansible does), updated when a new commit arrives, checked out by branch, tag
 //! (plain and annotated) and SHA, refused over local modifications without `force` and reset
-//! with it. Each stage runs with Ansible on a checkout of its own and with prov on another;
+//! with it, and with a submodule that moves. Each stage runs with Ansible on a checkout of its own and with prov on another;
 //! `changed`, `before` and `after` must agree, check mode must report the change and leave
 //! the checkout alone, and a second run must change nothing. Nothing leaves this machine.
 
@@ -122,6 +122,9 @@ fn prov(p: &Project, u: &Upstream, dest: &Path, extra: &[(&str, &str)], flags: &
         .args(flags)
         // Any fallback to Ansible's module code fails the run.
         .env("PROV_ANSIBLE_PYTHON", "/nonexistent/python3")
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "protocol.file.allow")
+        .env("GIT_CONFIG_VALUE_0", "always")
         .json()
         .run();
     let t = r.task("localhost", "checkout");
@@ -160,6 +163,10 @@ fn ansible(
         .env("ANSIBLE_LOCAL_TEMP", home.join("tmp"))
         .env("ANSIBLE_NOCOLOR", "1")
         .env_remove("ANSIBLE_CONFIG")
+        // Submodules by path (git refuses the file protocol for them unless allowed).
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "protocol.file.allow")
+        .env("GIT_CONFIG_VALUE_0", "always")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -337,4 +344,57 @@ fn git_shallow_clone_and_a_moved_remote_as_ansible() {
     assert!(r.msg.contains("nonexistent"), "{}", r.msg);
     assert!(ansible(&p, &u, &gone, &extra, &[]).failed);
     assert!(!gone.exists());
+}
+
+#[test]
+fn git_submodules_as_ansible() {
+    let u = Upstream::new();
+    // A library repository, a submodule of the upstream at lib/.
+    let lib = u.tmp.path.join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    git(&lib, &["init", "-q", "-b", "main"]);
+    std::fs::write(lib.join("lib.txt"), "lib one\n").unwrap();
+    git(&lib, &["add", "lib.txt"]);
+    git(&lib, &["commit", "-q", "-m", "lib one"]);
+    git(&u.tmp.path, &["clone", "-q", "--bare", "lib", "lib.git"]);
+    git(&lib, &["remote", "add", "origin", "../lib.git"]);
+    let lib_url = u.tmp.path.join("lib.git").display().to_string();
+    git(&u.src(), &["submodule", "add", "-q", &lib_url, "lib"]);
+    git(&u.src(), &["commit", "-q", "-m", "with lib"]);
+    git(&u.src(), &["push", "-q", "origin", "main"]);
+
+    let p = Project::new().file("site.yml", PLAY);
+    let work = TempDir::new("git-sub");
+    let (mine, theirs) = (work.path.join("prov/co"), work.path.join("ansible/co"));
+    let dests = (mine.as_path(), theirs.as_path());
+    assert!(both(&p, &u, dests, &[], &[]).changed);
+    assert_eq!(
+        std::fs::read_to_string(mine.join("lib/lib.txt")).unwrap(),
+        "lib one\n"
+    );
+    assert!(!both(&p, &u, dests, &[], &[]).changed);
+
+    // The library moves and the upstream follows it.
+    std::fs::write(lib.join("lib.txt"), "lib two\n").unwrap();
+    git(&lib, &["commit", "-q", "-am", "lib two"]);
+    git(&lib, &["push", "-q", "origin", "main"]);
+    let sub = u.src().join("lib");
+    git(&sub, &["pull", "-q", "origin", "main"]);
+    git(&u.src(), &["commit", "-q", "-am", "lib two"]);
+    git(&u.src(), &["push", "-q", "origin", "main"]);
+    assert!(both(&p, &u, dests, &[], &["--check"]).changed);
+    assert_eq!(
+        std::fs::read_to_string(mine.join("lib/lib.txt")).unwrap(),
+        "lib one\n"
+    );
+    assert!(both(&p, &u, dests, &[], &[]).changed);
+    assert_eq!(
+        std::fs::read_to_string(mine.join("lib/lib.txt")).unwrap(),
+        "lib two\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(theirs.join("lib/lib.txt")).unwrap(),
+        "lib two\n"
+    );
+    assert!(!both(&p, &u, dests, &[], &[]).changed);
 }
