@@ -1,5 +1,5 @@
 //! The system modules prov runs natively instead of through Ansible's Python (getent, find,
-//! tempfile, service_facts, package_facts, timezone, hostname, wait_for), against a real
+//! tempfile, service_facts, package_facts, timezone, hostname, wait_for, pamd), against a real
 //! Debian root used with `--chroot`: each play converges, a second run changes nothing, check
 //! mode predicts exactly what apply does, and where it is cheap the registered results are
 //! compared with what ansible-playbook registers for the same play on a root of its own.
@@ -612,4 +612,132 @@ fn hostname_in_a_chroot_as_ansible_sets_it() {
     let r = prov(&p, &root, &[]);
     assert_eq!(root.read("etc/hostname"), "db1\n");
     assert_eq!(r.task(HOST, "name")["result"]["live"], "skipped (chroot)");
+}
+
+/// A PAM file with its `# Updated by Ansible - <time>` mark's time taken out.
+fn pam_file(root: &Root, name: &str) -> String {
+    root.read(&format!("etc/pam.d/{name}"))
+        .lines()
+        .map(|l| match l.strip_prefix("# Updated by Ansible - ") {
+            Some(_) => "# Updated by Ansible - TIME",
+            None => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn pamd_in_a_chroot_edits_as_ansible_edits() {
+    let p = Project::new().file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: password history
+      community.general.pamd:
+        name: common-password
+        type: password
+        control: "[success=1 default=ignore]"
+        module_path: pam_unix.so
+        state: args_present
+        module_arguments: [remember=5, use_authtok]
+      register: history
+    - name: faillock before unix
+      pamd:
+        name: common-auth
+        type: auth
+        control: "[success=1 default=ignore]"
+        module_path: pam_unix.so
+        state: before
+        new_type: auth
+        new_control: required
+        new_module_path: pam_faillock.so
+        module_arguments: preauth
+    - name: faillock after deny
+      pamd:
+        name: common-auth
+        type: auth
+        control: requisite
+        module_path: pam_deny.so
+        state: after
+        new_type: auth
+        new_control: "[default=die]"
+        new_module_path: pam_faillock.so
+        module_arguments: authfail
+    - name: longer delay
+      pamd: {name: login, type: auth, control: optional, module_path: pam_faildelay.so, module_arguments: delay=4000000}
+      register: delay
+    - name: no revoke
+      pamd: {name: login, type: session, control: optional, module_path: pam_keyinit.so, state: args_absent, module_arguments: revoke}
+    - name: no group
+      pamd: {name: login, type: auth, control: optional, module_path: pam_group.so, state: absent, backup: true}
+      register: nogroup
+    - name: selinux control
+      pamd:
+        name: login
+        type: session
+        control: "[success=ok ignore=ignore module_unknown=ignore default=bad]"
+        module_path: pam_selinux.so
+        new_control: "[success=ok ignore=ignore module_unknown=ignore default=die]"
+    - name: no such rule
+      pamd: {name: su, type: auth, control: required, module_path: pam_nothere.so, new_control: optional}
+"#,
+    );
+    let edited = [
+        "password history",
+        "faillock before unix",
+        "faillock after deny",
+        "longer delay",
+        "no revoke",
+        "no group",
+        "selinux control",
+    ];
+    let root = Root::new();
+    let before = root.snapshot();
+    let check = prov(&p, &root, &["--check", "--diff"]);
+    assert_eq!(before.diff(&root.snapshot()), Vec::<String>::new());
+    assert_eq!(check.tasks_with(HOST, "changed"), edited);
+    let diff = &check.task(HOST, "longer delay")["diff"][0];
+    assert_eq!(diff["before"], root.read("etc/pam.d/login"));
+    assert!(
+        diff["after"]
+            .as_str()
+            .unwrap()
+            .contains("\nauth       optional pam_faildelay.so delay=4000000\n")
+    );
+
+    let r = prov(&p, &root, &[]);
+    assert_eq!(r.tasks_with(HOST, "changed"), edited);
+    let aroot = Root::new();
+    let a = ansible(&p, &aroot, &[]);
+    for name in ["common-password", "common-auth", "login", "su"] {
+        assert_eq!(pam_file(&root, name), pam_file(&aroot, name), "{name}");
+    }
+    assert!(root.read("etc/pam.d/common-auth").contains(
+        "auth       required pam_faillock.so preauth\nauth       [success=1 default=ignore] pam_unix.so nullok\n"
+    ));
+    for task in ["password history", "longer delay", "no such rule"] {
+        let mine = &r.task(HOST, task);
+        let theirs = ansible_task(&a, task);
+        assert_eq!(mine["status"] == "changed", theirs["changed"], "{task}");
+        assert_eq!(
+            mine["result"]["change_count"], theirs["change_count"],
+            "{task}"
+        );
+    }
+    // The backup holds the file as it was.
+    let backup = r.task(HOST, "no group")["result"]["backupdest"].clone();
+    let backup = backup.as_str().unwrap();
+    assert!(backup.starts_with("/etc/pam.d/login."), "{backup}");
+    assert!(root.read(backup).contains("pam_keyinit.so force\n"));
+    assert!(
+        !ansible_task(&a, "no group")["backupdest"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
+
+    let again = prov(&p, &root, &[]);
+    assert_eq!(changed(&again), 0);
 }

@@ -407,6 +407,27 @@ pub(super) async fn run_steps(
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         match step {
+            Step::Run { cmd, ok_rcs } if cmd.result_lines => {
+                local.ran_command = true;
+                for (k, v) in stdout.lines().filter_map(|l| l.split_once('=')) {
+                    let v = serde_json::from_str::<serde_json::Value>(v)
+                        .map(|j| crate::vars::from_json(&j))
+                        .unwrap_or_else(|_| Value::from(v));
+                    run.result.insert(k.to_string(), v);
+                }
+                if !ok_rcs.contains(&out.rc) {
+                    let e = stderr.trim();
+                    run.fail(
+                        if e.is_empty() {
+                            "non-zero return code"
+                        } else {
+                            e
+                        }
+                        .to_string(),
+                    );
+                    return Ok(run);
+                }
+            }
             Step::Run { ok_rcs, .. } => {
                 local.ran_command = true;
                 let trim = |s: &str| s.strip_suffix('\n').unwrap_or(s).to_string();
@@ -449,6 +470,10 @@ pub(super) async fn run_steps(
                 predict(&mut local.written, step, observed);
                 if let Some(b) = stdout.lines().find_map(|l| l.strip_prefix("backup_file=")) {
                     run.result.insert("backup_file".into(), Value::from(b));
+                    // pamd names its backup `backupdest` (planned as "").
+                    if run.result.contains_key("backupdest") {
+                        run.result.insert("backupdest".into(), Value::from(b));
+                    }
                 }
             }
         }

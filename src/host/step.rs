@@ -23,6 +23,9 @@ pub struct Command {
     /// An exit code that means "succeeded and changed nothing" (apt's cache refresh when the
     /// lists did not move): a plan whose steps all end so reports no change.
     pub unchanged_rc: Option<i32>,
+    /// Its stdout is `key=<JSON value>` lines that become fields of the task's result (git's
+    /// `after`), instead of the `rc`/`stdout`/`stderr` fields a command reports.
+    pub result_lines: bool,
 }
 
 /// One effect on the host. Steps run in order; the first failure stops the task.

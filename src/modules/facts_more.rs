@@ -40,7 +40,7 @@ mod tests;
 pub use local::local;
 
 /// Python's `str.splitlines()`.
-fn splitlines(s: &str) -> Vec<&str> {
+pub(crate) fn splitlines(s: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut it = s.char_indices().peekable();

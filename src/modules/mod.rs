@@ -35,6 +35,7 @@ pub mod file;
 pub mod find;
 pub mod get_url;
 pub mod getent;
+pub mod git;
 pub mod group;
 pub mod group_by;
 pub mod hostname;
@@ -48,6 +49,7 @@ pub mod mount;
 pub mod package;
 pub mod package_facts;
 pub mod pam_limits;
+pub mod pamd;
 pub mod ping;
 pub mod reboot;
 pub mod replace;
@@ -302,6 +304,7 @@ static MODULES: &[&dyn Module] = &[
     &dpkg_selections::DpkgSelections,
     &get_url::GetUrl,
     &getent::Getent,
+    &git::Git,
     &group::Group,
     &group_by::GroupBy,
     &hostname::Hostname,
@@ -309,6 +312,7 @@ static MODULES: &[&dyn Module] = &[
     &known_hosts::KnownHosts,
     &modprobe::Modprobe,
     &pam_limits::PamLimits,
+    &pamd::Pamd,
     &reboot::Reboot,
     &mount::Mount,
     &sysctl::Sysctl,
