@@ -7,6 +7,10 @@
 //! their own; `--check --diff` must predict the first run's changes and leave the tables as
 //! they were.
 //!
+//! Through the chroot connection the module reports `skipped (chroot)` (the root shares the
+//! build machine's network namespace), and a shell's `iptables` there meets the guard's
+//! refusing stand-in: the namespace's tables stay empty.
+//!
 //! Debian 12's `iptables` is the nf_tables variant (`iptables-nft`); in a fresh namespace both
 //! variants start with empty tables and ACCEPT policies. .ci/setup installs it.
 
@@ -15,7 +19,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Project, TempDir, ansible_playbook, ansible_python};
+use common::{Project, Root, TempDir, ansible_playbook, ansible_python};
 use serde_json::Value;
 
 /// Rules, a chain, a policy, nat, IPv6 and logging options (jump LOG added by the module).
@@ -292,5 +296,65 @@ list p2 >> "$OUT/ansible.lists"
             .unwrap()
             .1;
         assert_eq!(body(name), theirs, "tables after {name}");
+    }
+}
+
+/// In a chroot nothing reaches the firewall (here a private namespace's, watched): the module
+/// reports skipped, a shell's `iptables -A` is refused by the guard's stand-in.
+#[test]
+fn iptables_in_a_chroot_is_skipped() {
+    let root = Root::new();
+    let project = Project::new().file(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: rule
+      iptables: {chain: INPUT, protocol: tcp, destination_port: 22, jump: DROP}
+    - name: policy
+      iptables: {chain: INPUT, policy: DROP}
+    - name: flush
+      iptables: {flush: true}
+    - name: chain
+      iptables: {chain: NEWCHAIN, chain_management: true}
+    - name: shell
+      shell: iptables -A INPUT -j DROP; ip6tables -P INPUT DROP
+"#,
+    );
+    let out = TempDir::new("iptables-chroot");
+    let prov = Path::new(env!("CARGO_BIN_EXE_prov"));
+    in_netns(
+        r#"cd "$DIR"
+list before > "$OUT/lists"
+"$PROV" apply site.yml --chroot "$ROOT" --format json > "$OUT/run.json" || exit 1
+list after >> "$OUT/lists"
+"#,
+        &[
+            ("PROV", prov),
+            ("DIR", &project.dir.path),
+            ("OUT", &out.path),
+            ("ROOT", &root.path),
+        ],
+    );
+    let lists = std::fs::read_to_string(out.path.join("lists")).unwrap();
+    let (before, after) = lists.split_once("== after\n").unwrap();
+    assert_eq!(before.trim_start_matches("== before\n"), after);
+    assert!(!after.contains("DROP"), "{after}");
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path.join("run.json")).unwrap()).unwrap();
+    for t in doc["plays"][0]["tasks"].as_array().unwrap() {
+        let name = t["task"]["name"].as_str().unwrap();
+        let h = &t["hosts"]["localhost"];
+        if name == "shell" {
+            assert_eq!(h["status"], "changed", "{h}");
+            let err = h["result"]["stderr"].as_str().unwrap();
+            assert_eq!(err.matches("prov: refused in a chroot").count(), 2, "{err}");
+        } else {
+            assert_eq!(h["status"], "skipped", "{name}: {h}");
+            assert_eq!(
+                h["result"]["skip_reason"], "skipped (chroot)",
+                "{name}: {h}"
+            );
+        }
     }
 }
