@@ -72,6 +72,12 @@ const PHASE2: &str = r#"- hosts: localhost
       iptables: {chain: FORWARD, policy: ACCEPT, numeric: true}
     - name: flush nat
       iptables: {table: nat, flush: true}
+    - name: policy of a missing chain
+      iptables: {chain: NOPE, policy: DROP}
+      ignore_errors: true
+    - name: rule in a missing chain
+      iptables: {chain: NOPE, source: 10.9.9.9, jump: DROP}
+      ignore_errors: true
 "#;
 
 /// The listing the script appends after each run.
@@ -272,6 +278,26 @@ list p2 >> "$OUT/ansible.lists"
     assert!(!p2_list.contains("--dport 22"), "{p2_list}");
     assert!(!p2_list.contains("MASQUERADE"), "{p2_list}");
     assert!(p2_list.contains("-P FORWARD ACCEPT"), "{p2_list}");
+
+    // Failures: the policy's read fails with iptables' own message, as Ansible's.
+    let doc: Value = serde_json::from_str(&read("p2.json")).unwrap();
+    let ours = doc["plays"][0]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task"]["name"] == "policy of a missing chain")
+        .unwrap()["hosts"]["localhost"]
+        .clone();
+    let doc: Value = serde_json::from_str(&read("a2.json")).unwrap();
+    let theirs = doc["plays"][0]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task"]["name"] == "policy of a missing chain")
+        .unwrap()["hosts"]["localhost"]
+        .clone();
+    assert_eq!(ours["result"]["msg"], theirs["msg"], "{ours}\n{theirs}");
+    assert!(!theirs["msg"].as_str().unwrap().is_empty());
 
     // Side by side with Ansible: the same changes and the same tables.
     assert_eq!(p1, ansible_statuses(&out.path.join("a1.json")));
