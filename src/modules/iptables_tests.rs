@@ -347,3 +347,64 @@ fn hostile_input_never_panics() {
     assert!(p.failed.unwrap().contains("NUL"));
     assert!(p.steps.is_empty());
 }
+
+/// Answers as the probe prints them.
+fn decide_with(pairs: &[(&str, Value)], out: &str) -> Plan {
+    let a = args("iptables", pairs);
+    crate::modules::testing::plan_answers(
+        &Iptables,
+        a,
+        vec![Answer::Command(CmdOutput {
+            rc: 0,
+            stdout: out.into(),
+            stderr: String::new(),
+        })],
+    )
+}
+
+#[test]
+fn missing_programs_and_odd_versions_fail_as_ansible() {
+    let both = [
+        ("chain", Value::from("INPUT")),
+        ("ip_version", Value::from("both")),
+        ("flush", Value::from(true)),
+    ];
+    let p = decide_with(
+        &both,
+        "paths=/usr/bin:/bin:/sbin\n4.bin=/sbin/iptables\n4.ver.rc=0\n4.ver.out=iptables v1.8.9\n",
+    );
+    assert_eq!(
+        p.failed.as_deref(),
+        Some("Failed to find required executable \"ip6tables\" in paths: /usr/bin:/bin:/sbin")
+    );
+    assert!(p.steps.is_empty(), "nothing runs when a program is missing");
+    let p = decide_with(
+        &both[..1],
+        "4.bin=/sbin/iptables\n4.ver.rc=0\n4.ver.out=iptables 1.8.9\n",
+    );
+    assert!(p.failed.unwrap().contains("IndexError"));
+    let p = decide_with(
+        &both[..1],
+        "4.bin=/sbin/iptables\n4.ver.rc=2\n4.ver.err=iptables: permission denied\n",
+    );
+    assert_eq!(p.failed.as_deref(), Some("iptables: permission denied"));
+    // A version Python cannot order against 1.4.20: LooseVersion's TypeError.
+    let p = decide_with(
+        &[
+            ("chain", Value::from("INPUT")),
+            ("wait", Value::from(2)),
+            ("jump", Value::from("ACCEPT")),
+        ],
+        "4.bin=/sbin/iptables\n4.ver.rc=0\n4.ver.out=iptables vX.1\n4.w.rc=1\n4.n.rc=1\n",
+    );
+    assert!(p.failed.unwrap().contains("TypeError"));
+    // The policy line without a policy: Ansible's "Can't detect current policy".
+    let p = decide_with(
+        &[
+            ("chain", Value::from("MINE")),
+            ("policy", Value::from("DROP")),
+        ],
+        "4.bin=/sbin/iptables\n4.ver.rc=0\n4.ver.out=iptables v1.8.9\n4.n.rc=0\n4.n.out=Chain MINE (0 references)\n",
+    );
+    assert_eq!(p.failed.as_deref(), Some("Can't detect current policy"));
+}
