@@ -40,6 +40,7 @@ pub mod group;
 pub mod group_by;
 pub mod hostname;
 pub mod ini_file;
+pub mod iptables;
 pub mod known_hosts;
 pub mod lineinfile;
 pub mod locale_gen;
@@ -309,6 +310,7 @@ static MODULES: &[&dyn Module] = &[
     &group_by::GroupBy,
     &hostname::Hostname,
     &ini_file::IniFile,
+    &iptables::Iptables,
     &known_hosts::KnownHosts,
     &modprobe::Modprobe,
     &pam_limits::PamLimits,
