@@ -113,7 +113,7 @@ pub(crate) fn mask(rel: &str, mut data: Vec<u8>) -> Vec<u8> {
         .into_bytes()
 }
 
-/// A path's type, mode, owner, size, sha256 (of the content [`mask`]ed) and link target.
+/// A path's type, mode, owner, size and sha256 (of the content [`mask`]ed) and link target.
 pub(crate) fn describe(root: &Path, rel: &str) -> String {
     let p = root.join(rel);
     let Ok(m) = std::fs::symlink_metadata(&p) else {
@@ -127,9 +127,11 @@ pub(crate) fn describe(root: &Path, rel: &str) -> String {
     } else if t.is_dir() {
         format!("dir {mode:o} {owner}")
     } else if t.is_file() {
-        let data = std::fs::read(&p).unwrap_or_default();
+        // The size of the masked content: a masked field may differ in length (crontab's
+        // header names `-` when installed from stdin, a temporary file under Ansible).
+        let data = mask(rel, std::fs::read(&p).unwrap_or_default());
         let size = data.len();
-        let sha = sha2::Sha256::digest(mask(rel, data));
+        let sha = sha2::Sha256::digest(data);
         format!("file {mode:o} {owner} {size} {sha:x}")
     } else {
         format!("special {mode:o} {owner} {}", m.rdev())
@@ -161,4 +163,36 @@ pub(crate) fn text_diff(a: &Path, b: &Path) -> Option<String> {
         .ok()?;
     let d = String::from_utf8_lossy(&out.stdout).into_owned();
     (!d.is_empty()).then(|| d.chars().take(6000).collect())
+}
+
+/// The noise rules themselves: what they mask must compare equal, and nothing else may.
+#[test]
+fn masked_fields_compare_equal_and_content_does_not() {
+    let dir = std::env::temp_dir().join(format!("prov-compat-mask-{}", std::process::id()));
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let cron = "var/spool/cron/crontabs/root";
+    for (root, header, job) in [
+        (
+            &a,
+            "/tmp/crontab4u396ezv installed on Mon Dec  7 09:32:57 2026",
+            "ls",
+        ),
+        (&b, "- installed on Mon Dec  7 09:32:58 2026", "ls"),
+    ] {
+        std::fs::create_dir_all(root.join("var/spool/cron/crontabs")).unwrap();
+        std::fs::write(
+            root.join(cron),
+            format!("# DO NOT EDIT\n# ({header})\n{job}\n"),
+        )
+        .unwrap();
+    }
+    assert_eq!(describe(&a, cron), describe(&b, cron));
+    std::fs::write(b.join(cron), "# DO NOT EDIT\n# (- installed on x)\nrm\n").unwrap();
+    assert_ne!(describe(&a, cron), describe(&b, cron));
+    assert!(noise("var/log/apt/history.log") && !noise("etc/passwd"));
+    assert_eq!(
+        backup_key("etc/ssh/sshd_config.1234.2026-12-07@09:32:57~"),
+        "etc/ssh/sshd_config.<backup>~"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
