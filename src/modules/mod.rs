@@ -65,6 +65,7 @@ pub mod timezone;
 pub mod unarchive;
 pub mod uri;
 pub mod user;
+pub mod wait_for;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -338,6 +339,7 @@ static MODULES: &[&dyn Module] = &[
     &timezone::Timezone,
     &unarchive::Unarchive,
     &archive::Archive,
+    &wait_for::WaitFor,
 ];
 
 /// Find a module by short name, FQCN or alias.
