@@ -1,4 +1,4 @@
-//! `wait_for`, run natively through the local connection on this machine (only
+//! `wait_for` and `pip`, run natively through the local connection on this machine (only
 //! temporary directories and listeners on 127.0.0.1), side by side with ansible-playbook on the
 //! same play: the registered results must be Ansible's, check mode must tell what apply does,
 //! and an interrupted or killed prov must leave no waiting loop behind.
@@ -289,4 +289,183 @@ fn an_interrupted_or_killed_prov_leaves_no_wait_behind() {
         assert_ne!(out.code, 0);
         wait_until(5, "the wait to end", || loops_waiting_on(closed).is_empty());
     }
+}
+
+/// A wheel of a one-module package, made here (no index, no network).
+fn wheel(dir: &Path, version: &str) {
+    let script = format!(
+        r#"
+import zipfile
+v = "{version}"
+info = "tinypkg-%s.dist-info" % v
+files = {{
+    "tinypkg/__init__.py": "VERSION = %r\n" % v,
+    info + "/METADATA": "Metadata-Version: 2.1\nName: tinypkg\nVersion: %s\n" % v,
+    info + "/WHEEL": "Wheel-Version: 1.0\nGenerator: prov-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}}
+record = "".join("%s,,\n" % n for n in files) + info + "/RECORD,,\n"
+with zipfile.ZipFile("{dir}/tinypkg-%s-py3-none-any.whl" % v, "w") as z:
+    for n, text in files.items():
+        z.writestr(n, text)
+    z.writestr(info + "/RECORD", record)
+"#,
+        dir = dir.display()
+    );
+    let st = std::process::Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(script)
+        .status()
+        .unwrap();
+    assert!(st.success(), "building a test wheel");
+}
+
+fn pip_play(venv: &Path, wheels: &Path, check_tasks: bool) -> String {
+    let (venv, wheels) = (venv.display(), wheels.display());
+    let tasks = if check_tasks {
+        r#"
+    - name: t1
+      pip: {name: tinypkg, virtualenv: "{{ venv }}"}
+      register: r1
+    - name: t2
+      pip: {name: tinypkg, state: absent, virtualenv: "{{ venv }}"}
+      register: r2
+    - name: t3
+      pip: {name: "pip>=20", virtualenv: "{{ venv }}"}
+      register: r3
+    - name: t4
+      pip: {name: ["TinyPkg==0.1"], state: latest, virtualenv: "{{ venv }}"}
+      register: r4
+      ignore_errors: true
+"#
+    } else {
+        r#"
+    - name: t1
+      pip:
+        name: tinypkg==0.1
+        virtualenv: "{{ venv }}"
+        virtualenv_command: /usr/bin/python3 -m venv
+      register: r1
+    - name: t2
+      pip: {name: [tinypkg>=0.1, "<0.2"], virtualenv: "{{ venv }}"}
+      register: r2
+    - name: t3
+      pip: {name: tinypkg, version: "0.1", virtualenv: "{{ venv }}"}
+      register: r3
+    - name: t4
+      pip: {name: tinypkg, state: latest, virtualenv: "{{ venv }}"}
+      register: r4
+    - name: t5
+      pip: {name: "tinypkg>=0.2", virtualenv: "{{ venv }}"}
+      register: r5
+    - name: t6
+      pip: {requirements: "{{ wheels }}/req.txt", virtualenv: "{{ venv }}"}
+      register: r6
+    - name: t7
+      pip: {name: TinyPKG, state: absent, virtualenv: "{{ venv }}"}
+      register: r7
+    - name: t8
+      pip: {name: tinypkg, state: absent, virtualenv: "{{ venv }}"}
+      register: r8
+    - name: t9
+      pip: {requirements: "{{ wheels }}/req.txt", virtualenv: "{{ venv }}"}
+      register: r9
+    - name: t10
+      pip: {requirements: "{{ wheels }}/req.txt", virtualenv: "{{ venv }}"}
+      register: r10
+"#
+    };
+    let n = if check_tasks { 4 } else { 10 };
+    let shows: String = (1..=n)
+        .map(|i| format!("    - name: show r{i}\n      debug: {{var: r{i}}}\n"))
+        .collect();
+    format!(
+        "- hosts: all\n  gather_facts: false\n  vars:\n    venv: {venv}\n    wheels: {wheels}\n  environment:\n    PIP_NO_INDEX: \"1\"\n    PIP_FIND_LINKS: {wheels}\n    PIP_DISABLE_PIP_VERSION_CHECK: \"1\"\n  tasks:{tasks}{shows}"
+    )
+}
+
+/// `value` with this run's temporary directory written as `DIR`.
+fn neutral(value: &Value, dir: &Path) -> String {
+    value.to_string().replace(&dir.display().to_string(), "DIR")
+}
+
+#[test]
+fn pip_decides_changes_as_ansible_does() {
+    let wheels = TempDir::new("wheels");
+    wheel(&wheels.path, "0.1");
+    wheel(&wheels.path, "0.2");
+    std::fs::write(wheels.path.join("req.txt"), "tinypkg==0.1\n").unwrap();
+    let mine = TempDir::new("pip-prov");
+    let theirs = TempDir::new("pip-ansible");
+    let p = Project::new().file(
+        "site.yml",
+        &pip_play(&mine.path.join("venv"), &wheels.path, false),
+    );
+    let r = prov(&p, &[]);
+    let q = Project::new().file(
+        "site.yml",
+        &pip_play(&theirs.path.join("venv"), &wheels.path, false),
+    );
+    let a = ansible(&q, &[]);
+    let expected = [
+        true, false, false, true, false, true, true, false, true, false,
+    ];
+    for (i, want) in (1..=10).zip(expected) {
+        let (task, var) = (format!("show r{i}"), format!("r{i}"));
+        let (m, t) = (prov_var(&r, &task, &var), ansible_var(&a, &task, &var));
+        assert_eq!(m["changed"], want, "t{i}: prov {m}");
+        assert_eq!(t["changed"], want, "t{i}: ansible {t}");
+        for key in ["name", "version", "state", "requirements"] {
+            assert_eq!(m[key], t[key], "t{i}.{key}: prov {m} ansible {t}");
+        }
+        for key in ["virtualenv", "cmd"] {
+            assert_eq!(
+                neutral(&m[key], &mine.path),
+                neutral(&t[key], &theirs.path),
+                "t{i}.{key}"
+            );
+        }
+    }
+    // The end state: 0.1 from the requirements file, in both venvs.
+    for dir in [&mine.path, &theirs.path] {
+        let out = std::process::Command::new(dir.join("venv/bin/pip"))
+            .args(["list", "--format=freeze"])
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&out.stdout).contains("tinypkg==0.1\n"));
+    }
+
+    // Check mode predicts from the freeze list, as Ansible's does, and changes nothing.
+    let p = Project::new().file(
+        "site.yml",
+        &pip_play(&mine.path.join("venv"), &wheels.path, true),
+    );
+    let q = Project::new().file(
+        "site.yml",
+        &pip_play(&theirs.path.join("venv"), &wheels.path, true),
+    );
+    let before = std::fs::read_dir(mine.path.join("venv/lib"))
+        .unwrap()
+        .count();
+    let r = prov(&p, &["--check"]);
+    let a = ansible(&q, &["--check"]);
+    for i in 1..=4 {
+        let (task, var) = (format!("show r{i}"), format!("r{i}"));
+        let (m, t) = (prov_var(&r, &task, &var), ansible_var(&a, &task, &var));
+        assert_eq!(
+            m["changed"], t["changed"],
+            "check t{i}: prov {m} ansible {t}"
+        );
+    }
+    assert_eq!(r.tasks_with(HOST, "changed"), ["t2", "t4"]);
+    assert_eq!(
+        before,
+        std::fs::read_dir(mine.path.join("venv/lib"))
+            .unwrap()
+            .count()
+    );
+    let out = std::process::Command::new(mine.path.join("venv/bin/pip"))
+        .args(["list", "--format=freeze"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("tinypkg==0.1\n"));
 }

@@ -48,6 +48,8 @@ pub mod package;
 pub mod package_facts;
 pub mod pam_limits;
 pub mod ping;
+pub mod pip;
+pub mod pip_req;
 pub mod reboot;
 pub mod replace;
 pub mod service_facts;
@@ -340,6 +342,7 @@ static MODULES: &[&dyn Module] = &[
     &unarchive::Unarchive,
     &archive::Archive,
     &wait_for::WaitFor,
+    &pip::Pip,
 ];
 
 /// Find a module by short name, FQCN or alias.
