@@ -246,6 +246,57 @@ fn wait_for_registers_what_ansible_registers() {
     drop(listener);
 }
 
+#[test]
+fn drained_reads_the_connections_as_ansible_does() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (_server, _) = listener.accept().unwrap();
+    let p = Project::new().file(
+        "site.yml",
+        &format!(
+            r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: a client is connected
+      wait_for: {{port: {port}, state: drained, timeout: 2}}
+      register: busy
+      ignore_errors: true
+    - name: but not from elsewhere
+      wait_for: {{port: {port}, state: drained, exclude_hosts: [127.0.0.1], timeout: 5}}
+      register: excluded
+    - name: nor on another address
+      wait_for: {{port: {port}, host: 127.0.0.2, state: drained, timeout: 5}}
+      register: other
+    - name: show busy
+      debug: {{var: busy}}
+    - name: show excluded
+      debug: {{var: excluded}}
+    - name: show other
+      debug: {{var: other}}
+"#
+        ),
+    );
+    let r = prov(&p, &[]);
+    let a = ansible(&p, &[]);
+    assert_eq!(
+        r.task_msg(HOST, "a client is connected"),
+        format!("Timeout when waiting for 127.0.0.1:{port} to drain")
+    );
+    for task in ["busy", "excluded", "other"] {
+        let show = format!("show {task}");
+        let (mine, theirs) = (prov_var(&r, &show, task), ansible_var(&a, &show, task));
+        for key in KEYS {
+            assert_eq!(
+                mine[key], theirs[key],
+                "{task}.{key}: prov {mine} ansible {theirs}"
+            );
+        }
+    }
+    drop(client);
+}
+
 /// The `bash` loops of this test's wait (their command line names its unique port).
 fn loops_waiting_on(port: u16) -> Vec<i32> {
     let marker = format!("port={port}\n");

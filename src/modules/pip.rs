@@ -166,12 +166,17 @@ pub(crate) fn parse(a: &Args, python: String) -> Result<Spec> {
     if state == "latest" && version.is_some() {
         return fail("version is incompatible with state=latest");
     }
-    let umask = match a.str(&["umask"])? {
+    // An integer (YAML's 0022 is 18) is taken as it is, a string as octal.
+    let umask = match a.get(&["umask"]) {
         None => None,
-        Some(u) => match u32::from_str_radix(u.trim(), 8) {
-            Ok(m) if m <= 0o777 => Some(m),
-            _ => return fail("umask must be an octal integer"),
-        },
+        Some(v) => match v.as_i64() {
+            Some(n) => u32::try_from(n).ok().filter(|m| *m <= 0o777),
+            None => u32::from_str_radix(a.str(&["umask"])?.unwrap_or_default().trim(), 8)
+                .ok()
+                .filter(|m| *m <= 0o777),
+        }
+        .map(Some)
+        .ok_or_else(|| Error::runtime("pip: umask must be an octal integer"))?,
     };
     let mut packages = Vec::new();
     let mut has_vcs = false;
@@ -403,7 +408,17 @@ struct PipPlan {
 
 impl Planner for PipPlan {
     fn ask(&mut self, p: &mut Probes) {
-        self.out_at = p.command(probe_script(&self.spec));
+        // The task's environment reaches pip's listing too (PATH, PIP_* settings).
+        let mut script = String::new();
+        for (k, v) in &self.environment {
+            let name_ok = k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if name_ok {
+                script.push_str(&format!("export {k}={}\n", quote(v)));
+            }
+        }
+        script.push_str(&probe_script(&self.spec));
+        self.out_at = p.command(script);
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {

@@ -246,6 +246,15 @@ fn options_are_checked_as_ansible_checks_them() {
     assert!(error(&[("name", "a".into()), ("state", "installed".into())]).contains("state"));
     assert!(error(&[("name", "a".into()), ("virtualenv_command", "".into())]).contains("empty"));
 
+    assert_eq!(
+        spec(&[("name", "a".into()), ("umask", "0022".into())]).umask,
+        Some(0o22)
+    );
+    assert_eq!(
+        spec(&[("name", "a".into()), ("umask", 18.into())]).umask,
+        Some(0o22)
+    );
+    assert!(error(&[("name", "a".into()), ("umask", (-1).into())]).contains("octal"));
     let s = spec(&[("name", "pkg".into()), ("version", "1.0".into())]);
     assert_eq!(s.packages[0].to_text(), "pkg==1.0");
     let s = spec(&[
@@ -389,6 +398,34 @@ fn virtualenvs_are_made_when_missing() {
         "pip=/usr/bin/pip3\nfreeze=failed\n---\nboom\n",
     );
     assert_eq!(p.failed.as_deref(), Some("stdout: boom"));
+}
+
+#[test]
+fn the_tasks_environment_reaches_the_probe() {
+    let mut e = crate::modules::testing::env();
+    e.environment = vec![
+        ("PIP_NO_INDEX".into(), "1".into()),
+        ("bad name".into(), "x".into()),
+    ];
+    let mut planner = Pip.prepare(pip_args(&[("name", "x".into())]), &e).unwrap();
+    let mut asked = Probes::default();
+    planner.ask(&mut asked);
+    let [crate::modules::Probe::Command(script)] = &asked.into_list()[..] else {
+        panic!("one command probe")
+    };
+    assert!(script.starts_with("export PIP_NO_INDEX=1\n"), "{script}");
+    assert!(!script.contains("bad name"));
+    let p = plan_answers_env_of(&e);
+    assert!(matches!(&p.steps[..], [Step::Run { cmd, .. }] if cmd.env == e.environment));
+}
+
+fn plan_answers_env_of(e: &crate::modules::ModuleEnv) -> Plan {
+    crate::modules::testing::plan_answers_env(
+        &Pip,
+        pip_args(&[("name", "x".into())]),
+        vec![cmd(0, FREEZE)],
+        e,
+    )
 }
 
 #[test]
