@@ -180,7 +180,7 @@ pub(crate) fn parse(a: &Args, python: String) -> Result<Spec> {
     };
     let mut packages = Vec::new();
     let mut has_vcs = false;
-    if let Some(names) = &names {
+    if let Some(names) = names.as_ref().filter(|n| !n.is_empty()) {
         has_vcs = names.iter().any(|n| is_vcs_url(n));
         packages = recover_package_names(names)
             .iter()
@@ -441,6 +441,15 @@ pub(crate) fn decide(spec: &Spec, out: &str, environment: &[(String, String)]) -
         (None, None, Some(env)) => vec![format!("{env}/bin/pip3")],
         (None, None, None) => vec!["pip3".into()],
     };
+    if spec.names.as_ref().is_some_and(|n| n.is_empty()) {
+        // Ansible's module warns and changes nothing.
+        return Plan::ok().with(
+            "warnings",
+            Value::from(vec![Value::from(
+                "No valid name or requirements file found.",
+            )]),
+        );
+    }
     if new_venv && spec.venv_python.is_some() && is_venv_command(&spec.venv_command) {
         return Plan::fail(
             "virtualenv_python should not be used when using the venv module or pyvenv as virtualenv_command",

@@ -339,6 +339,16 @@ fn plans_predict_from_the_freeze_list() {
             "{extra:?}"
         );
     }
+    // An empty name list: Ansible's warning, no change.
+    let p = plan(
+        &[
+            ("name", Value::from(Vec::<String>::new())),
+            ("version", "1".into()),
+        ],
+        FREEZE,
+    );
+    assert!(!p.changed && p.steps.is_empty() && p.failed.is_none());
+    assert!(p.result["warnings"].len() == Some(1));
     let p = plan(&[("requirements", "/srv/req.txt".into())], FREEZE);
     assert!(p.changed);
     assert!(p.steps.iter().any(|s| matches!(s, Step::Run { cmd, .. } if cmd.shell.as_ref().unwrap().contains("before=$(freeze)"))));
@@ -450,5 +460,30 @@ fn the_probe_and_step_quote_what_they_are_given() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+#[test]
+fn odd_probe_output_and_names_never_panic() {
+    for out in [
+        "",
+        "---",
+        "\n---\n",
+        "pip=\nfreeze=list\n---\n==\n====\n=\n",
+        "venv=1\npipm=\n---\nx==1==2\n\u{0}==\u{1}\n",
+        "freeze=failed\n",
+    ] {
+        for state in ["present", "absent", "latest", "forcereinstall"] {
+            let _ = plan(&[("name", "a>=1,<2".into()), ("state", state.into())], out);
+        }
+    }
+    for name in [
+        "", ",", "[", "]", "a[", "<1", ">=", "a==1.*.*", "a @", "a;", "\u{feff}", "a===", "a[b]c",
+        "9", "a~=1",
+    ] {
+        let _ = parse(&pip_args(&[("name", name.into())]), "python3".into());
+        let _ = Package::new(name, Some(name));
+        let _ = Specifier::parse(name);
+        let _ = Version::parse(name);
     }
 }
