@@ -5,7 +5,7 @@
 //! The waiting is one read-only probe: a bash loop run on the target (bash for `/dev/tcp` and
 //! its clock), with Ansible's order of things — `delay` counted in `timeout`, a check, then
 //! `sleep` seconds, until `timeout`; the port is tried with `connect_timeout` (at most the time
-//! left); `drained` counts the connections in `connection_states` on the port from
+//! left; a connection read for `search_regex` is bounded by the time left only); `drained` counts the connections in `connection_states` on the port from
 //! `/proc/net/tcp` and `/proc/net/tcp6`, names resolved on the target as Ansible's
 //! `getaddrinfo` would (`getent ahosts`), `exclude_hosts` being the peers that do not count.
 //! `search_regex` is matched on the target with `grep -P` (PCRE, bytes, `(?m)` as Ansible's
