@@ -61,6 +61,11 @@ impl Pattern {
         self.re.captures(text).map_err(|e| self.failed(e))
     }
 
+    /// The groups' names, group 0 (the whole match) first; unnamed groups are `None`.
+    pub fn names(&self) -> impl Iterator<Item = Option<&str>> {
+        self.re.capture_names()
+    }
+
     /// Every non-overlapping match's groups (Python's `re.finditer`).
     pub fn captures_all<'t>(&self, text: &'t str) -> Result<Vec<Captures<'t, str>>, String> {
         self.re

@@ -52,6 +52,8 @@ pub mod package_facts;
 pub mod pam_limits;
 pub mod pamd;
 pub mod ping;
+pub mod pip;
+pub mod pip_req;
 pub mod reboot;
 pub mod replace;
 pub mod service_facts;
@@ -69,6 +71,7 @@ pub mod timezone;
 pub mod unarchive;
 pub mod uri;
 pub mod user;
+pub mod wait_for;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -345,6 +348,8 @@ static MODULES: &[&dyn Module] = &[
     &timezone::Timezone,
     &unarchive::Unarchive,
     &archive::Archive,
+    &wait_for::WaitFor,
+    &pip::Pip,
 ];
 
 /// Find a module by short name, FQCN or alias.
