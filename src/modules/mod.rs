@@ -66,6 +66,7 @@ pub mod template;
 #[cfg(test)]
 pub mod testing;
 pub mod timezone;
+pub mod ufw;
 pub mod unarchive;
 pub mod uri;
 pub mod user;
@@ -345,6 +346,7 @@ static MODULES: &[&dyn Module] = &[
     &timezone::Timezone,
     &unarchive::Unarchive,
     &archive::Archive,
+    &ufw::Ufw,
 ];
 
 /// Find a module by short name, FQCN or alias.
