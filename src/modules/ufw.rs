@@ -415,6 +415,12 @@ impl Module for Ufw {
             Ok(p) => p,
             Err(e) => return Ok(Box::new(Fixed(Plan::fail(format!("ufw: {e}"))))),
         };
+        // Words `shlex` cannot split fail here (the comment's only once the version is known).
+        if truthy(&p.rule)
+            && let Err(e) = rule_cmd(&p, env.check_mode, None, false)
+        {
+            return Ok(Box::new(Fixed(Plan::fail(format!("ufw: {e}")))));
+        }
         if env.is_chroot {
             return Ok(Box::new(Fixed(Plan::skip("skipped (chroot)").with(
                 "msg",

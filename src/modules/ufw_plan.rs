@@ -180,7 +180,7 @@ impl UfwPlan {
         format!("{} ${{ins:+insert $ins}} {}", quoted(a), quoted(b))
     }
 
-    fn decide(&self, out: &str) -> std::result::Result<Plan, String> {
+    pub(crate) fn decide(&self, out: &str) -> std::result::Result<Plan, String> {
         let ans = Answers::parse(out);
         if let Some(name) = ans.one("nobin") {
             return Ok(Plan::fail(format!(
