@@ -353,7 +353,7 @@ fn without_ansible_a_foreign_module_fails_clearly() {
     // An action that runs on the controller cannot be stood in for by module code.
     let p2 = Project::new().file(
         "site.yml",
-        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: add\n      add_host: {name: x}\n",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: add\n      fetch: {src: /etc/hostname, dest: /tmp/fetched}\n",
     );
     let r = Prov::apply(&p2, "site.yml")
         .args(["-i", "localhost,", "-c", "local"])

@@ -68,6 +68,7 @@ pub mod template;
 #[cfg(test)]
 pub mod testing;
 pub mod timezone;
+pub mod ufw;
 pub mod unarchive;
 pub mod uri;
 pub mod user;
@@ -350,6 +351,7 @@ static MODULES: &[&dyn Module] = &[
     &archive::Archive,
     &wait_for::WaitFor,
     &pip::Pip,
+    &ufw::Ufw,
 ];
 
 /// Find a module by short name, FQCN or alias.
