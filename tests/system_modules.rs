@@ -44,31 +44,12 @@ fn ansible(p: &Project, root: &Root, extra: &[&str]) -> Value {
         .env("ANSIBLE_NOCOLOR", "1")
         .output()
         .expect("running ansible-playbook");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let start = stdout.find("\n{").map_or(0, |i| i + 1);
-    serde_json::from_str(&stdout[start..]).unwrap_or_else(|e| {
-        panic!(
-            "ansible-playbook's output is not JSON ({e}):\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    common::ansible_json::document(&out)
 }
 
 /// The result of ansible's last task with this name.
 fn ansible_task(doc: &Value, name: &str) -> Value {
-    let mut found = Value::Null;
-    for play in doc["plays"].as_array().unwrap() {
-        for t in play["tasks"].as_array().unwrap() {
-            if t["task"]["name"] == name {
-                found = t["hosts"][HOST].clone();
-            }
-        }
-    }
-    assert!(
-        !found.is_null(),
-        "no task {name:?} in ansible's run:\n{doc}"
-    );
-    found
+    common::ansible_json::task(doc, HOST, name)
 }
 
 /// prov on `root` with `--chroot` (JSON output).
@@ -494,9 +475,7 @@ fn package_facts_on_this_machine_are_ansibles() {
         .env("ANSIBLE_STDOUT_CALLBACK", "ansible.posix.json")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let start = stdout.find("\n{").map_or(0, |i| i + 1);
-    let a: Value = serde_json::from_str(&stdout[start..]).unwrap();
+    let a = common::ansible_json::document(&out);
     let theirs = ansible_var(&a, "show", "ansible_facts.packages");
     let mine = prov_var(&r, "show", "ansible_facts.packages");
     assert!(theirs.as_object().unwrap().len() > 10);

@@ -1,7 +1,7 @@
 //! The `iptables` planner: the read-only probe and the module's `main()` decision.
 
+use crate::modules::keyed_output::KeyedOutput;
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use super::{
     CmdRef, Command, Observed, Params, Plan, Planner, Probes, Result, Step, WAIT_SECONDS_SUPPORT,
@@ -161,38 +161,6 @@ impl IptPlan {
     }
 }
 
-/// The probe's output: every value of each key, in order.
-struct Answers(HashMap<String, Vec<String>>);
-
-impl Answers {
-    fn parse(out: &str) -> Answers {
-        let mut map: HashMap<String, Vec<String>> = HashMap::new();
-        for line in out.lines() {
-            if let Some((k, v)) = line.split_once('=') {
-                map.entry(k.to_string()).or_default().push(v.to_string());
-            }
-        }
-        Answers(map)
-    }
-    fn one(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.first()).map(String::as_str)
-    }
-    /// A command's (rc, stdout, stderr) as run under `key`.
-    fn run(&self, key: &str) -> std::result::Result<(i32, String, String), String> {
-        let rc = self
-            .one(&format!("{key}.rc"))
-            .and_then(|r| r.parse().ok())
-            .ok_or_else(|| format!("the probe did not report {key}"))?;
-        let lines = |k: &str| {
-            self.0
-                .get(&format!("{key}.{k}"))
-                .map(|v| v.iter().map(|l| format!("{l}\n")).collect::<String>())
-                .unwrap_or_default()
-        };
-        Ok((rc, lines("out"), lines("err")))
-    }
-}
-
 /// `re.search(r'\(policy ([A-Z]+)\)', header)`.
 fn policy_of(header: &str) -> Option<&str> {
     let mut rest = header;
@@ -209,7 +177,7 @@ fn policy_of(header: &str) -> Option<&str> {
 
 impl IptPlan {
     /// The module's `main()` loop over the programs, from the probe's answers.
-    fn decide(&self, a: &Answers) -> std::result::Result<Plan, String> {
+    fn decide(&self, a: &KeyedOutput) -> std::result::Result<Plan, String> {
         let mut plan = Plan {
             result: self.result.clone(),
             ..Plan::ok()
@@ -308,7 +276,7 @@ impl Planner for IptPlan {
     }
 
     fn plan(self: Box<Self>, obs: &Observed) -> Result<Plan> {
-        let answers = Answers::parse(&obs.cmd(self.at)?.stdout);
+        let answers = KeyedOutput::parse(&obs.cmd(self.at)?.stdout);
         Ok(match self.decide(&answers) {
             Ok(plan) => plan,
             Err(msg) => Plan::fail(msg),

@@ -41,6 +41,7 @@ pub mod group_by;
 pub mod hostname;
 pub mod ini_file;
 pub mod iptables;
+pub mod keyed_output;
 pub mod known_hosts;
 pub mod lineinfile;
 pub mod locale_gen;

@@ -1,7 +1,7 @@
 //! The `ufw` planner: the read-only probe, the check-mode decision and the script a real run
 //! executes.
 
-use std::collections::HashMap;
+use crate::modules::keyed_output::KeyedOutput;
 
 use super::check;
 use super::{
@@ -73,38 +73,6 @@ pub struct UfwPlan {
     p: Params,
     check: bool,
     at: CmdRef,
-}
-
-/// The probe's output: every value of each key, in order.
-struct Answers(HashMap<String, Vec<String>>);
-
-impl Answers {
-    fn parse(out: &str) -> Answers {
-        let mut map: HashMap<String, Vec<String>> = HashMap::new();
-        for line in out.lines() {
-            if let Some((k, v)) = line.split_once('=') {
-                map.entry(k.to_string()).or_default().push(v.to_string());
-            }
-        }
-        Answers(map)
-    }
-    fn one(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.first()).map(String::as_str)
-    }
-    /// A command's (rc, stdout, stderr) as run under `key`.
-    fn run(&self, key: &str) -> std::result::Result<(i32, String, String), String> {
-        let rc = self
-            .one(&format!("{key}.rc"))
-            .and_then(|r| r.parse().ok())
-            .ok_or_else(|| format!("ufw: the probe did not report {key}"))?;
-        let lines = |k: &str| {
-            self.0
-                .get(&format!("{key}.{k}"))
-                .map(|v| v.iter().map(|l| format!("{l}\n")).collect::<String>())
-                .unwrap_or_default()
-        };
-        Ok((rc, lines("out"), lines("err")))
-    }
 }
 
 fn quoted(argv: &[String]) -> String {
@@ -181,7 +149,7 @@ impl UfwPlan {
     }
 
     pub(crate) fn decide(&self, out: &str) -> std::result::Result<Plan, String> {
-        let ans = Answers::parse(out);
+        let ans = KeyedOutput::parse(out);
         if let Some(name) = ans.one("nobin") {
             return Ok(Plan::fail(format!(
                 "Failed to find required executable \"{name}\" in paths: {}",

@@ -4,6 +4,7 @@
 //! feature, a SeaweedFS S3 server ([`s3`]).
 #![allow(dead_code)]
 
+pub mod ansible_json;
 pub mod disk;
 pub mod pty;
 #[cfg(feature = "s3")]
