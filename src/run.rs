@@ -134,6 +134,31 @@ pub fn load_inventory(sources: &[String]) -> Result<Inventory> {
     Ok(inv)
 }
 
+/// ansible-playbook's guard against a `--limit` that leaves nothing to do (a typo in CI would
+/// otherwise pass): with hosts in the inventory, a limit that selects none of `all` is an
+/// error (exit 1), even for a play whose pattern names the implicit `localhost`. An empty
+/// inventory, where only the implicit `localhost` exists, is exempt, as in Ansible.
+fn check_limit(inv: &Inventory, listed_hosts: bool, limit: Option<&str>) -> Result<()> {
+    let Some(limit) = limit else {
+        return Ok(());
+    };
+    if !listed_hosts {
+        return Ok(());
+    }
+    let all: std::collections::HashSet<String> = crate::inventory::pattern::select(inv, "all")?
+        .into_iter()
+        .collect();
+    if crate::inventory::pattern::select(inv, limit)?
+        .iter()
+        .any(|h| all.contains(h))
+    {
+        return Ok(());
+    }
+    Err(Error::runtime(
+        "Specified inventory, host pattern and/or --limit leaves us with no hosts to target.",
+    ))
+}
+
 fn validate_chroot(opts: &RunOptions, inv: &Inventory, playbook: &Playbook) -> Result<()> {
     let Some(dir) = &opts.chroot else {
         return Ok(());
@@ -280,7 +305,10 @@ async fn apply_run(
             playbook_path.display()
         )));
     }
-    let mut inv = load_inventory(&opts.inventory_sources)?;
+    let mut inv = Inventory::load(&opts.inventory_sources)?;
+    let listed_hosts = !inv.hosts.is_empty();
+    inv.ensure_implicit_localhost();
+    check_limit(&inv, listed_hosts, opts.limit.as_deref())?;
     let playbook = crate::playbook::parse::load_playbook(
         &playbook_path,
         &opts.roles_path,

@@ -511,3 +511,41 @@ fn the_timeout_keyword_stops_a_template_that_would_run_for_hours() {
     );
     assert!(start.elapsed().as_secs() < 30, "took {:?}", start.elapsed());
 }
+
+/// A `--limit` that selects none of the inventory's hosts is ansible-playbook's error, exit 1,
+/// before anything runs or is listed (checked with the fixtures' ansible-playbook 2.19:
+/// `--limit nosuchhost` and `--limit localhost` with a listed host both give "Specified
+/// inventory, host pattern and/or --limit leaves us with no hosts to target." and rc 1; with an
+/// empty inventory, rc 0). A play whose own pattern matches nothing stays a skip.
+#[test]
+fn a_limit_that_selects_no_host_is_an_error() {
+    let p = Project::new()
+        .file("hosts.ini", "[web]\nw1 ansible_connection=local\n")
+        .file("empty.ini", "")
+        .file(
+            "site.yml",
+            "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: one\n      debug: {msg: ran}\n",
+        );
+    let msg = "Specified inventory, host pattern and/or --limit leaves us with no hosts to target.";
+    for limit in ["nosuchhost", "localhost"] {
+        for extra in [&[][..], &["--list-hosts"][..]] {
+            let r = Prov::apply(&p, "site.yml")
+                .args(["-i", "hosts.ini", "--limit", limit])
+                .args(extra)
+                .run();
+            r.code(1).stderr_has(msg);
+            assert!(!r.stdout.contains("ran"), "{}", r.stdout);
+        }
+    }
+    // The limit selects a host; the play's own pattern (localhost) matches nothing: a skip.
+    Prov::apply(&p, "site.yml")
+        .args(["-i", "hosts.ini", "--limit", "w1"])
+        .run()
+        .ok()
+        .stdout_has("skipping: no hosts matched");
+    // No listed hosts at all: only the implicit localhost, no error.
+    Prov::apply(&p, "site.yml")
+        .args(["-i", "empty.ini", "--limit", "nosuchhost"])
+        .run()
+        .code(0);
+}
