@@ -12,6 +12,7 @@
 use super::args::Presence;
 use super::bin_path::BinPath;
 use super::content::{WriteSpec, plan_write};
+use super::pylines::splitlines;
 use super::{
     Args, CmdRef, Command, Diff, FileRef, Module, ModuleEnv, Observed, Plan, Planner, Probes, Step,
 };
@@ -172,39 +173,6 @@ struct Edited {
     remove_file: bool,
 }
 
-/// Python's `str.splitlines()`.
-fn splitlines(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        let breaks = matches!(
-            c,
-            '\n' | '\r'
-                | '\x0b'
-                | '\x0c'
-                | '\x1c'
-                | '\x1d'
-                | '\x1e'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
-        );
-        if breaks {
-            if c == '\r' && chars.peek() == Some(&'\n') {
-                chars.next();
-            }
-            out.push(std::mem::take(&mut cur));
-        } else {
-            cur.push(c);
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
 /// `crontab -l`'s output as Ansible reads it: the lines, less the header crontab(1) writes
 /// (among the first three), and the text less those lines.
 fn read_listing(out: &str) -> Result<(Vec<String>, String)> {
@@ -221,11 +189,11 @@ fn read_listing(out: &str) -> Result<(Vec<String>, String)> {
     for (count, l) in splitlines(out).into_iter().enumerate() {
         let mut is_header = false;
         for re in &header {
-            is_header |= re.is_match(&l).map_err(err)?;
+            is_header |= re.is_match(l).map_err(err)?;
         }
         if count > 2 || !is_header {
-            lines.push(l);
-        } else if let Some(i) = existing.find(&l) {
+            lines.push(l.to_string());
+        } else if let Some(i) = existing.find(l) {
             // `re.sub(re.escape(l) + '[\r\n]?', '', existing, 1)`
             let mut end = i + l.len();
             if matches!(existing.as_bytes().get(end), Some(b'\r' | b'\n')) {
@@ -495,7 +463,11 @@ impl Planner for CronPlan {
                         }
                     },
                 };
-                (splitlines(&text), text, Some(cur))
+                (
+                    splitlines(&text).into_iter().map(String::from).collect(),
+                    text,
+                    Some(cur),
+                )
             }
             (None, Some(at)) => {
                 let out = obs.cmd(at)?;

@@ -39,38 +39,7 @@ mod tests;
 
 pub use local::local;
 
-/// Python's `str.splitlines()`.
-pub(crate) fn splitlines(s: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut it = s.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
-        if matches!(
-            c,
-            '\n' | '\r'
-                | '\x0b'
-                | '\x0c'
-                | '\x1c'
-                | '\x1d'
-                | '\x1e'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
-        ) {
-            out.push(&s[start..i]);
-            let mut end = i + c.len_utf8();
-            if c == '\r' && it.peek().map(|(_, n)| *n) == Some('\n') {
-                it.next();
-                end += 1;
-            }
-            start = end;
-        }
-    }
-    if start < s.len() {
-        out.push(&s[start..]);
-    }
-    out
-}
+pub(crate) use super::pylines::splitlines;
 
 /// Ansible's `get_file_content`: the text stripped, `None` when empty.
 fn content(text: Option<&str>) -> Option<String> {

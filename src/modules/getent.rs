@@ -8,6 +8,7 @@
 use indexmap::IndexMap;
 use minijinja::Value;
 
+use super::pylines::splitlines;
 use super::{Args, CmdRef, Module, ModuleEnv, Observed, Plan, Planner, Probes};
 use crate::error::{Error, Result};
 use crate::host::primitive::{Primitive, Run};
@@ -74,39 +75,6 @@ impl GetentPlan {
         }
         argv
     }
-}
-
-/// Python's `str.splitlines()`.
-fn splitlines(s: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let len = c.len_utf8();
-        if matches!(
-            c,
-            '\n' | '\r'
-                | '\x0b'
-                | '\x0c'
-                | '\x1c'
-                | '\x1d'
-                | '\x1e'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
-        ) {
-            // "\r\n" is one line break.
-            if c == '\n' && i > 0 && s.as_bytes()[i - 1] == b'\r' {
-                start = i + len;
-                continue;
-            }
-            out.push(&s[start..i]);
-            start = i + len;
-        }
-    }
-    if start < s.len() {
-        out.push(&s[start..]);
-    }
-    out
 }
 
 /// The entries of getent's output: first field to the other fields, or to the list of them

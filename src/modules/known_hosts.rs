@@ -14,6 +14,7 @@ use base64::Engine as _;
 use super::args::Presence;
 use super::bin_path::BinPath;
 use super::content::{WriteSpec, plan_write};
+use super::pylines::splitlines_keepends;
 use super::{
     Args, CmdRef, Command, Diff, FileKind, FileRef, FileState, Module, ModuleEnv, Observed, Plan,
     Planner, Probes, Step,
@@ -256,39 +257,6 @@ fn search(
     Ok((true, true, None))
 }
 
-/// Python's `str.splitlines(keepends=True)`.
-fn splitlines_keep(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        cur.push(c);
-        let breaks = matches!(
-            c,
-            '\n' | '\r'
-                | '\x0b'
-                | '\x0c'
-                | '\x1c'
-                | '\x1d'
-                | '\x1e'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
-        );
-        if breaks {
-            if c == '\r' && chars.peek() == Some(&'\n') {
-                cur.push('\n');
-                chars.next();
-            }
-            out.push(std::mem::take(&mut cur));
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
 struct KnownHostsPlan {
     bins: BinPath,
     file_at: Option<FileRef>,
@@ -419,7 +387,10 @@ impl Planner for KnownHostsPlan {
             .replace('\r', "\n");
         // The diff, as compute_diff makes it.
         let before = normalized.clone();
-        let mut lines = splitlines_keep(&before);
+        let mut lines: Vec<String> = splitlines_keepends(&before)
+            .into_iter()
+            .map(String::from)
+            .collect();
         remove_line(&mut lines);
         if self.present && (replace || line.is_none()) {
             lines.push(key.unwrap_or_default().to_string());

@@ -55,6 +55,7 @@ pub mod pamd;
 pub mod ping;
 pub mod pip;
 pub mod pip_req;
+pub mod pylines;
 pub mod reboot;
 pub mod replace;
 pub mod service_facts;

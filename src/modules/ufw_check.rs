@@ -1,5 +1,6 @@
 //! The `ufw` module's check-mode decisions, from `ufw status verbose` and the rules text.
 
+use crate::modules::pylines::splitlines_keepends;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -34,33 +35,6 @@ static LOGGING: LazyLock<Regex> =
 static DEFAULTS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"Default: (deny|allow|reject) \(incoming\), (deny|allow|reject) \(outgoing\), (deny|allow|reject|disabled) \(routed\)").expect("default pattern")
 });
-
-/// Python's `str.splitlines(True)`.
-pub fn splitlines(s: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut it = s.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
-        let end = match c {
-            '\r' => match it.peek() {
-                Some((_, '\n')) => {
-                    it.next();
-                    i + 2
-                }
-                _ => i + 1,
-            },
-            '\n' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}'
-            | '\u{2029}' => i + c.len_utf8(),
-            _ => continue,
-        };
-        out.push(&s[start..end]);
-        start = end;
-    }
-    if start < s.len() {
-        out.push(&s[start..]);
-    }
-    out
-}
 
 /// `state` in check mode: `reloaded`/`reset` always, `enabled`/`disabled` when the status
 /// (`" active"` found or not) differs.
@@ -100,7 +74,7 @@ pub fn default_changed(value: &str, direction: Option<&str>, pre_state: &str) ->
 }
 
 fn filter_match(re: &Regex, content: &str) -> String {
-    splitlines(content)
+    splitlines_keepends(content)
         .into_iter()
         .filter(|l| re.is_match(l))
         .collect()
@@ -108,7 +82,7 @@ fn filter_match(re: &Regex, content: &str) -> String {
 
 /// A rule in check mode: the `--dry-run` output against the current rules.
 pub fn rule_changed(rules_dry: &str, pre_rules: &str, from_ip: &str, to_ip: &str) -> bool {
-    let lines = splitlines(rules_dry);
+    let lines = splitlines_keepends(rules_dry);
     let skipping = lines.iter().filter(|l| l.contains("Skipping")).count();
     if skipping > 0 && skipping == lines.len() {
         return false;

@@ -5,9 +5,10 @@
 
 use minijinja::Value;
 
-use super::check::{default_changed, logging_changed, rule_changed, splitlines, state_changed};
+use super::check::{default_changed, logging_changed, rule_changed, state_changed};
 use super::plan::INSERT_AWK;
 use super::*;
+use crate::modules::pylines::splitlines_keepends as splitlines;
 use crate::modules::{Command, Step};
 
 #[test]
