@@ -98,7 +98,7 @@ impl Config {
     /// Parse one ansible.cfg file.
     pub fn read(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::parse(Span::file(path), format!("cannot read: {e}")))?;
+            .map_err(|e| Error::usage(format!("cannot read: {e}")).at(Span::file(path)))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let base = if base.as_os_str().is_empty() {
             PathBuf::from(".")
@@ -121,10 +121,9 @@ impl Config {
                 continue;
             }
             let Some((k, v)) = line.split_once('=').or_else(|| line.split_once(':')) else {
-                return Err(Error::parse(
-                    Span::new(file.clone(), i as u32 + 1, 1),
-                    format!("expected key = value, got '{line}'"),
-                ));
+                // An unreadable ansible.cfg is an options error in Ansible (exit 5).
+                return Err(Error::usage(format!("expected key = value, got '{line}'"))
+                    .at(Span::new(file.clone(), i as u32 + 1, 1)));
             };
             let (k, v) = (k.trim(), v.split(" ;").next().unwrap_or(v).trim());
             match (section.as_str(), k) {

@@ -36,13 +36,18 @@ impl fmt::Display for Span {
     }
 }
 
-/// What went wrong, broadly; decides the exit code.
+/// What went wrong, broadly; decides the exit code (the table is in README.md, "Exit codes").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// Bad command-line options or combinations of them (exit 5).
+    /// Bad options or combinations of them, an unreadable ansible.cfg (exit 5, Ansible's
+    /// `AnsibleOptionsError`).
     Usage,
-    /// A playbook, inventory, role, template or variable file that cannot be read or parsed (exit 5).
+    /// A playbook, role, template or variable file that cannot be parsed: YAML syntax, an
+    /// unknown module or keyword, a bad keyword value (exit 4, Ansible's `AnsibleParserError`).
     Parse,
+    /// A file the run needs does not exist: the playbook, a role, an imported tasks file, an
+    /// `-e @file`, an inventory source (exit 1, Ansible's `AnsibleError`).
+    Missing,
     /// A failure while running: templating, a module, a transport (exit 1 if it escapes a host).
     Runtime,
     /// A host could not be reached or its connection broke.
@@ -89,6 +94,10 @@ impl Error {
         Error::new(ErrorKind::Runtime, message)
     }
 
+    pub fn missing(span: Span, message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Missing, message).at(span)
+    }
+
     pub fn unreachable(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Unreachable, message)
     }
@@ -110,10 +119,10 @@ impl Error {
     /// The process exit code this error maps to, as ansible-playbook does.
     pub fn exit_code(&self) -> i32 {
         match self.kind {
-            ErrorKind::Usage | ErrorKind::Parse => 5,
-            ErrorKind::Unreachable => 4,
-            ErrorKind::Runtime => 1,
-            ErrorKind::Interrupted => 130,
+            ErrorKind::Usage => 5,
+            ErrorKind::Parse | ErrorKind::Unreachable => 4,
+            ErrorKind::Missing | ErrorKind::Runtime => 1,
+            ErrorKind::Interrupted => signal_exit_code(libc::SIGINT),
             ErrorKind::Denied => 6,
             ErrorKind::NotFound => 7,
         }
@@ -140,6 +149,17 @@ impl Error {
             out.push_str(&excerpt);
         }
         out
+    }
+}
+
+/// The exit code of a run a signal stopped (after its clean-up and recap): 99 for Ctrl-C, as
+/// ansible-playbook's "User interrupted execution"; 128 + the signal for SIGTERM and SIGHUP,
+/// the code ansible-playbook's shell reports when those kill it.
+pub fn signal_exit_code(signal: i32) -> i32 {
+    if signal == libc::SIGINT {
+        99
+    } else {
+        128 + signal
     }
 }
 
@@ -302,6 +322,6 @@ mod tests {
     fn renders_span_first() {
         let e = Error::parse(Span::new(Arc::new("a.yml".into()), 3, 5), "bad");
         assert_eq!(e.to_string(), "a.yml:3:5: bad");
-        assert_eq!(e.exit_code(), 5);
+        assert_eq!(e.exit_code(), 4);
     }
 }

@@ -1,5 +1,6 @@
 //! The `prov` binary: parse the command line, run, map errors to ansible-playbook's exit codes
-//! (0 ok, 1 error, 2 a host failed, 4 a host unreachable, 5 bad options or input).
+//! (README.md, "Exit codes": 0 ok, 1 error, 2 a host failed or a command-line syntax error,
+//! 4 a host unreachable or a parse error, 5 bad options, 99 Ctrl-C).
 
 use clap::Parser;
 
@@ -19,7 +20,8 @@ fn main() {
         Err(e) => {
             let code = match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => 5,
+                // ansible-playbook's argparse: an unknown flag or a bad flag value exits 2.
+                _ => 2,
             };
             let _ = e.print();
             std::process::exit(code);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::cli::{ApplyArgs, Cli, Command, InventoryArgs};
 use crate::config::Config;
 use crate::engine::{Cancel, Engine, RunOptions};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::inventory::Inventory;
 use crate::playbook::{Action, Playbook, Task};
 use crate::report::Reporter;
@@ -24,10 +24,8 @@ pub fn parse_extra_vars(items: &[String]) -> Result<VarMap> {
     for item in items {
         let item = item.trim();
         if let Some(file) = item.strip_prefix('@') {
-            out.extend(
-                crate::vars::load_var_file(std::path::Path::new(file))
-                    .map_err(|e| Error::usage(e.to_string()))?,
-            );
+            // Missing: exit 1, does not parse: 4, as ansible-playbook.
+            out.extend(crate::vars::load_var_file(std::path::Path::new(file))?);
         } else if item.starts_with('{') || item.starts_with('[') {
             let node = crate::yaml::parse_str(item, "--extra-vars")
                 .map_err(|e| Error::usage(format!("bad --extra-vars: {}", e.message)))?;
@@ -299,11 +297,23 @@ async fn apply_run(
         .playbook
         .clone()
         .ok_or_else(|| Error::usage("a playbook is required: prov apply PLAYBOOK"))?;
+    if !playbook_path.exists() {
+        return Err(Error::new(
+            ErrorKind::Missing,
+            format!(
+                "the playbook: {} could not be found",
+                playbook_path.display()
+            ),
+        ));
+    }
     if !playbook_path.is_file() {
-        return Err(Error::usage(format!(
-            "the playbook {} does not exist",
-            playbook_path.display()
-        )));
+        return Err(Error::new(
+            ErrorKind::Missing,
+            format!(
+                "the playbook: {} does not appear to be a file",
+                playbook_path.display()
+            ),
+        ));
     }
     let mut inv = Inventory::load(&opts.inventory_sources)?;
     let listed_hosts = !inv.hosts.is_empty();
@@ -342,7 +352,7 @@ async fn apply_run(
 
 /// Ctrl-C, SIGTERM and SIGHUP all stop the run the same way: no new work starts, the write in
 /// progress finishes or is abandoned whole, chroot preparation is undone, the recap is printed
-/// and prov exits with 128 + the signal. A second signal exits at once.
+/// and prov exits with [`crate::error::signal_exit_code`]. A second signal exits at once.
 fn watch_signals(cancel: Arc<Cancel>) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let watch = |kind: SignalKind| {
@@ -361,7 +371,7 @@ fn watch_signals(cancel: Arc<Cancel>) -> Result<()> {
                 else => return,
             };
             if !first {
-                std::process::exit(128 + number);
+                std::process::exit(crate::error::signal_exit_code(number));
             }
             first = false;
             let what = match number {
@@ -512,7 +522,9 @@ pub async fn main(cli: Cli) -> Result<i32> {
                 }
                 Err(_) if cancel.is_cancelled() => {
                     eprintln!("[prov image] interrupted: no image was written");
-                    Ok(128 + cancel.signal().unwrap_or(libc::SIGINT))
+                    Ok(crate::error::signal_exit_code(
+                        cancel.signal().unwrap_or(libc::SIGINT),
+                    ))
                 }
                 Err(e) => Err(e),
             }
@@ -524,7 +536,9 @@ pub async fn main(cli: Cli) -> Result<i32> {
             match crate::image::compress_cmd(&a, cancel.clone()).await {
                 Err(_) if cancel.is_cancelled() => {
                     eprintln!("[prov image] interrupted: no compressed image was written");
-                    Ok(128 + cancel.signal().unwrap_or(libc::SIGINT))
+                    Ok(crate::error::signal_exit_code(
+                        cancel.signal().unwrap_or(libc::SIGINT),
+                    ))
                 }
                 other => other.map(|()| 0),
             }
@@ -536,7 +550,9 @@ pub async fn main(cli: Cli) -> Result<i32> {
             match crate::image::pipeline::pipeline(a, cancel.clone()).await {
                 Err(_) if cancel.is_cancelled() => {
                     eprintln!("[prov image] pipeline interrupted");
-                    Ok(128 + cancel.signal().unwrap_or(libc::SIGINT))
+                    Ok(crate::error::signal_exit_code(
+                        cancel.signal().unwrap_or(libc::SIGINT),
+                    ))
                 }
                 other => other,
             }
@@ -570,7 +586,7 @@ pub async fn main(cli: Cli) -> Result<i32> {
                 }
                 _ = cancel.cancelled() => {
                     eprintln!("[prov image] boot test interrupted; the VMs are stopped");
-                    Ok(128 + cancel.signal().unwrap_or(libc::SIGINT))
+                    Ok(crate::error::signal_exit_code(cancel.signal().unwrap_or(libc::SIGINT)))
                 }
             }
         }

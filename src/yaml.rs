@@ -170,8 +170,9 @@ pub fn load_file(path: &Path) -> Result<Node> {
 
 /// Read a text file; invalid UTF-8 is an error at the line and column of the first bad byte.
 pub fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::parse(Span::file(path), format!("cannot read file: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::missing(Span::file(path), format!("cannot read file: {e}")).caused_by(e)
+    })?;
     String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let good = std::str::from_utf8(good).unwrap_or_default();

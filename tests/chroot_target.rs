@@ -188,7 +188,7 @@ fn mounts_are_undone_after_a_failure_and_after_ctrl_c() {
     );
     assert_eq!(
         out.status.code(),
-        Some(130),
+        Some(99),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );

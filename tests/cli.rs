@@ -66,8 +66,8 @@ fn version_and_usage_errors() {
         .run()
         .ok()
         .stdout_has(env!("CARGO_PKG_VERSION"));
-    // Bad options exit with 5, as ansible-playbook does (not clap's 2).
-    Prov::new().args(["apply", "--no-such-flag"]).run().code(5);
+    // A command line that does not parse exits 2, as ansible-playbook's argparse does.
+    Prov::new().args(["apply", "--no-such-flag"]).run().code(2);
     Prov::new()
         .arg("apply")
         .run()
@@ -76,12 +76,14 @@ fn version_and_usage_errors() {
     Prov::new()
         .args(["apply", "/nonexistent/site.yml"])
         .run()
-        .code(5)
-        .stderr_has("does not exist");
-    Prov::new()
-        .args(["apply", "x.yml", "-c", "telnet"])
+        .code(1)
+        .stderr_has("the playbook: /nonexistent/site.yml could not be found");
+    let p = Project::new().file("x.yml", "- hosts: all\n  tasks: []\n");
+    Prov::apply(&p, "x.yml")
+        .args(["-c", "telnet"])
         .run()
-        .code(5);
+        .code(5)
+        .stderr_has("--connection telnet");
 }
 
 #[test]
@@ -256,67 +258,79 @@ fn exit_codes_follow_ansible_playbook() {
 
 #[test]
 fn bad_inputs_give_errors_with_positions_and_the_line_under_a_caret() {
-    let cases: &[(&str, &str, &str)] = &[
+    // (file, content, message, exit code: 4 for what does not parse, 1 for what is missing).
+    let cases: &[(&str, &str, &str, i32)] = &[
         (
             "yaml.yml",
             "- hosts: all\n  tasks: [\n",
             "yaml.yml:2:10: YAML syntax error: unclosed bracket",
+            4,
         ),
         (
             "module.yml",
             "- hosts: all\n  tasks:\n    - lineinfle: {path: /x}\n",
             "module.yml:3:7: 'lineinfle' is not a module or task keyword (did you mean 'lineinfile'?)",
+            4,
         ),
         (
             "keyword.yml",
             "- hosts: all\n  tasks:\n    - debug: msg=x\n      whn: true\n",
             "keyword.yml:4:7: 'whn' is not a module or task keyword (did you mean 'when'?)",
+            4,
         ),
         (
             "option.yml",
             "- hosts: all\n  tasks:\n    - copy:\n        dest: /x\n        contnet: y\n",
             "option.yml:5:9: unsupported parameter 'contnet' for module 'copy' (did you mean 'content'?)",
+            4,
         ),
         (
             "nohosts.yml",
             "- name: x\n  tasks: []\n",
             "nohosts.yml:1:3: the play has no 'hosts'",
+            4,
         ),
         (
             "playkw.yml",
             "- hosts: all\n  taks: []\n",
             "playkw.yml:2:3: 'taks' is not a valid keyword for a play (did you mean 'tasks'?)",
+            4,
         ),
         (
             "role.yml",
             "- hosts: all\n  roles:\n    - nosuchrole\n",
             "role.yml:3:7: role 'nosuchrole' not found",
+            1,
         ),
         (
             "import.yml",
             "- hosts: all\n  tasks:\n    - import_tasks: missing.yml\n",
             "import.yml:3:21: could not find imported tasks file 'missing.yml'",
+            1,
         ),
         (
             "meta.yml",
             "- hosts: all\n  tasks:\n    - meta: flush_handler\n",
             "meta.yml:3:13: unknown meta action 'flush_handler' (did you mean 'flush_handlers'?)",
+            4,
         ),
         (
             "loopctl.yml",
             "- hosts: all\n  tasks:\n    - debug: var=item\n      loop: [1]\n      loop_control: {lopvar: x}\n",
             "loopctl.yml:5:22: 'lopvar' is not valid in loop_control",
+            4,
         ),
         (
             "async.yml",
             "- hosts: all\n  tasks:\n    - command: sleep 1\n      async: 10\n",
             "async.yml:4:7: 'async': async tasks are not supported by prov",
+            4,
         ),
     ];
-    for (file, content, expected) in cases {
+    for (file, content, expected, code) in cases {
         let p = Project::new().file(file, content);
         let r = Prov::apply(&p, file).run();
-        r.code(5);
+        r.code(*code);
         // `ERROR: FILE:LINE:COL: message`, then the line with a caret under the column:
         //   |
         // 3 |     - lineinfle: {path: /x}
@@ -367,7 +381,8 @@ fn bad_inputs_give_errors_with_positions_and_the_line_under_a_caret() {
             .file(file, content)
             .file("site.yml", "- hosts: all\n  tasks: []\n");
         let r = Prov::apply(&p, "site.yml").args(["-i", file]).run();
-        r.code(5);
+        // An inventory that does not parse: Ansible's "No inventory was parsed" (exit 1).
+        r.code(1);
         assert!(r.stderr.trim().contains(expected), "{file}: {}", r.stderr);
     }
     // A broken template fails its task with the template's file and line.
@@ -390,7 +405,7 @@ fn tasks_files_that_import_themselves_are_errors_with_the_chain() {
         .file("a.yml", "- debug: msg=a\n- import_tasks: b.yml\n")
         .file("b.yml", "- import_tasks: a.yml\n");
     let r = Prov::apply(&p, "site.yml").arg("--syntax-check").run();
-    r.code(5).stderr_has(
+    r.code(4).stderr_has(
         "b.yml:1:17: tasks file a.yml imports itself: site.yml -> a.yml -> b.yml -> a.yml",
     );
     assert!(!r.stderr.contains("overflow"), "{}", r.stderr);
@@ -425,7 +440,7 @@ fn inventory_group_cycles_are_errors_with_the_chain() {
             .cwd(&p.dir.path)
             .args(["inventory", "-i", file, flag])
             .run()
-            .code(5)
+            .code(1)
             .stderr_has(&format!(
                 "{at}: group 'a' is a child of itself: a -> b -> a"
             ));
@@ -467,7 +482,7 @@ fn invalid_utf8_is_reported_at_the_bad_byte() {
     Prov::apply(&p, "site.yml")
         .args(["-i", "hosts.yml"])
         .run()
-        .code(5)
+        .code(1)
         .stderr_has("hosts.yml:3:6: invalid UTF-8 (byte 0xe9)");
 }
 
@@ -485,7 +500,7 @@ fn yaml_alias_bombs_fail_fast() {
     Prov::apply(&p, "site.yml")
         .args(["-i", "hosts.yml"])
         .run()
-        .code(5)
+        .code(1)
         .stderr_has("hosts.yml:9:")
         .stderr_has("alias *f (anchor &f at hosts.yml:8:");
 }

@@ -442,7 +442,7 @@ fn bad_definitions_and_failing_playbooks_leave_no_image() {
         .arg("-o")
         .arg(&out.path)
         .run();
-    run.code(5)
+    run.code(4)
         .stderr_has("unknown key 'pakages'")
         .stderr_has("bad.yml:");
     assert!(!out.path.join(".golyat-1.build").exists());

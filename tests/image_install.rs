@@ -123,14 +123,14 @@ fn disks_are_offered_with_reasons_and_the_name_must_be_typed() {
     );
     assert_eq!(written(&sys.root.join("dev/sdb")), 0);
 
-    // Ctrl-C at the confirmation: exit 130, nothing written.
+    // Ctrl-C at the confirmation: exit 99 (as a run), nothing written.
     let mut t = install(&sys, &src, &log).spawn_pty();
     t.expect("Install on which disk?", 30);
     t.send("sdb");
     t.expect("Type the disk's name (sdb)", 10);
     t.ctrl_c();
     let (code, screen) = t.finish(30);
-    assert_eq!(code, 130, "{screen}");
+    assert_eq!(code, 99, "{screen}");
     assert!(
         screen.contains("nothing was written to any disk"),
         "{screen}"
@@ -230,7 +230,7 @@ fn unattended_installs_refuse_what_they_must() {
         .code(5)
         .stderr_has("needs confirmation: run on a terminal or add --yes");
     // --yes without --target is a command-line error.
-    install(&sys, &src, &log).arg("--yes").run().code(5);
+    install(&sys, &src, &log).arg("--yes").run().code(2);
     // A regular file without --allow-file.
     let file = dir.path.join("disk.img");
     std::fs::File::create(&file)
@@ -457,7 +457,7 @@ fn an_install_into_a_file_keeps_what_a_copy_must_keep_and_survives_interrupts() 
     t.expect("[prov install] copy ...", 120);
     t.ctrl_c();
     let (code, screen) = t.finish(60);
-    assert_eq!(code, 130, "{screen}");
+    assert_eq!(code, 99, "{screen}");
     assert!(
         screen.contains("interrupted during step 'copy'"),
         "{screen}"

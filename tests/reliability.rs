@@ -345,12 +345,20 @@ fn kill_series(root: &Root, chroot: bool, apply: &dyn Fn() -> Prov) -> Series {
                 libc::SIGHUP => series.sighups += 1,
                 _ => series.ctrl_cs += 1,
             }
-            // Handled like Ctrl-C: exit 128 + signal once cleaned up (0 if it finished first).
+            // Handled like Ctrl-C: exit 99 (Ctrl-C, as ansible-playbook) or 128 + signal once
+            // cleaned up (0 if it finished first).
             // A signal in the first instants, while the dynamic loader still runs (before
             // prov's first instruction holds signals back), kills it with nothing begun.
             if out.code == -1 && out.stdout.is_empty() {
                 series.before_start += 1;
-            } else if out.code != 0 && out.code != 128 + signal {
+            } else if out.code != 0
+                && out.code
+                    != if signal == libc::SIGINT {
+                        99
+                    } else {
+                        128 + signal
+                    }
+            {
                 series.failures.push(format!(
                     "signal {signal} {k}: exit {}: {}",
                     out.code, out.stdout
@@ -428,7 +436,7 @@ fn append_report(line: String) {
 
 /// SIGKILL, SIGTERM, Ctrl-C and SIGHUP at random points of a write-heavy apply into a chroot:
 /// every managed file is old or new in full at every kill; SIGTERM, Ctrl-C and SIGHUP clean up
-/// by themselves (exit 143/130/129, no policy-rc.d, no temp files, no mounts); after SIGKILL the next run removes
+/// by themselves (exit 143/99/129, no policy-rc.d, no temp files, no mounts); after SIGKILL the next run removes
 /// what was left.
 #[test]
 fn killed_at_any_moment_a_chroot_run_leaves_old_or_new_files_never_half() {

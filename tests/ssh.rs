@@ -696,7 +696,7 @@ fn ctrl_c_stops_an_ssh_run_and_reports() {
     running.interrupt();
     let run = running.finish();
     assert!(start.elapsed() < Duration::from_secs(10));
-    run.code(130);
+    run.code(99);
     assert!(run.stdout.contains("Interrupted"), "{}", run.stdout);
     assert!(run.stdout.contains("int-1"), "{}", run.stdout);
     assert!(!host.root.exists("tmp/never"));

@@ -87,7 +87,7 @@ impl Cancel {
     pub fn cancel(&self) {
         self.cancel_by(libc::SIGINT);
     }
-    /// Stop starting new work because of `signal`; the exit code is then 128 + signal.
+    /// Stop starting new work because of `signal` (the exit code: [`crate::error::signal_exit_code`]).
     pub fn cancel_by(&self, signal: i32) {
         let _ = self
             .signal
@@ -132,7 +132,7 @@ impl Outcome {
     /// ansible-playbook's exit codes: 2 a host failed (wins), 4 unreachable, 0 ok.
     pub fn exit_code(&self) -> i32 {
         if self.interrupted {
-            128 + self.signal.unwrap_or(libc::SIGINT)
+            crate::error::signal_exit_code(self.signal.unwrap_or(libc::SIGINT))
         } else if self.any_failed {
             2
         } else if self.any_unreachable {

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use indexmap::{IndexMap, IndexSet};
 use minijinja::Value;
 
-use crate::error::{Error, Result, Span};
+use crate::error::{Error, ErrorKind, Result, Span};
 use crate::vars::VarMap;
 
 /// One managed host.
@@ -88,7 +88,20 @@ impl Default for Inventory {
 
 impl Inventory {
     /// Load every inventory source given with `-i` (files, directories or `a,b,` lists).
+    ///
+    /// A source that is missing or cannot be parsed stops the run with exit 1: Ansible's
+    /// "No inventory was parsed" under `inventory_unparsed_failed` (by default Ansible only
+    /// warns and goes on with the implicit localhost; prov does not guess).
     pub fn load(sources: &[String]) -> Result<Inventory> {
+        Inventory::load_sources(sources).map_err(|mut e| {
+            if matches!(e.kind, ErrorKind::Parse | ErrorKind::Usage) {
+                e.kind = ErrorKind::Runtime;
+            }
+            e
+        })
+    }
+
+    fn load_sources(sources: &[String]) -> Result<Inventory> {
         let mut inv = Inventory::default();
         for source in sources {
             let path = Path::new(source);
@@ -115,9 +128,10 @@ impl Inventory {
                     inv.load_vars_dirs(dir)?;
                 }
             } else {
-                return Err(Error::usage(format!(
-                    "inventory source '{source}' does not exist"
-                )));
+                return Err(Error::new(
+                    ErrorKind::Missing,
+                    format!("inventory source '{source}' does not exist"),
+                ));
             }
         }
         inv.check_cycles()?;

@@ -62,7 +62,7 @@ pub fn find_role(name: &str, span: &Span, ctx: &ParseCtx) -> Result<PathBuf> {
         }
     }
     let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-    Err(Error::parse(
+    Err(Error::missing(
         span.clone(),
         format!(
             "role '{name}' not found (searched: {})",

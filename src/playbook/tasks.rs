@@ -657,7 +657,7 @@ pub(super) fn engine_action(
             }
             let path = resolve_task_file(&fname, file, role.map(|r| &**r), &ctx.playbook_dir)
                 .ok_or_else(|| {
-                    Error::parse(
+                    Error::missing(
                         v.span.clone(),
                         format!("could not find imported tasks file '{fname}'"),
                     )

@@ -228,7 +228,7 @@ pub fn install(args: &ImageInstallArgs, cancel: Arc<Cancel>) -> Result<i32> {
             log.say(&format!("stopped ({e}): nothing was written to any disk"));
             // A signal, or the end of input (^D) at a question.
             return Ok(match cancel.signal() {
-                Some(n) => 128 + n,
+                Some(n) => crate::error::signal_exit_code(n),
                 None => 1,
             });
         }
@@ -291,7 +291,9 @@ pub fn install(args: &ImageInstallArgs, cancel: Arc<Cancel>) -> Result<i32> {
                 log.say("Run the install again to finish it.");
             }
             if interrupted {
-                Ok(128 + cancel.signal().unwrap_or(libc::SIGINT))
+                Ok(crate::error::signal_exit_code(
+                    cancel.signal().unwrap_or(libc::SIGINT),
+                ))
             } else {
                 Ok(1)
             }

@@ -34,7 +34,7 @@ fn print(format: Format, json: &impl serde::Serialize, text: &str) {
 }
 
 /// Run a storage command (`upload`, `list`, `fetch`, `mark-good`, `prune`); returns the exit
-/// code. A signal stops it (an upload is aborted, a download removed): 128 + the signal.
+/// code. A signal stops it (an upload is aborted, a download removed): [`crate::error::signal_exit_code`].
 pub async fn command(cmd: ImageCommand, cancel: std::sync::Arc<Cancel>) -> Result<i32> {
     let result = match cmd {
         ImageCommand::Upload(a) => upload::upload(&a, cancel.clone())
@@ -63,7 +63,9 @@ pub async fn command(cmd: ImageCommand, cancel: std::sync::Arc<Cancel>) -> Resul
         Ok(()) => Ok(0),
         Err(_) if cancel.is_cancelled() => {
             eprintln!("[prov image] interrupted: the unfinished transfer was undone");
-            Ok(128 + cancel.signal().unwrap_or(libc::SIGINT))
+            Ok(crate::error::signal_exit_code(
+                cancel.signal().unwrap_or(libc::SIGINT),
+            ))
         }
         Err(e) => Err(e),
     }
