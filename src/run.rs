@@ -68,12 +68,13 @@ fn split_tags(items: &[String]) -> Vec<String> {
 /// stdin without one, as Ansible's getpass does. Never logged.
 fn ask_password(prompt: &str, what: &str) -> Result<String> {
     use std::io::{BufRead, IsTerminal, Write};
-    eprint!("{prompt}");
-    let _ = std::io::stderr().flush();
+    // Echo off before the prompt shows, so that nothing typed after it is ever echoed.
     let tty = std::io::stdin().is_terminal();
     if tty {
         let _ = std::process::Command::new("stty").arg("-echo").status();
     }
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
     let mut line = String::new();
     let r = std::io::stdin().lock().read_line(&mut line);
     if tty {

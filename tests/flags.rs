@@ -276,6 +276,19 @@ fn ask_pass_and_ansible_password_log_in_with_a_password() {
     r.stderr_has("SSH password: ");
     assert!(!r.stdout.contains(SUDO_PASSWORD) && !r.stderr.contains(SUDO_PASSWORD));
 
+    // At a terminal: asked there, never echoed.
+    let mut t = client
+        .prov()
+        .cwd(&p.dir.path)
+        .args(["apply", "site.yml", "-i", "hosts.yml", "-k"])
+        .spawn_pty();
+    t.expect("SSH password: ", 30);
+    t.send(SUDO_PASSWORD);
+    let (code, screen) = t.finish(60);
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("\"who.stdout\": \"pwuser\""), "{screen}");
+    assert!(!screen.contains(SUDO_PASSWORD), "echoed: {screen}");
+
     // Without -k there is nothing to log in with.
     run(&[], "").code(4).stdout_has("UNREACHABLE");
     let r = run(&["-k"], "not-the-password\n");
