@@ -328,8 +328,9 @@ pub enum HostKeyChecking {
 
 #[derive(Args, Debug, Clone)]
 pub struct ApplyArgs {
-    /// The playbook to run.
-    pub playbook: Option<PathBuf>,
+    /// The playbooks to run, in order (a host that fails stops the ones after).
+    #[arg(required = true, value_name = "PLAYBOOK")]
+    pub playbooks: Vec<PathBuf>,
     /// Inventory file, directory or comma-separated host list (repeatable).
     #[arg(short = 'i', long = "inventory")]
     pub inventory: Vec<String>,
@@ -399,6 +400,32 @@ pub struct ApplyArgs {
     /// Host key verification for SSH.
     #[arg(long = "host-key-checking", value_enum)]
     pub host_key_checking: Option<HostKeyChecking>,
+    /// Start at the first task whose name (or `role : name`) matches this glob; the tasks
+    /// before it do not run.
+    #[arg(long = "start-at-task", value_name = "TASK")]
+    pub start_at_task: Option<String>,
+    /// Ask before each task: (N)o/(y)es/(c)ontinue (the answer is read from stdin).
+    #[arg(long = "step")]
+    pub step: bool,
+    /// Ask for the SSH password (terminal, or stdin without one) for password authentication.
+    #[arg(short = 'k', long = "ask-pass")]
+    pub ask_pass: bool,
+    /// ssh arguments for every SSH connection: `-o Option=value` (Port, User, IdentityFile,
+    /// StrictHostKeyChecking, UserKnownHostsFile, ConnectTimeout, ServerAliveInterval, ...),
+    /// `-p`, `-l`, `-i`, `-J`, `-F`; anything prov cannot honour is an error.
+    #[arg(
+        long = "ssh-common-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true
+    )]
+    pub ssh_common_args: Option<String>,
+    /// More ssh arguments, as --ssh-common-args.
+    #[arg(
+        long = "ssh-extra-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true
+    )]
+    pub ssh_extra_args: Option<String>,
 }
 
 #[derive(Args, Debug)]

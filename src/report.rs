@@ -268,6 +268,23 @@ impl Reporter {
         }
     }
 
+    /// A question (`--step`): on the output without a newline, or on stderr with
+    /// `--format json`, whose stdout is the document.
+    pub fn ask(&self, question: &str) {
+        if self.format == Format::Text {
+            let mut out = self.out.lock().unwrap();
+            let _ = write!(out, "{question}");
+            let _ = out.flush();
+        } else {
+            eprint!("{question}");
+        }
+    }
+
+    /// The question again as a banner once answered, as ansible-playbook prints it.
+    pub fn asked(&self, question: &str) {
+        self.text(&banner(question.trim_end()));
+    }
+
     pub fn note(&self, msg: &str) {
         self.text(msg);
     }

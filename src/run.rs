@@ -62,28 +62,66 @@ fn split_tags(items: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Ask for the become password on the terminal (never echoed, never logged).
-fn ask_password() -> Result<String> {
+/// Ask for a password (`prompt` on stderr) on the terminal, never echoed, or read it from
+/// stdin without one, as Ansible's getpass does. Never logged.
+fn ask_password(prompt: &str, what: &str) -> Result<String> {
     use std::io::{BufRead, IsTerminal, Write};
-    eprint!("BECOME password: ");
-    let _ = std::io::stderr().flush();
+    // Echo off before the prompt shows, so that nothing typed after it is ever echoed.
     let tty = std::io::stdin().is_terminal();
     if tty {
         let _ = std::process::Command::new("stty").arg("-echo").status();
     }
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
     let mut line = String::new();
     let r = std::io::stdin().lock().read_line(&mut line);
     if tty {
         let _ = std::process::Command::new("stty").arg("echo").status();
         eprintln!();
     }
-    r.map_err(|e| Error::usage(format!("cannot read the become password: {e}")))?;
+    r.map_err(|e| Error::usage(format!("cannot read the {what} password: {e}")))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// `-k` and `-K` as ansible-playbook asks them: the SSH password first, then the become
+/// password, which defaults to the SSH password when left empty.
+fn ask_passwords(args: &ApplyArgs) -> Result<(Option<String>, Option<String>)> {
+    let ssh = if args.ask_pass {
+        Some(ask_password("SSH password: ", "SSH")?)
+    } else {
+        None
+    };
+    let become_ = match (&ssh, args.ask_become_pass) {
+        (_, false) => None,
+        (None, true) => Some(ask_password("BECOME password: ", "become")?),
+        (Some(ssh), true) => {
+            let pw = ask_password("BECOME password[defaults to SSH password]: ", "become")?;
+            Some(if pw.is_empty() { ssh.clone() } else { pw })
+        }
+    };
+    Ok((ssh, become_))
+}
+
+/// `--ssh-common-args`/`--ssh-extra-args` that prov's connections cannot honour are a usage
+/// error before anything runs.
+fn check_ssh_args(args: &ApplyArgs) -> Result<()> {
+    for (flag, value) in [
+        ("--ssh-common-args", &args.ssh_common_args),
+        ("--ssh-extra-args", &args.ssh_extra_args),
+    ] {
+        if let Some(v) = value {
+            crate::transport::ssh::config::check_ssh_args(v)
+                .map_err(|e| Error::usage(format!("{flag}: {}", e.message)))?;
+        }
+    }
+    Ok(())
 }
 
 /// Resolve options: command line over environment over ansible.cfg.
 pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOptions> {
     let inventory = cfg.inventory_sources(&args.inventory);
+    check_ssh_args(args)?;
+    let (ssh_password, become_password) = ask_passwords(args)?;
     Ok(RunOptions {
         check: args.check || check_cmd,
         diff: args.diff || check_cmd,
@@ -97,11 +135,7 @@ pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOpt
         become_: args.become_ || cfg.become_.unwrap_or(false),
         become_user: args.become_user.clone().or(cfg.become_user.clone()),
         become_method: cfg.become_method.clone(),
-        become_password: if args.ask_become_pass {
-            Some(ask_password()?)
-        } else {
-            None
-        },
+        become_password,
         remote_user: args.user.clone().or(cfg.remote_user.clone()),
         private_key: args.private_key.clone().or(cfg.private_key_file.clone()),
         timeout: args.timeout.or(cfg.timeout),
@@ -121,6 +155,11 @@ pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOpt
                 HostKeyMode::Off
             }
         }),
+        start_at_task: args.start_at_task.clone(),
+        step: args.step,
+        ssh_password,
+        ssh_common_args: args.ssh_common_args.clone(),
+        ssh_extra_args: args.ssh_extra_args.clone(),
     })
 }
 
@@ -292,41 +331,42 @@ async fn apply_run(
 ) -> Result<(i32, Option<(String, String)>)> {
     let cfg = Config::load()?;
     crate::template::allow_broken_conditionals(cfg.allow_broken_conditionals.unwrap_or(false));
+    // Every playbook must exist before anything runs (or a password is asked), as in Ansible
+    // (exit 1, its words).
+    for path in &args.playbooks {
+        if !path.exists() {
+            return Err(Error::new(
+                ErrorKind::Missing,
+                format!("the playbook: {} could not be found", path.display()),
+            ));
+        }
+        if !path.is_file() {
+            return Err(Error::new(
+                ErrorKind::Missing,
+                format!(
+                    "the playbook: {} does not appear to be a file",
+                    path.display()
+                ),
+            ));
+        }
+    }
     let opts = options(&args, &cfg, check_cmd)?;
-    let playbook_path: PathBuf = args
-        .playbook
-        .clone()
-        .ok_or_else(|| Error::usage("a playbook is required: prov apply PLAYBOOK"))?;
-    if !playbook_path.exists() {
-        return Err(Error::new(
-            ErrorKind::Missing,
-            format!(
-                "the playbook: {} could not be found",
-                playbook_path.display()
-            ),
-        ));
-    }
-    if !playbook_path.is_file() {
-        return Err(Error::new(
-            ErrorKind::Missing,
-            format!(
-                "the playbook: {} does not appear to be a file",
-                playbook_path.display()
-            ),
-        ));
-    }
     let mut inv = Inventory::load(&opts.inventory_sources)?;
     let listed_hosts = !inv.hosts.is_empty();
     inv.ensure_implicit_localhost();
     check_limit(&inv, listed_hosts, opts.limit.as_deref())?;
-    let playbook = crate::playbook::parse::load_playbook(
-        &playbook_path,
-        &opts.roles_path,
-        &crate::modules::CATALOG,
-    )?;
-    // group_vars/ and host_vars/ beside the playbook(s) beat those beside the inventory.
-    for play in &playbook.plays {
-        inv.load_vars_dirs(&play.dir)?;
+    let mut playbooks: Vec<(PathBuf, Playbook)> = Vec::new();
+    for path in &args.playbooks {
+        let playbook = crate::playbook::parse::load_playbook(
+            path,
+            &opts.roles_path,
+            &crate::modules::CATALOG,
+        )?;
+        // group_vars/ and host_vars/ beside the playbook(s) beat those beside the inventory.
+        for play in &playbook.plays {
+            inv.load_vars_dirs(&play.dir)?;
+        }
+        playbooks.push((path.clone(), playbook));
     }
     if let Some(c) = &opts.connection
         && !matches!(c.as_str(), "local" | "chroot" | "ssh" | "smart")
@@ -336,17 +376,32 @@ async fn apply_run(
         )));
     }
     if args.syntax_check {
-        println!("\nplaybook: {}", playbook_path.display());
+        for (path, _) in &playbooks {
+            println!("\nplaybook: {}", path.display());
+        }
         return Ok((0, None));
     }
     if args.list_hosts || args.list_tasks || args.list_tags {
-        listing(&args, &opts, &inv, &playbook)?;
+        for (path, playbook) in &playbooks {
+            println!("\nplaybook: {}", path.display());
+            listing(&args, &opts, &inv, playbook)?;
+        }
         return Ok((0, None));
     }
-    validate_chroot(&opts, &inv, &playbook)?;
+    let playbooks: Vec<Playbook> = playbooks.into_iter().map(|(_, p)| p).collect();
+    let every_play = Playbook {
+        plays: playbooks.iter().flat_map(|p| p.plays.clone()).collect(),
+    };
+    validate_chroot(&opts, &inv, &every_play)?;
     let reporter = Reporter::new(args.format, args.verbose, opts.diff);
     let engine = Engine::new(opts, inv, reporter, cancel);
-    let outcome = engine.run(&playbook).await?;
+    let outcome = engine.run(&playbooks).await?;
+    if let Some(pattern) = engine.shared.start_at_missed() {
+        // ansible-playbook's words; the exit code stays that of the run.
+        eprintln!(
+            "[ERROR]: No matching task \"{pattern}\" found. Note: --start-at-task can only follow static includes."
+        );
+    }
     Ok((outcome.exit_code(), engine.shared.reporter.first_failure()))
 }
 

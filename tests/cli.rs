@@ -68,11 +68,12 @@ fn version_and_usage_errors() {
         .stdout_has(env!("CARGO_PKG_VERSION"));
     // A command line that does not parse exits 2, as ansible-playbook's argparse does.
     Prov::new().args(["apply", "--no-such-flag"]).run().code(2);
+    // No playbook: argparse's "the following arguments are required" (exit 2).
     Prov::new()
         .arg("apply")
         .run()
-        .code(5)
-        .stderr_has("a playbook is required");
+        .code(2)
+        .stderr_has("the following required arguments were not provided");
     Prov::new()
         .args(["apply", "/nonexistent/site.yml"])
         .run()

@@ -63,7 +63,8 @@ fn var_bool(s: &Shared, pc: &PlayCtx, h: usize, name: &str) -> Result<Option<boo
 }
 
 /// The SSH settings of host `h`: inventory variables as Ansible names them, the play's
-/// `remote_user`, then the command line and ansible.cfg (ssh config fills in the rest).
+/// `remote_user`, then the command line (`-u`, `-k`, `--ssh-common-args`...) and ansible.cfg
+/// (ssh config fills in the rest).
 pub fn ssh_target(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Target> {
     let v = |name: &str| var(s, pc, h, name);
     let port =
@@ -73,8 +74,10 @@ pub fn ssh_target(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Target> {
             })?),
             None => None,
         };
-    let mut args = v("ansible_ssh_common_args")?.unwrap_or_default();
-    if let Some(extra) = v("ansible_ssh_extra_args")? {
+    let mut args = v("ansible_ssh_common_args")?
+        .or(s.opts.ssh_common_args.clone())
+        .unwrap_or_default();
+    if let Some(extra) = v("ansible_ssh_extra_args")?.or(s.opts.ssh_extra_args.clone()) {
         args.push(' ');
         args.push_str(&extra);
     }
@@ -105,7 +108,8 @@ pub fn ssh_target(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Target> {
         ssh_args: args,
         password: v("ansible_password")?
             .or(v("ansible_ssh_pass")?)
-            .or(v("ansible_ssh_password")?),
+            .or(v("ansible_ssh_password")?)
+            .or(s.opts.ssh_password.clone()),
         host_key,
         connect_timeout: timeout.map(Duration::from_secs),
     };

@@ -29,6 +29,14 @@ impl Shared {
                 if active.is_empty() {
                     return;
                 }
+                if self.before_start(t) {
+                    continue;
+                }
+                if !matches!(t.action, Action::Block { .. } | Action::Meta(_))
+                    && !self.step_allows(pc, t).await
+                {
+                    continue;
+                }
                 match &t.action {
                     Action::Block {
                         block,

@@ -10,7 +10,8 @@
 //! `flow.rs` task lists, blocks, `meta`, handlers and includes across hosts; `loops.rs` loop
 //! items and labels; `batch.rs` loops planned in one round trip; `include.rs` dynamic includes
 //! and `include_vars`; `predict.rs` check mode's memory of planned changes; `run_as.rs` become,
-//! environment and timeout; `connect.rs` transports; `host.rs` per-host state and counters.
+//! environment and timeout; `connect.rs` transports; `host.rs` per-host state and counters;
+//! `steer.rs` `--start-at-task` and `--step`.
 
 mod batch;
 pub mod connect;
@@ -24,6 +25,7 @@ mod outcome;
 mod predict;
 mod reboot;
 mod run_as;
+pub mod steer;
 pub mod task;
 mod tilde;
 
@@ -71,6 +73,15 @@ pub struct RunOptions {
     pub host_key_checking: Option<crate::transport::ssh::config::HostKeyMode>,
     /// The default when nothing else says (ansible.cfg `host_key_checking`, environment).
     pub host_key_default: Option<crate::transport::ssh::config::HostKeyMode>,
+    /// `--start-at-task`: nothing runs before the first task matching it ([`steer`]).
+    pub start_at_task: Option<String>,
+    /// `--step`: ask before each task ([`steer`]).
+    pub step: bool,
+    /// `-k`: the SSH password (a host's `ansible_password` wins).
+    pub ssh_password: Option<String>,
+    /// `--ssh-common-args`, `--ssh-extra-args` (a host's `ansible_ssh_*_args` win).
+    pub ssh_common_args: Option<String>,
+    pub ssh_extra_args: Option<String>,
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP handling: a flag, the signal that set it, and a wake-up for
@@ -158,6 +169,8 @@ pub struct Shared {
     pub includes: Mutex<HashMap<PathBuf, Arc<Vec<Arc<Task>>>>>,
     /// Controller-side downloads, cached for the run.
     pub http: Arc<crate::http::Client>,
+    /// Where `--start-at-task` stands ([`steer`]).
+    start_at: Mutex<steer::StartAt>,
     me: Weak<Shared>,
 }
 
@@ -172,6 +185,8 @@ pub struct PlayCtx {
     pub role_vars_all: Arc<VarMap>,
     pub play_magic: Arc<VarMap>,
     pub ended: AtomicBool,
+    /// `--step` still asks in this batch (`c` stops it).
+    pub stepping: AtomicBool,
 }
 
 pub struct Engine {
@@ -275,6 +290,7 @@ impl Engine {
     ) -> Engine {
         let names: Vec<String> = inventory.hosts.keys().cloned().collect();
         let groups = inventory.groups_value();
+        let start_at = steer::StartAt::new(opts.start_at_task.as_deref());
         let shared = Arc::new_cyclic(|me: &Weak<Shared>| {
             let hosts = boxcar::Vec::new();
             let mut index = HashMap::new();
@@ -299,23 +315,30 @@ impl Engine {
                 ),
                 includes: Mutex::new(HashMap::new()),
                 http: Arc::new(crate::http::Client::default()),
+                start_at: Mutex::new(start_at),
                 me: me.clone(),
             }
         });
         Engine { shared }
     }
 
-    /// Run every play of a playbook.
-    pub async fn run(&self, playbook: &Playbook) -> Result<Outcome> {
+    /// Run playbooks in order, as one run with one recap. As in ansible-playbook, a playbook
+    /// after which a host has failed or is unreachable is the last one run.
+    pub async fn run(&self, playbooks: &[Playbook]) -> Result<Outcome> {
         let s = &self.shared;
         let mut result = Ok(());
-        for play in &playbook.plays {
-            if s.cancel.is_cancelled() {
+        'playbooks: for playbook in playbooks {
+            if s.any_host_failed() {
                 break;
             }
-            if let Err(e) = s.run_play(play.clone()).await {
-                result = Err(e);
-                break;
+            for play in &playbook.plays {
+                if s.cancel.is_cancelled() {
+                    break 'playbooks;
+                }
+                if let Err(e) = s.run_play(play.clone()).await {
+                    result = Err(e);
+                    break 'playbooks;
+                }
             }
         }
         s.close_all().await;
@@ -347,6 +370,13 @@ impl Engine {
 impl Shared {
     fn arc(&self) -> Arc<Shared> {
         self.me.upgrade().expect("engine alive")
+    }
+
+    fn any_host_failed(&self) -> bool {
+        self.hosts.iter().any(|(_, h)| {
+            let h = h.lock().unwrap();
+            h.stats.failed > 0 || h.stats.unreachable > 0
+        })
     }
 
     async fn close_all(&self) {
@@ -390,6 +420,10 @@ impl Shared {
             self.reporter.note("skipping: no hosts matched");
             return Ok(());
         }
+        // --start-at-task: a play before the one with the task runs nothing.
+        let Ok(mut start_at) = self.start_at_play(&play) else {
+            return Ok(());
+        };
         let mut defaults_all = VarMap::new();
         let mut role_vars_all = VarMap::new();
         for r in &play.var_roles {
@@ -422,6 +456,7 @@ impl Shared {
                 role_vars_all: role_vars_all.clone(),
                 play_magic: Arc::new(self.play_magic(&play, &all_names, &batch_names)),
                 ended: AtomicBool::new(false),
+                stepping: AtomicBool::new(self.opts.step),
             });
             for &h in &batch {
                 self.load_vars_files(&pc, h)?
@@ -438,6 +473,10 @@ impl Shared {
                     let gather = Arc::new(gather_task(&play));
                     self.run_list(&pc, &[gather], &need, &none).await;
                 }
+            }
+            // (Only in the first batch: the later ones run whole, as in Ansible.)
+            if let Some(target) = start_at.take() {
+                self.start_at_from(target);
             }
             self.run_list(&pc, &play.pre_tasks, &batch, &none).await;
             self.flush_handlers(&pc, &batch).await;

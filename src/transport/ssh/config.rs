@@ -3,11 +3,14 @@
 //!
 //! Inventory variables: `ansible_host`, `ansible_port`, `ansible_user`,
 //! `ansible_ssh_private_key_file`, `ansible_password`/`ansible_ssh_pass`,
-//! `ansible_ssh_common_args`/`ansible_ssh_extra_args` (`-o ProxyCommand=...`, `-o ProxyJump=...`,
-//! `-J`, `-o StrictHostKeyChecking=...`, `-o UserKnownHostsFile=...`, `-p`, `-i`, `-l`, `-F`),
-//! `ansible_host_key_checking`. `~/.ssh/config` fills in what they leave open (Host blocks with
-//! patterns; HostName, User, Port, IdentityFile, ProxyCommand with %h %p %r, ProxyJump,
-//! StrictHostKeyChecking, UserKnownHostsFile), first value wins as in OpenSSH.
+//! `ansible_ssh_common_args`/`ansible_ssh_extra_args` (also `--ssh-common-args` and
+//! `--ssh-extra-args`), `ansible_host_key_checking`. The ssh arguments prov honours are `-o`
+//! with the options in [`SSH_OPTIONS`], `-J`, `-p`, `-i`, `-l`, `-F`, and the flags that
+//! describe what its connections do anyway (`-T -x -a -n -q`); anything else is a usage
+//! error naming it, never silently ignored. `~/.ssh/config` fills in what they leave open
+//! (Host blocks with patterns; HostName, User, Port, IdentityFile, ProxyCommand with %h %p %r,
+//! ProxyJump, StrictHostKeyChecking, UserKnownHostsFile, ConnectTimeout, ServerAlive*,
+//! IdentitiesOnly, Pubkey/PasswordAuthentication), first value wins as in OpenSSH.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -57,6 +60,15 @@ pub struct Target {
     pub known_hosts: Vec<PathBuf>,
     pub password: Option<String>,
     pub connect_timeout: Duration,
+    /// ServerAliveInterval: keepalives this often (None: off); the connection is given up
+    /// after `keepalive_max` unanswered ones (ServerAliveCountMax).
+    pub keepalive_interval: Option<Duration>,
+    pub keepalive_max: usize,
+    /// IdentitiesOnly: only the explicit identity files, not the agent's or default keys.
+    pub identities_only: bool,
+    /// PubkeyAuthentication (keys, certificates, agent) and PasswordAuthentication.
+    pub pubkey_auth: bool,
+    pub password_auth: bool,
 }
 
 /// Settings given by the inventory and command line (unset fields fall back to ssh config).
@@ -96,6 +108,37 @@ struct ArgOptions {
     config: Option<PathBuf>,
 }
 
+/// The `-o` options prov's SSH connections honour (lower-case, as OpenSSH matches them).
+/// `ControlMaster`, `ControlPersist` and `ControlPath` ask for one connection reused by every
+/// task, which is what prov always does, so they are accepted as they are.
+pub const SSH_OPTIONS: &[&str] = &[
+    "hostname",
+    "port",
+    "user",
+    "identityfile",
+    "identitiesonly",
+    "pubkeyauthentication",
+    "passwordauthentication",
+    "proxycommand",
+    "proxyjump",
+    "stricthostkeychecking",
+    "userknownhostsfile",
+    "globalknownhostsfile",
+    "connecttimeout",
+    "serveraliveinterval",
+    "serveralivecountmax",
+    "controlmaster",
+    "controlpersist",
+    "controlpath",
+];
+
+/// ssh flags without a value that describe what prov's connections do anyway: no terminal
+/// (`-T`), no X11 or agent forwarding (`-x`, `-a`), no local stdin (`-n`), no ssh
+/// diagnostics (`-q`).
+const SSH_NOOP_FLAGS: &[&str] = &["-T", "-x", "-a", "-n", "-q"];
+
+/// Parse ssh command-line arguments (`ansible_ssh_common_args`, `--ssh-extra-args`...).
+/// Whatever prov's connections cannot honour is an error naming it, never ignored.
 fn parse_ssh_args(args: &str) -> Result<ArgOptions> {
     let words = crate::shlex::split(args)
         .map_err(|e| Error::usage(format!("bad ssh arguments '{args}': {e}")))?;
@@ -116,8 +159,14 @@ fn parse_ssh_args(args: &str) -> Result<ArgOptions> {
                 .split_once('=')
                 .or_else(|| opt.split_once(char::is_whitespace))
                 .ok_or_else(|| Error::usage(format!("bad ssh option '-o {opt}'")))?;
-            out.options
-                .push((k.trim().to_lowercase(), v.trim().to_string()));
+            let key = k.trim().to_lowercase();
+            if !SSH_OPTIONS.contains(&key.as_str()) {
+                return Err(Error::usage(format!(
+                    "ssh option '-o {opt}' is not supported: prov's SSH connections cannot honour {}; they honour HostName, Port, User, IdentityFile, IdentitiesOnly, PubkeyAuthentication, PasswordAuthentication, ProxyCommand, ProxyJump, StrictHostKeyChecking, UserKnownHostsFile, GlobalKnownHostsFile, ConnectTimeout, ServerAliveInterval, ServerAliveCountMax (and ControlMaster/ControlPersist/ControlPath: one connection per host is what prov always keeps)",
+                    k.trim()
+                )));
+            }
+            out.options.push((key, v.trim().to_string()));
         } else if w.starts_with("-J") {
             out.jump = Some(value("-J", &w)?);
         } else if w.starts_with("-p") {
@@ -132,31 +181,68 @@ fn parse_ssh_args(args: &str) -> Result<ArgOptions> {
             out.user = Some(value("-l", &w)?);
         } else if w.starts_with("-F") {
             out.config = Some(expand_tilde(&value("-F", &w)?));
-        } else if matches!(
-            w.as_str(),
-            "-C" | "-q"
-                | "-v"
-                | "-vv"
-                | "-vvv"
-                | "-4"
-                | "-6"
-                | "-A"
-                | "-a"
-                | "-x"
-                | "-X"
-                | "-T"
-                | "-t"
-                | "-n"
-                | "-N"
-        ) {
-            // Flags without meaning for prov's connections.
+        } else if SSH_NOOP_FLAGS.contains(&w.as_str()) {
+            // What prov's connections do anyway.
         } else {
             return Err(Error::usage(format!(
-                "unsupported ssh argument '{w}' (prov understands -o, -J, -p, -i, -l, -F)"
+                "ssh argument '{w}' is not supported: prov's SSH connections honour -o OPTION, -J, -p, -i, -l, -F (and -T, -x, -a, -n, -q, which they do anyway)"
             )));
         }
     }
     Ok(out)
+}
+
+/// The options whose value is a number of seconds or a count.
+const NUMBER_OPTIONS: &[&str] = &[
+    "connecttimeout",
+    "serveraliveinterval",
+    "serveralivecountmax",
+];
+/// The options whose value is yes or no.
+const YES_NO_OPTIONS: &[&str] = &[
+    "identitiesonly",
+    "pubkeyauthentication",
+    "passwordauthentication",
+];
+
+/// A number option's value (`key` lower-case, as in [`SSH_OPTIONS`]).
+fn number_option(key: &str, value: Option<String>) -> Result<Option<u64>> {
+    value
+        .map(|v| {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| Error::usage(format!("bad ssh option {key} '{v}': not a number")))
+        })
+        .transpose()
+}
+
+/// A yes/no option's value.
+fn yes_no_option(key: &str, value: Option<String>) -> Result<Option<bool>> {
+    match value.map(|v| v.to_lowercase()).as_deref() {
+        None => Ok(None),
+        Some("yes" | "true") => Ok(Some(true)),
+        Some("no" | "false") => Ok(Some(false)),
+        Some(v) => Err(Error::usage(format!(
+            "bad ssh option {key} '{v}': yes or no"
+        ))),
+    }
+}
+
+/// Check ssh arguments before anything runs (`--ssh-common-args`, `--ssh-extra-args`): every
+/// argument is one prov honours, with a value it understands.
+pub fn check_ssh_args(args: &str) -> Result<()> {
+    for (key, value) in parse_ssh_args(args)?.options {
+        if NUMBER_OPTIONS.contains(&key.as_str()) {
+            number_option(&key, Some(value))?;
+        } else if YES_NO_OPTIONS.contains(&key.as_str()) {
+            yes_no_option(&key, Some(value))?;
+        } else if key == "stricthostkeychecking" && HostKeyMode::from_openssh(&value).is_none() {
+            return Err(Error::usage(format!(
+                "bad ssh option StrictHostKeyChecking '{value}'"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The values ssh config gives for a host name (first value wins; list keys accumulate).
@@ -388,12 +474,22 @@ pub fn resolve(
     } else {
         known_hosts.push(PathBuf::from("/etc/ssh/ssh_known_hosts"));
     }
-    let connect_timeout = match opt("connecttimeout")
-        .or_else(|| cfg.get("connecttimeout").map(str::to_string))
-    {
-        Some(v) if given.connect_timeout.is_none() => Duration::from_secs(v.parse().unwrap_or(10)),
-        _ => given.connect_timeout.unwrap_or(Duration::from_secs(10)),
+    // Options the arguments give, else ssh config.
+    let setting = |k: &str| opt(k).or_else(|| cfg.get(k).map(str::to_string));
+    let number = |k: &str| number_option(k, setting(k));
+    let yes_no =
+        |k: &str, default: bool| Ok::<_, Error>(yes_no_option(k, setting(k))?.unwrap_or(default));
+    let connect_timeout = match (given.connect_timeout, number("connecttimeout")?) {
+        (Some(t), _) => t,
+        (None, Some(s)) => Duration::from_secs(s),
+        (None, None) => Duration::from_secs(10),
     };
+    let keepalive_interval = match number("serveraliveinterval")? {
+        Some(0) => None,
+        Some(s) => Some(Duration::from_secs(s)),
+        None => Some(Duration::from_secs(15)),
+    };
+    let keepalive_max = number("serveralivecountmax")?.unwrap_or(3) as usize;
     Ok(Target {
         name: name.to_string(),
         host,
@@ -407,6 +503,11 @@ pub fn resolve(
         known_hosts,
         password: given.password.clone(),
         connect_timeout,
+        keepalive_interval,
+        keepalive_max,
+        identities_only: yes_no("identitiesonly", false)?,
+        pubkey_auth: yes_no("pubkeyauthentication", true)?,
+        password_auth: yes_no("passwordauthentication", true)?,
     })
 }
 
@@ -482,6 +583,60 @@ mod tests {
             (Some("admin".into()), "bastion".into(), Some(2200))
         );
         assert_eq!(parse_jump("[::1]:22"), (None, "::1".into(), Some(22)));
+    }
+
+    /// What each ssh argument prov accepts does to the connection, and that everything else
+    /// is refused by name.
+    #[test]
+    fn ssh_argument_table() {
+        let with = |args: &str| {
+            resolve(
+                "n1",
+                &Given {
+                    host: Some("10.0.0.5".into()),
+                    ssh_args: args.into(),
+                    ..Default::default()
+                },
+                HostKeyMode::Strict,
+                None,
+            )
+        };
+        let plain = with("").unwrap();
+        assert_eq!(plain.keepalive_interval, Some(Duration::from_secs(15)));
+        assert_eq!(plain.keepalive_max, 3);
+        assert!(plain.pubkey_auth && plain.password_auth && !plain.identities_only);
+        assert_eq!(plain.connect_timeout, Duration::from_secs(10));
+        let t = with("-o Port=2200 -o User=ops -o IdentityFile=/k/id -o IdentitiesOnly=yes -o ConnectTimeout=3 -o ServerAliveInterval=30 -o ServerAliveCountMax=5 -o PasswordAuthentication=no -o StrictHostKeyChecking=no -o UserKnownHostsFile=/tmp/kh -o ControlMaster=auto -o ControlPersist=60s -o ControlPath=/tmp/cp -T -x -a -n -q").unwrap();
+        assert_eq!((t.port, t.user.as_str()), (2200, "ops"));
+        assert_eq!(t.identity_files, [PathBuf::from("/k/id")]);
+        assert!(t.identities_only && !t.password_auth && t.pubkey_auth);
+        assert_eq!(t.connect_timeout, Duration::from_secs(3));
+        assert_eq!(t.keepalive_interval, Some(Duration::from_secs(30)));
+        assert_eq!(t.keepalive_max, 5);
+        assert_eq!(t.host_key, HostKeyMode::AcceptNew);
+        assert_eq!(t.known_hosts[0], PathBuf::from("/tmp/kh"));
+        let t = with("-oStrictHostKeyChecking=yes -o ServerAliveInterval=0 -o PubkeyAuthentication=no -p 2222 -l admin -i /k/other").unwrap();
+        assert_eq!(t.host_key, HostKeyMode::Strict);
+        assert_eq!(t.keepalive_interval, None, "0 turns keepalives off");
+        assert!(!t.pubkey_auth);
+        assert_eq!((t.port, t.user.as_str()), (2222, "admin"));
+        assert_eq!(t.identity_files, [PathBuf::from("/k/other")]);
+        for (bad, named) in [
+            ("-o ForwardAgent=yes", "ForwardAgent"),
+            ("-o LocalForward=8080:localhost:80", "LocalForward"),
+            ("-o Ciphers=aes128-ctr", "Ciphers"),
+            ("-A", "'-A'"),
+            ("-C", "'-C'"),
+            ("-L 80:x:80", "'-L'"),
+            ("-o ConnectTimeout=soon", "connecttimeout"),
+            ("-o IdentitiesOnly=maybe", "identitiesonly"),
+        ] {
+            let e = with(bad).unwrap_err();
+            assert_eq!(e.kind, crate::error::ErrorKind::Usage, "{bad}");
+            assert!(e.message.contains(named), "{bad}: {}", e.message);
+            assert!(check_ssh_args(bad).is_err(), "{bad}");
+        }
+        assert!(check_ssh_args("-o ProxyJump=bastion -J a@b -F /dev/null").is_ok());
     }
 
     #[test]

@@ -16,7 +16,6 @@ pub mod session;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use russh::client::{self, Handle};
@@ -129,9 +128,10 @@ fn unreachable(target: &Target, what: impl std::fmt::Display) -> Error {
     ))
 }
 
-/// russh settings: keepalives every 15 s, the connection given up after 3 unanswered; host
-/// certificates asked for when a `@cert-authority` is known for the host.
-fn client_config(certificates: bool) -> Arc<client::Config> {
+/// russh settings: keepalives as the target says (ServerAliveInterval, default every 15 s, the
+/// connection given up after ServerAliveCountMax, default 3, unanswered); host certificates
+/// asked for when a `@cert-authority` is known for the host.
+fn client_config(target: &Target, certificates: bool) -> Arc<client::Config> {
     let mut preferred = russh::Preferred::default();
     if certificates {
         use russh::keys::{Algorithm, EcdsaCurve, HashAlg};
@@ -155,8 +155,8 @@ fn client_config(certificates: bool) -> Arc<client::Config> {
         ]);
     }
     Arc::new(client::Config {
-        keepalive_interval: Some(Duration::from_secs(15)),
-        keepalive_max: 3,
+        keepalive_interval: target.keepalive_interval,
+        keepalive_max: target.keepalive_max,
         inactivity_timeout: None,
         nodelay: true,
         preferred,
@@ -231,6 +231,7 @@ impl Ssh {
                 refusal: refusal.clone(),
             };
             let cfg = client_config(
+                target,
                 target.host_key != HostKeyMode::Off
                     && known_hosts::has_authority(&target.known_hosts, &target.host, target.port),
             );
@@ -362,28 +363,26 @@ async fn try_key_file(
         .is_ok_and(|r| r.success())
 }
 
-/// Try every method; fail naming each one tried.
-async fn authenticate(
+/// Public-key methods in OpenSSH's order: the explicit identity files (with their
+/// certificates), the ssh-agent's keys, then the default key files when none was explicit.
+async fn public_key_auth(
     handle: &mut Handle<Client>,
     target: &Target,
-    opts: &SshOptions,
-) -> Result<()> {
+    files: &[PathBuf],
+    rsa_hash: Option<russh::keys::HashAlg>,
+    tried: &mut Vec<String>,
+    problems: &mut Vec<String>,
+) -> bool {
     let user = target.user.clone();
-    let mut tried: Vec<String> = Vec::new();
-    let mut problems: Vec<String> = Vec::new();
-    let rsa_hash = handle
-        .best_supported_rsa_hash()
-        .await
-        .ok()
-        .flatten()
-        .flatten();
-    let mut files: Vec<PathBuf> = opts.private_key.iter().cloned().collect();
-    files.extend(target.identity_files.iter().cloned());
     let explicit = !files.is_empty();
     for file in files.iter().filter(|f| f.exists()) {
-        if try_key_file(handle, &user, file, rsa_hash, &mut tried, &mut problems).await {
-            return Ok(());
+        if try_key_file(handle, &user, file, rsa_hash, tried, problems).await {
+            return true;
         }
+    }
+    if target.identities_only && explicit {
+        // IdentitiesOnly: the agent's keys and the default key files are not offered.
+        return false;
     }
     if let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await {
         let ids = agent.request_identities().await.unwrap_or_default();
@@ -416,21 +415,45 @@ async fn authenticate(
                     .unwrap_or(false),
             };
             if ok {
-                return Ok(());
+                return true;
             }
         }
     }
     if !explicit {
         for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
             let file = config::home().join(".ssh").join(name);
-            if file.exists()
-                && try_key_file(handle, &user, &file, rsa_hash, &mut tried, &mut problems).await
+            if file.exists() && try_key_file(handle, &user, &file, rsa_hash, tried, problems).await
             {
-                return Ok(());
+                return true;
             }
         }
     }
-    if let Some(pw) = &target.password {
+    false
+}
+
+/// Try every method; fail naming each one tried.
+async fn authenticate(
+    handle: &mut Handle<Client>,
+    target: &Target,
+    opts: &SshOptions,
+) -> Result<()> {
+    let user = target.user.clone();
+    let mut tried: Vec<String> = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    let rsa_hash = handle
+        .best_supported_rsa_hash()
+        .await
+        .ok()
+        .flatten()
+        .flatten();
+    let mut files: Vec<PathBuf> = opts.private_key.iter().cloned().collect();
+    files.extend(target.identity_files.iter().cloned());
+    if target.pubkey_auth
+        && public_key_auth(handle, target, &files, rsa_hash, &mut tried, &mut problems).await
+    {
+        return Ok(());
+    }
+    if let Some(pw) = target.password.as_ref().filter(|_| target.password_auth) {
         tried.push("password".into());
         if handle
             .authenticate_password(user.clone(), pw.clone())
