@@ -6,6 +6,10 @@
 //! for I/O and SSH failures). Errors display on one line as `file:line:col: message`, so
 //! editors and terminals can jump to the offending place; [`Error::render`] adds the
 //! offending line with a caret under the column, as prov prints a fatal error.
+//!
+//! A templating error also names the [`Expression`] it came from (the text as written, and
+//! where in it the failure is, when known), so that the engine can point at the YAML value
+//! that holds it ([`Span::excerpt`] shows that line, as for a parse error).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -28,6 +32,47 @@ impl Span {
     pub fn file(path: &Path) -> Span {
         Span::new(Arc::new(path.to_path_buf()), 1, 1)
     }
+}
+
+impl Span {
+    /// The line this span points at, with a caret under its column (None when the file or the
+    /// line cannot be read, and for a file that says `no_log` anywhere: its lines may hold
+    /// what must never be printed):
+    ///
+    /// ```text
+    ///   |
+    /// 3 |   - nme: x
+    ///   |     ^
+    /// ```
+    pub fn excerpt(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.file.as_ref()).ok()?;
+        if text.contains("no_log") {
+            return None;
+        }
+        let line = text.lines().nth((self.line as usize).checked_sub(1)?)?;
+        if line.len() > 400 {
+            return None;
+        }
+        let number = self.line.to_string();
+        let gutter = " ".repeat(number.len());
+        // Under the column: the same tabs as the line has before it, spaces for the rest.
+        let under: String = line
+            .chars()
+            .take((self.col as usize).saturating_sub(1))
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        Some(format!(
+            "{gutter} |\n{number} | {line}\n{gutter} | {under}^"
+        ))
+    }
+}
+
+/// The template text a templating error came from, as the user wrote it, and the byte offset
+/// inside it of what failed (an undefined name, an unknown filter), when that is known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expression {
+    pub text: String,
+    pub offset: Option<usize>,
 }
 
 impl fmt::Display for Span {
@@ -68,6 +113,8 @@ pub struct Error {
     pub span: Option<Span>,
     /// The failure underneath (an I/O or SSH error), for [`std::error::Error::source`].
     pub cause: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+    /// For a templating error: the template text it came from ([`Error::in_expression`]).
+    pub expression: Option<Box<Expression>>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -79,6 +126,7 @@ impl Error {
             message: message.into(),
             span: None,
             cause: None,
+            expression: None,
         }
     }
 
@@ -116,6 +164,27 @@ impl Error {
         self
     }
 
+    /// Name the template text this error came from, with the byte offset of the failure in
+    /// it when known. A templating error passes through the templating of every text that
+    /// contains the failing one (a lazily templated variable, a `{{ expr }}` inside a
+    /// string): each names itself, so the error ends up naming the outermost text, the one
+    /// the task wrote, and keeps the failure's offset when the inner text appears in it.
+    pub fn in_expression(mut self, text: &str, offset: Option<usize>) -> Error {
+        let offset = match self.expression.take() {
+            Some(inner) if inner.text == text => inner.offset.or(offset),
+            Some(inner) => match text.find(&inner.text) {
+                Some(at) => Some(at + inner.offset.unwrap_or(0)),
+                None => offset,
+            },
+            None => offset,
+        };
+        self.expression = Some(Box::new(Expression {
+            text: text.to_string(),
+            offset,
+        }));
+        self
+    }
+
     /// The process exit code this error maps to, as ansible-playbook does.
     pub fn exit_code(&self) -> i32 {
         match self.kind {
@@ -143,7 +212,7 @@ impl Error {
     pub fn render(&self) -> String {
         let mut out = self.to_string();
         if let Some(span) = &self.span
-            && let Some(excerpt) = excerpt(span)
+            && let Some(excerpt) = span.excerpt()
         {
             out.push('\n');
             out.push_str(&excerpt);
@@ -161,37 +230,6 @@ pub fn signal_exit_code(signal: i32) -> i32 {
     } else {
         128 + signal
     }
-}
-
-/// The line a span points at, with a caret under its column (None when the file or the line
-/// cannot be read, and for a file that says `no_log` anywhere: its lines may hold what must
-/// never be printed):
-///
-/// ```text
-///   |
-/// 3 |   - nme: x
-///   |     ^
-/// ```
-fn excerpt(span: &Span) -> Option<String> {
-    let text = std::fs::read_to_string(span.file.as_ref()).ok()?;
-    if text.contains("no_log") {
-        return None;
-    }
-    let line = text.lines().nth((span.line as usize).checked_sub(1)?)?;
-    if line.len() > 400 {
-        return None;
-    }
-    let number = span.line.to_string();
-    let gutter = " ".repeat(number.len());
-    // Under the column: the same tabs as the line has before it, spaces for the rest.
-    let under: String = line
-        .chars()
-        .take((span.col as usize).saturating_sub(1))
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
-        .collect();
-    Some(format!(
-        "{gutter} |\n{number} | {line}\n{gutter} | {under}^"
-    ))
 }
 
 impl fmt::Display for Error {
@@ -304,6 +342,28 @@ mod tests {
             assert_eq!(e.render(), want);
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_expression_ends_up_as_the_outermost_text_with_the_inner_offset() {
+        // `nope` fails at offset 0 of `nope`, inside `{{ nope }}`, inside a lazily templated
+        // variable used by `x {{ a }}` (which does not contain it).
+        let e = Error::runtime("'nope' is undefined").in_expression("nope", Some(0));
+        let e = e.in_expression("{{ nope }}", None);
+        let x = e.expression.as_deref().unwrap();
+        assert_eq!((x.text.as_str(), x.offset), ("{{ nope }}", Some(3)));
+        // The same text again keeps the offset it has.
+        let e = e.in_expression("{{ nope }}", Some(0));
+        assert_eq!(e.expression.as_deref().unwrap().offset, Some(3));
+        // An inner text without an offset: where it is in the outer one.
+        let e = Error::runtime("x").in_expression("1 +", None);
+        let e = e.in_expression("a {{ 1 + }}", None);
+        assert_eq!(e.expression.as_deref().unwrap().offset, Some(5));
+        // An outer text that does not contain it: no offset.
+        let e = e.in_expression("{{ a }}", None);
+        let x = e.expression.as_deref().unwrap();
+        assert_eq!((x.text.as_str(), x.offset), ("{{ a }}", None));
+        assert!(Error::runtime("x").expression.is_none());
     }
 
     #[test]

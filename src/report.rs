@@ -6,6 +6,10 @@
 //! only its status, `changed` and `attempts` are left, as Ansible's `clean_copy` does. Its
 //! message, loop item labels and diffs are dropped and its result becomes `{"censored": ...}`;
 //! the registered variable keeps the real result.
+//!
+//! A task that failed on a templating error shows where: `Origin: file:line:col` under its
+//! line, then that line of the file with a caret under the column (as a parse error shows
+//! it; never for a `no_log` task), and `"origin"` in the JSON.
 
 use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
@@ -16,6 +20,7 @@ use minijinja::Value;
 use serde_json::json;
 
 use crate::engine::host::{RoundTrips, Stats};
+use crate::error::Span;
 use crate::modules::Diff;
 
 /// How results are printed: Ansible's text, or one JSON document at the end (`--format`).
@@ -78,6 +83,8 @@ pub struct HostOutcome {
     pub round_trips: u64,
     /// The Ansible module that ran in prov's place (shown with `-v`).
     pub via: Option<String>,
+    /// Where a templating error that failed the task points (`file:line:col`).
+    pub origin: Option<Span>,
 }
 
 impl HostOutcome {
@@ -96,6 +103,7 @@ impl HostOutcome {
             no_log: false,
             round_trips: 0,
             via: None,
+            origin: None,
         }
     }
 
@@ -436,6 +444,14 @@ impl Reporter {
             line.push_str(&format!(" ({m})"));
         }
         lines.push(paint(self.color, code, &line));
+        if let Some(origin) = &r.origin {
+            lines.push(format!("Origin: {origin}"));
+            // A no_log task's lines are never echoed (its file says no_log, and a template
+            // file it renders may hold what it hides).
+            if let Some(excerpt) = origin.excerpt().filter(|_| !r.no_log) {
+                lines.push(excerpt);
+            }
+        }
         if r.ignored {
             lines.push(paint(self.color, "36", "...ignoring"));
         }
@@ -489,6 +505,9 @@ impl Reporter {
         });
         if let Some(m) = &r.msg {
             entry["msg"] = json!(m);
+        }
+        if let Some(origin) = &r.origin {
+            entry["origin"] = json!(origin.to_string());
         }
         entry["result"] = crate::vars::to_json(&r.result);
         if !r.items.is_empty() {
@@ -717,6 +736,37 @@ mod tests {
         assert!(verbose.contains(&format!(
             "ok: [h1] => {{\"censored\": \"{CENSORED}\", \"changed\": false}}"
         )));
+    }
+
+    #[test]
+    fn a_templating_failure_shows_its_origin_and_line_unless_no_log() {
+        let dir = std::env::temp_dir().join(format!("prov-report-origin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pb.yml");
+        std::fs::write(&file, "- debug:\n    msg: \"{{ nope }}\"\n").unwrap();
+        let mut o = HostOutcome::new("h1", Status::Failed);
+        o.msg = Some("'nope' is undefined".into());
+        o.origin = Some(Span::new(std::sync::Arc::new(file.clone()), 2, 14));
+        let text = reported(Format::Text, 0, std::slice::from_ref(&o));
+        let want = format!(
+            "fatal: [h1]: FAILED! => {{\"msg\":\"'nope' is undefined\"}}\nOrigin: {}:2:14\n  |\n2 |     msg: \"{{{{ nope }}}}\"\n  |              ^\n",
+            file.display()
+        );
+        assert!(text.contains(&want), "{text}");
+        let json = reported(Format::Json, 0, std::slice::from_ref(&o));
+        assert!(
+            json.contains(&format!("\"origin\": \"{}:2:14\"", file.display())),
+            "{json}"
+        );
+        // no_log: the place, not the line.
+        o.no_log = true;
+        let text = reported(Format::Text, 0, &[o]);
+        assert!(
+            text.contains(&format!("Origin: {}:2:14\n", file.display())),
+            "{text}"
+        );
+        assert!(!text.contains("nope"), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -160,6 +160,15 @@ fn no_log_hides_the_secret_in_every_output() {
         r.stdout_has("...ignoring");
     }
     let plain = run(&p, &[]);
+    // A templating error's place is shown (as ansible-core 2.19's Origin:), but no line of
+    // the file: the secret is censored, not the place.
+    let line = PLAYBOOK
+        .lines()
+        .position(|l| l.contains("S3CRET_undefined }}"))
+        .unwrap()
+        + 1;
+    plain.stdout_has(&format!("Origin: site.yml:{line}:"));
+    assert!(!plain.stdout.contains(" | "), "{}", plain.stdout);
     // As Ansible: a censored loop item's label, whatever loop_control.label says.
     plain.stdout_has("changed: [localhost] => (item=(censored due to no_log))");
     plain.stdout_has(&format!(
@@ -183,6 +192,11 @@ fn no_log_hides_the_secret_in_every_output() {
             }
             assert_eq!(t["result"]["censored"], CENSORED, "{name}: {t}");
         }
+        let origin = r.task("localhost", "undefined var")["origin"].clone();
+        assert!(
+            origin.as_str().is_some_and(|o| o.starts_with("site.yml:")),
+            "{origin}"
+        );
         let items = r.task("localhost", "loop secret")["items"].clone();
         assert_eq!(items.as_array().map(Vec::len), Some(3), "{items}");
         assert_eq!(items[0]["item"], "(censored due to no_log)");

@@ -252,6 +252,12 @@ pub async fn resolve_include(
         out.no_log = hide;
         Box::new(out)
     };
+    // A templating error also says where (see [`super::origin`]).
+    let fail_on = |e: crate::error::Error| {
+        let mut out = fail(e.to_string());
+        out.origin = super::origin::Failure::of(&e).map(|o| o.locate(t));
+        out
+    };
     // Every include level adds one "include loop" layer (see below).
     let depth = extra.iter().filter(|l| l.name == "include loop").count();
     if depth >= MAX_INCLUDE_DEPTH {
@@ -264,7 +270,7 @@ pub async fn resolve_include(
         None => vec![None],
         Some(l) => match loop_items(t, l, &ctx) {
             Ok(v) => v.into_iter().map(Some).collect(),
-            Err(e) => return Err(fail(e.to_string())),
+            Err(e) => return Err(fail_on(e)),
         },
     };
     let mut out = Vec::new();
@@ -281,7 +287,7 @@ pub async fn resolve_include(
         for c in &t.d.when {
             match eval_condition(c, &item_ctx) {
                 Ok(v) => go &= v,
-                Err(e) => return Err(fail(e.to_string())),
+                Err(e) => return Err(fail_on(e)),
             }
         }
         if !go {
@@ -302,7 +308,7 @@ pub async fn resolve_include(
             Action::IncludeTasks { file, apply } => {
                 let fname = match render_value(file, &item_ctx) {
                     Ok(v) => to_text(&v),
-                    Err(e) => return Err(fail(e.to_string())),
+                    Err(e) => return Err(fail_on(e)),
                 };
                 let Some(path) = crate::playbook::parse::resolve_task_file(
                     &fname,
@@ -353,7 +359,7 @@ pub async fn resolve_include(
                                     .insert(path.clone(), list.clone());
                                 list
                             }
-                            Err(e) => return Err(fail(e.to_string())),
+                            Err(e) => return Err(fail_on(e)),
                         }
                     }
                 };
@@ -378,12 +384,12 @@ pub async fn resolve_include(
                             None => Ok(None),
                             Some(v) => render_value(v, &item_ctx)
                                 .map(|x| Some(to_text(&x)))
-                                .map_err(|e| fail(e.to_string())),
+                                .map_err(&fail_on),
                         }
                     };
                 let rname = match render_value(role_name, &item_ctx) {
                     Ok(v) => to_text(&v),
-                    Err(e) => return Err(fail(e.to_string())),
+                    Err(e) => return Err(fail_on(e)),
                 };
                 let entry = crate::playbook::role::RoleEntry {
                     tasks_from: text(tasks_from)?,
@@ -400,7 +406,7 @@ pub async fn resolve_include(
                     &rname, &t.span, &entry, &inherit, &mut pctx,
                 ) {
                     Ok(r) => r,
-                    Err(e) => return Err(fail(e.to_string())),
+                    Err(e) => return Err(fail_on(e)),
                 };
                 let (tasks, handlers, _) = crate::playbook::role::tasks_with_deps(&role);
                 out.push(Included {

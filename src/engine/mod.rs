@@ -21,6 +21,7 @@ pub mod host;
 mod include;
 mod inventory_edit;
 mod loops;
+mod origin;
 mod outcome;
 mod predict;
 mod reboot;

@@ -30,6 +30,8 @@ pub(super) struct ItemRun {
     pub(super) via: Option<String>,
     /// A group the host joins (group_by).
     pub(super) group: Option<crate::modules::group_by::GroupMembership>,
+    /// Where a templating error that failed the item came from.
+    pub(super) origin: Option<super::origin::Failure>,
 }
 
 impl ItemRun {
@@ -65,10 +67,12 @@ impl ItemRun {
         ItemRun::ended(Status::Skipped, msg, "skip_reason")
     }
     pub(super) fn from_error(e: Error) -> ItemRun {
-        match e.kind {
+        let mut r = match e.kind {
             ErrorKind::Unreachable => ItemRun::unreachable(e.to_string()),
             _ => ItemRun::failed(e.to_string()),
-        }
+        };
+        r.origin = super::origin::Failure::of(&e);
+        r
     }
     /// The registered value: the module's fields plus Ansible's flags.
     pub(super) fn value(&self) -> Value {
@@ -105,7 +109,7 @@ pub(super) fn post_conditions(t: &Task, ctx: &Arc<Context>, mut run: ItemRun) ->
         for c in conds {
             match eval_condition(c, &bound) {
                 Ok(v) => changed &= v,
-                Err(e) => return ItemRun::failed(format!("changed_when: {}", e.message)),
+                Err(e) => return ItemRun::from_error(e.context("changed_when")),
             }
         }
         if run.status() != Status::Failed {
@@ -121,7 +125,7 @@ pub(super) fn post_conditions(t: &Task, ctx: &Arc<Context>, mut run: ItemRun) ->
         for c in conds {
             match eval_condition(c, &bound) {
                 Ok(v) => failed &= v,
-                Err(e) => return ItemRun::failed(format!("failed_when: {}", e.message)),
+                Err(e) => return ItemRun::from_error(e.context("failed_when")),
             }
         }
         run.result

@@ -511,11 +511,8 @@ pub(super) fn gate(
                 return Err(Box::new(r));
             }
             Err(e) => {
-                return Err(Box::new(ItemRun::failed(format!(
-                    "The conditional check '{}' failed: {}",
-                    to_text(c),
-                    e.message
-                ))));
+                let e = e.context(format!("The conditional check '{}' failed", to_text(c)));
+                return Err(Box::new(ItemRun::from_error(e)));
             }
         }
     }
@@ -655,7 +652,7 @@ pub(super) async fn run_task_host(tr: TaskRun<'_>, extra: &[Layer]) -> HostOutco
                 None,
                 match gate(s, t, &ctx) {
                     Err(skipped) if skipped.status == Some(Status::Skipped) => *skipped,
-                    _ => ItemRun::failed(format!("Invalid data passed to loop: {}", e.message)),
+                    _ => ItemRun::from_error(e.context("Invalid data passed to loop")),
                 },
             )),
             Ok(items) if batchable(t) => runs = run_batched(tr, extra, items).await,
@@ -730,6 +727,9 @@ pub(super) async fn run_task_host(tr: TaskRun<'_>, extra: &[Layer]) -> HostOutco
             m.insert("skipped_reason".into(), Value::from("No items in the list"));
         }
         outcome.msg = (status == Status::Failed).then(|| "One or more items failed".to_string());
+        outcome.origin = runs
+            .iter()
+            .find_map(|(_, r)| r.origin.as_ref().map(|o| o.locate(t)));
         for (label, r) in &runs {
             outcome.items.push(ItemOutcome {
                 label: label.clone().unwrap_or_default(),
@@ -745,6 +745,7 @@ pub(super) async fn run_task_host(tr: TaskRun<'_>, extra: &[Layer]) -> HostOutco
         crate::vars::map_to_value(&m)
     } else {
         let (_, r) = &runs[0];
+        outcome.origin = r.origin.as_ref().map(|o| o.locate(t));
         outcome.msg = r.msg.clone();
         outcome.diffs = r.diffs.clone();
         outcome.delegated = r.delegated.clone();

@@ -114,6 +114,16 @@ pub struct Directives {
     pub any_errors_fatal: Option<bool>,
     pub throttle: Option<usize>,
     pub timeout: Option<u64>,
+    /// The strings these keywords were written with (outer first), for [`Task::source_of`].
+    pub sources: Vec<Source>,
+}
+
+/// A string a task may template, as the YAML holds it, and where that value is written: a
+/// templating error that happens while the task runs points there.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub text: String,
+    pub span: Span,
 }
 
 /// How a task loops.
@@ -166,6 +176,8 @@ pub struct Task {
     pub delay: Option<Value>,
     /// The file the task came from (relative includes resolve against its directory).
     pub file: Arc<PathBuf>,
+    /// Every string of the task's own mapping (not of a block's tasks), with its span.
+    pub sources: Vec<Source>,
 }
 
 #[derive(Debug)]
@@ -227,7 +239,18 @@ impl Task {
             retries: None,
             delay: None,
             file,
+            sources: Vec::new(),
         }
+    }
+
+    /// Where the task wrote the template `text`: the string that is exactly it (the task's
+    /// own before inherited ones, the innermost block first), else the first that contains
+    /// it (`msg="{{ x }}"` holds `{{ x }}`).
+    pub fn source_of(&self, text: &str) -> Option<&Source> {
+        let all = || self.sources.iter().chain(self.d.sources.iter().rev());
+        all()
+            .find(|s| s.text == text)
+            .or_else(|| all().find(|s| !text.is_empty() && s.text.contains(text)))
     }
 
     /// The name shown in output: `role : name`, or the module name.
@@ -253,5 +276,26 @@ impl Task {
             Action::Module { module, .. } => Some(module),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_task_finds_the_value_that_holds_an_expression() {
+        let t = super::testing::task(
+            "debug: msg=\"{{ a }}\"\nwhen: [x == 1, \"{{ y }}\"]\nloop: \"{{ a }}\"\nvars: {v: '{{ z }}'}\n",
+        )
+        .unwrap();
+        let at = |text: &str| t.source_of(text).map(|s| (s.span.line, s.span.col));
+        // The exact string first (the loop, not the free-form args that contain it).
+        assert_eq!(at("{{ a }}"), Some((3, 7)));
+        assert_eq!(at("x == 1"), Some((2, 8)));
+        assert_eq!(at("{{ y }}"), Some((2, 16)));
+        assert_eq!(at("{{ z }}"), Some((4, 11)));
+        // Else a string that contains it.
+        assert_eq!(at("a }}"), Some((1, 8)));
+        assert_eq!(at("nothing"), None);
+        assert_eq!(at(""), None);
     }
 }

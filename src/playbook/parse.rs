@@ -300,7 +300,26 @@ pub fn apply_directive(d: &mut Directives, key: &str, v: &Node) -> Result<bool> 
         "collections" | "debugger" => {}
         _ => return Ok(false),
     }
+    collect_sources(v, &mut d.sources);
     Ok(true)
+}
+
+/// Every string inside a node (keys too: a templated key is templated), with its span.
+pub fn collect_sources(node: &Node, out: &mut Vec<super::Source>) {
+    match &node.value {
+        Yaml::Str(s) => out.push(super::Source {
+            text: s.clone(),
+            span: node.span.clone(),
+        }),
+        Yaml::Seq(items) => items.iter().for_each(|n| collect_sources(n, out)),
+        Yaml::Map(entries) => {
+            for (k, v) in entries {
+                collect_sources(k, out);
+                collect_sources(v, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 pub(super) fn parse_play(node: &Node, ctx: &mut ParseCtx) -> Result<Play> {

@@ -157,6 +157,7 @@ pub(super) fn inherit(parent: &Directives, own: Directives) -> Directives {
     }
     d.vars.extend(own.vars);
     d.environment.extend(own.environment);
+    d.sources.extend(own.sources);
     if !own.notify.is_empty() {
         d.notify = own.notify;
     }
@@ -261,6 +262,12 @@ pub(super) fn parse_task(
         Directives::default(),
     );
     task.role = role.cloned();
+    for (k, v) in map {
+        if !(is_block && matches!(k.as_str(), Some("block" | "rescue" | "always"))) {
+            collect_sources(k, &mut task.sources);
+            collect_sources(v, &mut task.sources);
+        }
+    }
     let mut action: Option<(String, Node, Span)> = None;
     let mut extra_args: Option<&Node> = None;
     let mut local_action = false;

@@ -159,7 +159,7 @@ pub fn run(
                     ctx,
                     Default::default(),
                 )
-                .map_err(|e| err(e.message))?;
+                .map_err(|e| err(e.to_string()))?;
                 out.push(Value::from(text));
             }
             "vars" => match ctx.get(&term).map_err(|e| err(e.message))? {

@@ -12,12 +12,18 @@
 //! - [`eval_condition`] evaluates `when`/`changed_when`/`failed_when`/`assert` expressions;
 //! - [`render_file`] renders a `.j2` file, honouring a `#jinja2:` header line.
 //!
+//! Every templating error names the text it came from ([`Error::in_expression`], with the
+//! offset of an undefined name or unknown filter in it when known), so the engine can point
+//! at the YAML value that holds it; an error in a `.j2` file carries that file's line and
+//! column as its span.
+//!
 //! Work is bounded: every render has [`TEMPLATE_FUEL`] (minijinja's fuel: instructions and
 //! bytes), and `range()` stops a loop with the task's `timeout` message once the context's
 //! [`crate::vars::Deadline`] has passed.
 
 mod backslash;
 mod comment;
+mod errors;
 pub mod filters;
 mod filters_json;
 mod filters_more;
@@ -34,6 +40,8 @@ use minijinja::{Environment, UndefinedBehavior, Value};
 
 use crate::error::{Error, Result};
 use crate::vars::Context;
+pub use errors::describe_error;
+use errors::{failure_offset, in_template_file, name_offset, template_error, undefined_error};
 
 /// The work one render may do (minijinja fuel: about one unit per instruction and per 64 bytes
 /// made). Far beyond any real template, it stops one that would loop or allocate without end.
@@ -258,6 +266,10 @@ pub fn render_str(s: &str, ctx: &Arc<Context>) -> Result<Value> {
     if !is_template(s) {
         return Ok(Value::from(s));
     }
+    render_str_inner(s, ctx).map_err(|e| e.in_expression(s, None))
+}
+
+fn render_str_inner(s: &str, ctx: &Arc<Context>) -> Result<Value> {
     let source = backslash::escape(s);
     if let Some(expr) = single_expression(&source) {
         return eval_expression(expr, ctx);
@@ -279,7 +291,8 @@ pub fn render_text(s: &str, ctx: &Arc<Context>) -> Result<String> {
     if !is_template(s) {
         return Ok(s.to_string());
     }
-    Ok(render_text_with(env(), &backslash::escape(s), ctx)?
+    Ok(render_text_with(env(), &backslash::escape(s), ctx)
+        .map_err(|e| e.in_expression(s, None))?
         .as_str()
         .unwrap_or_default()
         .to_string())
@@ -291,6 +304,7 @@ fn render_text_with(env: &Environment<'static>, s: &str, ctx: &Arc<Context>) -> 
             "template error while templating '{s}': {}",
             describe_error(&e)
         ))
+        .in_expression(s, failure_offset(&e, s))
     })?;
     check_roots(s, &tmpl.undeclared_variables(false), ctx)?;
     match tmpl.render(Value::from_dyn_object(ctx.clone())) {
@@ -350,7 +364,8 @@ fn check_roots(
         Some(name) => Err(Error::runtime(format!(
             "'{name}' is undefined (in '{}')",
             source.trim()
-        ))),
+        ))
+        .in_expression(source, name_offset(source, name))),
     }
 }
 
@@ -361,11 +376,12 @@ pub fn eval_expression(expr: &str, ctx: &Arc<Context>) -> Result<Value> {
             "template error in '{expr}': {}",
             describe_error(&e)
         ))
+        .in_expression(expr, failure_offset(&e, expr))
     })?;
     check_roots(expr, &compiled.undeclared_variables(false), ctx)?;
     let result = compiled.eval(Value::from_dyn_object(ctx.clone()));
     if let Some(err) = ctx.take_error() {
-        return Err(err);
+        return Err(err.in_expression(expr, None));
     }
     match result {
         Ok(v) if v.is_undefined() => Err(undefined_error(
@@ -410,7 +426,7 @@ fn python_type(v: &Value) -> &'static str {
 /// result must be a boolean, as ansible-core 2.19 requires (`when: name is defined and name`
 /// is an error, not the truth of a string), unless broken conditionals are allowed.
 pub fn eval_condition(cond: &Value, ctx: &Arc<Context>) -> Result<bool> {
-    let v = eval_condition_value(cond, ctx)?;
+    let v = eval_condition_value(cond, ctx).map_err(|e| e.in_expression(&to_text(cond), None))?;
     if v.kind() == ValueKind::Bool
         || ALLOW_BROKEN_CONDITIONALS.load(std::sync::atomic::Ordering::Relaxed)
     {
@@ -421,13 +437,16 @@ pub fn eval_condition(cond: &Value, ctx: &Arc<Context>) -> Result<bool> {
         if v.is_true() { "True" } else { "False" },
         python_type(&v),
         to_text(cond).trim()
-    )))
+    ))
+    .in_expression(&to_text(cond), None))
 }
 
 /// A boolean keyword given as a template or value (`become:`, `check_mode:`, `no_log:`):
 /// the truth of whatever it gives, as Ansible's boolean conversion of a keyword.
 pub fn eval_flag(cond: &Value, ctx: &Arc<Context>) -> Result<bool> {
-    Ok(eval_condition_value(cond, ctx)?.is_true())
+    Ok(eval_condition_value(cond, ctx)
+        .map_err(|e| e.in_expression(&to_text(cond), None))?
+        .is_true())
 }
 
 /// What a condition evaluates to.
@@ -549,12 +568,25 @@ pub fn render_file(
         custom = build_env(&opts);
         &custom
     };
+    // The body's lines are the file's after the header line.
+    let skipped = u32::from(body.len() != source.len());
+    let in_file = |e: Error, line: Option<usize>| in_template_file(e, name, body, line, skipped);
     let tmpl = env.template_from_named_str(name, body).map_err(|e| {
-        let line = e.line().map(|l| format!(":{l}")).unwrap_or_default();
-        Error::runtime(format!("{name}{line}: {}", describe_error(&e)))
+        let offset = failure_offset(&e, body);
+        in_file(
+            Error::runtime(describe_error(&e)).in_expression(body, offset),
+            e.line(),
+        )
     })?;
-    check_roots(body, &tmpl.undeclared_variables(false), ctx)
-        .map_err(|e| Error::runtime(format!("{name}: {}", e.message)))?;
+    check_roots(body, &tmpl.undeclared_variables(false), ctx).map_err(|e| {
+        let what = e
+            .message
+            .split(" (in '")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        in_file(Error { message: what, ..e }, None)
+    })?;
     let rendered = tmpl.render(Value::from_dyn_object(ctx.clone()));
     match rendered {
         Ok(mut text) => {
@@ -564,62 +596,22 @@ pub fn render_file(
             }
             Ok(text)
         }
-        Err(err) => Err(ctx.take_error().unwrap_or_else(|| {
-            let line = err.line().map(|l| format!(":{l}")).unwrap_or_default();
-            let base = template_error(&err, body, ctx);
-            Error::runtime(format!("{name}{line}: {}", base.message))
-        })),
-    }
-}
-
-/// Make a minijinja error readable, naming undefined variables.
-fn template_error(err: &minijinja::Error, source: &str, ctx: &Arc<Context>) -> Error {
-    if err.kind() == minijinja::ErrorKind::UndefinedError {
-        if let Ok(t) = env().template_from_str(source) {
-            return undefined_error(source, &t.undeclared_variables(true), ctx);
+        Err(err) => {
+            let e = ctx.take_error().unwrap_or_else(|| {
+                let base = template_error(&err, body, ctx);
+                let message = match err.kind() {
+                    minijinja::ErrorKind::UndefinedError => base
+                        .message
+                        .split(" (in '")
+                        .next()
+                        .unwrap_or_default()
+                        .into(),
+                    _ => describe_error(&err),
+                };
+                Error { message, ..base }
+            });
+            Err(in_file(e, err.line()))
         }
-        if let Ok(e) = env().compile_expression(source) {
-            return undefined_error(source, &e.undeclared_variables(true), ctx);
-        }
-    }
-    Error::runtime(format!(
-        "template error while templating '{source}': {}",
-        describe_error(err)
-    ))
-}
-
-fn undefined_error(
-    source: &str,
-    names: &std::collections::HashSet<String>,
-    ctx: &Arc<Context>,
-) -> Error {
-    let mut missing: Vec<&String> = names.iter().filter(|n| !ctx.resolves(n)).collect();
-    missing.sort();
-    let what = match missing.first() {
-        Some(name) => format!("'{name}' is undefined"),
-        None => "an undefined value was used".to_string(),
-    };
-    Error::runtime(format!("{what} (in '{}')", source.trim()))
-}
-
-/// A template error as prov's error: the message [`describe_error`] writes (the conversion
-/// lives here, with minijinja, so the ground layer's `error.rs` knows no template engine).
-impl From<minijinja::Error> for Error {
-    fn from(err: minijinja::Error) -> Error {
-        Error::runtime(describe_error(&err))
-    }
-}
-
-/// One-line description of a minijinja error.
-pub fn describe_error(err: &minijinja::Error) -> String {
-    if err.kind() == minijinja::ErrorKind::OutOfFuel {
-        return format!(
-            "the template did more work than prov allows one template ({TEMPLATE_FUEL} steps; a loop that would run for hours?)"
-        );
-    }
-    match err.detail() {
-        Some(detail) => format!("{}: {detail}", err.kind()),
-        None => err.kind().to_string(),
     }
 }
 
@@ -673,6 +665,63 @@ mod tests {
             Value::from("d")
         );
         assert!(!eval_condition(&Value::from("missing is defined"), &c).unwrap());
+    }
+
+    #[test]
+    fn errors_name_their_expression_and_where_the_failure_is_in_it() {
+        let c = ctx("a: '{{ nope }}'\nn: 1\n");
+        let at = |r: Result<Value>| {
+            let e = r.unwrap_err();
+            let x = e.expression.expect("an expression");
+            (x.text, x.offset)
+        };
+        assert_eq!(
+            at(render_str("x {{ n }} {{ nope }}", &c)),
+            ("x {{ n }} {{ nope }}".into(), Some(13))
+        );
+        assert_eq!(
+            at(render_str("{{ nope }}", &c)),
+            ("{{ nope }}".into(), Some(3))
+        );
+        assert_eq!(
+            at(render_str("{{ n | nosuchfilter }}", &c)),
+            ("{{ n | nosuchfilter }}".into(), Some(7))
+        );
+        // A lazily templated variable: the text the caller templated, at the variable.
+        assert_eq!(at(render_str("{{ a }}", &c)), ("{{ a }}".into(), Some(3)));
+        let cond = Value::from("n == 1 and nope");
+        assert_eq!(
+            at(eval_condition(&cond, &c).map(Value::from)),
+            ("n == 1 and nope".into(), Some(11))
+        );
+        let cond = Value::from("n");
+        assert_eq!(
+            at(eval_condition(&cond, &c).map(Value::from)),
+            ("n".into(), None)
+        );
+    }
+
+    #[test]
+    fn template_file_errors_point_into_the_file() {
+        let c = ctx("n: 1\n");
+        let span = |source: &str| {
+            let e = render_file(source, "/t/x.j2", &c, TemplateOptions::default()).unwrap_err();
+            let s = e.span.expect("a span");
+            assert_eq!(s.file.to_str(), Some("/t/x.j2"));
+            (s.line, s.col, e.message)
+        };
+        assert_eq!(
+            span("one\ntwo {{ nope }}\n"),
+            (2, 8, "'nope' is undefined".into())
+        );
+        // Found at run time (minijinja's line), and after a header line.
+        assert_eq!(
+            span("#jinja2: trim_blocks: False\n{{ n }}\n{% if n %}{{ n.x.y }}{% endif %}\n").0,
+            3
+        );
+        let (line, col, msg) = span("{{ n }}\n\n  {{ n | nosuchf }}\n");
+        assert_eq!((line, col), (3, 10), "{msg}");
+        assert_eq!(span("one\n{% if %}\n").0, 2);
     }
 
     #[test]
