@@ -30,6 +30,8 @@ pub(super) struct ItemRun {
     pub(super) via: Option<String>,
     /// A group the host joins (group_by).
     pub(super) group: Option<crate::modules::group_by::GroupMembership>,
+    /// Skipped by a dry run that cannot know the result ([`crate::report::HostOutcome::unknown`]).
+    pub(super) unknown: bool,
 }
 
 impl ItemRun {
@@ -68,6 +70,17 @@ impl ItemRun {
         match e.kind {
             ErrorKind::Unreachable => ItemRun::unreachable(e.to_string()),
             _ => ItemRun::failed(e.to_string()),
+        }
+    }
+    /// How this item is reported in a loop, under `label`.
+    pub(super) fn item(&self, label: &str) -> crate::report::ItemOutcome {
+        crate::report::ItemOutcome {
+            label: label.to_string(),
+            status: self.status(),
+            msg: self.msg.clone(),
+            ignored: false,
+            unknown: self.unknown,
+            diffs: self.diffs.clone(),
         }
     }
     /// The registered value: the module's fields plus Ansible's flags.
