@@ -344,3 +344,39 @@ fn a_long_task_on_a_terminal_shows_a_live_line_then_its_result() {
         "raw: {screen:?}"
     );
 }
+
+/// Ctrl-C while the live line shows: the line is cleared for the interrupt's message, and none
+/// is left on the screen once the run has stopped (exit 130, the recap printed).
+#[test]
+fn an_interrupt_clears_the_live_line_for_its_message() {
+    let p = Project::new().file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: sleep long
+      command: sleep 30
+"#,
+    );
+    let mut term = local(&p, "site.yml").spawn_pty();
+    term.expect("sleep long  ", 15);
+    term.ctrl_c();
+    let (code, screen) = term.finish(30);
+    assert_eq!(code, 130, "{screen}");
+    let shown = rendered(&screen);
+    assert!(
+        shown
+            .iter()
+            .any(|l| l == "[prov] interrupted: stopping after cleanup (a second signal forces)"),
+        "{shown:#?}"
+    );
+    assert!(
+        !shown.iter().any(|l| l.contains("sleep long  ")),
+        "a live line was left: {shown:#?}"
+    );
+    assert!(
+        shown.iter().any(|l| l.starts_with("PLAY RECAP")),
+        "{shown:#?}"
+    );
+}

@@ -1,6 +1,6 @@
-//! The terminal shared by prov's output and the questions a transport asks on it (an SSH key's
-//! passphrase): what draws on the terminal (the reporter's live line) registers a hook with
-//! [`on_prompt`], and steps aside while a question is on the screen ([`Prompt`]).
+//! The terminal shared by prov's output and what else is written on it (an SSH key's passphrase
+//! question, the message of an interrupt): what draws on the terminal (the reporter's live line)
+//! registers a hook with [`on_prompt`], and steps aside while such text is written ([`Prompt`]).
 
 use std::sync::Mutex;
 
