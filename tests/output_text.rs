@@ -220,6 +220,36 @@ fn a_dry_run_marks_what_it_cannot_know() {
     assert!(!applied.stdout.contains("unknown"), "{}", applied.stdout);
 }
 
+/// A module that skips itself in a dry run (Ansible 2.19: `skipping: [localhost]`, with -v
+/// "This action (uri) does not support check mode."): prov's line says it is unknown and why.
+#[test]
+fn a_module_without_a_dry_run_is_unknown_until_apply() {
+    let p = Project::new().file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: post
+      uri: {url: "http://127.0.0.1:9/x", method: POST}
+"#,
+    );
+    let check = || {
+        Prov::new()
+            .cwd(&p.dir.path)
+            .args(["check", "site.yml", "-i", "localhost,", "-c", "local"])
+    };
+    let r = check().run();
+    r.ok();
+    assert_eq!(
+        task_block(&r.stdout, "post"),
+        "skipping: [localhost] (unknown until apply: POST requests do not run in check mode)"
+    );
+    r.stdout_has("skipped=1    rescued=0    ignored=0    unknown=1   \n");
+    let j = check().json().run();
+    assert_eq!(j.task("localhost", "post")["unknown"], true);
+}
+
 const SLOW: &str = r#"
 - hosts: all
   gather_facts: false
