@@ -2,6 +2,13 @@
 //! `--diff`, a recap per host and the total time; or, with `--format json`, one document with
 //! every play, task and host result (status, changed, diff, duration) printed at the end.
 //!
+//! As Ansible's default callback prints them: a loop's items as each one finishes (each item's
+//! diff before its line, [`Reporter::item`]); the recap's host column 26 wide. prov adds a skip's
+//! reason where it matters at default verbosity (`skipping: [h] (chroot)`), and marks what a dry
+//! run cannot know ([`HostOutcome::unknown`]): `skipping: [h] (unknown until apply: reason)`,
+//! counted as `unknown=N` after the recap's columns (and `"unknown"` in JSON). On a terminal a
+//! task that runs for more than a second shows a live line on stderr ([`live`]).
+//!
 //! A `no_log` task's result is censored before either output sees it ([`HostOutcome::censored`]):
 //! only its status, `changed` and `attempts` are left, as Ansible's `clean_copy` does. Its
 //! message, loop item labels and diffs are dropped and its result becomes `{"censored": ...}`;
@@ -23,6 +30,9 @@ use crate::engine::host::{RoundTrips, Stats};
 use crate::error::Span;
 use crate::modules::Diff;
 
+mod live;
+mod recap;
+
 /// How results are printed: Ansible's text, or one JSON document at the end (`--format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -31,9 +41,10 @@ pub enum Format {
 }
 
 /// How a task ended on a host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    #[default]
     Ok,
     Changed,
     Skipped,
@@ -51,13 +62,20 @@ pub const CENSORED_ITEM: &str = "(censored due to no_log)";
 /// The only skip reason a `no_log` task still shows: a fixed text of prov's, not the task's.
 const CHROOT_SKIP: &str = "skipped (chroot)";
 
+/// How a skip line marks a result the dry run cannot know ([`HostOutcome::unknown`]).
+pub const UNKNOWN: &str = "unknown until apply";
+
 /// One item of a looped task.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ItemOutcome {
     pub label: String,
     pub status: Status,
     pub msg: Option<String>,
     pub ignored: bool,
+    /// Skipped by a dry run that cannot know its result ([`HostOutcome::unknown`]).
+    pub unknown: bool,
+    /// This item's diffs (printed before its line).
+    pub diffs: Vec<Diff>,
 }
 
 /// The result of one task on one host.
@@ -85,6 +103,12 @@ pub struct HostOutcome {
     pub via: Option<String>,
     /// Where a templating error that failed the task points (`file:line:col`).
     pub origin: Option<Span>,
+    /// A dry run could not know (part of) this result: the task, or one of its items, was
+    /// skipped because what it does depends on an earlier change or on running it (a command,
+    /// a unit that packages of an earlier task install). Counted as `unknown` in the recap.
+    pub unknown: bool,
+    /// The items' lines were printed as each item finished ([`Reporter::item`]).
+    pub items_shown: bool,
 }
 
 impl HostOutcome {
@@ -104,6 +128,8 @@ impl HostOutcome {
             round_trips: 0,
             via: None,
             origin: None,
+            unknown: false,
+            items_shown: false,
         }
     }
 
@@ -132,6 +158,7 @@ impl HostOutcome {
                 .map(|i| ItemOutcome {
                     label: CENSORED_ITEM.into(),
                     msg: None,
+                    diffs: Vec::new(),
                     ..i.clone()
                 })
                 .collect(),
@@ -178,6 +205,8 @@ pub struct Reporter {
     start: Instant,
     doc: Mutex<JsonDoc>,
     out: Mutex<Box<dyn Write + Send>>,
+    /// The live line of a running task (on a terminal only).
+    live: live::Live,
 }
 
 fn paint(color: bool, code: &str, text: &str) -> String {
@@ -188,8 +217,9 @@ fn paint(color: bool, code: &str, text: &str) -> String {
     }
 }
 
+/// A banner 80 columns wide, as Ansible prints it without a terminal.
 fn banner(title: &str) -> String {
-    let stars = 79usize.saturating_sub(title.len() + 1).max(3);
+    let stars = 79usize.saturating_sub(title.chars().count()).max(3);
     format!("\n{title} {}", "*".repeat(stars))
 }
 
@@ -209,15 +239,17 @@ pub fn render_diff(d: &Diff, color: bool) -> String {
                 similar::ChangeTag::Insert => ("+", "32"),
                 similar::ChangeTag::Equal => (" ", ""),
             };
-            let mut line = format!("{sign}{}", change.value());
-            if !line.ends_with('\n') {
-                line.push_str("\n\\ No newline at end of file\n");
-            }
+            let value = change.value();
+            let text = format!("{sign}{}", value.strip_suffix('\n').unwrap_or(value));
             out.push_str(&if code.is_empty() {
-                line
+                text
             } else {
-                paint(color, code, &line)
+                paint(color, code, &text)
             });
+            out.push('\n');
+            if !value.ends_with('\n') {
+                out.push_str("\\ No newline at end of file\n");
+            }
         }
     }
     out
@@ -228,9 +260,16 @@ impl Reporter {
         let color = format == Format::Text
             && std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none();
-        Reporter::with_output(format, verbosity, diff, color, Box::new(std::io::stdout()))
+        let mut r =
+            Reporter::with_output(format, verbosity, diff, color, Box::new(std::io::stdout()));
+        if format == Format::Text && live::terminal() {
+            r.live = live::Live::start();
+            r.live.hook_prompts();
+        }
+        r
     }
 
+    /// A reporter writing to `out`, without a live line.
     pub fn with_output(
         format: Format,
         verbosity: u8,
@@ -246,18 +285,22 @@ impl Reporter {
             start: Instant::now(),
             doc: Mutex::new(JsonDoc { plays: Vec::new() }),
             out: Mutex::new(out),
+            live: live::Live::off(),
         }
     }
 
     fn text(&self, s: &str) {
         if self.format == Format::Text {
-            let mut out = self.out.lock().unwrap();
-            let _ = writeln!(out, "{s}");
-            let _ = out.flush();
+            self.live.print(|| {
+                let mut out = self.out.lock().unwrap();
+                let _ = writeln!(out, "{s}");
+                let _ = out.flush();
+            });
         }
     }
 
     pub fn play(&self, name: &str) {
+        self.live.end();
         self.text(&banner(&format!("PLAY [{name}]")));
         self.doc
             .lock()
@@ -267,8 +310,10 @@ impl Reporter {
     }
 
     pub fn task(&self, name: &str, handler: bool) {
+        self.live.end();
         let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
         self.text(&banner(&format!("{kind} [{name}]")));
+        self.live.begin(name);
         if let Some(play) = self.doc.lock().unwrap().plays.last_mut()
             && let Some(tasks) = play["tasks"].as_array_mut()
         {
@@ -293,6 +338,12 @@ impl Reporter {
         self.text(&banner(question.trim_end()));
     }
 
+    /// The current task started (`true`) or finished on `host` (the live line names the hosts
+    /// it still runs on).
+    pub fn running(&self, host: &str, started: bool) {
+        self.live.running(host, started);
+    }
+
     pub fn note(&self, msg: &str) {
         self.text(msg);
     }
@@ -305,10 +356,32 @@ impl Reporter {
         }
     }
 
+    /// What a skip line shows after the host, if anything: prov's chroot skip as `(chroot)`, a
+    /// result the dry run cannot know as `(unknown until apply: reason)`, and with -v any reason.
+    /// A `no_log` result shows only prov's fixed texts.
+    fn skip_reason(&self, msg: Option<&str>, unknown: bool, no_log: bool) -> Option<String> {
+        let msg = msg.filter(|m| !no_log || *m == CHROOT_SKIP);
+        if unknown {
+            return Some(match msg {
+                Some(m) if !no_log => format!("({UNKNOWN}: {m})"),
+                _ => format!("({UNKNOWN})"),
+            });
+        }
+        let m = msg?;
+        if m.contains("chroot") || self.verbosity > 0 {
+            let short = m
+                .strip_prefix("skipped (")
+                .and_then(|r| r.strip_suffix(')'));
+            return Some(format!("({})", short.unwrap_or(m)));
+        }
+        None
+    }
+
     /// Report one task's results on many hosts. Beyond [`AGGREGATE_OVER`] hosts (and without
     /// -v), hosts whose result has nothing more to show than its status share one line per
-    /// status (`ok: [a, b, c]`); failures, diffs and debug output are still shown per host.
+    /// status (`ok: [a, b, c]`); failures, diffs, loops and debug output are still shown per host.
     pub fn hosts(&self, results: &[HostOutcome]) {
+        self.live.end();
         if self.format != Format::Text || self.verbosity > 0 || results.len() <= AGGREGATE_OVER {
             for r in results {
                 self.host(r);
@@ -322,6 +395,7 @@ impl Reporter {
             let plain = matches!(r.status, Status::Ok | Status::Changed | Status::Skipped)
                 && (!r.show_result || r.no_log)
                 && !r.ignored
+                && r.items.is_empty()
                 && r.delegated.is_none()
                 && (r.diffs.is_empty() || !self.diff || r.no_log);
             if !plain {
@@ -330,14 +404,11 @@ impl Reporter {
             }
             self.record_json(r);
             let (word, code) = status_word(r.status);
-            let reason = match &r.msg {
-                Some(m)
-                    if r.status == Status::Skipped
-                        && m.contains("chroot")
-                        && (!r.no_log || m == CHROOT_SKIP) =>
-                {
-                    format!(" ({m})")
-                }
+            let reason = match r.status {
+                Status::Skipped => self
+                    .skip_reason(r.msg.as_deref(), r.unknown, r.no_log)
+                    .map(|m| format!(" {m}"))
+                    .unwrap_or_default(),
                 _ => String::new(),
             };
             match groups
@@ -357,6 +428,69 @@ impl Reporter {
         }
     }
 
+    /// Diffs as Ansible prints them: each followed by an empty line.
+    fn diff_lines(&self, diffs: &[Diff], lines: &mut Vec<String>) {
+        if self.diff {
+            for d in diffs {
+                lines.push(render_diff(d, self.color));
+            }
+        }
+    }
+
+    /// One loop item's line(s), its diffs first: `changed: [h] => (item=x)`, `failed: [h]
+    /// (item=x) => {...}` as Ansible words them.
+    fn item_lines(&self, host: &str, no_log: bool, item: &ItemOutcome, lines: &mut Vec<String>) {
+        self.diff_lines(&item.diffs, lines);
+        let (word, code) = status_word(item.status);
+        let failed = matches!(item.status, Status::Failed | Status::Unreachable);
+        let mut line = if failed {
+            format!("{word}: [{host}] (item={})", item.label)
+        } else {
+            format!("{word}: [{host}] => (item={})", item.label)
+        };
+        if failed && no_log {
+            line.push_str(&format!(" => {}", censored_item(item.status)));
+        } else if failed && let Some(m) = &item.msg {
+            line.push_str(&format!(" => {}", json!({"msg": m})));
+        }
+        if item.status == Status::Skipped
+            && let Some(why) = self.skip_reason(item.msg.as_deref(), item.unknown, no_log)
+        {
+            line.push_str(&format!(" {why}"));
+        }
+        lines.push(paint(self.color, code, &line));
+        if item.ignored {
+            lines.push(paint(self.color, "36", "...ignoring"));
+        }
+    }
+
+    /// One loop item as soon as it finished on `host` (through `delegated`): its diffs, then its
+    /// line. The task's result ([`Reporter::host`]) then leaves the items out.
+    pub fn item(&self, host: &str, delegated: Option<&str>, no_log: bool, item: &ItemOutcome) {
+        if self.format != Format::Text {
+            return;
+        }
+        let censored;
+        let item = if no_log {
+            censored = ItemOutcome {
+                label: CENSORED_ITEM.into(),
+                msg: None,
+                diffs: Vec::new(),
+                ..item.clone()
+            };
+            &censored
+        } else {
+            item
+        };
+        let host = match delegated {
+            Some(d) => format!("{host} -> {d}"),
+            None => host.to_string(),
+        };
+        let mut lines = Vec::new();
+        self.item_lines(&host, no_log, item, &mut lines);
+        self.text(&lines.join("\n"));
+    }
+
     pub fn host(&self, r: &HostOutcome) {
         self.record_json(r);
         if self.format != Format::Text {
@@ -369,34 +503,37 @@ impl Reporter {
             None => r.host.clone(),
         };
         let mut lines = Vec::new();
-        for item in &r.items {
-            let (word, code) = status_word(item.status);
-            let mut line = format!("{word}: [{host}] => (item={})", item.label);
-            if r.no_log && matches!(item.status, Status::Failed | Status::Unreachable) {
-                line.push_str(&format!(" => {}", censored_item(item.status)));
-            } else if let Some(m) = &item.msg
-                && matches!(item.status, Status::Failed | Status::Unreachable)
-            {
-                line.push_str(&format!(" => {}", json!({"msg": m})));
+        if !r.items_shown {
+            for item in &r.items {
+                self.item_lines(&host, r.no_log, item, &mut lines);
             }
-            lines.push(paint(self.color, code, &line));
-            if item.ignored {
+        }
+        if r.items.is_empty() {
+            self.diff_lines(&r.diffs, &mut lines);
+        }
+        let item_failed = r
+            .items
+            .iter()
+            .any(|i| matches!(i.status, Status::Failed | Status::Unreachable));
+        // As Ansible: a loop shows its items, and a line of its own only when it is skipped
+        // as a whole or fails beyond its items (unreachable, a missing handler).
+        let loop_line = match r.status {
+            Status::Skipped | Status::Unreachable => true,
+            Status::Failed => !item_failed,
+            Status::Ok | Status::Changed => false,
+        };
+        if !r.items.is_empty() && !loop_line {
+            if r.ignored {
                 lines.push(paint(self.color, "36", "...ignoring"));
             }
-        }
-        for d in &r.diffs {
-            if self.diff {
-                lines.push(render_diff(d, self.color).trim_end().to_string());
+            if !lines.is_empty() {
+                self.text(&lines.join("\n"));
             }
-        }
-        if !r.items.is_empty() && !matches!(r.status, Status::Failed | Status::Unreachable) {
-            // As Ansible: a loop shows its items; the task line adds nothing.
-            self.text(&lines.join("\n"));
             return;
         }
         let (word, code) = status_word(r.status);
         let mut line = match r.status {
-            Status::Failed if r.items.is_empty() => format!("fatal: [{host}]: FAILED!"),
+            Status::Failed => format!("fatal: [{host}]: FAILED!"),
             Status::Unreachable => format!("fatal: [{host}]: UNREACHABLE!"),
             _ => format!("{word}: [{host}]"),
         };
@@ -407,41 +544,18 @@ impl Reporter {
         }
         let show = r.show_result
             || self.verbosity > 0
-            || (matches!(r.status, Status::Failed | Status::Unreachable) && r.items.is_empty());
+            || matches!(r.status, Status::Failed | Status::Unreachable);
         if show && r.no_log {
             let body = ansible_json(&crate::vars::to_json(&r.result));
             line.push_str(&format!(" => {body}"));
         } else if show {
-            let mut body = crate::vars::to_json(&r.result);
-            if !body.is_object() {
-                body = json!({});
-            }
-            if let (Some(m), Some(obj)) = (&r.msg, body.as_object_mut()) {
-                obj.entry("msg").or_insert(json!(m));
-            }
-            if let Some(obj) = body.as_object_mut() {
-                obj.remove("diff");
-                obj.remove("invocation");
-                if self.verbosity == 0
-                    && r.show_result
-                    && !matches!(r.status, Status::Failed | Status::Unreachable)
-                {
-                    obj.remove("changed");
-                    obj.remove("failed");
-                }
-            }
-            let text = if r.show_result && r.status != Status::Failed {
-                pretty4(&body)
-            } else {
-                body.to_string()
-            };
-            line.push_str(&format!(" => {text}"));
+            line.push_str(&format!(" => {}", self.result_text(r)));
         }
         if r.status == Status::Skipped
-            && let Some(m) = &r.msg
-            && (m.contains("chroot") || self.verbosity > 0)
+            && r.items.is_empty()
+            && let Some(why) = self.skip_reason(r.msg.as_deref(), r.unknown, r.no_log)
         {
-            line.push_str(&format!(" ({m})"));
+            line.push_str(&format!(" {why}"));
         }
         lines.push(paint(self.color, code, &line));
         if let Some(origin) = &r.origin {
@@ -456,6 +570,33 @@ impl Reporter {
             lines.push(paint(self.color, "36", "...ignoring"));
         }
         self.text(&lines.join("\n"));
+    }
+
+    /// The result after `=>`: debug's output pretty-printed, otherwise one line of JSON.
+    fn result_text(&self, r: &HostOutcome) -> String {
+        let mut body = crate::vars::to_json(&r.result);
+        if !body.is_object() {
+            body = json!({});
+        }
+        if let (Some(m), Some(obj)) = (&r.msg, body.as_object_mut()) {
+            obj.entry("msg").or_insert(json!(m));
+        }
+        if let Some(obj) = body.as_object_mut() {
+            obj.remove("diff");
+            obj.remove("invocation");
+            if self.verbosity == 0
+                && r.show_result
+                && !matches!(r.status, Status::Failed | Status::Unreachable)
+            {
+                obj.remove("changed");
+                obj.remove("failed");
+            }
+        }
+        if r.show_result && r.status != Status::Failed {
+            pretty4(&body)
+        } else {
+            body.to_string()
+        }
     }
 
     /// The first task that failed (not ignored) or was unreachable, and on which host: for a
@@ -499,6 +640,7 @@ impl Reporter {
             "skipped": r.status == Status::Skipped,
             "unreachable": r.status == Status::Unreachable,
             "ignored": r.ignored,
+            "unknown": r.unknown,
             "duration": r.duration.as_secs_f64(),
             "round_trips": r.round_trips,
             "diff": diffs,
@@ -514,7 +656,7 @@ impl Reporter {
             entry["items"] = r
                 .items
                 .iter()
-                .map(|i| json!({"item": i.label, "status": i.status, "msg": i.msg}))
+                .map(|i| json!({"item": i.label, "status": i.status, "msg": i.msg, "unknown": i.unknown}))
                 .collect();
         }
         task["hosts"][&r.host] = entry;
@@ -528,29 +670,16 @@ impl Reporter {
         check: bool,
         interrupted: bool,
     ) {
+        self.live.end();
         let elapsed = self.start.elapsed();
         match self.format {
             Format::Text => {
                 let mut lines = vec![banner("PLAY RECAP")];
-                let width = stats
-                    .iter()
-                    .map(|(h, _)| h.len())
-                    .max()
-                    .unwrap_or(0)
-                    .max(10);
-                for (h, s) in stats {
-                    let code = if s.failed > 0 || s.unreachable > 0 {
-                        "31"
-                    } else if s.changed > 0 {
-                        "33"
-                    } else {
-                        "32"
-                    };
-                    lines.push(format!(
-                        "{} : ok={:<4} changed={:<4} unreachable={:<4} failed={:<4} skipped={:<4} rescued={:<4} ignored={}",
-                        paint(self.color, code, &format!("{h:<width$}")),
-                        s.ok, s.changed, s.unreachable, s.failed, s.skipped, s.rescued, s.ignored
-                    ));
+                // Sorted by name, as Ansible's recap is.
+                let mut sorted: Vec<&(String, Stats)> = stats.iter().collect();
+                sorted.sort_by(|a, b| a.0.cmp(&b.0));
+                for (h, s) in sorted {
+                    lines.push(recap::line(h, s, self.color));
                 }
                 if interrupted {
                     lines.push("\nInterrupted: the run was stopped before it finished.".into());
@@ -615,168 +744,4 @@ fn status_word(s: Status) -> (&'static str, &'static str) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unified_diff() {
-        let d = Diff::new(
-            "/etc/ssh/sshd_config",
-            "a\nPermitRootLogin yes\nb\n",
-            "a\nPermitRootLogin no\nb\n",
-        );
-        let text = render_diff(&d, false);
-        assert_eq!(
-            text,
-            "--- before: /etc/ssh/sshd_config\n+++ after: /etc/ssh/sshd_config\n@@ -1,3 +1,3 @@\n a\n-PermitRootLogin yes\n+PermitRootLogin no\n b\n"
-        );
-    }
-
-    /// A writer the test can read back.
-    #[derive(Clone, Default)]
-    struct Buf(std::sync::Arc<Mutex<Vec<u8>>>);
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    fn outcomes(n: usize) -> Vec<HostOutcome> {
-        (1..=n)
-            .map(|i| {
-                let status = match i {
-                    2 | 5 => Status::Changed,
-                    4 => Status::Failed,
-                    _ => Status::Ok,
-                };
-                let mut o = HostOutcome::new(&format!("h{i}"), status);
-                if status == Status::Failed {
-                    o.msg = Some("boom".into());
-                }
-                o
-            })
-            .collect()
-    }
-
-    fn printed(verbosity: u8, n: usize) -> String {
-        let buf = Buf::default();
-        let r = Reporter::with_output(Format::Text, verbosity, false, false, Box::new(buf.clone()));
-        r.hosts(&outcomes(n));
-        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
-    }
-
-    /// A failed no_log loop whose message, items, diff and result all hold the secret.
-    fn secret_outcome() -> HostOutcome {
-        let mut o = HostOutcome::new("h1", Status::Failed);
-        o.no_log = true;
-        o.msg = Some("bad S3CRET".into());
-        o.diffs = vec![Diff::new("/etc/pw", "old S3CRET\n", "new S3CRET\n")];
-        o.result = Value::from_pairs([
-            ("msg", Value::from("bad S3CRET")),
-            ("attempts", Value::from(2)),
-        ]);
-        o.show_result = true;
-        for (label, status) in [("S3CRET-a", Status::Changed), ("S3CRET-b", Status::Failed)] {
-            o.items.push(ItemOutcome {
-                label: label.into(),
-                status,
-                msg: Some(format!("{label} failed")),
-                ignored: false,
-            });
-        }
-        o
-    }
-
-    fn reported(format: Format, verbosity: u8, outcomes: &[HostOutcome]) -> String {
-        let buf = Buf::default();
-        let r = Reporter::with_output(format, verbosity, true, false, Box::new(buf.clone()));
-        r.play("p");
-        r.task("t", false);
-        r.hosts(outcomes);
-        r.recap(&[], &[], false, false);
-        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
-    }
-
-    #[test]
-    fn no_log_leaves_only_the_status_in_every_format() {
-        let o = secret_outcome();
-        for verbosity in [0, 1, 3] {
-            let text = reported(Format::Text, verbosity, std::slice::from_ref(&o));
-            assert!(!text.contains("S3CRET"), "{text}");
-            assert!(text.contains(&format!(
-                "failed: [h1] => (item={CENSORED_ITEM}) => {{\"censored\": \"{CENSORED}\", \"changed\": false}}"
-            )), "{text}");
-            let json = reported(Format::Json, verbosity, std::slice::from_ref(&o));
-            assert!(!json.contains("S3CRET"), "{json}");
-        }
-        // Without items: the task line, with attempts kept as Ansible keeps them.
-        let mut single = secret_outcome();
-        single.items.clear();
-        let text = reported(Format::Text, 0, &[single]);
-        assert!(text.contains(&format!(
-            "fatal: [h1]: FAILED! => {{\"attempts\": 2, \"censored\": \"{CENSORED}\", \"changed\": false}}"
-        )), "{text}");
-        // Many hosts: the aggregated lines hide it too.
-        let many: Vec<HostOutcome> = (0..7).map(|_| secret_outcome()).collect();
-        assert!(!reported(Format::Text, 0, &many).contains("S3CRET"));
-    }
-
-    #[test]
-    fn a_no_log_debug_shows_nothing_without_verbosity() {
-        let mut o = HostOutcome::new("h1", Status::Ok);
-        o.no_log = true;
-        o.show_result = true;
-        o.result = Value::from_pairs([("msg", Value::from("S3CRET"))]);
-        assert!(reported(Format::Text, 0, std::slice::from_ref(&o)).contains("\nok: [h1]\n"));
-        let verbose = reported(Format::Text, 1, &[o]);
-        assert!(verbose.contains(&format!(
-            "ok: [h1] => {{\"censored\": \"{CENSORED}\", \"changed\": false}}"
-        )));
-    }
-
-    #[test]
-    fn a_templating_failure_shows_its_origin_and_line_unless_no_log() {
-        let dir = std::env::temp_dir().join(format!("prov-report-origin-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("pb.yml");
-        std::fs::write(&file, "- debug:\n    msg: \"{{ nope }}\"\n").unwrap();
-        let mut o = HostOutcome::new("h1", Status::Failed);
-        o.msg = Some("'nope' is undefined".into());
-        o.origin = Some(Span::new(std::sync::Arc::new(file.clone()), 2, 14));
-        let text = reported(Format::Text, 0, std::slice::from_ref(&o));
-        let want = format!(
-            "fatal: [h1]: FAILED! => {{\"msg\":\"'nope' is undefined\"}}\nOrigin: {}:2:14\n  |\n2 |     msg: \"{{{{ nope }}}}\"\n  |              ^\n",
-            file.display()
-        );
-        assert!(text.contains(&want), "{text}");
-        let json = reported(Format::Json, 0, std::slice::from_ref(&o));
-        assert!(
-            json.contains(&format!("\"origin\": \"{}:2:14\"", file.display())),
-            "{json}"
-        );
-        // no_log: the place, not the line.
-        o.no_log = true;
-        let text = reported(Format::Text, 0, &[o]);
-        assert!(
-            text.contains(&format!("Origin: {}:2:14\n", file.display())),
-            "{text}"
-        );
-        assert!(!text.contains("nope"), "{text}");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn many_hosts_share_a_line_per_status_but_failures_stay_whole() {
-        assert_eq!(
-            printed(0, 7),
-            "ok: [h1, h3, h6, h7]\nchanged: [h2, h5]\nfatal: [h4]: FAILED! => {\"msg\":\"boom\"}\n"
-        );
-        // Few hosts, or -v: one line per host as usual.
-        assert_eq!(printed(0, 3).lines().count(), 3);
-        assert_eq!(printed(1, 7).lines().count(), 7);
-    }
-}
+mod tests;

@@ -434,7 +434,11 @@ fn watch_signals(cancel: Arc<Cancel>) -> Result<()> {
                 libc::SIGHUP => "hung up (SIGHUP)",
                 _ => "interrupted",
             };
-            eprintln!("\n[prov] {what}: stopping after cleanup (a second signal forces)");
+            {
+                // The live line of the running task steps aside for the message.
+                let _message = crate::transport::tty::Prompt::begin();
+                eprintln!("\n[prov] {what}: stopping after cleanup (a second signal forces)");
+            }
             cancel.cancel_by(number);
         }
     });

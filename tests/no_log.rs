@@ -169,10 +169,11 @@ fn no_log_hides_the_secret_in_every_output() {
         + 1;
     plain.stdout_has(&format!("Origin: site.yml:{line}:"));
     assert!(!plain.stdout.contains(" | "), "{}", plain.stdout);
-    // As Ansible: a censored loop item's label, whatever loop_control.label says.
+    // As Ansible: a censored loop item's label, whatever loop_control.label says; a failed
+    // item is `failed: [host] (item=...) => {...}` (no `=>` before the item, as Ansible words it).
     plain.stdout_has("changed: [localhost] => (item=(censored due to no_log))");
     plain.stdout_has(&format!(
-        "failed: [localhost] => (item=(censored due to no_log)) => {{\"censored\": \"{CENSORED}\""
+        "failed: [localhost] (item=(censored due to no_log)) => {{\"censored\": \"{CENSORED}\""
     ));
 
     let json_runs: &[&[&str]] = &[

@@ -101,6 +101,7 @@ pub(super) async fn run_batched(
     }
     let mut local = LoopState::default();
     let mut out = Vec::with_capacity(total);
+    let hidden = no_log(t, &base);
     for ((slot, label), item) in slots.into_iter().zip(labels).zip(items) {
         let mut run = match slot {
             Slot::Done(run) => *run,
@@ -137,6 +138,7 @@ pub(super) async fn run_batched(
             "ansible_loop_var".into(),
             Value::from(t.loop_control.loop_var.as_str()),
         );
+        show_item(tr, hidden, &label, &run);
         out.push((Some(label), run));
     }
     out

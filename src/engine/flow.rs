@@ -265,6 +265,8 @@ impl Shared {
             );
             set.spawn(async move {
                 let _permit = sem.acquire().await;
+                let name = s.host_name(h);
+                s.reporter.running(&name, true);
                 let out = task::run_task_host(
                     task::TaskRun {
                         s: &s,
@@ -275,6 +277,7 @@ impl Shared {
                     &extra,
                 )
                 .await;
+                s.reporter.running(&name, false);
                 (h, out)
             });
         }

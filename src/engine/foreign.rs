@@ -346,6 +346,13 @@ pub(super) async fn run_foreign(
     } else {
         Status::Ok
     });
+    // Ansible's words for a module that skips itself in check mode: a dry run cannot know.
+    run.unknown = check
+        && run.status() == Status::Skipped
+        && run
+            .msg
+            .as_deref()
+            .is_some_and(|m| m.contains("does not support check mode"));
     Ok(run)
 }
 

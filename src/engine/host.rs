@@ -21,6 +21,9 @@ pub struct Stats {
     pub skipped: u32,
     pub rescued: u32,
     pub ignored: u32,
+    /// Tasks a dry run could not know the result of (a skip marked `unknown until apply`);
+    /// counted in `skipped` (or `ok`) as well.
+    pub unknown: u32,
 }
 
 /// Round trips to one host (reported in JSON output, asserted by tests and benchmarks).

@@ -32,6 +32,8 @@ pub(super) struct ItemRun {
     pub(super) group: Option<crate::modules::group_by::GroupMembership>,
     /// Where a templating error that failed the item came from.
     pub(super) origin: Option<super::origin::Failure>,
+    /// Skipped by a dry run that cannot know the result ([`crate::report::HostOutcome::unknown`]).
+    pub(super) unknown: bool,
 }
 
 impl ItemRun {
@@ -73,6 +75,17 @@ impl ItemRun {
         };
         r.origin = super::origin::Failure::of(&e);
         r
+    }
+    /// How this item is reported in a loop, under `label`.
+    pub(super) fn item(&self, label: &str) -> crate::report::ItemOutcome {
+        crate::report::ItemOutcome {
+            label: label.to_string(),
+            status: self.status(),
+            msg: self.msg.clone(),
+            ignored: false,
+            unknown: self.unknown,
+            diffs: self.diffs.clone(),
+        }
     }
     /// The registered value: the module's fields plus Ansible's flags.
     pub(super) fn value(&self) -> Value {

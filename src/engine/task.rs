@@ -22,7 +22,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::host::resolve::Rounds;
 use crate::modules::{Args, FileState, ModuleEnv, Observed, Plan, Probe, Step};
 use crate::playbook::{Action, Task};
-use crate::report::{HostOutcome, ItemOutcome, Status};
+use crate::report::{HostOutcome, Status};
 use crate::template::{eval_condition, render_text, render_value, to_text};
 use crate::transport::{Exec, Transport, script};
 use crate::vars::{Context, Layer, VarMap};
@@ -303,6 +303,7 @@ pub(super) async fn finish_module(
     }
     if let Some(reason) = plan.skipped {
         run.status = Some(Status::Skipped);
+        run.unknown = check && plan.unknown;
         run.msg = Some(reason.clone());
         run.result.insert("skip_reason".into(), Value::from(reason));
         return Ok(run);
@@ -318,6 +319,7 @@ pub(super) async fn finish_module(
     if check && plan.runs_command {
         run.status = Some(Status::Skipped);
         run.msg = Some("Command would have run if not in check mode".into());
+        run.unknown = true;
         run.diffs.clear();
         return Ok(run);
     }
@@ -629,6 +631,13 @@ pub(super) fn apply_effects(s: &Shared, t: &Task, h: usize, run: &ItemRun) {
     }
 }
 
+/// Print a loop item's result as soon as it finished (its diffs, then its line).
+pub(super) fn show_item(tr: TaskRun<'_>, no_log: bool, label: &str, run: &ItemRun) {
+    let item = run.item(label);
+    let host = tr.s.host_name(tr.h);
+    (tr.s.reporter).item(&host, run.delegated.as_deref(), no_log, &item);
+}
+
 /// Run a task on one host and update the host's state and counters.
 pub(super) async fn run_task_host(tr: TaskRun<'_>, extra: &[Layer]) -> HostOutcome {
     let TaskRun { s, pc, t, h } = tr;
@@ -675,6 +684,7 @@ pub(super) async fn run_task_host(tr: TaskRun<'_>, extra: &[Layer]) -> HostOutco
                         "ansible_loop_var".into(),
                         Value::from(t.loop_control.loop_var.as_str()),
                     );
+                    show_item(tr, outcome.no_log, &label, &r);
                     runs.push((Some(label), r));
                     if let Some(p) = t.loop_control.pause {
                         tokio::time::sleep(Duration::from_secs_f64(p)).await;
@@ -731,14 +741,12 @@ pub(super) async fn run_task_host(tr: TaskRun<'_>, extra: &[Layer]) -> HostOutco
             .iter()
             .find_map(|(_, r)| r.origin.as_ref().map(|o| o.locate(t)));
         for (label, r) in &runs {
-            outcome.items.push(ItemOutcome {
-                label: label.clone().unwrap_or_default(),
-                status: r.status(),
-                msg: r.msg.clone(),
-                ignored: false,
-            });
+            outcome
+                .items
+                .push(r.item(label.as_deref().unwrap_or_default()));
             outcome.diffs.extend(r.diffs.iter().cloned());
         }
+        outcome.items_shown = true;
         if runs.is_empty() {
             outcome.status = Status::Skipped;
         }
@@ -753,6 +761,7 @@ pub(super) async fn run_task_host(tr: TaskRun<'_>, extra: &[Layer]) -> HostOutco
         outcome.show_result = r.show;
         r.value()
     };
+    outcome.unknown = runs.iter().any(|(_, r)| r.unknown);
     outcome.result = registered.clone();
     let mut host = s.hosts[h].lock().unwrap();
     outcome.round_trips = host.round_trips().execs - trips_before.execs;
@@ -786,6 +795,9 @@ pub(super) async fn run_task_host(tr: TaskRun<'_>, extra: &[Layer]) -> HostOutco
             host.stats.unreachable += 1;
             host.unreachable = true;
         }
+    }
+    if outcome.unknown {
+        host.stats.unknown += 1;
     }
     let changed = outcome.status == Status::Changed
         || (looped && runs.iter().any(|(_, r)| r.status() == Status::Changed));

@@ -208,6 +208,10 @@ pub struct Plan {
     pub failed: Option<String>,
     /// The task is skipped with this reason (nothing is executed).
     pub skipped: Option<String>,
+    /// The skip is a dry run's that cannot know the result before the task is applied (a
+    /// module without check mode, a unit that earlier packages of the dry run install): the
+    /// output says `unknown until apply` and the recap counts it.
+    pub unknown: bool,
     /// Facts to set on the host (set_fact, setup).
     pub facts: Option<VarMap>,
     /// Keys of `result.ansible_facts` that are also variables of their own name, as the
@@ -275,6 +279,13 @@ impl Plan {
         Plan {
             skipped: Some(msg.into()),
             ..Default::default()
+        }
+    }
+    /// Skipped in check mode because the result cannot be known before applying ([`Plan::unknown`]).
+    pub fn unknown(msg: impl Into<String>) -> Plan {
+        Plan {
+            unknown: true,
+            ..Plan::skip(msg)
         }
     }
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Plan {

@@ -197,7 +197,7 @@ impl Planner for UnitPlan {
             || self.masked == Some(false)
             || (self.state.is_some() && !self.chroot);
         if not_found && needs_unit && self.packages_pending {
-            return Ok(Plan::skip(format!(
+            return Ok(Plan::unknown(format!(
                 "unit {name} is not installed yet: an earlier task of this dry run installs packages"
             )));
         }
@@ -355,5 +355,34 @@ mod tests {
             p.failed.as_deref(),
             Some("Could not find the requested service nope: host")
         );
+    }
+
+    /// A dry run whose earlier task installs packages cannot know whether the unit will be
+    /// there: skipped, marked unknown (the output says `unknown until apply`).
+    #[test]
+    fn a_unit_that_earlier_packages_install_is_unknown_in_a_dry_run() {
+        let mut env = crate::modules::testing::env();
+        env.check_mode = true;
+        env.predicted.packages = vec!["cri-o".into()];
+        let a = [
+            ("name", Value::from("crio")),
+            ("enabled", Value::from(true)),
+        ];
+        let p = plan_answers_env(
+            &Systemd,
+            args("systemd", &a),
+            vec![cmd(
+                0,
+                "enabled_rc=1\nenabled=not-found\nactive=inactive\nbooted=yes\n",
+            )],
+            &env,
+        );
+        assert_eq!(
+            p.skipped.as_deref(),
+            Some(
+                "unit crio is not installed yet: an earlier task of this dry run installs packages"
+            )
+        );
+        assert!(p.unknown);
     }
 }

@@ -58,7 +58,7 @@ impl Module for Tempfile {
             )));
         }
         if env.check_mode {
-            return Ok(Box::new(Fixed(Plan::skip(
+            return Ok(Box::new(Fixed(Plan::unknown(
                 "remote module (tempfile) does not support check mode",
             ))));
         }

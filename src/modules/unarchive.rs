@@ -456,7 +456,7 @@ impl Planner for UnarchivePlanner {
             return Ok(zip.plan(&sections, base, handler_fail));
         }
         if self.check_mode {
-            return Ok(Plan::skip(CHECK_MODE_SKIP));
+            return Ok(Plan::unknown(CHECK_MODE_SKIP));
         }
         let files = match listing {
             Some(Ok(text)) => match members(&text) {

@@ -58,7 +58,7 @@ impl Module for Uri {
             .unwrap_or_else(|| "GET".into())
             .to_uppercase();
         if env.check_mode && !matches!(method.as_str(), "GET" | "HEAD") {
-            return Ok(Box::new(Fixed(Plan::skip(format!(
+            return Ok(Box::new(Fixed(Plan::unknown(format!(
                 "{method} requests do not run in check mode"
             )))));
         }

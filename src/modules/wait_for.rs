@@ -100,7 +100,7 @@ impl Module for WaitFor {
     fn prepare(&self, a: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>> {
         let parsed = parse(&a)?;
         if env.check_mode {
-            return Ok(Box::new(super::Fixed(Plan::skip(
+            return Ok(Box::new(super::Fixed(Plan::unknown(
                 "remote module (wait_for) does not support check mode",
             ))));
         }

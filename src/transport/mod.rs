@@ -21,6 +21,7 @@ pub mod prober;
 pub mod protocol;
 pub mod script;
 pub mod ssh;
+pub mod tty;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

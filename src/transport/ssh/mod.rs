@@ -172,6 +172,8 @@ fn ask_passphrase(path: &Path) -> Option<String> {
         .write(true)
         .open("/dev/tty")
         .ok()?;
+    // The live line of the running task steps aside until the answer.
+    let _asking = crate::transport::tty::Prompt::begin();
     let mut out = tty.try_clone().ok()?;
     let _ = write!(out, "Passphrase for {}: ", path.display());
     let _ = out.flush();
