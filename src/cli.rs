@@ -399,6 +399,30 @@ pub struct ApplyArgs {
     /// Host key verification for SSH.
     #[arg(long = "host-key-checking", value_enum)]
     pub host_key_checking: Option<HostKeyChecking>,
+    #[command(flatten)]
+    pub vault: VaultArgs,
+}
+
+/// Where the Ansible Vault passwords come from (as ansible-playbook's flags).
+#[derive(Args, Debug, Clone, Default)]
+pub struct VaultArgs {
+    /// A vault password file, or an executable that prints the password (repeatable).
+    #[arg(
+        long = "vault-password-file",
+        visible_alias = "vault-pass-file",
+        value_name = "FILE"
+    )]
+    pub password_files: Vec<PathBuf>,
+    /// Ask for the vault password (on the terminal, or a line of stdin without one).
+    #[arg(
+        short = 'J',
+        long = "ask-vault-pass",
+        visible_alias = "ask-vault-password"
+    )]
+    pub ask: bool,
+    /// A vault identity: `[label@]SOURCE`, SOURCE a file, an executable or `prompt` (repeatable).
+    #[arg(long = "vault-id", value_name = "ID")]
+    pub ids: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -417,4 +441,6 @@ pub struct InventoryArgs {
     /// Limit to hosts matching a pattern.
     #[arg(short = 'l', long = "limit")]
     pub limit: Option<String>,
+    #[command(flatten)]
+    pub vault: VaultArgs,
 }

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::cli::{ApplyArgs, Cli, Command, InventoryArgs};
+use crate::cli::{ApplyArgs, Cli, Command, InventoryArgs, VaultArgs};
 use crate::config::Config;
 use crate::engine::{Cancel, Engine, RunOptions};
 use crate::error::{Error, Result};
@@ -17,6 +17,7 @@ use crate::playbook::{Action, Playbook, Task};
 use crate::report::Reporter;
 use crate::transport::ssh::config::HostKeyMode;
 use crate::vars::VarMap;
+use crate::vault::{DEFAULT_LABEL, Secret};
 
 /// Parse `-e` values: `k=v k2=v2`, `@file`, or a JSON/YAML mapping.
 pub fn parse_extra_vars(items: &[String]) -> Result<VarMap> {
@@ -24,9 +25,15 @@ pub fn parse_extra_vars(items: &[String]) -> Result<VarMap> {
     for item in items {
         let item = item.trim();
         if let Some(file) = item.strip_prefix('@') {
+            // A file that cannot be parsed is bad options (exit 5); one that cannot be
+            // decrypted is an error (exit 1), as in ansible-playbook.
             out.extend(
-                crate::vars::load_var_file(std::path::Path::new(file))
-                    .map_err(|e| Error::usage(e.to_string()))?,
+                crate::vars::load_var_file(std::path::Path::new(file)).map_err(|e| {
+                    match e.kind {
+                        crate::error::ErrorKind::Parse => Error::usage(e.to_string()),
+                        _ => e,
+                    }
+                })?,
             );
         } else if item.starts_with('{') || item.starts_with('[') {
             let node = crate::yaml::parse_str(item, "--extra-vars")
@@ -64,10 +71,11 @@ fn split_tags(items: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Ask for the become password on the terminal (never echoed, never logged).
-fn ask_password() -> Result<String> {
+/// Ask for a password on the terminal, or read a line of stdin without one (never echoed,
+/// never logged).
+fn ask_password(prompt: &str, what: &str) -> Result<String> {
     use std::io::{BufRead, IsTerminal, Write};
-    eprint!("BECOME password: ");
+    eprint!("{prompt}");
     let _ = std::io::stderr().flush();
     let tty = std::io::stdin().is_terminal();
     if tty {
@@ -79,13 +87,123 @@ fn ask_password() -> Result<String> {
         let _ = std::process::Command::new("stty").arg("echo").status();
         eprintln!();
     }
-    r.map_err(|e| Error::usage(format!("cannot read the become password: {e}")))?;
+    r.map_err(|e| Error::usage(format!("cannot read the {what}: {e}")))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// Read the vault secrets as ansible-playbook does and install them for the YAML loader: the
+/// identities of ansible.cfg's `vault_identity_list`, then `--vault-id`s, then the password
+/// files (`--vault-password-file`s, then ansible.cfg's `vault_password_file`) labelled
+/// `default`, then `--ask-vault-pass`. A source that cannot be read is a warning when another
+/// gives a secret, else the error.
+fn install_vault_secrets(args: &VaultArgs, cfg: &Config) -> Result<()> {
+    let mut ids: Vec<(Option<String>, String)> = cfg
+        .vault_identity_list
+        .iter()
+        .chain(&args.ids)
+        .map(|id| match id.split_once('@') {
+            Some((label, source)) => (Some(label.to_string()), source.to_string()),
+            None => (None, id.clone()),
+        })
+        .collect();
+    let files = args.password_files.iter().chain(&cfg.vault_password_file);
+    ids.extend(files.map(|f| (Some(DEFAULT_LABEL.to_string()), f.display().to_string())));
+    let mut secrets = Vec::new();
+    let mut failed = None;
+    for (label, source) in ids {
+        let label = label.unwrap_or_else(|| DEFAULT_LABEL.to_string());
+        let password = if source == "prompt" {
+            let prompt = format!("Vault password ({label}): ");
+            ask_password(&prompt, "vault password").map(|p| p.trim().as_bytes().to_vec())
+        } else {
+            read_vault_password_file(std::path::Path::new(&source), &label)
+        };
+        match password {
+            Ok(p) => secrets.push(Secret::new(label, p)),
+            Err(e) => {
+                eprintln!("[WARNING]: Error getting vault password file ({label}): {e}");
+                failed = Some(e);
+            }
+        }
+    }
+    if let (Some(e), true) = (failed, secrets.is_empty()) {
+        return Err(e);
+    }
+    if args.ask {
+        let p = ask_password("Vault password: ", "vault password")?;
+        secrets.push(Secret::new(DEFAULT_LABEL, p.trim().as_bytes().to_vec()));
+    }
+    crate::vault::install(secrets);
+    Ok(())
+}
+
+/// A vault password from a file (its text, whitespace-trimmed) or an executable (its output,
+/// line breaks trimmed; a `*-client` script is asked for `--vault-id LABEL`), as Ansible reads it.
+fn read_vault_password_file(path: &std::path::Path, label: &str) -> Result<Vec<u8>> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display();
+    let meta = std::fs::metadata(path)
+        .map_err(|_| Error::runtime(format!("The vault password file {shown} was not found")))?;
+    if meta.is_dir() {
+        return Err(Error::runtime(format!(
+            "The vault password file provided '{shown}' can not be a directory"
+        )));
+    }
+    let (password, from) = if meta.permissions().mode() & 0o111 != 0 {
+        let mut cmd = std::process::Command::new(std::path::absolute(path).unwrap_or_default());
+        let stem = path.file_stem().map(|s| s.to_string_lossy());
+        let stem = stem.as_deref().unwrap_or_default();
+        if stem
+            .rsplit_once('.')
+            .map_or(stem, |(s, _)| s)
+            .ends_with("-client")
+        {
+            cmd.args(["--vault-id", label]);
+        }
+        let out = cmd
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(|e| Error::runtime(format!("Problem running vault password script {shown} ({e}). If this is not a script, remove the executable bit from the file.")))?;
+        if !out.status.success() {
+            return Err(Error::runtime(format!(
+                "Vault password script {shown} returned non-zero ({})",
+                out.status.code().unwrap_or(-1)
+            )));
+        }
+        let end = |b: &u8| !matches!(b, b'\r' | b'\n');
+        (trim_by(&out.stdout, end), "script")
+    } else {
+        let data = std::fs::read(path).map_err(|e| {
+            Error::runtime(format!("Could not read vault password file '{shown}': {e}"))
+        })?;
+        (trim_by(&data, |b| !b.is_ascii_whitespace()), "file")
+    };
+    if password.is_empty() {
+        return Err(Error::runtime(format!(
+            "Invalid vault password was provided from {from} ({shown})"
+        )));
+    }
+    Ok(password)
+}
+
+/// The bytes between the first and the last byte that `keep` accepts.
+fn trim_by(data: &[u8], keep: impl Fn(&u8) -> bool) -> Vec<u8> {
+    let start = data.iter().position(&keep).unwrap_or(data.len());
+    let end = data.iter().rposition(&keep).map_or(start, |i| i + 1);
+    data[start..end].to_vec()
 }
 
 /// Resolve options: command line over environment over ansible.cfg.
 pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOptions> {
     let inventory = cfg.inventory_sources(&args.inventory);
+    // As ansible-playbook: the become password is asked first, then the vault's, and the
+    // vault secrets are in place before any file (`-e @file` below) is read.
+    let become_password = if args.ask_become_pass {
+        Some(ask_password("BECOME password: ", "become password")?)
+    } else {
+        None
+    };
+    install_vault_secrets(&args.vault, cfg)?;
     Ok(RunOptions {
         check: args.check || check_cmd,
         diff: args.diff || check_cmd,
@@ -99,11 +217,7 @@ pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOpt
         become_: args.become_ || cfg.become_.unwrap_or(false),
         become_user: args.become_user.clone().or(cfg.become_user.clone()),
         become_method: cfg.become_method.clone(),
-        become_password: if args.ask_become_pass {
-            Some(ask_password()?)
-        } else {
-            None
-        },
+        become_password,
         remote_user: args.user.clone().or(cfg.remote_user.clone()),
         private_key: args.private_key.clone().or(cfg.private_key_file.clone()),
         timeout: args.timeout.or(cfg.timeout),
@@ -378,6 +492,7 @@ fn watch_signals(cancel: Arc<Cancel>) -> Result<()> {
 
 fn inventory_cmd(args: InventoryArgs) -> Result<i32> {
     let cfg = Config::load()?;
+    install_vault_secrets(&args.vault, &cfg)?;
     let sources = cfg.inventory_sources(&args.inventory);
     let inv = Inventory::load(&sources)?;
     // A set: `--list` and `--graph` ask it once per group member (linear in the inventory).

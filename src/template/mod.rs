@@ -482,11 +482,16 @@ pub fn render_value(value: &Value, ctx: &Arc<Context>) -> Result<Value> {
             }
             Ok(Value::from_pairs(out))
         }
+        ValueKind::Plain => match crate::vault::Undecryptable::error_of(value) {
+            Some(err) => Err(err),
+            None => Ok(value.clone()),
+        },
         _ => Ok(value.clone()),
     }
 }
 
-/// Does a value contain any string that needs templating?
+/// Does a value contain any string that needs templating (or a vault value that cannot be
+/// decrypted, whose use is the error)?
 pub fn needs_templating(value: &Value) -> bool {
     match value.kind() {
         ValueKind::String => is_template(value.as_str().unwrap_or_default()),
@@ -499,6 +504,7 @@ pub fn needs_templating(value: &Value) -> bool {
                 }
             })
         }
+        ValueKind::Plain => crate::vault::Undecryptable::error_of(value).is_some(),
         _ => false,
     }
 }
