@@ -17,6 +17,7 @@
 //! anywhere, and no error message holds a password or a plaintext.
 
 use std::fmt;
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use aes::cipher::{KeyIvInit, StreamCipher};
@@ -102,6 +103,15 @@ pub fn decrypt(envelope: &str) -> Result<Vec<u8>, VaultError> {
 pub fn decrypt_text(envelope: &str) -> Result<String, VaultError> {
     String::from_utf8(decrypt(envelope)?)
         .map_err(|_| VaultError::Format("the decrypted data is not UTF-8 text".into()))
+}
+
+/// A file's data, decrypted if it is vaulted; a failure names the file.
+pub fn open_file_data(path: &Path, data: Vec<u8>) -> Result<Vec<u8>, Error> {
+    if !data.starts_with(HEADER.as_bytes()) {
+        return Ok(data);
+    }
+    decrypt(&String::from_utf8_lossy(&data))
+        .map_err(|e| Error::runtime(e.to_string()).at(Span::file(path)))
 }
 
 /// Decrypt an envelope with the first of `secrets` that opens it.

@@ -182,11 +182,7 @@ pub fn load_file(path: &Path) -> Result<Node> {
 pub fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path)
         .map_err(|e| Error::parse(Span::file(path), format!("cannot read file: {e}")))?;
-    if bytes.starts_with(crate::vault::HEADER.as_bytes()) {
-        let envelope = String::from_utf8_lossy(&bytes);
-        return crate::vault::decrypt_text(&envelope)
-            .map_err(|e| Error::runtime(e.to_string()).at(Span::file(path)));
-    }
+    let bytes = crate::vault::open_file_data(path, bytes)?;
     String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let good = std::str::from_utf8(good).unwrap_or_default();

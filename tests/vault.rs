@@ -349,3 +349,55 @@ fn inventory_command_decrypts_group_vars() {
         .code(1)
         .stderr_has("all.yml:1:1: Attempting to decrypt but no vault secrets found.");
 }
+
+#[test]
+fn vaulted_copy_and_template_sources_and_file_lookups_are_decrypted() {
+    // Ansible decrypts a vaulted `copy` src (unless `decrypt: false`), `template` src, and
+    // the files of the `file` and `template` lookups.
+    let p = Project::new()
+        .file("pw", PASSWORD)
+        .file("files/plain.txt", "copied secret\n")
+        .file("files/dir/inner.txt", "inner secret\n")
+        .file("templates/t.j2", "hello {{ who }}\n");
+    for f in ["files/plain.txt", "files/dir/inner.txt", "templates/t.j2"] {
+        encrypt_file(&p, f, &["--vault-password-file", "pw"]);
+    }
+    let out = p.path("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let o = out.display();
+    let playbook = format!(
+        r#"- hosts: localhost
+  connection: local
+  gather_facts: false
+  vars: {{who: world}}
+  tasks:
+    - copy: {{src: plain.txt, dest: {o}/copied.txt}}
+    - copy: {{src: plain.txt, dest: {o}/raw.txt, decrypt: false}}
+    - copy: {{src: dir/, dest: {o}/dir/}}
+    - template: {{src: t.j2, dest: {o}/t.txt}}
+    - copy:
+        dest: {o}/lookups.txt
+        content: "{{{{ lookup('file', 'plain.txt') }}}}|{{{{ lookup('template', 't.j2') }}}}"
+"#
+    );
+    let p = p.file("site.yml", &playbook);
+    Prov::apply(&p, "site.yml")
+        .args(["--vault-password-file", "pw"])
+        .run()
+        .ok();
+    let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap();
+    assert_eq!(read("copied.txt"), "copied secret\n");
+    assert_eq!(read("dir/inner.txt"), "inner secret\n");
+    assert_eq!(read("t.txt"), "hello world\n");
+    assert_eq!(read("lookups.txt"), "copied secret|hello world\n");
+    assert!(read("raw.txt").starts_with("$ANSIBLE_VAULT;1.1;AES256\n"));
+    // Without the secret, the copy fails on the host (exit 2), naming the file (Ansible's
+    // words there: "A vault password or secret must be specified to decrypt FILE").
+    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    Prov::apply(&p, "site.yml")
+        .run()
+        .code(2)
+        .stdout_has("plain.txt")
+        .stdout_has("Attempting to decrypt but no vault secrets found.");
+}
