@@ -113,8 +113,7 @@ fn install_vault_secrets(args: &VaultArgs, cfg: &Config) -> Result<()> {
     for (label, source) in ids {
         let label = label.unwrap_or_else(|| DEFAULT_LABEL.to_string());
         let password = if source == "prompt" {
-            let prompt = format!("Vault password ({label}): ");
-            ask_password(&prompt, "vault password").map(|p| p.trim().as_bytes().to_vec())
+            Ok(ask_vault_password(&format!("Vault password ({label}): "))?)
         } else {
             read_vault_password_file(std::path::Path::new(&source), &label)
         };
@@ -130,11 +129,20 @@ fn install_vault_secrets(args: &VaultArgs, cfg: &Config) -> Result<()> {
         return Err(e);
     }
     if args.ask {
-        let p = ask_password("Vault password: ", "vault password")?;
-        secrets.push(Secret::new(DEFAULT_LABEL, p.trim().as_bytes().to_vec()));
+        let p = ask_vault_password("Vault password: ")?;
+        secrets.push(Secret::new(DEFAULT_LABEL, p));
     }
     crate::vault::install(secrets);
     Ok(())
+}
+
+/// A vault password asked for (whitespace-trimmed; an empty one is an error, as in Ansible).
+fn ask_vault_password(prompt: &str) -> Result<Vec<u8>> {
+    let password = ask_password(prompt, "vault password")?;
+    match password.trim() {
+        "" => Err(Error::runtime("Invalid vault password was provided")),
+        p => Ok(p.as_bytes().to_vec()),
+    }
 }
 
 /// A vault password from a file (its text, whitespace-trimmed) or an executable (its output,

@@ -7,8 +7,8 @@
 //! ciphertext is checked (in constant time) before anything is decrypted; the plaintext is
 //! PKCS#7-padded.
 //!
-//! A `!vault` value no secret opens becomes an [`Undecryptable`] template value: the error
-//! comes when it is used, as in Ansible.
+//! A `!vault` value becomes a [`Vaulted`] template value: its plaintext when it is templated,
+//! or, if no secret opened it, the error then, as in Ansible.
 //!
 //! The secrets given on the command line ([`Secret`], read by the face) are installed once per
 //! process with [`install`]; the YAML loader decrypts with them ([`decrypt`]) wherever it
@@ -23,7 +23,7 @@ use std::sync::{Arc, OnceLock};
 use aes::cipher::{KeyIvInit, StreamCipher};
 use hmac::{KeyInit, Mac};
 use minijinja::Value;
-use minijinja::value::{Object, ObjectRepr};
+use minijinja::value::{Enumerator, Object, ObjectRepr};
 
 use crate::error::{Error, Span};
 
@@ -132,35 +132,56 @@ pub fn decrypt_with(envelope: &str, secrets: &[Secret]) -> Result<Vec<u8>, Vault
         .ok_or(VaultError::NoMatch)?
 }
 
-/// A `!vault` value that could not be decrypted, as a template value: using it (templating
-/// anything that holds it) is the error, with where the value was written; holding it is not.
-#[derive(Debug)]
-pub struct Undecryptable {
-    error: Error,
+/// An inline `!vault` value: the envelope as written, and what decrypting it gave (once, when
+/// it was loaded). As a template value it is a mapping `{"__ansible_vault": envelope}` (how
+/// `ansible-inventory` shows one, never decrypted); templating it gives the plaintext, or, if
+/// no secret opened it, the error, with where the value was written: a value that is never
+/// used is no error, as in Ansible.
+pub struct Vaulted {
+    envelope: String,
+    plain: Result<String, Error>,
 }
 
-impl Undecryptable {
-    pub fn value(span: &Span, why: &VaultError) -> Value {
-        let error = Error::runtime(format!("Attempt to use undecryptable variable: {why}"))
-            .at(span.clone());
-        Value::from_object(Undecryptable { error })
+impl Vaulted {
+    pub fn open(envelope: &str, span: &Span) -> Vaulted {
+        let plain = decrypt_text(envelope).map_err(|why| {
+            Error::runtime(format!("Attempt to use undecryptable variable: {why}")).at(span.clone())
+        });
+        Vaulted {
+            envelope: envelope.to_string(),
+            plain,
+        }
     }
 
-    /// The error of using `value`, if it is an undecryptable vault value.
-    pub fn error_of(value: &Value) -> Option<Error> {
-        value
-            .downcast_object_ref::<Undecryptable>()
-            .map(|u| u.error.clone())
+    /// The plaintext of `value` if it is a vaulted value (or the error of using it).
+    pub fn plaintext_of(value: &Value) -> Option<Result<Value, Error>> {
+        let v = value.downcast_object_ref::<Vaulted>()?;
+        Some(v.plain.clone().map(Value::from))
     }
 }
 
-impl Object for Undecryptable {
+impl fmt::Debug for Vaulted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let opened = if self.plain.is_ok() {
+            "opened"
+        } else {
+            "unopened"
+        };
+        write!(f, "Vaulted({opened})")
+    }
+}
+
+impl Object for Vaulted {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
+        ObjectRepr::Map
     }
 
-    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<undecryptable vault value>")
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        (key.as_str()? == "__ansible_vault").then(|| Value::from(self.envelope.as_str()))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(&["__ansible_vault"])
     }
 }
 

@@ -17,8 +17,8 @@
 //!
 //! Ansible Vault data is decrypted here with the process's secrets ([`crate::vault`]): a
 //! whole encrypted file when it is read ([`read_text`]; no secret or a wrong one is an error
-//! naming the file), and a `!vault` scalar when it is loaded. A `!vault` value that cannot be
-//! decrypted fails only where it is used, as in Ansible ([`Yaml::Vault`]).
+//! naming the file), and a `!vault` scalar when it is loaded ([`Yaml::Vault`]: its plaintext
+//! where it is used; one that cannot be decrypted fails only there, as in Ansible).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -49,8 +49,8 @@ pub enum Yaml {
     /// Keys in source order; duplicate keys resolved (last wins, as PyYAML), merged keys
     /// (`<<`) placed after explicit ones and never overriding them.
     Map(Vec<(Node, Node)>),
-    /// A `!vault` value that could not be decrypted, and why.
-    Vault(crate::vault::VaultError),
+    /// A `!vault` value (decrypted when loaded, if a secret opens it).
+    Vault(Arc<crate::vault::Vaulted>),
 }
 
 impl Node {
@@ -154,7 +154,7 @@ impl Node {
             Yaml::Int(i) => Value::from(*i),
             Yaml::Float(f) => Value::from(*f),
             Yaml::Str(s) => Value::from(s.as_str()),
-            Yaml::Vault(e) => crate::vault::Undecryptable::value(&self.span, e),
+            Yaml::Vault(v) => Value::from_dyn_object(v.clone()),
             Yaml::Seq(items) => Value::from(items.iter().map(Node::to_value).collect::<Vec<_>>()),
             Yaml::Map(entries) => Value::from_pairs(
                 entries
@@ -344,8 +344,12 @@ impl<'a> Loader<'a> {
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 let tag = tag.map(|t| t.suffix().to_string());
-                let value = resolve_scalar(&text, style, tag.as_deref())
-                    .map_err(|m| Error::parse(span.clone(), m))?;
+                let value = if tag.as_deref() == Some("vault") {
+                    Yaml::Vault(Arc::new(crate::vault::Vaulted::open(&text, &span)))
+                } else {
+                    resolve_scalar(&text, style, tag.as_deref())
+                        .map_err(|m| Error::parse(span.clone(), m))?
+                };
                 let node = Node { value, span };
                 self.remember(anchor, &node);
                 Ok(node)
@@ -546,9 +550,6 @@ static INT: LazyLock<Regex> = LazyLock::new(|| {
 fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<Yaml, String> {
     match tag {
         Some("str") | Some("unsafe") | Some("binary") => return Ok(Yaml::Str(text.to_string())),
-        Some("vault") => {
-            return Ok(crate::vault::decrypt_text(text).map_or_else(Yaml::Vault, Yaml::Str));
-        }
         Some("int") => {
             return parse_int(text)
                 .map(Yaml::Int)

@@ -108,19 +108,28 @@ fn project() -> Project {
         "task-arg\n",
         8,
     );
+    let nested = inline(
+        dir,
+        &["--vault-password-file", "pw"],
+        "password",
+        "nested-pw",
+        6,
+    );
     let playbook = format!(
         r#"- hosts: localhost
   gather_facts: false
   vars_files: [vars/secret.yml]
   vars:
-{play_var}    unused_secret: !vault |
+{play_var}    creds:
+      user: admin
+{nested}    unused_secret: !vault |
       $ANSIBLE_VAULT;1.1;AES256
       6162
   tasks:
     - include_vars: vars/included.yml
     - copy:
         dest: "{{{{ out }}}}/out.txt"
-        content: "{{{{ [inline_var, from_vars_files, from_group_vars, from_include_vars, from_extra] | join(' ') }}}}\n"
+        content: "{{{{ [inline_var, from_vars_files, from_group_vars, from_include_vars, from_extra, creds.password] | join(' ') }}}}\n"
     - copy:
         dest: "{{{{ out }}}}/arg.txt"
 {task_arg}"#
@@ -142,7 +151,7 @@ fn assert_decrypted(p: &Project) {
     let got = std::fs::read_to_string(p.path("out/out.txt")).unwrap();
     assert_eq!(
         got,
-        format!("{PLAIN} vf-value gv-value iv-value ev-value\n")
+        format!("{PLAIN} vf-value gv-value iv-value ev-value nested-pw\n")
     );
     assert_eq!(
         std::fs::read_to_string(p.path("out/arg.txt")).unwrap(),
@@ -216,6 +225,15 @@ fn ask_vault_pass_reads_a_line_of_stdin_without_a_terminal() {
     assert!(r.stderr.contains("Vault password: "), "{}", r.stderr);
     assert_no_secret(&r);
     assert_decrypted(&p);
+    // An empty answer (or none: stdin at its end) is an error before anything runs.
+    for input in ["\n", ""] {
+        Prov::apply(&p, "site.yml")
+            .arg("--ask-vault-pass")
+            .stdin(input)
+            .run()
+            .code(1)
+            .stderr_has("Invalid vault password was provided");
+    }
     // With -K too, the become password is asked first, as ansible-playbook asks.
     std::fs::remove_dir_all(p.path("out")).unwrap();
     std::fs::create_dir_all(p.path("out")).unwrap();
@@ -334,7 +352,28 @@ fn a_wrong_or_missing_password_is_ansibles_error_and_exit_code() {
 
 #[test]
 fn inventory_command_decrypts_group_vars() {
+    // An inline value is shown as ansible-inventory shows it, never decrypted:
+    // {"__ansible_vault": "<the envelope>"}.
     let p = project();
+    let host_var = inline(
+        &p.dir.path,
+        &["--vault-password-file", "pw"],
+        "hv",
+        PLAIN,
+        6,
+    );
+    let p = p.file(
+        "inventory/hosts.yml",
+        &format!("all:\n  hosts:\n    localhost:\n{host_var}"),
+    );
+    let r = Prov::new()
+        .cwd(&p.dir.path)
+        .args(["inventory", "-i", "inventory", "--host", "localhost"])
+        .args(["--vault-password-file", "pw"])
+        .run();
+    r.ok()
+        .stdout_has("\"hv\": {\n    \"__ansible_vault\": \"$ANSIBLE_VAULT;1.1;AES256\\n");
+    assert_no_secret(&r);
     Prov::new()
         .cwd(&p.dir.path)
         .args(["inventory", "-i", "inventory", "--host", "localhost"])

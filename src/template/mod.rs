@@ -461,6 +461,9 @@ fn eval_condition_value(cond: &Value, ctx: &Arc<Context>) -> Result<Value> {
 
 /// Template every string inside a value (lists and maps recursively).
 pub fn render_value(value: &Value, ctx: &Arc<Context>) -> Result<Value> {
+    if let Some(plain) = crate::vault::Vaulted::plaintext_of(value) {
+        return plain;
+    }
     match value.kind() {
         ValueKind::String => render_str(value.as_str().unwrap_or_default(), ctx),
         ValueKind::Seq | ValueKind::Iterable => {
@@ -482,17 +485,16 @@ pub fn render_value(value: &Value, ctx: &Arc<Context>) -> Result<Value> {
             }
             Ok(Value::from_pairs(out))
         }
-        ValueKind::Plain => match crate::vault::Undecryptable::error_of(value) {
-            Some(err) => Err(err),
-            None => Ok(value.clone()),
-        },
         _ => Ok(value.clone()),
     }
 }
 
-/// Does a value contain any string that needs templating (or a vault value that cannot be
-/// decrypted, whose use is the error)?
+/// Does a value contain any string that needs templating (or a `!vault` value, templated to
+/// its plaintext)?
 pub fn needs_templating(value: &Value) -> bool {
+    if crate::vault::Vaulted::plaintext_of(value).is_some() {
+        return true;
+    }
     match value.kind() {
         ValueKind::String => is_template(value.as_str().unwrap_or_default()),
         ValueKind::Seq | ValueKind::Iterable | ValueKind::Map => {
@@ -504,7 +506,6 @@ pub fn needs_templating(value: &Value) -> bool {
                 }
             })
         }
-        ValueKind::Plain => crate::vault::Undecryptable::error_of(value).is_some(),
         _ => false,
     }
 }
