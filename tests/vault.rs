@@ -69,8 +69,9 @@ fn encrypt_file(project: &Project, rel: &str, secret_args: &[&str]) {
 }
 
 /// A project whose playbook writes every decrypted value into `out.txt`: a vaulted vars
-/// file, vaulted group_vars, a vaulted `include_vars` file, a vaulted `-e @file`, and inline
-/// values in play vars and in a task's arguments.
+/// file, vaulted group_vars, a vaulted `include_vars` file, a vaulted `-e @file`, vaulted role
+/// defaults, and inline values in play vars (one nested in a mapping) and in a task's
+/// arguments.
 fn project() -> Project {
     let p = Project::new()
         .file("pw", &format!("{PASSWORD}\n"))
@@ -84,12 +85,15 @@ fn project() -> Project {
         )
         .file("vars/secret.yml", "from_vars_files: vf-value\n")
         .file("vars/included.yml", "from_include_vars: iv-value\n")
-        .file("extra.yml", "from_extra: ev-value\n");
+        .file("extra.yml", "from_extra: ev-value\n")
+        .file("roles/r/defaults/main.yml", "from_role: rd-value\n")
+        .file("roles/r/tasks/main.yml", "- debug: msg=role\n");
     for f in [
         "inventory/group_vars/all.yml",
         "vars/secret.yml",
         "vars/included.yml",
         "extra.yml",
+        "roles/r/defaults/main.yml",
     ] {
         encrypt_file(&p, f, &["--vault-password-file", "pw"]);
     }
@@ -119,6 +123,7 @@ fn project() -> Project {
         r#"- hosts: localhost
   gather_facts: false
   vars_files: [vars/secret.yml]
+  roles: [r]
   vars:
 {play_var}    creds:
       user: admin
@@ -129,7 +134,7 @@ fn project() -> Project {
     - include_vars: vars/included.yml
     - copy:
         dest: "{{{{ out }}}}/out.txt"
-        content: "{{{{ [inline_var, from_vars_files, from_group_vars, from_include_vars, from_extra, creds.password] | join(' ') }}}}\n"
+        content: "{{{{ [inline_var, from_vars_files, from_group_vars, from_include_vars, from_extra, creds.password, from_role] | join(' ') }}}}\n"
     - copy:
         dest: "{{{{ out }}}}/arg.txt"
 {task_arg}"#
@@ -151,7 +156,7 @@ fn assert_decrypted(p: &Project) {
     let got = std::fs::read_to_string(p.path("out/out.txt")).unwrap();
     assert_eq!(
         got,
-        format!("{PLAIN} vf-value gv-value iv-value ev-value nested-pw\n")
+        format!("{PLAIN} vf-value gv-value iv-value ev-value nested-pw rd-value\n")
     );
     assert_eq!(
         std::fs::read_to_string(p.path("out/arg.txt")).unwrap(),
