@@ -426,6 +426,30 @@ pub struct ApplyArgs {
         allow_hyphen_values = true
     )]
     pub ssh_extra_args: Option<String>,
+    #[command(flatten)]
+    pub vault: VaultArgs,
+}
+
+/// Where the Ansible Vault passwords come from (as ansible-playbook's flags).
+#[derive(Args, Debug, Clone, Default)]
+pub struct VaultArgs {
+    /// A vault password file, or an executable that prints the password (repeatable).
+    #[arg(
+        long = "vault-password-file",
+        visible_alias = "vault-pass-file",
+        value_name = "FILE"
+    )]
+    pub password_files: Vec<PathBuf>,
+    /// Ask for the vault password (on the terminal, or a line of stdin without one).
+    #[arg(
+        short = 'J',
+        long = "ask-vault-pass",
+        visible_alias = "ask-vault-password"
+    )]
+    pub ask: bool,
+    /// A vault identity: `[label@]SOURCE`, SOURCE a file, an executable or `prompt` (repeatable).
+    #[arg(long = "vault-id", value_name = "ID")]
+    pub ids: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -444,4 +468,6 @@ pub struct InventoryArgs {
     /// Limit to hosts matching a pattern.
     #[arg(short = 'l', long = "limit")]
     pub limit: Option<String>,
+    #[command(flatten)]
+    pub vault: VaultArgs,
 }

@@ -27,6 +27,10 @@ pub struct Config {
     pub gathering_explicit: bool,
     /// `allow_broken_conditionals`: conditions may give non-booleans (pre-2.19 rule).
     pub allow_broken_conditionals: Option<bool>,
+    /// `vault_password_file`: one more vault password file, after the command line's.
+    pub vault_password_file: Option<PathBuf>,
+    /// `vault_identity_list`: vault identities tried before the command line's.
+    pub vault_identity_list: Vec<String>,
 }
 
 /// An ansible.cfg or environment boolean (an empty value is unset, not false).
@@ -54,6 +58,16 @@ fn split_paths(value: &str, base: &Path) -> Vec<PathBuf> {
             let p = expand_home(p);
             if p.is_absolute() { p } else { base.join(p) }
         })
+        .collect()
+}
+
+/// A comma-separated list (Ansible's `type: list` settings).
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
         .collect()
 }
 
@@ -150,6 +164,10 @@ impl Config {
                 ("defaults", "allow_broken_conditionals") => {
                     cfg.allow_broken_conditionals = truthy(v)
                 }
+                ("defaults", "vault_password_file") => {
+                    cfg.vault_password_file = Some(base.join(expand_home(v)))
+                }
+                ("defaults", "vault_identity_list") => cfg.vault_identity_list = split_list(v),
                 ("privilege_escalation", "become") => cfg.become_ = truthy(v),
                 ("privilege_escalation", "become_user") => cfg.become_user = Some(v.to_string()),
                 ("privilege_escalation", "become_method") => {
@@ -199,6 +217,12 @@ impl Config {
         if let Some(v) = env("ALLOW_BROKEN_CONDITIONALS") {
             self.allow_broken_conditionals = truthy(&v);
         }
+        if let Some(v) = env("VAULT_PASSWORD_FILE") {
+            self.vault_password_file = Some(expand_home(&v));
+        }
+        if let Some(v) = env("VAULT_IDENTITY_LIST") {
+            self.vault_identity_list = split_list(&v);
+        }
     }
 }
 
@@ -211,7 +235,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("prov-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("ansible.cfg");
-        std::fs::write(&p, "[defaults]\ninventory = inventory/production/hosts.yml\nforks=7\nroles_path = roles:/opt/roles\nhost_key_checking = False\nremote_user = boxp\n[privilege_escalation]\nbecome = true\n").unwrap();
+        std::fs::write(&p, "[defaults]\ninventory = inventory/production/hosts.yml\nforks=7\nroles_path = roles:/opt/roles\nhost_key_checking = False\nremote_user = boxp\nvault_password_file = vp\nvault_identity_list = a@x, b@prompt\n[privilege_escalation]\nbecome = true\n").unwrap();
         let c = Config::read(&p).unwrap();
         assert_eq!(
             c.inventory,
@@ -227,6 +251,8 @@ mod tests {
         assert_eq!(c.host_key_checking, Some(false));
         assert_eq!(c.remote_user.as_deref(), Some("boxp"));
         assert_eq!(c.become_, Some(true));
+        assert_eq!(c.vault_password_file, Some(dir.join("vp")));
+        assert_eq!(c.vault_identity_list, ["a@x", "b@prompt"]);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -4,7 +4,7 @@
 //! its file name: [`cli`] and [`run`] (commands), [`config`] (ansible.cfg), [`inventory`],
 //! [`playbook`], [`vars`], [`template`], [`host`] (what tasks ask of and do to a host),
 //! [`transport`], [`modules`], [`engine`],
-//! [`report`], [`image`] (worker disk images), plus [`yaml`] (YAML as Ansible reads it) and [`error`].
+//! [`report`], [`image`] (worker disk images), plus [`yaml`] (YAML as Ansible reads it), [`vault`] (Ansible Vault) and [`error`].
 
 pub mod cli;
 pub(crate) mod config;
@@ -24,4 +24,5 @@ pub(crate) mod shlex;
 pub(crate) mod template;
 pub mod transport;
 pub(crate) mod vars;
+pub mod vault;
 pub mod yaml;

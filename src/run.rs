@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::cli::{ApplyArgs, Cli, Command, InventoryArgs};
+use crate::cli::{ApplyArgs, Cli, Command, InventoryArgs, VaultArgs};
 use crate::config::Config;
 use crate::engine::{Cancel, Engine, RunOptions};
 use crate::error::{Error, ErrorKind, Result};
@@ -17,6 +17,7 @@ use crate::playbook::{Action, Playbook, Task};
 use crate::report::Reporter;
 use crate::transport::ssh::config::HostKeyMode;
 use crate::vars::VarMap;
+use crate::vault::{DEFAULT_LABEL, Secret};
 
 /// Parse `-e` values: `k=v k2=v2`, `@file`, or a JSON/YAML mapping.
 pub fn parse_extra_vars(items: &[String]) -> Result<VarMap> {
@@ -24,7 +25,7 @@ pub fn parse_extra_vars(items: &[String]) -> Result<VarMap> {
     for item in items {
         let item = item.trim();
         if let Some(file) = item.strip_prefix('@') {
-            // Missing: exit 1, does not parse: 4, as ansible-playbook.
+            // Missing or not decryptable: exit 1, does not parse: 4, as ansible-playbook.
             out.extend(crate::vars::load_var_file(std::path::Path::new(file))?);
         } else if item.starts_with('{') || item.starts_with('[') {
             let node = crate::yaml::parse_str(item, "--extra-vars")
@@ -117,11 +118,122 @@ fn check_ssh_args(args: &ApplyArgs) -> Result<()> {
     Ok(())
 }
 
+/// Read the vault secrets as ansible-playbook does and install them for the YAML loader: the
+/// identities of ansible.cfg's `vault_identity_list`, then `--vault-id`s, then the password
+/// files (`--vault-password-file`s, then ansible.cfg's `vault_password_file`) labelled
+/// `default`, then `--ask-vault-pass`. A source that cannot be read is a warning when another
+/// gives a secret, else the error.
+fn install_vault_secrets(args: &VaultArgs, cfg: &Config) -> Result<()> {
+    let mut ids: Vec<(Option<String>, String)> = cfg
+        .vault_identity_list
+        .iter()
+        .chain(&args.ids)
+        .map(|id| match id.split_once('@') {
+            Some((label, source)) => (Some(label.to_string()), source.to_string()),
+            None => (None, id.clone()),
+        })
+        .collect();
+    let files = args.password_files.iter().chain(&cfg.vault_password_file);
+    ids.extend(files.map(|f| (Some(DEFAULT_LABEL.to_string()), f.display().to_string())));
+    let mut secrets = Vec::new();
+    let mut failed = None;
+    for (label, source) in ids {
+        let label = label.unwrap_or_else(|| DEFAULT_LABEL.to_string());
+        let password = if source == "prompt" {
+            Ok(ask_vault_password(&format!("Vault password ({label}): "))?)
+        } else {
+            read_vault_password_file(std::path::Path::new(&source), &label)
+        };
+        match password {
+            Ok(p) => secrets.push(Secret::new(label, p)),
+            Err(e) => {
+                eprintln!("[WARNING]: Error getting vault password file ({label}): {e}");
+                failed = Some(e);
+            }
+        }
+    }
+    if let (Some(e), true) = (failed, secrets.is_empty()) {
+        return Err(e);
+    }
+    if args.ask {
+        let p = ask_vault_password("Vault password: ")?;
+        secrets.push(Secret::new(DEFAULT_LABEL, p));
+    }
+    crate::vault::install(secrets);
+    Ok(())
+}
+
+/// A vault password asked for (whitespace-trimmed; an empty one is an error, as in Ansible).
+fn ask_vault_password(prompt: &str) -> Result<Vec<u8>> {
+    let password = ask_password(prompt, "vault")?;
+    match password.trim() {
+        "" => Err(Error::runtime("Invalid vault password was provided")),
+        p => Ok(p.as_bytes().to_vec()),
+    }
+}
+
+/// A vault password from a file (its text, whitespace-trimmed) or an executable (its output,
+/// line breaks trimmed; a `*-client` script is asked for `--vault-id LABEL`), as Ansible reads it.
+fn read_vault_password_file(path: &std::path::Path, label: &str) -> Result<Vec<u8>> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display();
+    let meta = std::fs::metadata(path)
+        .map_err(|_| Error::runtime(format!("The vault password file {shown} was not found")))?;
+    if meta.is_dir() {
+        return Err(Error::runtime(format!(
+            "The vault password file provided '{shown}' can not be a directory"
+        )));
+    }
+    let (password, from) = if meta.permissions().mode() & 0o111 != 0 {
+        let mut cmd = std::process::Command::new(std::path::absolute(path).unwrap_or_default());
+        let stem = path.file_stem().map(|s| s.to_string_lossy());
+        let stem = stem.as_deref().unwrap_or_default();
+        if stem
+            .rsplit_once('.')
+            .map_or(stem, |(s, _)| s)
+            .ends_with("-client")
+        {
+            cmd.args(["--vault-id", label]);
+        }
+        let out = cmd
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(|e| Error::runtime(format!("Problem running vault password script {shown} ({e}). If this is not a script, remove the executable bit from the file.")))?;
+        if !out.status.success() {
+            return Err(Error::runtime(format!(
+                "Vault password script {shown} returned non-zero ({})",
+                out.status.code().unwrap_or(-1)
+            )));
+        }
+        let end = |b: &u8| !matches!(b, b'\r' | b'\n');
+        (trim_by(&out.stdout, end), "script")
+    } else {
+        let data = std::fs::read(path).map_err(|e| {
+            Error::runtime(format!("Could not read vault password file '{shown}': {e}"))
+        })?;
+        (trim_by(&data, |b| !b.is_ascii_whitespace()), "file")
+    };
+    if password.is_empty() {
+        return Err(Error::runtime(format!(
+            "Invalid vault password was provided from {from} ({shown})"
+        )));
+    }
+    Ok(password)
+}
+
+/// The bytes between the first and the last byte that `keep` accepts.
+fn trim_by(data: &[u8], keep: impl Fn(&u8) -> bool) -> Vec<u8> {
+    let start = data.iter().position(&keep).unwrap_or(data.len());
+    let end = data.iter().rposition(&keep).map_or(start, |i| i + 1);
+    data[start..end].to_vec()
+}
+
 /// Resolve options: command line over environment over ansible.cfg.
 pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOptions> {
     let inventory = cfg.inventory_sources(&args.inventory);
     check_ssh_args(args)?;
     let (ssh_password, become_password) = ask_passwords(args)?;
+    install_vault_secrets(&args.vault, cfg)?;
     Ok(RunOptions {
         check: args.check || check_cmd,
         diff: args.diff || check_cmd,
@@ -447,6 +559,7 @@ fn watch_signals(cancel: Arc<Cancel>) -> Result<()> {
 
 fn inventory_cmd(args: InventoryArgs) -> Result<i32> {
     let cfg = Config::load()?;
+    install_vault_secrets(&args.vault, &cfg)?;
     let sources = cfg.inventory_sources(&args.inventory);
     let inv = Inventory::load(&sources)?;
     // A set: `--list` and `--graph` ask it once per group member (linear in the inventory).

@@ -14,6 +14,11 @@
 //! laughs" file fails fast with the anchor it came from; nesting is bounded by the parser;
 //! duplicate keys warn as Ansible does (once per place); invalid UTF-8 is reported at the
 //! line and column of its first bad byte.
+//!
+//! Ansible Vault data is decrypted here with the process's secrets ([`crate::vault`]): a
+//! whole encrypted file when it is read ([`read_text`]; no secret or a wrong one is an error
+//! naming the file), and a `!vault` scalar when it is loaded ([`Yaml::Vault`]: its plaintext
+//! where it is used; one that cannot be decrypted fails only there, as in Ansible).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -44,6 +49,8 @@ pub enum Yaml {
     /// Keys in source order; duplicate keys resolved (last wins, as PyYAML), merged keys
     /// (`<<`) placed after explicit ones and never overriding them.
     Map(Vec<(Node, Node)>),
+    /// A `!vault` value (decrypted when loaded, if a secret opens it).
+    Vault(Arc<crate::vault::Vaulted>),
 }
 
 impl Node {
@@ -56,6 +63,7 @@ impl Node {
             Yaml::Str(_) => "string",
             Yaml::Seq(_) => "list",
             Yaml::Map(_) => "mapping",
+            Yaml::Vault(_) => "vault-encrypted value",
         }
     }
 
@@ -92,7 +100,7 @@ impl Node {
             Yaml::Int(i) => Some(i.to_string()),
             Yaml::Float(f) => Some(f.to_string()),
             Yaml::Str(s) => Some(s.clone()),
-            _ => None,
+            Yaml::Seq(_) | Yaml::Map(_) | Yaml::Vault(_) => None,
         }
     }
 
@@ -146,6 +154,7 @@ impl Node {
             Yaml::Int(i) => Value::from(*i),
             Yaml::Float(f) => Value::from(*f),
             Yaml::Str(s) => Value::from(s.as_str()),
+            Yaml::Vault(v) => Value::from_dyn_object(v.clone()),
             Yaml::Seq(items) => Value::from(items.iter().map(Node::to_value).collect::<Vec<_>>()),
             Yaml::Map(entries) => Value::from_pairs(
                 entries
@@ -168,11 +177,13 @@ pub fn load_file(path: &Path) -> Result<Node> {
     parse(&text, path)
 }
 
-/// Read a text file; invalid UTF-8 is an error at the line and column of the first bad byte.
+/// Read a text file, decrypted if it is vaulted; invalid UTF-8 is an error at the line and
+/// column of the first bad byte.
 pub fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| {
         Error::missing(Span::file(path), format!("cannot read file: {e}")).caused_by(e)
     })?;
+    let bytes = crate::vault::open_file_data(path, bytes)?;
     String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let good = std::str::from_utf8(good).unwrap_or_default();
@@ -334,8 +345,12 @@ impl<'a> Loader<'a> {
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 let tag = tag.map(|t| t.suffix().to_string());
-                let value = resolve_scalar(&text, style, tag.as_deref())
-                    .map_err(|m| Error::parse(span.clone(), m))?;
+                let value = if tag.as_deref() == Some("vault") {
+                    Yaml::Vault(Arc::new(crate::vault::Vaulted::open(&text, &span)))
+                } else {
+                    resolve_scalar(&text, style, tag.as_deref())
+                        .map_err(|m| Error::parse(span.clone(), m))?
+                };
                 let node = Node { value, span };
                 self.remember(anchor, &node);
                 Ok(node)
@@ -536,7 +551,6 @@ static INT: LazyLock<Regex> = LazyLock::new(|| {
 fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<Yaml, String> {
     match tag {
         Some("str") | Some("unsafe") | Some("binary") => return Ok(Yaml::Str(text.to_string())),
-        Some("vault") => return Err("!vault values are not supported by prov".into()),
         Some("int") => {
             return parse_int(text)
                 .map(Yaml::Int)

@@ -42,6 +42,7 @@ fn to_json(node: &prov::yaml::Node, top: bool) -> Value {
         Yaml::Int(i) => json!(i),
         Yaml::Float(f) => json!(f),
         Yaml::Str(s) => json!(s),
+        Yaml::Vault(_) => panic!("{}: a !vault value in a workflow", node.span),
         Yaml::Seq(items) => items.iter().map(|n| to_json(n, false)).collect(),
         Yaml::Map(entries) => Value::Object(
             entries

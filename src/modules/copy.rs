@@ -107,7 +107,10 @@ impl Module for Copy {
                     force,
                 }));
             }
-            (None, Some(s)) => read_sources(&env.find_src(s, "files")?, s.ends_with('/'))?,
+            (None, Some(s)) => {
+                let decrypt = a.bool(&["decrypt"], true)?;
+                read_sources(&env.find_src(s, "files")?, s.ends_with('/'), decrypt)?
+            }
         };
         let single_file = sources.len() == 1 && sources[0].rel.is_none();
         let base = src.as_deref().map(|s| {
@@ -141,11 +144,13 @@ struct Source {
     mode: Option<u32>,
 }
 
-fn read_sources(path: &Path, contents_only: bool) -> Result<Vec<Source>> {
+/// The files under `path`; vaulted ones decrypted (in memory) when `decrypt` (as Ansible's
+/// `decrypt: true`, the default).
+fn read_sources(path: &Path, contents_only: bool, decrypt: bool) -> Result<Vec<Source>> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_file() {
-        let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let data = read_source(path, decrypt)?;
         return Ok(vec![Source {
             rel: None,
             data: Some(data),
@@ -168,11 +173,20 @@ fn read_sources(path: &Path, contents_only: bool) -> Result<Vec<Source>> {
         });
         name
     };
-    walk(path, &prefix, &mut out)?;
+    walk(path, &prefix, decrypt, &mut out)?;
     Ok(out)
 }
 
-fn walk(dir: &Path, prefix: &str, out: &mut Vec<Source>) -> Result<()> {
+fn read_source(path: &Path, decrypt: bool) -> Result<Vec<u8>> {
+    let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if decrypt {
+        crate::vault::open_file_data(path, data)
+    } else {
+        Ok(data)
+    }
+}
+
+fn walk(dir: &Path, prefix: &str, decrypt: bool, out: &mut Vec<Source>) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
@@ -198,9 +212,9 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<Source>) -> Result<()> {
                 data: None,
                 mode,
             });
-            walk(&p, &rel, out)?;
+            walk(&p, &rel, decrypt, out)?;
         } else {
-            let data = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+            let data = read_source(&p, decrypt)?;
             out.push(Source {
                 rel: Some(rel),
                 data: Some(data),

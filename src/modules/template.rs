@@ -52,7 +52,10 @@ impl Module for Template {
         let validate = a.str(&["validate"])?;
         check_validate("template", &validate)?;
         let path = env.find_src(&src, "templates")?;
-        let source = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let source = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        // A vaulted template is decrypted (in memory), as Ansible's template action does.
+        let source = String::from_utf8(crate::vault::open_file_data(&path, source)?)
+            .map_err(|_| Error::runtime(format!("{}: not UTF-8 text", path.display())))?;
         let mut opts = TemplateOptions::default();
         if let Some(b) = a.opt_bool(&["trim_blocks"])? {
             opts.trim_blocks = b;

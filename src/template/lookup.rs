@@ -54,6 +54,15 @@ pub fn find_file(name: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
     dirs.iter().map(|d| d.join(p)).find(|c| c.exists())
 }
 
+/// A file's text for the `file` and `template` lookups, decrypted (in memory) if vaulted, as
+/// Ansible's lookups read it.
+fn read_text_file(path: &std::path::Path) -> Result<String, minijinja::Error> {
+    let data =
+        std::fs::read(path).map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+    let data = crate::vault::open_file_data(path, data).map_err(|e| err(e.to_string()))?;
+    String::from_utf8(data).map_err(|_| err(format!("{}: not UTF-8 text", path.display())))
+}
+
 fn find(ctx: &Arc<Context>, name: &str, subdir: &str) -> Result<PathBuf, Error> {
     let dirs = dirs_of(ctx, subdir);
     find_file(name, &dirs).ok_or_else(|| {
@@ -133,8 +142,7 @@ pub fn run(
         match name {
             "file" => {
                 let path = find(ctx, &term, "files")?;
-                let mut text = std::fs::read_to_string(&path)
-                    .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+                let mut text = read_text_file(&path)?;
                 if kwarg(kw, "rstrip").is_none_or(|v| v.is_true()) {
                     text = text.trim_end().to_string();
                 }
@@ -151,8 +159,7 @@ pub fn run(
             }
             "template" => {
                 let path = find(ctx, &term, "templates")?;
-                let source = std::fs::read_to_string(&path)
-                    .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+                let source = read_text_file(&path)?;
                 let text = super::render_file(
                     &source,
                     &path.display().to_string(),

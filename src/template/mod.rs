@@ -480,6 +480,9 @@ fn eval_condition_value(cond: &Value, ctx: &Arc<Context>) -> Result<Value> {
 
 /// Template every string inside a value (lists and maps recursively).
 pub fn render_value(value: &Value, ctx: &Arc<Context>) -> Result<Value> {
+    if let Some(plain) = crate::vault::Vaulted::plaintext_of(value) {
+        return plain;
+    }
     match value.kind() {
         ValueKind::String => render_str(value.as_str().unwrap_or_default(), ctx),
         ValueKind::Seq | ValueKind::Iterable => {
@@ -505,8 +508,12 @@ pub fn render_value(value: &Value, ctx: &Arc<Context>) -> Result<Value> {
     }
 }
 
-/// Does a value contain any string that needs templating?
+/// Does a value contain any string that needs templating (or a `!vault` value, templated to
+/// its plaintext)?
 pub fn needs_templating(value: &Value) -> bool {
+    if crate::vault::Vaulted::plaintext_of(value).is_some() {
+        return true;
+    }
     match value.kind() {
         ValueKind::String => is_template(value.as_str().unwrap_or_default()),
         ValueKind::Seq | ValueKind::Iterable | ValueKind::Map => {
