@@ -717,3 +717,32 @@ fn man_pages_are_generated_and_render() {
         assert!(text.contains("-l, --limit <LIMIT>"), "{text}");
     }
 }
+
+/// The README's quick start: its inventory (the `my-hosts.yml` heredoc) is one host reached
+/// over SSH as its login user with sudo, and the example playbook it dry-runs lists that
+/// host.
+#[test]
+fn the_readme_quick_start_inventory_is_one_ssh_host_with_become() {
+    let readme = std::fs::read_to_string(common::repo_root().join("README.md")).unwrap();
+    let (_, rest) = readme
+        .split_once("cat > my-hosts.yml <<'EOF'\n")
+        .expect("the quick start's inventory");
+    let (inventory, _) = rest.split_once("\nEOF\n").unwrap();
+    let p = Project::new().file("my-hosts.yml", inventory);
+    let host = Prov::new()
+        .cwd(&p.dir.path)
+        .args(["inventory", "-i", "my-hosts.yml", "--host", "myhost"])
+        .run();
+    let vars: serde_json::Value = serde_json::from_str(&host.ok().stdout).unwrap();
+    assert_eq!(vars["ansible_user"], "admin", "{vars}");
+    assert_eq!(vars["ansible_become"], true, "{vars}");
+    assert!(vars["ansible_host"].is_string(), "{vars}");
+    let site = common::repo_root().join("examples/site.yml");
+    let r = Prov::new()
+        .cwd(&p.dir.path)
+        .arg("check")
+        .arg(&site)
+        .args(["-i", "my-hosts.yml", "--list-hosts"])
+        .run();
+    r.ok().stdout_has("myhost");
+}
