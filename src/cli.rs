@@ -20,12 +20,35 @@ pub enum Command {
     /// Apply a playbook.
     Apply(ApplyArgs),
     /// Dry run: `apply --check --diff`.
+    // -C and -D are implied: accepted, but not listed in `prov check --help`.
+    #[command(mut_arg("check", |a| a.hide(true)), mut_arg("diff", |a| a.hide(true)))]
     Check(ApplyArgs),
     /// Show the inventory (like ansible-inventory).
     Inventory(InventoryArgs),
     /// Worker images: build a node's USB-bootable disk image.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Print a shell completion script on stdout (e.g. `prov completions bash >
+    /// /etc/bash_completion.d/prov`).
+    Completions(CompletionsArgs),
+    /// Print the man page prov(1) on stdout (`prov man | man -l -`), or write one page per
+    /// command into a directory.
+    Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Write prov.1 and one page per command (prov-apply.1, prov-image-build.1, ...) into DIR
+    /// instead (created if missing; e.g. /usr/local/share/man/man1).
+    #[arg(long = "dir", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -454,6 +477,8 @@ pub struct VaultArgs {
 
 #[derive(Args, Debug)]
 pub struct InventoryArgs {
+    /// Inventory file, directory or comma-separated host list (repeatable); default from
+    /// ansible.cfg.
     #[arg(short = 'i', long = "inventory")]
     pub inventory: Vec<String>,
     /// Print every host and group as JSON.

@@ -1,12 +1,14 @@
 //! prov: run Ansible-format playbooks and roles natively, against local, chroot and SSH targets.
 //!
 //! The crate is a library with a thin binary (`src/main.rs`). A newcomer finds each concept by
-//! its file name: [`cli`] and [`run`] (commands), [`config`] (ansible.cfg), [`inventory`],
+//! its file name: [`cli`] and [`run`] (commands), [`cli_docs`] (completions, man pages),
+//! [`config`] (ansible.cfg), [`inventory`],
 //! [`playbook`], [`vars`], [`template`], [`host`] (what tasks ask of and do to a host),
 //! [`transport`], [`modules`], [`engine`],
 //! [`report`], [`image`] (worker disk images), plus [`yaml`] (YAML as Ansible reads it), [`vault`] (Ansible Vault) and [`error`].
 
 pub mod cli;
+pub mod cli_docs;
 pub(crate) mod config;
 pub(crate) mod engine;
 pub(crate) mod error;

@@ -658,7 +658,7 @@ pub fn wants_private_mounts(cli: &Cli) -> bool {
                 && !a.list_tasks
                 && !a.list_tags
         }
-        Command::Inventory(_) => false,
+        Command::Inventory(_) | Command::Completions(_) | Command::Man(_) => false,
         Command::Image(
             crate::cli::ImageCommand::Build(_) | crate::cli::ImageCommand::Pipeline(_),
         ) => true,
@@ -681,6 +681,16 @@ pub async fn main(cli: Cli) -> Result<i32> {
         Command::Inventory(a) => {
             release_signals();
             inventory_cmd(a)
+        }
+        Command::Completions(a) => {
+            release_signals();
+            crate::cli_docs::completions(&a)
+        }
+        Command::Man(a) => {
+            // A signal waits until the pages are written.
+            let done = crate::cli_docs::man(&a);
+            release_signals();
+            done
         }
         Command::Image(crate::cli::ImageCommand::Build(a)) => {
             let cancel = Arc::new(Cancel::default());

@@ -394,3 +394,32 @@ fn reboot_is_skipped_in_a_chroot() {
     assert_eq!(r["status"], "skipped", "{r}");
     assert_eq!(r["msg"], "skipped (chroot)");
 }
+
+/// The README's `examples/demo.sh examples/site.yml`: the demo with a playbook of one's own,
+/// on an overlay of the test root. A chroot is one host and the repository's inventory has
+/// six, so the demo provisions every playbook as golyat-1: a dry run, the apply, then a
+/// re-apply that changes nothing.
+#[test]
+fn the_demo_runs_another_playbook_as_golyat_1() {
+    let out = std::process::Command::new(common::repo_root().join("examples/demo.sh"))
+        .arg("examples/site.yml")
+        .env("PROV_BIN", env!("CARGO_BIN_EXE_prov"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("examples/demo.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n--- stderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (first, again) = stdout
+        .split_once("== re-apply: nothing to change ==")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(first.contains("== dry run (prov check) =="), "{stdout}");
+    assert!(first.contains("changed: [golyat-1]"), "{stdout}");
+    assert!(
+        again.contains("golyat-1") && again.contains("changed=0") && !again.contains("changed:"),
+        "{again}"
+    );
+}

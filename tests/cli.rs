@@ -565,3 +565,200 @@ fn a_limit_that_selects_no_host_is_an_error() {
         .run()
         .code(0);
 }
+
+/// `prov check` is `apply --check --diff`: its help does not offer -C/-D, which it implies,
+/// yet accepts them (habits from ansible-playbook); `prov apply --help` still lists both.
+#[test]
+fn check_help_does_not_list_the_flags_it_implies() {
+    let check = Prov::new().args(["check", "--help"]).run();
+    check.ok().stdout_has("--limit").stdout_has("--chroot");
+    for flag in ["-C, --check", "-D, --diff"] {
+        assert!(!check.stdout.contains(flag), "{flag}:\n{}", check.stdout);
+        Prov::new()
+            .args(["apply", "--help"])
+            .run()
+            .ok()
+            .stdout_has(flag);
+    }
+    let p = Project::new().file("site.yml", LOCAL_PLAY);
+    Prov::new()
+        .cwd(&p.dir.path)
+        .args(["check", "site.yml", "-C", "-D", "--syntax-check"])
+        .run()
+        .ok();
+}
+
+/// `prov inventory --help` says what -i takes.
+#[test]
+fn inventory_help_describes_the_inventory_flag() {
+    let r = Prov::new().args(["inventory", "--help"]).run();
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("-i, --inventory"))
+        .unwrap_or_else(|| panic!("no -i line:\n{}", r.stdout));
+    assert!(
+        line.contains("Inventory file, directory or comma-separated host list"),
+        "{line}"
+    );
+}
+
+fn program_on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+}
+
+/// `prov completions SHELL`: scripts generated from the command-line definitions. The bash
+/// one is valid bash and completes subcommands and a subcommand's flags when sourced.
+#[test]
+fn completions_are_generated_for_bash_zsh_and_fish() {
+    let dir = common::TempDir::new("completions");
+    let bash = Prov::new().args(["completions", "bash"]).run();
+    bash.ok()
+        .stdout_has("complete -F _prov")
+        .stdout_has("--limit")
+        .stdout_has("--chroot")
+        .stdout_has("--extra-vars");
+    let script = dir.path.join("prov.bash");
+    std::fs::write(&script, &bash.stdout).unwrap();
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .expect("bash");
+    assert!(syntax.status.success(), "{syntax:?}");
+    // What bash offers after `prov ap<TAB>` and `prov check --li<TAB>`.
+    let complete = |words: &str, cword: usize, cur: &str, prev: &str| {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "source '{}'; COMP_WORDS=({words}); COMP_CWORD={cword}; _prov prov {cur} {prev}; \
+                 printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                script.display()
+            ))
+            .output()
+            .expect("bash");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(complete("prov ap", 1, "ap", "prov"), "apply\n");
+    let flags = complete("prov check --li", 2, "--li", "check");
+    assert_eq!(
+        flags.lines().collect::<Vec<_>>(),
+        ["--limit", "--list-hosts", "--list-tasks", "--list-tags"]
+    );
+    for shell in ["zsh", "fish"] {
+        let r = Prov::new().args(["completions", shell]).run();
+        r.ok().stdout_has("prov").stdout_has("inventory");
+        for flag in ["limit", "chroot", "extra-vars", "host-key-checking"] {
+            r.stdout_has(flag);
+        }
+        // Checked by the shell itself where it is installed.
+        if program_on_path(shell) {
+            let file = dir.path.join(format!("prov.{shell}"));
+            std::fs::write(&file, &r.stdout).unwrap();
+            let out = std::process::Command::new(shell)
+                .arg("-n")
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{shell}: {out:?}");
+        }
+    }
+    Prov::new().args(["completions", "tcsh"]).run().code(5);
+}
+
+/// `prov man` prints prov(1); `prov man --dir DIR` writes one page per command. The pages
+/// render with groff without a warning, and with man where it is installed.
+#[test]
+fn man_pages_are_generated_and_render() {
+    let top = Prov::new().args(["man"]).run();
+    top.ok()
+        .stdout_has(".TH PROV 1")
+        .stdout_has(r"prov\-apply(1)")
+        .stdout_has(r"prov\-image(1)");
+    let dir = common::TempDir::new("man");
+    let out = dir.path.join("man1");
+    let r = Prov::new().arg("man").arg("--dir").arg(&out).run();
+    r.ok();
+    let mut written: Vec<String> = r.stdout.lines().map(str::to_string).collect();
+    written.sort();
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    files.sort();
+    assert_eq!(
+        written, files,
+        "printed paths are the files, and no temporary is left"
+    );
+    let page = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+    assert_eq!(page("prov.1"), top.stdout);
+    let apply = page("prov-apply.1");
+    assert!(apply.contains(".TH PROV-APPLY 1"), "{apply}");
+    for flag in [
+        r"\-\-limit",
+        r"\-\-chroot",
+        r"\-\-check",
+        r"\-\-extra\-vars",
+    ] {
+        assert!(apply.contains(flag), "prov-apply.1 lacks {flag}");
+    }
+    let check = page("prov-check.1");
+    assert!(check.contains(r"\-\-limit") && !check.contains(r"\fB\-\-check\fR"));
+    assert!(page("prov-image-build.1").contains(r"\-\-node"));
+    for file in &files {
+        // -k: the pages are UTF-8 (preconv); -ww: all warnings; -z: no output.
+        let groff = std::process::Command::new("groff")
+            .args(["-k", "-man", "-Tutf8", "-ww", "-z", file])
+            .output()
+            .expect("groff (groff-base; .ci/setup installs it)");
+        assert!(
+            groff.status.success() && groff.stderr.is_empty(),
+            "{file}: {}",
+            String::from_utf8_lossy(&groff.stderr)
+        );
+    }
+    if program_on_path("man") {
+        let shown = std::process::Command::new("man")
+            .arg("-l")
+            .arg(out.join("prov-apply.1"))
+            .env("MANWIDTH", "80")
+            .env("LC_ALL", "C")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&shown.stdout);
+        assert!(shown.status.success(), "{shown:?}");
+        assert!(text.starts_with("PROV-APPLY(1)"), "{text}");
+        assert!(text.contains("-l, --limit <LIMIT>"), "{text}");
+    }
+}
+
+/// The README's quick start: its inventory (the `my-hosts.yml` heredoc) is one host reached
+/// over SSH as its login user with sudo, and the example playbook it dry-runs lists that
+/// host.
+#[test]
+fn the_readme_quick_start_inventory_is_one_ssh_host_with_become() {
+    let readme = std::fs::read_to_string(common::repo_root().join("README.md")).unwrap();
+    let (_, rest) = readme
+        .split_once("cat > my-hosts.yml <<'EOF'\n")
+        .expect("the quick start's inventory");
+    let (inventory, _) = rest.split_once("\nEOF\n").unwrap();
+    let p = Project::new().file("my-hosts.yml", inventory);
+    let host = Prov::new()
+        .cwd(&p.dir.path)
+        .args(["inventory", "-i", "my-hosts.yml", "--host", "myhost"])
+        .run();
+    let vars: serde_json::Value = serde_json::from_str(&host.ok().stdout).unwrap();
+    assert_eq!(vars["ansible_user"], "admin", "{vars}");
+    assert_eq!(vars["ansible_become"], true, "{vars}");
+    assert!(vars["ansible_host"].is_string(), "{vars}");
+    let site = common::repo_root().join("examples/site.yml");
+    let r = Prov::new()
+        .cwd(&p.dir.path)
+        .arg("check")
+        .arg(&site)
+        .args(["-i", "my-hosts.yml", "--list-hosts"])
+        .run();
+    r.ok().stdout_has("myhost");
+}
