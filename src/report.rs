@@ -662,6 +662,25 @@ impl Reporter {
         task["hosts"][&r.host] = entry;
     }
 
+    /// The recap between two playbooks of one command, as ansible-playbook prints it: the
+    /// counts so far (text only; the JSON document has one `stats` at the end).
+    pub fn interim_recap(&self, stats: &[(String, Stats)]) {
+        if self.format == Format::Text {
+            self.text(&self.recap_lines(stats).join("\n"));
+        }
+    }
+
+    /// `PLAY RECAP` and one line per host, sorted by name as Ansible's recap is.
+    fn recap_lines(&self, stats: &[(String, Stats)]) -> Vec<String> {
+        let mut lines = vec![banner("PLAY RECAP")];
+        let mut sorted: Vec<&(String, Stats)> = stats.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        for (h, s) in sorted {
+            lines.push(recap::line(h, s, self.color));
+        }
+        lines
+    }
+
     /// Print the recap (text) or the whole document (JSON).
     pub fn recap(
         &self,
@@ -674,13 +693,7 @@ impl Reporter {
         let elapsed = self.start.elapsed();
         match self.format {
             Format::Text => {
-                let mut lines = vec![banner("PLAY RECAP")];
-                // Sorted by name, as Ansible's recap is.
-                let mut sorted: Vec<&(String, Stats)> = stats.iter().collect();
-                sorted.sort_by(|a, b| a.0.cmp(&b.0));
-                for (h, s) in sorted {
-                    lines.push(recap::line(h, s, self.color));
-                }
+                let mut lines = self.recap_lines(stats);
                 if interrupted {
                     lines.push("\nInterrupted: the run was stopped before it finished.".into());
                 }

@@ -665,7 +665,8 @@ fn completions_are_generated_for_bash_zsh_and_fish() {
             assert!(out.status.success(), "{shell}: {out:?}");
         }
     }
-    Prov::new().args(["completions", "tcsh"]).run().code(5);
+    // A shell clap does not know: a command-line error, exit 2 as argparse.
+    Prov::new().args(["completions", "tcsh"]).run().code(2);
 }
 
 /// `prov man` prints prov(1); `prov man --dir DIR` writes one page per command. The pages
@@ -761,4 +762,23 @@ fn the_readme_quick_start_inventory_is_one_ssh_host_with_become() {
         .args(["-i", "my-hosts.yml", "--list-hosts"])
         .run();
     r.ok().stdout_has("myhost");
+}
+
+/// After Ctrl-C no new work starts, notified handlers included (ansible-playbook stops at once
+/// with "User interrupted execution" and runs none).
+#[test]
+fn an_interrupted_run_runs_no_handler() {
+    let p = Project::new().file(
+        "pb.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - copy: {dest: \"{{ playbook_dir }}/started\", content: x}\n      notify: mark\n    - command: sleep 30\n  handlers:\n    - name: mark\n      copy: {dest: \"{{ playbook_dir }}/handled\", content: x}\n",
+    );
+    let run = Prov::apply(&p, "pb.yml").spawn();
+    common::wait_until(60, "the first task", || p.path("started").exists());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    run.interrupt();
+    let done = run.finish();
+    done.code(99);
+    assert!(done.stdout.contains("Interrupted"), "{}", done.stdout);
+    assert!(!p.path("handled").exists(), "{}", done.stdout);
+    assert!(!done.stdout.contains("RUNNING HANDLER"), "{}", done.stdout);
 }

@@ -156,8 +156,14 @@ fn a_templating_error_fails_only_its_host() {
     r.stdout_has("pb.yml:4:22\n");
     r.stdout_has("\"msg\": \"after\"");
     // The recap pads the host to 26 columns, as Ansible's.
-    r.stdout_has(&format!("{:<26} : ok=0    changed=0    unreachable=0    failed=1", "h1"));
-    r.stdout_has(&format!("{:<26} : ok=2    changed=0    unreachable=0    failed=0", "h2"));
+    r.stdout_has(&format!(
+        "{:<26} : ok=0    changed=0    unreachable=0    failed=1",
+        "h1"
+    ));
+    r.stdout_has(&format!(
+        "{:<26} : ok=2    changed=0    unreachable=0    failed=0",
+        "h2"
+    ));
 }
 
 #[test]

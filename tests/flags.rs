@@ -47,8 +47,8 @@ fn tasks_run(r: &Run) -> Vec<String> {
         .collect()
 }
 
-/// ansible-playbook a.yml b.yml runs them in order, its stats adding up over both (2.19 prints
-/// a recap after each playbook, with the counts so far; prov prints the last one). A playbook
+/// ansible-playbook a.yml b.yml runs them in order, its stats adding up over both; 2.19 prints
+/// a recap after each playbook, with the counts so far, and so does prov. A playbook
 /// after which a host failed is the last: `fail.yml b.yml` never starts b.yml (exit 2). A
 /// missing playbook is reported before anything runs (Ansible: "the playbook: nope.yml could
 /// not be found"). --syntax-check and --list-tasks go over every playbook, each headed
@@ -69,7 +69,13 @@ fn several_playbooks_run_in_order_as_one_run() {
             "later play"
         ]
     );
-    assert_eq!(r.stdout.matches("PLAY RECAP").count(), 1, "{}", r.stdout);
+    assert_eq!(r.stdout.matches("PLAY RECAP").count(), 2, "{}", r.stdout);
+    let (first, last) = r.stdout.split_once("PLAY RECAP").unwrap();
+    let (interim, _) = last
+        .split_once("PLAY [")
+        .expect("a.yml's play after b.yml's recap");
+    assert!(first.contains("other task") && !first.contains("TASK [first]"));
+    assert!(interim.contains("ok=1 "), "{interim}");
     r.stdout_has("ok=6 ");
 
     let r = prov(&p, &["fail.yml", "b.yml"]).run();
@@ -77,7 +83,8 @@ fn several_playbooks_run_in_order_as_one_run() {
     assert_eq!(tasks_run(&r), ["boom"], "b.yml must not start");
 
     let r = prov(&p, &["b.yml", "nope.yml"]).run();
-    r.code(1).stderr_has("the playbook: nope.yml could not be found");
+    r.code(1)
+        .stderr_has("the playbook: nope.yml could not be found");
     assert!(
         tasks_run(&r).is_empty() && !r.stdout.contains("PLAY"),
         "{}",

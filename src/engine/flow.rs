@@ -187,6 +187,11 @@ impl Shared {
             let handlers = pc.handlers.lock().unwrap().clone();
             let mut ran = false;
             for (i, hd) in handlers.iter().enumerate() {
+                // After Ctrl-C (or SIGTERM, SIGHUP) no new work starts, handlers included, as
+                // ansible-playbook stops at once; the notifications stay unrun.
+                if self.cancel.is_cancelled() {
+                    return;
+                }
                 let targets: Vec<usize> = hosts
                     .iter()
                     .copied()

@@ -328,9 +328,13 @@ impl Engine {
     pub async fn run(&self, playbooks: &[Playbook]) -> Result<Outcome> {
         let s = &self.shared;
         let mut result = Ok(());
-        'playbooks: for playbook in playbooks {
-            if s.any_host_failed() {
+        'playbooks: for (i, playbook) in playbooks.iter().enumerate() {
+            if s.any_host_failed() || s.cancel.is_cancelled() {
                 break;
+            }
+            if i > 0 {
+                // As ansible-playbook: each playbook but the last ends with the recap so far.
+                s.reporter.interim_recap(&self.outcome().stats);
             }
             for play in &playbook.plays {
                 if s.cancel.is_cancelled() {
@@ -343,6 +347,19 @@ impl Engine {
             }
         }
         s.close_all().await;
+        let outcome = self.outcome();
+        s.reporter.recap(
+            &outcome.stats,
+            &outcome.round_trips,
+            s.opts.check,
+            outcome.interrupted,
+        );
+        result.map(|_| outcome)
+    }
+
+    /// The run so far: every host that did something, its counts and round trips.
+    fn outcome(&self) -> Outcome {
+        let s = &self.shared;
         let mut outcome = Outcome {
             interrupted: s.cancel.is_cancelled(),
             signal: s.cancel.signal(),
@@ -358,13 +375,7 @@ impl Engine {
             outcome.stats.push((h.name.clone(), h.stats.clone()));
             outcome.round_trips.push((h.name.clone(), h.round_trips()));
         }
-        s.reporter.recap(
-            &outcome.stats,
-            &outcome.round_trips,
-            s.opts.check,
-            outcome.interrupted,
-        );
-        result.map(|_| outcome)
+        outcome
     }
 }
 
