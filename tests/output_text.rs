@@ -376,7 +376,7 @@ fn a_long_task_on_a_terminal_shows_a_live_line_then_its_result() {
 }
 
 /// Ctrl-C while the live line shows: the line is cleared for the interrupt's message, and none
-/// is left on the screen once the run has stopped (exit 130, the recap printed).
+/// is left on the screen once the run has stopped (exit 99, the recap printed).
 #[test]
 fn an_interrupt_clears_the_live_line_for_its_message() {
     let p = Project::new().file(
@@ -393,7 +393,7 @@ fn an_interrupt_clears_the_live_line_for_its_message() {
     term.expect("sleep long  ", 15);
     term.ctrl_c();
     let (code, screen) = term.finish(30);
-    assert_eq!(code, 130, "{screen}");
+    assert_eq!(code, 99, "{screen}");
     let shown = rendered(&screen);
     assert!(
         shown
