@@ -23,8 +23,10 @@ pub enum Command {
     // -C and -D are implied: accepted, but not listed in `prov check --help`.
     #[command(mut_arg("check", |a| a.hide(true)), mut_arg("diff", |a| a.hide(true)))]
     Check(ApplyArgs),
-    /// Drift report: `prov check` across the inventory, only what differs, by host and role
-    /// (exit 0 in sync, 2 drifted or a task failed, 4 a host unreachable, over drift).
+    /// Drift report: `prov check` across the inventory, only what differs, by host and role.
+    ///
+    /// Exit 0: every host in sync; 2: a host drifted or a task failed; 4: a host unreachable
+    /// (wins over drift).
     Drift(DriftArgs),
     /// Show the inventory (like ansible-inventory).
     Inventory(InventoryArgs),

@@ -9,7 +9,8 @@
 //! A `no_log` task's diff and message never reach the document, so never the report.
 //!
 //! Exit code ([`DriftReport::exit_code`]): 0 every host in sync, 2 a host drifted or a task
-//! failed, 4 a host unreachable (over drift).
+//! failed, 4 a host unreachable (over drift). A run a signal stops is reported as far as it
+//! went, marked partial, and exits as `prov check` would (99 after Ctrl-C).
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -113,6 +114,8 @@ impl HostDrift {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DriftReport {
     pub hosts: Vec<HostDrift>,
+    /// A signal stopped the run: the report covers only what ran.
+    pub interrupted: bool,
 }
 
 impl DriftReport {
@@ -245,7 +248,10 @@ pub fn build(doc: &Value) -> DriftReport {
             HostState::InSync
         };
     }
-    DriftReport { hosts }
+    DriftReport {
+        hosts,
+        interrupted: doc["interrupted"] == true,
+    }
 }
 
 fn summary(r: &DriftReport) -> String {
@@ -279,9 +285,15 @@ fn host_line(h: &HostDrift) -> String {
     }
 }
 
+const PARTIAL: &str =
+    "Interrupted: the run was stopped before it finished; this report is partial.";
+
 /// The report as text: one line per host in sync, the items of the others by role.
 pub fn text(r: &DriftReport) -> String {
     let mut out = format!("Drift report: {}\n", summary(r));
+    if r.interrupted {
+        out.push_str(&format!("{PARTIAL}\n"));
+    }
     for h in &r.hosts {
         out.push_str(&format!("\n{}\n", host_line(h)));
         for role in &h.roles {
@@ -300,7 +312,8 @@ pub fn text(r: &DriftReport) -> String {
     out
 }
 
-/// The report as one JSON document: the hosts, a summary and the exit code.
+/// The report as one JSON document: the hosts, a summary and the exit code (null when a
+/// signal stopped the run: prov exits with the signal's code).
 pub fn json(r: &DriftReport) -> String {
     let n = |s: HostState| r.hosts.iter().filter(|h| h.state == s).count();
     let doc = serde_json::json!({
@@ -312,7 +325,8 @@ pub fn json(r: &DriftReport) -> String {
             "failed": n(HostState::Failed),
             "unreachable": n(HostState::Unreachable),
         },
-        "exit_code": r.exit_code(),
+        "interrupted": r.interrupted,
+        "exit_code": if r.interrupted { None } else { Some(r.exit_code()) },
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }
@@ -344,6 +358,9 @@ pub fn markdown(r: &DriftReport) -> String {
         "## Drift report\n\n{}\n\n| Host | Status | Drifted items |\n| --- | --- | --- |\n",
         summary(r)
     );
+    if r.interrupted {
+        out = out.replace("\n\n| Host", &format!("\n\n**{PARTIAL}**\n\n| Host"));
+    }
     for h in &r.hosts {
         out.push_str(&format!(
             "| {} | {} | {} |\n",

@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{Project, Prov, Run, TempDir};
+use common::{Project, Prov, Run, TempDir, wait_until};
 
 const SECRET: &str = "S3CRET";
 
@@ -226,4 +226,63 @@ fn a_missing_playbook_is_an_error() {
         "the default playbook: {}",
         missing.stderr
     );
+}
+
+#[test]
+fn help_states_the_default_playbook_and_the_exit_codes() {
+    let help = Prov::new().args(["drift", "--help"]).run();
+    assert_eq!(help.code, 0, "{}", help.stderr);
+    for part in [
+        "[default: playbooks/worker.yml]",
+        "Exit 0: every host in sync; 2: a host drifted or a task failed; 4: a host unreachable",
+        "--format <FORMAT>",
+        "markdown",
+    ] {
+        assert!(help.stdout.contains(part), "no {part:?}: {}", help.stdout);
+    }
+}
+
+#[test]
+fn ctrl_c_reports_what_ran_as_partial_and_exits_99() {
+    let dir = TempDir::new("drift-int");
+    let project = Project::new().file(
+        "site.yml",
+        &format!(
+            r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: config file
+      copy: {{dest: "{d}/app.conf", content: "port=80\n"}}
+    - name: long probe
+      shell: touch {d}/started; sleep 30
+      check_mode: false
+      changed_when: false
+"#,
+            d = dir.path.display()
+        ),
+    );
+    let run = Prov::new()
+        .cwd(&project.dir.path)
+        .args(["drift", "site.yml", "-c", "local"])
+        .spawn_job();
+    let started = dir.path.join("started");
+    wait_until(20, "the long task", || started.exists());
+    run.ctrl_c();
+    let out = run.finish();
+    // As `prov check` (and ansible-playbook): 99 after Ctrl-C.
+    assert_eq!(out.code, 99, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(
+            "\nInterrupted: the run was stopped before it finished; this report is partial.\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("    changed: config file\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(!dir.path.join("app.conf").exists());
 }

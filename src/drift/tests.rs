@@ -168,3 +168,21 @@ fn an_unreachable_task_marks_its_host_unreachable() {
         text(&r)
     );
 }
+
+#[test]
+fn an_interrupted_run_is_marked_partial() {
+    let mut d = doc();
+    d["interrupted"] = json!(true);
+    let r = build(&d);
+    assert!(r.interrupted);
+    assert!(text(&r).contains(
+        "\nInterrupted: the run was stopped before it finished; this report is partial.\n"
+    ));
+    assert!(markdown(&r).contains("unreachable\n\n**Interrupted: the run was stopped before it finished; this report is partial.**\n\n| Host |"), "{}", markdown(&r));
+    let j: Value = serde_json::from_str(&json(&r)).unwrap();
+    assert_eq!(
+        (j["interrupted"].clone(), j["exit_code"].clone()),
+        (json!(true), json!(null))
+    );
+    assert!(!text(&build(&doc())).contains("Interrupted"));
+}
