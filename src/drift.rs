@@ -18,6 +18,9 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::cli::DriftArgs;
+use crate::engine::Cancel;
+use crate::error::{Error, ErrorKind, Result};
 use crate::modules::Diff;
 
 /// How the report is printed (`--format`).
@@ -398,6 +401,37 @@ pub fn render(r: &DriftReport, format: DriftFormat) -> String {
         DriftFormat::Json => json(r),
         DriftFormat::Markdown => markdown(r),
     }
+}
+
+/// `prov drift`: the `prov check` run, its JSON document captured instead of printed, then the
+/// report on stdout. A run stopped by a signal keeps its exit code.
+pub async fn run(args: DriftArgs, cancel: Arc<Cancel>) -> Result<i32> {
+    let capture = Capture::default();
+    let (code, _) = crate::run::apply_run(
+        args.check_args(),
+        true,
+        cancel,
+        Some(Box::new(capture.clone())),
+    )
+    .await?;
+    let bytes = std::mem::take(&mut *capture.0.lock().unwrap());
+    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::Runtime,
+            format!("the check run's JSON document: {e}"),
+        )
+    })?;
+    let report = build(&doc);
+    // Not print!: a closed stdout (`| head`) is an error, not a panic.
+    let mut out = std::io::stdout().lock();
+    out.write_all(render(&report, args.format).as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::new(ErrorKind::Runtime, format!("writing the report: {e}")))?;
+    Ok(if report.interrupted {
+        code
+    } else {
+        report.exit_code()
+    })
 }
 
 /// A writer into memory that can be read after the reporter that owns it is gone.

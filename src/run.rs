@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::cli::{ApplyArgs, Cli, Command, DriftArgs, InventoryArgs, VaultArgs};
+use crate::cli::{ApplyArgs, Cli, Command, InventoryArgs, VaultArgs};
 use crate::config::Config;
 use crate::engine::{Cancel, Engine, RunOptions};
 use crate::error::{Error, ErrorKind, Result};
@@ -437,35 +437,9 @@ async fn apply(args: ApplyArgs, check_cmd: bool, cancel: Arc<Cancel>) -> Result<
     Ok(apply_run(args, check_cmd, cancel, None).await?.0)
 }
 
-/// `prov drift`: the `prov check` run, its JSON document captured instead of printed, then the
-/// drift report on stdout. A run stopped by a signal keeps its exit code.
-async fn drift(args: DriftArgs, cancel: Arc<Cancel>) -> Result<i32> {
-    let capture = crate::drift::Capture::default();
-    let (code, _) = apply_run(
-        args.check_args(),
-        true,
-        cancel,
-        Some(Box::new(capture.clone())),
-    )
-    .await?;
-    let bytes = std::mem::take(&mut *capture.0.lock().unwrap());
-    let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::Runtime,
-            format!("the check run's JSON document: {e}"),
-        )
-    })?;
-    let report = crate::drift::build(&doc);
-    print!("{}", crate::drift::render(&report, args.format));
-    if doc["interrupted"] == true {
-        return Ok(code);
-    }
-    Ok(report.exit_code())
-}
-
 /// A run's exit code and its first failed task and host, if one failed.
 /// With `capture`, the report is a JSON one writing there instead of on stdout.
-async fn apply_run(
+pub(crate) async fn apply_run(
     args: ApplyArgs,
     check_cmd: bool,
     cancel: Arc<Cancel>,
@@ -716,7 +690,7 @@ pub async fn main(cli: Cli) -> Result<i32> {
             let cancel = Arc::new(Cancel::default());
             watch_signals(cancel.clone())?;
             release_signals();
-            drift(a, cancel).await
+            crate::drift::run(a, cancel).await
         }
         Command::Inventory(a) => {
             release_signals();
