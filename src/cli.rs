@@ -23,6 +23,11 @@ pub enum Command {
     // -C and -D are implied: accepted, but not listed in `prov check --help`.
     #[command(mut_arg("check", |a| a.hide(true)), mut_arg("diff", |a| a.hide(true)))]
     Check(ApplyArgs),
+    /// Drift report: `prov check` across the inventory, only what differs, by host and role.
+    ///
+    /// Exit 0: every host in sync; 2: a host drifted or a task failed; 4: a host unreachable
+    /// (wins over drift).
+    Drift(DriftArgs),
     /// Show the inventory (like ansible-inventory).
     Inventory(InventoryArgs),
     /// Worker images: build a node's USB-bootable disk image.
@@ -341,6 +346,118 @@ pub struct ImageBuildArgs {
 }
 
 pub use crate::report::Format;
+
+pub use crate::drift::DriftFormat;
+
+/// `prov drift`: the flags of `prov check` that choose hosts, connect and decrypt.
+#[derive(Args, Debug, Clone)]
+pub struct DriftArgs {
+    /// The playbook to compare the hosts with.
+    #[arg(value_name = "PLAYBOOK", default_value = "playbooks/worker.yml")]
+    pub playbook: PathBuf,
+    /// Inventory file, directory or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Vec<String>,
+    /// Limit the run to hosts matching this pattern.
+    #[arg(short = 'l', long = "limit")]
+    pub limit: Option<String>,
+    /// Only check tasks with these tags (comma-separated, repeatable).
+    #[arg(short = 't', long = "tags")]
+    pub tags: Vec<String>,
+    /// Skip tasks with these tags.
+    #[arg(long = "skip-tags")]
+    pub skip_tags: Vec<String>,
+    /// Extra variables: `k=v k2=v2`, `@file.yml`, or JSON/YAML (repeatable).
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+    /// How many hosts to work on at once.
+    #[arg(short = 'f', long = "forks")]
+    pub forks: Option<usize>,
+    /// Connection type: local, chroot or ssh.
+    #[arg(short = 'c', long = "connection")]
+    pub connection: Option<String>,
+    /// The report's format: text, JSON, or Markdown (for $GITHUB_STEP_SUMMARY or an issue).
+    #[arg(long = "format", value_enum, default_value = "text")]
+    pub format: DriftFormat,
+    /// Run operations with become (sudo).
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
+    /// The user to become.
+    #[arg(long = "become-user")]
+    pub become_user: Option<String>,
+    /// Ask for the become (sudo) password.
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
+    /// Connect as this user.
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// SSH private key file.
+    #[arg(long = "private-key", visible_alias = "key-file")]
+    pub private_key: Option<PathBuf>,
+    /// Connection timeout in seconds.
+    #[arg(short = 'T', long = "timeout")]
+    pub timeout: Option<u64>,
+    /// Host key verification for SSH.
+    #[arg(long = "host-key-checking", value_enum)]
+    pub host_key_checking: Option<HostKeyChecking>,
+    /// Ask for the SSH password (terminal, or stdin without one) for password authentication.
+    #[arg(short = 'k', long = "ask-pass")]
+    pub ask_pass: bool,
+    /// ssh arguments for every SSH connection (as `prov check --ssh-common-args`).
+    #[arg(
+        long = "ssh-common-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true
+    )]
+    pub ssh_common_args: Option<String>,
+    /// More ssh arguments, as --ssh-common-args.
+    #[arg(
+        long = "ssh-extra-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true
+    )]
+    pub ssh_extra_args: Option<String>,
+    #[command(flatten)]
+    pub vault: VaultArgs,
+}
+
+impl DriftArgs {
+    /// The `prov check` run the report is made of (its format is JSON, the report's source).
+    pub fn check_args(&self) -> ApplyArgs {
+        ApplyArgs {
+            playbooks: vec![self.playbook.clone()],
+            inventory: self.inventory.clone(),
+            limit: self.limit.clone(),
+            tags: self.tags.clone(),
+            skip_tags: self.skip_tags.clone(),
+            check: true,
+            diff: true,
+            extra_vars: self.extra_vars.clone(),
+            forks: self.forks,
+            verbose: 0,
+            chroot: None,
+            connection: self.connection.clone(),
+            syntax_check: false,
+            list_hosts: false,
+            list_tasks: false,
+            list_tags: false,
+            format: Format::Json,
+            become_: self.become_,
+            become_user: self.become_user.clone(),
+            ask_become_pass: self.ask_become_pass,
+            user: self.user.clone(),
+            private_key: self.private_key.clone(),
+            timeout: self.timeout,
+            host_key_checking: self.host_key_checking,
+            start_at_task: None,
+            step: false,
+            ask_pass: self.ask_pass,
+            ssh_common_args: self.ssh_common_args.clone(),
+            ssh_extra_args: self.ssh_extra_args.clone(),
+            vault: self.vault.clone(),
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum HostKeyChecking {

@@ -4,6 +4,8 @@
 //! [`RunOptions`] with ansible.cfg and environment variables applied. `apply`/`check` load the
 //! inventory and playbook (any parse error is exit 5), handle the listing modes
 //! (`--syntax-check`, `--list-hosts`, `--list-tasks`, `--list-tags`), then run the engine.
+//! `drift` is the `check` run with its JSON document captured and turned into a drift report
+//! ([`crate::drift`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use crate::engine::{Cancel, Engine, RunOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::inventory::Inventory;
 use crate::playbook::{Action, Playbook, Task};
-use crate::report::Reporter;
+use crate::report::{Format, Reporter};
 use crate::transport::ssh::config::HostKeyMode;
 use crate::vars::VarMap;
 use crate::vault::{DEFAULT_LABEL, Secret};
@@ -432,14 +434,16 @@ fn listing(
 }
 
 async fn apply(args: ApplyArgs, check_cmd: bool, cancel: Arc<Cancel>) -> Result<i32> {
-    Ok(apply_run(args, check_cmd, cancel).await?.0)
+    Ok(apply_run(args, check_cmd, cancel, None).await?.0)
 }
 
 /// A run's exit code and its first failed task and host, if one failed.
-async fn apply_run(
+/// With `capture`, the report is a JSON one writing there instead of on stdout.
+pub(crate) async fn apply_run(
     args: ApplyArgs,
     check_cmd: bool,
     cancel: Arc<Cancel>,
+    capture: Option<Box<dyn std::io::Write + Send>>,
 ) -> Result<(i32, Option<(String, String)>)> {
     let cfg = Config::load()?;
     crate::template::allow_broken_conditionals(cfg.allow_broken_conditionals.unwrap_or(false));
@@ -505,7 +509,10 @@ async fn apply_run(
         plays: playbooks.iter().flat_map(|p| p.plays.clone()).collect(),
     };
     validate_chroot(&opts, &inv, &every_play)?;
-    let reporter = Reporter::new(args.format, args.verbose, opts.diff);
+    let reporter = match capture {
+        Some(out) => Reporter::with_output(Format::Json, args.verbose, opts.diff, false, out),
+        None => Reporter::new(args.format, args.verbose, opts.diff),
+    };
     let engine = Engine::new(opts, inv, reporter, cancel);
     let outcome = engine.run(&playbooks).await?;
     if let Some(pattern) = engine.shared.start_at_missed() {
@@ -658,6 +665,7 @@ pub fn wants_private_mounts(cli: &Cli) -> bool {
                 && !a.list_tasks
                 && !a.list_tags
         }
+        Command::Drift(a) => a.connection.as_deref() == Some("chroot"),
         Command::Inventory(_) | Command::Completions(_) | Command::Man(_) => false,
         Command::Image(
             crate::cli::ImageCommand::Build(_) | crate::cli::ImageCommand::Pipeline(_),
@@ -677,6 +685,12 @@ pub async fn main(cli: Cli) -> Result<i32> {
             watch_signals(cancel.clone())?;
             release_signals();
             apply(a, check, cancel).await
+        }
+        Command::Drift(a) => {
+            let cancel = Arc::new(Cancel::default());
+            watch_signals(cancel.clone())?;
+            release_signals();
+            crate::drift::run(a, cancel).await
         }
         Command::Inventory(a) => {
             release_signals();
@@ -800,7 +814,7 @@ pub async fn apply_in_process(
     args: ApplyArgs,
     cancel: Arc<Cancel>,
 ) -> Result<(i32, Option<(String, String)>)> {
-    apply_run(args, false, cancel).await
+    apply_run(args, false, cancel, None).await
 }
 
 /// The signals a run handles (Ctrl-C, SIGTERM, SIGHUP).
