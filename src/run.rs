@@ -89,12 +89,12 @@ fn ask_password(prompt: &str, what: &str) -> Result<String> {
 /// `-k` and `-K` as ansible-playbook asks them: the SSH password first, then the become
 /// password, which defaults to the SSH password when left empty.
 fn ask_passwords(args: &ApplyArgs) -> Result<(Option<String>, Option<String>)> {
-    let ssh = if args.ask_pass {
+    let ssh = if args.target.ask_pass {
         Some(ask_password("SSH password: ", "SSH")?)
     } else {
         None
     };
-    let become_ = match (&ssh, args.ask_become_pass) {
+    let become_ = match (&ssh, args.target.ask_become_pass) {
         (_, false) => None,
         (None, true) => Some(ask_password("BECOME password: ", "become")?),
         (Some(ssh), true) => {
@@ -109,8 +109,8 @@ fn ask_passwords(args: &ApplyArgs) -> Result<(Option<String>, Option<String>)> {
 /// error before anything runs.
 fn check_ssh_args(args: &ApplyArgs) -> Result<()> {
     for (flag, value) in [
-        ("--ssh-common-args", &args.ssh_common_args),
-        ("--ssh-extra-args", &args.ssh_extra_args),
+        ("--ssh-common-args", &args.target.ssh_common_args),
+        ("--ssh-extra-args", &args.target.ssh_extra_args),
     ] {
         if let Some(v) = value {
             crate::transport::ssh::config::check_ssh_args(v)
@@ -232,32 +232,36 @@ fn trim_by(data: &[u8], keep: impl Fn(&u8) -> bool) -> Vec<u8> {
 
 /// Resolve options: command line over environment over ansible.cfg.
 pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOptions> {
-    let inventory = cfg.inventory_sources(&args.inventory);
+    let inventory = cfg.inventory_sources(&args.target.inventory);
     check_ssh_args(args)?;
     let (ssh_password, become_password) = ask_passwords(args)?;
-    install_vault_secrets(&args.vault, cfg)?;
+    install_vault_secrets(&args.target.vault, cfg)?;
     Ok(RunOptions {
         check: args.check || check_cmd,
         diff: args.diff || check_cmd,
-        forks: args.forks.or(cfg.forks).unwrap_or(50).max(1),
-        limit: args.limit.clone(),
-        tags: split_tags(&args.tags),
-        skip_tags: split_tags(&args.skip_tags),
-        extra_vars: parse_extra_vars(&args.extra_vars)?,
-        connection: args.connection.clone(),
+        forks: args.target.forks.or(cfg.forks).unwrap_or(50).max(1),
+        limit: args.target.limit.clone(),
+        tags: split_tags(&args.target.tags),
+        skip_tags: split_tags(&args.target.skip_tags),
+        extra_vars: parse_extra_vars(&args.target.extra_vars)?,
+        connection: args.target.connection.clone(),
         chroot: args.chroot.clone(),
-        become_: args.become_ || cfg.become_.unwrap_or(false),
-        become_user: args.become_user.clone().or(cfg.become_user.clone()),
+        become_: args.target.become_ || cfg.become_.unwrap_or(false),
+        become_user: args.target.become_user.clone().or(cfg.become_user.clone()),
         become_method: cfg.become_method.clone(),
         become_password,
-        remote_user: args.user.clone().or(cfg.remote_user.clone()),
-        private_key: args.private_key.clone().or(cfg.private_key_file.clone()),
-        timeout: args.timeout.or(cfg.timeout),
+        remote_user: args.target.user.clone().or(cfg.remote_user.clone()),
+        private_key: args
+            .target
+            .private_key
+            .clone()
+            .or(cfg.private_key_file.clone()),
+        timeout: args.target.timeout.or(cfg.timeout),
         verbosity: args.verbose,
         gathering_explicit: cfg.gathering_explicit,
         inventory_sources: inventory,
         roles_path: cfg.roles_path.clone(),
-        host_key_checking: args.host_key_checking.map(|m| match m {
+        host_key_checking: args.target.host_key_checking.map(|m| match m {
             crate::cli::HostKeyChecking::Strict => HostKeyMode::Strict,
             crate::cli::HostKeyChecking::AcceptNew => HostKeyMode::AcceptNew,
             crate::cli::HostKeyChecking::Off => HostKeyMode::Off,
@@ -272,8 +276,8 @@ pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOpt
         start_at_task: args.start_at_task.clone(),
         step: args.step,
         ssh_password,
-        ssh_common_args: args.ssh_common_args.clone(),
-        ssh_extra_args: args.ssh_extra_args.clone(),
+        ssh_common_args: args.target.ssh_common_args.clone(),
+        ssh_extra_args: args.target.ssh_extra_args.clone(),
     })
 }
 
@@ -659,13 +663,13 @@ fn inventory_cmd(args: InventoryArgs) -> Result<i32> {
 pub fn wants_private_mounts(cli: &Cli) -> bool {
     match &cli.command {
         Command::Apply(a) | Command::Check(a) => {
-            (a.chroot.is_some() || a.connection.as_deref() == Some("chroot"))
+            (a.chroot.is_some() || a.target.connection.as_deref() == Some("chroot"))
                 && !a.syntax_check
                 && !a.list_hosts
                 && !a.list_tasks
                 && !a.list_tags
         }
-        Command::Drift(a) => a.connection.as_deref() == Some("chroot"),
+        Command::Drift(a) => a.target.connection.as_deref() == Some("chroot"),
         Command::Inventory(_) | Command::Completions(_) | Command::Man(_) => false,
         Command::Image(
             crate::cli::ImageCommand::Build(_) | crate::cli::ImageCommand::Pipeline(_),
