@@ -28,6 +28,9 @@ pub enum Command {
     /// Exit 0: every host in sync; 2: a host drifted or a task failed; 4: a host unreachable
     /// (wins over drift).
     Drift(DriftArgs),
+    /// The prov agent, which keeps SSH connections open between runs (`--persist`).
+    #[command(subcommand)]
+    Agent(AgentCommand),
     /// Show the inventory (like ansible-inventory).
     Inventory(InventoryArgs),
     /// Worker images: build a node's USB-bootable disk image.
@@ -39,6 +42,26 @@ pub enum Command {
     /// Print the man page prov(1) on stdout (`prov man | man -l -`), or write one page per
     /// command into a directory.
     Man(ManArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AgentCommand {
+    /// Start the agent (if none runs); runs with --persist start it themselves.
+    Start {
+        /// Exit after this long without a run (e.g. 30s, 10m, 2h).
+        #[arg(long = "idle", value_name = "DURATION", default_value = "10m", value_parser = crate::transport::agent::parse_duration)]
+        idle: std::time::Duration,
+    },
+    /// Close every connection, stop the agent and remove its socket.
+    Stop,
+    /// Is an agent running, and which connections does it hold?
+    Status,
+    /// Be the agent (what `start` runs, detached).
+    #[command(hide = true)]
+    Serve {
+        #[arg(long = "idle", value_name = "DURATION", default_value = "10m", value_parser = crate::transport::agent::parse_duration)]
+        idle: std::time::Duration,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -495,6 +518,10 @@ pub struct TargetArgs {
         allow_hyphen_values = true
     )]
     pub ssh_extra_args: Option<String>,
+    /// Keep SSH connections open for DURATION (e.g. 10m) after the run, in the prov agent
+    /// (started if none runs), and use those it already holds: later runs skip the login.
+    #[arg(long = "persist", value_name = "DURATION", value_parser = crate::transport::agent::parse_duration)]
+    pub persist: Option<std::time::Duration>,
     #[command(flatten)]
     pub vault: VaultArgs,
 }
@@ -539,6 +566,10 @@ pub struct InventoryArgs {
     /// Limit to hosts matching a pattern.
     #[arg(short = 'l', long = "limit")]
     pub limit: Option<String>,
+    /// Keep SSH connections open for DURATION (e.g. 10m) after the run, in the prov agent
+    /// (started if none runs), and use those it already holds: later runs skip the login.
+    #[arg(long = "persist", value_name = "DURATION", value_parser = crate::transport::agent::parse_duration)]
+    pub persist: Option<std::time::Duration>,
     #[command(flatten)]
     pub vault: VaultArgs,
 }

@@ -2,11 +2,13 @@
 //!
 //! The crate is a library with a thin binary (`src/main.rs`). A newcomer finds each concept by
 //! its file name: [`cli`] and [`run`] (commands), [`cli_docs`] (completions, man pages),
+//! [`agent_cmd`] (`prov agent`),
 //! [`config`] (ansible.cfg), [`inventory`],
 //! [`playbook`], [`vars`], [`template`], [`host`] (what tasks ask of and do to a host),
 //! [`transport`], [`modules`], [`engine`],
 //! [`report`], [`drift`] (`prov drift`'s report), [`image`] (worker disk images), plus [`yaml`] (YAML as Ansible reads it), [`vault`] (Ansible Vault) and [`error`].
 
+pub(crate) mod agent_cmd;
 pub mod cli;
 pub mod cli_docs;
 pub(crate) mod config;

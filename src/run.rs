@@ -278,6 +278,7 @@ pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOpt
         ssh_password,
         ssh_common_args: args.target.ssh_common_args.clone(),
         ssh_extra_args: args.target.ssh_extra_args.clone(),
+        persist: args.target.persist,
     })
 }
 
@@ -670,7 +671,9 @@ pub fn wants_private_mounts(cli: &Cli) -> bool {
                 && !a.list_tags
         }
         Command::Drift(a) => a.target.connection.as_deref() == Some("chroot"),
-        Command::Inventory(_) | Command::Completions(_) | Command::Man(_) => false,
+        Command::Inventory(_) | Command::Completions(_) | Command::Man(_) | Command::Agent(_) => {
+            false
+        }
         Command::Image(
             crate::cli::ImageCommand::Build(_) | crate::cli::ImageCommand::Pipeline(_),
         ) => true,
@@ -696,6 +699,7 @@ pub async fn main(cli: Cli) -> Result<i32> {
             release_signals();
             crate::drift::run(a, cancel).await
         }
+        Command::Agent(a) => crate::agent_cmd::run(a, release_signals).await,
         Command::Inventory(a) => {
             release_signals();
             inventory_cmd(a)

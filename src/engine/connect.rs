@@ -143,7 +143,10 @@ pub async fn connection(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Arc<dyn Tr
                 private_key: s.opts.private_key.clone(),
                 host_key_checking: s.opts.host_key_checking,
             };
-            Arc::new(Ssh::connect(&target, &opts).await?)
+            match s.opts.persist {
+                Some(idle) => crate::transport::agent::client::open(&target, &opts, idle).await?,
+                None => Arc::new(Ssh::connect(&target, &opts).await?),
+            }
         }
     };
     let mut host = s.hosts[h].lock().unwrap();

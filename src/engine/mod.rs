@@ -83,6 +83,9 @@ pub struct RunOptions {
     /// `--ssh-common-args`, `--ssh-extra-args` (a host's `ansible_ssh_*_args` win).
     pub ssh_common_args: Option<String>,
     pub ssh_extra_args: Option<String>,
+    /// `--persist DURATION`: SSH connections through the prov agent, which keeps them open
+    /// this long after the last run ([`crate::transport::agent`]).
+    pub persist: Option<std::time::Duration>,
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP handling: a flag, the signal that set it, and a wake-up for

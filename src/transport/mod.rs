@@ -14,6 +14,7 @@
 //! sessions). The host vocabulary they answer and execute is [`crate::host`]; the framing of
 //! the resident sessions is [`protocol`].
 
+pub mod agent;
 pub mod chroot;
 pub mod guard;
 pub mod local;
@@ -31,7 +32,7 @@ use async_trait::async_trait;
 use crate::error::Result;
 
 /// Privilege escalation for a script.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Become {
     pub user: String,
     /// `sudo` or `su`.

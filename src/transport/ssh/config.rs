@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::shlex::glob_match;
 
 /// How strictly host keys are verified.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum HostKeyMode {
     /// Only hosts already in known_hosts.
     Strict,
@@ -43,7 +43,7 @@ impl HostKeyMode {
 }
 
 /// Everything needed to reach one host.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Target {
     /// The inventory name (for messages).
     pub name: String,

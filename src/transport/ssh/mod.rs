@@ -113,7 +113,7 @@ pub struct Ssh {
 }
 
 /// Options of all SSH connections of a run.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct SshOptions {
     /// `--private-key`: tried before anything else.
     pub private_key: Option<PathBuf>,
@@ -492,6 +492,7 @@ impl Ssh {
         &self,
         sessions: &SessionPool,
         exec: &Exec,
+        probe_frame: Option<Vec<u8>>,
     ) -> Result<Option<ExecOutput>> {
         let key = session::key(exec.become_.as_ref(), self.root);
         let pooled = sessions
@@ -531,9 +532,8 @@ impl Ssh {
                     }
                 }
             };
-            let (out, sent) = match &exec.probes {
-                Some(probes) if s.prober => {
-                    let frame = super::protocol::probe_frame(probes);
+            let (out, sent) = match probe_frame {
+                Some(frame) if s.prober => {
                     let sent = frame.len();
                     let out = s.probe(frame).await;
                     if out.is_ok() {
@@ -579,9 +579,19 @@ impl Ssh {
 /// Idle persistent shells by identity.
 type SessionPool = std::sync::Mutex<std::collections::HashMap<String, Vec<session::Session>>>;
 
-#[async_trait]
-impl Transport for Ssh {
-    async fn exec(&self, exec: Exec) -> Result<ExecOutput> {
+impl Ssh {
+    /// Has the connection gone away (the server closed it, keepalives unanswered)?
+    pub fn is_closed(&self) -> bool {
+        self.handle.is_closed()
+    }
+
+    /// [`Transport::exec`] with the probes already framed ([`super::protocol::probe_frame`]
+    /// of `exec.probes`): what the [`agent`](crate::transport::agent) receives from a run.
+    pub async fn exec_framed(
+        &self,
+        exec: Exec,
+        probe_frame: Option<Vec<u8>>,
+    ) -> Result<ExecOutput> {
         if let Some(sessions) = &self.sessions
             && session::usable(exec.become_.as_ref())
             && !self.no_sessions.load(std::sync::atomic::Ordering::Relaxed)
@@ -589,7 +599,7 @@ impl Transport for Ssh {
             self.counters
                 .execs
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if let Some(out) = self.exec_in_session(sessions, &exec).await? {
+            if let Some(out) = self.exec_in_session(sessions, &exec, probe_frame).await? {
                 return Ok(out);
             }
             self.counters
@@ -652,6 +662,14 @@ impl Transport for Ssh {
                 .map_err(|_| Error::runtime(format!("command timed out after {}s", t.as_secs())))?,
             None => run.await,
         }
+    }
+}
+
+#[async_trait]
+impl Transport for Ssh {
+    async fn exec(&self, exec: Exec) -> Result<ExecOutput> {
+        let frame = exec.probes.as_deref().map(super::protocol::probe_frame);
+        self.exec_framed(exec, frame).await
     }
 
     fn describe(&self) -> String {
