@@ -269,6 +269,14 @@ fn killed_agents_and_runs_leave_nothing_in_the_way_and_idle_agents_exit() {
     assert_ne!(second, pid);
     assert_eq!(logins(&host, "tester"), 2);
 
+    // An agent started in another environment (here PROV_PROBER) is not used: the run
+    // connects directly, says so, and gets the same result.
+    let other = apply(&["--persist", "1m"]).env("PROV_PROBER", "0").run();
+    other.ok();
+    other.stderr_has("connecting directly, not through the prov agent");
+    assert_eq!(logins(&host, "tester"), 3);
+    assert_eq!(agent_pid(&run_dir.path, &client), Some(second));
+
     // A run with a short --persist: the agent exits that long after it, removing its socket.
     apply(&["--persist", "2s"]).run().ok();
     let ran = Instant::now();

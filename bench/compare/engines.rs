@@ -16,6 +16,9 @@ use crate::common::{TempDir, repo_root};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
     Prov,
+    /// prov with `--persist 10m`: the first apply starts the prov agent, later runs reuse its
+    /// connections (a bench-private agent directory, stopped after the series).
+    ProvWarm,
     /// ansible-playbook with no ansible.cfg (forks 5, no pipelining).
     Ansible,
     /// ansible-playbook with pipelining, ControlPersist and forks = hosts.
@@ -26,8 +29,9 @@ pub enum Engine {
     Shell,
 }
 
-pub const ALL: [Engine; 6] = [
+pub const ALL: [Engine; 7] = [
     Engine::Prov,
+    Engine::ProvWarm,
     Engine::Ansible,
     Engine::AnsibleTuned,
     Engine::Pyinfra,
@@ -60,6 +64,7 @@ impl Engine {
     pub fn name(self) -> &'static str {
         match self {
             Engine::Prov => "prov",
+            Engine::ProvWarm => "prov (warm)",
             Engine::Ansible => "ansible (stock)",
             Engine::AnsibleTuned => "ansible (tuned)",
             Engine::Pyinfra => "pyinfra",
@@ -72,6 +77,7 @@ impl Engine {
         ALL.into_iter().find(|e| {
             let key = match e {
                 Engine::Prov => "prov",
+                Engine::ProvWarm => "prov-warm",
                 Engine::Ansible => "ansible",
                 Engine::AnsibleTuned => "ansible-tuned",
                 Engine::Pyinfra => "pyinfra",
@@ -85,7 +91,7 @@ impl Engine {
     pub fn supports(self, scenario: Scenario, chroot: bool) -> bool {
         match self {
             Engine::Shell => scenario == Scenario::First && !chroot,
-            Engine::AnsibleCoreRs => !chroot,
+            Engine::AnsibleCoreRs | Engine::ProvWarm => !chroot,
             _ => true,
         }
     }
@@ -244,6 +250,14 @@ impl Setup {
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path.join(rel)
     }
+
+    /// Stop the prov agent of `Engine::ProvWarm` runs on this setup (closing its connections).
+    pub fn stop_agent(&self, tools: &Tools) {
+        let _ = Command::new(&tools.prov)
+            .args(["agent", "stop"])
+            .env("XDG_RUNTIME_DIR", self.path(""))
+            .output();
+    }
 }
 
 /// The URLs the playbook fetches from, pointed at the local server.
@@ -291,7 +305,7 @@ pub fn command(
     };
     let mut env: Vec<(&str, String)> = vec![("HOME", home)];
     match engine {
-        Engine::Prov => {
+        Engine::Prov | Engine::ProvWarm => {
             argv.push(tools.prov.display().to_string());
             argv.extend(["apply".into(), "playbooks/worker.yml".into()]);
             argv.extend(["-i".into(), inventory.display().to_string()]);
@@ -306,6 +320,10 @@ pub fn command(
             }
             if check {
                 argv.extend(["--check".into(), "--diff".into()]);
+            }
+            if engine == Engine::ProvWarm {
+                argv.extend(["--persist".into(), "10m".into()]);
+                env.push(("XDG_RUNTIME_DIR", setup.path("").display().to_string()));
             }
         }
         Engine::Ansible | Engine::AnsibleTuned | Engine::AnsibleCoreRs => {
@@ -372,7 +390,9 @@ pub fn command(
         }
     }
     let mut cmd = match chroot {
-        Some(root) if engine != Engine::Prov => in_prepared_chroot(root, argv),
+        Some(root) if !matches!(engine, Engine::Prov | Engine::ProvWarm) => {
+            in_prepared_chroot(root, argv)
+        }
         _ => {
             let mut c = Command::new(&argv[0]);
             c.args(&argv[1..]);

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! For every host count, run and engine (engines alternate; each gets fresh hosts): a first
-//! apply, a second apply that has nothing to change, and `--check --diff` after four items
+//! apply, a second apply that has nothing to change (for `prov-warm`, over the connections its
+//! first apply left in the prov agent), and `--check --diff` after four items
 //! drifted on every host. Each run is verified by reading every host's root
 //! (tests/common/worker.rs): a run that leaves a wrong state is reported as failed, whatever
 //! its time. Measured: wall time, controller CPU and peak RSS, target CPU, SSH sessions and
@@ -103,7 +104,7 @@ fn options() -> Options {
 /// Changes reported by an engine's output, where it says.
 fn reported_changes(engine: Engine, u: &Usage) -> (Option<u64>, Option<serde_json::Value>) {
     match engine {
-        Engine::Prov => {
+        Engine::Prov | Engine::ProvWarm => {
             let doc: Option<serde_json::Value> = serde_json::from_str(&u.stdout).ok();
             let n = doc.as_ref().map(|d| {
                 d["stats"]
@@ -318,6 +319,9 @@ fn series(
             break;
         }
     }
+    if engine == Engine::ProvWarm {
+        setup.stop_agent(tools);
+    }
 }
 
 fn main() {
@@ -328,7 +332,7 @@ fn main() {
     let tools = Tools::find();
     for e in &o.engines {
         let bin: &Path = match e {
-            Engine::Prov | Engine::Shell => &tools.prov,
+            Engine::Prov | Engine::ProvWarm | Engine::Shell => &tools.prov,
             Engine::Ansible | Engine::AnsibleTuned => &tools.ansible,
             Engine::Pyinfra => &tools.pyinfra,
             Engine::AnsibleCoreRs => &tools.acr,

@@ -149,6 +149,17 @@ pub fn markdown(
             10.0,
             "x",
         );
+        goal(
+            &mut out,
+            "second apply, 20 hosts, warm connections (`--persist`): >= 3x faster than cold",
+            at(Engine::Prov, Scenario::NoChange, n).zip(at(
+                Engine::ProvWarm,
+                Scenario::NoChange,
+                n,
+            )),
+            3.0,
+            "x",
+        );
     }
     goal(
         &mut out,

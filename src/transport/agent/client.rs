@@ -122,7 +122,7 @@ async fn connect(idle: Duration) -> std::result::Result<(UnixStream, u32), Unava
 
 /// The outcome of opening a host's connection through the agent.
 enum Opened {
-    Remote(Remote),
+    Remote(Box<Remote>),
     /// Connect directly, for this reason.
     Direct(String),
 }
@@ -212,7 +212,7 @@ async fn open_remote(target: &Target, options: &SshOptions, idle: Duration) -> R
     match remote.stream().await? {
         Ok(stream) => {
             remote.streams.lock().unwrap().push(stream);
-            Ok(Opened::Remote(remote))
+            Ok(Opened::Remote(Box::new(remote)))
         }
         Err(why) => Ok(Opened::Direct(why)),
     }
@@ -228,7 +228,7 @@ pub async fn open(
 ) -> Result<std::sync::Arc<dyn Transport>> {
     static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     match open_remote(target, options, idle).await? {
-        Opened::Remote(r) => Ok(std::sync::Arc::new(r)),
+        Opened::Remote(r) => Ok(std::sync::Arc::new(*r)),
         Opened::Direct(why) => {
             if !WARNED.swap(true, Ordering::SeqCst) {
                 eprintln!(
@@ -367,24 +367,25 @@ pub async fn stop() -> Result<bool> {
     let dir = super::directory()?;
     let sock = super::socket_path(&dir);
     if ask_agent(&Request::Stop).await?.is_none() {
-        let _ = std::fs::remove_file(&sock);
+        if !lock_held(&dir) {
+            let _ = std::fs::remove_file(&sock);
+        }
         return Ok(false);
     }
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while sock.exists() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     // The lock goes when the process has exited (after closing its connections).
-    while Instant::now() < deadline {
-        use std::os::fd::AsRawFd;
-        let Ok(f) = std::fs::File::open(dir.join("agent.lock")) else {
-            break;
-        };
-        // SAFETY: flock on a descriptor owned here.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0 {
-            break;
-        }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while lock_held(&dir) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok(true)
+}
+
+/// Does a live agent hold the lock in `dir`?
+fn lock_held(dir: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(f) = std::fs::File::open(dir.join("agent.lock")) else {
+        return false;
+    };
+    // SAFETY: flock on a descriptor owned here (closing it lets go of the shared lock).
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) != 0 }
 }
