@@ -121,6 +121,17 @@ pub fn ssh_target(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Target> {
     )
 }
 
+/// A new SSH connection to host `h` with its current settings, not cached (it checks that a
+/// fresh login still works, [`super::safe_reconnect`]).
+pub async fn fresh_ssh(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Arc<dyn Transport>> {
+    let target = ssh_target(s, pc, h)?;
+    let opts = SshOptions {
+        private_key: s.opts.private_key.clone(),
+        host_key_checking: s.opts.host_key_checking,
+    };
+    Ok(Arc::new(Ssh::connect(&target, &opts).await?))
+}
+
 /// The (cached) transport of host `h`.
 pub async fn connection(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Arc<dyn Transport>> {
     if let Some(c) = s.hosts[h].lock().unwrap().conn.clone() {
@@ -137,14 +148,7 @@ pub async fn connection(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Arc<dyn Tr
                 .map_err(|e| Error::runtime(format!("chroot preparation panicked: {e}")))??;
             Arc::new(c)
         }
-        Kind::Ssh => {
-            let target = ssh_target(s, pc, h)?;
-            let opts = SshOptions {
-                private_key: s.opts.private_key.clone(),
-                host_key_checking: s.opts.host_key_checking,
-            };
-            Arc::new(Ssh::connect(&target, &opts).await?)
-        }
+        Kind::Ssh => fresh_ssh(s, pc, h).await?,
     };
     let mut host = s.hosts[h].lock().unwrap();
     host.conn = Some(conn.clone());

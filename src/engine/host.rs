@@ -69,6 +69,8 @@ pub struct HostRun {
     pub stats: Stats,
     /// Handlers notified and not yet run (indexes into the play's handler list).
     pub notified: IndexSet<usize>,
+    /// Reverts armed by lockout-safe tasks, waiting for their confirm ([`super::safe_reconnect`]).
+    pub armed: Vec<super::safe_reconnect::Armed>,
     /// In check mode, the states earlier tasks would have produced, by path.
     pub overlay: HashMap<String, FileState>,
     /// In check mode, the users and packages earlier tasks would have created.
@@ -95,6 +97,7 @@ impl HostRun {
             ended: false,
             stats: Stats::default(),
             notified: IndexSet::new(),
+            armed: Vec::new(),
             overlay: HashMap::new(),
             predicted: Default::default(),
             plain_facts: IndexSet::new(),

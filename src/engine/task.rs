@@ -335,6 +335,12 @@ pub(super) async fn finish_module(
         run.status = Some(Status::Changed);
     }
     if check {
+        if let Some(line) =
+            super::safe_reconnect::arm(tr, ctx, None, &run_as, &plan.steps).await?
+        {
+            run.result
+                .insert("prov_safe_reconnect".into(), Value::from(line));
+        }
         let mut host = s.hosts[h].lock().unwrap();
         for step in &plan.steps {
             predict(&mut host.overlay, step, &observed);
@@ -355,6 +361,10 @@ pub(super) async fn finish_module(
         None => target(tr, ctx).await?,
     };
     run.delegated = d;
+    if let Some(line) = super::safe_reconnect::arm(tr, ctx, Some(&c), &run_as, &plan.steps).await? {
+        run.result
+            .insert("prov_safe_reconnect".into(), Value::from(line));
+    }
     let result = run_steps(s, &c, &plan.steps, &run_as, &observed, local, run).await;
     if refreshes_sessions {
         // Later scripts must see the users and groups these steps changed.
