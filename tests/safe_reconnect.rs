@@ -93,11 +93,7 @@ fn apply(client: &Client, h: &SshHost, play: &str, extra: &[&str]) -> Run {
     let p = Project::new()
         .file("hosts.yml", &client.inventory(&[h], "tester"))
         .file("site.yml", play);
-    client
-        .apply(&p, "site.yml")
-        .args(extra)
-        .json()
-        .run()
+    client.apply(&p, "site.yml").args(extra).json().run()
 }
 
 fn can_login(client: &Client, h: &SshHost) -> bool {
@@ -139,7 +135,10 @@ fn assert_reverted(client: &Client, h: &SshHost, run: &Run, before: &Snapshot, o
         "{msg}"
     );
     // The handlers ran before the confirm; the play stopped for the host after it.
-    assert!(h.standin_calls().contains(&"systemctl restart ssh".to_string()));
+    assert!(
+        h.standin_calls()
+            .contains(&"systemctl restart ssh".to_string())
+    );
     assert!(
         run.json()["stats"][&h.name]["failed"].as_u64().unwrap() >= 1,
         "{}",
@@ -192,7 +191,10 @@ fn a_good_sshd_change_is_confirmed_and_kept() {
     assert!(can_login(&client, &h));
     let changed: Vec<String> = changes(&before, &h);
     assert_eq!(changed.len(), 1, "{changed:?}");
-    assert!(changed[0].starts_with("changed etc/ssh/sshd_config"), "{changed:?}");
+    assert!(
+        changed[0].starts_with("changed etc/ssh/sshd_config"),
+        "{changed:?}"
+    );
 }
 
 #[test]
@@ -209,7 +211,11 @@ fn allow_users_nobody_is_reverted() {
     );
     assert_reverted(&client, &h, &run, &before, &original);
     // The failed host ran nothing after the confirm.
-    assert!(run.tasks_where(&h.name, |_| true).iter().all(|(n, _)| n != "After the change"));
+    assert!(
+        run.tasks_where(&h.name, |_| true)
+            .iter()
+            .all(|(n, _)| n != "After the change")
+    );
 }
 
 #[test]
@@ -245,9 +251,14 @@ fn a_killed_prov_leaves_a_target_that_reverts_by_itself() {
     let prov = client.apply(&p, "site.yml").json().spawn();
     // Armed, changed and restarted: the host now refuses the admin.
     wait_until(60, "the change and its restart", || {
-        h.standin_calls().contains(&"systemctl restart ssh".to_string())
+        h.standin_calls()
+            .contains(&"systemctl restart ssh".to_string())
     });
-    assert!(h.root.read("etc/ssh/sshd_config").contains("AllowUsers nobody"));
+    assert!(
+        h.root
+            .read("etc/ssh/sshd_config")
+            .contains("AllowUsers nobody")
+    );
     assert!(!can_login(&client, &h));
     prov.kill();
     let killed = Instant::now();
@@ -264,4 +275,62 @@ fn a_killed_prov_leaves_a_target_that_reverts_by_itself() {
         .collect();
     assert_eq!(left, Vec::<String>::new());
     assert_eq!(watchdogs(&client, &h), "");
+}
+
+/// A local (or chroot) connection has no connection to lose: the setting does nothing, and -v
+/// says so once for the run.
+#[test]
+fn local_connection_ignores_the_setting() {
+    let p = Project::new().file("hosts.ini", "me ansible_connection=local\n");
+    let dir = p.path("out");
+    let task = |n: u32| {
+        format!(
+            "    - name: write {n}\n      copy: {{dest: \"{}/f{n}\", content: \"x\\n\"}}\n      prov_safe_reconnect: true\n",
+            dir.display()
+        )
+    };
+    let play = format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - file: {{path: \"{}\", state: directory}}\n{}{}",
+        dir.display(),
+        task(1),
+        task(2)
+    );
+    let p = p.file("site.yml", &play);
+    let run = common::Prov::new()
+        .cwd(&p.dir.path)
+        .args(["apply", "site.yml", "-i", "hosts.ini", "-v"])
+        .run();
+    run.ok();
+    assert_eq!(
+        run.stdout
+            .matches("prov_safe_reconnect does nothing on local, chroot and delegated tasks")
+            .count(),
+        1,
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("Confirm over a new connection"));
+    assert!(!run.stdout.contains("revert armed"));
+    assert_eq!(std::fs::read_to_string(dir.join("f2")).unwrap(), "x\n");
+}
+
+/// A chroot-like target over SSH (an image build; `ansible_is_chroot` gathered true): its sshd
+/// is not the one being configured, so nothing is armed or confirmed.
+#[test]
+fn a_chroot_like_target_is_not_armed() {
+    let client = Client::new();
+    let h = SshHost::start("safe-chroot", &client);
+    client.trust(&[&h]);
+    let play = playbook(&lineinfile("LoginGraceTime 42"), "true")
+        .replace("gather_facts: false", "gather_facts: true");
+    let run = apply(&client, &h, &play, &[]);
+    run.ok();
+    let changed = run.task(&h.name, "Change sshd");
+    assert_eq!(changed["status"], "changed");
+    assert!(
+        changed["result"].get("prov_safe_reconnect").is_none(),
+        "{changed}"
+    );
+    assert!(!run.stdout.contains("Confirm over a new connection"));
+    assert!(!h.root.file("var/lib/prov").exists());
 }

@@ -78,6 +78,15 @@ fn worker_playbook_on_three_ssh_hosts() {
     for h in &hosts[1..] {
         assert_eq!(h.standin_calls(), Vec::<String>::new(), "{}", h.name);
     }
+    // The sshd changes were kept after a fresh login confirmed them on the live host
+    // (prov_safe_reconnect); the chroot-like hosts armed nothing.
+    let confirm = "Confirm over a new connection: Harden SSH before other drop-ins";
+    assert_eq!(first.task("golyat-1", confirm)["status"], "ok");
+    assert!(!hosts[0].root.file("var/lib/prov").exists());
+    for h in &hosts[1..] {
+        let names = first.tasks_where(&h.name, |_| true);
+        assert!(names.iter().all(|(n, _)| n != confirm), "{}", h.name);
+    }
     let facts = |host: &str| first.task(host, "Detect chroot environment")["result"].clone();
     assert_eq!(
         facts("golyat-1")["ansible_facts"]["is_chroot"],

@@ -40,7 +40,8 @@
 //! not exist is removed), runs the restart command, and removes its directory.
 //! If prov dies after arming (killed, Ctrl-C, lost controller), the target reverts by itself.
 //!
-//! Not covered: local and chroot connections (the setting does nothing; noted once at -v),
+//! Not covered: local and chroot connections, and targets whose `ansible_is_chroot` fact is
+//! true (the setting does nothing; noted once at -v),
 //! delegated tasks, modules without file steps (commands), foreign (Ansible-run) modules,
 //! and address changes (the confirm reconnects with the host's current settings).
 //! Check mode arms nothing; the task's result says what would be armed.
@@ -252,9 +253,7 @@ fn revert_now_script(ids: &[&str]) -> String {
     ids.iter()
         .map(|id| {
             let d = quote(&format!("{REVERT_DIR}/{id}"));
-            format!(
-                "[ -f {d}/restore ] && setsid sh {d}/restore </dev/null >/dev/null 2>&1 &\n"
-            )
+            format!("[ -f {d}/restore ] && setsid sh {d}/restore </dev/null >/dev/null 2>&1 &\n")
         })
         .collect::<String>()
         + "exit 0\n"
@@ -290,7 +289,11 @@ pub(super) async fn arm(
         return Ok(None);
     };
     let TaskRun { s, pc, t, h } = tr;
-    if t.d.delegate_to.is_some() || connect::kind(s, pc, h)? != connect::Kind::Ssh {
+    // A chroot-like target (an image build over SSH) is not the system whose login matters.
+    let chroot = var(ctx, "ansible_is_chroot")?
+        .map(|v| crate::template::filters::to_bool(&v))
+        .unwrap_or(false);
+    if chroot || t.d.delegate_to.is_some() || connect::kind(s, pc, h)? != connect::Kind::Ssh {
         static NOTED: AtomicBool = AtomicBool::new(false);
         if s.opts.verbosity > 0 && !NOTED.swap(true, Ordering::SeqCst) {
             s.reporter.note(
@@ -540,9 +543,15 @@ mod tests {
         let s = arm_script("1-a-0", &["/etc/it's".into()], 7, "true");
         assert!(s.contains(r#"cp -a -- '/etc/it'"'"'s' "$d/0""#), "{s}");
         assert!(s.contains("--on-active=7s"), "{s}");
-        assert!(s.contains("sleep \"$1\"; exec sh \"$2/restore\"' prov-revert 7"), "{s}");
+        assert!(
+            s.contains("sleep \"$1\"; exec sh \"$2/restore\"' prov-revert 7"),
+            "{s}"
+        );
         assert!(s.contains("mkdir \"$d/claim\" 2>/dev/null || exit 0"));
         let d = disarm_script(&["1-a-0"]);
-        assert!(d.contains("if mkdir /var/lib/prov/revert/1-a-0/claim"), "{d}");
+        assert!(
+            d.contains("if mkdir /var/lib/prov/revert/1-a-0/claim"),
+            "{d}"
+        );
     }
 }

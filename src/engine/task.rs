@@ -335,9 +335,7 @@ pub(super) async fn finish_module(
         run.status = Some(Status::Changed);
     }
     if check {
-        if let Some(line) =
-            super::safe_reconnect::arm(tr, ctx, None, &run_as, &plan.steps).await?
-        {
+        if let Some(line) = super::safe_reconnect::arm(tr, ctx, None, &run_as, &plan.steps).await? {
             run.result
                 .insert("prov_safe_reconnect".into(), Value::from(line));
         }
