@@ -35,7 +35,10 @@ exec /usr/local/sbin/systemctl-logging "$@"
 
 /// A live host whose ssh restarts are real SIGHUPs, trusted by the client.
 fn host(name: &str, client: &Client) -> SshHost {
-    let h = SshHost::start_live(name, client);
+    hooked(SshHost::start_live(name, client), client)
+}
+
+fn hooked(h: SshHost, client: &Client) -> SshHost {
     let root = &h.root;
     std::fs::rename(
         root.file("usr/local/sbin/systemctl"),
@@ -233,6 +236,34 @@ fn a_match_block_denying_the_admin_is_reverted() {
         validate: sshd -t -f %s
       prov_safe_reconnect: true"#;
     let run = apply(&client, &h, &playbook(change, "true"), &[]);
+    assert_reverted(&client, &h, &run, &before, &original);
+}
+
+#[test]
+fn a_wrong_port_is_reverted() {
+    let client = Client::new();
+    // This host's sshd takes its Port from sshd_config (the harness passes none).
+    let h = SshHost::start_live_with("safe-port", &client, |root| {
+        root.write("etc/ssh/port-in-config", "")
+    });
+    let h = hooked(h, &client);
+    let original = h.root.read("etc/ssh/sshd_config");
+    assert!(
+        original.starts_with(&format!("Port {}\n", h.port)),
+        "{original}"
+    );
+    let before = h.root.snapshot();
+    let wrong = common::ssh::free_port();
+    let change = format!(
+        r#"      ansible.builtin.lineinfile:
+        path: /etc/ssh/sshd_config
+        regexp: "^Port "
+        line: "Port {wrong}"
+        validate: sshd -t -f %s
+      vars:
+        prov_safe_reconnect: true"#
+    );
+    let run = apply(&client, &h, &playbook(&change, "true"), &[]);
     assert_reverted(&client, &h, &run, &before, &original);
 }
 

@@ -257,6 +257,13 @@ impl SshHost {
         SshHost::launch(name, client, true, "INFO", &[], |_| {})
     }
 
+    /// A live host after `prepare` has had its say on the root (a file
+    /// `etc/ssh/port-in-config` there makes sshd take its port from sshd_config, see
+    /// tests/fixtures/sshhost.sh).
+    pub fn start_live_with(name: &str, client: &Client, prepare: impl FnOnce(&Root)) -> SshHost {
+        SshHost::launch(name, client, true, "INFO", &[], prepare)
+    }
+
     /// A chroot-like host whose sshd logs at DEBUG1 (to see forwarded channels).
     pub fn start_verbose(name: &str, client: &Client) -> SshHost {
         SshHost::start_logging(name, client, "DEBUG1")
