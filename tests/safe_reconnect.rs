@@ -132,7 +132,7 @@ fn assert_reverted(client: &Client, h: &SshHost, run: &Run, before: &Snapshot, o
     let msg = confirm["msg"].as_str().unwrap();
     assert!(
         msg.contains("could not be confirmed over a new connection")
-            && msg.contains("reverts to the previous files within")
+            && msg.contains("the target reverts to the previous files (")
             && msg.contains("/etc/ssh/sshd_config")
             && msg.ends_with("the host accepts logins again"),
         "{msg}"

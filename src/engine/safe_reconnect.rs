@@ -30,7 +30,7 @@
 //!    `mkdir claim`, stop the timer, remove the snapshot). A step "Confirm over a new connection:
 //!    <task>" is reported ok.
 //!    Failure: the host fails with "the change could not be confirmed over a new connection
-//!    (…); the target reverts to the previous files within N s: <paths>". prov also starts
+//!    (…); the target reverts to the previous files (…): <paths>". prov also starts
 //!    `restore` at once over the old connection if it still works (detached, so the restart
 //!    cannot cut it short), then waits for the revert window and tries a fresh login again,
 //!    saying whether the host is reachable after the revert.
@@ -463,13 +463,20 @@ async fn confirm_host(s: &Shared, pc: &PlayCtx, h: usize, armed: Vec<Armed>) -> 
         Err(e) => e.to_string(),
     };
     // Revert now if the old connection still works; the timer is the fallback.
-    if let Ok(c) = &old {
-        let _ = run_script(s, c, revert_now_script(&ids), &run_as).await;
-    }
+    let now = match &old {
+        Ok(c) => {
+            matches!(run_script(s, c, revert_now_script(&ids), &run_as).await, Ok(o) if o.rc == 0)
+        }
+        Err(_) => false,
+    };
     let window = window(&armed);
+    let when = if now {
+        "started now over the existing connection".to_string()
+    } else {
+        format!("by itself within {} s", window.as_secs().max(1))
+    };
     let mut msg = format!(
-        "the change could not be confirmed over a new connection ({failure}); the target reverts to the previous files within {} s: {}",
-        window.as_secs().max(1),
+        "the change could not be confirmed over a new connection ({failure}); the target reverts to the previous files ({when}): {}",
         paths.join(", ")
     );
     // Drop the old connection: the next task logs in again (to the reverted service).
