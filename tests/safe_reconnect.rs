@@ -15,17 +15,18 @@ use std::time::{Duration, Instant};
 use common::ssh::{Client, SshHost};
 use common::{Project, Run, Snapshot, wait_until};
 
-/// The wrapper: `systemctl restart|reload ssh` makes the host's sshd (the child of PID 1)
-/// re-exec and re-read sshd_config, then logs through the original stand-in.
+/// The wrapper: `systemctl restart|reload ssh` makes the host's sshd (the listener started by
+/// PID 1 as `/usr/sbin/sshd -D ...`, titled `sshd: /usr/sbin/sshd -D ... [listener]` once it
+/// runs; not the sessions) re-exec and re-read sshd_config, then logs through the original stand-in.
 const SYSTEMCTL_HOOK: &str = r#"#!/bin/sh
 case "$1" in
     restart|reload|reload-or-restart|try-restart)
         case "$2" in
             ssh|sshd|ssh.service|sshd.service)
                 for p in /proc/[0-9]*; do
-                    [ "$(cat "$p/comm" 2>/dev/null)" = sshd ] || continue
-                    [ "$(cut -d' ' -f4 "$p/stat" 2>/dev/null)" = 1 ] || continue
-                    kill -HUP "${p#/proc/}"
+                    case "$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)" in
+                        "/usr/sbin/sshd -D "*|"sshd: /usr/sbin/sshd -D "*) kill -HUP "${p#/proc/}" ;;
+                    esac
                 done
                 sleep 1 ;;
         esac ;;
@@ -264,6 +265,45 @@ fn a_wrong_port_is_reverted() {
         prov_safe_reconnect: true"#
     );
     let run = apply(&client, &h, &playbook(&change, "true"), &[]);
+    assert_reverted(&client, &h, &run, &before, &original);
+}
+
+/// A restart that also ends the existing sessions (as `systemctl restart ssh` does where the
+/// unit kills its whole control group) leaves prov no connection to revert over: the target's
+/// watchdog reverts by itself and prov waits for it.
+#[test]
+fn a_restart_that_ends_the_old_session_is_reverted_by_the_target() {
+    let client = Client::new();
+    let h = host("safe-sessions", &client);
+    // Right after the handler, every sshd session process (not the listener) is killed, well
+    // within the confirm's retries (5 s with a 10 s revert window).
+    h.root.write(
+        "usr/local/bin/end-ssh-sessions",
+        r#"#!/bin/sh
+setsid sh -c 'sleep 0.2; for p in /proc/[0-9]*; do case "$(cat $p/comm 2>/dev/null) $(tr "\0" " " < $p/cmdline)" in "sshd /usr/sbin/sshd -D "*|"sshd sshd: /usr/sbin/sshd -D "*) ;; sshd*) kill -9 "${p#/proc/}";; esac; done' </dev/null >/dev/null 2>&1 &
+"#,
+    );
+    std::fs::set_permissions(
+        h.root.file("usr/local/bin/end-ssh-sessions"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let original = h.root.read("etc/ssh/sshd_config");
+    let before = h.root.snapshot();
+    let run = apply(
+        &client,
+        &h,
+        &playbook(&lineinfile("AllowUsers nobody"), "end-ssh-sessions"),
+        &["-e", "prov_safe_reconnect_timeout=10"],
+    );
+    let confirm = run.task(&h.name, "Confirm over a new connection: Change sshd");
+    let msg = confirm["msg"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("the target reverts to the previous files (by itself within")
+            && msg.ends_with("the host accepts logins again"),
+        "{confirm}\n{}",
+        run.stdout
+    );
     assert_reverted(&client, &h, &run, &before, &original);
 }
 
