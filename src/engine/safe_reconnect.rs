@@ -12,7 +12,7 @@
 //! attributes):
 //!
 //! 1. **Arm** (one round trip, as the task's become user, before the plan's steps): the paths'
-//!    current state is copied (`cp -a`, or noted absent) into the root-only directory
+//!    current state is copied (`cp -a`; a missing path has no copy) into the root-only directory
 //!    `/var/lib/prov/revert/<id>/`, next to a `restore` script, and a timer is started that runs
 //!    `restore` after the timeout: a `systemd-run --on-active=` transient timer when systemd is
 //!    PID 1 and `systemctl is-system-running` answers, otherwise a detached watchdog
@@ -40,10 +40,11 @@
 //! not exist is removed), runs the restart command, and removes its directory.
 //! If prov dies after arming (killed, Ctrl-C, lost controller), the target reverts by itself.
 //!
-//! Not covered: local and chroot connections, and targets whose `ansible_is_chroot` fact is
-//! true (the setting does nothing; noted once at -v),
-//! delegated tasks, modules without file steps (commands), foreign (Ansible-run) modules,
-//! and address changes (the confirm reconnects with the host's current settings).
+//! Not covered (the setting does nothing; noted once at -v for the first three): local and
+//! chroot connections, targets whose `ansible_is_chroot` fact is true, delegated tasks; also
+//! modules without file steps (commands), foreign (Ansible-run) modules, and address changes
+//! (the confirm logs in with the host's current settings). The systemd timer path is chosen
+//! only on a host booted with systemd; the test hosts exercise the watchdog path.
 //! Check mode arms nothing; the task's result says what would be armed.
 
 use std::sync::Arc;
