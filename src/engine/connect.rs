@@ -122,9 +122,24 @@ pub fn ssh_target(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Target> {
 }
 
 /// A new SSH connection to host `h` with its current settings, not cached (it checks that a
-/// fresh login still works, [`super::safe_reconnect`]).
-pub async fn fresh_ssh(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Arc<dyn Transport>> {
-    let target = ssh_target(s, pc, h)?;
+/// fresh login still works, [`super::safe_reconnect`]). With `address`, to that address
+/// instead, checking the host key known for the current one (as OpenSSH's HostKeyAlias).
+pub async fn fresh_ssh(
+    s: &Shared,
+    pc: &PlayCtx,
+    h: usize,
+    address: Option<&str>,
+) -> Result<Arc<dyn Transport>> {
+    let mut target = ssh_target(s, pc, h)?;
+    if target.host_key_alias.is_none() {
+        target.host_key_alias = s.hosts[h].lock().unwrap().key_alias.clone();
+    }
+    if let Some(a) = address.filter(|a| *a != target.host) {
+        if target.host_key_alias.is_none() {
+            target.host_key_alias = Some(target.host.clone());
+        }
+        target.host = a.to_string();
+    }
     let opts = SshOptions {
         private_key: s.opts.private_key.clone(),
         host_key_checking: s.opts.host_key_checking,
@@ -148,7 +163,7 @@ pub async fn connection(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Arc<dyn Tr
                 .map_err(|e| Error::runtime(format!("chroot preparation panicked: {e}")))??;
             Arc::new(c)
         }
-        Kind::Ssh => fresh_ssh(s, pc, h).await?,
+        Kind::Ssh => fresh_ssh(s, pc, h, None).await?,
     };
     let mut host = s.hosts[h].lock().unwrap();
     host.conn = Some(conn.clone());

@@ -1,12 +1,25 @@
 //! Lockout-safe changes (`prov_safe_reconnect: true`): a change that could cut the operator off
-//! a remote host (sshd's configuration) is applied with an automatic revert on the target that
-//! does not depend on the SSH connection.
+//! a remote host (sshd's configuration, the node's address) is applied with an automatic
+//! revert on the target that does not depend on the SSH connection.
 //!
 //! The setting is a task variable (`vars: {prov_safe_reconnect: true}`, which Ansible ignores)
-//! or a task/block keyword of the same name (prov turns it into that variable). Two more
-//! variables tune it: `prov_safe_reconnect_timeout` (seconds, default 60) and
+//! or a task/block keyword of the same name (prov turns it into that variable). More variables
+//! tune it: `prov_safe_reconnect_timeout` (seconds, default 60),
 //! `prov_safe_reconnect_restart` (the shell command that makes the restored files take effect;
-//! default: restart sshd through systemctl, or SIGHUP the pid in /run/sshd.pid).
+//! default: restart sshd through systemctl, or SIGHUP the pid in /run/sshd.pid; the netplan
+//! role sets `netplan apply`) and `prov_safe_reconnect_address` (templated: the address the
+//! host answers at after the change, when it differs from the one prov uses now).
+//!
+//! **Address changes**: with `prov_safe_reconnect_address`, the confirm logs in at that
+//! address with the same user, port and credentials, checking the host key known for the old
+//! address (as OpenSSH's `HostKeyAlias`), and disarms over that new connection. Applying the
+//! address cuts the old connection without an answer, so while such a revert is armed a step
+//! over the old connection (the handler, `netplan apply`) is given up after a quarter of the
+//! timeout (at most 15 s) and reported changed, saying so: the confirm decides. Once confirmed,
+//! later tasks reach the host at the new address (`ansible_host` is set, as an Ansible user's
+//! `set_fact: ansible_host=...` before `wait_for_connection` would). A failed confirm waits for
+//! the revert window and logs in at the old address again. The cut session stays on the target
+//! (with its temporary directory) until sshd notices its connection is gone.
 //!
 //! The sequence on one host, when the task's plan touches files (writes, removals, links,
 //! attributes):
@@ -42,9 +55,11 @@
 //!
 //! Not covered (the setting does nothing; noted once at -v for the first three): local and
 //! chroot connections, targets whose `ansible_is_chroot` fact is true, delegated tasks; also
-//! modules without file steps (commands), foreign (Ansible-run) modules, and address changes
-//! (the confirm logs in with the host's current settings). The systemd timer path is chosen
-//! only on a host booted with systemd; the test hosts exercise the watchdog path.
+//! modules without file steps (commands) and foreign (Ansible-run) modules. The systemd timer
+//! path is chosen only on a host booted with systemd (PID 1 is systemd and
+//! `systemctl is-system-running` answers); no test exercises it: the SSH test hosts run no
+//! systemd (their PID 1 is tests/fixtures/sshhost.sh), so tests/safe_reconnect*.rs cover the
+//! watchdog path only.
 //! Check mode arms nothing; the task's result says what would be armed.
 
 use std::sync::Arc;
@@ -80,12 +95,16 @@ pub struct Armed {
     timeout: u64,
     armed_at: Instant,
     run_as: RunAs,
+    /// The host's new address, when the change moves it (`prov_safe_reconnect_address`).
+    address: Option<String>,
 }
 
 /// What a task asked for.
 pub(super) struct Settings {
     timeout: u64,
     restart: String,
+    /// Not rendered yet: only where a revert is armed.
+    address: Option<Value>,
 }
 
 fn var(ctx: &Arc<Context>, name: &str) -> Result<Option<Value>> {
@@ -119,7 +138,12 @@ pub(super) fn settings(ctx: &Arc<Context>) -> Result<Option<Settings>> {
         Some(v) => crate::template::render_text(&crate::template::to_text(&v), ctx)?,
         None => DEFAULT_RESTART.to_string(),
     };
-    Ok(Some(Settings { timeout, restart }))
+    let address = var(ctx, "prov_safe_reconnect_address")?;
+    Ok(Some(Settings {
+        timeout,
+        restart,
+        address,
+    }))
 }
 
 /// The paths a plan's steps change.
@@ -317,9 +341,24 @@ pub(super) async fn arm(
     if paths.is_empty() {
         return Ok(None);
     }
+    // The address the confirm logs in at, when it is not the one prov uses now.
+    let current = connect::ssh_target(s, pc, h)?.host;
+    let address = match &cfg.address {
+        Some(v) => Some(crate::template::render_text(
+            &crate::template::to_text(v),
+            ctx,
+        )?)
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty() && *a != current),
+        None => None,
+    };
+    let at = match &address {
+        Some(a) => format!(", confirmed at {a}"),
+        None => String::new(),
+    };
     let Some(c) = c else {
         return Ok(Some(format!(
-            "a revert would be armed ({} s) for: {}",
+            "a revert would be armed ({} s{at}) for: {}",
             cfg.timeout,
             paths.join(", ")
         )));
@@ -344,7 +383,7 @@ pub(super) async fn arm(
         .find_map(|l| l.strip_prefix("armed=").map(str::to_string))
         .unwrap_or_default();
     let line = format!(
-        "revert armed ({how}, {} s) for: {}",
+        "revert armed ({how}, {} s{at}) for: {}",
         cfg.timeout,
         paths.join(", ")
     );
@@ -355,15 +394,37 @@ pub(super) async fn arm(
         timeout: cfg.timeout,
         armed_at: Instant::now(),
         run_as: run_as.clone(),
+        address,
     });
     Ok(Some(line))
 }
 
-/// A login on a fresh connection runs `true`.
-async fn fresh_login(s: &Shared, pc: &PlayCtx, h: usize) -> Result<()> {
-    let c = tokio::time::timeout(Duration::from_secs(30), connect::fresh_ssh(s, pc, h))
-        .await
-        .map_err(|_| Error::runtime("connect timed out"))??;
+/// While a revert that moves the host's address waits for its confirm, how long a step over
+/// the host's old connection may take: applying the new address cuts that connection (the
+/// handler's answer never comes back), so the step is given up and the confirm decides.
+pub(super) fn old_connection_limit(s: &Shared, h: usize) -> Option<Duration> {
+    let host = s.hosts[h].lock().unwrap();
+    host.armed
+        .iter()
+        .filter(|a| a.address.is_some())
+        .map(|a| Duration::from_secs((a.timeout / 4).clamp(1, 15)))
+        .min()
+}
+
+/// A login on a fresh connection (to `address` when given) runs `true`; the connection is
+/// returned open.
+async fn login(
+    s: &Shared,
+    pc: &PlayCtx,
+    h: usize,
+    address: Option<&str>,
+) -> Result<Arc<dyn Transport>> {
+    let c = tokio::time::timeout(
+        Duration::from_secs(30),
+        connect::fresh_ssh(s, pc, h, address),
+    )
+    .await
+    .map_err(|_| Error::runtime("connect timed out"))??;
     let out = c
         .exec(Exec {
             script: "true\n".into(),
@@ -373,15 +434,24 @@ async fn fresh_login(s: &Shared, pc: &PlayCtx, h: usize) -> Result<()> {
             probes: None,
         })
         .await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), c.close()).await;
-    match out? {
-        o if o.rc == 0 => Ok(()),
-        o => Err(Error::runtime(format!(
+    let out = match out {
+        Ok(o) if o.rc == 0 => return Ok(c),
+        Ok(o) => Error::runtime(format!(
             "`true` exited {}: {}",
             o.rc,
             String::from_utf8_lossy(&o.stderr).trim()
-        ))),
-    }
+        )),
+        Err(e) => e,
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), c.close()).await;
+    Err(out)
+}
+
+/// A login on a fresh connection with the host's current settings runs `true`.
+async fn fresh_login(s: &Shared, pc: &PlayCtx, h: usize) -> Result<()> {
+    let c = login(s, pc, h, None).await?;
+    let _ = tokio::time::timeout(Duration::from_secs(5), c.close()).await;
+    Ok(())
 }
 
 /// After the task and its handlers (at the end of every handler flush): confirm each armed host
@@ -426,6 +496,7 @@ async fn confirm_host(s: &Shared, pc: &PlayCtx, h: usize, armed: Vec<Armed>) -> 
     let ids: Vec<&str> = armed.iter().map(|a| a.id.as_str()).collect();
     let paths: Vec<String> = armed.iter().flat_map(|a| a.paths.clone()).collect();
     let run_as = armed[0].run_as.clone();
+    let address = armed.iter().find_map(|a| a.address.clone());
     let old = connect::connection(s, pc, h).await;
     let window = |armed: &[Armed]| {
         armed
@@ -437,21 +508,33 @@ async fn confirm_host(s: &Shared, pc: &PlayCtx, h: usize, armed: Vec<Armed>) -> 
     // A restarting service refuses connections for a moment: a few tries, well within the
     // revert window.
     let confirm_until = Instant::now() + (window(&armed) / 2).min(Duration::from_secs(5));
-    let mut login = fresh_login(s, pc, h).await;
-    while login.is_err() && Instant::now() < confirm_until && !s.cancel.is_cancelled() {
+    let mut fresh = login(s, pc, h, address.as_deref()).await;
+    while fresh.is_err() && Instant::now() < confirm_until && !s.cancel.is_cancelled() {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        login = fresh_login(s, pc, h).await;
+        fresh = login(s, pc, h, address.as_deref()).await;
     }
-    let failure = match login {
-        Ok(()) => {
-            let disarmed = match &old {
-                Ok(c) => run_script(s, c, disarm_script(&ids), &run_as).await,
-                Err(e) => Err(Error::runtime(e.to_string())),
+    let failure = match fresh {
+        Ok(fresh) => {
+            // After an address change the old connection is cut: disarm over the new one.
+            let disarmed = match (&address, &old) {
+                (Some(_), _) => run_script(s, &fresh, disarm_script(&ids), &run_as).await,
+                (None, Ok(c)) => run_script(s, c, disarm_script(&ids), &run_as).await,
+                (None, Err(e)) => Err(Error::runtime(e.to_string())),
             };
+            let _ = tokio::time::timeout(Duration::from_secs(5), fresh.close()).await;
             match disarmed {
                 Ok(o) if o.rc == 0 => {
                     let mut out = HostOutcome::new(&name, Status::Ok);
-                    out.msg = Some(format!("confirmed; revert disarmed: {}", paths.join(", ")));
+                    out.msg = Some(match &address {
+                        Some(a) => {
+                            moved(s, pc, h, a);
+                            format!(
+                                "confirmed at {a} (ansible_host from now on); revert disarmed: {}",
+                                paths.join(", ")
+                            )
+                        }
+                        None => format!("confirmed; revert disarmed: {}", paths.join(", ")),
+                    });
                     return out;
                 }
                 Ok(o) => format!(
@@ -463,11 +546,17 @@ async fn confirm_host(s: &Shared, pc: &PlayCtx, h: usize, armed: Vec<Armed>) -> 
         }
         Err(e) => e.to_string(),
     };
-    // Revert now if the old connection still works; the timer is the fallback.
+    // Revert now if the old connection still works (an address change may have cut it: a
+    // short wait); the timer is the fallback.
     let now = match &old {
-        Ok(c) => {
-            matches!(run_script(s, c, revert_now_script(&ids), &run_as).await, Ok(o) if o.rc == 0)
-        }
+        Ok(c) => matches!(
+            tokio::time::timeout(
+                Duration::from_secs(5),
+                run_script(s, c, revert_now_script(&ids), &run_as)
+            )
+            .await,
+            Ok(Ok(o)) if o.rc == 0
+        ),
         Err(_) => false,
     };
     let window = window(&armed);
@@ -476,8 +565,12 @@ async fn confirm_host(s: &Shared, pc: &PlayCtx, h: usize, armed: Vec<Armed>) -> 
     } else {
         format!("by itself within {} s", window.as_secs().max(1))
     };
+    let to = match &address {
+        Some(a) => format!(" to {a}"),
+        None => String::new(),
+    };
     let mut msg = format!(
-        "the change could not be confirmed over a new connection ({failure}); the target reverts to the previous files ({when}): {}",
+        "the change could not be confirmed over a new connection{to} ({failure}); the target reverts to the previous files ({when}): {}",
         paths.join(", ")
     );
     // Drop the old connection: the next task logs in again (to the reverted service).
@@ -509,6 +602,24 @@ async fn confirm_host(s: &Shared, pc: &PlayCtx, h: usize, armed: Vec<Armed>) -> 
     let mut out = HostOutcome::new(&name, Status::Failed);
     out.msg = Some(msg);
     out
+}
+
+/// After a confirmed address change: later tasks reach the host at its new address (as
+/// `set_fact: ansible_host=...` would make them), over a new connection.
+/// The host key stays the one known for the old address (as a HostKeyAlias).
+fn moved(s: &Shared, pc: &PlayCtx, h: usize, address: &str) {
+    let old = connect::ssh_target(s, pc, h).ok().map(|t| t.host);
+    let mut host = s.hosts[h].lock().unwrap();
+    if host.key_alias.is_none() {
+        host.key_alias = old;
+    }
+    host.set_host_var("ansible_host", Value::from(address));
+    if let Some(c) = host.take_conn() {
+        // The old connection is cut: closing it would only wait.
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(5), c.close()).await;
+        });
+    }
 }
 
 #[cfg(test)]

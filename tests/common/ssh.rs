@@ -161,7 +161,11 @@ const STANDINS: &[(&str, &str)] = &[
         "netplan",
         r#"#!/bin/sh
 case "$1" in
-    apply|try) echo "netplan $*" >> /var/log/prov-standins.log ;;
+    apply|try) echo "netplan $*" >> /var/log/prov-standins.log
+        # Only a host in a network namespace made by its test has this (it moves addresses).
+        if [ -x /usr/local/lib/prov-test/netplan-addresses ]; then
+            exec /usr/local/lib/prov-test/netplan-addresses
+        fi ;;
     *) exec /usr/sbin/netplan "$@" ;;
 esac
 "#,
