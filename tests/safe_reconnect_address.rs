@@ -12,6 +12,10 @@
 //! `match: name` (a glob, as netplan matches) and removes every other IPv4 address from them;
 //! routes, DNS and the renderer are not applied (nothing in the namespace needs them).
 //!
+//! Cases: a good address is confirmed there and kept; a netplan file that puts the address on
+//! no interface is reverted by the host; a prov killed after the address moved leaves a host
+//! that moves back by itself.
+//!
 //! Ansible has no such feature (it ignores the variables; an Ansible user changes
 //! `ansible_host` with `set_fact` and waits with `wait_for_connection`, with nothing to undo a
 //! bad address); the reference is the issue's design and `netplan try`.
@@ -19,7 +23,7 @@
 mod common;
 
 use common::ssh::{Client, SshHost};
-use common::{Project, Run, Snapshot, repo_root, wait_until};
+use common::{Project, Prov, Run, Snapshot, repo_root, wait_until};
 use std::process::Command;
 
 /// The test's `netplan apply`: moves the IPv4 addresses as the netplan files say.
@@ -119,8 +123,9 @@ fn host(client: &Client) -> SshHost {
     h
 }
 
-/// The shipped role with these extra role variables, reaching the host at 10.77.0.1.
-fn apply(client: &Client, h: &SshHost, role_vars: &str, extra: &[&str]) -> Run {
+/// A project applying the shipped role with these extra role variables, reaching the host at
+/// 10.77.0.1.
+fn project(client: &Client, h: &SshHost, role_vars: &str) -> Project {
     let inventory = format!(
         "all:\n  hosts:\n    node-a:\n      ansible_host: 10.77.0.1\n      ansible_port: {}\n      ansible_user: tester\n      ansible_ssh_private_key_file: {}\n",
         h.port,
@@ -142,18 +147,25 @@ fn apply(client: &Client, h: &SshHost, role_vars: &str, extra: &[&str]) -> Run {
       ansible.builtin.command: hostname
 "#
     );
-    let p = Project::new()
+    Project::new()
         .file("hosts.yml", &inventory)
-        .file("site.yml", &play);
+        .file("site.yml", &play)
+}
+
+/// `prov apply` of the project's play, with JSON output.
+fn prov(client: &Client, p: &Project) -> Prov {
     client
-        .apply(&p, "site.yml")
+        .apply(p, "site.yml")
         .env(
             "ANSIBLE_ROLES_PATH",
             repo_root().join("roles").to_str().unwrap(),
         )
-        .args(extra)
         .json()
-        .run()
+}
+
+fn apply(client: &Client, h: &SshHost, role_vars: &str, extra: &[&str]) -> Run {
+    let p = project(client, h, role_vars);
+    prov(client, &p).args(extra).run()
 }
 
 /// What changed on the host apart from the stand-ins' log and the bytecode caches of netplan's
@@ -279,5 +291,35 @@ fn an_address_on_no_interface_is_reverted_by_the_target() {
             .status()
             .unwrap();
         assert!(login.success());
+    });
+}
+
+#[test]
+fn a_prov_killed_after_the_address_moved_leaves_a_target_that_reverts_by_itself() {
+    in_new_netns(|| {
+        let client = Client::new();
+        let h = host(&client);
+        let before = h.root.snapshot();
+        let p = project(&client, &h, "");
+        let run = prov(&client, &p).spawn();
+        // Armed, written and applied: the host has left 10.77.0.1.
+        wait_until(60, "netplan apply", || !h.standin_calls().is_empty());
+        wait_until(10, "the address to move", || {
+            addresses() == ["10.77.0.2/24"]
+        });
+        run.kill();
+        // Unconfirmed, so the target puts the old file back and re-applies it by itself.
+        wait_until(40, "the target to revert by itself", || {
+            addresses() == ["10.77.0.1/24"] && !h.root.file("var/lib/prov").exists()
+        });
+        assert_eq!(h.root.read("etc/netplan/01-prov.yaml"), OLD_NETPLAN);
+        assert_eq!(h.standin_calls(), ["netplan apply", "netplan apply"]);
+        // The killed prov's transport may leave its session directory in /tmp (as any SIGKILL
+        // does, tests/safe_reconnect.rs); nothing else changed.
+        let left: Vec<String> = changes(&before, &h)
+            .into_iter()
+            .filter(|c| !c.starts_with("added tmp/prov."))
+            .collect();
+        assert_eq!(left, Vec::<String>::new());
     });
 }
