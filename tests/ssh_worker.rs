@@ -42,7 +42,9 @@ fn worker_playbook_on_three_ssh_hosts() {
             .args(["-i", "inventory/production/hosts.yml", "-i"])
             .arg(reach.path("ssh.yml"))
             .arg("-e")
-            .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/boxp.keys"))
+            // The test hosts keep 127.0.0.1 (the netplan stand-in moves no address): the
+            // netplan change's confirm logs in there, not at node_ip.
+            .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/boxp.keys network_safe_reconnect_address=127.0.0.1"))
             .json()
             .run()
     };
@@ -77,6 +79,20 @@ fn worker_playbook_on_three_ssh_hosts() {
     }
     for h in &hosts[1..] {
         assert_eq!(h.standin_calls(), Vec::<String>::new(), "{}", h.name);
+    }
+    // The sshd changes were kept after a fresh login confirmed them on the live host
+    // (prov_safe_reconnect); the chroot-like hosts armed nothing.
+    let confirm = "Confirm over a new connection: Harden SSH before other drop-ins";
+    assert_eq!(first.task("golyat-1", confirm)["status"], "ok");
+    let netplan = first
+        .tasks_where("golyat-1", |_| true)
+        .into_iter()
+        .find(|(n, _)| n.starts_with("Confirm over a new connection:") && n.contains("netplan"));
+    assert_eq!(netplan.expect("netplan confirm").1["status"], "ok");
+    assert!(!hosts[0].root.file("var/lib/prov").exists());
+    for h in &hosts[1..] {
+        let names = first.tasks_where(&h.name, |_| true);
+        assert!(names.iter().all(|(n, _)| n != confirm), "{}", h.name);
     }
     let facts = |host: &str| first.task(host, "Detect chroot environment")["result"].clone();
     assert_eq!(

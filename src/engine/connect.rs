@@ -121,6 +121,45 @@ pub fn ssh_target(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Target> {
     )
 }
 
+/// A new SSH connection to host `h` with its current settings, not cached and never the
+/// agent's pooled one under `--persist` (it checks that a fresh login still works,
+/// [`super::safe_reconnect`]). With `address`, to that address
+/// instead, checking the host key known for the current one (as OpenSSH's HostKeyAlias).
+pub async fn fresh_ssh(
+    s: &Shared,
+    pc: &PlayCtx,
+    h: usize,
+    address: Option<&str>,
+) -> Result<Arc<dyn Transport>> {
+    let (target, opts) = ssh_login(s, pc, h, address)?;
+    Ok(Arc::new(Ssh::connect(&target, &opts).await?))
+}
+
+/// Where and how host `h` is logged into: its SSH target (at `address` when given, checking
+/// the host key recorded for its usual name) and the run's SSH options.
+fn ssh_login(
+    s: &Shared,
+    pc: &PlayCtx,
+    h: usize,
+    address: Option<&str>,
+) -> Result<(Target, SshOptions)> {
+    let mut target = ssh_target(s, pc, h)?;
+    if target.host_key_alias.is_none() {
+        target.host_key_alias = s.hosts[h].lock().unwrap().key_alias.clone();
+    }
+    if let Some(a) = address.filter(|a| *a != target.host) {
+        if target.host_key_alias.is_none() {
+            target.host_key_alias = Some(target.host.clone());
+        }
+        target.host = a.to_string();
+    }
+    let opts = SshOptions {
+        private_key: s.opts.private_key.clone(),
+        host_key_checking: s.opts.host_key_checking,
+    };
+    Ok((target, opts))
+}
+
 /// The (cached) transport of host `h`.
 pub async fn connection(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Arc<dyn Transport>> {
     if let Some(c) = s.hosts[h].lock().unwrap().conn.clone() {
@@ -138,11 +177,7 @@ pub async fn connection(s: &Shared, pc: &PlayCtx, h: usize) -> Result<Arc<dyn Tr
             Arc::new(c)
         }
         Kind::Ssh => {
-            let target = ssh_target(s, pc, h)?;
-            let opts = SshOptions {
-                private_key: s.opts.private_key.clone(),
-                host_key_checking: s.opts.host_key_checking,
-            };
+            let (target, opts) = ssh_login(s, pc, h, None)?;
             match s.opts.persist {
                 Some(idle) => crate::transport::agent::client::open(&target, &opts, idle).await?,
                 None => Arc::new(Ssh::connect(&target, &opts).await?),

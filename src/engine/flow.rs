@@ -215,6 +215,10 @@ impl Shared {
                 break;
             }
         }
+        // Lockout-safe changes are confirmed once their handlers ran.
+        if !self.cancel.is_cancelled() {
+            super::safe_reconnect::confirm(self, pc, hosts).await;
+        }
     }
 
     /// Find the handlers a `notify` name refers to.
@@ -313,6 +317,14 @@ impl Shared {
         }
         let outs: Vec<HostOutcome> = results.into_iter().map(|(_, o)| o).collect();
         self.reporter.hosts(&outs);
+        // Lockout-safe changes: their handlers first, then a fresh login confirms them.
+        let armed: Vec<usize> = (targets.iter().copied())
+            .filter(|&h| !self.hosts[h].lock().unwrap().armed.is_empty())
+            .collect();
+        if !armed.is_empty() && !handler {
+            // The flush ends with the confirm.
+            Box::pin(self.flush_handlers(pc, &armed)).await;
+        }
     }
 
     fn task_title(&self, pc: &Arc<PlayCtx>, t: &Task, h: Option<usize>, extra: &[Layer]) -> String {

@@ -69,6 +69,11 @@ pub struct HostRun {
     pub stats: Stats,
     /// Handlers notified and not yet run (indexes into the play's handler list).
     pub notified: IndexSet<usize>,
+    /// Reverts armed by lockout-safe tasks, waiting for their confirm ([`super::safe_reconnect`]).
+    pub armed: Vec<super::safe_reconnect::Armed>,
+    /// After a confirmed address change, the name its host key is known under (the old
+    /// address), used as OpenSSH's HostKeyAlias for later connections.
+    pub key_alias: Option<String>,
     /// In check mode, the states earlier tasks would have produced, by path.
     pub overlay: HashMap<String, FileState>,
     /// In check mode, the users and packages earlier tasks would have created.
@@ -95,6 +100,8 @@ impl HostRun {
             ended: false,
             stats: Stats::default(),
             notified: IndexSet::new(),
+            armed: Vec::new(),
+            key_alias: None,
             overlay: HashMap::new(),
             predicted: Default::default(),
             plain_facts: IndexSet::new(),

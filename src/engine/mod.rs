@@ -11,7 +11,8 @@
 //! items and labels; `batch.rs` loops planned in one round trip; `include.rs` dynamic includes
 //! and `include_vars`; `predict.rs` check mode's memory of planned changes; `run_as.rs` become,
 //! environment and timeout; `connect.rs` transports; `host.rs` per-host state and counters;
-//! `steer.rs` `--start-at-task` and `--step`.
+//! `steer.rs` `--start-at-task` and `--step`; `safe_reconnect.rs` lockout-safe changes (a revert
+//! armed on the target, confirmed over a fresh connection after the handlers).
 
 mod batch;
 pub mod connect;
@@ -26,6 +27,7 @@ mod outcome;
 mod predict;
 mod reboot;
 mod run_as;
+mod safe_reconnect;
 pub mod steer;
 pub mod task;
 mod tilde;

@@ -335,6 +335,10 @@ pub(super) async fn finish_module(
         run.status = Some(Status::Changed);
     }
     if check {
+        if let Some(line) = super::safe_reconnect::arm(tr, ctx, None, &run_as, &plan.steps).await? {
+            run.result
+                .insert("prov_safe_reconnect".into(), Value::from(line));
+        }
         let mut host = s.hosts[h].lock().unwrap();
         for step in &plan.steps {
             predict(&mut host.overlay, step, &observed);
@@ -355,7 +359,30 @@ pub(super) async fn finish_module(
         None => target(tr, ctx).await?,
     };
     run.delegated = d;
-    let result = run_steps(s, &c, &plan.steps, &run_as, &observed, local, run).await;
+    // A handler of a change that moves the host's address: its connection may be cut.
+    let limit = super::safe_reconnect::old_connection_limit(s, h);
+    if let Some(line) = super::safe_reconnect::arm(tr, ctx, Some(&c), &run_as, &plan.steps).await? {
+        run.result
+            .insert("prov_safe_reconnect".into(), Value::from(line));
+    }
+    let steps = run_steps(s, &c, &plan.steps, &run_as, &observed, local, run);
+    let result = match limit {
+        None => steps.await,
+        Some(limit) => match tokio::time::timeout(limit, steps).await {
+            Ok(r) => r,
+            Err(_) => {
+                let mut lost = ItemRun {
+                    status: Some(Status::Changed),
+                    ..Default::default()
+                };
+                lost.msg = Some(format!(
+                    "no answer over the old connection within {} s (the new address cut it); the confirm at the new address decides",
+                    limit.as_secs()
+                ));
+                return Ok(lost);
+            }
+        },
+    };
     if refreshes_sessions {
         // Later scripts must see the users and groups these steps changed.
         c.refresh().await;

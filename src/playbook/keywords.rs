@@ -45,6 +45,7 @@ pub const TASK: &[&str] = &[
     "vars",
     "when",
     "listen",
+    "prov_safe_reconnect",
 ];
 
 /// Keywords valid on a block.
@@ -80,6 +81,7 @@ pub const BLOCK: &[&str] = &[
     "timeout",
     "vars",
     "when",
+    "prov_safe_reconnect",
 ];
 
 /// Keywords valid on a play.

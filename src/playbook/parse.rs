@@ -258,6 +258,12 @@ pub fn apply_directive(d: &mut Directives, key: &str, v: &Node) -> Result<bool> 
             }
         }
         "vars" => d.vars.push(Arc::new(vars_map(v, "vars")?)),
+        // prov's own keyword: the task variable of the same name (Ansible ignores vars).
+        "prov_safe_reconnect" => {
+            let mut m = VarMap::new();
+            m.insert(key.to_string(), v.to_value());
+            d.vars.push(Arc::new(m));
+        }
         "become" => d.become_ = Some(v.to_value()),
         "become_user" => d.become_user = Some(v.to_value()),
         "become_method" => {

@@ -161,7 +161,11 @@ const STANDINS: &[(&str, &str)] = &[
         "netplan",
         r#"#!/bin/sh
 case "$1" in
-    apply|try) echo "netplan $*" >> /var/log/prov-standins.log ;;
+    apply|try) echo "netplan $*" >> /var/log/prov-standins.log
+        # Only a host in a network namespace made by its test has this (it moves addresses).
+        if [ -x /usr/local/lib/prov-test/netplan-addresses ]; then
+            exec /usr/local/lib/prov-test/netplan-addresses
+        fi ;;
     *) exec /usr/sbin/netplan "$@" ;;
 esac
 "#,
@@ -255,6 +259,13 @@ impl SshHost {
     /// A live host (PID 1 pivots into the root).
     pub fn start_live(name: &str, client: &Client) -> SshHost {
         SshHost::launch(name, client, true, "INFO", &[], |_| {})
+    }
+
+    /// A live host after `prepare` has had its say on the root (a file
+    /// `etc/ssh/port-in-config` there makes sshd take its port from sshd_config, see
+    /// tests/fixtures/sshhost.sh).
+    pub fn start_live_with(name: &str, client: &Client, prepare: impl FnOnce(&Root)) -> SshHost {
+        SshHost::launch(name, client, true, "INFO", &[], prepare)
     }
 
     /// A chroot-like host whose sshd logs at DEBUG1 (to see forwarded channels).

@@ -285,6 +285,7 @@ mod tests {
             identities_only: false,
             pubkey_auth: true,
             password_auth: true,
+            host_key_alias: None,
         };
         let o = SshOptions::default();
         let a = key(&target("tester", "/k1"), &o, "env");

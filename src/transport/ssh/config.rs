@@ -57,6 +57,9 @@ pub struct Target {
     /// `user@host:port,...` hops to go through.
     pub proxy_jump: Option<String>,
     pub host_key: HostKeyMode,
+    /// The name the host key is looked up under instead of `host` (OpenSSH's HostKeyAlias):
+    /// a lockout-safe confirm at a host's new address checks the key known for the old one.
+    pub host_key_alias: Option<String>,
     pub known_hosts: Vec<PathBuf>,
     pub password: Option<String>,
     pub connect_timeout: Duration,
@@ -122,6 +125,7 @@ pub const SSH_OPTIONS: &[&str] = &[
     "proxycommand",
     "proxyjump",
     "stricthostkeychecking",
+    "hostkeyalias",
     "userknownhostsfile",
     "globalknownhostsfile",
     "connecttimeout",
@@ -500,6 +504,9 @@ pub fn resolve(
         proxy_command,
         proxy_jump,
         host_key,
+        host_key_alias: none(
+            opt("hostkeyalias").or_else(|| cfg.get("hostkeyalias").map(str::to_string)),
+        ),
         known_hosts,
         password: given.password.clone(),
         connect_timeout,
@@ -606,6 +613,10 @@ mod tests {
         assert_eq!(plain.keepalive_max, 3);
         assert!(plain.pubkey_auth && plain.password_auth && !plain.identities_only);
         assert_eq!(plain.connect_timeout, Duration::from_secs(10));
+        assert_eq!(plain.host_key_alias, None);
+        let aliased = with("-o HostKeyAlias=node-a").unwrap();
+        assert_eq!(aliased.host_key_alias.as_deref(), Some("node-a"));
+        assert_eq!(aliased.host, "10.0.0.5");
         let t = with("-o Port=2200 -o User=ops -o IdentityFile=/k/id -o IdentitiesOnly=yes -o ConnectTimeout=3 -o ServerAliveInterval=30 -o ServerAliveCountMax=5 -o PasswordAuthentication=no -o StrictHostKeyChecking=no -o UserKnownHostsFile=/tmp/kh -o ControlMaster=auto -o ControlPersist=60s -o ControlPath=/tmp/cp -T -x -a -n -q").unwrap();
         assert_eq!((t.port, t.user.as_str()), (2200, "ops"));
         assert_eq!(t.identity_files, [PathBuf::from("/k/id")]);

@@ -225,8 +225,9 @@ impl Ssh {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Ssh>> + Send + 'a>> {
         Box::pin(async move {
             let refusal = Arc::new(Mutex::new(None));
+            let key_host = target.host_key_alias.as_ref().unwrap_or(&target.host);
             let handler = Client {
-                host: target.host.clone(),
+                host: key_host.clone(),
                 port: target.port,
                 mode: target.host_key,
                 files: target.known_hosts.clone(),
@@ -235,7 +236,7 @@ impl Ssh {
             let cfg = client_config(
                 target,
                 target.host_key != HostKeyMode::Off
-                    && known_hosts::has_authority(&target.known_hosts, &target.host, target.port),
+                    && known_hosts::has_authority(&target.known_hosts, key_host, target.port),
             );
             let mut proxy = None;
             let mut jump = None;
