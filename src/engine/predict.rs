@@ -140,6 +140,35 @@ pub(super) fn predict(
     }
 }
 
+/// Record the files packages would install (check mode). A file an earlier task of the dry
+/// run already predicted is kept: dpkg keeps an existing conffile.
+pub(super) fn installed(
+    overlay: &mut std::collections::HashMap<String, FileState>,
+    files: &[FileState],
+) {
+    for f in files {
+        let k = key(&f.path);
+        if !overlay.get(&k).is_some_and(|o| o.exists) {
+            overlay.insert(k, f.clone());
+        }
+    }
+}
+
+/// The predicted apt sources and keyrings, with their content (for a dry run's package fetch).
+pub(super) fn apt_files(
+    overlay: &std::collections::HashMap<String, FileState>,
+) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = overlay
+        .iter()
+        .filter(|(k, f)| {
+            crate::modules::is_apt_config(k) && f.exists && f.kind == Some(FileKind::File)
+        })
+        .filter_map(|(k, f)| Some((k.clone(), f.content.clone()?)))
+        .collect();
+    out.sort();
+    out
+}
+
 /// Replace probed file states by the predictions of earlier check-mode tasks.
 pub(super) fn apply_overlay(
     overlay: &std::collections::HashMap<String, FileState>,

@@ -193,6 +193,7 @@ pub(super) fn prepare_module(
             let host = s.hosts[h].lock().unwrap();
             let mut p = host.predicted.clone();
             p.paths = host.overlay.keys().cloned().collect();
+            p.apt_files = super::predict::apt_files(&host.overlay);
             p
         } else {
             Default::default()
@@ -340,6 +341,9 @@ pub(super) async fn finish_module(
             predict(&mut host.overlay, step, &observed);
         }
         for p in &plan.predictions {
+            if let crate::modules::Prediction::Files(files) = p {
+                super::predict::installed(&mut host.overlay, files);
+            }
             host.predicted.record(p);
         }
         return Ok(run);
