@@ -93,3 +93,60 @@ fn worker_playbook_on_three_ssh_hosts() {
     assert_nothing_changed(&again, &all);
     assert_round_trips(&again, &all);
 }
+
+/// The dry run of a fresh host over SSH is exact: `prov check --diff` reports the same changed
+/// tasks with the same diffs as the `prov apply --diff` that follows (the packages' units
+/// included, read from .debs fetched into a temporary directory), and leaves the host's root
+/// as it was.
+#[test]
+fn a_dry_run_of_a_fresh_ssh_host_matches_its_apply() {
+    let server = RepoServer::start();
+    let client = Client::new();
+    let host = SshHost::start("golyat-2", &client);
+    client.trust(&[&host]);
+    host.root.write(
+        "etc/ssh/sshd_config.d/50-cloud-init.conf",
+        "PasswordAuthentication yes\n",
+    );
+    let reach = Project::new().file("ssh.yml", &client.inventory(&[&host], "tester"));
+    let url = server.url();
+    let run = |mode: &str| {
+        client
+            .prov()
+            .cwd(&repo_root())
+            .args([mode, "playbooks/worker.yml", "--limit", "golyat-2", "--diff"])
+            .args(["-i", "inventory/production/hosts.yml", "-i"])
+            .arg(reach.path("ssh.yml"))
+            .arg("-e")
+            .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/boxp.keys"))
+            .json()
+            .run()
+    };
+    let before = host.root.snapshot();
+    let check = run("check");
+    check.ok();
+    assert_eq!(before.diff(&host.root.snapshot()), Vec::<String>::new());
+    let units = check.task(
+        "golyat-2",
+        "kubernetes_components : CRI-O and kubelet start at boot",
+    );
+    assert_eq!(units["status"], "changed", "{units}");
+    let apply = run("apply");
+    apply.ok();
+    let (predicted, made) = (
+        check.tasks_with("golyat-2", "changed"),
+        apply.tasks_with("golyat-2", "changed"),
+    );
+    assert_eq!(predicted, made);
+    assert_eq!(
+        check.tasks_where("golyat-2", |r| r["unknown"] == true),
+        Vec::new()
+    );
+    for name in &made {
+        assert_eq!(
+            check.task("golyat-2", name)["diff"],
+            apply.task("golyat-2", name)["diff"],
+            "diff of {name}"
+        );
+    }
+}

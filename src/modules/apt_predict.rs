@@ -214,6 +214,69 @@ mod tests {
         assert!(s.contains("-o Dir::State::Lists=$t/lists -o Dir::Cache=$t/cache"));
     }
 
+    /// Ctrl-C (SIGINT to the foreground process group) while apt runs, or termination: the
+    /// private directory is removed all the same.
+    #[test]
+    fn the_private_directory_is_removed_on_interrupt() {
+        use std::os::unix::process::CommandExt;
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            let dir = std::env::temp_dir().join(format!("prov-fetch-{}-{sig}", std::process::id()));
+            let bin = dir.join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            // apt-get stands in: it says it started, then hangs.
+            let stub = bin.join("apt-get");
+            std::fs::write(
+                &stub,
+                format!(
+                    "#!/bin/sh\ntouch {}/started\nexec sleep 30\n",
+                    dir.display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            let files = vec![("/etc/apt/keyrings/k.gpg".to_string(), b"KEY".to_vec())];
+            let script = fetch_script(&["prov-no-such-package".into()], &files);
+            let mut child = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .env("TMPDIR", &dir)
+                .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+                .process_group(0)
+                .spawn()
+                .unwrap();
+            let started = dir.join("started");
+            for _ in 0..500 {
+                if started.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            assert!(started.exists(), "apt-get never ran");
+            let made: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name())
+                .collect();
+            assert!(
+                made.iter()
+                    .any(|n| n.to_string_lossy().starts_with("prov-dry.")),
+                "{made:?}"
+            );
+            // SAFETY: kill(2) on the process group this test spawned.
+            unsafe { libc::kill(-(child.id() as i32), sig) };
+            child.wait().unwrap();
+            let left: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("prov-dry."))
+                .collect();
+            assert_eq!(left, Vec::<String>::new(), "signal {sig}");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
     #[test]
     fn units_are_static_enabled_or_disabled() {
         assert!(!has_install_section(b"[Unit]\n[Service]\n"));
