@@ -502,6 +502,67 @@ fn a_dry_run_of_a_fresh_root_goes_all_the_way() {
     assert_same_changes(&check, &apply, "golyat-1");
 }
 
+#[test]
+fn a_dry_run_plans_against_the_files_of_packages_it_would_install() {
+    // Ansible's check mode cannot know them (its apt module installs nothing, so a later stat
+    // says the file is missing); prov reads the packages' .debs fetched from the repository the
+    // dry run would have added, and later tasks plan against their files.
+    let server = RepoServer::start();
+    let root = Root::new();
+    let url = server.url();
+    let p = Project::new().file(
+        "site.yml",
+        &format!(
+            r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: key
+      apt_key: {{url: "{url}/core:/stable:/v1.32/deb/Release.key", keyring: /etc/apt/keyrings/k.gpg}}
+    - name: repository
+      deb822_repository: {{name: k, types: [deb], uris: ["{url}/core:/stable:/v1.32/deb/"], suites: ["/"], signed_by: /etc/apt/keyrings/k.gpg}}
+    - name: packages
+      apt: {{name: kubelet=1.32.0-1.1, update_cache: true}}
+    - name: program
+      stat: {{path: /usr/bin/kubelet}}
+      register: program
+    - name: the program is there
+      assert:
+        that:
+          - program.stat.exists
+          - program.stat.mode == '0755'
+    - name: unit tuned
+      lineinfile: {{path: /lib/systemd/system/kubelet.service, line: "Restart=always", insertafter: '^\[Service\]'}}
+    - name: unit enabled
+      systemd: {{name: kubelet, enabled: true}}
+"#
+        ),
+    );
+    let before = root.snapshot();
+    let check = Prov::apply(&p, "site.yml")
+        .chroot(&root)
+        .args(["--check", "--diff"])
+        .json()
+        .run();
+    check.ok();
+    assert_eq!(before.diff(&root.snapshot()), Vec::<String>::new());
+    let tuned = check.task("localhost", "unit tuned");
+    assert!(
+        tuned["diff"][0]["before"]
+            .as_str()
+            .is_some_and(|b| b.contains("ExecStart=/usr/bin/kubelet")),
+        "{tuned}"
+    );
+    let apply = Prov::apply(&p, "site.yml")
+        .chroot(&root)
+        .arg("--diff")
+        .json()
+        .run();
+    apply.ok();
+    assert_same_changes(&check, &apply, "localhost");
+    assert_eq!(check.tasks_with("localhost", "changed").len(), 5);
+}
+
 /// A dry run is exact: the same tasks change on `host` in the check run as in the apply that
 /// follows it, with the same diffs, and the dry run left nothing it could have known unknown.
 fn assert_same_changes(check: &common::Run, apply: &common::Run, host: &str) {

@@ -71,6 +71,8 @@ pub struct HostRun {
     pub notified: IndexSet<usize>,
     /// In check mode, the states earlier tasks would have produced, by path.
     pub overlay: HashMap<String, FileState>,
+    /// Check mode: directories and conffiles packages would create where the host has none.
+    pub if_missing: HashMap<String, FileState>,
     /// In check mode, the users and packages earlier tasks would have created.
     pub predicted: crate::modules::Predicted,
     /// Facts a module returned without the `ansible_` prefix (service_facts' `services`):
@@ -96,6 +98,7 @@ impl HostRun {
             stats: Stats::default(),
             notified: IndexSet::new(),
             overlay: HashMap::new(),
+            if_missing: HashMap::new(),
             predicted: Default::default(),
             plain_facts: IndexSet::new(),
         }

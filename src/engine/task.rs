@@ -280,7 +280,9 @@ pub(super) async fn finish_module(
     } = prep;
     let ctx = &ctx;
     if check {
-        apply_overlay(&s.hosts[h].lock().unwrap().overlay, &probes, &mut observed);
+        let host = s.hosts[h].lock().unwrap();
+        apply_overlay(&host.overlay, &probes, &mut observed);
+        super::predict::apply_if_missing(&host.if_missing, &probes, &mut observed);
     } else {
         apply_overlay(&local.written, &probes, &mut observed);
     }
@@ -341,8 +343,14 @@ pub(super) async fn finish_module(
             predict(&mut host.overlay, step, &observed);
         }
         for p in &plan.predictions {
-            if let crate::modules::Prediction::Files(files) = p {
-                super::predict::installed(&mut host.overlay, files);
+            match p {
+                crate::modules::Prediction::Files(files) => {
+                    super::predict::installed(&mut host.overlay, files);
+                }
+                crate::modules::Prediction::FilesIfMissing(files) => {
+                    super::predict::installed(&mut host.if_missing, files);
+                }
+                _ => {}
             }
             host.predicted.record(p);
         }

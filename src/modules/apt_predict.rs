@@ -97,6 +97,7 @@ fn is_source(path: &str) -> bool {
 pub(super) fn read_fetched(out: &str) -> (Vec<Prediction>, Vec<(String, String)>) {
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut files = Vec::new();
+    let mut if_missing = Vec::new();
     let mut units = Vec::new();
     let mut versions = Vec::new();
     let mut lines = out.lines();
@@ -123,12 +124,19 @@ pub(super) fn read_fetched(out: &str) -> (Vec<Prediction>, Vec<(String, String)>
                 };
                 units.push((name.to_string(), state));
             }
-            files.push(file_state(e));
+            if e.kind == EntryKind::Directory || pkg.conffiles.contains(&e.path) {
+                if_missing.push(file_state(e));
+            } else {
+                files.push(file_state(e));
+            }
         }
     }
     let mut out = Vec::new();
     if !files.is_empty() {
         out.push(Prediction::Files(files));
+    }
+    if !if_missing.is_empty() {
+        out.push(Prediction::FilesIfMissing(if_missing));
     }
     if !units.is_empty() {
         out.push(Prediction::Units(units));

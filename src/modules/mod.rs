@@ -243,6 +243,8 @@ pub enum Prediction {
     Packages(Vec<String>),
     /// The files those packages would put on the host (read from their `.deb`s).
     Files(Vec<FileState>),
+    /// Their directories and conffiles: dpkg leaves an existing one as it is.
+    FilesIfMissing(Vec<FileState>),
     /// The systemd units those packages would install, with the state they would be left in.
     Units(Vec<(String, UnitGuess)>),
 }
@@ -283,7 +285,7 @@ impl Predicted {
             Prediction::Packages(names) => self.packages.extend(names.iter().cloned()),
             Prediction::Units(units) => self.units.extend(units.iter().cloned()),
             // Files go to the engine's overlay of file states.
-            Prediction::Files(_) => {}
+            Prediction::Files(_) | Prediction::FilesIfMissing(_) => {}
         }
     }
 }
