@@ -150,3 +150,61 @@ fn a_dry_run_of_a_fresh_ssh_host_matches_its_apply() {
         );
     }
 }
+
+/// On a live host the dry run knows everything but command output: the two command tasks
+/// (the swap check, whose `changed_when` reads its output, and the netplan handler) are
+/// `unknown until apply`, and every other change the apply makes was predicted, with its diff.
+#[test]
+fn a_dry_run_of_a_fresh_live_ssh_host_leaves_only_commands_unknown() {
+    let server = RepoServer::start();
+    let client = Client::new();
+    let host = SshHost::start_live("golyat-1", &client);
+    client.trust(&[&host]);
+    let reach = Project::new().file("ssh.yml", &client.inventory(&[&host], "tester"));
+    let url = server.url();
+    let run = |mode: &str| {
+        client
+            .prov()
+            .cwd(&repo_root())
+            .args([mode, "playbooks/worker.yml", "--limit", "golyat-1", "--diff"])
+            .args(["-i", "inventory/production/hosts.yml", "-i"])
+            .arg(reach.path("ssh.yml"))
+            .arg("-e")
+            .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/boxp.keys"))
+            .json()
+            .run()
+    };
+    let check = run("check");
+    check.ok();
+    let unknown: Vec<String> = check
+        .tasks_where("golyat-1", |r| r["unknown"] == true)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        unknown,
+        [
+            "kubernetes_components : No swap now",
+            "network_configuration : Apply netplan"
+        ]
+    );
+    let apply = run("apply");
+    apply.ok();
+    let predicted = check.tasks_with("golyat-1", "changed");
+    let made: Vec<String> = apply
+        .tasks_with("golyat-1", "changed")
+        .into_iter()
+        .filter(|t| !unknown.contains(t))
+        .collect();
+    assert_eq!(predicted, made);
+    for name in &made {
+        let (c, a) = (check.task("golyat-1", name), apply.task("golyat-1", name));
+        // The test host's systemctl stand-in reports every loaded unit active, so the restart
+        // handler's `before` is the stand-in's, not what a fresh kubelet would be.
+        if name == "kubernetes_components : Restart kubelet" {
+            assert_eq!(c["diff"][0]["after"], a["diff"][0]["after"]);
+            continue;
+        }
+        assert_eq!(c["diff"], a["diff"], "diff of {name}");
+    }
+}
