@@ -526,11 +526,16 @@ fn a_dry_run_plans_against_the_files_of_packages_it_would_install() {
     - name: program
       stat: {{path: /usr/bin/kubelet}}
       register: program
+    # The package ships /lib/systemd/system/kubelet.service; /lib is a link to usr/lib here.
+    - name: unit by its merged-/usr name
+      stat: {{path: /usr/lib/systemd/system/kubelet.service}}
+      register: unit
     - name: the program is there
       assert:
         that:
           - program.stat.exists
           - program.stat.mode == '0755'
+          - unit.stat.exists
     - name: unit tuned
       lineinfile: {{path: /lib/systemd/system/kubelet.service, line: "Restart=always", insertafter: '^\[Service\]'}}
     - name: unit enabled

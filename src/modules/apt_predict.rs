@@ -80,6 +80,7 @@ pub(super) fn fetch_script(specs: &[String], files: &[(String, Vec<u8>)]) -> Str
          apt-get $o update >/dev/null 2>&1\n\
          cd \"$t/debs\" || exit 0\n\
          for p in $want; do\n  apt-get $o download \"$p\" >/dev/null 2>&1 || apt-get {QUIET_APT} download \"$p\" >/dev/null 2>&1 || echo \"@@missing $p\"\ndone\n\
+         [ -L /lib ] && [ -L /bin ] && echo @@usrmerged\n\
          for f in *.deb; do [ -f \"$f\" ] || continue; echo \"@@deb $f\"; base64 \"$f\"; echo @@end; done\n"
     ));
     s
@@ -100,6 +101,8 @@ pub(super) fn read_fetched(out: &str) -> (Vec<Prediction>, Vec<(String, String)>
     let mut if_missing = Vec::new();
     let mut units = Vec::new();
     let mut versions = Vec::new();
+    // On a merged-/usr host `/lib/x` and `/usr/lib/x` are one file: known by both names.
+    let merged = out.lines().any(|l| l == "@@usrmerged");
     let mut lines = out.lines();
     while let Some(l) = lines.next() {
         if !l.starts_with("@@deb ") {
@@ -124,11 +127,19 @@ pub(super) fn read_fetched(out: &str) -> (Vec<Prediction>, Vec<(String, String)>
                 };
                 units.push((name.to_string(), state));
             }
-            if e.kind == EntryKind::Directory || pkg.conffiles.contains(&e.path) {
-                if_missing.push(file_state(e));
+            let to = if e.kind == EntryKind::Directory || pkg.conffiles.contains(&e.path) {
+                &mut if_missing
             } else {
-                files.push(file_state(e));
+                &mut files
+            };
+            let f = file_state(e);
+            if let Some(other) = merged.then(|| merged_alias(&e.path)).flatten() {
+                to.push(FileState {
+                    path: other,
+                    ..f.clone()
+                });
             }
+            to.push(f);
         }
     }
     let mut out = Vec::new();
@@ -142,6 +153,20 @@ pub(super) fn read_fetched(out: &str) -> (Vec<Prediction>, Vec<(String, String)>
         out.push(Prediction::Units(units));
     }
     (out, versions)
+}
+
+/// The other name of a path on a merged-/usr host (`/lib/x` ↔ `/usr/lib/x`); the top-level
+/// links themselves have none.
+fn merged_alias(path: &str) -> Option<String> {
+    for top in ["/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/"] {
+        if let Some(rest) = path.strip_prefix(top) {
+            return Some(format!("/usr{top}{rest}"));
+        }
+        if let Some(rest) = path.strip_prefix(&format!("/usr{top}")) {
+            return Some(format!("{top}{rest}"));
+        }
+    }
+    None
 }
 
 /// A unit file that systemd would load (`/lib/systemd/system/x.service`).
@@ -299,6 +324,13 @@ mod tests {
             Some("crio.service")
         );
         assert_eq!(unit_name("/lib/systemd/system/x.d/y.conf"), None);
+        assert_eq!(
+            merged_alias("/lib/systemd/system/crio.service").as_deref(),
+            Some("/usr/lib/systemd/system/crio.service")
+        );
+        assert_eq!(merged_alias("/usr/bin/crio").as_deref(), Some("/bin/crio"));
+        assert_eq!(merged_alias("/lib"), None);
+        assert_eq!(merged_alias("/etc/crio/crio.conf"), None);
         // Garbage in the probe's output is no package, not an error.
         let (p, v) = read_fetched("@@deb x.deb\nnot base64!\n@@end\n@@deb y.deb\nAAAA\n@@end\n");
         assert!(p.is_empty() && v.is_empty());
