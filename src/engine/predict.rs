@@ -1,5 +1,6 @@
 //! Check mode's memory: what a planned step would have done to the host (files, users, apt
-//! sources, packages), kept in the host's overlay so later tasks of the dry run plan against it.
+//! sources, packages and the files and units those packages bring), kept in the host's overlay
+//! so later tasks of the dry run plan against it.
 
 use crate::modules::{Answer, FileKind, FileState, Observed, Probe, Step};
 

@@ -6,7 +6,9 @@
 //! version. `update_cache` refreshes the lists only when they are older than
 //! `cache_valid_time`, so a re-run does not download indexes needlessly. Commands run with
 //! `DEBIAN_FRONTEND=noninteractive`, keep existing config files, and wait for the dpkg lock
-//! (`lock_timeout`, default 60 s) instead of failing while another apt runs.
+//! (`lock_timeout`, default 60 s) instead of failing while another apt runs. In a dry run the
+//! packages it would install are fetched, not installed, so later tasks see their files and
+//! units (`apt_predict.rs`).
 
 use std::cmp::Ordering;
 
