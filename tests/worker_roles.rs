@@ -478,14 +478,18 @@ fn a_dry_run_of_a_fresh_root_goes_all_the_way() {
     let server = RepoServer::start();
     let root = Root::new();
     prepare(&root);
-    let before = root.snapshot();
+    let before = root.snapshot_with_times();
     let check = worker(&server, &root)
         .args(["--check", "--diff"])
         .json()
         .run();
     check.ok();
-    // Nothing of the dry run is left in the root: no file, no apt list or cache, no temp dir.
-    assert_eq!(before.diff(&root.snapshot()), Vec::<String>::new());
+    // Nothing of the dry run is left in the root: no file, no apt list or cache, no temp dir,
+    // not even a directory's time stamp.
+    assert_eq!(
+        before.diff(&root.snapshot_with_times()),
+        Vec::<String>::new()
+    );
     let keys = check.task("golyat-1", "user_management : Authorized keys from GitHub");
     assert_eq!(keys["status"], "changed");
     assert_eq!(

@@ -2,7 +2,8 @@
 //! installing them, and their files and systemd units become predicted state that later tasks
 //! of the dry run plan against (a unit to enable, a file to template over).
 //!
-//! The fetch is one probe: a shell snippet on the target makes a private temporary directory,
+//! The fetch is one probe: a shell snippet on the target makes a private temporary directory
+//! (in the transport's scratch directory `$PROV_TMP` when it has one, else `$TMPDIR` or `/tmp`),
 //! writes there the apt sources and keyrings earlier tasks of the dry run would have written
 //! (the real ones do not exist yet), runs `apt-get update` and `apt-get download` with apt's
 //! lists, cache and sources pointed into that directory (falling back to the host's own
@@ -32,7 +33,7 @@ pub fn is_apt_config(path: &str) -> bool {
 pub(super) fn fetch_script(specs: &[String], files: &[(String, Vec<u8>)]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut s = String::from(
-        "t=$(mktemp -d \"${TMPDIR:-/tmp}/prov-dry.XXXXXX\") || exit 0\n\
+        "t=$(mktemp -d \"${PROV_TMP:-${TMPDIR:-/tmp}}/prov-dry.XXXXXX\") || exit 0\n\
          trap 'rm -rf \"$t\"' EXIT\ntrap 'exit 130' HUP INT TERM\nwant=\n",
     );
     s.push_str(&format!(
@@ -274,6 +275,7 @@ mod tests {
                 .arg("-c")
                 .arg(script)
                 .env("TMPDIR", &dir)
+                .env_remove("PROV_TMP")
                 .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
                 .process_group(0)
                 .spawn()
