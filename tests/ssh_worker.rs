@@ -109,3 +109,118 @@ fn worker_playbook_on_three_ssh_hosts() {
     assert_nothing_changed(&again, &all);
     assert_round_trips(&again, &all);
 }
+
+/// The dry run of a fresh host over SSH is exact: `prov check --diff` reports the same changed
+/// tasks with the same diffs as the `prov apply --diff` that follows (the packages' units
+/// included, read from .debs fetched into a temporary directory), and leaves the host's root
+/// as it was.
+#[test]
+fn a_dry_run_of_a_fresh_ssh_host_matches_its_apply() {
+    let server = RepoServer::start();
+    let client = Client::new();
+    let host = SshHost::start("golyat-2", &client);
+    client.trust(&[&host]);
+    host.root.write(
+        "etc/ssh/sshd_config.d/50-cloud-init.conf",
+        "PasswordAuthentication yes\n",
+    );
+    let reach = Project::new().file("ssh.yml", &client.inventory(&[&host], "tester"));
+    let url = server.url();
+    let run = |mode: &str| {
+        client
+            .prov()
+            .cwd(&repo_root())
+            .args([mode, "playbooks/worker.yml", "--limit", "golyat-2", "--diff"])
+            .args(["-i", "inventory/production/hosts.yml", "-i"])
+            .arg(reach.path("ssh.yml"))
+            .arg("-e")
+            .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/boxp.keys"))
+            .json()
+            .run()
+    };
+    let before = host.root.snapshot();
+    let check = run("check");
+    check.ok();
+    assert_eq!(before.diff(&host.root.snapshot()), Vec::<String>::new());
+    let units = check.task(
+        "golyat-2",
+        "kubernetes_components : CRI-O and kubelet start at boot",
+    );
+    assert_eq!(units["status"], "changed", "{units}");
+    let apply = run("apply");
+    apply.ok();
+    let (predicted, made) = (
+        check.tasks_with("golyat-2", "changed"),
+        apply.tasks_with("golyat-2", "changed"),
+    );
+    assert_eq!(predicted, made);
+    assert_eq!(
+        check.tasks_where("golyat-2", |r| r["unknown"] == true),
+        Vec::new()
+    );
+    for name in &made {
+        assert_eq!(
+            check.task("golyat-2", name)["diff"],
+            apply.task("golyat-2", name)["diff"],
+            "diff of {name}"
+        );
+    }
+}
+
+/// On a live host the dry run knows everything but command output: the two command tasks
+/// (the swap check, whose `changed_when` reads its output, and the netplan handler) are
+/// `unknown until apply`, and every other change the apply makes was predicted, with its diff.
+#[test]
+fn a_dry_run_of_a_fresh_live_ssh_host_leaves_only_commands_unknown() {
+    let server = RepoServer::start();
+    let client = Client::new();
+    let host = SshHost::start_live("golyat-1", &client);
+    client.trust(&[&host]);
+    let reach = Project::new().file("ssh.yml", &client.inventory(&[&host], "tester"));
+    let url = server.url();
+    let run = |mode: &str| {
+        client
+            .prov()
+            .cwd(&repo_root())
+            .args([mode, "playbooks/worker.yml", "--limit", "golyat-1", "--diff"])
+            .args(["-i", "inventory/production/hosts.yml", "-i"])
+            .arg(reach.path("ssh.yml"))
+            .arg("-e")
+            .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/boxp.keys"))
+            .json()
+            .run()
+    };
+    let check = run("check");
+    check.ok();
+    let unknown: Vec<String> = check
+        .tasks_where("golyat-1", |r| r["unknown"] == true)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        unknown,
+        [
+            "kubernetes_components : No swap now",
+            "network_configuration : Apply netplan"
+        ]
+    );
+    let apply = run("apply");
+    apply.ok();
+    let predicted = check.tasks_with("golyat-1", "changed");
+    let made: Vec<String> = apply
+        .tasks_with("golyat-1", "changed")
+        .into_iter()
+        .filter(|t| !unknown.contains(t))
+        .collect();
+    assert_eq!(predicted, made);
+    for name in &made {
+        let (c, a) = (check.task("golyat-1", name), apply.task("golyat-1", name));
+        // The test host's systemctl stand-in reports every loaded unit active, so the restart
+        // handler's `before` is the stand-in's, not what a fresh kubelet would be.
+        if name == "kubernetes_components : Restart kubelet" {
+            assert_eq!(c["diff"][0]["after"], a["diff"][0]["after"]);
+            continue;
+        }
+        assert_eq!(c["diff"], a["diff"], "diff of {name}");
+    }
+}

@@ -472,53 +472,119 @@ fn downloads_requests_groups_mounts_and_repo_lines() {
 fn a_dry_run_of_a_fresh_root_goes_all_the_way() {
     // Ansible's check mode stops at the first task that depends on an earlier one (the keys
     // of a user not created yet, packages from a repository not added yet). prov's dry run
-    // carries the predicted users, files and package installs forward.
+    // carries the predicted users, files and package installs forward: the packages' .debs are
+    // fetched (not installed) from the repositories the dry run would have added, so the units
+    // they bring are known too.
     let server = RepoServer::start();
     let root = Root::new();
     prepare(&root);
-    let before = root.snapshot();
+    let before = root.snapshot_with_times();
     let check = worker(&server, &root)
         .args(["--check", "--diff"])
         .json()
         .run();
     check.ok();
-    assert_eq!(before.diff(&root.snapshot()), Vec::<String>::new());
+    // Nothing of the dry run is left in the root: no file, no apt list or cache, no temp dir,
+    // not even a directory's time stamp.
+    assert_eq!(
+        before.diff(&root.snapshot_with_times()),
+        Vec::<String>::new()
+    );
     let keys = check.task("golyat-1", "user_management : Authorized keys from GitHub");
     assert_eq!(keys["status"], "changed");
     assert_eq!(
         keys["diff"][1]["after"],
         std::fs::read_to_string(server.dir.join("boxp.keys")).unwrap()
     );
-    let pkgs = check.task(
-        "golyat-1",
-        "kubernetes_components : Kubernetes and CRI-O packages",
-    );
-    assert_eq!(pkgs["status"], "changed");
-    assert_eq!(
-        pkgs["diff"][0]["after"],
-        "kubelet 1.32.0-1.1\nkubeadm 1.32.0-1.1\nkubectl 1.32.0-1.1\ncri-o (candidate)\n"
-    );
     let units = check.task(
         "golyat-1",
         "kubernetes_components : CRI-O and kubelet start at boot",
     );
-    assert_eq!(
-        units["status"], "skipped",
-        "units come with packages the dry run did not install"
-    );
-    let predicted = check.tasks_with("golyat-1", "changed");
-    let apply = worker(&server, &root).json().run();
+    assert_eq!(units["status"], "changed", "{units}");
+    let apply = worker(&server, &root).args(["--diff"]).json().run();
     apply.ok();
-    let made = apply.tasks_with("golyat-1", "changed");
-    let extra: Vec<&String> = made.iter().filter(|t| !predicted.contains(t)).collect();
-    assert_eq!(
-        extra,
-        ["kubernetes_components : CRI-O and kubelet start at boot"]
+    assert_same_changes(&check, &apply, "golyat-1");
+}
+
+#[test]
+fn a_dry_run_plans_against_the_files_of_packages_it_would_install() {
+    // Ansible's check mode cannot know them (its apt module installs nothing, so a later stat
+    // says the file is missing); prov reads the packages' .debs fetched from the repository the
+    // dry run would have added, and later tasks plan against their files.
+    let server = RepoServer::start();
+    let root = Root::new();
+    let url = server.url();
+    let p = Project::new().file(
+        "site.yml",
+        &format!(
+            r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: key
+      apt_key: {{url: "{url}/core:/stable:/v1.32/deb/Release.key", keyring: /etc/apt/keyrings/k.gpg}}
+    - name: repository
+      deb822_repository: {{name: k, types: [deb], uris: ["{url}/core:/stable:/v1.32/deb/"], suites: ["/"], signed_by: /etc/apt/keyrings/k.gpg}}
+    - name: packages
+      apt: {{name: kubelet=1.32.0-1.1, update_cache: true}}
+    - name: program
+      stat: {{path: /usr/bin/kubelet}}
+      register: program
+    # The package ships /lib/systemd/system/kubelet.service; /lib is a link to usr/lib here.
+    - name: unit by its merged-/usr name
+      stat: {{path: /usr/lib/systemd/system/kubelet.service}}
+      register: unit
+    - name: the program is there
+      assert:
+        that:
+          - program.stat.exists
+          - program.stat.mode == '0755'
+          - unit.stat.exists
+    - name: unit tuned
+      lineinfile: {{path: /lib/systemd/system/kubelet.service, line: "Restart=always", insertafter: '^\[Service\]'}}
+    - name: unit enabled
+      systemd: {{name: kubelet, enabled: true}}
+"#
+        ),
     );
+    let before = root.snapshot();
+    let check = Prov::apply(&p, "site.yml")
+        .chroot(&root)
+        .args(["--check", "--diff"])
+        .json()
+        .run();
+    check.ok();
+    assert_eq!(before.diff(&root.snapshot()), Vec::<String>::new());
+    let tuned = check.task("localhost", "unit tuned");
     assert!(
-        predicted.iter().all(|t| made.contains(t)),
-        "every predicted change was made"
+        tuned["diff"][0]["before"]
+            .as_str()
+            .is_some_and(|b| b.contains("ExecStart=/usr/bin/kubelet")),
+        "{tuned}"
     );
+    let apply = Prov::apply(&p, "site.yml")
+        .chroot(&root)
+        .arg("--diff")
+        .json()
+        .run();
+    apply.ok();
+    assert_same_changes(&check, &apply, "localhost");
+    assert_eq!(check.tasks_with("localhost", "changed").len(), 5);
+}
+
+/// A dry run is exact: the same tasks change on `host` in the check run as in the apply that
+/// follows it, with the same diffs, and the dry run left nothing it could have known unknown.
+fn assert_same_changes(check: &common::Run, apply: &common::Run, host: &str) {
+    let predicted = check.tasks_with(host, "changed");
+    let made = apply.tasks_with(host, "changed");
+    assert_eq!(predicted, made, "check vs apply changed tasks");
+    let unknown = check.tasks_where(host, |r| r["unknown"] == true);
+    assert_eq!(unknown, Vec::new(), "tasks the dry run left unknown");
+    for name in &made {
+        let (c, a) = (check.task(host, name), apply.task(host, name));
+        assert_eq!(c["diff"], a["diff"], "diff of {name}");
+        assert_eq!(c["changed"], a["changed"], "{name}");
+    }
 }
 
 /// The seed's image build: the root is an ext4 image mounted at a directory, so `/` inside is a

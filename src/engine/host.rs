@@ -76,6 +76,8 @@ pub struct HostRun {
     pub key_alias: Option<String>,
     /// In check mode, the states earlier tasks would have produced, by path.
     pub overlay: HashMap<String, FileState>,
+    /// Check mode: directories and conffiles packages would create where the host has none.
+    pub if_missing: HashMap<String, FileState>,
     /// In check mode, the users and packages earlier tasks would have created.
     pub predicted: crate::modules::Predicted,
     /// Facts a module returned without the `ansible_` prefix (service_facts' `services`):
@@ -103,6 +105,7 @@ impl HostRun {
             armed: Vec::new(),
             key_alias: None,
             overlay: HashMap::new(),
+            if_missing: HashMap::new(),
             predicted: Default::default(),
             plain_facts: IndexSet::new(),
         }

@@ -1,5 +1,6 @@
 //! Check mode's memory: what a planned step would have done to the host (files, users, apt
-//! sources, packages), kept in the host's overlay so later tasks of the dry run plan against it.
+//! sources, packages and the files and units those packages bring), kept in the host's overlay
+//! so later tasks of the dry run plan against it.
 
 use crate::modules::{Answer, FileKind, FileState, Observed, Probe, Step};
 
@@ -140,6 +141,52 @@ pub(super) fn predict(
     }
 }
 
+/// Record the files packages would install (check mode).
+pub(super) fn installed(
+    overlay: &mut std::collections::HashMap<String, FileState>,
+    files: &[FileState],
+) {
+    for f in files {
+        overlay.insert(key(&f.path), f.clone());
+    }
+}
+
+/// Check mode: a directory or conffile a package would create stands in for a probed path only
+/// where neither the host nor an earlier prediction has one (dpkg leaves an existing one alone).
+pub(super) fn apply_if_missing(
+    if_missing: &std::collections::HashMap<String, FileState>,
+    probes: &[Probe],
+    observed: &mut Observed,
+) {
+    for (p, a) in probes.iter().zip(observed.answers.iter_mut()) {
+        if let (Probe::File(fp), Answer::File(f)) = (p, a)
+            && !f.exists
+            && let Some(pred) = if_missing.get(&key(&fp.path))
+        {
+            let mut pred = pred.clone();
+            if !fp.content {
+                pred.content = None;
+            }
+            *f = pred;
+        }
+    }
+}
+
+/// The predicted apt sources and keyrings, with their content (for a dry run's package fetch).
+pub(super) fn apt_files(
+    overlay: &std::collections::HashMap<String, FileState>,
+) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = overlay
+        .iter()
+        .filter(|(k, f)| {
+            crate::modules::is_apt_config(k) && f.exists && f.kind == Some(FileKind::File)
+        })
+        .filter_map(|(k, f)| Some((k.clone(), f.content.clone()?)))
+        .collect();
+    out.sort();
+    out
+}
+
 /// Replace probed file states by the predictions of earlier check-mode tasks.
 pub(super) fn apply_overlay(
     overlay: &std::collections::HashMap<String, FileState>,
@@ -264,6 +311,32 @@ mod tests {
             &obs,
         );
         assert!(!overlay["/srv/x"].exists);
+    }
+
+    #[test]
+    fn package_directories_and_conffiles_stand_in_only_for_missing_paths() {
+        let mut if_missing = HashMap::new();
+        let dir = |p: &str| FileState {
+            path: p.into(),
+            exists: true,
+            kind: Some(FileKind::Directory),
+            mode: 0o700,
+            ..Default::default()
+        };
+        installed(&mut if_missing, &[dir("/lib"), dir("/etc/crio")]);
+        let probes = vec![Probe::stat("/lib"), Probe::stat("/etc/crio")];
+        let mut lib = FileState::missing("/lib");
+        lib.exists = true;
+        lib.is_link = true;
+        let mut obs = seen(&[lib, FileState::missing("/etc/crio")]);
+        apply_if_missing(&if_missing, &probes, &mut obs);
+        let file = |i: usize| match &obs.answers[i] {
+            Answer::File(f) => f.clone(),
+            a => panic!("{a:?}"),
+        };
+        // The host's /lib (a link on a merged-/usr system) stays; the new directory appears.
+        assert!(file(0).is_link);
+        assert_eq!((file(1).exists, file(1).mode), (true, 0o700));
     }
 
     #[test]

@@ -193,6 +193,7 @@ pub(super) fn prepare_module(
             let host = s.hosts[h].lock().unwrap();
             let mut p = host.predicted.clone();
             p.paths = host.overlay.keys().cloned().collect();
+            p.apt_files = super::predict::apt_files(&host.overlay);
             p
         } else {
             Default::default()
@@ -279,7 +280,9 @@ pub(super) async fn finish_module(
     } = prep;
     let ctx = &ctx;
     if check {
-        apply_overlay(&s.hosts[h].lock().unwrap().overlay, &probes, &mut observed);
+        let host = s.hosts[h].lock().unwrap();
+        apply_overlay(&host.overlay, &probes, &mut observed);
+        super::predict::apply_if_missing(&host.if_missing, &probes, &mut observed);
     } else {
         apply_overlay(&local.written, &probes, &mut observed);
     }
@@ -344,6 +347,15 @@ pub(super) async fn finish_module(
             predict(&mut host.overlay, step, &observed);
         }
         for p in &plan.predictions {
+            match p {
+                crate::modules::Prediction::Files(files) => {
+                    super::predict::installed(&mut host.overlay, files);
+                }
+                crate::modules::Prediction::FilesIfMissing(files) => {
+                    super::predict::installed(&mut host.if_missing, files);
+                }
+                _ => {}
+            }
             host.predicted.record(p);
         }
         return Ok(run);

@@ -9,6 +9,7 @@
 //! ([`resolve`]): dpkg's database ([`dpkg`]), systemd's unit files ([`units`]), the facts
 //! ([`gather`]).
 
+pub mod deb;
 pub mod dpkg;
 pub mod gather;
 pub mod gather_more;

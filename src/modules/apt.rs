@@ -6,7 +6,9 @@
 //! version. `update_cache` refreshes the lists only when they are older than
 //! `cache_valid_time`, so a re-run does not download indexes needlessly. Commands run with
 //! `DEBIAN_FRONTEND=noninteractive`, keep existing config files, and wait for the dpkg lock
-//! (`lock_timeout`, default 60 s) instead of failing while another apt runs.
+//! (`lock_timeout`, default 60 s) instead of failing while another apt runs. In a dry run the
+//! packages it would install are fetched, not installed, so later tasks see their files and
+//! units (`apt_predict.rs`).
 
 use std::cmp::Ordering;
 
@@ -108,6 +110,10 @@ struct AptPlan {
     env: Vec<(String, String)>,
     /// A dry run where an earlier task would have changed the apt sources.
     predicted_sources: bool,
+    /// In a dry run: the predicted apt sources and keyrings to fetch the packages with
+    /// ([`super::apt_predict`]), and where the fetched packages are.
+    dry_run: Option<Vec<(String, Vec<u8>)>>,
+    fetch_at: Option<CmdRef>,
 }
 
 impl Module for Apt {
@@ -207,6 +213,8 @@ impl Module for Apt {
                 .paths
                 .iter()
                 .any(|p| p.starts_with("/etc/apt/sources.list")),
+            dry_run: env.check_mode.then(|| env.predicted.apt_files.clone()),
+            fetch_at: None,
         }))
     }
 }
@@ -370,6 +378,18 @@ impl Planner for AptPlan {
             ) {
                 let names = self.pkgs.iter().map(|p| p.name.clone()).collect();
                 self.auto_at = Some(p.query(Query::AutoInstalled(names)));
+                if let Some(files) = &self.dry_run {
+                    let specs: Vec<String> = self
+                        .pkgs
+                        .iter()
+                        .map(|p| match &p.version {
+                            Some(v) => format!("{}={v}", p.name),
+                            None => p.name.clone(),
+                        })
+                        .collect();
+                    self.fetch_at =
+                        Some(p.command(super::apt_predict::fetch_script(&specs, files)));
+                }
             }
         }
         if let Some(u) = &self.upgrade {
@@ -635,6 +655,11 @@ impl Planner for AptPlan {
                 .map(|p| p.split('=').next().unwrap_or(p).to_string())
                 .collect();
             plan.predictions.push(super::Prediction::Packages(names));
+            if let Some(at) = self.fetch_at {
+                let (predictions, _versions) =
+                    super::apt_predict::read_fetched(&obs.cmd(at)?.stdout);
+                plan.predictions.extend(predictions);
+            }
         }
         // As Ansible: the named packages end up marked manually installed (apt-get install
         // does that for those it installs; the others already there are marked here). Like

@@ -15,10 +15,12 @@ impl Module for DpkgSelections {
     fn options(&self) -> Option<&'static [&'static str]> {
         Some(&["name", "selection"])
     }
-    fn prepare(&self, a: Args, _env: &ModuleEnv) -> Result<Box<dyn Planner>> {
+    fn prepare(&self, a: Args, env: &ModuleEnv) -> Result<Box<dyn Planner>> {
+        let name = a.req_str(&["name"])?;
         Ok(Box::new(SelectionPlan {
             selections_at: Default::default(),
-            name: a.req_str(&["name"])?,
+            predicted_install: env.predicted.packages.contains(&name),
+            name,
             selection: a
                 .choice(
                     &["selection"],
@@ -35,6 +37,8 @@ struct SelectionPlan {
     selections_at: CmdRef,
     name: String,
     selection: String,
+    /// A dry run where an earlier task would install the package (dpkg then selects `install`).
+    predicted_install: bool,
 }
 
 impl Planner for SelectionPlan {
@@ -54,7 +58,13 @@ impl Planner for SelectionPlan {
                 (n == self.name || n.split(':').next() == Some(self.name.as_str()))
                     .then(|| w.next().unwrap_or("").to_string())
             })
-            .unwrap_or_else(|| "not present".into());
+            .unwrap_or_else(|| {
+                if self.predicted_install {
+                    "install".into()
+                } else {
+                    "not present".into()
+                }
+            });
         let mut plan = Plan::ok()
             .with("name", self.name.as_str())
             .with("before", current.as_str())
@@ -101,7 +111,18 @@ mod tests {
             vec![cmd(0, "kubelet\t\t\t\t\tinstall\n")],
         );
         assert!(p.changed);
-        let p = plan_answers(&DpkgSelections, a, vec![cmd(0, "kubelet\t\t\t\t\thold\n")]);
+        let p = plan_answers(
+            &DpkgSelections,
+            a.clone(),
+            vec![cmd(0, "kubelet\t\t\t\t\thold\n")],
+        );
         assert!(!p.changed);
+        // A dry run where an earlier task installs it: dpkg would have selected `install`.
+        let mut env = crate::modules::testing::env();
+        env.check_mode = true;
+        env.predicted.packages = vec!["kubelet".into()];
+        let p =
+            crate::modules::testing::plan_answers_env(&DpkgSelections, a, vec![cmd(0, "")], &env);
+        assert_eq!(p.diffs[0].before, "install\n");
     }
 }

@@ -13,6 +13,7 @@ pub mod add_host;
 pub mod alternatives;
 pub mod apt;
 pub mod apt_key;
+mod apt_predict;
 pub mod apt_repository;
 pub mod archive;
 pub mod args;
@@ -81,6 +82,7 @@ use std::sync::Arc;
 
 use minijinja::Value;
 
+pub use apt_predict::is_apt_config;
 pub use args::Args;
 // The vocabulary modules speak with the engine and the transports lives in `crate::host`.
 pub use crate::host::query;
@@ -239,6 +241,22 @@ pub enum Prediction {
     Group(String),
     /// These packages would be installed.
     Packages(Vec<String>),
+    /// The files those packages would put on the host (read from their `.deb`s).
+    Files(Vec<FileState>),
+    /// Their directories and conffiles: dpkg leaves an existing one as it is.
+    FilesIfMissing(Vec<FileState>),
+    /// The systemd units those packages would install, with the state they would be left in.
+    Units(Vec<(String, UnitGuess)>),
+}
+
+/// The unit-file state a package would leave its unit in (as `systemctl is-enabled` says it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnitGuess {
+    /// The maintainer script enables it.
+    Enabled,
+    Disabled,
+    /// No `[Install]` section.
+    Static,
 }
 
 /// What earlier tasks of a dry run would have done (empty outside check mode): files they
@@ -249,6 +267,10 @@ pub struct Predicted {
     pub users: std::collections::HashMap<String, String>,
     pub groups: std::collections::BTreeSet<String>,
     pub packages: Vec<String>,
+    /// Units the packages would install (`crio.service`).
+    pub units: std::collections::HashMap<String, UnitGuess>,
+    /// Apt sources and keyrings earlier tasks would write, with their content.
+    pub apt_files: Vec<(String, Vec<u8>)>,
 }
 
 impl Predicted {
@@ -261,6 +283,9 @@ impl Predicted {
                 self.groups.insert(name.clone());
             }
             Prediction::Packages(names) => self.packages.extend(names.iter().cloned()),
+            Prediction::Units(units) => self.units.extend(units.iter().cloned()),
+            // Files go to the engine's overlay of file states.
+            Prediction::Files(_) | Prediction::FilesIfMissing(_) => {}
         }
     }
 }

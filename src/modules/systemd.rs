@@ -74,6 +74,12 @@ impl Module for Systemd {
             force: a.bool(&["force"], false)?,
             chroot: env.is_chroot,
             packages_pending: !env.predicted.packages.is_empty(),
+            predicted_unit: a.str(&["name", "service", "unit"])?.and_then(|n| {
+                let u = &env.predicted.units;
+                u.get(&n)
+                    .or_else(|| u.get(&format!("{n}.service")))
+                    .copied()
+            }),
         }))
     }
 }
@@ -139,6 +145,8 @@ struct UnitPlan {
     chroot: bool,
     /// A dry run where an earlier task would install packages (which may bring the unit).
     packages_pending: bool,
+    /// A dry run where an earlier task's packages would install this unit: its state then.
+    predicted_unit: Option<super::UnitGuess>,
 }
 
 fn systemctl(args: &[&str]) -> Step {
@@ -187,12 +195,22 @@ impl Planner for UnitPlan {
                 .trim()
                 .to_string()
         };
-        let enabled_rc: i32 = field("enabled_rc").parse().unwrap_or(1);
-        let unit_file_state = field("enabled");
-        let active = field("active");
-        let not_found = unit_file_state.contains("No such file")
+        let mut enabled_rc: i32 = field("enabled_rc").parse().unwrap_or(1);
+        let mut unit_file_state = field("enabled");
+        let mut active = field("active");
+        let mut not_found = unit_file_state.contains("No such file")
             || unit_file_state == "not-found"
             || unit_file_state.is_empty();
+        // A unit that packages of this dry run would install: as they would leave it.
+        if let (true, Some(guess)) = (not_found, self.predicted_unit) {
+            let (rc, state) = match guess {
+                super::UnitGuess::Enabled => (0, "enabled"),
+                super::UnitGuess::Disabled => (1, "disabled"),
+                super::UnitGuess::Static => (0, "static"),
+            };
+            (enabled_rc, unit_file_state, active) = (rc, state.to_string(), "inactive".into());
+            not_found = false;
+        }
         let needs_unit = self.enabled.is_some()
             || self.masked == Some(false)
             || (self.state.is_some() && !self.chroot);
@@ -357,8 +375,34 @@ mod tests {
         );
     }
 
-    /// A dry run whose earlier task installs packages cannot know whether the unit will be
-    /// there: skipped, marked unknown (the output says `unknown until apply`).
+    /// A dry run whose packages' units are known (their .debs were read) plans against them:
+    /// a disabled unit would be enabled, one the package's postinst enables is left alone.
+    #[test]
+    fn a_unit_that_earlier_packages_install_is_planned_in_a_dry_run() {
+        let not_found = "enabled_rc=1\nenabled=not-found\nactive=inactive\nbooted=yes\n";
+        let a = [
+            ("name", Value::from("crio")),
+            ("enabled", Value::from(true)),
+        ];
+        for (guess, changed) in [
+            (crate::modules::UnitGuess::Disabled, true),
+            (crate::modules::UnitGuess::Enabled, false),
+        ] {
+            let mut env = crate::modules::testing::env();
+            env.check_mode = true;
+            env.predicted.packages = vec!["cri-o".into()];
+            env.predicted.units.insert("crio.service".into(), guess);
+            let p = plan_answers_env(&Systemd, args("systemd", &a), vec![cmd(0, not_found)], &env);
+            assert_eq!(
+                (p.changed, p.skipped.is_none()),
+                (changed, true),
+                "{guess:?}"
+            );
+        }
+    }
+
+    /// A dry run whose earlier task installs packages it could not read cannot know whether
+    /// the unit will be there: skipped, marked unknown (the output says `unknown until apply`).
     #[test]
     fn a_unit_that_earlier_packages_install_is_unknown_in_a_dry_run() {
         let mut env = crate::modules::testing::env();
