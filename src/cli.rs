@@ -25,6 +25,10 @@ pub enum Command {
     Check(ApplyArgs),
     /// Show the inventory (like ansible-inventory).
     Inventory(InventoryArgs),
+    /// List the runs in a target's journal (newest last).
+    History(HistoryArgs),
+    /// Put back the files a run changed, from the target's journal.
+    Rollback(RollbackArgs),
     /// Worker images: build a node's USB-bootable disk image.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -34,6 +38,36 @@ pub enum Command {
     /// Print the man page prov(1) on stdout (`prov man | man -l -`), or write one page per
     /// command into a directory.
     Man(ManArgs),
+}
+
+/// The target of `prov history` and `prov rollback`.
+#[derive(Args, Debug)]
+pub struct JournalTarget {
+    /// The target is this directory (a root filesystem), as with `prov apply --chroot`; without
+    /// it, this machine.
+    #[arg(long = "chroot", value_name = "DIR")]
+    pub chroot: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub target: JournalTarget,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// The run to roll back (as `prov history` lists it).
+    #[arg(value_name = "RUN_ID")]
+    pub run: String,
+    #[command(flatten)]
+    pub target: JournalTarget,
+    /// Don't change anything; report what would be put back.
+    #[arg(short = 'C', long = "check")]
+    pub check: bool,
+    /// Show the content that would come back.
+    #[arg(short = 'D', long = "diff")]
+    pub diff: bool,
 }
 
 #[derive(Args, Debug)]
@@ -390,6 +424,9 @@ pub struct ApplyArgs {
     /// Only check the playbook's syntax.
     #[arg(long = "syntax-check")]
     pub syntax_check: bool,
+    /// Keep no journal of this run (`prov rollback` cannot undo it).
+    #[arg(long = "no-journal")]
+    pub no_journal: bool,
     /// List the hosts each play would run on.
     #[arg(long = "list-hosts")]
     pub list_hosts: bool,

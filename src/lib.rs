@@ -12,6 +12,7 @@ pub mod cli_docs;
 pub(crate) mod config;
 pub(crate) mod engine;
 pub(crate) mod error;
+pub(crate) mod history;
 pub(crate) mod host;
 pub(crate) mod http;
 pub mod image;

@@ -272,6 +272,7 @@ pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOpt
         ssh_password,
         ssh_common_args: args.ssh_common_args.clone(),
         ssh_extra_args: args.ssh_extra_args.clone(),
+        journal: None,
     })
 }
 
@@ -505,6 +506,12 @@ async fn apply_run(
         plays: playbooks.iter().flat_map(|p| p.plays.clone()).collect(),
     };
     validate_chroot(&opts, &inv, &every_play)?;
+    let mut opts = opts;
+    if !opts.check && !args.no_journal {
+        opts.journal = Some(Arc::new(crate::engine::journal::RunLog::start(
+            &args.playbooks,
+        )));
+    }
     let reporter = Reporter::new(args.format, args.verbose, opts.diff);
     let engine = Engine::new(opts, inv, reporter, cancel);
     let outcome = engine.run(&playbooks).await?;
@@ -659,6 +666,8 @@ pub fn wants_private_mounts(cli: &Cli) -> bool {
                 && !a.list_tags
         }
         Command::Inventory(_) | Command::Completions(_) | Command::Man(_) => false,
+        Command::History(a) => a.target.chroot.is_some(),
+        Command::Rollback(a) => a.target.chroot.is_some(),
         Command::Image(
             crate::cli::ImageCommand::Build(_) | crate::cli::ImageCommand::Pipeline(_),
         ) => true,
@@ -681,6 +690,16 @@ pub async fn main(cli: Cli) -> Result<i32> {
         Command::Inventory(a) => {
             release_signals();
             inventory_cmd(a)
+        }
+        Command::History(a) => {
+            release_signals();
+            crate::history::history(a).await
+        }
+        Command::Rollback(a) => {
+            // A signal waits until the rollback is done: each path is put back whole.
+            let done = crate::history::rollback(a).await;
+            release_signals();
+            done
         }
         Command::Completions(a) => {
             release_signals();

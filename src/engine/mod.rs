@@ -11,7 +11,8 @@
 //! items and labels; `batch.rs` loops planned in one round trip; `include.rs` dynamic includes
 //! and `include_vars`; `predict.rs` check mode's memory of planned changes; `run_as.rs` become,
 //! environment and timeout; `connect.rs` transports; `host.rs` per-host state and counters;
-//! `steer.rs` `--start-at-task` and `--step`.
+//! `steer.rs` `--start-at-task` and `--step`; `journal.rs` the run journal and
+//! `rollback.rs` `prov history` and `prov rollback`.
 
 mod batch;
 pub mod connect;
@@ -20,11 +21,13 @@ mod foreign;
 pub mod host;
 mod include;
 mod inventory_edit;
+pub mod journal;
 mod loops;
 mod origin;
 mod outcome;
 mod predict;
 mod reboot;
+pub mod rollback;
 mod run_as;
 pub mod steer;
 pub mod task;
@@ -83,6 +86,8 @@ pub struct RunOptions {
     /// `--ssh-common-args`, `--ssh-extra-args` (a host's `ansible_ssh_*_args` win).
     pub ssh_common_args: Option<String>,
     pub ssh_extra_args: Option<String>,
+    /// The run's journal ([`journal`]); `None` in check mode and with `--no-journal`.
+    pub journal: Option<Arc<journal::RunLog>>,
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP handling: a flag, the signal that set it, and a wake-up for

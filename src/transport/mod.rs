@@ -16,6 +16,7 @@
 
 pub mod chroot;
 pub mod guard;
+pub mod journal;
 pub mod local;
 pub mod prober;
 pub mod protocol;

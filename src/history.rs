@@ -1,0 +1,141 @@
+//! `prov history` and `prov rollback`: the face of the run journal. The target is this
+//! machine or a `--chroot` directory; the work is [`crate::engine::rollback`], the controller's
+//! side of a run (its playbooks, its commands) [`crate::engine::journal`].
+
+use std::sync::Arc;
+
+use crate::cli::{HistoryArgs, JournalTarget, RollbackArgs};
+use crate::engine::journal::read_log;
+use crate::engine::rollback::{self, Decision};
+use crate::error::{Error, Result};
+use crate::transport::Transport;
+use crate::transport::chroot::Chroot;
+use crate::transport::local::Local;
+
+async fn open(target: &JournalTarget) -> Result<Arc<dyn Transport>> {
+    Ok(match &target.chroot {
+        None => Arc::new(Local::new()),
+        Some(dir) => {
+            if !dir.is_dir() {
+                return Err(Error::usage(format!(
+                    "--chroot {}: not a directory",
+                    dir.display()
+                )));
+            }
+            let d = dir.clone();
+            // Opened as for a dry run: nothing of prov's own is put into the root.
+            let c = tokio::task::spawn_blocking(move || Chroot::open(&d, true))
+                .await
+                .map_err(|e| Error::runtime(format!("chroot preparation panicked: {e}")))??;
+            Arc::new(c)
+        }
+    })
+}
+
+/// `prov history`: one line per run in the target's journal, oldest first.
+pub async fn history(args: HistoryArgs) -> Result<i32> {
+    let c = open(&args.target).await?;
+    let runs = rollback::runs(&c).await;
+    c.close().await?;
+    let runs = runs?;
+    if runs.is_empty() {
+        println!("no runs in the journal of {}", c.describe());
+        return Ok(0);
+    }
+    println!("{:<24} {:>7}  PLAYBOOKS", "RUN", "CHANGES");
+    for (id, n) in runs {
+        let playbooks = read_log(&id)
+            .and_then(|(h, _)| {
+                let list: Vec<String> = h
+                    .get("playbooks")?
+                    .as_array()?
+                    .iter()
+                    .filter_map(|p| p.as_str().map(str::to_string))
+                    .collect();
+                Some(list.join(" "))
+            })
+            .unwrap_or_else(|| "(not run from this controller)".into());
+        println!("{id:<24} {n:>7}  {playbooks}");
+    }
+    Ok(0)
+}
+
+/// `prov rollback RUN_ID`: put back what the run changed; exit 2 when a path could not be.
+pub async fn rollback(args: RollbackArgs) -> Result<i32> {
+    let c = open(&args.target).await?;
+    let report = rollback::rollback(&c, &args.run, args.check).await;
+    c.close().await?;
+    let report = report?;
+    let color = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none();
+    let (mut changed, mut ok, mut failed, mut not_revertible) = (0, 0, 0, 0);
+    let verb = if args.check { "would " } else { "" };
+    println!(
+        "ROLLBACK {} on {}{}",
+        args.run,
+        c.describe(),
+        if args.check { " (check mode)" } else { "" }
+    );
+    for o in &report.paths {
+        match (&o.decision, &o.error) {
+            (Decision::Unchanged, _) => {
+                ok += 1;
+                println!("ok: {}", o.path);
+            }
+            (Decision::Restore { what, .. }, Some(e)) => {
+                failed += 1;
+                println!("failed: {}: {what}: {e}", o.path);
+            }
+            (Decision::Restore { what, diff, .. }, None) => {
+                changed += 1;
+                println!("changed: {}: {verb}{what}", o.path);
+                if let (true, Some(d)) = (args.diff, diff) {
+                    print!("{}", crate::report::render_diff(d, color));
+                }
+            }
+            (Decision::NotRevertible(why), _) => {
+                not_revertible += 1;
+                println!("not revertible: {}: {why}", o.path);
+            }
+        }
+    }
+    match read_log(&args.run) {
+        Some((_, steps)) => {
+            for s in steps
+                .iter()
+                .filter(|s| s.get("step").and_then(|v| v.as_str()) == Some("command"))
+            {
+                let field = |k: &str| s.get(k).and_then(|v| v.as_str()).unwrap_or("");
+                not_revertible += 1;
+                println!(
+                    "not revertible: task '{}' ({}) on {}: {}",
+                    field("task"),
+                    field("module"),
+                    field("host"),
+                    what_a_command_did(field("module"))
+                );
+            }
+        }
+        None => println!(
+            "(this controller has no log of run {}: commands and package changes it made are not listed)",
+            args.run
+        ),
+    }
+    println!(
+        "{}: changed={changed} ok={ok} failed={failed} not_revertible={not_revertible}",
+        c.describe()
+    );
+    Ok(if failed > 0 { 2 } else { 0 })
+}
+
+/// What a module's command changed that a rollback leaves as it is.
+fn what_a_command_did(module: &str) -> &'static str {
+    match module.rsplit('.').next().unwrap_or(module) {
+        "apt" | "package" | "pip" | "dpkg_selections" => {
+            "packages it installed or removed stay as they are"
+        }
+        "service" | "systemd" | "systemd_service" => "services it started or stopped stay so",
+        "user" | "group" => "accounts it changed stay as they are",
+        _ => "a command ran; what it did is not undone",
+    }
+}
