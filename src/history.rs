@@ -139,3 +139,13 @@ fn what_a_command_did(module: &str) -> &'static str {
         _ => "a command ran; what it did is not undone",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn commands_say_what_stays() {
+        assert!(super::what_a_command_did("ansible.builtin.apt").contains("packages"));
+        assert!(super::what_a_command_did("systemd").contains("services"));
+        assert!(super::what_a_command_did("shell").contains("a command ran"));
+    }
+}

@@ -10,7 +10,8 @@
 //! larger than [`SIZE_CAP`]; `large` marks one that was larger). An entry is built as `.<seq>.tmp`
 //! and renamed into place before the change is made: an entry either exists whole or not at
 //! all, and a change never happens without its entry. The first entry of a run on a host
-//! prunes the journal to the newest [`KEEP_RUNS`] runs.
+//! prunes the journal to the newest [`KEEP_RUNS`] runs (sparing a run that added an entry in
+//! the last hour: another prov may still be running it).
 
 use crate::error::{Error, Result};
 use crate::shlex::quote;
@@ -89,11 +90,11 @@ pub fn capture(mark: &Mark) -> Result<String> {
     s.push_str(&format!("J=\"$jr/{run}\"\n"));
     // The first entry of the run creates its directory and prunes old runs.
     s.push_str(&format!(
-        "if [ ! -d \"$J\" ]; then\n (umask 077; mkdir -p -- \"$J\") || {{ echo \"prov: cannot create the run journal $J\" >&2; exit 1; }}\n chmod 0700 -- \"$jr\" 2>/dev/null\n ls -1 -- \"$jr\" | sort | head -n -{keep} | while IFS= read -r o; do [ \"$o\" = {run} ] || rm -rf -- \"$jr/$o\"; done\nfi\n",
+        "if [ ! -d \"$J\" ]; then\n (umask 077; mkdir -p -- \"$J\") || {{ echo \"prov: cannot create the run journal $J\" >&2; exit 1; }}\n chmod 0700 -- \"$jr\" 2>/dev/null\n ls -1 -- \"$jr\" | sort | head -n -{keep} | while IFS= read -r o; do [ \"$o\" = {run} ] || [ -n \"$(find \"$jr/$o\" -maxdepth 0 -mmin -60)\" ] || rm -rf -- \"$jr/$o\"; done\nfi\n",
         keep = KEEP_RUNS
     ));
     s.push_str(&format!(
-        "e=\"$J/.{seq}.tmp\"; rm -rf -- \"$e\"; (umask 077; mkdir -- \"$e\") || exit 1\nprintf '%s' \"$p\" > \"$e/path\" && printf '%s' {kind} > \"$e/kind\" && printf '%s' {task} > \"$e/task\" && printf '%s' {module} > \"$e/module\" || exit 1\n",
+        "e=\"$J/.{seq}.tmp\"; rm -rf -- \"$e\"; (umask 077; mkdir -p -- \"$J\" && mkdir -- \"$e\") || exit 1\nprintf '%s' \"$p\" > \"$e/path\" && printf '%s' {kind} > \"$e/kind\" && printf '%s' {task} > \"$e/task\" && printf '%s' {module} > \"$e/module\" || exit 1\n",
         kind = mark.kind.name(),
         task = quote(&mark.task),
         module = quote(&mark.module),
@@ -381,6 +382,63 @@ mod tests {
             parse_list(&sh(&list_script("20991231T000000Z-none").unwrap())).unwrap(),
             None
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Old runs beyond [`KEEP_RUNS`] go when a run starts, except one still being written; a
+    /// file over [`SIZE_CAP`] is marked, not copied.
+    #[test]
+    fn pruning_and_the_size_cap() {
+        let dir = std::env::temp_dir().join(format!("prov-journal-prune-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let j = dir.join("journal");
+        let old = |i: usize| format!("20000101T0000{i:02}Z-000000");
+        for i in 0..25 {
+            std::fs::create_dir_all(j.join(old(i))).unwrap();
+        }
+        let aged = std::process::Command::new("touch")
+            .args(["-d", "2 hours ago"])
+            .args((1..25).map(|i| j.join(old(i))))
+            .status()
+            .unwrap();
+        assert!(aged.success());
+        let big = dir.join("big");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(SIZE_CAP + 1)
+            .unwrap();
+        let run = "20991231T000000Z-prune1";
+        let m = Mark {
+            run: run.into(),
+            ..mark(Kind::Write, 7)
+        };
+        let jr = format!("jr={}\n", quote(&j.display().to_string()));
+        let script = format!(
+            "p={}\n{}",
+            quote(&big.display().to_string()),
+            capture(&m).unwrap()
+        )
+        .replace(JOURNAL_ROOT, &jr);
+        let st = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&script)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let left: Vec<String> = std::fs::read_dir(&j)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(left.len(), 21, "{left:?}");
+        assert!(left.contains(&old(0)) && !left.contains(&old(1)) && left.contains(&old(24)));
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(list_script(run).unwrap().replace(JOURNAL_ROOT, &jr))
+            .output()
+            .unwrap();
+        let (_, entries) = parse_list(&out.stdout).unwrap().unwrap();
+        assert_eq!(entries.len(), 1);
+        assert!(entries[0].large && entries[0].data.is_none(), "{entries:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
