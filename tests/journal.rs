@@ -57,6 +57,8 @@ const PLAYBOOK: &str = r#"
       file: {path: /srv/prov/a/b, state: directory}
     - name: a file in them
       copy: {dest: /srv/prov/a/b/f, content: "x\n"}
+    - name: a line in a new file in new directories
+      lineinfile: {path: /srv/made/by/lineinfile.conf, line: "x = 1", create: true}
     - name: mode change
       file: {path: /etc/prov-mode, mode: "0600"}
     - name: a command
@@ -140,6 +142,7 @@ fn rollback_restores_the_tree_and_reapply_converges() {
         .run();
     back.ok()
         .stdout_has("changed: /srv/prov: remove (created by the run)")
+        .stdout_has("changed: /srv/made: remove (created by the run)")
         .stdout_has("not revertible: task 'a command' (command)");
     assert_eq!(
         before.diff(&tree(&root, &["srv/cmd-ran"])),

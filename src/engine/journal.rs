@@ -123,9 +123,15 @@ impl RunLog {
     /// The journal mark for `step` (`None` for a command: nothing on the target to save).
     pub fn mark(&self, step: &Step, label: &Label) -> Option<Mark> {
         let kind: Kind = crate::transport::script::journal_kind(step)?;
+        // A write that creates its parent directories records them under the number before.
+        let n = if matches!(step, Step::Write(w) if w.make_parents) {
+            2
+        } else {
+            1
+        };
         Some(Mark {
             run: self.id.clone(),
-            seq: self.seq.fetch_add(1, Ordering::Relaxed),
+            seq: self.seq.fetch_add(n, Ordering::Relaxed) + n - 1,
             kind,
             task: label.task.clone(),
             module: label.module.clone(),
@@ -228,5 +234,13 @@ mod tests {
             (m.seq, m.kind, m.module.as_str()),
             (2, Kind::Remove, "copy")
         );
+        // A write that may create its parents leaves the number before its own to them.
+        let w = Step::Write(crate::host::WriteFile {
+            path: "/a/b".into(),
+            make_parents: true,
+            ..Default::default()
+        });
+        assert_eq!(log.mark(&w, &label).unwrap().seq, 4);
+        assert_eq!(log.mark(&rm, &label).unwrap().seq, 5);
     }
 }

@@ -291,6 +291,18 @@ fn write_script(w: &WriteFile, mark: Option<&Mark>) -> Result<String> {
     }
     s.push_str("d=$(dirname -- \"$p\")\n");
     if w.make_parents {
+        // The directories it creates are journaled (under the entry number before the file's).
+        if let Some(m) = mark.filter(|m| m.seq > 0) {
+            let parents = Mark {
+                seq: m.seq - 1,
+                kind: journal::Kind::MakeDir,
+                ..m.clone()
+            };
+            s.push_str(&format!(
+                "if [ ! -d \"$d\" ]; then (\np=$d\n{}) || exit 1; fi\n",
+                journal::capture_created_dir(&parents)?
+            ));
+        }
         s.push_str("mkdir -p -- \"$d\" || exit 1\n");
     }
     s.push_str(
