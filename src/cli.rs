@@ -40,13 +40,22 @@ pub enum Command {
     Man(ManArgs),
 }
 
-/// The target of `prov history` and `prov rollback`.
+/// The targets of `prov history` and `prov rollback`.
 #[derive(Args, Debug)]
 pub struct JournalTarget {
-    /// The target is this directory (a root filesystem), as with `prov apply --chroot`; without
-    /// it, this machine.
-    #[arg(long = "chroot", value_name = "DIR")]
+    /// The target is this directory (a root filesystem), as with `prov apply --chroot`.
+    #[arg(long = "chroot", value_name = "DIR", conflicts_with_all = ["inventory", "limit"])]
     pub chroot: Option<PathBuf>,
+    /// The targets are this inventory's hosts, reached as `prov apply` reaches them (repeatable;
+    /// without it and without --chroot, this machine).
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Vec<String>,
+    /// Only the hosts matching this pattern.
+    #[arg(short = 'l', long = "limit")]
+    pub limit: Option<String>,
+    /// Read and restore the journal as root (sudo), as a run with --become wrote it.
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
 }
 
 #[derive(Args, Debug)]

@@ -1,10 +1,11 @@
 //! The run journal on chroot targets: an apply records the previous state of every path it
 //! changes in the root's `/var/lib/prov/journal/<run id>/`, `prov history` lists the run, and
 //! `prov rollback` puts the paths back (check mode and diffs first, idempotent, commands listed
-//! as not revertible), also after prov was killed mid-run.
+//! as not revertible), also after prov was killed mid-run; and the same over SSH with become.
 
 mod common;
 
+use common::ssh::{Client, SshHost};
 use common::{Project, Prov, Root, Snapshot, TempDir};
 
 /// The snapshot without the journal itself (which the rollback keeps) and without `keep`.
@@ -265,4 +266,81 @@ fn a_killed_run_leaves_a_consistent_journal() {
         "{}",
         back.stdout
     );
+}
+
+/// An SSH host: the run (as `tester` with sudo) journals in root's journal on the host;
+/// `prov history -i -b` and `prov rollback -i -l -b` reach it as the run did.
+#[test]
+fn over_ssh_with_become() {
+    let client = Client::new();
+    let host = SshHost::start("node-1", &client);
+    client.trust(&[&host]);
+    host.root.write("etc/prov-old.conf", "old = 1\n");
+    let state = TempDir::new("state");
+    let p = Project::new()
+        .file("hosts.yml", &client.inventory(&[&host], "tester"))
+        .file(
+            "site.yml",
+            r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - lineinfile: {path: /etc/prov-old.conf, line: "added = yes"}
+    - copy: {dest: /etc/prov-new.conf, content: "new\n"}
+"#,
+        );
+    let xdg = state.path.display().to_string();
+    client
+        .apply(&p, "site.yml")
+        .args(["--become"])
+        .env("XDG_STATE_HOME", &xdg)
+        .run()
+        .ok();
+    assert_eq!(
+        host.root.read("etc/prov-old.conf"),
+        "old = 1\nadded = yes\n"
+    );
+    let journal = |args: &[&str]| {
+        client
+            .prov()
+            .cwd(&p.dir.path)
+            .env("XDG_STATE_HOME", &xdg)
+            .args(args)
+            .run()
+    };
+    // tester's own journal is empty: the run wrote root's.
+    journal(&["history", "-i", "hosts.yml"])
+        .ok()
+        .stdout_has("no runs in the journal of node-1");
+    let h = journal(&["history", "-i", "hosts.yml", "-b"]);
+    h.ok().stdout_has("site.yml");
+    let id = h
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .find(|w| w.starts_with("20"))
+        .unwrap()
+        .to_string();
+    journal(&[
+        "rollback",
+        &id,
+        "-i",
+        "hosts.yml",
+        "-l",
+        "node-1",
+        "-b",
+        "--check",
+    ])
+    .ok()
+    .stdout_has("node-1: changed=2 ok=0");
+    assert!(host.root.exists("etc/prov-new.conf"));
+    journal(&["rollback", &id, "-i", "hosts.yml", "-l", "node-1", "-b"])
+        .ok()
+        .stdout_has("ROLLBACK")
+        .stdout_has("node-1: changed=2 ok=0");
+    assert_eq!(host.root.read("etc/prov-old.conf"), "old = 1\n");
+    assert!(!host.root.exists("etc/prov-new.conf"));
+    journal(&["rollback", &id, "-i", "hosts.yml", "-b"])
+        .ok()
+        .stdout_has("node-1: changed=0 ok=2");
 }

@@ -16,7 +16,15 @@ use crate::error::{Error, Result};
 use crate::host::{FileKind, FileProbe, FileState, Probe};
 use crate::modules::Diff;
 use crate::transport::journal::{self, Entry, Restore};
-use crate::transport::{Exec, Transport, script};
+use crate::transport::{Become, Exec, Transport, script};
+
+/// A host whose journal is read: its inventory name (`None`: the local machine or a
+/// `--chroot` directory given as such), its transport and how scripts become root on it.
+pub struct Target {
+    pub name: Option<String>,
+    pub conn: Arc<dyn Transport>,
+    pub become_: Option<Become>,
+}
 
 /// What to do about one path.
 #[derive(Clone, Debug, PartialEq)]
@@ -185,15 +193,13 @@ pub fn first_entries(entries: Vec<Entry>) -> Vec<Entry> {
         .collect()
 }
 
-async fn run(
-    c: &Arc<dyn Transport>,
-    script: String,
-    probes: Option<Vec<Probe>>,
-) -> Result<Vec<u8>> {
-    let out = c
+async fn run(t: &Target, script: String, probes: Option<Vec<Probe>>) -> Result<Vec<u8>> {
+    let out = t
+        .conn
         .exec(Exec {
             script,
             probes,
+            become_: t.become_.clone(),
             ..Default::default()
         })
         .await?;
@@ -207,7 +213,7 @@ async fn run(
 }
 
 /// The runs in a target's journal, oldest first, with their number of entries.
-pub async fn runs(c: &Arc<dyn Transport>) -> Result<Vec<(String, usize)>> {
+pub async fn runs(c: &Target) -> Result<Vec<(String, usize)>> {
     Ok(journal::parse_runs(
         &run(c, journal::runs_script(), None).await?,
     ))
@@ -223,12 +229,12 @@ fn file_probe(path: &str) -> Probe {
 }
 
 /// Roll back run `id` on a target (with `check`, only report what would change).
-pub async fn rollback(c: &Arc<dyn Transport>, id: &str, check: bool) -> Result<Report> {
+pub async fn rollback(c: &Target, id: &str, check: bool) -> Result<Report> {
     let listed = journal::parse_list(&run(c, journal::list_script(id)?, None).await?)?;
     let Some((_, entries)) = listed else {
         return Err(Error::usage(format!(
             "run {id} is not in the journal of {}",
-            c.describe()
+            c.name.clone().unwrap_or_else(|| c.conn.describe())
         )));
     };
     let entries = first_entries(entries);
@@ -257,8 +263,10 @@ pub async fn rollback(c: &Arc<dyn Transport>, id: &str, check: bool) -> Result<R
         let mut error = None;
         if let (false, Decision::Restore { how, .. }) = (check, &decision) {
             let out = c
+                .conn
                 .exec(Exec {
                     script: journal::restore_script(&e.path, how),
+                    become_: c.become_.clone(),
                     ..Default::default()
                 })
                 .await?;
@@ -273,6 +281,87 @@ pub async fn rollback(c: &Arc<dyn Transport>, id: &str, check: bool) -> Result<R
         });
     }
     Ok(report)
+}
+
+/// The hosts the engine's `--limit` selects from its inventory, each reached as a run would
+/// reach it (connection, `ansible_host`, SSH settings) and becoming root when the host's
+/// `ansible_become` or `--become` says so.
+pub async fn targets(engine: &super::Engine) -> Result<Vec<Target>> {
+    use crate::vars::VarMap;
+    let s = &engine.shared;
+    let names = {
+        let inv = s.inventory.read().unwrap();
+        crate::inventory::pattern::select(&inv, s.opts.limit.as_deref().unwrap_or("all"))?
+    };
+    if names.is_empty() {
+        return Err(Error::usage("no host selected"));
+    }
+    let index: Vec<usize> = {
+        let idx = s.index.read().unwrap();
+        names.iter().filter_map(|n| idx.get(n).copied()).collect()
+    };
+    let play = Arc::new(crate::playbook::Play {
+        span: crate::error::Span::file(std::path::Path::new("(journal)")),
+        name: "journal".into(),
+        hosts: "all".into(),
+        dir: std::env::current_dir().unwrap_or_default(),
+        vars: Arc::new(VarMap::new()),
+        vars_files: Vec::new(),
+        roles: Vec::new(),
+        var_roles: Vec::new(),
+        connection: None,
+        remote_user: None,
+        pre_tasks: Vec::new(),
+        tasks: Vec::new(),
+        post_tasks: Vec::new(),
+        handlers: Vec::new(),
+        gather_facts: false,
+        gather_subset: Vec::new(),
+        serial: None,
+        any_errors_fatal: false,
+        max_fail_percentage: None,
+        force_handlers: false,
+        directives: Default::default(),
+    });
+    let pc = super::PlayCtx {
+        play,
+        handlers: std::sync::Mutex::new(Vec::new()),
+        batch: index.clone(),
+        defaults_all: Arc::new(VarMap::new()),
+        role_vars_all: Arc::new(VarMap::new()),
+        play_magic: Arc::new(VarMap::new()),
+        ended: Default::default(),
+        stepping: Default::default(),
+    };
+    let mut out = Vec::new();
+    for h in index {
+        let ctx = s.context(&pc, h, None, &[]);
+        let var = |name: &str| -> Result<Option<minijinja::Value>> {
+            Ok(ctx.get(name)?.filter(|v| !v.is_none() && !v.is_undefined()))
+        };
+        let on = match var("ansible_become")? {
+            Some(v) => crate::template::filters::to_bool(&v),
+            None => s.opts.become_,
+        };
+        let become_ = if on {
+            Some(Become {
+                user: "root".into(),
+                method: "sudo".into(),
+                password: match var("ansible_become_password")?.or(var("ansible_become_pass")?) {
+                    Some(v) => Some(crate::template::to_text(&v)),
+                    None => s.opts.become_password.clone(),
+                },
+            })
+        } else {
+            None
+        };
+        out.push(Target {
+            name: Some(s.host_name(h)),
+            conn: super::connect::connection(s, &pc, h).await?,
+            become_,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
