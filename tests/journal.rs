@@ -60,6 +60,9 @@ const PLAYBOOK: &str = r#"
       copy: {dest: /srv/prov/a/b/f, content: "x\n"}
     - name: a line in a new file in new directories
       lineinfile: {path: /srv/made/by/lineinfile.conf, line: "x = 1", create: true}
+    - name: a secret
+      copy: {dest: /etc/prov-secret, content: "s3cret-new\n"}
+      no_log: true
     - name: mode change
       file: {path: /etc/prov-mode, mode: "0600"}
     - name: a command
@@ -72,6 +75,7 @@ fn seed(root: &Root) {
     root.write("etc/prov-twice", "original\n");
     root.write("etc/prov-gone", "keep me\n");
     root.write("etc/prov-mode", "m\n");
+    root.write("etc/prov-secret", "s3cret-old\n");
     root.write("srv/prov-tree/sub/f", "tree\n");
     std::os::unix::fs::symlink("/etc/hostname", root.file("etc/prov-link")).unwrap();
 }
@@ -133,7 +137,10 @@ fn rollback_restores_the_tree_and_reapply_converges() {
         .stdout_has("changed: /etc/prov-gone: would restore it (removed by the run)")
         .stdout_has("changed: /etc/prov-link: would restore the link to /etc/hostname")
         .stdout_has("changed: /etc/prov-mode: would restore mode 0644")
-        .stdout_has("not revertible: task 'a command' (command)");
+        .stdout_has("not revertible: task 'a command' (command)")
+        .stdout_has("changed: /etc/prov-secret: would restore the previous content");
+    // A no_log task's content is never shown.
+    assert!(!check.stdout.contains("s3cret"), "{}", check.stdout);
     assert_eq!(full.diff(&root.snapshot()), Vec::<String>::new());
 
     // The rollback: exactly the tree before the run, but for what the command did.

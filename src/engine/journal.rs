@@ -24,6 +24,8 @@ pub struct Label {
     pub host: String,
     pub task: String,
     pub module: String,
+    /// A `no_log` task: its saved content is never shown (no diff in a rollback).
+    pub no_log: bool,
 }
 
 /// One run's journal: its id, the next entry number, its controller log.
@@ -135,6 +137,7 @@ impl RunLog {
             kind,
             task: label.task.clone(),
             module: label.module.clone(),
+            secret: label.no_log,
         })
     }
 
@@ -221,6 +224,7 @@ mod tests {
             host: "h".into(),
             task: "t".into(),
             module: "copy".into(),
+            no_log: false,
         };
         let rm = Step::Remove { path: "/x".into() };
         let run = Step::Run {

@@ -91,8 +91,19 @@ fn content_diff(path: &str, now: &FileState, saved: &FileState) -> Option<Diff> 
     ))
 }
 
-/// What to do about `entry`'s path, given its current state and that of the saved copy.
+/// What to do about `entry`'s path, given its current state and that of the saved copy (no
+/// diff for a `no_log` task's file).
 pub fn decide(entry: &Entry, now: &FileState, saved: Option<&FileState>) -> Decision {
+    let mut d = decide_shown(entry, now, saved);
+    if entry.secret
+        && let Decision::Restore { diff, .. } = &mut d
+    {
+        *diff = None;
+    }
+    d
+}
+
+fn decide_shown(entry: &Entry, now: &FileState, saved: Option<&FileState>) -> Decision {
     if entry.kind == "attrs-r" {
         return Decision::NotRevertible(format!(
             "the owner or mode of everything under {} was changed recursively",
@@ -410,6 +421,15 @@ mod tests {
             decide(&e, &file("old\n", 0o644), Some(&saved)),
             Decision::Unchanged
         );
+        // A no_log task's content is never shown.
+        let secret = Entry {
+            secret: true,
+            ..e.clone()
+        };
+        assert!(matches!(
+            decide(&secret, &file("new\n", 0o644), Some(&saved)),
+            Decision::Restore { diff: None, .. }
+        ));
         assert!(matches!(
             decide(&e, &file("old\n", 0o600), Some(&saved)),
             Decision::Restore {

@@ -89,7 +89,7 @@ pub(super) struct RunAs {
 }
 
 /// The journal label of task `t` on host `h`.
-pub(super) fn label(s: &Shared, t: &Task, h: usize) -> super::journal::Label {
+pub(super) fn label(s: &Shared, t: &Task, h: usize, ctx: &Arc<Context>) -> super::journal::Label {
     let module = match &t.action {
         crate::playbook::Action::Module { module, .. } => module.to_string(),
         crate::playbook::Action::Foreign { module, .. } => module.clone(),
@@ -99,5 +99,6 @@ pub(super) fn label(s: &Shared, t: &Task, h: usize) -> super::journal::Label {
         host: s.host_name(h),
         task: t.display_name(),
         module,
+        no_log: super::task::no_log(t, ctx),
     }
 }

@@ -150,7 +150,7 @@ pub(super) async fn render_module(
     let run_as = RunAs {
         become_: become_for(s, t, ctx)?,
         timeout: t.d.timeout.map(Duration::from_secs),
-        label: label(s, t, h),
+        label: label(s, t, h, ctx),
     };
     let predicted = if check {
         s.hosts[h].lock().unwrap().predicted.users.clone()
@@ -212,7 +212,7 @@ pub(super) fn prepare_module(
         run_as: RunAs {
             become_: become_for(s, t, ctx)?,
             timeout: t.d.timeout.map(Duration::from_secs),
-            label: label(s, t, h),
+            label: label(s, t, h, ctx),
         },
         debug: module.name() == "debug",
         refreshes_sessions: matches!(module.name(), "user" | "group"),

@@ -64,6 +64,8 @@ pub struct Mark {
     pub kind: Kind,
     pub task: String,
     pub module: String,
+    /// The task is `no_log`: the entry says so, and its content is never shown.
+    pub secret: bool,
 }
 
 /// Is `id` a run id prov could have made (`20261207T130501Z-1a2b3c`)? Run ids end up in paths
@@ -94,7 +96,12 @@ pub fn capture(mark: &Mark) -> Result<String> {
         keep = KEEP_RUNS
     ));
     s.push_str(&format!(
-        "e=\"$J/.{seq}.tmp\"; rm -rf -- \"$e\"; (umask 077; mkdir -p -- \"$J\" && mkdir -- \"$e\") || exit 1\nprintf '%s' \"$p\" > \"$e/path\" && printf '%s' {kind} > \"$e/kind\" && printf '%s' {task} > \"$e/task\" && printf '%s' {module} > \"$e/module\" || exit 1\n",
+        "e=\"$J/.{seq}.tmp\"; rm -rf -- \"$e\"; (umask 077; mkdir -p -- \"$J\" && mkdir -- \"$e\") || exit 1\nprintf '%s' \"$p\" > \"$e/path\" && printf '%s' {kind} > \"$e/kind\" && printf '%s' {task} > \"$e/task\" && printf '%s' {module} > \"$e/module\" || exit 1\n{secret}",
+        secret = if mark.secret {
+            ": > \"$e/nolog\" || exit 1\n"
+        } else {
+            ""
+        },
         kind = mark.kind.name(),
         task = quote(&mark.task),
         module = quote(&mark.module),
@@ -121,14 +128,15 @@ pub fn capture_created_dir(mark: &Mark) -> Result<String> {
 }
 
 /// The script that lists the entries of run `run`: `@J <dir>` (the run's journal directory,
-/// or `@N` when there is none), then per entry `@E <seq> <flags>` (`d` data saved, `l` large)
+/// or `@N` when there is none), then per entry `@E <seq> <flags>` (`d` data saved, `l` large,
+/// `s` a `no_log` task's)
 /// followed by its `path`, `kind`, `stat`, `link`, `task` and `module` as `<n>\n<bytes>`.
 pub fn list_script(run: &str) -> Result<String> {
     if !valid_run_id(run) {
         return Err(Error::usage(format!("'{run}' is not a run id")));
     }
     Ok(format!(
-        "export LC_ALL=C\n{JOURNAL_ROOT}J=\"$jr/{run}\"\nif [ ! -d \"$J\" ]; then echo @N; exit 0; fi\nprintf '@J %s\\n' \"$J\"\nfor e in \"$J\"/[0-9]*; do\n [ -d \"$e\" ] || continue\n f=\n [ -e \"$e/data\" ] || [ -L \"$e/data\" ] && f=${{f}}d\n [ -e \"$e/large\" ] && f=${{f}}l\n printf '@E %s %s\\n' \"${{e##*/}}\" \"${{f:--}}\"\n for x in path kind stat link task module; do\n  if [ -f \"$e/$x\" ]; then printf '%d\\n' \"$(wc -c < \"$e/$x\")\"; cat -- \"$e/$x\"; else printf -- '-1\\n'; fi\n done\ndone\n"
+        "export LC_ALL=C\n{JOURNAL_ROOT}J=\"$jr/{run}\"\nif [ ! -d \"$J\" ]; then echo @N; exit 0; fi\nprintf '@J %s\\n' \"$J\"\nfor e in \"$J\"/[0-9]*; do\n [ -d \"$e\" ] || continue\n f=\n [ -e \"$e/data\" ] || [ -L \"$e/data\" ] && f=${{f}}d\n [ -e \"$e/large\" ] && f=${{f}}l\n [ -e \"$e/nolog\" ] && f=${{f}}s\n printf '@E %s %s\\n' \"${{e##*/}}\" \"${{f:--}}\"\n for x in path kind stat link task module; do\n  if [ -f \"$e/$x\" ]; then printf '%d\\n' \"$(wc -c < \"$e/$x\")\"; cat -- \"$e/$x\"; else printf -- '-1\\n'; fi\n done\ndone\n"
     ))
 }
 
@@ -153,6 +161,8 @@ pub struct Entry {
     /// Where the saved copy is (`<journal dir>/<seq>/data`), if one was saved.
     pub data: Option<String>,
     pub large: bool,
+    /// Written by a `no_log` task: its content is not shown.
+    pub secret: bool,
 }
 
 /// Parse [`list_script`]'s output: the run's journal directory (`None`: no such run on this
@@ -212,6 +222,7 @@ pub fn parse_list(out: &[u8]) -> Result<Option<(String, Vec<Entry>)>> {
             module: next().unwrap_or_default(),
             data: flags.contains('d').then(|| format!("{dir}/{name}/data")),
             large: flags.contains('l'),
+            secret: flags.contains('s'),
         });
     }
     Ok(Some((dir, entries)))
@@ -280,6 +291,7 @@ mod tests {
             kind,
             task: "it's a task".into(),
             module: "copy".into(),
+            secret: false,
         }
     }
 
@@ -334,6 +346,7 @@ mod tests {
             let m = Mark {
                 kind,
                 seq,
+                secret: seq == 2,
                 ..m.clone()
             };
             sh(&format!(
@@ -357,6 +370,10 @@ mod tests {
                 .starts_with("regular file|")
         );
         assert_eq!(entries[1].link.as_deref(), Some("target one"));
+        assert_eq!(
+            entries.iter().map(|e| e.secret).collect::<Vec<_>>(),
+            [false, true, false]
+        );
         assert_eq!(entries[2].stat, None);
         assert!(parse_runs(&sh(&runs_script())).contains(&(run.clone(), 3)));
         sh(&restore_script(
