@@ -65,6 +65,8 @@ const PLAYBOOK: &str = r#"
       no_log: true
     - name: mode change
       file: {path: /etc/prov-mode, mode: "0600"}
+    - name: mode change through a link
+      file: {path: /etc/prov-via-link, mode: "0600", state: file}
     - name: a command
       command: touch /srv/cmd-ran
       args: {creates: /srv/cmd-ran}
@@ -78,6 +80,8 @@ fn seed(root: &Root) {
     root.write("etc/prov-secret", "s3cret-old\n");
     root.write("srv/prov-tree/sub/f", "tree\n");
     std::os::unix::fs::symlink("/etc/hostname", root.file("etc/prov-link")).unwrap();
+    root.write("etc/prov-mode2", "m2\n");
+    std::os::unix::fs::symlink("prov-mode2", root.file("etc/prov-via-link")).unwrap();
 }
 
 #[test]
@@ -137,6 +141,7 @@ fn rollback_restores_the_tree_and_reapply_converges() {
         .stdout_has("changed: /etc/prov-gone: would restore it (removed by the run)")
         .stdout_has("changed: /etc/prov-link: would restore the link to /etc/hostname")
         .stdout_has("changed: /etc/prov-mode: would restore mode 0644")
+        .stdout_has("changed: /etc/prov-mode2: would restore mode 0644")
         .stdout_has("not revertible: task 'a command' (command)")
         .stdout_has("changed: /etc/prov-secret: would restore the previous content");
     // A no_log task's content is never shown.

@@ -394,9 +394,18 @@ pub fn step_script(step: &Step, mark: Option<&Mark>) -> Result<(String, Vec<u8>)
     } else {
         journal::capture(m)?
     };
+    // Attributes set through a link are the link target's: that is what is recorded.
+    let resolve = if matches!(step, Step::SetAttrs { follow: true, .. }) {
+        "if [ -L \"$p\" ]; then p=$(readlink -f -- \"$p\") || exit 1; fi\n"
+    } else {
+        ""
+    };
     // The recording runs in a subshell: its variables and its `exit` stay its own.
     Ok((
-        format!("(\np={}\n{record}) || exit 1\n{script}", quote(path)),
+        format!(
+            "(\np={}\n{resolve}{record}) || exit 1\n{script}",
+            quote(path)
+        ),
         stdin,
     ))
 }
