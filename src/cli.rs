@@ -23,6 +23,11 @@ pub enum Command {
     // -C and -D are implied: accepted, but not listed in `prov check --help`.
     #[command(mut_arg("check", |a| a.hide(true)), mut_arg("diff", |a| a.hide(true)))]
     Check(ApplyArgs),
+    /// Drift report: `prov check` across the inventory, only what differs, by host and role.
+    ///
+    /// Exit 0: every host in sync; 2: a host drifted or a task failed; 4: a host unreachable
+    /// (wins over drift).
+    Drift(DriftArgs),
     /// Show the inventory (like ansible-inventory).
     Inventory(InventoryArgs),
     /// List the runs in a target's journal (newest last).
@@ -385,6 +390,44 @@ pub struct ImageBuildArgs {
 
 pub use crate::report::Format;
 
+pub use crate::drift::DriftFormat;
+
+/// `prov drift`: the flags of `prov check` that choose hosts, connect and decrypt.
+#[derive(Args, Debug, Clone)]
+pub struct DriftArgs {
+    /// The playbook to compare the hosts with.
+    #[arg(value_name = "PLAYBOOK", default_value = "playbooks/worker.yml")]
+    pub playbook: PathBuf,
+    /// The report's format: text, JSON, or Markdown (for $GITHUB_STEP_SUMMARY or an issue).
+    #[arg(long = "format", value_enum, default_value = "text")]
+    pub format: DriftFormat,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+impl DriftArgs {
+    /// The `prov check` run the report is made of (its format is JSON, the report's source).
+    pub fn check_args(&self) -> ApplyArgs {
+        ApplyArgs {
+            playbooks: vec![self.playbook.clone()],
+            target: self.target.clone(),
+            check: true,
+            diff: true,
+            verbose: 0,
+            chroot: None,
+            syntax_check: false,
+            // A drift report is a dry run: it changes nothing, so it has nothing to journal.
+            no_journal: true,
+            list_hosts: false,
+            list_tasks: false,
+            list_tags: false,
+            format: Format::Json,
+            start_at_task: None,
+            step: false,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum HostKeyChecking {
     Strict,
@@ -397,39 +440,20 @@ pub struct ApplyArgs {
     /// The playbooks to run, in order (a host that fails stops the ones after).
     #[arg(required = true, value_name = "PLAYBOOK")]
     pub playbooks: Vec<PathBuf>,
-    /// Inventory file, directory or comma-separated host list (repeatable).
-    #[arg(short = 'i', long = "inventory")]
-    pub inventory: Vec<String>,
-    /// Limit the run to hosts matching this pattern.
-    #[arg(short = 'l', long = "limit")]
-    pub limit: Option<String>,
-    /// Only run tasks with these tags (comma-separated, repeatable).
-    #[arg(short = 't', long = "tags")]
-    pub tags: Vec<String>,
-    /// Skip tasks with these tags.
-    #[arg(long = "skip-tags")]
-    pub skip_tags: Vec<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Don't change anything; report what would change.
     #[arg(short = 'C', long = "check")]
     pub check: bool,
     /// Show differences of changed files and settings.
     #[arg(short = 'D', long = "diff")]
     pub diff: bool,
-    /// Extra variables: `k=v k2=v2`, `@file.yml`, or JSON/YAML (repeatable).
-    #[arg(short = 'e', long = "extra-vars")]
-    pub extra_vars: Vec<String>,
-    /// How many hosts to work on at once.
-    #[arg(short = 'f', long = "forks")]
-    pub forks: Option<usize>,
     /// More output (repeat for more).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Provision a directory as the root filesystem of the one selected host.
     #[arg(long = "chroot", value_name = "DIR")]
     pub chroot: Option<PathBuf>,
-    /// Connection type: local, chroot or ssh.
-    #[arg(short = 'c', long = "connection")]
-    pub connection: Option<String>,
     /// Only check the playbook's syntax.
     #[arg(long = "syntax-check")]
     pub syntax_check: bool,
@@ -448,6 +472,39 @@ pub struct ApplyArgs {
     /// Output format.
     #[arg(long = "format", value_enum, default_value = "text")]
     pub format: Format,
+    /// before it do not run.
+    #[arg(long = "start-at-task", value_name = "TASK")]
+    pub start_at_task: Option<String>,
+    /// Ask before each task: (N)o/(y)es/(c)ontinue (the answer is read from stdin).
+    #[arg(long = "step")]
+    pub step: bool,
+}
+
+/// The hosts a run reaches and how: inventory, selection, variables, connection, become and
+/// vault secrets (shared by `apply`, `check` and `drift`).
+#[derive(Args, Debug, Clone)]
+pub struct TargetArgs {
+    /// Inventory file, directory or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Vec<String>,
+    /// Limit the run to hosts matching this pattern.
+    #[arg(short = 'l', long = "limit")]
+    pub limit: Option<String>,
+    /// Only run tasks with these tags (comma-separated, repeatable).
+    #[arg(short = 't', long = "tags")]
+    pub tags: Vec<String>,
+    /// Skip tasks with these tags.
+    #[arg(long = "skip-tags")]
+    pub skip_tags: Vec<String>,
+    /// Extra variables: `k=v k2=v2`, `@file.yml`, or JSON/YAML (repeatable).
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+    /// How many hosts to work on at once.
+    #[arg(short = 'f', long = "forks")]
+    pub forks: Option<usize>,
+    /// Connection type: local, chroot or ssh.
+    #[arg(short = 'c', long = "connection")]
+    pub connection: Option<String>,
     /// Run operations with become (sudo).
     #[arg(short = 'b', long = "become")]
     pub become_: bool,
@@ -469,18 +526,9 @@ pub struct ApplyArgs {
     /// Host key verification for SSH.
     #[arg(long = "host-key-checking", value_enum)]
     pub host_key_checking: Option<HostKeyChecking>,
-    /// Start at the first task whose name (or `role : name`) matches this glob; the tasks
-    /// before it do not run.
-    #[arg(long = "start-at-task", value_name = "TASK")]
-    pub start_at_task: Option<String>,
-    /// Ask before each task: (N)o/(y)es/(c)ontinue (the answer is read from stdin).
-    #[arg(long = "step")]
-    pub step: bool,
     /// Ask for the SSH password (terminal, or stdin without one) for password authentication.
     #[arg(short = 'k', long = "ask-pass")]
     pub ask_pass: bool,
-    /// ssh arguments for every SSH connection: `-o Option=value` (Port, User, IdentityFile,
-    /// StrictHostKeyChecking, UserKnownHostsFile, ConnectTimeout, ServerAliveInterval, ...),
     /// `-p`, `-l`, `-i`, `-J`, `-F`; anything prov cannot honour is an error.
     #[arg(
         long = "ssh-common-args",

@@ -5,11 +5,12 @@
 //! [`config`] (ansible.cfg), [`inventory`],
 //! [`playbook`], [`vars`], [`template`], [`host`] (what tasks ask of and do to a host),
 //! [`transport`], [`modules`], [`engine`],
-//! [`report`], [`image`] (worker disk images), plus [`yaml`] (YAML as Ansible reads it), [`vault`] (Ansible Vault) and [`error`].
+//! [`report`], [`drift`] (`prov drift`'s report), [`image`] (worker disk images), plus [`yaml`] (YAML as Ansible reads it), [`vault`] (Ansible Vault) and [`error`].
 
 pub mod cli;
 pub mod cli_docs;
 pub(crate) mod config;
+pub(crate) mod drift;
 pub(crate) mod engine;
 pub(crate) mod error;
 pub(crate) mod history;

@@ -4,6 +4,8 @@
 //! [`RunOptions`] with ansible.cfg and environment variables applied. `apply`/`check` load the
 //! inventory and playbook (any parse error is exit 5), handle the listing modes
 //! (`--syntax-check`, `--list-hosts`, `--list-tasks`, `--list-tags`), then run the engine.
+//! `drift` is the `check` run with its JSON document captured and turned into a drift report
+//! ([`crate::drift`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use crate::engine::{Cancel, Engine, RunOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::inventory::Inventory;
 use crate::playbook::{Action, Playbook, Task};
-use crate::report::Reporter;
+use crate::report::{Format, Reporter};
 use crate::transport::ssh::config::HostKeyMode;
 use crate::vars::VarMap;
 use crate::vault::{DEFAULT_LABEL, Secret};
@@ -87,12 +89,12 @@ fn ask_password(prompt: &str, what: &str) -> Result<String> {
 /// `-k` and `-K` as ansible-playbook asks them: the SSH password first, then the become
 /// password, which defaults to the SSH password when left empty.
 fn ask_passwords(args: &ApplyArgs) -> Result<(Option<String>, Option<String>)> {
-    let ssh = if args.ask_pass {
+    let ssh = if args.target.ask_pass {
         Some(ask_password("SSH password: ", "SSH")?)
     } else {
         None
     };
-    let become_ = match (&ssh, args.ask_become_pass) {
+    let become_ = match (&ssh, args.target.ask_become_pass) {
         (_, false) => None,
         (None, true) => Some(ask_password("BECOME password: ", "become")?),
         (Some(ssh), true) => {
@@ -107,8 +109,8 @@ fn ask_passwords(args: &ApplyArgs) -> Result<(Option<String>, Option<String>)> {
 /// error before anything runs.
 fn check_ssh_args(args: &ApplyArgs) -> Result<()> {
     for (flag, value) in [
-        ("--ssh-common-args", &args.ssh_common_args),
-        ("--ssh-extra-args", &args.ssh_extra_args),
+        ("--ssh-common-args", &args.target.ssh_common_args),
+        ("--ssh-extra-args", &args.target.ssh_extra_args),
     ] {
         if let Some(v) = value {
             crate::transport::ssh::config::check_ssh_args(v)
@@ -230,32 +232,36 @@ fn trim_by(data: &[u8], keep: impl Fn(&u8) -> bool) -> Vec<u8> {
 
 /// Resolve options: command line over environment over ansible.cfg.
 pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOptions> {
-    let inventory = cfg.inventory_sources(&args.inventory);
+    let inventory = cfg.inventory_sources(&args.target.inventory);
     check_ssh_args(args)?;
     let (ssh_password, become_password) = ask_passwords(args)?;
-    install_vault_secrets(&args.vault, cfg)?;
+    install_vault_secrets(&args.target.vault, cfg)?;
     Ok(RunOptions {
         check: args.check || check_cmd,
         diff: args.diff || check_cmd,
-        forks: args.forks.or(cfg.forks).unwrap_or(50).max(1),
-        limit: args.limit.clone(),
-        tags: split_tags(&args.tags),
-        skip_tags: split_tags(&args.skip_tags),
-        extra_vars: parse_extra_vars(&args.extra_vars)?,
-        connection: args.connection.clone(),
+        forks: args.target.forks.or(cfg.forks).unwrap_or(50).max(1),
+        limit: args.target.limit.clone(),
+        tags: split_tags(&args.target.tags),
+        skip_tags: split_tags(&args.target.skip_tags),
+        extra_vars: parse_extra_vars(&args.target.extra_vars)?,
+        connection: args.target.connection.clone(),
         chroot: args.chroot.clone(),
-        become_: args.become_ || cfg.become_.unwrap_or(false),
-        become_user: args.become_user.clone().or(cfg.become_user.clone()),
+        become_: args.target.become_ || cfg.become_.unwrap_or(false),
+        become_user: args.target.become_user.clone().or(cfg.become_user.clone()),
         become_method: cfg.become_method.clone(),
         become_password,
-        remote_user: args.user.clone().or(cfg.remote_user.clone()),
-        private_key: args.private_key.clone().or(cfg.private_key_file.clone()),
-        timeout: args.timeout.or(cfg.timeout),
+        remote_user: args.target.user.clone().or(cfg.remote_user.clone()),
+        private_key: args
+            .target
+            .private_key
+            .clone()
+            .or(cfg.private_key_file.clone()),
+        timeout: args.target.timeout.or(cfg.timeout),
         verbosity: args.verbose,
         gathering_explicit: cfg.gathering_explicit,
         inventory_sources: inventory,
         roles_path: cfg.roles_path.clone(),
-        host_key_checking: args.host_key_checking.map(|m| match m {
+        host_key_checking: args.target.host_key_checking.map(|m| match m {
             crate::cli::HostKeyChecking::Strict => HostKeyMode::Strict,
             crate::cli::HostKeyChecking::AcceptNew => HostKeyMode::AcceptNew,
             crate::cli::HostKeyChecking::Off => HostKeyMode::Off,
@@ -270,8 +276,8 @@ pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOpt
         start_at_task: args.start_at_task.clone(),
         step: args.step,
         ssh_password,
-        ssh_common_args: args.ssh_common_args.clone(),
-        ssh_extra_args: args.ssh_extra_args.clone(),
+        ssh_common_args: args.target.ssh_common_args.clone(),
+        ssh_extra_args: args.target.ssh_extra_args.clone(),
         journal: None,
     })
 }
@@ -433,14 +439,16 @@ fn listing(
 }
 
 async fn apply(args: ApplyArgs, check_cmd: bool, cancel: Arc<Cancel>) -> Result<i32> {
-    Ok(apply_run(args, check_cmd, cancel).await?.0)
+    Ok(apply_run(args, check_cmd, cancel, None).await?.0)
 }
 
 /// A run's exit code and its first failed task and host, if one failed.
-async fn apply_run(
+/// With `capture`, the report is a JSON one writing there instead of on stdout.
+pub(crate) async fn apply_run(
     args: ApplyArgs,
     check_cmd: bool,
     cancel: Arc<Cancel>,
+    capture: Option<Box<dyn std::io::Write + Send>>,
 ) -> Result<(i32, Option<(String, String)>)> {
     let cfg = Config::load()?;
     crate::template::allow_broken_conditionals(cfg.allow_broken_conditionals.unwrap_or(false));
@@ -512,7 +520,10 @@ async fn apply_run(
             &args.playbooks,
         )));
     }
-    let reporter = Reporter::new(args.format, args.verbose, opts.diff);
+    let reporter = match capture {
+        Some(out) => Reporter::with_output(Format::Json, args.verbose, opts.diff, false, out),
+        None => Reporter::new(args.format, args.verbose, opts.diff),
+    };
     let engine = Engine::new(opts, inv, reporter, cancel);
     let outcome = engine.run(&playbooks).await?;
     if let Some(pattern) = engine.shared.start_at_missed() {
@@ -659,12 +670,13 @@ fn inventory_cmd(args: InventoryArgs) -> Result<i32> {
 pub fn wants_private_mounts(cli: &Cli) -> bool {
     match &cli.command {
         Command::Apply(a) | Command::Check(a) => {
-            (a.chroot.is_some() || a.connection.as_deref() == Some("chroot"))
+            (a.chroot.is_some() || a.target.connection.as_deref() == Some("chroot"))
                 && !a.syntax_check
                 && !a.list_hosts
                 && !a.list_tasks
                 && !a.list_tags
         }
+        Command::Drift(a) => a.target.connection.as_deref() == Some("chroot"),
         Command::Inventory(_) | Command::Completions(_) | Command::Man(_) => false,
         Command::History(a) => a.target.chroot.is_some(),
         Command::Rollback(a) => a.target.chroot.is_some(),
@@ -686,6 +698,12 @@ pub async fn main(cli: Cli) -> Result<i32> {
             watch_signals(cancel.clone())?;
             release_signals();
             apply(a, check, cancel).await
+        }
+        Command::Drift(a) => {
+            let cancel = Arc::new(Cancel::default());
+            watch_signals(cancel.clone())?;
+            release_signals();
+            crate::drift::run(a, cancel).await
         }
         Command::Inventory(a) => {
             release_signals();
@@ -819,7 +837,7 @@ pub async fn apply_in_process(
     args: ApplyArgs,
     cancel: Arc<Cancel>,
 ) -> Result<(i32, Option<(String, String)>)> {
-    apply_run(args, false, cancel).await
+    apply_run(args, false, cancel, None).await
 }
 
 /// The signals a run handles (Ctrl-C, SIGTERM, SIGHUP).

@@ -22,8 +22,13 @@ fn play(tasks: &str) -> String {
 /// ansible-playbook with these arguments in `dir`; its exit code as a shell reports it
 /// (128 + the signal that killed it).
 fn ansible_command(dir: &Path, args: &[&str]) -> Command {
+    // Ansible's module payloads go to TMPDIR; one it was killed in stays there: keep them in
+    // the project, which the test removes.
+    let tmp = dir.join(".tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     let mut cmd = Command::new(common::ansible_playbook());
     cmd.current_dir(dir)
+        .env("TMPDIR", &tmp)
         .args(args)
         .env_remove("ANSIBLE_CONFIG")
         .env("ANSIBLE_LOCALHOST_WARNING", "false")

@@ -3,7 +3,8 @@
 //! image workflow offers `all` plus exactly the inventory's workers, and its node step picks
 //! them from `prov inventory --list`; every action is pinned by commit with its version in a
 //! comment; permissions are minimal; role, region, bucket, prefix and lifecycle in terraform
-//! agree with what the workflow assumes; the prov command lines use flags prov has.
+//! agree with what the workflow assumes; the prov command lines use flags prov has; the drift
+//! workflow runs `prov drift` on the workers daily into the run's summary and keeps its exit.
 //!
 //! Terraform is not installed here: the .tf files are parsed and their expressions evaluated
 //! (variables' defaults and locals) with hcl-rs.
@@ -22,6 +23,7 @@ use common::{Prov, TempDir, repo_root};
 
 const IMAGES: &str = ".github/workflows/build-worker-images.yml";
 const CI: &str = ".github/workflows/ci.yml";
+const DRIFT: &str = ".github/workflows/drift.yml";
 const TERRAFORM: &str = "terraform/aws/worker-node-images";
 
 // ---------------------------------------------------------------------------------------
@@ -145,7 +147,7 @@ fn workflows_pass_actionlint_and_shellcheck() {
         assert!(report.contains(kind), "no {kind}: {report}");
     }
     // ... and nothing in ours.
-    let (ok, report) = lint(&repo_root(), &[IMAGES, CI]);
+    let (ok, report) = lint(&repo_root(), &[IMAGES, CI, DRIFT]);
     assert!(ok && report.trim().is_empty(), "actionlint:\n{report}");
 }
 
@@ -262,7 +264,7 @@ fn actions_are_pinned_by_commit_with_their_version() {
     )
     .unwrap();
     let mut pins: BTreeMap<String, (String, String)> = BTreeMap::new();
-    for rel in [IMAGES, CI] {
+    for rel in [IMAGES, CI, DRIFT] {
         let text = std::fs::read_to_string(repo_root().join(rel)).unwrap();
         let pinned: Vec<(String, String, String)> = text
             .lines()
@@ -279,7 +281,7 @@ fn actions_are_pinned_by_commit_with_their_version() {
             uses, pinned_refs,
             "{rel}: every `uses:` must be owner/repo@<40-hex commit> # <version>"
         );
-        // One action, one pin, across both workflows.
+        // One action, one pin, across the workflows.
         for (action, sha, version) in pinned {
             let prev = pins
                 .entry(action.clone())
@@ -291,7 +293,7 @@ fn actions_are_pinned_by_commit_with_their_version() {
 
 #[test]
 fn permissions_are_minimal() {
-    for rel in [IMAGES, CI] {
+    for rel in [IMAGES, CI, DRIFT] {
         let wf = workflow(rel);
         assert_eq!(wf["permissions"], json!({"contents": "read"}), "{rel}");
         for (job, def) in wf["jobs"].as_object().unwrap() {
@@ -360,8 +362,27 @@ fn workflow_command_lines_use_flags_prov_has() {
         words,
         BTreeSet::from(["image pipeline", "image prune", "inventory"])
     );
+    flags_are_known(&calls);
+
+    // CI runs the README's test command, as root.
+    let ci = workflow(CI);
+    let run = steps(&ci)
+        .into_iter()
+        .filter_map(|(_, s)| s["run"].as_str().map(str::to_string))
+        .find(|r| r.contains(".ci/run"))
+        .expect("a step running .ci/run");
+    assert!(run.trim_start().starts_with("sudo "), "{run}");
+    let ci_run = std::fs::read_to_string(repo_root().join(".ci/run")).unwrap();
+    assert_eq!(ci_run.lines().last(), Some(".ci/setup && .ci/test"));
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    assert!(readme.contains(".ci/setup && .ci/test"));
+    assert!(ci["on"].get("push").is_some() && ci["on"].get("pull_request").is_some());
+}
+
+/// Every flag a `prov` command line uses is one its `--help` lists.
+fn flags_are_known(calls: &[(String, Vec<String>)]) {
     let flag = Regex::new(r"(?:^|[\s,\[])(--?[A-Za-z][A-Za-z0-9-]*)").unwrap();
-    for (words, used) in &calls {
+    for (words, used) in calls {
         let help = Prov::new()
             .cwd(&repo_root())
             .args(words.split(' '))
@@ -379,20 +400,34 @@ fn workflow_command_lines_use_flags_prov_has() {
             );
         }
     }
+}
 
-    // CI runs the README's test command, as root.
-    let ci = workflow(CI);
-    let run = steps(&ci)
-        .into_iter()
-        .filter_map(|(_, s)| s["run"].as_str().map(str::to_string))
-        .find(|r| r.contains(".ci/run"))
-        .expect("a step running .ci/run");
-    assert!(run.trim_start().starts_with("sudo "), "{run}");
-    let ci_run = std::fs::read_to_string(repo_root().join(".ci/run")).unwrap();
-    assert_eq!(ci_run.lines().last(), Some(".ci/setup && .ci/test"));
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    assert!(readme.contains(".ci/setup && .ci/test"));
-    assert!(ci["on"].get("push").is_some() && ci["on"].get("pull_request").is_some());
+#[test]
+fn drift_workflow_reports_the_workers_daily_and_fails_on_drift() {
+    let wf = workflow(DRIFT);
+    let cron = wf["on"]["schedule"][0]["cron"]
+        .as_str()
+        .expect("a schedule");
+    assert_eq!(cron.split_whitespace().count(), 5, "{cron}");
+    assert!(wf["on"].get("workflow_dispatch").is_some());
+    let calls = prov_invocations(&wf);
+    let words: Vec<&str> = calls.iter().map(|(w, _)| w.as_str()).collect();
+    assert_eq!(words, ["drift"]);
+    flags_are_known(&calls);
+    let script = str_of(&step(&wf, "drift", "Drift report")["run"]).replace("\\\n", " ");
+    let line = script.lines().find(|l| l.contains("prov drift")).unwrap();
+    for part in [
+        "prov drift playbooks/worker.yml --limit workers",
+        "--format markdown >> \"$GITHUB_STEP_SUMMARY\"",
+    ] {
+        assert!(line.contains(part), "{line}");
+    }
+    // The exit code is kept (the step's shell would stop at a non-zero one before it is read).
+    assert!(script.starts_with("set +e\n"), "{script}");
+    assert!(script.contains("code=$?") && script.trim_end().ends_with("exit \"$code\""));
+    // The playbook and the group exist.
+    assert!(repo_root().join("playbooks/worker.yml").is_file());
+    assert!(!inventory_workers().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -15,6 +15,27 @@ pub const DIRS: &[&str] = &[
     "/bin",
 ];
 
+/// Shell for a probe script that runs a program found as `get_bin_path` finds it: `set -f`,
+/// prints `paths=` (PATH plus the sbin directories that exist and are missing from it), and
+/// defines `find_bin NAME`, which prints the first executable file NAME on those paths.
+pub const FIND_BIN_SH: &str = r#"set -f
+p=$PATH
+for d in /sbin /usr/sbin /usr/local/sbin; do
+    case ":$PATH:" in *":$d:"*) ;; *) [ -e "$d" ] && p="$p:$d" ;; esac
+done
+printf 'paths=%s\n' "$p"
+find_bin() {
+    IFS=:
+    for d in $p; do
+        [ -n "$d" ] || continue
+        f="${d%/}/$1"
+        if [ -e "$f" ] && [ ! -d "$f" ] && [ -x "$f" ]; then unset IFS; printf '%s' "$f"; return 0; fi
+    done
+    unset IFS
+    return 1
+}
+"#;
+
 /// The probes of one program in every directory of [`DIRS`].
 #[derive(Debug, Default)]
 pub struct BinPath {

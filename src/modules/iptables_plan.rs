@@ -21,27 +21,10 @@ pub enum Mode {
     Rule,
 }
 
-/// The probe's shell functions: `find_bin NAME` is Ansible's `get_bin_path` (PATH, then the
-/// sbin directories that exist); `run KEY LINES CMD...` prints `KEY.rc=`, the command's stdout
+/// The probe's shell function after [`crate::modules::bin_path::FIND_BIN_SH`] (`find_bin NAME`,
+/// Ansible's `get_bin_path`): `run KEY LINES CMD...` prints `KEY.rc=`, the command's stdout
 /// lines (all, or the first with LINES=1) as `KEY.out=` and its stderr lines as `KEY.err=`.
-const PRELUDE: &str = r#"export LC_ALL=C
-set -f
-p=$PATH
-for d in /sbin /usr/sbin /usr/local/sbin; do
-    case ":$PATH:" in *":$d:"*) ;; *) [ -e "$d" ] && p="$p:$d" ;; esac
-done
-printf 'paths=%s\n' "$p"
-find_bin() {
-    IFS=:
-    for d in $p; do
-        [ -n "$d" ] || continue
-        f="${d%/}/$1"
-        if [ -e "$f" ] && [ ! -d "$f" ] && [ -x "$f" ]; then unset IFS; printf '%s' "$f"; return 0; fi
-    done
-    unset IFS
-    return 1
-}
-run() {
+const PRELUDE: &str = r#"run() {
     k=$1 n=$2
     shift 2
     { { { "$@" </dev/null; echo "$k.rc=$?" >&3; } 2>&1 1>&4 | awk -v k="$k.err=" '{ print k $0 }' >&3; } 4>&1 | awk -v k="$k.out=" -v n="$n" 'n == "" || NR == n { print k $0 }' >&3; } 3>&1
@@ -135,7 +118,10 @@ impl IptPlan {
 
     /// The probe script.
     pub fn script(&self) -> String {
-        let mut s = String::from(PRELUDE);
+        let mut s = format!(
+            "export LC_ALL=C\n{}{PRELUDE}",
+            crate::modules::bin_path::FIND_BIN_SH
+        );
         let waits: &[bool] = if truthy(&self.p.wait) {
             &[true, false]
         } else {

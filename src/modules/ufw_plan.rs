@@ -18,27 +18,10 @@ pub const UNCHANGED_RC: i32 = 97;
 /// The files the module greps for `### tuple` lines.
 const RULE_FILES: &str = "/lib/ufw/user.rules /lib/ufw/user6.rules /etc/ufw/user.rules /etc/ufw/user6.rules /var/lib/ufw/user.rules /var/lib/ufw/user6.rules";
 
-/// `find_bin NAME` is Ansible's `get_bin_path` (PATH, then the sbin directories that exist);
+/// After [`crate::modules::bin_path::FIND_BIN_SH`] (`find_bin NAME`, Ansible's `get_bin_path`):
 /// `run KEY CMD...` prints `KEY.rc=`, the command's stdout lines as `KEY.out=` and its stderr
 /// lines as `KEY.err=`.
-const PRELUDE: &str = r#"export LC_ALL=C LANG=C
-set -f
-p=$PATH
-for d in /sbin /usr/sbin /usr/local/sbin; do
-    case ":$PATH:" in *":$d:"*) ;; *) [ -e "$d" ] && p="$p:$d" ;; esac
-done
-printf 'paths=%s\n' "$p"
-find_bin() {
-    IFS=:
-    for d in $p; do
-        [ -n "$d" ] || continue
-        f="${d%/}/$1"
-        if [ -e "$f" ] && [ ! -d "$f" ] && [ -x "$f" ]; then unset IFS; printf '%s' "$f"; return 0; fi
-    done
-    unset IFS
-    return 1
-}
-t=$(mktemp -d) || exit 1
+const PRELUDE: &str = r#"t=$(mktemp -d) || exit 1
 trap 'rm -rf "$t"' EXIT
 run() {
     k=$1
@@ -101,7 +84,10 @@ impl UfwPlan {
 
     /// The probe script.
     pub fn script(&self) -> std::result::Result<String, String> {
-        let mut s = String::from(PRELUDE);
+        let mut s = format!(
+            "export LC_ALL=C LANG=C\n{}{PRELUDE}",
+            crate::modules::bin_path::FIND_BIN_SH
+        );
         s.push_str("u=$(find_bin ufw) || { echo nobin=ufw; exit 0; }\n");
         s.push_str("g=$(find_bin grep) || { echo nobin=grep; exit 0; }\n");
         s.push_str("printf 'ufw=%s\\ngrep=%s\\n' \"$u\" \"$g\"\n");
