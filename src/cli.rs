@@ -457,8 +457,13 @@ pub struct ApplyArgs {
     /// Only check the playbook's syntax.
     #[arg(long = "syntax-check")]
     pub syntax_check: bool,
-    /// Keep no journal of this run (`prov rollback` cannot undo it).
-    #[arg(long = "no-journal")]
+    /// Keep no journal of this run (`prov rollback` cannot undo it); PROV_NO_JOURNAL=1 makes
+    /// it the default.
+    #[arg(
+        long = "no-journal",
+        env = "PROV_NO_JOURNAL",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
     pub no_journal: bool,
     /// List the hosts each play would run on.
     #[arg(long = "list-hosts")]

@@ -17,9 +17,12 @@ fn tree(root: &Root, also: &[&str]) -> Snapshot {
     s
 }
 
-/// The state directory of the controller's run logs, private to the test.
+/// The state directory of the controller's run logs, private to the test; the journal on (the
+/// tests' default is off: see `common::isolate`).
 fn prov(state: &TempDir) -> Prov {
-    Prov::new().env("XDG_STATE_HOME", &state.path.display().to_string())
+    Prov::new()
+        .env("XDG_STATE_HOME", &state.path.display().to_string())
+        .env_remove("PROV_NO_JOURNAL")
 }
 
 fn run_ids(root: &Root, state: &TempDir) -> Vec<String> {
@@ -306,6 +309,7 @@ fn over_ssh_with_become() {
         .apply(&p, "site.yml")
         .args(["--become"])
         .env("XDG_STATE_HOME", &xdg)
+        .env_remove("PROV_NO_JOURNAL")
         .run()
         .ok();
     assert_eq!(
