@@ -210,6 +210,27 @@ fn check_mode_and_no_journal_keep_no_journal() {
         .run()
         .ok();
     assert!(!root.exists("var/lib/prov"));
+    // PROV_NO_JOURNAL=1 in the environment is --no-journal (PROV_NO_JOURNAL=0 is not).
+    root.write("etc/prov-twice", "changed by hand\n");
+    prov(&state)
+        .cwd(&p.dir.path)
+        .args(["apply", "site.yml"])
+        .env("PROV_NO_JOURNAL", "1")
+        .chroot(&root)
+        .run()
+        .ok()
+        .stdout_has("changed=");
+    assert!(!root.exists("var/lib/prov"));
+    root.write("etc/prov-twice", "changed by hand\n");
+    prov(&state)
+        .cwd(&p.dir.path)
+        .args(["apply", "site.yml"])
+        .env("PROV_NO_JOURNAL", "0")
+        .chroot(&root)
+        .run()
+        .ok();
+    assert_eq!(run_ids(&root, &state).len(), 1);
+    std::fs::remove_dir_all(root.file("var/lib/prov")).unwrap();
     prov(&state)
         .args(["history", "--chroot"])
         .arg(&root.path)
@@ -359,4 +380,99 @@ fn over_ssh_with_become() {
     journal(&["rollback", &id, "-i", "hosts.yml", "-b"])
         .ok()
         .stdout_has("node-1: changed=0 ok=2");
+}
+
+/// The modification time of a root's file: seconds and nanoseconds.
+fn mtime(root: &Root, rel: &str) -> (i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(root.file(rel)).unwrap();
+    (m.mtime(), m.mtime_nsec())
+}
+
+/// Files get their modification times back (to the nanosecond), whether the run rewrote them,
+/// touched them or changed their mode; a mode set through a link (`file: path=<link>
+/// mode=...` without `state`, which Ansible applies to the link's target) comes back too; a
+/// second rollback changes nothing.
+#[test]
+fn rollback_restores_modification_times() {
+    let root = Root::new();
+    let old = std::time::UNIX_EPOCH + std::time::Duration::new(1_600_000_000, 123_456_789);
+    for f in [
+        "etc/prov-stamp",
+        "etc/prov-edit",
+        "etc/prov-chmod",
+        "etc/prov-target",
+    ] {
+        root.write(f, "before\n");
+        std::fs::File::options()
+            .write(true)
+            .open(root.file(f))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    std::os::unix::fs::symlink("prov-target", root.file("etc/prov-mlink")).unwrap();
+    let state = TempDir::new("state");
+    let p = Project::new().file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - file: {path: /etc/prov-stamp, state: touch}
+    - copy: {dest: /etc/prov-edit, content: "after\n"}
+    - file: {path: /etc/prov-chmod, mode: "0600"}
+    - name: a mode through a link, state omitted
+      file: {path: /etc/prov-mlink, mode: "0600"}
+"#,
+    );
+    prov(&state)
+        .cwd(&p.dir.path)
+        .args(["apply", "site.yml"])
+        .chroot(&root)
+        .run()
+        .ok()
+        .stdout_has("changed=4");
+    let mode = |rel: &str| {
+        std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(root.file(rel)).unwrap().permissions(),
+        ) & 0o7777
+    };
+    assert_eq!(mode("etc/prov-target"), 0o600);
+    assert!(
+        std::fs::symlink_metadata(root.file("etc/prov-mlink"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert_ne!(mtime(&root, "etc/prov-stamp"), (1_600_000_000, 123_456_789));
+    assert_ne!(mtime(&root, "etc/prov-edit"), (1_600_000_000, 123_456_789));
+    let id = run_ids(&root, &state).remove(0);
+    prov(&state)
+        .args(["rollback", &id, "--check", "--chroot"])
+        .arg(&root.path)
+        .run()
+        .ok()
+        .stdout_has("changed: /etc/prov-stamp: would restore the modification time");
+    prov(&state)
+        .args(["rollback", &id, "--chroot"])
+        .arg(&root.path)
+        .run()
+        .ok()
+        .stdout_has("changed=4 ok=0");
+    for f in [
+        "etc/prov-stamp",
+        "etc/prov-edit",
+        "etc/prov-chmod",
+        "etc/prov-target",
+    ] {
+        assert_eq!(mtime(&root, f), (1_600_000_000, 123_456_789), "{f}");
+        assert_eq!(mode(f), 0o644, "{f}");
+        assert_eq!(root.read(f), "before\n", "{f}");
+    }
+    prov(&state)
+        .args(["rollback", &id, "--chroot"])
+        .arg(&root.path)
+        .run()
+        .ok()
+        .stdout_has("changed=0 ok=4");
 }

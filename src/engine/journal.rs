@@ -213,6 +213,30 @@ mod tests {
         assert_ne!(new_run_id(), new_run_id());
     }
 
+    /// The controller keeps its newest [`KEEP_LOGS`] run logs: a run that starts prunes the
+    /// oldest, room for its own included, and leaves other files alone.
+    #[test]
+    fn controller_logs_are_pruned_oldest_first() {
+        let dir = std::env::temp_dir().join(format!("prov-runlogs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = |i: usize| format!("{}-000000.jsonl", utc_stamp(1_700_000_000 + i as i64));
+        for i in 0..KEEP_LOGS + 5 {
+            std::fs::write(dir.join(name(i)), "{}\n").unwrap();
+        }
+        std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+        prune(&dir);
+        let left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(left.len(), KEEP_LOGS - 1 + 1);
+        assert!(left.contains(&"notes.txt".to_string()));
+        assert!(!left.contains(&name(5)) && left.contains(&name(6)));
+        assert!(left.contains(&name(KEEP_LOGS + 4)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn marks_number_file_steps_only() {
         let log = RunLog {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::host::{FileKind, FileProbe, FileState, Probe};
 use crate::modules::Diff;
-use crate::transport::journal::{self, Entry, Restore};
+use crate::transport::journal::{self, Entry, Mtime, Restore};
 use crate::transport::{Become, Exec, Transport, script};
 
 /// A host whose journal is read: its inventory name (`None`: the local machine or a
@@ -57,8 +57,17 @@ pub struct Report {
     pub paths: Vec<Outcome>,
 }
 
-/// Previous `%F|%a|%u|%g`: the kind, mode, uid and gid of the path before the run.
-fn parse_stat(s: &str) -> Option<(FileKind, u32, u32, u32)> {
+/// The path before the run, from its `%F|%a|%u|%g|%.9Y` (the modification time may be missing:
+/// an older journal's entry).
+struct Before {
+    kind: FileKind,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: Option<Mtime>,
+}
+
+fn parse_stat(s: &str) -> Option<Before> {
     let mut f = s.split('|');
     let kind = match f.next()? {
         "regular file" | "regular empty file" => FileKind::File,
@@ -66,8 +75,16 @@ fn parse_stat(s: &str) -> Option<(FileKind, u32, u32, u32)> {
         "symbolic link" => FileKind::Link,
         _ => FileKind::Other,
     };
-    let mode = u32::from_str_radix(f.next()?, 8).ok()?;
-    Some((kind, mode, f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+    Some(Before {
+        kind,
+        mode: u32::from_str_radix(f.next()?, 8).ok()?,
+        uid: f.next()?.parse().ok()?,
+        gid: f.next()?.parse().ok()?,
+        mtime: match f.next() {
+            Some(t) => Some(Mtime::parse(t)?),
+            None => None,
+        },
+    })
 }
 
 fn same_content(a: &FileState, b: &FileState) -> bool {
@@ -122,12 +139,32 @@ fn decide_shown(entry: &Entry, now: &FileState, saved: Option<&FileState>) -> De
             Decision::Unchanged
         };
     };
-    let Some((kind, mode, uid, gid)) = parse_stat(stat) else {
+    let Some(Before {
+        kind,
+        mode,
+        uid,
+        gid,
+        mtime,
+    }) = parse_stat(stat)
+    else {
         return Decision::NotRevertible(format!("its journal entry is unreadable ({stat})"));
     };
+    // A file's modification time comes back too (compared to the second, as probes see it); a
+    // directory's follows what is put back in it.
+    let mtime = mtime.filter(|_| kind == FileKind::File);
+    let mtime_differs = mtime.is_some_and(|t| now.mtime as i64 != t.secs);
     let attrs_differ = now.mode != mode || now.uid != uid || now.gid != gid;
-    let attrs = Restore::Attrs { mode, uid, gid };
-    let attrs_what = format!("restore mode {mode:04o} and owner {uid}:{gid}");
+    let attrs = Restore::Attrs {
+        mode,
+        uid,
+        gid,
+        mtime,
+    };
+    let attrs_what = if attrs_differ {
+        format!("restore mode {mode:04o} and owner {uid}:{gid}")
+    } else {
+        "restore the modification time".into()
+    };
     match kind {
         FileKind::Link => {
             let target = entry.link.clone().unwrap_or_default();
@@ -164,7 +201,7 @@ fn decide_shown(entry: &Entry, now: &FileState, saved: Option<&FileState>) -> De
                 }
             }
             if is_now {
-                return if attrs_differ {
+                return if attrs_differ || mtime_differs {
                     Decision::Restore {
                         how: attrs,
                         what: attrs_what,

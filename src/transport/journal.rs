@@ -6,7 +6,7 @@
 //! user's is `~/.local/state/prov/journal/`), mode 0700. Each change gets an entry directory
 //! `<seq>/` (zero-padded, in order) holding `path`, `kind` (the step: write, remove, link,
 //! attrs, attrs-r, touch, mkdir), `task`, `module`, and, when the path existed, `stat`
-//! (`%F|%a|%u|%g`), `link` (a symlink's target) and `data` (`cp -a` of a file or directory no
+//! (`%F|%a|%u|%g|%.9Y`: kind, mode, owner, group, modification time), `link` (a symlink's target) and `data` (`cp -a` of a file or directory no
 //! larger than [`SIZE_CAP`]; `large` marks one that was larger). An entry is built as `.<seq>.tmp`
 //! and renamed into place before the change is made: an entry either exists whole or not at
 //! all, and a change never happens without its entry. The first entry of a run on a host
@@ -106,7 +106,7 @@ pub fn capture(mark: &Mark) -> Result<String> {
         task = quote(&mark.task),
         module = quote(&mark.module),
     ));
-    s.push_str("if [ -e \"$p\" ] || [ -L \"$p\" ]; then\n stat -c '%F|%a|%u|%g' -- \"$p\" > \"$e/stat\" || exit 1\n if [ -L \"$p\" ]; then readlink -n -- \"$p\" > \"$e/link\" || exit 1\n");
+    s.push_str("if [ -e \"$p\" ] || [ -L \"$p\" ]; then\n stat -c '%F|%a|%u|%g|%.9Y' -- \"$p\" > \"$e/stat\" || exit 1\n if [ -L \"$p\" ]; then readlink -n -- \"$p\" > \"$e/link\" || exit 1\n");
     if mark.kind.saves_data() {
         s.push_str(&format!(
             " elif [ -f \"$p\" ] || [ -d \"$p\" ]; then\n  z=$(du -sb -- \"$p\"); z=${{z%%[!0-9]*}}\n  if [ \"${{z:-0}}\" -le {SIZE_CAP} ]; then cp -a -- \"$p\" \"$e/data\" || exit 1; else : > \"$e/large\"; fi\n"
@@ -249,8 +249,39 @@ pub enum Restore {
     Link { target: String },
     /// Remove what the run created (a directory only when it holds no files).
     Remove,
-    /// Give the path its mode and owner back.
-    Attrs { mode: u32, uid: u32, gid: u32 },
+    /// Give the path its mode and owner back (and a file its modification time).
+    Attrs {
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        mtime: Option<Mtime>,
+    },
+}
+
+/// A modification time as stat's `%.9Y` gives it: seconds since the epoch and nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mtime {
+    pub secs: i64,
+    pub nanos: u32,
+}
+
+impl Mtime {
+    /// `1700000000.123456789` (or whole seconds); anything else is `None`.
+    pub fn parse(s: &str) -> Option<Mtime> {
+        let (secs, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
+        if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let nanos = if frac.is_empty() {
+            0
+        } else {
+            format!("{frac:0<9}").parse().ok()?
+        };
+        Some(Mtime {
+            secs: secs.parse().ok()?,
+            nanos,
+        })
+    }
 }
 
 /// The script that restores `path`.
@@ -273,9 +304,22 @@ pub fn restore_script(path: &str, how: &Restore) -> String {
         Restore::Remove => s.push_str(
             "if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then\n if [ -n \"$(find \"$p\" ! -type d -print | head -n 1)\" ]; then echo \"prov: $p holds files the run did not put there: left in place\" >&2; exit 1; fi\n rm -rf -- \"$p\" || exit 1\nelse rm -f -- \"$p\" || exit 1; fi\n",
         ),
-        Restore::Attrs { mode, uid, gid } => s.push_str(&format!(
-            "chown -h {uid}:{gid} -- \"$p\" || exit 1\n[ -L \"$p\" ] || chmod {mode:04o} -- \"$p\" || exit 1\n"
-        )),
+        Restore::Attrs {
+            mode,
+            uid,
+            gid,
+            mtime,
+        } => {
+            s.push_str(&format!(
+                "chown -h {uid}:{gid} -- \"$p\" || exit 1\n[ -L \"$p\" ] || chmod {mode:04o} -- \"$p\" || exit 1\n"
+            ));
+            if let Some(t) = mtime {
+                s.push_str(&format!(
+                    "touch -h -m -d @{}.{:09} -- \"$p\" || exit 1\n",
+                    t.secs, t.nanos
+                ));
+            }
+        }
     }
     s
 }
@@ -457,6 +501,32 @@ mod tests {
         assert_eq!(entries.len(), 1);
         assert!(entries[0].large && entries[0].data.is_none(), "{entries:?}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn modification_times_parse_and_are_restored() {
+        let t = Mtime::parse("1600000000.5").unwrap();
+        assert_eq!((t.secs, t.nanos), (1_600_000_000, 500_000_000));
+        assert_eq!(Mtime::parse("1600000000").unwrap().nanos, 0);
+        for bad in ["", "x", "1.1234567890", "1.-2", "1.2.3", "1;rm"] {
+            assert_eq!(Mtime::parse(bad), None, "{bad}");
+        }
+        let s = restore_script(
+            "/etc/x",
+            &Restore::Attrs {
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                mtime: Some(Mtime {
+                    secs: 1_600_000_000,
+                    nanos: 5,
+                }),
+            },
+        );
+        assert!(
+            s.contains("touch -h -m -d @1600000000.000000005 -- \"$p\""),
+            "{s}"
+        );
     }
 
     #[test]
