@@ -476,3 +476,60 @@ fn rollback_restores_modification_times() {
         .ok()
         .stdout_has("changed=0 ok=4");
 }
+
+/// What a rollback cannot undo is listed, in check mode as in a real rollback, and left as it
+/// is: a package the run removed (apt) and a command's effects; the files beside them go back.
+#[test]
+fn packages_and_commands_are_listed_as_not_revertible() {
+    let root = Root::new();
+    assert!(root.exists("usr/bin/curl"));
+    root.write("etc/prov-old.conf", "old = 1\n");
+    let state = TempDir::new("state");
+    let p = Project::new().file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: no curl
+      apt: {name: curl, state: absent}
+    - name: a command
+      shell: echo ran > /srv/cmd-ran
+    - name: a file
+      copy: {dest: /etc/prov-old.conf, content: "new = 1\n"}
+"#,
+    );
+    prov(&state)
+        .cwd(&p.dir.path)
+        .args(["apply", "site.yml"])
+        .chroot(&root)
+        .run()
+        .ok()
+        .stdout_has("changed=3");
+    assert!(!root.exists("usr/bin/curl"));
+    let id = run_ids(&root, &state).remove(0);
+    for check in [true, false] {
+        let mut args = vec!["rollback", id.as_str(), "--chroot"];
+        if check {
+            args.insert(2, "--check");
+        }
+        prov(&state)
+            .args(&args)
+            .arg(&root.path)
+            .run()
+            .ok()
+            .stdout_has("not revertible: task 'no curl' (apt) on ")
+            .stdout_has("packages it installed or removed stay as they are")
+            .stdout_has("not revertible: task 'a command' (shell) on ")
+            .stdout_has("a command ran; what it did is not undone")
+            .stdout_has(if check {
+                "changed: /etc/prov-old.conf: would restore the previous content"
+            } else {
+                "changed: /etc/prov-old.conf: restore the previous content"
+            })
+            .stdout_has("changed=1 ok=0 failed=0 not_revertible=2");
+    }
+    assert_eq!(root.read("etc/prov-old.conf"), "old = 1\n");
+    assert!(!root.exists("usr/bin/curl"));
+    assert_eq!(root.read("srv/cmd-ran"), "ran\n");
+}
