@@ -391,8 +391,9 @@ fn mtime(root: &Root, rel: &str) -> (i64, i64) {
 
 /// Files get their modification times back (to the nanosecond), whether the run rewrote them,
 /// touched them or changed their mode; a mode set through a link (`file: path=<link>
-/// mode=...` without `state`, which Ansible applies to the link's target) comes back too; a
-/// second rollback changes nothing.
+/// mode=...` without `state`, which Ansible applies to the link's target) comes back too, and
+/// so do the mode and content of a file re-moded then rewritten; a second rollback changes
+/// nothing.
 #[test]
 fn rollback_restores_modification_times() {
     let root = Root::new();
@@ -402,6 +403,7 @@ fn rollback_restores_modification_times() {
         "etc/prov-edit",
         "etc/prov-chmod",
         "etc/prov-target",
+        "etc/prov-both",
     ] {
         root.write(f, "before\n");
         std::fs::File::options()
@@ -424,6 +426,9 @@ fn rollback_restores_modification_times() {
     - file: {path: /etc/prov-chmod, mode: "0600"}
     - name: a mode through a link, state omitted
       file: {path: /etc/prov-mlink, mode: "0600"}
+    - name: a mode, then new content
+      file: {path: /etc/prov-both, mode: "0600"}
+    - copy: {dest: /etc/prov-both, content: "after\n"}
 "#,
     );
     prov(&state)
@@ -432,7 +437,7 @@ fn rollback_restores_modification_times() {
         .chroot(&root)
         .run()
         .ok()
-        .stdout_has("changed=4");
+        .stdout_has("changed=6");
     let mode = |rel: &str| {
         std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(root.file(rel)).unwrap().permissions(),
@@ -458,12 +463,13 @@ fn rollback_restores_modification_times() {
         .arg(&root.path)
         .run()
         .ok()
-        .stdout_has("changed=4 ok=0");
+        .stdout_has("changed=5 ok=0");
     for f in [
         "etc/prov-stamp",
         "etc/prov-edit",
         "etc/prov-chmod",
         "etc/prov-target",
+        "etc/prov-both",
     ] {
         assert_eq!(mtime(&root, f), (1_600_000_000, 123_456_789), "{f}");
         assert_eq!(mode(f), 0o644, "{f}");
@@ -474,7 +480,7 @@ fn rollback_restores_modification_times() {
         .arg(&root.path)
         .run()
         .ok()
-        .stdout_has("changed=0 ok=4");
+        .stdout_has("changed=0 ok=5");
 }
 
 /// What a rollback cannot undo is listed, in check mode as in a real rollback, and left as it

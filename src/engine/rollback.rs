@@ -9,7 +9,6 @@
 //! change (a file before the directory the run created for it), each atomically. Commands and
 //! package changes have nothing to restore: the controller's log lists them as not revertible.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -187,6 +186,7 @@ fn decide_shown(entry: &Entry, now: &FileState, saved: Option<&FileState>) -> De
                         return Decision::Restore {
                             how: Restore::Copy {
                                 data: entry.data.clone().unwrap_or_default(),
+                                mode_owner: Some((mode, uid, gid)),
                             },
                             what: "restore the previous content".into(),
                             diff: content_diff(&entry.path, now, s),
@@ -213,7 +213,10 @@ fn decide_shown(entry: &Entry, now: &FileState, saved: Option<&FileState>) -> De
             }
             match data {
                 Some((d, s)) => Decision::Restore {
-                    how: Restore::Copy { data: d.clone() },
+                    how: Restore::Copy {
+                        data: d.clone(),
+                        mode_owner: Some((mode, uid, gid)),
+                    },
                     what: if now.exists {
                         "restore what it was before".into()
                     } else {
@@ -230,15 +233,31 @@ fn decide_shown(entry: &Entry, now: &FileState, saved: Option<&FileState>) -> De
     }
 }
 
-/// The first entry of each path, in order: the state before the run.
+/// The first entry of each path, in order: the state before the run. When that entry saved no
+/// content (a mode change) and a later one of the same path did (the run then rewrote the
+/// file), that content is the one before the run: the first entry takes it.
 pub fn first_entries(entries: Vec<Entry>) -> Vec<Entry> {
-    let mut seen = HashSet::new();
     let mut sorted = entries;
     sorted.sort_by_key(|e| e.seq);
-    sorted
-        .into_iter()
-        .filter(|e| seen.insert(e.path.clone()))
-        .collect()
+    let mut first: Vec<Entry> = Vec::new();
+    let mut at = std::collections::HashMap::new();
+    for e in sorted {
+        match at.get(&e.path) {
+            None => {
+                at.insert(e.path.clone(), first.len());
+                first.push(e);
+            }
+            Some(&i) => {
+                let f: &mut Entry = &mut first[i];
+                if f.stat.is_some() && f.data.is_none() && !f.large && (e.data.is_some() || e.large)
+                {
+                    f.data = e.data;
+                    f.large = e.large;
+                }
+            }
+        }
+    }
+    first
 }
 
 async fn run(t: &Target, script: String, probes: Option<Vec<Probe>>) -> Result<Vec<u8>> {
@@ -445,7 +464,7 @@ mod tests {
         let saved = file("old\n", 0o644);
         match decide(&e, &file("new\n", 0o644), Some(&saved)) {
             Decision::Restore {
-                how: Restore::Copy { data },
+                how: Restore::Copy { data, .. },
                 diff: Some(d),
                 ..
             } => {
@@ -544,5 +563,30 @@ mod tests {
             vec![1, 2],
             "{kept:?}"
         );
+    }
+
+    /// A mode change, then a rewrite of the same file: the rollback has the content saved by
+    /// the rewrite (the content before the run) and the mode saved by the mode change.
+    #[test]
+    fn a_file_re_moded_then_rewritten_gets_both_back() {
+        let mut attrs = entry(Some("regular file|644|0|0"), false);
+        attrs.kind = "attrs".into();
+        let mut write = entry(Some("regular file|600|0|0"), true);
+        write.seq = 2;
+        write.data = Some("/j/00000002/data".into());
+        let kept = first_entries(vec![write, attrs]);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].stat.as_deref(), Some("regular file|644|0|0"));
+        assert_eq!(kept[0].data.as_deref(), Some("/j/00000002/data"));
+        match decide(&kept[0], &file("new\n", 0o600), Some(&file("old\n", 0o600))) {
+            Decision::Restore {
+                how: Restore::Copy { data, mode_owner },
+                ..
+            } => {
+                assert_eq!(data, "/j/00000002/data");
+                assert_eq!(mode_owner, Some((0o644, 0, 0)));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

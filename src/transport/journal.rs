@@ -243,8 +243,12 @@ pub fn parse_runs(out: &[u8]) -> Vec<(String, usize)> {
 /// How to put one path back.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Restore {
-    /// Copy the saved `data` back over the path (atomically: beside it, then renamed).
-    Copy { data: String },
+    /// Copy the saved `data` back over the path (atomically: beside it, then renamed), with
+    /// this mode and owner (the copy's may be of a later moment of the run).
+    Copy {
+        data: String,
+        mode_owner: Option<(u32, u32, u32)>,
+    },
     /// Make the path a symlink to `target` again.
     Link { target: String },
     /// Remove what the run created (a directory only when it holds no files).
@@ -291,9 +295,15 @@ pub fn restore_script(path: &str, how: &Restore) -> String {
         quote(path)
     );
     match how {
-        Restore::Copy { data } => s.push_str(&format!(
-            "mkdir -p -- \"$d\" || exit 1\nt=\"$d/.prov_tmp.rollback.$$\"\nrm -rf -- \"$t\"\ntrap 'rm -rf -- \"$t\"' EXIT\ncp -a -- {} \"$t\" || exit 1\nsync -f \"$t\" 2>/dev/null\nif [ -d \"$p\" ] && [ ! -L \"$p\" ]; then rm -rf -- \"$p\" || exit 1; fi\nmv -f -T -- \"$t\" \"$p\" || exit 1\ntrap - EXIT\n",
-            quote(data)
+        Restore::Copy { data, mode_owner } => s.push_str(&format!(
+            "mkdir -p -- \"$d\" || exit 1\nt=\"$d/.prov_tmp.rollback.$$\"\nrm -rf -- \"$t\"\ntrap 'rm -rf -- \"$t\"' EXIT\ncp -a -- {} \"$t\" || exit 1\n{}sync -f \"$t\" 2>/dev/null\nif [ -d \"$p\" ] && [ ! -L \"$p\" ]; then rm -rf -- \"$p\" || exit 1; fi\nmv -f -T -- \"$t\" \"$p\" || exit 1\ntrap - EXIT\n",
+            quote(data),
+            match mode_owner {
+                Some((mode, uid, gid)) => format!(
+                    "chown {uid}:{gid} -- \"$t\" && chmod {mode:04o} -- \"$t\" || exit 1\n"
+                ),
+                None => String::new(),
+            }
         )),
         Restore::Link { target } => s.push_str(&format!(
             "mkdir -p -- \"$d\" || exit 1\nt=\"$d/.prov_tmp.rollback.$$\"\nrm -f -- \"$t\"\nln -s -- {} \"$t\" || exit 1\nif [ -d \"$p\" ] && [ ! -L \"$p\" ]; then rm -rf -- \"$p\" || exit 1; fi\nmv -f -T -- \"$t\" \"$p\" || {{ rm -f -- \"$t\"; exit 1; }}\n",
@@ -424,6 +434,7 @@ mod tests {
             &entries[0].path,
             &Restore::Copy {
                 data: entries[0].data.clone().unwrap(),
+                mode_owner: None,
             },
         ));
         sh(&restore_script(
