@@ -33,6 +33,10 @@ pub enum Command {
     Agent(AgentCommand),
     /// Show the inventory (like ansible-inventory).
     Inventory(InventoryArgs),
+    /// List the runs in a target's journal (newest last).
+    History(HistoryArgs),
+    /// Put back the files a run changed, from the target's journal.
+    Rollback(RollbackArgs),
     /// Worker images: build a node's USB-bootable disk image.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -62,6 +66,45 @@ pub enum AgentCommand {
         #[arg(long = "idle", value_name = "DURATION", default_value = "10m", value_parser = crate::transport::agent::parse_duration)]
         idle: std::time::Duration,
     },
+}
+
+/// The targets of `prov history` and `prov rollback`.
+#[derive(Args, Debug)]
+pub struct JournalTarget {
+    /// The target is this directory (a root filesystem), as with `prov apply --chroot`.
+    #[arg(long = "chroot", value_name = "DIR", conflicts_with_all = ["inventory", "limit"])]
+    pub chroot: Option<PathBuf>,
+    /// The targets are this inventory's hosts, reached as `prov apply` reaches them (repeatable;
+    /// without it and without --chroot, this machine).
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Vec<String>,
+    /// Only the hosts matching this pattern.
+    #[arg(short = 'l', long = "limit")]
+    pub limit: Option<String>,
+    /// Read and restore the journal as root (sudo), as a run with --become wrote it.
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub target: JournalTarget,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// The run to roll back (as `prov history` lists it).
+    #[arg(value_name = "RUN_ID")]
+    pub run: String,
+    #[command(flatten)]
+    pub target: JournalTarget,
+    /// Don't change anything; report what would be put back.
+    #[arg(short = 'C', long = "check")]
+    pub check: bool,
+    /// Show the content that would come back.
+    #[arg(short = 'D', long = "diff")]
+    pub diff: bool,
 }
 
 #[derive(Args, Debug)]
@@ -396,6 +439,8 @@ impl DriftArgs {
             verbose: 0,
             chroot: None,
             syntax_check: false,
+            // A drift report is a dry run: it changes nothing, so it has nothing to journal.
+            no_journal: true,
             list_hosts: false,
             list_tasks: false,
             list_tags: false,
@@ -435,6 +480,14 @@ pub struct ApplyArgs {
     /// Only check the playbook's syntax.
     #[arg(long = "syntax-check")]
     pub syntax_check: bool,
+    /// Keep no journal of this run (`prov rollback` cannot undo it); PROV_NO_JOURNAL=1 makes
+    /// it the default.
+    #[arg(
+        long = "no-journal",
+        env = "PROV_NO_JOURNAL",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    pub no_journal: bool,
     /// List the hosts each play would run on.
     #[arg(long = "list-hosts")]
     pub list_hosts: bool,

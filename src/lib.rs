@@ -15,6 +15,7 @@ pub(crate) mod config;
 pub(crate) mod drift;
 pub(crate) mod engine;
 pub(crate) mod error;
+pub(crate) mod history;
 pub(crate) mod host;
 pub(crate) mod http;
 pub mod image;

@@ -279,6 +279,7 @@ pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOpt
         ssh_common_args: args.target.ssh_common_args.clone(),
         ssh_extra_args: args.target.ssh_extra_args.clone(),
         persist: args.target.persist,
+        journal: None,
     })
 }
 
@@ -514,6 +515,12 @@ pub(crate) async fn apply_run(
         plays: playbooks.iter().flat_map(|p| p.plays.clone()).collect(),
     };
     validate_chroot(&opts, &inv, &every_play)?;
+    let mut opts = opts;
+    if !opts.check && !args.no_journal {
+        opts.journal = Some(Arc::new(crate::engine::journal::RunLog::start(
+            &args.playbooks,
+        )));
+    }
     let reporter = match capture {
         Some(out) => Reporter::with_output(Format::Json, args.verbose, opts.diff, false, out),
         None => Reporter::new(args.format, args.verbose, opts.diff),
@@ -674,6 +681,8 @@ pub fn wants_private_mounts(cli: &Cli) -> bool {
         Command::Inventory(_) | Command::Completions(_) | Command::Man(_) | Command::Agent(_) => {
             false
         }
+        Command::History(a) => a.target.chroot.is_some(),
+        Command::Rollback(a) => a.target.chroot.is_some(),
         Command::Image(
             crate::cli::ImageCommand::Build(_) | crate::cli::ImageCommand::Pipeline(_),
         ) => true,
@@ -703,6 +712,16 @@ pub async fn main(cli: Cli) -> Result<i32> {
         Command::Inventory(a) => {
             release_signals();
             inventory_cmd(a)
+        }
+        Command::History(a) => {
+            release_signals();
+            crate::history::history(a).await
+        }
+        Command::Rollback(a) => {
+            // A signal waits until the rollback is done: each path is put back whole.
+            let done = crate::history::rollback(a).await;
+            release_signals();
+            done
         }
         Command::Completions(a) => {
             release_signals();

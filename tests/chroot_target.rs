@@ -156,7 +156,7 @@ fn mounts_are_undone_after_a_failure_and_after_ctrl_c() {
     assert!(root.mounts_inside().is_empty());
     assert!(!root.exists("usr/sbin/policy-rc.d"));
 
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_prov"))
+    let child = common::isolate(&mut std::process::Command::new(env!("CARGO_BIN_EXE_prov")))
         .current_dir(&p.dir.path)
         .args(["apply", "slow.yml", "--chroot"])
         .arg(&root.path)
@@ -401,12 +401,14 @@ fn reboot_is_skipped_in_a_chroot() {
 /// re-apply that changes nothing.
 #[test]
 fn the_demo_runs_another_playbook_as_golyat_1() {
-    let out = std::process::Command::new(common::repo_root().join("examples/demo.sh"))
-        .arg("examples/site.yml")
-        .env("PROV_BIN", env!("CARGO_BIN_EXE_prov"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("examples/demo.sh");
+    let out = common::isolate(&mut std::process::Command::new(
+        common::repo_root().join("examples/demo.sh"),
+    ))
+    .arg("examples/site.yml")
+    .env("PROV_BIN", env!("CARGO_BIN_EXE_prov"))
+    .env("NO_COLOR", "1")
+    .output()
+    .expect("examples/demo.sh");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

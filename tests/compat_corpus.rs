@@ -408,6 +408,9 @@ fn run_prov(project: &Project, target: &Target, work: &Path, check: bool) -> Eng
             logging_python(work).display().to_string(),
         ),
         ("NO_COLOR", "1".into()),
+        // As common::isolate: no run logs in /root/.local/state, no journal.
+        ("XDG_STATE_HOME", common::state_home().display().to_string()),
+        ("PROV_NO_JOURNAL", "1".into()),
     ];
     let log = work.join("ansible-modules.log");
     let _ = std::fs::remove_file(&log);

@@ -109,6 +109,7 @@ fn in_netns(script: &str, envs: &[(&str, &Path)]) -> std::process::Output {
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env("NO_COLOR", "1")
         .env_remove("ANSIBLE_CONFIG");
+    common::isolate(&mut cmd);
     for (k, v) in envs {
         cmd.env(k, v);
     }

@@ -260,6 +260,7 @@ pub(super) async fn run_foreign(
     let run_as = RunAs {
         become_: become_for(s, t, ctx)?,
         timeout: t.d.timeout.map(std::time::Duration::from_secs),
+        label: super::run_as::label(s, t, tr.h, ctx),
     };
     let step = crate::modules::Step::Run {
         cmd: crate::host::step::Command {

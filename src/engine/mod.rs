@@ -12,7 +12,8 @@
 //! and `include_vars`; `predict.rs` check mode's memory of planned changes; `run_as.rs` become,
 //! environment and timeout; `connect.rs` transports; `host.rs` per-host state and counters;
 //! `steer.rs` `--start-at-task` and `--step`; `safe_reconnect.rs` lockout-safe changes (a revert
-//! armed on the target, confirmed over a fresh connection after the handlers).
+//! armed on the target, confirmed over a fresh connection after the handlers); `journal.rs`
+//! the run journal and `rollback.rs` `prov history` and `prov rollback`.
 
 mod batch;
 pub mod connect;
@@ -21,11 +22,13 @@ mod foreign;
 pub mod host;
 mod include;
 mod inventory_edit;
+pub mod journal;
 mod loops;
 mod origin;
 mod outcome;
 mod predict;
 mod reboot;
+pub mod rollback;
 mod run_as;
 mod safe_reconnect;
 pub mod steer;
@@ -88,6 +91,8 @@ pub struct RunOptions {
     /// `--persist DURATION`: SSH connections through the prov agent, which keeps them open
     /// this long after the last run ([`crate::transport::agent`]).
     pub persist: Option<std::time::Duration>,
+    /// The run's journal ([`journal`]); `None` in check mode and with `--no-journal`.
+    pub journal: Option<Arc<journal::RunLog>>,
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP handling: a flag, the signal that set it, and a wake-up for

@@ -84,4 +84,21 @@ pub(super) fn environment(t: &Task, ctx: &Arc<Context>) -> Result<Vec<(String, S
 pub(super) struct RunAs {
     pub(super) become_: Option<Become>,
     pub(super) timeout: Option<Duration>,
+    /// The host, task and module its changes are journaled under.
+    pub(super) label: super::journal::Label,
+}
+
+/// The journal label of task `t` on host `h`.
+pub(super) fn label(s: &Shared, t: &Task, h: usize, ctx: &Arc<Context>) -> super::journal::Label {
+    let module = match &t.action {
+        crate::playbook::Action::Module { module, .. } => module.to_string(),
+        crate::playbook::Action::Foreign { module, .. } => module.clone(),
+        _ => String::new(),
+    };
+    super::journal::Label {
+        host: s.host_name(h),
+        task: t.display_name(),
+        module,
+        no_log: super::task::no_log(t, ctx),
+    }
 }

@@ -150,6 +150,7 @@ pub(super) async fn render_module(
     let run_as = RunAs {
         become_: become_for(s, t, ctx)?,
         timeout: t.d.timeout.map(Duration::from_secs),
+        label: label(s, t, h, ctx),
     };
     let predicted = if check {
         s.hosts[h].lock().unwrap().predicted.users.clone()
@@ -212,6 +213,7 @@ pub(super) fn prepare_module(
         run_as: RunAs {
             become_: become_for(s, t, ctx)?,
             timeout: t.d.timeout.map(Duration::from_secs),
+            label: label(s, t, h, ctx),
         },
         debug: module.name() == "debug",
         refreshes_sessions: matches!(module.name(), "user" | "group"),
@@ -409,8 +411,10 @@ pub(super) async fn exec_step(
     step: &Step,
     run_as: &RunAs,
 ) -> Result<crate::transport::ExecOutput> {
-    let (script_text, stdin) = script::step_script(step)?;
-    exec_cancellable(
+    let journal = s.opts.journal.as_deref();
+    let mark = journal.and_then(|j| j.mark(step, &run_as.label));
+    let (script_text, stdin) = script::step_script(step, mark.as_ref())?;
+    let out = exec_cancellable(
         s,
         c,
         Exec {
@@ -422,7 +426,11 @@ pub(super) async fn exec_step(
         },
         matches!(step, Step::Write(_)),
     )
-    .await
+    .await?;
+    if let Some(j) = journal {
+        j.record(step, &run_as.label, mark.as_ref(), out.rc);
+    }
+    Ok(out)
 }
 
 /// Execute a plan's steps, one round trip each, stopping at the first failure.

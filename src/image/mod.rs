@@ -194,6 +194,8 @@ async fn build_in(
         "prov".into(),
         "apply".into(),
         def.playbook.display().to_string(),
+        // An image carries no journal of its own build.
+        "--no-journal".into(),
         "--limit".into(),
         node.to_string(),
         "--chroot".into(),

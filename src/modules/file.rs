@@ -356,11 +356,16 @@ impl Planner for FilePlan {
                     self.attr_steps(&mut plan, eff)?;
                 }
             }
+            // Without `state` on an existing link (no `src`), the link stays as it is.
+            Wanted::Link if self.src.is_none() => {
+                plan = plan.with("src", cur.link_target.clone());
+                self.existing_link_attrs(&mut plan, cur, followed)?;
+            }
             Wanted::Link => {
                 let src = self.src.clone().unwrap_or_default();
                 let src_state = obs.file(self.src_at)?;
                 if cur.is_link && cur.link_target.as_deref() == Some(src.as_str()) {
-                    self.link_attr_steps(&mut plan, cur)?;
+                    self.existing_link_attrs(&mut plan, cur, followed)?;
                 } else if cur.exists && !cur.is_link {
                     if !self.force {
                         return Ok(Plan::fail(format!(
@@ -518,6 +523,30 @@ impl FilePlan {
         Ok(())
     }
 
+    /// The attributes of a link that stays: as Ansible, with `follow` (the default) those of
+    /// the file it points to (none, and a warning, when that is missing), else the owner and
+    /// group of the link itself.
+    fn existing_link_attrs(
+        &self,
+        plan: &mut Plan,
+        cur: &FileState,
+        followed: &FileState,
+    ) -> Result<()> {
+        if !self.follow {
+            return self.link_attr_steps(plan, cur);
+        }
+        if followed.exists {
+            return self.attr_steps(plan, followed);
+        }
+        plan.result.insert(
+            "warnings".into(),
+            Value::from(vec![Value::from(
+                "Cannot set fs attributes on a non-existent symlink target. follow should be set to False to avoid this.",
+            )]),
+        );
+        Ok(())
+    }
+
     /// Owner/group of the link itself (Linux links have no mode of their own).
     fn link_attr_steps(&self, plan: &mut Plan, cur: &FileState) -> Result<()> {
         let spec = AttrSpec {
@@ -645,6 +674,69 @@ mod tests {
             &[missing("/etc/alt"), missing("/etc/alt"), missing("/nope")],
         );
         assert!(p.failed.unwrap().contains("src file does not exist"));
+    }
+
+    /// ansible-playbook 2.19 (the fixture venv): `file: path=<existing symlink> mode=0600`
+    /// without `state` keeps the link (`state: link`, `src` its target) and, following it
+    /// (`follow` defaults to true), sets the mode of the file it points to (changed); on a
+    /// dangling link it changes nothing and warns; with `follow: false` the link has no mode
+    /// to set (ok). `state: link` with a matching `src` also sets the target's mode.
+    #[test]
+    fn attributes_through_an_existing_link() {
+        let l = link("/etc/alt", "real");
+        let real = file("/etc/real", 0o644, "r");
+        let src = missing("/nonexistent-prov-src");
+        let p = plan_with(
+            &File,
+            args(&[("path", "/etc/alt"), ("mode", "0600")]),
+            &[l.clone(), real.clone(), src.clone()],
+        );
+        assert!(p.failed.is_none() && p.changed, "{p:?}");
+        assert_eq!(
+            p.steps,
+            [Step::SetAttrs {
+                path: "/etc/alt".into(),
+                attrs: Attrs {
+                    mode: Some(0o600),
+                    ..Default::default()
+                },
+                recurse: false,
+                follow: true,
+            }]
+        );
+        assert_eq!(p.result["state"].as_str(), Some("link"));
+        assert_eq!(p.result["src"].as_str(), Some("real"));
+        let done = file("/etc/real", 0o600, "r");
+        let p = plan_with(
+            &File,
+            args(&[("path", "/etc/alt"), ("mode", "0600")]),
+            &[l.clone(), done, src.clone()],
+        );
+        assert!(p.failed.is_none() && !p.changed, "{p:?}");
+        let p = plan_with(
+            &File,
+            args(&[("path", "/etc/alt"), ("mode", "0600")]),
+            &[l.clone(), missing("/etc/alt"), src.clone()],
+        );
+        assert!(p.failed.is_none() && !p.changed, "{p:?}");
+        assert!(p.result.contains_key("warnings"));
+        let p = plan_with(
+            &File,
+            args(&[("path", "/etc/alt"), ("mode", "0600"), ("follow", "false")]),
+            &[l.clone(), real.clone(), src],
+        );
+        assert!(p.failed.is_none() && !p.changed, "{p:?}");
+        let p = plan_with(
+            &File,
+            args(&[
+                ("path", "/etc/alt"),
+                ("src", "real"),
+                ("state", "link"),
+                ("mode", "0600"),
+            ]),
+            &[l, real.clone(), real],
+        );
+        assert!(p.changed && p.steps.len() == 1, "{p:?}");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 pub mod agent;
 pub mod chroot;
 pub mod guard;
+pub mod journal;
 pub mod local;
 pub mod prober;
 pub mod protocol;

@@ -20,6 +20,8 @@ use crate::host::{
 };
 use crate::shlex::quote;
 
+use super::journal::{self, Mark};
+
 use crate::host::probe::{STAT_FORMAT, parse_stat};
 
 /// The script that answers all probes.
@@ -282,13 +284,25 @@ fn attr_commands(target: &str, attrs: &Attrs, recurse: bool, no_deref: bool) -> 
     s
 }
 
-fn write_script(w: &WriteFile) -> Result<String> {
+fn write_script(w: &WriteFile, mark: Option<&Mark>) -> Result<String> {
     let mut s = format!("export LC_ALL=C\np={}\n", quote(&w.path));
     if w.follow {
         s.push_str("if [ -L \"$p\" ]; then p=$(readlink -f -- \"$p\") || exit 1; fi\n");
     }
     s.push_str("d=$(dirname -- \"$p\")\n");
     if w.make_parents {
+        // The directories it creates are journaled (under the entry number before the file's).
+        if let Some(m) = mark.filter(|m| m.seq > 0) {
+            let parents = Mark {
+                seq: m.seq - 1,
+                kind: journal::Kind::MakeDir,
+                ..m.clone()
+            };
+            s.push_str(&format!(
+                "if [ ! -d \"$d\" ]; then (\np=$d\n{}) || exit 1; fi\n",
+                journal::capture_created_dir(&parents)?
+            ));
+        }
         s.push_str("mkdir -p -- \"$d\" || exit 1\n");
     }
     s.push_str(
@@ -329,6 +343,9 @@ fn write_script(w: &WriteFile) -> Result<String> {
     if w.backup {
         s.push_str("if [ -e \"$p\" ]; then b=\"$p.${t##*.}.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p -- \"$p\" \"$b\" || exit 1; echo \"backup_file=$b\"; fi\n");
     }
+    if let Some(m) = mark {
+        s.push_str(&journal::capture(m)?);
+    }
     s.push_str(
         "sync -- \"$t\" 2>/dev/null || sync\nmv -f -- \"$t\" \"$p\" || exit 1\ntrap - EXIT\n",
     );
@@ -357,10 +374,59 @@ fn touch_script(path: &str, mtime: &Stamp, atime: &Stamp) -> String {
     s
 }
 
-/// The script (and stdin) for one step.
-pub fn step_script(step: &Step) -> Result<(String, Vec<u8>)> {
+/// The script (and stdin) for one step; with a journal `mark`, it first records the previous
+/// state of the path it changes ([`journal`]).
+pub fn step_script(step: &Step, mark: Option<&Mark>) -> Result<(String, Vec<u8>)> {
+    let (script, stdin) = plain_step_script(step, mark)?;
+    let Some(m) = mark else {
+        return Ok((script, stdin));
+    };
+    let path = match step {
+        Step::Write(_) | Step::Run { .. } => return Ok((script, stdin)),
+        Step::MakeDir { path, .. }
+        | Step::Remove { path }
+        | Step::Link { path, .. }
+        | Step::SetAttrs { path, .. }
+        | Step::Touch { path, .. } => path,
+    };
+    let record = if matches!(step, Step::MakeDir { .. }) {
+        journal::capture_created_dir(m)?
+    } else {
+        journal::capture(m)?
+    };
+    // Attributes set through a link are the link target's: that is what is recorded.
+    let resolve = if matches!(step, Step::SetAttrs { follow: true, .. }) {
+        "if [ -L \"$p\" ]; then p=$(readlink -f -- \"$p\") || exit 1; fi\n"
+    } else {
+        ""
+    };
+    // The recording runs in a subshell: its variables and its `exit` stay its own.
+    Ok((
+        format!(
+            "(\np={}\n{resolve}{record}) || exit 1\n{script}",
+            quote(path)
+        ),
+        stdin,
+    ))
+}
+
+/// The journal entry kind of a step: `None` for a command (nothing to put back).
+pub fn journal_kind(step: &Step) -> Option<journal::Kind> {
+    Some(match step {
+        Step::Write(_) => journal::Kind::Write,
+        Step::MakeDir { .. } => journal::Kind::MakeDir,
+        Step::Remove { .. } => journal::Kind::Remove,
+        Step::Link { .. } => journal::Kind::Link,
+        Step::SetAttrs { recurse: true, .. } => journal::Kind::AttrsRecursive,
+        Step::SetAttrs { .. } => journal::Kind::Attrs,
+        Step::Touch { .. } => journal::Kind::Touch,
+        Step::Run { .. } => return None,
+    })
+}
+
+fn plain_step_script(step: &Step, mark: Option<&Mark>) -> Result<(String, Vec<u8>)> {
     Ok(match step {
-        Step::Write(w) => (write_script(w)?, w.content.clone()),
+        Step::Write(w) => (write_script(w, mark)?, w.content.clone()),
         Step::MakeDir { path, attrs } => {
             let p = quote(path);
             (

@@ -339,6 +339,21 @@ impl Project {
     }
 }
 
+/// Where the prov runs of the tests keep their controller state (`XDG_STATE_HOME`: the run
+/// logs of `prov apply`): a directory of the test build, never the user's `~/.local/state`.
+pub fn state_home() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-state")
+}
+
+/// Give a command that runs prov (directly or through a script) the tests' environment: its
+/// controller state in [`state_home`], and no run journal (`PROV_NO_JOURNAL`): a local apply
+/// as root would otherwise keep one in this machine's `/var/lib/prov/journal`. The journal's
+/// own tests remove `PROV_NO_JOURNAL` again (on chroot and SSH test hosts only).
+pub fn isolate(cmd: &mut Command) -> &mut Command {
+    cmd.env("XDG_STATE_HOME", state_home())
+        .env("PROV_NO_JOURNAL", "1")
+}
+
 /// A `prov` invocation, built fluently: `Prov::new().args(["apply", "pb.yml"]).cwd(dir).run()`.
 pub struct Prov {
     cmd: Command,
@@ -348,6 +363,7 @@ pub struct Prov {
 impl Prov {
     pub fn new() -> Prov {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_prov"));
+        isolate(&mut cmd);
         cmd.env_remove("ANSIBLE_CONFIG")
             .env_remove("ANSIBLE_INVENTORY")
             .env("NO_COLOR", "1");
