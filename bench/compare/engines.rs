@@ -146,9 +146,11 @@ impl Tools {
     }
 }
 
-/// The node address of host `i` (1-based): 192.168.10.101, .102, ...
+/// The node address of host `i` (1-based): 192.168.10.101, .102, ... .254, then on into
+/// 192.168.11.1 and up (for the scale mode's hundreds of hosts).
 pub fn node_ip(i: usize) -> String {
-    format!("192.168.10.{}", 100 + i)
+    let n = 99 + i;
+    format!("192.168.{}.{}", 10 + n / 254, n % 254 + 1)
 }
 
 /// A place for one fleet's inventories and engine configuration.

@@ -6,6 +6,7 @@
 //! bench/setup.sh                                   # the other engines, pinned, from PyPI
 //! cargo bench --bench compare -- [--hosts 1,5,20,50] [--runs 3] [--engines prov,pyinfra,...]
 //!                                [--no-chroot] [--out bench/RESULTS.md] [--smoke]
+//! cargo bench --bench compare -- --scale 20,50,100,200 [--runs 3] [--forks N] [--out FILE]
 //! ```
 //!
 //! For every host count, run and engine (engines alternate; each gets fresh hosts): a first
@@ -14,13 +15,15 @@
 //! drifted on every host. Each run is verified by reading every host's root
 //! (tests/common/worker.rs): a run that leaves a wrong state is reported as failed, whatever
 //! its time. Measured: wall time, controller CPU and peak RSS, target CPU, SSH sessions and
-//! connections per host (counted by the hosts' sshd).
+//! connections per host (counted by the hosts' sshd). `--scale` measures prov alone at large
+//! fleet sizes instead (scale.rs).
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
 mod engines;
 mod measure;
 mod report;
+mod scale;
 
 use std::path::{Path, PathBuf};
 
@@ -55,6 +58,12 @@ struct Options {
     engines: Vec<Engine>,
     chroot: bool,
     out: Option<PathBuf>,
+    /// `--scale 20,50,100,200`: prov alone, no-change, at these fleet sizes (scale.rs).
+    scale: Vec<usize>,
+    /// `--forks N` for prov in the scale mode.
+    forks: Option<usize>,
+    /// Whether `--out` was given (the scale mode prints to stdout otherwise).
+    out_given: bool,
 }
 
 fn options() -> Options {
@@ -65,6 +74,9 @@ fn options() -> Options {
         engines: engines::ALL.to_vec(),
         chroot: true,
         out: Some(common::repo_root().join("bench/RESULTS.md")),
+        scale: Vec::new(),
+        forks: None,
+        out_given: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -86,7 +98,17 @@ fn options() -> Options {
             }
             "--no-chroot" => o.chroot = false,
             "--logs" => o.logs = Some(PathBuf::from(value())),
-            "--out" => o.out = Some(PathBuf::from(value())),
+            "--out" => {
+                o.out = Some(PathBuf::from(value()));
+                o.out_given = true;
+            }
+            "--scale" => {
+                o.scale = value().split(',').map(|n| n.parse().unwrap()).collect();
+                o.scale.sort_unstable();
+                o.scale.dedup();
+                assert!(!o.scale.contains(&0), "--scale: fleet sizes start at 1");
+            }
+            "--forks" => o.forks = Some(value().parse().unwrap()),
             "--smoke" => {
                 o.hosts = vec![1];
                 o.runs = 1;
@@ -201,7 +223,7 @@ fn measure_one(
     }
 }
 
-fn log(msg: &str) {
+pub fn log(msg: &str) {
     eprintln!("[{}] {msg}", chrono_now());
 }
 
@@ -211,6 +233,21 @@ fn chrono_now() -> String {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     out.unwrap_or_default()
+}
+
+/// What the workload expects of a fresh target: a cloud image's sshd drop-in and an fstab
+/// with a swap line (both of which the playbook changes).
+pub fn prepare_roots<'a>(roots: impl Iterator<Item = &'a Root>) {
+    for r in roots {
+        r.write(
+            "etc/ssh/sshd_config.d/50-cloud-init.conf",
+            "PasswordAuthentication yes\n",
+        );
+        r.write(
+            "etc/fstab",
+            "# /etc/fstab\nUUID=0a1b / ext4 defaults 0 1\n/swap.img none swap sw 0 0\n",
+        );
+    }
 }
 
 /// Fresh SSH test hosts, and the cgroup that counts their CPU time (dropped after them).
@@ -248,16 +285,7 @@ fn series(
         // ansible-core-rs logs in as root (see engines.rs).
         h.root.write("etc/ssh/test_keys/root", &client.public_key);
     }
-    for r in hosts.iter().map(|h| &h.root).chain(root.iter()) {
-        r.write(
-            "etc/ssh/sshd_config.d/50-cloud-init.conf",
-            "PasswordAuthentication yes\n",
-        );
-        r.write(
-            "etc/fstab",
-            "# /etc/fstab\nUUID=0a1b / ext4 defaults 0 1\n/swap.img none swap sw 0 0\n",
-        );
-    }
+    prepare_roots(hosts.iter().map(|h| &h.root).chain(root.iter()));
     client.trust(&hosts.iter().collect::<Vec<_>>());
     let names: Vec<(String, u16)> = hosts.iter().map(|h| (h.name.clone(), h.port)).collect();
     let setup = Setup::new(client, &names, root.as_ref().map(|r| r.path.as_path()));
@@ -329,6 +357,15 @@ fn main() {
     // Ansible's apt and deb822_repository modules need these on the targets.
     // SAFETY: single-threaded at this point.
     unsafe { std::env::set_var("PROV_ROOTFS_EXTRA", "python3-apt,python3-debian") };
+    if !o.scale.is_empty() {
+        std::process::exit(scale::main(&scale::ScaleOptions {
+            sizes: o.scale,
+            runs: o.runs,
+            forks: o.forks,
+            logs: o.logs,
+            out: if o.out_given { o.out } else { None },
+        }));
+    }
     let tools = Tools::find();
     for e in &o.engines {
         let bin: &Path = match e {

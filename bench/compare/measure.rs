@@ -23,12 +23,24 @@ pub struct Usage {
     /// Peak resident set of the largest controller process, MiB.
     pub rss_mb: f64,
     pub code: i32,
+    /// The most file descriptors the engine's process held open at once (sampled every
+    /// 20 ms), when asked for.
+    pub peak_fds: Option<usize>,
     pub stdout: String,
     pub stderr: String,
 }
 
 /// Run a command to completion, measuring it.
 pub fn run(engine: &mut Command) -> Usage {
+    run_with(engine, false)
+}
+
+/// [`run`], also sampling how many file descriptors the engine holds open.
+pub fn run_counting_fds(engine: &mut Command) -> Usage {
+    run_with(engine, true)
+}
+
+fn run_with(engine: &mut Command, count_fds: bool) -> Usage {
     let rss_file = std::env::temp_dir().join(format!("prov-bench-rss-{}", std::process::id()));
     let mut cmd = Command::new("/usr/bin/time");
     cmd.arg("-f")
@@ -66,6 +78,23 @@ pub fn run(engine: &mut Command) -> Usage {
         let _ = err.read_to_end(&mut s);
         s
     });
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let fds_t = count_fds.then(|| {
+        let (done, time_pid) = (done.clone(), child.id());
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                for pid in children(time_pid) {
+                    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+                        .map(|d| d.count())
+                        .unwrap_or(0);
+                    peak = peak.max(open);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            peak
+        })
+    });
     let mut status = 0;
     // SAFETY: rusage is plain old data; wait4 fills it for our own child.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -74,6 +103,8 @@ pub fn run(engine: &mut Command) -> Usage {
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
     assert_eq!(r, pid, "wait4 failed");
     let wall = start.elapsed().as_secs_f64();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let peak_fds = fds_t.map(|t| t.join().unwrap());
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     let code = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
@@ -93,6 +124,7 @@ pub fn run(engine: &mut Command) -> Usage {
         cpu: secs(ru.ru_utime) + secs(ru.ru_stime),
         rss_mb,
         code,
+        peak_fds,
         stdout: String::from_utf8_lossy(&out_t.join().unwrap()).into_owned(),
         stderr: String::from_utf8_lossy(&err_t.join().unwrap()).into_owned(),
     }
@@ -140,6 +172,20 @@ fn children(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// The start of this benchmark's cgroup names: `prov-bench-<pid>-`, where the pid is the
+/// outer process's when the benchmark runs in namespaces of its own (`scale.rs`; that process
+/// removes the groups a killed run left behind).
+pub fn cgroup_prefix() -> String {
+    let id =
+        std::env::var(crate::scale::OUTER_PID).unwrap_or_else(|_| std::process::id().to_string());
+    cgroup_prefix_for(&id)
+}
+
+/// [`cgroup_prefix`] for the run of process `id`.
+pub fn cgroup_prefix_for(id: &str) -> String {
+    format!("prov-bench-{id}-")
+}
+
 /// A cgroup-v1 `cpuacct` group holding every process of a fleet of test hosts (the processes
 /// they start later inherit it), so that the CPU time of everything that ran on the targets is
 /// counted, including processes that have exited.
@@ -151,10 +197,8 @@ impl Cgroup {
     pub fn new(hosts: &[SshHost]) -> Option<Cgroup> {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let dir = std::path::PathBuf::from(format!(
-            "/sys/fs/cgroup/cpuacct/prov-bench-{}-{n}",
-            std::process::id()
-        ));
+        let dir =
+            std::path::PathBuf::from(format!("/sys/fs/cgroup/cpuacct/{}{n}", cgroup_prefix()));
         std::fs::create_dir(&dir).ok()?;
         let group = Cgroup { dir };
         for h in hosts {

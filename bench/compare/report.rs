@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::Sample;
 use crate::engines::{ALL, Engine, Scenario, Tools};
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = v.len();
     if n == 0 {
@@ -36,7 +36,7 @@ fn wall(s: &[Sample], e: Engine, sc: Scenario, hosts: usize) -> Option<f64> {
     (!ok.is_empty()).then(|| median(ok))
 }
 
-fn machine() -> String {
+pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
         .lines()

@@ -113,6 +113,9 @@ impl Client {
     }
 }
 
+/// How many test hosts [`SshHost::many`] prepares and starts at a time.
+pub const START_PARALLEL: usize = 16;
+
 /// A running OpenSSH server in its own namespaces on an overlay root.
 pub struct SshHost {
     pub name: String,
@@ -283,16 +286,38 @@ impl SshHost {
         SshHost::many_logging(prefix, n, client, "INFO")
     }
 
-    /// [`SshHost::many`] with sshd logging at `level`.
+    /// [`SshHost::many`] with sshd logging at `level`. At most [`START_PARALLEL`] hosts are
+    /// prepared and started at a time: hundreds at once on a small machine would each wait
+    /// so long for the CPU that their sshd could miss its start-up deadline.
     pub fn many_logging(prefix: &str, n: usize, client: &Client, level: &str) -> Vec<SshHost> {
+        let next = std::sync::atomic::AtomicUsize::new(1);
+        let started = std::sync::Mutex::new(Vec::with_capacity(n));
         std::thread::scope(|s| {
-            let handles: Vec<_> = (1..=n)
-                .map(|i| {
-                    s.spawn(move || SshHost::start_logging(&format!("{prefix}-{i}"), client, level))
+            let workers: Vec<_> = (0..n.min(START_PARALLEL))
+                .map(|_| {
+                    s.spawn(|| {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            if i > n {
+                                return;
+                            }
+                            let h = SshHost::start_logging(&format!("{prefix}-{i}"), client, level);
+                            started.lock().unwrap().push((i, h));
+                        }
+                    })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        })
+            for w in workers {
+                // A host that failed to start has panicked its worker: report it (the hosts
+                // started so far are dropped, so killed, on the way out).
+                if let Err(e) = w.join() {
+                    std::panic::resume_unwind(e);
+                }
+            }
+        });
+        let mut hosts = started.into_inner().unwrap();
+        hosts.sort_by_key(|(i, _)| *i);
+        hosts.into_iter().map(|(_, h)| h).collect()
     }
 
     /// The PID of the host's `unshare` (outside its namespaces), while it runs.
