@@ -317,9 +317,14 @@ impl Shared {
         }
         let outs: Vec<HostOutcome> = results.into_iter().map(|(_, o)| o).collect();
         self.reporter.hosts(&outs);
-        // Lockout-safe changes: their handlers first, then a fresh login confirms them.
+        // Lockout-safe changes: their handlers first, then a fresh login confirms them (a dry
+        // run flushes them at the same point, so it reports the apply's order).
         let armed: Vec<usize> = (targets.iter().copied())
-            .filter(|&h| !self.hosts[h].lock().unwrap().armed.is_empty())
+            .filter(|&h| {
+                let mut host = self.hosts[h].lock().unwrap();
+                let would = std::mem::take(&mut host.would_arm);
+                would || !host.armed.is_empty()
+            })
             .collect();
         if !armed.is_empty() && !handler {
             // The flush ends with the confirm.

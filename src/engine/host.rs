@@ -71,6 +71,9 @@ pub struct HostRun {
     pub notified: IndexSet<usize>,
     /// Reverts armed by lockout-safe tasks, waiting for their confirm ([`super::safe_reconnect`]).
     pub armed: Vec<super::safe_reconnect::Armed>,
+    /// Check mode: a lockout-safe task would have armed a revert, so its handlers are flushed
+    /// right after it, at the point the apply flushes them.
+    pub would_arm: bool,
     /// After a confirmed address change, the name its host key is known under (the old
     /// address), used as OpenSSH's HostKeyAlias for later connections.
     pub key_alias: Option<String>,
@@ -103,6 +106,7 @@ impl HostRun {
             stats: Stats::default(),
             notified: IndexSet::new(),
             armed: Vec::new(),
+            would_arm: false,
             key_alias: None,
             overlay: HashMap::new(),
             if_missing: HashMap::new(),

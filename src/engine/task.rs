@@ -340,11 +340,13 @@ pub(super) async fn finish_module(
         run.status = Some(Status::Changed);
     }
     if check {
-        if let Some(line) = super::safe_reconnect::arm(tr, ctx, None, &run_as, &plan.steps).await? {
+        let would_arm = super::safe_reconnect::arm(tr, ctx, None, &run_as, &plan.steps).await?;
+        let mut host = s.hosts[h].lock().unwrap();
+        if let Some(line) = would_arm {
             run.result
                 .insert("prov_safe_reconnect".into(), Value::from(line));
+            host.would_arm = true;
         }
-        let mut host = s.hosts[h].lock().unwrap();
         for step in &plan.steps {
             predict(&mut host.overlay, step, &observed);
         }
