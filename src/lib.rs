@@ -6,7 +6,9 @@
 //! [`config`] (ansible.cfg), [`inventory`],
 //! [`playbook`], [`vars`], [`template`], [`host`] (what tasks ask of and do to a host),
 //! [`transport`], [`modules`], [`engine`],
-//! [`report`], [`drift`] (`prov drift`'s report), [`image`] (worker disk images), plus [`yaml`] (YAML as Ansible reads it), [`vault`] (Ansible Vault) and [`error`].
+//! [`report`], [`drift`] (`prov drift`'s report), [`history`] (`prov history`, `prov rollback`),
+//! [`image`] (worker disk images), plus [`yaml`] (YAML as Ansible reads it), [`vault`] (Ansible
+//! Vault), [`utc`] (calendar time) and [`error`].
 
 pub(crate) mod agent_cmd;
 pub mod cli;
@@ -29,6 +31,7 @@ pub mod run;
 pub(crate) mod shlex;
 pub(crate) mod template;
 pub mod transport;
+pub mod utc;
 pub(crate) mod vars;
 pub mod vault;
 pub mod yaml;

@@ -60,7 +60,7 @@ impl ImageFile {
     }
 
     fn days_ago(mut self, days: i64) -> ImageFile {
-        self.date = layout::now() - days * DAY;
+        self.date = prov::utc::now() - days * DAY;
         self
     }
 
@@ -107,7 +107,7 @@ impl ImageFile {
         let manifest = serde_json::json!({
             "node": self.node,
             "arch": "amd64",
-            "build_date": layout::iso(self.date),
+            "build_date": prov::utc::iso(self.date),
             "kubernetes": {"kubelet": "1.32.0-1.1"},
             "crio": "1.32.1-1.1",
             "git_commit": self.commit,

@@ -36,28 +36,6 @@ pub struct RunLog {
     log: Mutex<Option<std::fs::File>>,
 }
 
-/// `YYYYMMDDTHHMMSSZ` of a Unix time.
-pub fn utc_stamp(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// A new run id: the UTC start time (so ids sort by time) and a random suffix.
 pub fn new_run_id() -> String {
     let now = std::time::SystemTime::now()
@@ -75,7 +53,13 @@ pub fn new_run_id() -> String {
             ^ std::process::id();
         b = [t as u8, (t >> 8) as u8, (t >> 16) as u8];
     }
-    format!("{}-{:02x}{:02x}{:02x}", utc_stamp(now), b[0], b[1], b[2])
+    format!(
+        "{}-{:02x}{:02x}{:02x}",
+        crate::utc::compact(now),
+        b[0],
+        b[1],
+        b[2]
+    )
 }
 
 /// Where the controller logs go: `$XDG_STATE_HOME/prov/runs` or `~/.local/state/prov/runs`.
@@ -104,7 +88,7 @@ impl RunLog {
                 .ok()?;
             let header = json!({
                 "run": id,
-                "started": utc_stamp(
+                "started": crate::utc::compact(
                     std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map(|d| d.as_secs() as i64)
@@ -204,9 +188,9 @@ mod tests {
 
     #[test]
     fn stamps_are_utc_calendar_times() {
-        assert_eq!(utc_stamp(0), "19700101T000000Z");
-        assert_eq!(utc_stamp(951_782_400), "20000229T000000Z");
-        assert_eq!(utc_stamp(1_796_649_905), "20261207T132505Z");
+        assert_eq!(crate::utc::compact(0), "19700101T000000Z");
+        assert_eq!(crate::utc::compact(951_782_400), "20000229T000000Z");
+        assert_eq!(crate::utc::compact(1_796_649_905), "20261207T132505Z");
         let id = new_run_id();
         assert!(valid_run_id(&id), "{id}");
         assert_eq!(id.len(), "20261207T130505Z-abcdef".len());
@@ -220,7 +204,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("prov-runlogs-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let name = |i: usize| format!("{}-000000.jsonl", utc_stamp(1_700_000_000 + i as i64));
+        let name = |i: usize| {
+            format!(
+                "{}-000000.jsonl",
+                crate::utc::compact(1_700_000_000 + i as i64)
+            )
+        };
         for i in 0..KEEP_LOGS + 5 {
             std::fs::write(dir.join(name(i)), "{}\n").unwrap();
         }

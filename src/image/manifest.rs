@@ -112,7 +112,7 @@ pub fn manifest(f: &Facts) -> Value {
         "source_date_epoch": f.source_date_epoch,
         // When it was built (the build id of a published image): the clock, not
         // SOURCE_DATE_EPOCH, which stays the same for reproducible rebuilds.
-        "build_date": super::layout::iso(super::layout::now()),
+        "build_date": crate::utc::iso(crate::utc::now()),
         "steps": f.steps.iter().map(|(name, secs)| json!({"step": name, "seconds": (secs * 100.0).round() / 100.0})).collect::<Vec<_>>(),
     })
 }

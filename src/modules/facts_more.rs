@@ -484,7 +484,7 @@ pub fn date_time(date: &str, tz_dst: Option<&str>) -> Option<Value> {
     } else {
         "000000"
     };
-    let (uy, um, ud) = civil(epoch_i.div_euclid(86400));
+    let (uy, um, ud) = crate::utc::civil_from_days(epoch_i.div_euclid(86400));
     let secs = epoch_i.rem_euclid(86400);
     let utc = format!(
         "{uy:04}-{um:02}-{ud:02}T{:02}:{:02}:{:02}",
@@ -518,19 +518,6 @@ pub fn date_time(date: &str, tz_dst: Option<&str>) -> Option<Value> {
     Some(Value::from_pairs(
         pairs.into_iter().map(|(k, v)| (k, Value::from(v))),
     ))
-}
-
-/// The proleptic Gregorian date of a day since 1970-01-01.
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// What the Python script printed: the `python` fact, `selinux_python_present` and `tz_dst`.

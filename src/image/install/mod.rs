@@ -75,7 +75,7 @@ impl Log {
     /// Into the log file only.
     fn note(&self, text: &str) {
         if let Some(mut f) = self.file.as_ref() {
-            let now = crate::image::layout::iso(crate::image::layout::now());
+            let now = crate::utc::iso(crate::utc::now());
             for l in text.lines() {
                 let _ = writeln!(f, "{now} {l}");
             }

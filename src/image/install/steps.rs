@@ -272,7 +272,7 @@ pub(super) fn install_on(
             steps.run("identity", || {
                 identity::apply(&target.path, &layout, source, &texts, &scratch)
             })?;
-            let now = crate::image::layout::now();
+            let now = crate::utc::now();
             steps.run("EFI system partition", || {
                 disk::make_esp(&target.path, &layout, &ids, &grub.efi, now)
             })?;

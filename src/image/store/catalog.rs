@@ -111,12 +111,12 @@ async fn describe(store: Store, dir: BuildDir, key: String, size: u64) -> Result
         .unwrap_or_default();
     let date = metadata
         .get("build-date")
-        .and_then(|d| layout::parse_iso(d))
+        .and_then(|d| crate::utc::parse_iso(d))
         .unwrap_or_else(|| dir.date());
     Ok(Build {
         node: dir.node.clone(),
         build_id: dir.build_id.clone(),
-        build_date: layout::iso(date),
+        build_date: crate::utc::iso(date),
         date,
         commit: metadata
             .get("git-commit")
@@ -530,7 +530,7 @@ pub async fn prune(args: &ImagePruneArgs) -> Result<Pruned> {
     let node = args.node.as_deref();
     let dirs = scan(&store, node).await?;
     let all = builds(&store, &dirs).await?;
-    let limit = layout::now() - age.as_secs() as i64;
+    let limit = crate::utc::now() - age.as_secs() as i64;
     let (delete, kept) = plan_prune(&dirs, &all, limit);
     let dir_url = |d: &BuildDir| store.loc.url(&d.dir_key(&store.loc.prefix));
     let mut out = Pruned {
@@ -582,7 +582,7 @@ mod tests {
         Build {
             node: node.into(),
             build_id: dir.build_id.clone(),
-            build_date: layout::iso(date),
+            build_date: crate::utc::iso(date),
             date,
             commit: "0123456789abcdef".into(),
             size: 1,

@@ -89,7 +89,7 @@ pub fn facts(doc: &Value, path: &Path) -> Result<Facts> {
     let node = text_field(doc, &["node"])
         .ok_or_else(|| Error::runtime(format!("{}: the manifest names no node", path.display())))?;
     let build_date = text_field(doc, &["build_date"])
-        .and_then(|d| layout::parse_iso(&d))
+        .and_then(|d| crate::utc::parse_iso(&d))
         .or_else(|| doc.get("source_date_epoch").and_then(Value::as_i64))
         .ok_or_else(|| {
             Error::runtime(format!(
@@ -116,7 +116,7 @@ pub fn facts(doc: &Value, path: &Path) -> Result<Facts> {
 /// The object metadata of an image (names without `x-amz-meta-`).
 pub fn metadata(f: &Facts, sha256: &str) -> HashMap<String, String> {
     let mut m = HashMap::from([
-        ("build-date".to_string(), layout::iso(f.build_date)),
+        ("build-date".to_string(), crate::utc::iso(f.build_date)),
         ("node".to_string(), f.node.clone()),
         ("sha256".to_string(), sha256.to_string()),
     ]);
@@ -442,7 +442,7 @@ pub async fn abort_unfinished(
         "listing unfinished uploads under {}",
         store.loc.url(&prefix)
     );
-    let before = stale.map(|s| layout::now() - s.as_secs() as i64);
+    let before = stale.map(|s| crate::utc::now() - s.as_secs() as i64);
     let mut found = Vec::new();
     let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
     loop {

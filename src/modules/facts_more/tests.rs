@@ -314,8 +314,6 @@ fn date_time_fields() {
     assert_eq!(got["tz_dst"], "UTC");
     assert_eq!(got["iso8601_micro"], "1970-01-01T00:00:00.000000Z");
     assert!(date_time("garbage", None).is_none());
-    assert_eq!(civil(-1), (1969, 12, 31));
-    assert_eq!(civil(11016), (2000, 2, 29));
 }
 
 #[test]
