@@ -380,6 +380,35 @@ fn over_ssh_with_become() {
     journal(&["rollback", &id, "-i", "hosts.yml", "-b"])
         .ok()
         .stdout_has("node-1: changed=0 ok=2");
+
+    // A become_user with no journal directory of its own (nobody's HOME is /nonexistent)
+    // changes without an entry, with a warning, rather than failing the task.
+    let nobody = Project::new()
+        .file("hosts.yml", &client.inventory(&[&host], "tester"))
+        .file(
+            "nobody.yml",
+            r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - copy: {dest: /tmp/by-nobody, content: "n\n"}
+      become: true
+      become_user: nobody
+"#,
+        );
+    let run = client
+        .apply(&nobody, "nobody.yml")
+        .env("XDG_STATE_HOME", &xdg)
+        .env_remove("PROV_NO_JOURNAL")
+        .run();
+    run.ok();
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("this change has no run journal entry (nobody cannot create /nonexistent/"),
+        "{all}"
+    );
+    assert!(!all.contains("prov-not-journaled"), "{all}");
+    assert_eq!(host.root.read("tmp/by-nobody"), "n\n");
 }
 
 /// The modification time of a root's file: seconds and nanoseconds.

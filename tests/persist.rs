@@ -194,6 +194,19 @@ fn warm_runs_skip_the_login_and_report_what_a_cold_run_does() {
     assert_eq!(warm.task("warm", "who")["result"]["stdout"], "tester");
     assert_eq!(logins(&host, "tester"), before + 1);
 
+    // A key file named relative to the run's directory (the agent runs elsewhere) works too.
+    std::fs::copy(&client.key, p.dir.path.join("id_rel")).unwrap();
+    let rel = client
+        .inventory(&[&host], "tester")
+        .replace(&client.key.display().to_string(), "id_rel");
+    std::fs::write(p.dir.path.join("rel.yml"), rel).unwrap();
+    let relative = apply("rel.yml", &["--persist", "1m"]);
+    relative.ok();
+    assert!(!relative.stderr.contains("WARNING"), "{}", relative.stderr);
+    assert_eq!(relative.task("warm", "who")["result"]["stdout"], "tester");
+    assert_eq!(logins(&host, "tester"), before + 2);
+    let before = before + 1;
+
     // The host drops the agent's connection: the next run gets a new one, transparently.
     assert!(drop_connections(&host, "tester") > 0);
     wait_until(10, "the agent sees its connection closed", || {

@@ -223,6 +223,23 @@ fn allow_users_nobody_is_reverted() {
 }
 
 #[test]
+fn a_no_log_change_is_confirmed_without_showing_what_it_reverts() {
+    let client = Client::new();
+    let h = host("safe-nolog", &client);
+    let change = format!("{}\n      no_log: true", lineinfile("AllowUsers nobody"));
+    let run = apply(&client, &h, &playbook(&change, "true"), &[]);
+    run.code(2);
+    let confirm = run.task(&h.name, "Confirm over a new connection: Change sshd");
+    assert_eq!(confirm["status"], "failed", "{confirm}");
+    // Neither the reverted paths nor the failure's details, in any output.
+    for out in [&run.stdout, &run.stderr] {
+        assert!(!out.contains("sshd_config"), "{out}");
+        assert!(!out.contains("could not be confirmed"), "{out}");
+    }
+    assert!(can_login(&client, &h));
+}
+
+#[test]
 fn a_match_block_denying_the_admin_is_reverted() {
     let client = Client::new();
     let h = host("safe-match", &client);

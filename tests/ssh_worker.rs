@@ -134,7 +134,7 @@ fn a_dry_run_of_a_fresh_ssh_host_matches_its_apply() {
             .args(["-i", "inventory/production/hosts.yml", "-i"])
             .arg(reach.path("ssh.yml"))
             .arg("-e")
-            .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/boxp.keys"))
+            .arg(format!("kubernetes_apt_base_url={url} crio_apt_base_url={url} user_management_github_keys_url={url}/boxp.keys network_safe_reconnect_address=127.0.0.1"))
             .json()
             .run()
     };

@@ -478,6 +478,14 @@ fn a_dry_run_of_a_fresh_root_goes_all_the_way() {
     let server = RepoServer::start();
     let root = Root::new();
     prepare(&root);
+    // apt's update hooks (Docker's docker-clean, Ubuntu's update stamp) must not run in a dry
+    // run: the dry run's `apt-get update` clears them.
+    root.write(
+        "etc/apt/apt.conf.d/99prov-test-hooks",
+        "APT::Update::Pre-Invoke { \"touch /var/tmp/pre-invoke\"; };\n\
+         APT::Update::Post-Invoke { \"touch /var/tmp/post-invoke\"; };\n\
+         APT::Update::Post-Invoke-Success { \"touch /var/tmp/post-invoke-success\"; };\n",
+    );
     let before = root.snapshot_with_times();
     let check = worker(&server, &root)
         .args(["--check", "--diff"])

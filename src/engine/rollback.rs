@@ -249,6 +249,8 @@ pub fn first_entries(entries: Vec<Entry>) -> Vec<Entry> {
             }
             Some(&i) => {
                 let f: &mut Entry = &mut first[i];
+                // The path's current content may be a later no_log task's: keep it hidden.
+                f.secret |= e.secret;
                 if f.stat.is_some() && f.data.is_none() && !f.large && (e.data.is_some() || e.large)
                 {
                     f.data = e.data;
@@ -578,6 +580,7 @@ mod tests {
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].stat.as_deref(), Some("regular file|644|0|0"));
         assert_eq!(kept[0].data.as_deref(), Some("/j/00000002/data"));
+        assert!(!kept[0].secret);
         match decide(&kept[0], &file("new\n", 0o600), Some(&file("old\n", 0o600))) {
             Decision::Restore {
                 how: Restore::Copy { data, mode_owner },
@@ -588,5 +591,16 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_path_a_later_no_log_task_rewrote_stays_hidden() {
+        let plain = entry(Some("regular file|644|0|0"), true);
+        let mut secret = entry(Some("regular file|600|0|0"), true);
+        secret.seq = 2;
+        secret.secret = true;
+        let kept = first_entries(vec![secret, plain]);
+        assert_eq!(kept.len(), 1);
+        assert!(kept[0].secret);
     }
 }

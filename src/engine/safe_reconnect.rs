@@ -97,6 +97,8 @@ pub struct Armed {
     run_as: RunAs,
     /// The host's new address, when the change moves it (`prov_safe_reconnect_address`).
     address: Option<String>,
+    /// The task is `no_log`: its confirm shows no paths, address or error either.
+    no_log: bool,
 }
 
 /// What a task asked for.
@@ -198,13 +200,17 @@ pub(super) fn arm_script(id: &str, paths: &[String], timeout: u64, restart: &str
         r#"#!/bin/sh
 # Written by prov (lockout-safe change): puts the files back and restarts the service.
 d={dq}
+trap '' HUP INT
 mkdir "$d/claim" 2>/dev/null || exit 0
 put() {{
     if [ -e "$d/$2" ] || [ -L "$d/$2" ]; then
-        rm -rf -- "$1.prov-revert"
+        rm -rf -- "$1.prov-revert" "$1.prov-old"
         cp -a -- "$d/$2" "$1.prov-revert" || return
-        if [ -d "$1" ] && [ ! -L "$1" ]; then rm -rf -- "$1"; fi
+        if [ -d "$1" ] && [ ! -L "$1" ]; then
+            mv -T -- "$1" "$1.prov-old" || return
+        fi
         mv -f -T -- "$1.prov-revert" "$1"
+        rm -rf -- "$1.prov-old"
     else
         rm -rf -- "$1"
     fi
@@ -229,8 +235,7 @@ d={dq}
 mkdir -p {root}
 mkdir "$d"
 trap 'rm -rf -- "$d"' EXIT
-{snap}cat > "$d/restore" <<'PROV_RESTORE_EOF'
-{restore}PROV_RESTORE_EOF
+{snap}printf '%s' {restore} > "$d/restore"
 state=$(systemctl is-system-running 2>/dev/null || true)
 if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && command -v systemd-run >/dev/null 2>&1 && [ -n "$state" ] && [ "$state" != offline ]; then
     systemd-run --quiet --collect --on-active={timeout}s --unit=prov-revert-{id} /bin/sh "$d/restore" </dev/null >/dev/null
@@ -245,6 +250,7 @@ trap - EXIT
 "#,
         dq = quote(&d),
         root = quote(REVERT_DIR),
+        restore = quote(&restore),
     )
 }
 
@@ -395,6 +401,7 @@ pub(super) async fn arm(
         armed_at: Instant::now(),
         run_as: run_as.clone(),
         address,
+        no_log: super::task::no_log(t, ctx),
     });
     Ok(Some(line))
 }
@@ -492,6 +499,13 @@ pub(super) async fn confirm(s: &Shared, pc: &Arc<PlayCtx>, hosts: &[usize]) {
 }
 
 async fn confirm_host(s: &Shared, pc: &PlayCtx, h: usize, armed: Vec<Armed>) -> HostOutcome {
+    let no_log = armed.iter().any(|a| a.no_log);
+    let mut out = confirm_shown(s, pc, h, armed).await;
+    out.no_log = no_log;
+    out
+}
+
+async fn confirm_shown(s: &Shared, pc: &PlayCtx, h: usize, armed: Vec<Armed>) -> HostOutcome {
     let name = s.host_name(h);
     let ids: Vec<&str> = armed.iter().map(|a| a.id.as_str()).collect();
     let paths: Vec<String> = armed.iter().flat_map(|a| a.paths.clone()).collect();
@@ -672,5 +686,36 @@ mod tests {
             d.contains("if mkdir /var/lib/prov/revert/1-a-0/claim"),
             "{d}"
         );
+    }
+
+    #[test]
+    fn a_hostile_path_or_restart_cannot_escape_the_restore_script() {
+        let dir = std::env::temp_dir().join(format!("prov-arm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pwned = dir.join("pwned");
+        let evil = format!("\nPROV_RESTORE_EOF\ntouch {}\n'\"$(x)`y`", pwned.display());
+        let restart = format!("true\nPROV_RESTORE_EOF\ntouch {}", pwned.display());
+        let s = arm_script("1-a-0", &[format!("/etc/a{evil}")], 7, &restart);
+        // The part that writes `restore`, run on its own.
+        let start = s.find("printf '%s' ").unwrap();
+        let end = s[start..].find(" > \"$d/restore\"\n").unwrap() + start;
+        let out = dir.join("restore");
+        let write = format!("{} > {}", &s[start..end], quote(&out.display().to_string()));
+        let ok = std::process::Command::new("sh")
+            .args(["-c", &write])
+            .status();
+        assert!(ok.unwrap().success());
+        assert!(!pwned.exists());
+        let restore = std::fs::read_to_string(&out).unwrap();
+        assert!(
+            restore.contains(&quote(&format!("/etc/a{evil}"))),
+            "{restore}"
+        );
+        let syntax = std::process::Command::new("sh")
+            .arg("-n")
+            .arg(&out)
+            .status();
+        assert!(syntax.unwrap().success());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

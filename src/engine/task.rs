@@ -429,7 +429,15 @@ pub(super) async fn exec_step(
         matches!(step, Step::Write(_)),
     )
     .await?;
+    let mut out = out;
     if let Some(j) = journal {
+        if mark.is_some()
+            && let Some(why) = crate::transport::journal::take_not_journaled(&mut out.stderr)
+        {
+            s.reporter.warn(&format!(
+                "this change has no run journal entry ({why}): prov rollback cannot restore it"
+            ));
+        }
         j.record(step, &run_as.label, mark.as_ref(), out.rc);
     }
     Ok(out)

@@ -1,3 +1,6 @@
+//! Tests of the .deb reader (deb.rs): real layouts (ar, tar with long names and pax paths,
+//! xz and zstd members) and every corruption of a small package, which must be an error.
+
 use super::*;
 
 /// A ustar header for `name` (type `kind`, `size` bytes, owner root).

@@ -77,10 +77,14 @@ pub(super) fn fetch_script(specs: &[String], files: &[(String, Vec<u8>)]) -> Str
         ));
     }
     s.push_str(&format!(
-        "o=\"-o Dir::Etc::sourcelist=$t/sources.list -o Dir::Etc::sourceparts=$t/parts -o Dir::State::Lists=$t/lists -o Dir::Cache=$t/cache {QUIET_APT}\"\n\
+        "printf '%s\\n' '#clear APT::Update::Pre-Invoke;' '#clear APT::Update::Post-Invoke;' '#clear APT::Update::Post-Invoke-Success;' > \"$t/apt.conf\"\n\
+         h=\"-c $t/apt.conf {QUIET_APT}\"\n\
+         o=\"$h -o Dir::Etc::sourcelist=$t/sources.list -o Dir::Etc::sourceparts=$t/parts -o Dir::State::Lists=$t/lists -o Dir::Cache=$t/cache\"\n\
          apt-get $o update >/dev/null 2>&1\n\
          cd \"$t/debs\" || exit 0\n\
-         for p in $want; do\n  apt-get $o download \"$p\" >/dev/null 2>&1 || apt-get {QUIET_APT} download \"$p\" >/dev/null 2>&1 || echo \"@@missing $p\"\ndone\n\
+         set -f\n\
+         for p in $want; do\n  apt-get $o download \"$p\" >/dev/null 2>&1 || apt-get $h download \"$p\" >/dev/null 2>&1 || echo \"@@missing $p\"\ndone\n\
+         set +f\n\
          [ -L /lib ] && [ -L /bin ] && echo @@usrmerged\n\
          for f in *.deb; do [ -f \"$f\" ] || continue; echo \"@@deb $f\"; base64 \"$f\"; echo @@end; done\n"
     ));

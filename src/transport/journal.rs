@@ -22,6 +22,24 @@ pub const SIZE_CAP: u64 = 16 << 20;
 /// Runs kept per host.
 pub const KEEP_RUNS: usize = 20;
 
+/// The start of the stderr line of a step whose change is not journaled (followed by why).
+pub const NOT_JOURNALED: &str = "prov-not-journaled: ";
+
+/// Take the [`NOT_JOURNALED`] lines out of a step's stderr: why, if there was one.
+pub fn take_not_journaled(stderr: &mut Vec<u8>) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr).into_owned();
+    let mut why = None;
+    let mut rest = String::new();
+    for line in text.split_inclusive('\n') {
+        match line.strip_prefix(NOT_JOURNALED) {
+            Some(w) => why = Some(w.trim_end().to_string()),
+            None => rest.push_str(line),
+        }
+    }
+    why.is_some().then(|| *stderr = rest.into_bytes());
+    why
+}
+
 /// Shell lines that set `$jr` to the journal root of the user the script runs as.
 pub const JOURNAL_ROOT: &str = "if [ \"$(id -u)\" = 0 ]; then jr=/var/lib/prov/journal; else jr=\"${XDG_STATE_HOME:-$HOME/.local/state}/prov/journal\"; fi\n";
 
@@ -80,8 +98,10 @@ pub fn valid_run_id(id: &str) -> bool {
 }
 
 /// The lines that record the previous state of the path in `$p` (which may be missing) as
-/// entry `mark` — before the change that follows them. A journal that cannot be written
-/// stops the step (exit 1) before anything changed.
+/// entry `mark` — before the change that follows them. An entry that cannot be written stops
+/// the step (exit 1) before anything changed. A user without a journal directory of its own
+/// (a become_user whose HOME it cannot write, such as www-data or nobody) changes without
+/// one: the script says so on stderr ([`NOT_JOURNALED`]) and the change goes ahead.
 pub fn capture(mark: &Mark) -> Result<String> {
     if !valid_run_id(&mark.run) {
         return Err(Error::runtime(format!("bad run id '{}'", mark.run)));
@@ -92,7 +112,7 @@ pub fn capture(mark: &Mark) -> Result<String> {
     s.push_str(&format!("J=\"$jr/{run}\"\n"));
     // The first entry of the run creates its directory and prunes old runs.
     s.push_str(&format!(
-        "if [ ! -d \"$J\" ]; then\n (umask 077; mkdir -p -- \"$J\") || {{ echo \"prov: cannot create the run journal $J\" >&2; exit 1; }}\n chmod 0700 -- \"$jr\" 2>/dev/null\n ls -1 -- \"$jr\" | sort | head -n -{keep} | while IFS= read -r o; do [ \"$o\" = {run} ] || [ -n \"$(find \"$jr/$o\" -maxdepth 0 -mmin -60)\" ] || rm -rf -- \"$jr/$o\"; done\nfi\n",
+        "if [ ! -d \"$J\" ]; then\n if (umask 077; mkdir -p -- \"$J\") 2>/dev/null; then\n  chmod 0700 -- \"$jr\" 2>/dev/null\n  ls -1 -- \"$jr\" | sort | head -n -{keep} | while IFS= read -r o; do [ \"$o\" = {run} ] || [ -n \"$(find \"$jr/$o\" -maxdepth 0 -mmin -60)\" ] || rm -rf -- \"$jr/$o\"; done\n else\n  echo \"{NOT_JOURNALED}$(id -un) cannot create $J\" >&2\n fi\nfi\nif [ -d \"$J\" ]; then\n",
         keep = KEEP_RUNS
     ));
     s.push_str(&format!(
@@ -113,7 +133,7 @@ pub fn capture(mark: &Mark) -> Result<String> {
         ));
     }
     s.push_str(&format!(
-        " fi\nfi\nsync -f \"$e\" 2>/dev/null\nmv -- \"$e\" \"$J/{seq}\" || exit 1\n"
+        " fi\nfi\nsync -f \"$e\" 2>/dev/null\nmv -- \"$e\" \"$J/{seq}\" || exit 1\nfi\n"
     ));
     Ok(s)
 }
@@ -337,6 +357,19 @@ pub fn restore_script(path: &str, how: &Restore) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_not_journaled_notice_is_taken_out_of_stderr() {
+        let mut e = b"warn 1\nprov-not-journaled: nobody cannot create /x\nwarn 2\n".to_vec();
+        assert_eq!(
+            take_not_journaled(&mut e).as_deref(),
+            Some("nobody cannot create /x")
+        );
+        assert_eq!(e, b"warn 1\nwarn 2\n");
+        let mut plain = b"just this".to_vec();
+        assert_eq!(take_not_journaled(&mut plain), None);
+        assert_eq!(plain, b"just this");
+    }
 
     fn mark(kind: Kind, seq: u64) -> Mark {
         Mark {

@@ -201,9 +201,10 @@ fn failure(unreachable: bool, message: String) -> Error {
 }
 
 async fn open_remote(target: &Target, options: &SshOptions, idle: Duration) -> Result<Opened> {
+    let (target, options) = absolute(target, options);
     let remote = Remote {
-        target: target.clone(),
-        options: options.clone(),
+        target,
+        options,
         environment: super::environment(),
         idle,
         streams: Mutex::default(),
@@ -216,6 +217,19 @@ async fn open_remote(target: &Target, options: &SshOptions, idle: Duration) -> R
         }
         Err(why) => Ok(Opened::Direct(why)),
     }
+}
+
+/// The login's files as absolute paths: the agent runs in `/`, not in the run's directory (a
+/// relative `--private-key` or known_hosts file names a file there). A relative path is also
+/// a different key in the agent when the run's directory differs.
+fn absolute(target: &Target, options: &SshOptions) -> (Target, SshOptions) {
+    let abs = |p: &std::path::PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+    let mut target = target.clone();
+    target.identity_files = target.identity_files.iter().map(abs).collect();
+    target.known_hosts = target.known_hosts.iter().map(abs).collect();
+    let mut options = options.clone();
+    options.private_key = options.private_key.as_ref().map(abs);
+    (target, options)
 }
 
 /// Host `target`'s transport for a `--persist` run: its connection in the agent (made there

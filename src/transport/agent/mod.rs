@@ -144,6 +144,12 @@ impl<'de> Deserialize<'de> for Bytes {
 pub async fn send<W: AsyncWriteExt + Unpin, M: Serialize>(w: &mut W, msg: &M) -> Result<()> {
     let body = serde_json::to_vec(msg)
         .map_err(|e| Error::runtime(format!("cannot encode an agent message: {e}")))?;
+    if body.len() > MAX_MESSAGE {
+        return Err(Error::runtime(format!(
+            "prov agent connection: a message of {} bytes is too large (at most {MAX_MESSAGE}); run without --persist",
+            body.len()
+        )));
+    }
     let mut frame = (body.len() as u32).to_be_bytes().to_vec();
     frame.extend_from_slice(&body);
     w.write_all(&frame)
