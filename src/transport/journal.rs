@@ -311,12 +311,12 @@ impl Mtime {
 /// The script that restores `path`.
 pub fn restore_script(path: &str, how: &Restore) -> String {
     let mut s = format!(
-        "export LC_ALL=C\np={}\nd=$(dirname -- \"$p\")\n",
+        "export LC_ALL=C\ntrap '' INT HUP\np={}\nd=$(dirname -- \"$p\")\n",
         quote(path)
     );
     match how {
         Restore::Copy { data, mode_owner } => s.push_str(&format!(
-            "mkdir -p -- \"$d\" || exit 1\nt=\"$d/.prov_tmp.rollback.$$\"\nrm -rf -- \"$t\"\ntrap 'rm -rf -- \"$t\"' EXIT\ncp -a -- {} \"$t\" || exit 1\n{}sync -f \"$t\" 2>/dev/null\nif [ -d \"$p\" ] && [ ! -L \"$p\" ]; then rm -rf -- \"$p\" || exit 1; fi\nmv -f -T -- \"$t\" \"$p\" || exit 1\ntrap - EXIT\n",
+            "mkdir -p -- \"$d\" || exit 1\nt=\"$d/.prov_tmp.rollback.$$\"\nrm -rf -- \"$t\"\ntrap 'rm -rf -- \"$t\"' EXIT\ncp -a -- {} \"$t\" || exit 1\n{}sync -f \"$t\" 2>/dev/null\no=\nif [ -d \"$p\" ] && [ ! -L \"$p\" ]; then o=\"$d/.prov_tmp.rollback-old.$$\"; rm -rf -- \"$o\"; mv -T -- \"$p\" \"$o\" || exit 1; fi\nmv -f -T -- \"$t\" \"$p\" || exit 1\n[ -z \"$o\" ] || rm -rf -- \"$o\"\ntrap - EXIT\n",
             quote(data),
             match mode_owner {
                 Some((mode, uid, gid)) => format!(
