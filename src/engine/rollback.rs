@@ -370,27 +370,13 @@ pub async fn targets(engine: &super::Engine) -> Result<Vec<Target>> {
         names.iter().filter_map(|n| idx.get(n).copied()).collect()
     };
     let play = Arc::new(crate::playbook::Play {
-        span: crate::error::Span::file(std::path::Path::new("(journal)")),
         name: "journal".into(),
         hosts: "all".into(),
-        dir: std::env::current_dir().unwrap_or_default(),
-        vars: Arc::new(VarMap::new()),
-        vars_files: Vec::new(),
-        roles: Vec::new(),
-        var_roles: Vec::new(),
-        connection: None,
-        remote_user: None,
-        pre_tasks: Vec::new(),
-        tasks: Vec::new(),
-        post_tasks: Vec::new(),
-        handlers: Vec::new(),
         gather_facts: false,
-        gather_subset: Vec::new(),
-        serial: None,
-        any_errors_fatal: false,
-        max_fail_percentage: None,
-        force_handlers: false,
-        directives: Default::default(),
+        ..crate::playbook::Play::new(
+            crate::error::Span::file(std::path::Path::new("(journal)")),
+            std::env::current_dir().unwrap_or_default(),
+        )
     });
     let pc = super::PlayCtx {
         play,

@@ -64,6 +64,36 @@ pub struct Play {
     pub directives: Directives,
 }
 
+impl Play {
+    /// A play with nothing in it yet (no hosts, tasks or variables; facts gathered, as a
+    /// play's default), defined at `span` in directory `dir`.
+    pub fn new(span: Span, dir: PathBuf) -> Play {
+        Play {
+            span,
+            name: String::new(),
+            hosts: String::new(),
+            dir,
+            vars: Arc::new(VarMap::new()),
+            vars_files: Vec::new(),
+            roles: Vec::new(),
+            var_roles: Vec::new(),
+            connection: None,
+            remote_user: None,
+            pre_tasks: Vec::new(),
+            tasks: Vec::new(),
+            post_tasks: Vec::new(),
+            handlers: Vec::new(),
+            gather_facts: true,
+            gather_subset: Vec::new(),
+            serial: None,
+            any_errors_fatal: false,
+            max_fail_percentage: None,
+            force_handlers: false,
+            directives: Directives::default(),
+        }
+    }
+}
+
 /// What a role's tasks need to know about their role (name, path, variables).
 #[derive(Debug)]
 pub struct RoleInfo {

@@ -333,29 +333,7 @@ pub(super) fn parse_play(node: &Node, ctx: &mut ParseCtx) -> Result<Play> {
     let map = node.expect_map("a play")?;
     let file = node.span.file.clone();
     let mut d = Directives::default();
-    let mut play = Play {
-        span: node.span.clone(),
-        name: String::new(),
-        hosts: String::new(),
-        dir: ctx.playbook_dir.clone(),
-        vars: Arc::new(VarMap::new()),
-        vars_files: Vec::new(),
-        roles: Vec::new(),
-        var_roles: Vec::new(),
-        connection: None,
-        remote_user: None,
-        pre_tasks: Vec::new(),
-        tasks: Vec::new(),
-        post_tasks: Vec::new(),
-        handlers: Vec::new(),
-        gather_facts: true,
-        gather_subset: Vec::new(),
-        serial: None,
-        any_errors_fatal: false,
-        max_fail_percentage: None,
-        force_handlers: false,
-        directives: Directives::default(),
-    };
+    let mut play = Play::new(node.span.clone(), ctx.playbook_dir.clone());
     let mut hosts_seen = false;
     // First pass: keywords that tasks inherit.
     for (k, v) in map {
