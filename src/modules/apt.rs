@@ -65,6 +65,16 @@ struct Pkg {
     version: Option<String>,
 }
 
+impl Pkg {
+    /// As apt-get takes it: `name` or `name=version`.
+    fn spec(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{}={v}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Installed {
     version: String,
@@ -316,14 +326,7 @@ impl AptPlan {
                     .as_deref()
                     .is_some_and(|v| v.contains(['*', '?', '[']))
             });
-        let wanted = self
-            .pkgs
-            .iter()
-            .map(|p| match &p.version {
-                Some(v) => format!("{}={v}", p.name),
-                None => p.name.clone(),
-            })
-            .collect();
+        let wanted = self.pkgs.iter().map(Pkg::spec).collect();
         Query::Packages {
             names,
             policy: Some(Policy { always, wanted }),
@@ -379,14 +382,7 @@ impl Planner for AptPlan {
                 let names = self.pkgs.iter().map(|p| p.name.clone()).collect();
                 self.auto_at = Some(p.query(Query::AutoInstalled(names)));
                 if let Some(files) = &self.dry_run {
-                    let specs: Vec<String> = self
-                        .pkgs
-                        .iter()
-                        .map(|p| match &p.version {
-                            Some(v) => format!("{}={v}", p.name),
-                            None => p.name.clone(),
-                        })
-                        .collect();
+                    let specs: Vec<String> = self.pkgs.iter().map(Pkg::spec).collect();
                     self.fetch_at =
                         Some(p.command(super::apt_predict::fetch_script(&specs, files)));
                 }
