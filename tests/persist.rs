@@ -388,8 +388,11 @@ fn raw_hello(sock: &Path) -> String {
     let mut s = std::os::unix::net::UnixStream::connect(sock).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let body = br#"{"Hello":{"version":1,"idle":null}}"#;
-    s.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
-    s.write_all(body).unwrap();
+    // The agent refuses another uid as soon as it connects, before reading: the Hello may meet
+    // a closed socket (EPIPE) while the refusal already waits to be read.
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(body);
+    let _ = s.write_all(&frame);
     let mut len = [0u8; 4];
     s.read_exact(&mut len).unwrap();
     let mut answer = vec![0u8; u32::from_be_bytes(len) as usize];
