@@ -13,7 +13,8 @@ use std::path::Path;
 use std::process::Command;
 
 use common::disk::{EPOCH, GPT_TYPES, RootFs, build, partitions, sh};
-use common::{Prov, RepoServer, TempDir, repo_root};
+use common::vm::{Net, Vm};
+use common::{Project, Prov, RepoServer, TempDir, repo_root};
 
 #[test]
 fn golyat_images_are_built_bootable_on_both_firmwares_and_reproducible() {
@@ -213,6 +214,17 @@ fn golyat_images_are_built_bootable_on_both_firmwares_and_reproducible() {
         "the test changed the image"
     );
 
+    // Lockout-safe sshd changes on the booted image, where systemd is PID 1: the revert is a
+    // `systemd-run` timer (the SSH test hosts of tests/safe_reconnect.rs have no systemd and
+    // get the watchdog).
+    let accel = boot
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("accelerator: "))
+        .unwrap()
+        .to_string();
+    lockout_safe_changes_on_systemd(&img, &accel, &netplan, &key);
+
     // The installer is in the image: `install-to-disk`, the record of how the image boots,
     // the tools it runs, and the automatic install's unit (enabled; it acts only with
     // prov.install=auto or the ESP's prov-install-auto).
@@ -344,6 +356,142 @@ fn golyat_images_are_built_bootable_on_both_firmwares_and_reproducible() {
         assert_ne!(fs.uuid(), root_uuid);
         std::fs::remove_file(out.path.join(format!("{node}.img"))).unwrap();
     }
+}
+
+/// `prov_safe_reconnect` on a machine booted with systemd (the image in QEMU, written to a
+/// throw-away overlay): the revert is armed as a `systemd-run --on-active` timer. A good sshd
+/// drop-in is confirmed and kept, and its timer is gone; one that denies the admin user is
+/// reverted and the task fails; and with prov killed right after the lockout, systemd's timer
+/// reverts it by itself (its service in the journal, no watchdog process). Nothing else of
+/// /etc/ssh changes.
+fn lockout_safe_changes_on_systemd(img: &Path, accel: &str, netplan: &str, key: &Path) {
+    let address = netplan
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- ")?.strip_suffix("/24"))
+        .unwrap();
+    let gateway = netplan
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("via: "))
+        .unwrap();
+    let subnet = format!("{}.0/24", address.rsplit_once('.').unwrap().0);
+    let net = Net {
+        address,
+        subnet: &subnet,
+        gateway,
+    };
+    let vm = Vm::boot(img, accel, &net, key, "boxp", 600);
+    assert_eq!(vm.ssh("cat /proc/1/comm").1.trim(), "systemd");
+    let etc_ssh = || {
+        vm.ssh("sudo -n sh -c 'cd /etc/ssh && find . -type f | sort | xargs sha256sum'")
+            .1
+    };
+    let before = etc_ssh();
+    let drop_in = "/etc/ssh/sshd_config.d/10-prov-test.conf";
+    let play = |line: &str, then: &str| {
+        format!(
+            r#"- hosts: golyat-1
+  become: true
+  gather_facts: false
+  vars:
+    prov_safe_reconnect_timeout: 20
+  tasks:
+    - name: Change sshd
+      ansible.builtin.copy:
+        dest: {drop_in}
+        content: "{line}\n"
+        validate: sshd -t -f %s
+      vars:
+        prov_safe_reconnect: true
+      notify: [Restart SSH, Then]
+  handlers:
+    - name: Restart SSH
+      ansible.builtin.systemd:
+        name: ssh
+        state: restarted
+    - name: Then
+      ansible.builtin.command: "{then}"
+"#
+        )
+    };
+    let project = Project::new().file("hosts.yml", &vm.inventory("golyat-1"));
+    let apply = |play: &str| {
+        std::fs::write(project.path("site.yml"), play).unwrap();
+        Prov::new()
+            .cwd(&project.dir.path)
+            .args(["apply", "site.yml", "-i", "hosts.yml"])
+            .args(["--host-key-checking", "off", "--format", "json"])
+    };
+    let confirm = "Confirm over a new connection: Change sshd";
+    let no_revert_left = || {
+        vm.ssh("sudo -n systemctl list-units --all --no-legend --plain 'prov-revert-*'; sudo -n ls /var/lib/prov 2>&1; pgrep -af prov-rever[t]")
+            .1
+    };
+
+    // A good drop-in: armed with systemd, confirmed, kept after the window, no timer left.
+    let good = apply(&play("LoginGraceTime 42", "true")).run();
+    good.ok();
+    assert_eq!(
+        good.task("golyat-1", "Change sshd")["result"]["prov_safe_reconnect"],
+        format!("revert armed (systemd, 20 s) for: {drop_in}")
+    );
+    assert_eq!(good.task("golyat-1", confirm)["status"], "ok");
+    std::thread::sleep(std::time::Duration::from_secs(25));
+    assert_eq!(vm.ssh(&format!("cat {drop_in}")).1, "LoginGraceTime 42\n");
+    assert!(
+        vm.ssh("sudo -n sshd -T").1.contains("logingracetime 42"),
+        "the kept drop-in is not in effect"
+    );
+    let left = no_revert_left();
+    assert!(left.contains("No such file or directory"), "{left}");
+    assert!(!left.contains("prov-revert-"), "{left}");
+    vm.ssh(&format!(
+        "sudo -n rm {drop_in} && sudo -n systemctl restart ssh"
+    ));
+    assert_eq!(etc_ssh(), before);
+
+    // A drop-in that denies the admin: the confirm fails, the host reverts, logins work.
+    let bad = apply(&play("DenyUsers boxp", "true")).run();
+    bad.code(2);
+    assert_eq!(
+        bad.task("golyat-1", "Change sshd")["result"]["prov_safe_reconnect"],
+        format!("revert armed (systemd, 20 s) for: {drop_in}")
+    );
+    let failed = bad.task("golyat-1", confirm);
+    let msg = failed["msg"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("the target reverts to the previous files (")
+            && msg.contains(drop_in)
+            && msg.ends_with("the host accepts logins again"),
+        "{failed}"
+    );
+    assert!(vm.can_log_in());
+    assert_eq!(etc_ssh(), before);
+
+    // prov killed once the admin is locked out: systemd's timer reverts by itself.
+    let journal_mark = vm.ssh("date +%s").1.trim().to_string();
+    let prov = apply(&play("DenyUsers boxp", "sleep 120")).spawn();
+    common::wait_until(120, "the lockout", || !vm.can_log_in());
+    prov.kill();
+    let killed = std::time::Instant::now();
+    common::wait_until(90, "the target to revert by itself", || vm.can_log_in());
+    assert!(killed.elapsed().as_secs() < 60, "{:?}", killed.elapsed());
+    assert_eq!(etc_ssh(), before);
+    let journal = vm
+        .ssh(&format!(
+            "sudo -n journalctl --no-pager -o cat --since @{journal_mark} -t prov -t systemd"
+        ))
+        .1;
+    assert!(
+        journal
+            .contains("reverted an unconfirmed change: /etc/ssh/sshd_config.d/10-prov-test.conf"),
+        "{journal}"
+    );
+    assert!(
+        journal.contains("prov-revert-") && journal.contains("Deactivated successfully"),
+        "systemd did not run the revert: {journal}"
+    );
+    let left = no_revert_left();
+    assert!(!left.contains("prov-revert"), "{left}");
 }
 
 fn read_at(path: &Path, offset: u64, len: usize) -> Vec<u8> {

@@ -48,7 +48,8 @@
 //!    cannot cut it short), then waits for the revert window and tries a fresh login again,
 //!    saying whether the host is reachable after the revert.
 //!
-//! `restore` claims the revert first (so a disarm and a revert never both happen), puts each
+//! `restore` claims the revert first (so a disarm and a revert never both happen), stops its
+//! systemd timer when it runs early (over prov's old connection), puts each
 //! file back atomically (copy to `<path>.prov-revert`, rename over the path; a path that did
 //! not exist is removed), runs the restart command, and removes its directory.
 //! If prov dies after arming (killed, Ctrl-C, lost controller), the target reverts by itself.
@@ -57,9 +58,9 @@
 //! chroot connections, targets whose `ansible_is_chroot` fact is true, delegated tasks; also
 //! modules without file steps (commands) and foreign (Ansible-run) modules. The systemd timer
 //! path is chosen only on a host booted with systemd (PID 1 is systemd and
-//! `systemctl is-system-running` answers); no test exercises it: the SSH test hosts run no
-//! systemd (their PID 1 is tests/fixtures/sshhost.sh), so tests/safe_reconnect*.rs cover the
-//! watchdog path only.
+//! `systemctl is-system-running` answers): tests/image.rs covers it on the built image booted
+//! in QEMU; the SSH test hosts of tests/safe_reconnect*.rs run no systemd (their PID 1 is
+//! tests/fixtures/sshhost.sh) and cover the watchdog path.
 //! Check mode arms nothing; the task's result says what would be armed.
 
 use std::sync::Arc;
@@ -202,6 +203,8 @@ pub(super) fn arm_script(id: &str, paths: &[String], timeout: u64, restart: &str
 d={dq}
 trap '' HUP INT
 mkdir "$d/claim" 2>/dev/null || exit 0
+# Run early (over prov's old connection), the timer has nothing left to do.
+if [ "$(cat "$d/how" 2>/dev/null)" = systemd ]; then systemctl stop prov-revert-{id}.timer 2>/dev/null; fi
 put() {{
     if [ -e "$d/$2" ] || [ -L "$d/$2" ]; then
         rm -rf -- "$1.prov-revert" "$1.prov-old"

@@ -11,6 +11,7 @@ pub mod pty;
 pub mod s3;
 pub mod scenario;
 pub mod ssh;
+pub mod vm;
 pub mod worker;
 
 use std::collections::BTreeMap;
