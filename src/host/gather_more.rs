@@ -41,12 +41,11 @@ const FILES: &[&str] = &[
 
 /// The reading process's status: only its `VxID` lines are kept (the rest is the reader's).
 const STATUS: &str = "/proc/self/status";
-/// The environments (NUL-separated, which the probe shell's `$(...)` would drop): as hex.
-const PID1_ENVIRON: &[&str] = &["od", "-An", "-v", "-tx1", "/proc/1/environ"];
-/// `ansible_env`: the environment of the process that answers the probes (the prober, or the
-/// probe shell), the one the host's commands start from. Its parent's, as it started: not
+/// PID 1's environment (NUL-separated: read as hex, [`Primitive::Hex`]). `ansible_env` is
+/// [`Primitive::Environ`]: the environment of the process that answers the probes (the
+/// prober, or the probe shell), the one the host's commands start from, as it started: not
 /// the `LC_ALL=C` every [`Run`] gets.
-const ENVIRON: &[&str] = &["sh", "-c", "exec od -An -v -tx1 /proc/$PPID/environ"];
+const PID1_ENVIRON: &str = "/proc/1/environ";
 
 /// Paths whose existence (following links) the virtualization rules test.
 const EXISTS: &[&str] = &[
@@ -98,6 +97,25 @@ print('{"executable": %s, "has_sslcontext": %s, "type": %s, "version_info": [%d,
     q(sys.executable), 'true' if has('_ssl') else 'false', q(sys.implementation.name),
     v[0], v[1], v[2], q(v[3]), v[4], q(time.tzname[1]), 'true' if se else 'false'))
 "#;
+
+/// What the Python facts depend on besides the interpreter's file and PATH (the prober keeps
+/// its answer while these stay as they were, [`Run::memo`]): the standard library and
+/// extension module directories of a Python in /usr or /usr/local (`has()` looks there), the
+/// time zone (`tz_dst`) and the libselinux candidates. A Python elsewhere whose extension
+/// modules alone change is seen by the next connection's prober.
+const PYTHON_DEPENDS: &[&str] = &[
+    "/usr/lib/python3*",
+    "/usr/lib/python3*/lib-dynload",
+    "/usr/local/lib/python3*",
+    "/usr/local/lib/python3*/lib-dynload",
+    "/etc/localtime",
+    "/lib/*/libselinux.so.1",
+    "/usr/lib/*/libselinux.so.1",
+    "/lib64/libselinux.so.1",
+    "/usr/lib64/libselinux.so.1",
+    "/lib/libselinux.so.1",
+    "/usr/lib/libselinux.so.1",
+];
 
 /// Ansible's `fact_path` default.
 const FACTS_D: &str = "/etc/ansible/facts.d/*.fact";
@@ -168,12 +186,15 @@ const AT_LSBLK: usize = AT_STATFS + 1;
 pub fn asks(hardware: bool) -> Vec<Probe> {
     let mut a: Vec<Probe> = FILES.iter().map(|f| read(f)).collect();
     a.push(read(STATUS));
-    a.push(run(PID1_ENVIRON));
-    a.push(run(ENVIRON));
+    a.push(Probe::Primitive(Primitive::Hex(PID1_ENVIRON.into())));
+    a.push(Probe::Primitive(Primitive::Environ));
     a.extend(EXISTS.iter().map(|p| Probe::stat_follow(p)));
     a.push(run(DATE));
     a.push(run(LSB_RELEASE));
-    a.push(run(&["python3", "-I", "-S", "-c", PYTHON]));
+    a.push(Probe::Primitive(Primitive::Run(Run {
+        memo: PYTHON_DEPENDS.iter().map(|p| p.to_string()).collect(),
+        ..Run::new(&["python3", "-I", "-S", "-c", PYTHON])
+    })));
     a.push(Probe::Primitive(Primitive::Glob(FACTS_D.into())));
     a.push(Probe::Primitive(Primitive::ReadAll {
         pattern: FACTS_D.into(),

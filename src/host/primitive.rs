@@ -1,6 +1,8 @@
 //! The generic questions a host answers on the wire, besides a file's state
 //! ([`FileProbe`](super::FileProbe)) and a shell snippet: read a file, list what a glob
-//! matches, look up an account, read an environment variable or the clock, run one program.
+//! matches, look up an account, read an environment variable or the clock, a file's bytes
+//! as hex, run one program (its answer kept by the prober while the files it depends on stay
+//! as they were).
 //! The resident prober (`src/transport/prober.pl`) answers each with system calls; a host
 //! without it answers each with the short shell form below ([`Primitive::shell`]); a unit test
 //! (`transport::prober`) runs both on the same files and compares them byte for byte.
@@ -53,6 +55,12 @@ pub enum Primitive {
     Which(Vec<String>),
     /// The host's clock: seconds since the epoch.
     Now,
+    /// A file's bytes as `od -An -v -tx1` prints them (for files with NUL bytes, which the
+    /// shell form's `$(...)` would drop): exit code 1 and nothing when it cannot be read.
+    Hex(String),
+    /// The environment of the process that answers, as it started, as [`Primitive::Hex`]
+    /// prints it: the prober's, or the probe shell's (the one the host's commands start from).
+    Environ,
     /// One program run without a shell, found on PATH, with `LC_ALL=C`: its exit code and
     /// stdout.
     Run(Run),
@@ -90,6 +98,14 @@ pub struct Run {
     /// Run only when this is a directory (else exit code 0 and nothing): `systemctl` only
     /// where systemd runs.
     pub when_dir: Option<String>,
+    /// What the answer depends on besides the program's own file and the PATH directories:
+    /// patterns as [`Primitive::Glob`] takes them. When not empty, a resident prober that
+    /// answered the same run before, and finds all of these (lstat and stat: device, inode,
+    /// mode, owner, size, mtime, ctime) as they were then, answers as it did then without
+    /// running the program; an answer is kept only when none of them changed in the last two
+    /// seconds (a change within the same second would not show in the times). For programs
+    /// whose answer is a function of files, like the Python facts. The shell form always runs.
+    pub memo: Vec<String>,
 }
 
 impl Run {
@@ -99,6 +115,7 @@ impl Run {
             stdin: None,
             merge: false,
             when_dir: None,
+            memo: Vec::new(),
         }
     }
 }
@@ -245,6 +262,14 @@ impl Primitive {
                 crate::shlex::join(names)
             ),
             Primitive::Now => "date +%s".into(),
+            Primitive::Hex(path) => format!(
+                "LC_ALL=C exec od -An -v -tx1 {} </dev/null 2>/dev/null",
+                quote(path)
+            ),
+            // $$ is the probe shell's pid, also in the subshell this runs in.
+            Primitive::Environ => {
+                "LC_ALL=C exec od -An -v -tx1 /proc/$$/environ </dev/null 2>/dev/null".into()
+            }
             Primitive::Run(r) => {
                 let stdin = r.stdin.as_deref().map_or("/dev/null".into(), quote);
                 let stderr = if r.merge { "2>&1" } else { "2>/dev/null" };
@@ -293,13 +318,21 @@ impl Primitive {
                 w
             }
             Primitive::Now => vec!["now".into()],
+            Primitive::Hex(p) => vec!["hex".into(), p.clone()],
+            Primitive::Environ => vec!["environ".into()],
             Primitive::Run(r) => {
-                let mut w = vec![
-                    "run".to_string(),
+                let mut w = if r.memo.is_empty() {
+                    vec!["run".to_string()]
+                } else {
+                    let mut w = vec!["runmemo".to_string(), r.memo.len().to_string()];
+                    w.extend(r.memo.iter().cloned());
+                    w
+                };
+                w.extend([
                     r.when_dir.clone().unwrap_or_default(),
                     r.stdin.clone().unwrap_or_default(),
                     u8::from(r.merge).to_string(),
-                ];
+                ]);
                 w.extend(r.argv.iter().cloned());
                 w
             }

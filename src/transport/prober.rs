@@ -28,7 +28,7 @@ use crate::transport::ExecOutput;
 use crate::transport::protocol::{nonce, take_answer};
 
 /// The program (perl builtins only).
-const PROGRAM: &str = include_str!("prober.pl");
+pub(crate) const PROGRAM: &str = include_str!("prober.pl");
 
 /// Shell lines that run the prober when the host has perl and end the session's shell when it
 /// ended well (at the end of its input); they fall through to the shell loop when perl is

@@ -232,6 +232,14 @@ fn primitives_are_answered_as_their_shell_forms_answer_them() {
         paragraphs(&["a", "c", "x y", "'"]),
         paragraphs(&[]),
         paragraphs(&["Status:"]),
+        prim(Primitive::Hex(path("text"))),
+        prim(Primitive::Hex(path("missing"))),
+        prim(Primitive::Hex(path("a"))),
+        prim(Primitive::Hex(path("odd 'name'\n*"))),
+        prim(Primitive::Run(Run {
+            memo: vec![path("text"), format!("{}/*.wants", d.display())],
+            ..Run::new(&["cat", &path("text")])
+        })),
     ];
     let (mine, theirs) = both_ways(&probes);
     // Access times aside (the field after mtime in a stat line): looking at a link may
@@ -464,5 +472,99 @@ fn probes_are_answered_as_the_probe_script_answers_them() {
         mine.file_at(15).unwrap().content.as_deref(),
         Some(&b"Linux\n"[..])
     );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// The hex primitives' text is od's, and `environ` is the answering process's own
+/// environment: the prober's, or the probe shell's.
+#[test]
+fn hex_is_od_s_text_and_environ_is_the_answerer_s() {
+    use crate::host::primitive::Primitive;
+    let d = tempdir("hex");
+    let bytes: Vec<u8> = (0..=255u8).chain(*b"\0tail").collect();
+    std::fs::write(d.join("bin"), &bytes).unwrap();
+    let probes = vec![
+        Probe::Primitive(Primitive::Hex(d.join("bin").display().to_string())),
+        Probe::Primitive(Primitive::Environ),
+    ];
+    let (mine, theirs) = both_ways(&probes);
+    let od = std::process::Command::new("od")
+        .args(["-An", "-v", "-tx1"])
+        .arg(d.join("bin"))
+        .output()
+        .unwrap();
+    assert_eq!(mine.cmd_at(0).unwrap().stdout.as_bytes(), od.stdout);
+    assert_eq!(mine.cmd_at(0).unwrap(), theirs.cmd_at(0).unwrap());
+    let unhex = |t: &str| -> Vec<String> {
+        let b: Vec<u8> = t
+            .split_whitespace()
+            .map(|x| u8::from_str_radix(x, 16).unwrap())
+            .collect();
+        String::from_utf8_lossy(&b)
+            .split('\0')
+            .map(str::to_string)
+            .collect()
+    };
+    // The prober was started with TMPDIR set (its scratch directory's parent); the shell
+    // inherited this test's environment, whose PATH it has.
+    let prober_env = unhex(&mine.cmd_at(1).unwrap().stdout);
+    assert!(
+        prober_env.iter().any(|v| v.starts_with("TMPDIR=")),
+        "{prober_env:?}"
+    );
+    assert!(!prober_env.iter().any(|v| v.starts_with("LC_ALL=")));
+    let shell_env = unhex(&theirs.cmd_at(1).unwrap().stdout);
+    let path = format!("PATH={}", std::env::var("PATH").unwrap());
+    assert!(shell_env.contains(&path), "{shell_env:?}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// A run with `memo` is answered from the prober's memory while what it depends on stays as
+/// it was; a change of a dependency (content, a new match of a pattern) runs it again, and a
+/// state changed in the last seconds is not kept.
+#[tokio::test]
+async fn memo_runs_are_kept_while_their_files_stay() {
+    use crate::host::primitive::{Primitive, Run};
+    let d = tempdir("memo");
+    std::fs::write(d.join("dep"), "1").unwrap();
+    std::fs::create_dir(d.join("lib")).unwrap();
+    // Older than the two seconds a kept state must be.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let mut perl = tokio::process::Command::new("/usr/bin/perl");
+    perl.env("TMPDIR", &d);
+    let mut p = Piped::start(perl).await.unwrap();
+    let uuid = ["cat", "/proc/sys/kernel/random/uuid"];
+    let memo = Probe::Primitive(Primitive::Run(Run {
+        memo: vec![
+            d.join("dep").display().to_string(),
+            format!("{}/lib/*.so", d.display()),
+        ],
+        ..Run::new(&uuid)
+    }));
+    let plain = Probe::Primitive(Primitive::Run(Run::new(&uuid)));
+    let mut ask = async |probe: &Probe| -> String {
+        let probes = std::slice::from_ref(probe);
+        let out = p.probe(&probe_frame(probes)).await.unwrap();
+        let obs = script::parse_probe_output(probes, &out.stdout).unwrap();
+        let c = obs.cmd_at(0).unwrap();
+        assert_eq!(c.rc, 0);
+        assert_eq!(c.stdout.len(), 37, "{c:?}");
+        c.stdout.clone()
+    };
+    let first = ask(&memo).await;
+    assert_eq!(ask(&memo).await, first);
+    assert_ne!(ask(&plain).await, first);
+    // The dependency changes: run again; its new state is too recent to keep.
+    std::fs::write(d.join("dep"), "2").unwrap();
+    let second = ask(&memo).await;
+    assert_ne!(second, first);
+    assert_ne!(ask(&memo).await, second);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let third = ask(&memo).await;
+    assert_eq!(ask(&memo).await, third);
+    // A new match of a pattern is a change too.
+    std::fs::write(d.join("lib/x.so"), "").unwrap();
+    assert_ne!(ask(&memo).await, third);
+    p.finish().await;
     std::fs::remove_dir_all(&d).unwrap();
 }

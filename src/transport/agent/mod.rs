@@ -44,8 +44,21 @@ use super::ssh::SshOptions;
 use super::ssh::config::Target;
 use crate::error::{Error, Result};
 
-/// The protocol's version: an agent answers only runs that speak the same.
-pub const VERSION: u32 = 1;
+/// The protocol's version: an agent answers only runs that speak the same. The agent's
+/// probers answer the runs' primitives, so the prober's program is part of it: an agent
+/// started by another build of prov with another prober is not used.
+pub const VERSION: u32 = 2 ^ fnv1a(super::prober::PROGRAM.as_bytes());
+
+/// FNV-1a, 32 bits.
+const fn fnv1a(bytes: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    let mut i = 0;
+    while i < bytes.len() {
+        h = (h ^ bytes[i] as u32).wrapping_mul(0x0100_0193);
+        i += 1;
+    }
+    h
+}
 
 /// The largest message accepted (a script's stdin may be a whole file).
 const MAX_MESSAGE: usize = 1 << 30;
