@@ -235,6 +235,66 @@ fn warm_runs_skip_the_login_and_report_what_a_cold_run_does() {
         .stdout_has("no prov agent running");
 }
 
+/// The agent's prober keeps the Python facts between warm runs (the costliest program fact
+/// gathering starts) while the interpreter and what it reads stay as they were: a wrapper
+/// `python3` first on PATH counts its runs. A changed dependency (/etc/localtime) runs it
+/// again; a cold run has a new prober and runs it.
+#[test]
+fn warm_runs_keep_the_python_facts_while_python_stays() {
+    let client = Client::new();
+    let host = SshHost::start("pyfacts", &client);
+    client.trust(&[&host]);
+    host.root.write(
+        "usr/local/bin/python3",
+        "#!/bin/sh\necho run >> /tmp/python-runs\nexec /usr/bin/python3 \"$@\"\n",
+    );
+    std::fs::set_permissions(
+        host.root.file("usr/local/bin/python3"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    // Older than the two seconds a kept answer's files must be.
+    std::thread::sleep(Duration::from_millis(2100));
+    let run_dir = TempDir::new("xdg");
+    let p = common::Project::new()
+        .file(
+            "site.yml",
+            "- hosts: all\n  tasks:\n    - debug: {var: ansible_python.version.major}\n",
+        )
+        .file("hosts.yml", &client.inventory(&[&host], "tester"));
+    let apply = |extra: &[&str]| {
+        let run = client
+            .prov()
+            .env("XDG_RUNTIME_DIR", run_dir.path.to_str().unwrap())
+            .cwd(&p.dir.path)
+            .args(["apply", "site.yml", "-i", "hosts.yml"])
+            .args(extra)
+            .json()
+            .run();
+        run.ok();
+        run.task("pyfacts", "Gathering Facts")["result"]["ansible_facts"]["python"].clone()
+    };
+    let runs = || host.root.read("tmp/python-runs").lines().count();
+
+    let first = apply(&["--persist", "1m"]);
+    assert_eq!(first["version"]["major"], 3, "{first}");
+    assert_eq!(runs(), 1);
+    assert_eq!(apply(&["--persist", "1m"]), first);
+    assert_eq!(apply(&["--persist", "1m"]), first);
+    assert_eq!(runs(), 1);
+    // What it depends on changed: it runs again.
+    let zone = host.root.file("etc/localtime");
+    let target = std::fs::read_link(&zone).unwrap();
+    std::fs::remove_file(&zone).unwrap();
+    std::os::unix::fs::symlink(&target, &zone).unwrap();
+    assert_eq!(apply(&["--persist", "1m"]), first);
+    assert_eq!(runs(), 2);
+    // A cold run's prober is new.
+    assert_eq!(apply(&[]), first);
+    assert_eq!(runs(), 3);
+    agent(&run_dir.path, &client, "stop").ok();
+}
+
 #[test]
 fn killed_agents_and_runs_leave_nothing_in_the_way_and_idle_agents_exit() {
     let client = Client::new();
