@@ -104,9 +104,12 @@ sub run {
     return ($rc, defined $err ? $err : "");
 }
 
-# User and group names by id, and files split into paragraphs (by tag and path), for one frame
-# (a later task may add users).
-my (%user, %group, %para);
+# User and group names by id, for one frame (a later task may add users).
+my (%user, %group);
+# Files split into paragraphs (dpkg's status), by path: [tag, paragraphs, recent]. Kept across
+# frames while the tag (size, mtime, inode, ctime) stays, unless the file had changed within a
+# second of being split (`recent`): a change in the same second could keep its tag.
+my %para;
 # GNU stat's `%F|%a|%u|%g|%U|%G|%s|%Y|%X|%d|%i` (see script.rs).
 sub fields {
     my @s = @_;
@@ -235,14 +238,15 @@ sub ask {
             my $d = slurp($p, $limit);
             return defined $d ? (0, "$t\n$d") : (1, "");
         }
-        # awk's paragraph mode: records between runs of empty lines. Split once per frame.
-        unless (exists $para{"$t $p"}) {
+        # awk's paragraph mode: records between runs of empty lines.
+        unless ($para{$p} && $para{$p}[0] eq $t) {
             my $d = slurp($p);
             return (1, "") unless defined $d;
-            $para{"$t $p"} = [ grep { length } map { s/\A\n+//r =~ s/\n+\z//r } split /\n\n+/, $d ];
+            $para{$p} = [$t, [ grep { length } map { s/\A\n+//r =~ s/\n+\z//r } split /\n\n+/, $d ],
+                $s[9] >= time - 1 || $s[10] >= time - 1];
         }
         my $o = "";
-        for my $r (@{ $para{"$t $p"} }) {
+        for my $r (@{ $para{$p}[1] }) {
             $o .= "$r\n\n" if $r =~ /\A\Q$field\E: ([^\n]*)/ && index($values, " $1 ") >= 0;
         }
         return (0, "$t\n$o");
@@ -319,7 +323,8 @@ sub ask {
 
 out("\@PROV-PROBER\n");
 while (defined(my $head = line())) {
-    (%user, %group, %para) = ();
+    (%user, %group) = ();
+    $para{$_}[2] and delete $para{$_} for keys %para;
     my ($kind, $n) = split(/[ \n]/, $head);
     my ($rc, $err) = (0, "");
     if ($kind eq "P") {

@@ -568,3 +568,60 @@ async fn memo_runs_are_kept_while_their_files_stay() {
     p.finish().await;
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// dpkg's status split into paragraphs is kept across frames while its tag stays; a file
+/// rewritten in place (same size, even within the same second as its last change) is split
+/// again.
+#[tokio::test]
+async fn paragraphs_follow_a_file_rewritten_between_frames() {
+    use crate::host::primitive::{Paragraphs, Primitive};
+    let d = tempdir("para");
+    let status = d.join("status");
+    let write = |version: &str| {
+        // In place: same inode, same size.
+        use std::io::{Seek, Write};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&status)
+            .unwrap();
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        write!(
+            f,
+            "Package: a\nVersion: {version}\n\nPackage: b\nVersion: 0\n"
+        )
+        .unwrap();
+    };
+    write("1");
+    let mut perl = tokio::process::Command::new("/usr/bin/perl");
+    perl.env("TMPDIR", &d);
+    let mut p = Piped::start(perl).await.unwrap();
+    let probe = Probe::Primitive(Primitive::Read {
+        path: status.display().to_string(),
+        limit: 1 << 20,
+        unless: None,
+        paragraphs: Some(Paragraphs {
+            field: "Package".into(),
+            values: vec!["a".into()],
+        }),
+    });
+    let mut ask = async || -> String {
+        let probes = std::slice::from_ref(&probe);
+        let out = p.probe(&probe_frame(probes)).await.unwrap();
+        let obs = script::parse_probe_output(probes, &out.stdout).unwrap();
+        let text = obs.cmd_at(0).unwrap().stdout.clone();
+        text.split_once('\n').unwrap().1.to_string()
+    };
+    assert_eq!(ask().await, "Package: a\nVersion: 1\n\n");
+    write("2");
+    assert_eq!(ask().await, "Package: a\nVersion: 2\n\n");
+    // Old enough to be kept, then rewritten: split again.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(ask().await, "Package: a\nVersion: 2\n\n");
+    write("3");
+    assert_eq!(ask().await, "Package: a\nVersion: 3\n\n");
+    assert_eq!(ask().await, "Package: a\nVersion: 3\n\n");
+    p.finish().await;
+    std::fs::remove_dir_all(&d).unwrap();
+}
