@@ -164,15 +164,15 @@ fn mounts_are_undone_after_a_failure_and_after_ctrl_c() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the command runs inside the root, then interrupt.
+    // Wait until the command runs inside the root (this root: another process's `sleep 300`
+    // must not count), then interrupt.
     let start = Instant::now();
     while !std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok())
         .any(|e| {
-            std::fs::read_to_string(e.path().join("cmdline"))
-                .map(|c| c.starts_with("sleep\x0030"))
-                .unwrap_or(false)
+            std::fs::read_to_string(e.path().join("cmdline")).is_ok_and(|c| c == "sleep\x0030\x00")
+                && std::fs::read_link(e.path().join("root")).is_ok_and(|r| r == root.path)
         })
     {
         assert!(

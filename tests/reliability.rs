@@ -112,8 +112,7 @@ fn sleepers(root: &Root) -> Vec<i32> {
         .unwrap()
         .filter_map(|e| e.ok())
         .filter(|e| {
-            std::fs::read_to_string(e.path().join("cmdline"))
-                .is_ok_and(|c| c.starts_with("sleep\x0030"))
+            std::fs::read_to_string(e.path().join("cmdline")).is_ok_and(|c| c == "sleep\x0030\x00")
                 && std::fs::read_link(e.path().join("root")).is_ok_and(|r| r == root.path)
         })
         .filter_map(|e| e.file_name().to_str()?.parse().ok())
