@@ -84,6 +84,22 @@ pub struct JournalTarget {
     /// Read and restore the journal as root (sudo), as a run with --become wrote it.
     #[arg(short = 'b', long = "become")]
     pub become_: bool,
+    /// Log in as this user (as `prov apply -u`).
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// The SSH private key (as `prov apply --private-key`).
+    #[arg(long = "private-key", visible_alias = "key-file")]
+    pub private_key: Option<PathBuf>,
+    /// Variables that say how to reach the hosts (ansible_host, ansible_port...), as
+    /// `prov apply -e` takes them (repeatable).
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+    /// Connection timeout in seconds.
+    #[arg(short = 'T', long = "timeout")]
+    pub timeout: Option<u64>,
+    /// Host key checking (default: ansible.cfg's host_key_checking, else strict).
+    #[arg(long = "host-key-checking", value_enum)]
+    pub host_key_checking: Option<HostKeyChecking>,
 }
 
 #[derive(Args, Debug)]
@@ -456,6 +472,17 @@ pub enum HostKeyChecking {
     Strict,
     AcceptNew,
     Off,
+}
+
+impl HostKeyChecking {
+    pub fn mode(self) -> crate::transport::ssh::config::HostKeyMode {
+        use crate::transport::ssh::config::HostKeyMode;
+        match self {
+            HostKeyChecking::Strict => HostKeyMode::Strict,
+            HostKeyChecking::AcceptNew => HostKeyMode::AcceptNew,
+            HostKeyChecking::Off => HostKeyMode::Off,
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]

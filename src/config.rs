@@ -79,6 +79,18 @@ fn expand_home(p: &str) -> PathBuf {
 }
 
 impl Config {
+    /// ansible.cfg's host_key_checking as a mode: True is strict, False is off.
+    pub fn host_key_default(&self) -> Option<crate::transport::ssh::config::HostKeyMode> {
+        use crate::transport::ssh::config::HostKeyMode;
+        self.host_key_checking.map(|on| {
+            if on {
+                HostKeyMode::Strict
+            } else {
+                HostKeyMode::Off
+            }
+        })
+    }
+
     /// The inventory sources: those given with `-i`, else the configuration's.
     pub fn inventory_sources(&self, given: &[String]) -> Vec<String> {
         if given.is_empty() {

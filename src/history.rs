@@ -1,7 +1,8 @@
 //! `prov history` and `prov rollback`: the face of the run journal. The targets are this
 //! machine, a `--chroot` directory or an inventory's hosts (`-i`, `-l`, reached as `prov apply`
-//! reaches them); the work is [`crate::engine::rollback`], the controller's
-//! side of a run (its playbooks, its commands) [`crate::engine::journal`].
+//! reaches them, with its `-u`, `--private-key`, `-e`, `-T` and `--host-key-checking`); the
+//! work is [`crate::engine::rollback`], the controller's side of a run (its playbooks, its
+//! commands) [`crate::engine::journal`].
 
 use std::sync::Arc;
 
@@ -49,9 +50,12 @@ async fn open(target: &JournalTarget) -> Result<Vec<Target>> {
         limit: target.limit.clone(),
         become_: target.become_ || cfg.become_.unwrap_or(false),
         inventory_sources: sources,
-        timeout: cfg.timeout,
-        private_key: cfg.private_key_file.clone(),
-        remote_user: cfg.remote_user.clone(),
+        timeout: target.timeout.or(cfg.timeout),
+        private_key: target.private_key.clone().or(cfg.private_key_file.clone()),
+        remote_user: target.user.clone().or(cfg.remote_user.clone()),
+        extra_vars: crate::run::parse_extra_vars(&target.extra_vars)?,
+        host_key_checking: target.host_key_checking.map(|m| m.mode()),
+        host_key_default: cfg.host_key_default(),
         forks: 1,
         ..Default::default()
     };

@@ -17,7 +17,6 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::inventory::Inventory;
 use crate::playbook::{Action, Playbook, Task};
 use crate::report::{Format, Reporter};
-use crate::transport::ssh::config::HostKeyMode;
 use crate::vars::VarMap;
 use crate::vault::{DEFAULT_LABEL, Secret};
 
@@ -261,18 +260,8 @@ pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOpt
         gathering_explicit: cfg.gathering_explicit,
         inventory_sources: inventory,
         roles_path: cfg.roles_path.clone(),
-        host_key_checking: args.target.host_key_checking.map(|m| match m {
-            crate::cli::HostKeyChecking::Strict => HostKeyMode::Strict,
-            crate::cli::HostKeyChecking::AcceptNew => HostKeyMode::AcceptNew,
-            crate::cli::HostKeyChecking::Off => HostKeyMode::Off,
-        }),
-        host_key_default: cfg.host_key_checking.map(|on| {
-            if on {
-                HostKeyMode::Strict
-            } else {
-                HostKeyMode::Off
-            }
-        }),
+        host_key_checking: args.target.host_key_checking.map(|m| m.mode()),
+        host_key_default: cfg.host_key_default(),
         start_at_task: args.start_at_task.clone(),
         step: args.step,
         ssh_password,

@@ -315,6 +315,8 @@ fn over_ssh_with_become() {
     let state = TempDir::new("state");
     let p = Project::new()
         .file("hosts.yml", &client.inventory(&[&host], "tester"))
+        // Only the name: how to reach it comes from the command line.
+        .file("bare.yml", "all:\n  hosts:\n    node-1:\n")
         .file(
             "site.yml",
             r#"
@@ -371,7 +373,29 @@ fn over_ssh_with_become() {
     .ok()
     .stdout_has("node-1: changed=2 ok=0");
     assert!(host.root.exists("etc/prov-new.conf"));
-    journal(&["rollback", &id, "-i", "hosts.yml", "-l", "node-1", "-b"])
+    // Reached with apply's connection flags instead of inventory variables.
+    let port = format!("ansible_host=127.0.0.1 ansible_port={}", host.port);
+    let key = client.key.display().to_string();
+    let by_flags = |cmd: &[&str], user: &str| {
+        let mut args = cmd.to_vec();
+        args.extend([
+            "-i",
+            "bare.yml",
+            "-e",
+            &port,
+            "-u",
+            user,
+            "--private-key",
+            &key,
+        ]);
+        journal(&args)
+    };
+    by_flags(&["history", "-b"], "tester").ok().stdout_has(&id);
+    // The flag is what logs in (not a default that happens to work).
+    by_flags(&["history", "-b"], "nosuchuser")
+        .code(4)
+        .stderr_has("nosuchuser@127.0.0.1");
+    by_flags(&["rollback", &id, "-l", "node-1", "-b"], "tester")
         .ok()
         .stdout_has("ROLLBACK")
         .stdout_has("node-1: changed=2 ok=0");
