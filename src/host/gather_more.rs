@@ -109,8 +109,10 @@ const PYTHON_DEPENDS: &[&str] = &[
     "/usr/local/lib/python3*",
     "/usr/local/lib/python3*/lib-dynload",
     "/etc/localtime",
-    "/lib/*/libselinux.so.1",
-    "/usr/lib/*/libselinux.so.1",
+    // Python's multiarch directories (x86_64-linux-gnu...): the state check lists only
+    // those entries of /lib, not every one.
+    "/lib/*-linux-*/libselinux.so.1",
+    "/usr/lib/*-linux-*/libselinux.so.1",
     "/lib64/libselinux.so.1",
     "/usr/lib64/libselinux.so.1",
     "/lib/libselinux.so.1",
