@@ -84,20 +84,27 @@ pub struct JournalTarget {
     /// Read and restore the journal as root (sudo), as a run with --become wrote it.
     #[arg(short = 'b', long = "become")]
     pub become_: bool,
-    /// Log in as this user (as `prov apply -u`).
-    #[arg(short = 'u', long = "user")]
-    pub user: Option<String>,
-    /// The SSH private key (as `prov apply --private-key`).
-    #[arg(long = "private-key", visible_alias = "key-file")]
-    pub private_key: Option<PathBuf>,
     /// Variables that say how to reach the hosts (ansible_host, ansible_port...), as
     /// `prov apply -e` takes them (repeatable).
     #[arg(short = 'e', long = "extra-vars")]
     pub extra_vars: Vec<String>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// How to log in over SSH (`apply`, `check`, `drift`, `history`, `rollback`).
+#[derive(Args, Debug, Clone)]
+pub struct ConnectArgs {
+    /// Connect as this user.
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// SSH private key file.
+    #[arg(long = "private-key", visible_alias = "key-file")]
+    pub private_key: Option<PathBuf>,
     /// Connection timeout in seconds.
     #[arg(short = 'T', long = "timeout")]
     pub timeout: Option<u64>,
-    /// Host key checking (default: ansible.cfg's host_key_checking, else strict).
+    /// Host key verification for SSH (default: ansible.cfg's host_key_checking, else strict).
     #[arg(long = "host-key-checking", value_enum)]
     pub host_key_checking: Option<HostKeyChecking>,
 }
@@ -569,18 +576,8 @@ pub struct TargetArgs {
     /// Ask for the become (sudo) password.
     #[arg(short = 'K', long = "ask-become-pass")]
     pub ask_become_pass: bool,
-    /// Connect as this user.
-    #[arg(short = 'u', long = "user")]
-    pub user: Option<String>,
-    /// SSH private key file.
-    #[arg(long = "private-key", visible_alias = "key-file")]
-    pub private_key: Option<PathBuf>,
-    /// Connection timeout in seconds.
-    #[arg(short = 'T', long = "timeout")]
-    pub timeout: Option<u64>,
-    /// Host key verification for SSH.
-    #[arg(long = "host-key-checking", value_enum)]
-    pub host_key_checking: Option<HostKeyChecking>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Ask for the SSH password (terminal, or stdin without one) for password authentication.
     #[arg(short = 'k', long = "ask-pass")]
     pub ask_pass: bool,

@@ -50,15 +50,11 @@ async fn open(target: &JournalTarget) -> Result<Vec<Target>> {
         limit: target.limit.clone(),
         become_: target.become_ || cfg.become_.unwrap_or(false),
         inventory_sources: sources,
-        timeout: target.timeout.or(cfg.timeout),
-        private_key: target.private_key.clone().or(cfg.private_key_file.clone()),
-        remote_user: target.user.clone().or(cfg.remote_user.clone()),
         extra_vars: crate::run::parse_extra_vars(&target.extra_vars)?,
-        host_key_checking: target.host_key_checking.map(|m| m.mode()),
-        host_key_default: cfg.host_key_default(),
         forks: 1,
         ..Default::default()
     };
+    let opts = crate::run::with_connect(opts, &target.connect, &cfg);
     let reporter = crate::report::Reporter::new(crate::cli::Format::Text, 0, false);
     let engine = crate::engine::Engine::new(
         opts,

@@ -235,41 +235,50 @@ pub fn options(args: &ApplyArgs, cfg: &Config, check_cmd: bool) -> Result<RunOpt
     check_ssh_args(args)?;
     let (ssh_password, become_password) = ask_passwords(args)?;
     install_vault_secrets(&args.target.vault, cfg)?;
-    Ok(RunOptions {
-        check: args.check || check_cmd,
-        diff: args.diff || check_cmd,
-        forks: args.target.forks.or(cfg.forks).unwrap_or(50).max(1),
-        limit: args.target.limit.clone(),
-        tags: split_tags(&args.target.tags),
-        skip_tags: split_tags(&args.target.skip_tags),
-        extra_vars: parse_extra_vars(&args.target.extra_vars)?,
-        connection: args.target.connection.clone(),
-        chroot: args.chroot.clone(),
-        become_: args.target.become_ || cfg.become_.unwrap_or(false),
-        become_user: args.target.become_user.clone().or(cfg.become_user.clone()),
-        become_method: cfg.become_method.clone(),
-        become_password,
-        remote_user: args.target.user.clone().or(cfg.remote_user.clone()),
-        private_key: args
-            .target
-            .private_key
-            .clone()
-            .or(cfg.private_key_file.clone()),
-        timeout: args.target.timeout.or(cfg.timeout),
-        verbosity: args.verbose,
-        gathering_explicit: cfg.gathering_explicit,
-        inventory_sources: inventory,
-        roles_path: cfg.roles_path.clone(),
-        host_key_checking: args.target.host_key_checking.map(|m| m.mode()),
+    Ok(with_connect(
+        RunOptions {
+            check: args.check || check_cmd,
+            diff: args.diff || check_cmd,
+            forks: args.target.forks.or(cfg.forks).unwrap_or(50).max(1),
+            limit: args.target.limit.clone(),
+            tags: split_tags(&args.target.tags),
+            skip_tags: split_tags(&args.target.skip_tags),
+            extra_vars: parse_extra_vars(&args.target.extra_vars)?,
+            connection: args.target.connection.clone(),
+            chroot: args.chroot.clone(),
+            become_: args.target.become_ || cfg.become_.unwrap_or(false),
+            become_user: args.target.become_user.clone().or(cfg.become_user.clone()),
+            become_method: cfg.become_method.clone(),
+            become_password,
+            verbosity: args.verbose,
+            gathering_explicit: cfg.gathering_explicit,
+            inventory_sources: inventory,
+            roles_path: cfg.roles_path.clone(),
+            start_at_task: args.start_at_task.clone(),
+            step: args.step,
+            ssh_password,
+            ssh_common_args: args.target.ssh_common_args.clone(),
+            ssh_extra_args: args.target.ssh_extra_args.clone(),
+            persist: args.target.persist,
+            journal: None,
+            ..Default::default()
+        },
+        &args.target.connect,
+        cfg,
+    ))
+}
+
+/// How to log in: the command line's `-u`, `--private-key`, `-T` and `--host-key-checking`
+/// over ansible.cfg's (for runs, `history` and `rollback` alike).
+pub fn with_connect(opts: RunOptions, c: &crate::cli::ConnectArgs, cfg: &Config) -> RunOptions {
+    RunOptions {
+        remote_user: c.user.clone().or(cfg.remote_user.clone()),
+        private_key: c.private_key.clone().or(cfg.private_key_file.clone()),
+        timeout: c.timeout.or(cfg.timeout),
+        host_key_checking: c.host_key_checking.map(|m| m.mode()),
         host_key_default: cfg.host_key_default(),
-        start_at_task: args.start_at_task.clone(),
-        step: args.step,
-        ssh_password,
-        ssh_common_args: args.target.ssh_common_args.clone(),
-        ssh_extra_args: args.target.ssh_extra_args.clone(),
-        persist: args.target.persist,
-        journal: None,
-    })
+        ..opts
+    }
 }
 
 /// Load the inventory for a run. Without one, the run has a single implicit host
