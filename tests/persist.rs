@@ -235,24 +235,41 @@ fn warm_runs_skip_the_login_and_report_what_a_cold_run_does() {
         .stdout_has("no prov agent running");
 }
 
-/// The agent's prober keeps the Python facts between warm runs (the costliest program fact
-/// gathering starts) while the interpreter and what it reads stay as they were: a wrapper
-/// `python3` first on PATH counts its runs. A changed dependency (/etc/localtime) runs it
-/// again; a cold run has a new prober and runs it.
+/// The agent's prober keeps the Python and LSB facts between warm runs (the costliest
+/// programs fact gathering starts) while the programs and what they read stay as they were:
+/// wrappers first on PATH count their runs. A changed dependency (/etc/localtime for Python,
+/// /etc/lsb-release for lsb_release) runs that one again, and its new answer is the fact; a
+/// cold run has a new prober and runs both.
 #[test]
-fn warm_runs_keep_the_python_facts_while_python_stays() {
+fn warm_runs_keep_the_python_and_lsb_facts_while_their_files_stay() {
     let client = Client::new();
     let host = SshHost::start("pyfacts", &client);
     client.trust(&[&host]);
-    host.root.write(
-        "usr/local/bin/python3",
-        "#!/bin/sh\necho run >> /tmp/python-runs\nexec /usr/bin/python3 \"$@\"\n",
-    );
-    std::fs::set_permissions(
-        host.root.file("usr/local/bin/python3"),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    let wrappers = [
+        (
+            "python3",
+            "#!/bin/sh\necho run >> /tmp/python-runs\nexec /usr/bin/python3 \"$@\"\n",
+        ),
+        (
+            "lsb_release",
+            "#!/bin/sh\necho run >> /tmp/lsb-runs\n. /etc/lsb-release\nprintf 'Distributor ID:\\t%s\\nDescription:\\t%s\\nRelease:\\t%s\\nCodename:\\t%s\\n' \"$DISTRIB_ID\" \"$DISTRIB_DESCRIPTION\" \"$DISTRIB_RELEASE\" \"$DISTRIB_CODENAME\"\n",
+        ),
+    ];
+    for (name, script) in wrappers {
+        let path = format!("usr/local/bin/{name}");
+        host.root.write(&path, script);
+        std::fs::set_permissions(
+            host.root.file(&path),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    let lsb = |release: &str| {
+        format!(
+            "DISTRIB_ID=Debian\nDISTRIB_DESCRIPTION=\"Debian {release}\"\nDISTRIB_RELEASE={release}\nDISTRIB_CODENAME=bookworm\n"
+        )
+    };
+    host.root.write("etc/lsb-release", &lsb("12.1"));
     // Older than the two seconds a kept answer's files must be.
     std::thread::sleep(Duration::from_millis(2100));
     let run_dir = TempDir::new("xdg");
@@ -262,6 +279,7 @@ fn warm_runs_keep_the_python_facts_while_python_stays() {
             "- hosts: all\n  tasks:\n    - debug: {var: ansible_python.version.major}\n",
         )
         .file("hosts.yml", &client.inventory(&[&host], "tester"));
+    let names = std::cell::RefCell::new(None);
     let apply = |extra: &[&str]| {
         let run = client
             .prov()
@@ -272,26 +290,53 @@ fn warm_runs_keep_the_python_facts_while_python_stays() {
             .json()
             .run();
         run.ok();
-        run.task("pyfacts", "Gathering Facts")["result"]["ansible_facts"]["python"].clone()
+        let facts = &run.task("pyfacts", "Gathering Facts")["result"]["ansible_facts"];
+        // What a resident prober answers itself (clock, canonical name), not `date` and
+        // `hostname -f` as the cold run's prober does: the same facts.
+        let own = [
+            &facts["fqdn"],
+            &facts["date_time"]["tz"],
+            &facts["date_time"]["tz_offset"],
+        ]
+        .map(|v| v.as_str().unwrap_or_default().to_string());
+        assert!(!own[0].is_empty() && own[2].len() == 5, "{own:?}");
+        let seen = names
+            .borrow_mut()
+            .get_or_insert_with(|| own.clone())
+            .clone();
+        assert_eq!(own, seen);
+        (facts["python"].clone(), facts["lsb"].clone())
     };
-    let runs = || host.root.read("tmp/python-runs").lines().count();
+    let runs = |f: &str| host.root.read(f).lines().count();
+    let counts = || (runs("tmp/python-runs"), runs("tmp/lsb-runs"));
 
     let first = apply(&["--persist", "1m"]);
-    assert_eq!(first["version"]["major"], 3, "{first}");
-    assert_eq!(runs(), 1);
+    assert_eq!(first.0["version"]["major"], 3, "{}", first.0);
+    assert_eq!(first.1["release"], "12.1", "{}", first.1);
+    assert_eq!(first.1["major_release"], "12", "{}", first.1);
+    assert_eq!(counts(), (1, 1));
     assert_eq!(apply(&["--persist", "1m"]), first);
     assert_eq!(apply(&["--persist", "1m"]), first);
-    assert_eq!(runs(), 1);
-    // What it depends on changed: it runs again.
+    assert_eq!(counts(), (1, 1));
+    // What the Python facts depend on changed: python runs again, lsb_release does not.
     let zone = host.root.file("etc/localtime");
     let target = std::fs::read_link(&zone).unwrap();
     std::fs::remove_file(&zone).unwrap();
     std::os::unix::fs::symlink(&target, &zone).unwrap();
+    // Old enough for the new answer to be kept.
+    std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(apply(&["--persist", "1m"]), first);
-    assert_eq!(runs(), 2);
+    assert_eq!(counts(), (2, 1));
+    // /etc/lsb-release rewritten in place, same size: lsb_release runs again and says so.
+    host.root.write("etc/lsb-release", &lsb("12.9"));
+    let (python, lsb_now) = apply(&["--persist", "1m"]);
+    assert_eq!(python, first.0);
+    assert_eq!(lsb_now["release"], "12.9", "{lsb_now}");
+    assert_eq!(counts(), (2, 2));
     // A cold run's prober is new.
-    assert_eq!(apply(&[]), first);
-    assert_eq!(runs(), 3);
+    let (python, lsb_cold) = apply(&[]);
+    assert_eq!((&python, &lsb_cold), (&first.0, &lsb_now));
+    assert_eq!(counts(), (3, 3));
     agent(&run_dir.path, &client, "stop").ok();
 }
 

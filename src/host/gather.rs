@@ -97,7 +97,7 @@ const ROUND0: &[Ask] = &[
     Ask::Read("/proc/sys/kernel/ostype"),
     Ask::Read("/proc/sys/kernel/hostname"),
     Ask::Read("/etc/hostname"),
-    Ask::Run(&["hostname", "-f"]),
+    Ask::Fqdn,
     Ask::Me,
     Ask::Read("/etc/debian_version"),
     Ask::Read("/proc/1/comm"),
@@ -118,11 +118,9 @@ const ROUND0: &[Ask] = &[
 /// field.
 const ELF: &[&str] = &["od", "-An", "-tx1", "-j18", "-N2", "/bin/sh"];
 
-/// Asked after [`ROUND0`] (and [`ELF`]) for the network subset, in case `ip` is on PATH.
-const IP: &[&[&str]] = &[
-    &["ip", "-4", "-o", "route", "show", "default"],
-    &["ip", "-4", "-o", "addr", "show"],
-];
+/// Asked after [`ROUND0`] (and [`ELF`]) for the network subset, in case `ip` is on PATH: the
+/// addresses. The default route is read from /proc/net/route ([`default_route`]).
+const IP: &[&[&str]] = &[&["ip", "-4", "-o", "addr", "show"]];
 
 /// The programs whose presence on PATH the facts report (`pkg_mgr`) or use (`ip`).
 const PROGRAMS: &[&str] = &["apt-get", "dnf", "apk", "ip"];
@@ -136,7 +134,7 @@ enum Ask {
     Stat(&'static str),
     StatFollow(&'static str),
     Read(&'static str),
-    Run(&'static [&'static str]),
+    Fqdn,
     Me,
 }
 
@@ -147,7 +145,7 @@ impl Ask {
             Ask::Stat(p) => Probe::stat(p),
             Ask::StatFollow(p) => Probe::stat_follow(p),
             Ask::Read(p) => Probe::Primitive(Primitive::read(p, super::CONTENT_LIMIT)),
-            Ask::Run(argv) => Probe::Primitive(Primitive::Run(Run::new(argv))),
+            Ask::Fqdn => Probe::Primitive(Primitive::Fqdn),
             Ask::Me => Probe::Primitive(Primitive::Me),
         }
     }
@@ -159,7 +157,7 @@ fn at(ask: &str) -> usize {
         .iter()
         .position(|a| match *a {
             Ask::Env(x) | Ask::Stat(x) | Ask::StatFollow(x) | Ask::Read(x) => x == ask,
-            Ask::Run(argv) => argv.join(" ") == ask,
+            Ask::Fqdn => ask == "hostname -f",
             Ask::Me => ask == "me",
         })
         .expect("a facts ask that round 0 has")
@@ -170,6 +168,31 @@ fn first_line(c: &CmdOutput) -> String {
     Read::text(c)
         .map(|t| t.split('\n').next().unwrap_or("").to_string())
         .unwrap_or_default()
+}
+
+/// The first IPv4 default route of the main table, as the first `default` line of
+/// `ip -4 -o route show default` has its first gateway and device (`default via GW dev DEV`,
+/// or `default dev DEV` without a gateway), from the kernel's /proc/net/route (the same
+/// routes in the same order, one line each, the first next hop of a multipath route): routes
+/// to 0.0.0.0/0 that reach a device, not the rejecting kinds (unreachable, prohibit: flag
+/// 0x200) nor those without a device (blackhole, throw), which `ip` prints with their type
+/// first.
+pub fn default_route(proc_net_route: &str) -> Option<String> {
+    proc_net_route.lines().skip(1).find_map(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        let hex = |i: usize| w.get(i).and_then(|h| u32::from_str_radix(h, 16).ok());
+        let (dest, gw, flags, mask) = (hex(1)?, hex(2)?, hex(3)?, hex(7)?);
+        if dest != 0 || mask != 0 || flags & 0x200 != 0 || w[0] == "*" {
+            return None;
+        }
+        // Network byte order, read as a little-endian number.
+        let [a, b, c, d] = gw.to_le_bytes();
+        Some(if gw == 0 {
+            format!("default dev {}", w[0])
+        } else {
+            format!("default via {a}.{b}.{c}.{d} dev {}", w[0])
+        })
+    })
 }
 
 /// The facts' next round, or their lines.
@@ -338,15 +361,10 @@ pub fn next(subsets: &Subsets, chroot: bool, got: &Got) -> Result<Next> {
             .collect();
         o.kv("interfaces", &names);
         if on_path("ip") {
-            if let Some(r) = got
-                .cmd(0, ip_at)?
-                .stdout
-                .lines()
-                .find(|l| l.starts_with("default"))
-            {
-                o.kv("route", r);
+            if let Some(r) = Read::text(r0("/proc/net/route")?).and_then(|t| default_route(&t)) {
+                o.kv("route", &r);
             }
-            for l in got.cmd(0, ip_at + 1)?.stdout.lines() {
+            for l in got.cmd(0, ip_at)?.stdout.lines() {
                 let w: Vec<&str> = l.split_whitespace().collect();
                 if w.len() >= 4 {
                     o.kv("addr", &format!("{} {}", w[1], w[3]));
@@ -355,14 +373,6 @@ pub fn next(subsets: &Subsets, chroot: bool, got: &Got) -> Result<Next> {
             for (p, mac) in &addresses {
                 let mac = mac.split('\n').next().unwrap_or("");
                 o.kv("mac", &format!("{} {mac}", name(p)));
-            }
-        } else if let Some(t) = Read::text(r0("/proc/net/route")?) {
-            for l in t.lines() {
-                let w: Vec<&str> = l.split_whitespace().collect();
-                if w.len() >= 3 && w[1] == "00000000" {
-                    o.kv("procroute", &format!("{} {}", w[0], w[2]));
-                    break;
-                }
             }
         }
     }
@@ -422,4 +432,81 @@ fn hardware<'g>(o: &mut Lines, r0: impl Fn(&str) -> Result<&'g CmdOutput>) -> Re
     let uptime = Read::text(r0("/proc/uptime")?).unwrap_or_default();
     o.kv("uptime", uptime.split_whitespace().next().unwrap_or(""));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_route;
+
+    /// The gateway and device a route line names (what the facts take from it).
+    fn via_dev(line: &str) -> (Option<String>, Option<String>) {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let after = |k: &str| {
+            w.iter()
+                .position(|x| *x == k)
+                .and_then(|i| w.get(i + 1))
+                .map(|s| s.to_string())
+        };
+        (after("via"), after("dev"))
+    }
+
+    #[test]
+    fn default_routes_are_read_from_proc() {
+        let head =
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
+        let t = format!(
+            "{head}*\t00000000\t00000000\t0201\t0\t0\t2\t00000000\t0\t0\t0\n*\t00000000\t00000000\t0001\t0\t0\t10\t00000000\t0\t0\t0\neth0\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\neth0\t00000000\t010AA8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+        );
+        assert_eq!(
+            default_route(&t).as_deref(),
+            Some("default via 192.168.10.1 dev eth0")
+        );
+        let t = format!("{head}ppp0\t00000000\t00000000\t0001\t0\t0\t0\t00000000\t0\t0\t0\n");
+        assert_eq!(default_route(&t).as_deref(), Some("default dev ppp0"));
+        let t = format!("{head}eth0\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n");
+        assert_eq!(default_route(&t), None);
+        assert_eq!(default_route(""), None);
+        assert_eq!(default_route(&format!("{head}garbage\n\n")), None);
+    }
+
+    /// In network namespaces of the test's own (veth pairs; this machine's network is never
+    /// touched): what /proc/net/route gives is what the first `default` line of `ip` says, for
+    /// routes of every kind and order.
+    #[test]
+    fn default_routes_from_proc_are_what_ip_says() {
+        let setup = "ip link set lo up && for i in 0 1; do ip link add d$i type veth peer name p$i && ip link set d$i up && ip link set p$i up && ip addr add 10.$i.0.2/24 dev d$i || exit; done";
+        for routes in [
+            "",
+            "ip route add default via 10.0.0.1 dev d0",
+            "ip route add default dev d1",
+            "ip route add blackhole default metric 10 && ip route add default via 10.1.0.1 dev d1 metric 20",
+            "ip route add unreachable default metric 5 && ip route add prohibit default metric 6 && ip route add throw default metric 7 && ip route add default via 10.0.0.1 dev d0 metric 50",
+            "ip route add default via 10.0.0.1 dev d0 metric 200 && ip route add default via 10.1.0.1 dev d1 metric 100",
+            "ip route add default metric 30 nexthop via 10.1.0.1 dev d1 nexthop via 10.0.0.1 dev d0",
+            "ip route add 0.0.0.0/1 via 10.0.0.1 dev d0 && ip route add default via 10.1.0.1 dev d1 metric 9",
+        ] {
+            let out = std::process::Command::new("unshare")
+                .args(["--net", "sh", "-c"])
+                .arg(format!(
+                    "{setup} && {} cat /proc/net/route && echo --- && ip -4 -o route show default",
+                    if routes.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{routes} &&")
+                    }
+                ))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{routes}: {out:?}");
+            let out = String::from_utf8(out.stdout).unwrap();
+            let (proc, ip) = out.split_once("---\n").unwrap();
+            let theirs = ip.lines().find(|l| l.starts_with("default")).map(via_dev);
+            assert_eq!(
+                default_route(proc).as_deref().map(via_dev),
+                theirs,
+                "{routes}\n{out}"
+            );
+            assert_eq!(theirs.is_some(), !routes.is_empty(), "{routes}\n{out}");
+        }
+    }
 }

@@ -59,12 +59,35 @@ const EXISTS: &[&str] = &[
     "/dev/kvm",
 ];
 
-/// The clock in the target's time zone, every field `date_time` needs: the UTC ones are
-/// computed from the epoch, `tz_dst` comes from the Python on PATH (a zone's DST name is
-/// not something one `date` can print).
-const DATE: &[&str] = &["date", "+%Y|%m|%A|%w|%W|%d|%H|%M|%S|%s|%N|%Z|%z"];
-
 const LSB_RELEASE: &[&str] = &["lsb_release", "-a"];
+
+/// What `lsb_release -a` prints depends on besides the program and PATH (the prober keeps
+/// its answer while these stay, [`Run::memo`]): the release files both implementations read
+/// (Debian's shell one reads os-release alone), and what the Python one also consults: its
+/// module, `/etc/lsb-release.d` and dpkg's status (the LSB modules `-v` lists), distro-info's
+/// tables and apt's lists and policy (its guess of a Debian testing codename). On Ubuntu,
+/// where it is Python, it is the costliest fact program (~25 ms).
+const LSB_DEPENDS: &[&str] = &[
+    "/etc/lsb-release",
+    "/etc/lsb-release.d",
+    "/etc/lsb-release.d/*",
+    "/etc/os-release",
+    "/usr/lib/os-release",
+    "/etc/debian_version",
+    "/usr/lib/python3/dist-packages/lsb_release.py",
+    "/usr/share/distro-info/*.csv",
+    "/var/lib/dpkg/status",
+    "/var/lib/apt/lists",
+    "/var/lib/apt/lists/*",
+    "/etc/apt/apt.conf.d",
+    "/etc/apt/apt.conf.d/*",
+    "/etc/apt/preferences",
+    "/etc/apt/preferences.d",
+    "/etc/apt/preferences.d/*",
+    "/etc/apt/sources.list",
+    "/etc/apt/sources.list.d",
+    "/etc/apt/sources.list.d/*",
+];
 
 /// What Ansible's `python` fact reports about the interpreter running it, printed by the
 /// `python3` on PATH as one JSON line; with `tz_dst` (`time.tzname[1]`, as Ansible's
@@ -125,24 +148,6 @@ const FACTS_D: &str = "/etc/ansible/facts.d/*.fact";
 const MTAB: &str = "/etc/mtab";
 const PROC_MOUNTS: &str = "/proc/mounts";
 
-/// statvfs(2) of every mount Ansible keeps (a device path or `host:/path`, type not `none`),
-/// from the same table Ansible reads (`/etc/mtab`, else `/proc/mounts`). One program with a
-/// fixed argv, so it goes in round 0 although the mount points are only known from the table:
-/// the shell reads the table and hands all mount points to one `stat -f` (octal escapes such
-/// as `\040` decoded). A line per mount: f_frsize f_bsize f_blocks f_bavail f_files f_ffree
-/// (= f_favail on Linux) and the mount point. Unlike Ansible there is no timeout per mount.
-const STATFS: &str = r#"f=/etc/mtab
-[ -e "$f" ] || f=/proc/mounts
-set --
-while read -r d m t r; do
-  [ "$t" = none ] && continue
-  case $d in /* | *:/* | \\134*) ;; *) continue ;; esac
-  case $m in *\\*) m=$(printf '%s\n' "$m" | sed 's/\\\([0-7][0-7][0-7]\)/\\0\1/g'); m=$(printf '%b_' "$m"); m=${m%_} ;; esac
-  set -- "$@" "$m"
-done <"$f"
-[ $# -eq 0 ] || exec stat -f -c '%S %s %b %a %c %d %n' -- "$@"
-"#;
-
 /// Filesystem UUIDs by device, as Ansible asks them (its udevadm fallback per device, for
 /// lsblk older than 2.23, is left out).
 const LSBLK: &[&str] = &[
@@ -168,6 +173,14 @@ fn run(argv: &[&str]) -> Probe {
     Probe::Primitive(Primitive::Run(Run::new(argv)))
 }
 
+/// A run whose answer a resident prober keeps while `depends` stay ([`Run::memo`]).
+fn memo_run(argv: &[&str], depends: &[&str]) -> Probe {
+    Probe::Primitive(Primitive::Run(Run {
+        memo: depends.iter().map(|p| p.to_string()).collect(),
+        ..Run::new(argv)
+    }))
+}
+
 // Positions in round 0, from where these asks start.
 const AT_STATUS: usize = FILES.len();
 const AT_PID1_ENVIRON: usize = AT_STATUS + 1;
@@ -191,12 +204,15 @@ pub fn asks(hardware: bool) -> Vec<Probe> {
     a.push(Probe::Primitive(Primitive::Hex(PID1_ENVIRON.into())));
     a.push(Probe::Primitive(Primitive::Environ));
     a.extend(EXISTS.iter().map(|p| Probe::stat_follow(p)));
-    a.push(run(DATE));
-    a.push(run(LSB_RELEASE));
-    a.push(Probe::Primitive(Primitive::Run(Run {
-        memo: PYTHON_DEPENDS.iter().map(|p| p.to_string()).collect(),
-        ..Run::new(&["python3", "-I", "-S", "-c", PYTHON])
-    })));
+    // The clock in the target's time zone, every field `date_time` needs: the UTC ones are
+    // computed from the epoch, `tz_dst` comes from the Python on PATH (a zone's DST name is
+    // not something one `date` can print).
+    a.push(Probe::Primitive(Primitive::Clock));
+    a.push(memo_run(LSB_RELEASE, LSB_DEPENDS));
+    a.push(memo_run(
+        &["python3", "-I", "-S", "-c", PYTHON],
+        PYTHON_DEPENDS,
+    ));
     a.push(Probe::Primitive(Primitive::Glob(FACTS_D.into())));
     a.push(Probe::Primitive(Primitive::ReadAll {
         pattern: FACTS_D.into(),
@@ -205,7 +221,7 @@ pub fn asks(hardware: bool) -> Vec<Probe> {
     if hardware {
         a.push(read(MTAB));
         a.push(read(PROC_MOUNTS));
-        a.push(run(&["sh", "-c", STATFS]));
+        a.push(Probe::Primitive(Primitive::Statfs));
         a.push(run(LSBLK));
     }
     a
@@ -441,7 +457,7 @@ mod tests {
     #[test]
     fn statfs_script_stats_the_kept_mounts() {
         let out = std::process::Command::new("sh")
-            .args(["-c", STATFS])
+            .args(["-c", &Primitive::Statfs.shell()])
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);

@@ -64,7 +64,43 @@ pub enum Primitive {
     /// One program run without a shell, found on PATH, with `LC_ALL=C`: its exit code and
     /// stdout.
     Run(Run),
+    /// The clock in the host's time zone, as [`CLOCK`] prints it. A resident prober reads its
+    /// own clock (the same fields; `%A` in English, as in the C locale) instead of starting
+    /// `date`.
+    Clock,
+    /// The host's canonical name, as [`FQDN`] prints it. A resident prober looks it up itself
+    /// as `hostname` does (its kernel host name through getaddrinfo with `AI_CANONNAME`).
+    Fqdn,
+    /// statvfs(2) of every mount the facts keep, read from the mount table as [`STATFS`]
+    /// says; the prober reads the table itself and starts only `stat`.
+    Statfs,
 }
+
+/// What [`Primitive::Clock`] runs where nothing answers it natively: every field the facts'
+/// `date_time` needs.
+pub const CLOCK: &[&str] = &["date", "+%Y|%m|%A|%w|%W|%d|%H|%M|%S|%s|%N|%Z|%z"];
+
+/// What [`Primitive::Fqdn`] runs where nothing answers it natively.
+pub const FQDN: &[&str] = &["hostname", "-f"];
+
+/// [`Primitive::Statfs`]'s shell form: statvfs(2) of every mount Ansible keeps (a device path
+/// or `host:/path`, type not `none`), from the same table Ansible reads (`/etc/mtab`, else
+/// `/proc/mounts`). One question, so it goes in round 0 although the mount points are only
+/// known from the table: the shell reads the table and hands all mount points to one
+/// `stat -f` (octal escapes such as `\040` decoded). A line per mount: f_frsize f_bsize
+/// f_blocks f_bavail f_files f_ffree (= f_favail on Linux) and the mount point; `stat`'s exit
+/// code. Unlike Ansible there is no timeout per mount.
+const STATFS: &str = r#"f=/etc/mtab
+[ -e "$f" ] || f=/proc/mounts
+set --
+while read -r d m t r; do
+  [ "$t" = none ] && continue
+  case $d in /* | *:/* | \\134*) ;; *) continue ;; esac
+  case $m in *\\*) m=$(printf '%s\n' "$m" | sed 's/\\\([0-7][0-7][0-7]\)/\\0\1/g'); m=$(printf '%b_' "$m"); m=${m%_} ;; esac
+  set -- "$@" "$m"
+done <"$f"
+[ $# -eq 0 ] || exec stat -f -c '%S %s %b %a %c %d %n' -- "$@"
+"#;
 
 /// Which paragraphs [`Primitive::Read`] keeps: those whose first line is `FIELD: VALUE` for
 /// one of `values` (words without white space; others are never matched).
@@ -270,6 +306,9 @@ impl Primitive {
             Primitive::Environ => {
                 "LC_ALL=C exec od -An -v -tx1 /proc/$$/environ </dev/null 2>/dev/null".into()
             }
+            Primitive::Clock => Primitive::Run(Run::new(CLOCK)).shell(),
+            Primitive::Fqdn => Primitive::Run(Run::new(FQDN)).shell(),
+            Primitive::Statfs => Primitive::Run(Run::new(&["sh", "-c", STATFS])).shell(),
             Primitive::Run(r) => {
                 let stdin = r.stdin.as_deref().map_or("/dev/null".into(), quote);
                 let stderr = if r.merge { "2>&1" } else { "2>/dev/null" };
@@ -320,6 +359,14 @@ impl Primitive {
             Primitive::Now => vec!["now".into()],
             Primitive::Hex(p) => vec!["hex".into(), p.clone()],
             Primitive::Environ => vec!["environ".into()],
+            // The program to run when the prober is not resident comes along.
+            Primitive::Clock => ["clock"]
+                .iter()
+                .chain(CLOCK)
+                .map(|w| w.to_string())
+                .collect(),
+            Primitive::Fqdn => ["fqdn"].iter().chain(FQDN).map(|w| w.to_string()).collect(),
+            Primitive::Statfs => vec!["statfs".into()],
             Primitive::Run(r) => {
                 let mut w = if r.memo.is_empty() {
                     vec!["run".to_string()]

@@ -544,7 +544,7 @@ impl Chroot {
                     perl.env("TMPDIR", dir);
                 }
                 self.counters.channels.fetch_add(1, Ordering::Relaxed);
-                if let Some(p) = Piped::start(perl).await {
+                if let Some(p) = Piped::start(perl, super::prober::Mode::Run).await {
                     *state = Prober::Running(Box::new(p));
                 }
             }

@@ -1,9 +1,13 @@
 # prov's resident prober: one process per host when it has perl (perl-base is essential on
 # Debian and Ubuntu), the SSH session's loop or a child of prov in a chroot. The protocol and
 # why are in prober.rs beside this file.
-# Only perl's builtins: it must run with perl-base alone, and start fast.
+# Only perl's builtins: it must run with perl-base alone, and start fast. A resident prober
+# (below) loads modules for the clock and the host's name when asked, and starts the programs
+# instead where they are missing (Time::HiRes is not in perl-base).
 use strict;
-my ($nonce, $limit) = @ARGV;
+# `resident`: kept by prov's agent between runs (see the clock and fqdn questions below).
+my ($nonce, $limit, $resident) = @ARGV;
+$resident = defined $resident && $resident eq "resident";
 # The session's scratch directory (removed at the end); scripts get $PROV_TMP inside it.
 my $T;
 for (1 .. 100) {
@@ -226,8 +230,71 @@ sub state_of {
     }
     return ($s, $newest);
 }
+# The clock as `date +%Y|%m|%A|%w|%W|%d|%H|%M|%S|%s|%N|%Z|%z` prints it with LC_ALL=C (the
+# names in English whatever the locale; the zone's name and offset from strftime). The zone is
+# read again each time, as a new `date` would: glibc keeps a zone file it read while its inode
+# and mtime (in seconds) stay, and never looks again while TZ stays, so TZ is switched to a
+# rule without a file and back first.
+my @days = qw(Sunday Monday Tuesday Wednesday Thursday Friday Saturday);
+sub clock {
+    eval { require POSIX; require Time::HiRes; 1 } or return undef;
+    { local $ENV{TZ} = "UTC0"; POSIX::tzset() }
+    POSIX::tzset();
+    my ($s, $us) = Time::HiRes::gettimeofday();
+    my @t = localtime($s);
+    return (0, sprintf("%d|%02d|%s|%d|%02d|%02d|%02d|%02d|%02d|%d|%09d|%s\n", $t[5] + 1900, $t[4] + 1,
+        $days[$t[6]], $t[6], int(($t[7] + 7 - ($t[6] + 6) % 7) / 7), $t[3], $t[2], $t[1], $t[0],
+        $s, $us * 1000, POSIX::strftime("%Z|%z", @t)));
+}
+# `hostname -f`: the kernel's host name, canonical through getaddrinfo (glibc reads /etc/hosts
+# at each lookup, and resolv.conf again when it changed). glibc before 2.33 does not read a
+# changed /etc/nsswitch.conf again in a running process, nor does any read host.conf again:
+# once either differs from what it was at the first lookup, `hostname` is asked instead.
+my $nss;
+sub fqdn {
+    eval { require POSIX; require Socket; 1 } or return undef;
+    my $now = join("\0", map { my $d = slurp($_); defined $d ? "+$d" : "-" }
+        "/etc/nsswitch.conf", "/etc/host.conf");
+    $nss = $now unless defined $nss;
+    return undef if $nss ne $now;
+    my $h = (POSIX::uname())[1];
+    my ($err, @r) = Socket::getaddrinfo($h, undef,
+        { flags => Socket::AI_CANONNAME(), socktype => Socket::SOCK_DGRAM() });
+    return (1, "") if $err || !@r;
+    my $c = $r[0]{canonname};
+    return (0, (defined $c ? $c : "(null)") . "\n");
+}
+# The mount points Primitive::Statfs's shell form hands to `stat -f` (see primitive.rs): the
+# table's lines as `read -r d m t r` splits them, kept when the type is not `none` and the
+# device is a path or `host:/path`; octal escapes (`\040`) decoded.
+sub mount_points {
+    my $f = -e "/etc/mtab" ? "/etc/mtab" : "/proc/mounts";
+    open(my $h, "<", $f) or return ();
+    my @m;
+    while (my $l = <$h>) {
+        # `read` gives up on a last line without its newline.
+        last unless $l =~ /\n\z/;
+        my ($d, $m, $t) = split " ", $l, 4;
+        next if defined $t && $t eq "none";
+        next unless defined $d && ($d =~ m{\A/} || index($d, ":/") >= 0 || $d =~ /\A\\134/);
+        $m = "" unless defined $m;
+        $m =~ s/\\([0-7]{3})/chr(oct($1) & 255)/ge;
+        push @m, $m;
+    }
+    return @m;
+}
 sub ask {
     my ($q, @a) = @_;
+    if ($q eq "statfs") {
+        my @m = mount_points();
+        return (0, "") unless @m;
+        return ask("run", "", "", 0, "stat", "-f", "-c", "%S %s %b %a %c %d %n", "--", @m);
+    }
+    # Asked with the program that answers them where the prober is not resident.
+    if ($q eq "clock" || $q eq "fqdn") {
+        my @r = !$resident ? () : $q eq "clock" ? clock() : fqdn();
+        return defined $r[0] ? @r : ask("run", "", "", 0, @a);
+    }
     if ($q eq "read") {
         my ($p, $limit, $unless, $field, $values) = @a;
         my @s = stat($p);
@@ -243,11 +310,22 @@ sub ask {
             my $d = slurp($p);
             return (1, "") unless defined $d;
             $para{$p} = [$t, [ grep { length } map { s/\A\n+//r =~ s/\n+\z//r } split /\n\n+/, $d ],
-                $s[9] >= time - 1 || $s[10] >= time - 1];
+                $s[9] >= time - 1 || $s[10] >= time - 1, {}, {}];
         }
-        my $o = "";
-        for my $r (@{ $para{$p}[1] }) {
-            $o .= "$r\n\n" if $r =~ /\A\Q$field\E: ([^\n]*)/ && index($values, " $1 ") >= 0;
+        my ($paras, $index, $answers) = @{ $para{$p} }[1, 3, 4];
+        my $o = $answers->{"$field\0$values"};
+        unless (defined $o) {
+            # The paragraphs by their first line's value, once per field; then the values
+            # asked for, kept as the answer to the same question while the file stays.
+            my $by = $index->{$field} ||= do {
+                my %h;
+                for my $k (0 .. $#$paras) {
+                    push @{ $h{$1} }, $k if $paras->[$k] =~ /\A\Q$field\E: ([^\n]*)/;
+                }
+                \%h;
+            };
+            my @hits = sort { $a <=> $b } map { @{ $by->{$_} } } grep { index($values, " $_ ") >= 0 } keys %$by;
+            $o = $answers->{"$field\0$values"} = join("", map { "$paras->[$_]\n\n" } @hits);
         }
         return (0, "$t\n$o");
     }

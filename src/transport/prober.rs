@@ -30,12 +30,30 @@ use crate::transport::protocol::{nonce, take_answer};
 /// The program (perl builtins only).
 pub(crate) const PROGRAM: &str = include_str!("prober.pl");
 
+/// Which prober a session starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// None: the shell loop answers every probe (`PROV_PROBER=0`).
+    Off,
+    /// One for the run.
+    Run,
+    /// One the agent keeps between runs: it answers the clock and the host's canonical name
+    /// itself (loading perl's POSIX, Time::HiRes and Socket once, ~20 ms, where a prober for
+    /// one run starts `date` and `hostname -f`, ~1.5 ms each).
+    Resident,
+}
+
 /// Shell lines that run the prober when the host has perl and end the session's shell when it
 /// ended well (at the end of its input); they fall through to the shell loop when perl is
 /// missing or fails (a perl that cannot start says so before it is ready).
-pub fn start_lines(nonce: &str) -> String {
+pub fn start_lines(nonce: &str, mode: Mode) -> String {
+    let resident = if mode == Mode::Resident {
+        " resident"
+    } else {
+        ""
+    };
     format!(
-        "if command -v perl >/dev/null 2>&1; then\n    perl -e {} {nonce} {CONTENT_LIMIT} && exit 0\nfi\n",
+        "if command -v perl >/dev/null 2>&1; then\n    perl -e {} {nonce} {CONTENT_LIMIT}{resident} && exit 0\nfi\n",
         quote(PROGRAM)
     )
 }
@@ -52,13 +70,14 @@ pub struct Piped {
 impl Piped {
     /// Start `perl` (a command the caller prepared: chroot, environment) with the program, and
     /// wait until it is ready; `None` when it does not start or says something else.
-    pub async fn start(mut perl: tokio::process::Command) -> Option<Piped> {
+    pub async fn start(mut perl: tokio::process::Command, mode: Mode) -> Option<Piped> {
         use std::process::Stdio;
         let nonce = nonce();
         perl.arg("-e")
             .arg(PROGRAM)
             .arg(&nonce)
             .arg(CONTENT_LIMIT.to_string())
+            .args((mode == Mode::Resident).then_some("resident"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

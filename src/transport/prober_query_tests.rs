@@ -562,8 +562,18 @@ fn facts_are_this_machines() {
         mine[1].stdout
     );
     if !sh("command -v ip").is_empty() {
-        if let Some(r) = sh("ip -4 route show default").lines().next() {
-            has(format!("route={r}"));
+        // The first default route's gateway and device, as `ip` names them.
+        if let Some(r) = sh("ip -4 -o route show default")
+            .lines()
+            .find(|l| l.starts_with("default"))
+        {
+            let w: Vec<&str> = r.split_whitespace().collect();
+            let after = |k: &str| w.iter().position(|x| *x == k).map(|i| w[i + 1]);
+            match (after("via"), after("dev")) {
+                (Some(via), Some(dev)) => has(format!("route=default via {via} dev {dev}")),
+                (None, Some(dev)) => has(format!("route=default dev {dev}")),
+                _ => {}
+            }
         }
         for l in sh("ip -4 -o addr show").lines() {
             let w: Vec<&str> = l.split_whitespace().collect();

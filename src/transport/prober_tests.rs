@@ -232,6 +232,17 @@ fn primitives_are_answered_as_their_shell_forms_answer_them() {
         paragraphs(&["a", "c", "x y", "'"]),
         paragraphs(&[]),
         paragraphs(&["Status:"]),
+        // The same file again in the same frame: another order, another field.
+        paragraphs(&["c", "b", "a"]),
+        prim(Primitive::Read {
+            path: path("status"),
+            limit: 10,
+            unless: None,
+            paragraphs: Some(crate::host::primitive::Paragraphs {
+                field: "Version".into(),
+                values: vec!["1".into()],
+            }),
+        }),
         prim(Primitive::Hex(path("text"))),
         prim(Primitive::Hex(path("missing"))),
         prim(Primitive::Hex(path("a"))),
@@ -532,7 +543,7 @@ async fn memo_runs_are_kept_while_their_files_stay() {
     std::thread::sleep(std::time::Duration::from_millis(2100));
     let mut perl = tokio::process::Command::new("/usr/bin/perl");
     perl.env("TMPDIR", &d);
-    let mut p = Piped::start(perl).await.unwrap();
+    let mut p = Piped::start(perl, Mode::Run).await.unwrap();
     let uuid = ["cat", "/proc/sys/kernel/random/uuid"];
     let memo = Probe::Primitive(Primitive::Run(Run {
         memo: vec![
@@ -596,7 +607,7 @@ async fn paragraphs_follow_a_file_rewritten_between_frames() {
     write("1");
     let mut perl = tokio::process::Command::new("/usr/bin/perl");
     perl.env("TMPDIR", &d);
-    let mut p = Piped::start(perl).await.unwrap();
+    let mut p = Piped::start(perl, Mode::Run).await.unwrap();
     let probe = Probe::Primitive(Primitive::Read {
         path: status.display().to_string(),
         limit: 1 << 20,
@@ -623,5 +634,209 @@ async fn paragraphs_follow_a_file_rewritten_between_frames() {
     assert_eq!(ask().await, "Package: a\nVersion: 3\n\n");
     assert_eq!(ask().await, "Package: a\nVersion: 3\n\n");
     p.finish().await;
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// A resident prober answers the clock and the host's canonical name itself, as the prober
+/// of one run does by starting `date` and `hostname -f`: in several time zones (TZ, and
+/// /etc/localtime changed under the running prober), and for a host name /etc/hosts gives a
+/// domain (the file changed under it too). Both run in a mount and UTS namespace of the test's
+/// own, with its own /etc/hosts, /etc/localtime and host name, so no name goes to DNS.
+#[tokio::test]
+async fn resident_probers_answer_the_clock_and_the_name_as_date_and_hostname_do() {
+    use crate::host::primitive::Primitive;
+    let d = tempdir("clock");
+    let zone = |z: &str| std::fs::read(format!("/usr/share/zoneinfo/{z}")).unwrap();
+    let hosts = |domain: &str| {
+        format!("127.0.0.1 localhost\n127.0.1.1 node1.{domain} node1\n").into_bytes()
+    };
+    // Rewritten in place below: the bind mounts keep the inode.
+    let rewrite = |f: &str, bytes: &[u8]| {
+        use std::io::{Seek, Write};
+        let mut w = std::fs::OpenOptions::new()
+            .write(true)
+            .open(d.join(f))
+            .unwrap();
+        w.set_len(0).unwrap();
+        w.seek(std::io::SeekFrom::Start(0)).unwrap();
+        w.write_all(bytes).unwrap();
+    };
+    std::fs::write(d.join("localtime"), zone("UTC")).unwrap();
+    std::fs::write(d.join("hosts"), hosts("example.org")).unwrap();
+    std::fs::write(d.join("nsswitch.conf"), "hosts: files\n").unwrap();
+    // A perl without the modules a resident prober loads (Time::HiRes is not in perl-base).
+    let missing = d.join("missing");
+    for m in ["Time/HiRes.pm", "Socket.pm"] {
+        std::fs::create_dir_all(missing.join("Time")).unwrap();
+        std::fs::write(missing.join(m), "die \"not installed\";\n").unwrap();
+    }
+    let start = async |mode: Mode, tz: Option<&str>| {
+        let mut perl = tokio::process::Command::new("unshare");
+        perl.args(["--mount", "--uts", "--propagation", "private", "sh", "-c"])
+            .arg(format!(
+                "for f in hosts localtime nsswitch.conf; do mount --bind {0}/$f /etc/$f || exit; done; hostname node1 && exec perl \"$@\"",
+                d.display()
+            ))
+            .arg("sh")
+            .env("TMPDIR", &d);
+        match tz {
+            Some("missing modules") => perl.env_remove("TZ").env("PERL5LIB", &missing),
+            Some(tz) => perl.env("TZ", tz),
+            None => perl.env_remove("TZ"),
+        };
+        Piped::start(perl, mode).await.unwrap()
+    };
+    async fn ask(p: &mut Piped, q: Primitive) -> CmdOutput {
+        let probes = [Probe::Primitive(q)];
+        let out = p.probe(&probe_frame(&probes)).await.unwrap();
+        let obs = script::parse_probe_output(&probes, &out.stdout).unwrap();
+        obs.cmd_at(0).unwrap().clone()
+    }
+    // The two clocks agree but for the seconds and what follows them, read in the same second.
+    async fn same_clock(resident: &mut Piped, run: &mut Piped, what: &str) {
+        for _ in 0..5 {
+            let a = ask(run, Primitive::Clock).await;
+            let b = ask(resident, Primitive::Clock).await;
+            let c = ask(run, Primitive::Clock).await;
+            let f = |o: &CmdOutput| -> Vec<String> {
+                assert_eq!(o.rc, 0, "{o:?}");
+                o.stdout.trim_end().split('|').map(String::from).collect()
+            };
+            let (a, b, c) = (f(&a), f(&b), f(&c));
+            assert_eq!(b.len(), 13, "{what}: {b:?}");
+            assert_eq!(b[10].len(), 9, "{what}: nanoseconds {b:?}");
+            if a[9] != c[9] {
+                continue;
+            }
+            let mut b2 = b.clone();
+            b2[10] = a[10].clone();
+            assert_eq!(b2, a, "{what}");
+            return;
+        }
+        panic!("{what}: no two reads of date in the same second");
+    }
+    for tz in [
+        None,
+        Some("UTC"),
+        Some("Europe/Berlin"),
+        Some("America/St_Johns"),
+        Some("Asia/Kolkata"),
+        Some("XYZ+5:30"),
+        // Not a zone: a resident prober whose perl lacks Time::HiRes and Socket.
+        Some("missing modules"),
+    ] {
+        let mut resident = start(Mode::Resident, tz).await;
+        let mut run = start(Mode::Run, tz).await;
+        Box::pin(same_clock(&mut resident, &mut run, &format!("TZ={tz:?}"))).await;
+        if tz.is_none() || tz == Some("missing modules") {
+            // /etc/localtime rewritten in place under the running prober, within the second
+            // it was read in (same inode, same mtime in seconds: glibc alone keeps the old).
+            Box::pin(same_clock(&mut resident, &mut run, "/etc/localtime UTC")).await;
+            rewrite("localtime", &zone("Asia/Tokyo"));
+            Box::pin(same_clock(
+                &mut resident,
+                &mut run,
+                "/etc/localtime now Asia/Tokyo",
+            ))
+            .await;
+            let jst = ask(&mut resident, Primitive::Clock).await.stdout;
+            assert!(jst.trim_end().ends_with("|JST|+0900"), "{jst}");
+            rewrite("localtime", &zone("UTC"));
+            let utc = ask(&mut resident, Primitive::Clock).await.stdout;
+            assert!(utc.trim_end().ends_with("|UTC|+0000"), "{utc}");
+            // The name, before and after /etc/hosts changed.
+            for domain in ["example.org", "cluster.test"] {
+                rewrite("hosts", &hosts(domain));
+                let theirs = ask(&mut run, Primitive::Fqdn).await;
+                assert_eq!(theirs.stdout, format!("node1.{domain}\n"), "{theirs:?}");
+                assert_eq!(ask(&mut resident, Primitive::Fqdn).await, theirs);
+            }
+            // A name that does not resolve: both fail alike (files only, nothing asks DNS).
+            rewrite("nsswitch.conf", b"hosts: files\n");
+            rewrite("hosts", b"127.0.0.1 localhost\n");
+            let theirs = ask(&mut run, Primitive::Fqdn).await;
+            assert_eq!((theirs.rc, theirs.stdout.as_str()), (1, ""), "{theirs:?}");
+            assert_eq!(ask(&mut resident, Primitive::Fqdn).await, theirs);
+        }
+        resident.finish().await;
+        run.finish().await;
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// The mounts' statvfs as the prober answers it (reading the mount table itself, starting
+/// only `stat`) and as the shell form does, in one mount namespace of the test's own with
+/// mount points that need escapes in the table (space, tab, newline, backslash), a device
+/// that needs one (kept), and one that is not a path (left out): the same mount points in the same order with the same sizes (free counts may move
+/// between the two looks) and the same exit code.
+#[tokio::test]
+async fn statfs_reads_the_mount_table_as_the_shell_form_does() {
+    use crate::host::primitive::Primitive;
+    let d = tempdir("statfs");
+    let names = ["a b", "t\tab", "new\nline", "back\\slash", "plain"];
+    for n in names {
+        std::fs::create_dir(d.join(n)).unwrap();
+    }
+    std::fs::create_dir(d.join("none")).unwrap();
+    std::fs::create_dir(d.join("srv")).unwrap();
+    let shell_form = Primitive::Statfs.shell();
+    // A script does the mounts (names from the environment), runs the shell form into a
+    // file, then becomes the prober.
+    let script = d.join("ns.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "set -e\ncd {dir}\ni=1\nfor n in \"$N1\" \"$N2\" \"$N3\" \"$N4\" \"$N5\"; do mount -t tmpfs -o size=${{i}}m /dev/prov-test \"$n\"; i=$((i + 1)); done\nmount -t tmpfs -o size=1m tmpfs none\nmount -t tmpfs -o size=1m '\\\\srv' srv\nset +e\nsh -c {shell} > shell.out 2>/dev/null\necho $? > shell.rc\nexec perl \"$@\"\n",
+            dir = d.display(),
+            shell = crate::shlex::quote(&shell_form)
+        ),
+    )
+    .unwrap();
+    let mut perl = tokio::process::Command::new("unshare");
+    perl.args(["--mount", "--propagation", "private", "sh"])
+        .arg(&script)
+        .env("TMPDIR", &d);
+    for (i, n) in names.iter().enumerate() {
+        perl.env(format!("N{}", i + 1), n);
+    }
+    let mut p = Piped::start(perl, Mode::Run).await.unwrap();
+    let probes = [Probe::Primitive(Primitive::Statfs)];
+    let out = p.probe(&probe_frame(&probes)).await.unwrap();
+    let mine = script::parse_probe_output(&probes, &out.stdout)
+        .unwrap()
+        .cmd_at(0)
+        .unwrap()
+        .clone();
+    p.finish().await;
+    let theirs = std::fs::read_to_string(d.join("shell.out")).unwrap();
+    let rc: i32 = std::fs::read_to_string(d.join("shell.rc"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // Mount point and sizes: all but f_bavail and f_ffree.
+    let steady = |t: &str| -> Vec<String> {
+        t.split_terminator('\n')
+            .map(|l| {
+                let mut w: Vec<&str> = l.splitn(7, ' ').collect();
+                if w.len() == 7 {
+                    w[3] = "-";
+                    w[5] = "-";
+                }
+                w.join(" ")
+            })
+            .collect()
+    };
+    assert_eq!(mine.rc, rc, "{mine:?}");
+    assert_eq!(steady(&mine.stdout), steady(&theirs));
+    for n in names.iter().chain(&["srv"]) {
+        let line = format!(" {}/{n}\n", d.display());
+        assert!(mine.stdout.contains(&line), "{n:?} in {}", mine.stdout);
+    }
+    assert!(
+        !mine.stdout.contains(&format!("{}/none", d.display())),
+        "{}",
+        mine.stdout
+    );
     std::fs::remove_dir_all(&d).unwrap();
 }

@@ -41,7 +41,9 @@ impl Entry {
                 old.describe()
             );
         }
-        let ssh = Arc::new(Ssh::connect(&self.target, &self.options).await?);
+        let mut ssh = Ssh::connect(&self.target, &self.options).await?;
+        ssh.keep_probers();
+        let ssh = Arc::new(ssh);
         *slot = Some(ssh.clone());
         Ok((ssh, false))
     }

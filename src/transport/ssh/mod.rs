@@ -108,8 +108,8 @@ pub struct Ssh {
     /// Set when the host cannot run them (no GNU head, no mktemp...).
     no_sessions: std::sync::atomic::AtomicBool,
     /// Start sessions with the [`prober`](crate::transport::prober) where the host has perl
-    /// (unless `PROV_PROBER=0`).
-    prober: bool,
+    /// (unless `PROV_PROBER=0`); a resident one in the agent ([`Ssh::keep_probers`]).
+    prober: crate::transport::prober::Mode,
 }
 
 /// Options of all SSH connections of a run.
@@ -320,7 +320,11 @@ impl Ssh {
                 sessions: (std::env::var("PROV_SSH_SESSIONS").as_deref() != Ok("0"))
                     .then(Default::default),
                 no_sessions: Default::default(),
-                prober: std::env::var("PROV_PROBER").as_deref() != Ok("0"),
+                prober: if std::env::var("PROV_PROBER").as_deref() == Ok("0") {
+                    crate::transport::prober::Mode::Off
+                } else {
+                    crate::transport::prober::Mode::Run
+                },
             })
         })
     }
@@ -581,6 +585,16 @@ impl Ssh {
 type SessionPool = std::sync::Mutex<std::collections::HashMap<String, Vec<session::Session>>>;
 
 impl Ssh {
+    /// Sessions started from now on run a resident prober ([`prober::Mode::Resident`]), for
+    /// a connection the agent keeps between runs.
+    ///
+    /// [`prober::Mode::Resident`]: crate::transport::prober::Mode::Resident
+    pub fn keep_probers(&mut self) {
+        if self.prober == crate::transport::prober::Mode::Run {
+            self.prober = crate::transport::prober::Mode::Resident;
+        }
+    }
+
     /// Has the connection gone away (the server closed it, keepalives unanswered)?
     pub fn is_closed(&self) -> bool {
         self.handle.is_closed()

@@ -29,12 +29,12 @@ use crate::transport::prober;
 use crate::transport::protocol::{self, find, nonce, take_answer};
 
 /// The shell loop run on the host (POSIX sh and GNU coreutils), for one session's nonce; with
-/// `prober`, the [`prober`] instead when the host has perl.
-pub fn loop_script(nonce: &str, prober: bool) -> String {
-    let prober = if prober {
-        prober::start_lines(nonce)
-    } else {
+/// a `prober` mode other than `Off`, the [`prober`] instead when the host has perl.
+pub fn loop_script(nonce: &str, prober: prober::Mode) -> String {
+    let prober = if prober == prober::Mode::Off {
         String::new()
+    } else {
+        prober::start_lines(nonce, prober)
     };
     format!(
         r#"{prober}__T=$(mktemp -d) || exit 1
@@ -112,7 +112,7 @@ impl Session {
         ch: russh::Channel<Msg>,
         become_: Option<&Become>,
         is_root: bool,
-        prober: bool,
+        prober: prober::Mode,
     ) -> Result<Session, Failure> {
         let nonce = nonce();
         let (script, _) = wrap_become(&loop_script(&nonce, prober), b"", become_, is_root);
@@ -229,7 +229,7 @@ mod tests {
         use std::io::Write;
         let mut child = std::process::Command::new("/bin/sh")
             .arg("-c")
-            .arg(loop_script("N0NCE", false))
+            .arg(loop_script("N0NCE", prober::Mode::Off))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
