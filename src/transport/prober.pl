@@ -183,6 +183,8 @@ sub grline {
     my @g = @_;
     return @g ? join(":", $g[0], $g[1], $g[2], join(",", split(/ /, $g[3]))) . "\n" : "";
 }
+# Directories' entries, listed once per frame (the memo patterns list /usr/lib several times).
+my %listing;
 # The existing paths a pattern matches: `*` matches within a name, never a leading dot.
 sub matches {
     my @parts = split m{/}, shift, -1;
@@ -192,9 +194,13 @@ sub matches {
         my $re = join("[^/]*", map { quotemeta } split(/\*/, $c, -1));
         my @next;
         for my $d (@paths) {
-            opendir(my $h, $d eq "" ? "/" : $d) or next;
-            push @next, map { "$d/$_" } grep { !/\A\./ && /\A$re\z/s } readdir $h;
-            closedir $h;
+            my $e = $listing{$d} ||= do {
+                opendir(my $h, $d eq "" ? "/" : $d) or next;
+                my @e = grep { !/\A\./ } readdir $h;
+                closedir $h;
+                \@e;
+            };
+            push @next, map { "$d/$_" } grep { /\A$re\z/s } @$e;
         }
         @paths = @next;
     }
@@ -202,11 +208,9 @@ sub matches {
 }
 # `od -An -v -tx1`'s text for these bytes.
 sub od {
-    my $d = shift;
+    my $h = unpack("H*", shift);
     my $o = "";
-    for (my $i = 0; $i < length $d; $i += 16) {
-        $o .= join("", map { sprintf(" %02x", $_) } unpack("C*", substr($d, $i, 16))) . "\n";
-    }
+    for (my $i = 0; $i < length $h; $i += 32) { $o .= (substr($h, $i, 32) =~ s/(..)/ $1/gr) . "\n" }
     return $o;
 }
 # Runs kept for as long as what they depend on stays (`runmemo`): key -> [state, rc, stdout].
@@ -401,7 +405,7 @@ sub ask {
 
 out("\@PROV-PROBER\n");
 while (defined(my $head = line())) {
-    (%user, %group) = ();
+    (%user, %group, %listing) = ();
     $para{$_}[2] and delete $para{$_} for keys %para;
     my ($kind, $n) = split(/[ \n]/, $head);
     my ($rc, $err) = (0, "");
