@@ -1,6 +1,7 @@
 //! Facts gathered from a host: `key=value` lines about it, for the subsets `gather_subset`
 //! asks for, computed on the controller from [primitives](super::primitive) (files of /proc,
-//! /sys and /etc, the prober's user, `hostname -f` and `ip`). On a chroot target the
+//! /sys and /etc, the prober's user, the host's canonical name (`hostname -f`) and `ip`;
+//! the default route from /proc/net/route, [`default_route`]). On a chroot target the
 //! architecture is read from the ELF header of the root's `/bin/sh` and the hostname from its
 //! `/etc/hostname`, so an arm64 root prepared on an amd64 machine reports `aarch64`. The
 //! facts roles branch on beyond these (virtualization, SELinux, mounts, memory, Python, the

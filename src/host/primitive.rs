@@ -1,8 +1,8 @@
 //! The generic questions a host answers on the wire, besides a file's state
 //! ([`FileProbe`](super::FileProbe)) and a shell snippet: read a file, list what a glob
 //! matches, look up an account, read an environment variable or the clock, a file's bytes
-//! as hex, run one program (its answer kept by the prober while the files it depends on stay
-//! as they were).
+//! as hex, the host's canonical name, the mounts' sizes, run one program (its answer kept by
+//! the prober while the files it depends on stay as they were).
 //! The resident prober (`src/transport/prober.pl`) answers each with system calls; a host
 //! without it answers each with the short shell form below ([`Primitive::shell`]); a unit test
 //! (`transport::prober`) runs both on the same files and compares them byte for byte.
