@@ -221,9 +221,11 @@ sub state_of {
     my ($prog, @pats) = @_;
     my @dirs = map { $_ eq "" ? "." : $_ } split /:/, defined $ENV{PATH} ? $ENV{PATH} : "", -1;
     my @paths = @dirs;
-    if (index($prog, "/") >= 0) { push @paths, $prog }
-    else { for (@dirs) { if (-f "$_/$prog" && -x _) { push @paths, "$_/$prog"; last } } }
-    push @paths, matches($_) for @pats;
+    my $found;
+    if (index($prog, "/") >= 0) { push @paths, $prog; $found = -e $prog }
+    else { for (@dirs) { if (-f "$_/$prog" && -x _) { push @paths, "$_/$prog"; $found = 1; last } } }
+    # A program that is not there fails to start whatever its files say: only PATH matters.
+    push @paths, matches($_) for $found ? @pats : ();
     my ($s, $newest) = ("", 0);
     for my $p (@paths) {
         for my $t ([lstat $p], [stat $p]) {

@@ -539,10 +539,16 @@ async fn memo_runs_are_kept_while_their_files_stay() {
     let d = tempdir("memo");
     std::fs::write(d.join("dep"), "1").unwrap();
     std::fs::create_dir(d.join("lib")).unwrap();
+    std::fs::create_dir(d.join("bin")).unwrap();
     // Older than the two seconds a kept state must be.
     std::thread::sleep(std::time::Duration::from_millis(2100));
     let mut perl = tokio::process::Command::new("/usr/bin/perl");
-    perl.env("TMPDIR", &d);
+    let path = format!(
+        "{}:{}",
+        d.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    perl.env("TMPDIR", &d).env("PATH", path);
     let mut p = Piped::start(perl, Mode::Run).await.unwrap();
     let uuid = ["cat", "/proc/sys/kernel/random/uuid"];
     let memo = Probe::Primitive(Primitive::Run(Run {
@@ -576,6 +582,26 @@ async fn memo_runs_are_kept_while_their_files_stay() {
     // A new match of a pattern is a change too.
     std::fs::write(d.join("lib/x.so"), "").unwrap();
     assert_ne!(ask(&memo).await, third);
+    // A program not on PATH: kept as failing to start until it appears.
+    let missing = Probe::Primitive(Primitive::Run(Run {
+        memo: vec![d.join("dep").display().to_string()],
+        ..Run::new(&["prov-memo-missing"])
+    }));
+    let ask_raw = async |p: &mut Piped, probe: &Probe| -> CmdOutput {
+        let probes = std::slice::from_ref(probe);
+        let out = p.probe(&probe_frame(probes)).await.unwrap();
+        let obs = script::parse_probe_output(probes, &out.stdout).unwrap();
+        obs.cmd_at(0).unwrap().clone()
+    };
+    for _ in 0..2 {
+        let c = ask_raw(&mut p, &missing).await;
+        assert_eq!((c.rc, c.stdout.as_str()), (127, ""), "{c:?}");
+    }
+    let prog = d.join("bin/prov-memo-missing");
+    std::fs::write(&prog, "#!/bin/sh\necho here\n").unwrap();
+    std::fs::set_permissions(&prog, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let c = ask_raw(&mut p, &missing).await;
+    assert_eq!((c.rc, c.stdout.as_str()), (0, "here\n"), "{c:?}");
     p.finish().await;
     std::fs::remove_dir_all(&d).unwrap();
 }
